@@ -1,0 +1,45 @@
+using System.CommandLine;
+using System.Reflection;
+using TorchSharp;
+using UKan.Native;
+
+namespace UKan.Cli.Commands;
+
+/// <summary><c>ukan info</c>: what was loaded from where, so that a wrong setup is visible at a glance.</summary>
+static class InfoCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("info", "Show versions, where libtorch was loaded from, threads, GPUs and the malloc settings.");
+        command.SetAction(parsed =>
+        {
+            var rt = CommandLine.StartTorch(parsed);
+            foreach (var (key, value) in Describe(rt)) Console.WriteLine($"{key,-22} {value}");
+            return 0;
+        });
+        return command;
+    }
+
+    public static IEnumerable<(string, string)> Describe(RuntimeInfo rt)
+    {
+        yield return ("ukan", AppVersion());
+        yield return ("TorchSharp", typeof(torch).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "?");
+        yield return ("libtorch", $"{rt.LibTorch.Version ?? "unknown"} ({rt.LibTorch.Source}, {(rt.LibTorch.HasCuda ? "CUDA" : "CPU only")})");
+        yield return ("libtorch folder", rt.LibTorch.Path);
+        yield return ("LibTorchSharp", rt.LibTorchSharpPath + (rt.PatchedForOldLibStdCxx ? " (copy patched: GLIBCXX_3.4.32 made weak)" : ""));
+        yield return ("libstdc++", rt.LibStdCxxPath ?? "?");
+        yield return (".NET", Environment.Version.ToString());
+        yield return ("CPU cores", Environment.ProcessorCount.ToString());
+        yield return ("torch threads", torch.get_num_threads().ToString());
+        yield return ("malloc settings", MallocTuning.IsActive() ? $"active ({MallocTuning.Variable}={Environment.GetEnvironmentVariable(MallocTuning.Variable)})" : "NOT active (CPU training will be much slower)");
+        yield return ("device", rt.Device.ToString());
+        var (driver, gpus) = Nvml.Query();
+        yield return ("CUDA available", rt.Device.type == DeviceType.CUDA ? $"yes, {torch.cuda.device_count()} device(s)" : "no");
+        if (driver is not null) yield return ("NVIDIA driver", driver);
+        foreach (var g in gpus)
+            yield return ($"GPU {g.Index}", $"{g.Name}, {g.TotalBytes / (1 << 20):N0} MiB total, {g.FreeBytes / (1 << 20):N0} MiB free");
+    }
+
+    public static string AppVersion() =>
+        typeof(InfoCommand).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "?";
+}

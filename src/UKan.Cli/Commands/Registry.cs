@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace UKan.Cli.Commands;
+
+/// <summary>Every top-level verb, in the order <c>ukan --help</c> lists them.</summary>
+static class Registry
+{
+    public static IEnumerable<Command> All()
+    {
+        yield return InfoCommand.Create();
+    }
+}

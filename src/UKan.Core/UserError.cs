@@ -1,0 +1,7 @@
+namespace UKan;
+
+/// <summary>
+/// An error the user can fix (bad path, bad option, wrong data). The CLI prints its message as one line and
+/// exits with code 2; the message must say what is wrong and how to fix it.
+/// </summary>
+public sealed class UserError(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,34 @@
+using TorchSharp;
+using UKan.Native;
+
+namespace UKan.Tests;
+
+/// <summary>Starts torch once for the whole test run, on the CPU, and offers tensor comparison helpers.</summary>
+public static class TestTorch
+{
+    static readonly Lazy<RuntimeInfo> runtime = new(() =>
+    {
+        var rt = TorchRuntime.Initialize(new RuntimeOptions(DeviceRequest.Cpu));
+        torch.set_num_threads(Math.Max(1, Environment.ProcessorCount));
+        return rt;
+    });
+
+    public static RuntimeInfo Runtime => runtime.Value;
+
+    /// <summary>Asserts |actual - expected| <= atol + rtol * |expected| elementwise, reporting the worst element.</summary>
+    public static void AssertClose(torch.Tensor expected, torch.Tensor actual, double atol = 1e-5, double rtol = 1e-4, string what = "")
+    {
+        Assert.Equal(expected.shape, actual.shape);
+        using var scope = torch.NewDisposeScope();
+        var e = expected.detach().to(torch.float64).cpu();
+        var a = actual.detach().to(torch.float64).cpu();
+        var excess = (a - e).abs() - (atol + rtol * e.abs());
+        var worst = excess.max().item<double>();
+        if (worst > 0 || double.IsNaN(worst))
+        {
+            var idx = excess.flatten().argmax().item<long>();
+            var maxAbs = (a - e).abs().max().item<double>();
+            Assert.Fail($"{what}: mismatch at flat index {idx}: expected {e.flatten()[idx].item<double>():G9}, got {a.flatten()[idx].item<double>():G9}; max |diff| {maxAbs:G3} (atol {atol}, rtol {rtol})");
+        }
+    }
+}
