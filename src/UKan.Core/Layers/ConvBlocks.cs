@@ -1,0 +1,53 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// The convolution stages of U-KAN's encoder and decoder (CUHK-AIM-Group/U-KAN <c>Seg_UKAN/archs.py</c>,
+/// <c>ConvLayer</c> and <c>D_ConvLayer</c>): two 3×3 conv → BN → ReLU units in a Sequential named <c>conv</c>, so the
+/// state-dict keys are <c>conv.0</c> (conv), <c>conv.1</c> (BN), <c>conv.3</c>, <c>conv.4</c> as in the reference.
+/// </summary>
+public sealed class DoubleConv : nn.Module<Tensor, Tensor>
+{
+    private readonly Sequential conv;
+
+    /// <param name="middle">Channels between the two convolutions: <c>out</c> for ConvLayer, <c>in</c> for D_ConvLayer.</param>
+    public DoubleConv(int inChannels, int middle, int outChannels, ConvFactory? factory = null) : base(nameof(DoubleConv))
+    {
+        factory ??= ConvFactories.Conv2d;
+        conv = nn.Sequential(
+            ("0", factory(inChannels, middle, 3, 1, 1, 1)),
+            ("1", nn.BatchNorm2d(middle)),
+            ("2", nn.ReLU()),
+            ("3", factory(middle, outChannels, 3, 1, 1, 1)),
+            ("4", nn.BatchNorm2d(outChannels)),
+            ("5", nn.ReLU()));
+        RegisterComponents();
+    }
+
+    /// <summary>ConvLayer(in, out): conv in→out, conv out→out (encoder).</summary>
+    public static DoubleConv Encoder(int inChannels, int outChannels, ConvFactory? factory = null) => new(inChannels, outChannels, outChannels, factory);
+
+    /// <summary>D_ConvLayer(in, out): conv in→in, conv in→out (decoder).</summary>
+    public static DoubleConv Decoder(int inChannels, int outChannels, ConvFactory? factory = null) => new(inChannels, inChannels, outChannels, factory);
+
+    public override Tensor forward(Tensor x) => conv.call(x);
+}
+
+/// <summary>
+/// Makes the convolutions of a network: (in, out, kernel, stride, padding, groups) → a module with <c>weight</c> and
+/// <c>bias</c>. U-KAN uses plain Conv2d; ALL U-KAN swaps in KAonv and the stacked-KAN baseline a KAN convolution,
+/// all through this one seam so that the skeleton is written once.
+/// </summary>
+public delegate nn.Module<Tensor, Tensor> ConvFactory(int inChannels, int outChannels, int kernel, int stride, int padding, int groups);
+
+/// <summary>Makes the token-wise linear maps (fc1..fc3 of a KAN block): (in, out) → module on (rows, in).</summary>
+public delegate nn.Module<Tensor, Tensor> LinearFactory(int inFeatures, int outFeatures);
+
+public static class ConvFactories
+{
+    /// <summary>nn.Conv2d with bias, as every convolution of U-KAN has.</summary>
+    public static readonly ConvFactory Conv2d = (i, o, k, s, p, g) => nn.Conv2d(i, o, k, stride: s, padding: p, groups: g, bias: true);
+}

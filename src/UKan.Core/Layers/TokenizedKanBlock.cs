@@ -1,0 +1,122 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// The tokenized KAN stage of U-KAN (Li et al., AAAI 2025, §3.2; CUHK-AIM-Group/U-KAN <c>Seg_UKAN/archs.py</c>:
+/// <c>PatchEmbed</c>, <c>DW_bn_relu</c>, <c>KANLayer</c>, <c>KANBlock</c>). Field names give the official keys
+/// (<c>patch_embed3.proj</c>, <c>block1.0.norm2</c>, <c>block1.0.layer.fc1</c>, <c>...dwconv_1.dwconv</c>, <c>...dwconv_1.bn</c>).
+/// </summary>
+/// <remarks>Tokens are (B, N, C) with N = H·W in row-major order, as <c>flatten(2).transpose(1, 2)</c> makes them.</remarks>
+public static class TokenMaps
+{
+    /// <summary>(B, C, H, W) → (B, H·W, C).</summary>
+    public static Tensor ToTokens(Tensor map) => map.flatten(2).transpose(1, 2);
+
+    /// <summary>(B, H·W, C) → (B, C, H, W) (reshape(B, H, W, C).permute(0, 3, 1, 2) in the reference).</summary>
+    public static Tensor ToMap(Tensor tokens, long h, long w) =>
+        tokens.reshape(tokens.shape[0], h, w, -1).permute(0, 3, 1, 2).contiguous();
+}
+
+/// <summary>Overlapping patch embedding: 3×3 conv with stride 2 (halves H and W), flattened to tokens, LayerNorm.</summary>
+public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor> proj;
+    private readonly LayerNorm norm;
+
+    public PatchEmbed(int inChannels, int embedDim, ConvFactory conv, int patchSize = 3, int stride = 2) : base(nameof(PatchEmbed))
+    {
+        proj = conv(inChannels, embedDim, patchSize, stride, patchSize / 2, 1);
+        norm = nn.LayerNorm(embedDim);
+        RegisterComponents();
+    }
+
+    /// <summary>Tokens and the grid size they came from.</summary>
+    public (Tensor Tokens, long H, long W) Embed(Tensor x)
+    {
+        var map = proj.call(x);
+        long h = map.shape[2], w = map.shape[3];
+        return (norm.call(TokenMaps.ToTokens(map)), h, w);
+    }
+
+    public override Tensor forward(Tensor x) => Embed(x).Tokens;
+}
+
+/// <summary>Depthwise 3×3 conv → BN → ReLU applied to tokens viewed as a map (the reference's DW_bn_relu).</summary>
+public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor> dwconv;
+    private readonly BatchNorm2d bn;
+
+    public DwBnRelu(int dim, ConvFactory conv) : base(nameof(DwBnRelu))
+    {
+        dwconv = conv(dim, dim, 3, 1, 1, dim);
+        bn = nn.BatchNorm2d(dim);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor tokens, long h, long w)
+    {
+        var b = tokens.shape[0];
+        var c = tokens.shape[2];
+        var map = tokens.transpose(1, 2).reshape(b, c, h, w);
+        return TokenMaps.ToTokens(bn.call(dwconv.call(map)).relu());
+    }
+}
+
+/// <summary>
+/// KANLayer: fc1 → dwconv_1 → fc2 → dwconv_2 → fc3 → dwconv_3, each fc applied to the (B·N, C) token rows.
+/// With <see cref="KanLinear"/> this is U-KAN's KAN layer; with nn.Linear it is the MLP ablation the paper compares
+/// with (the official <c>no_kan</c> flag never reaches this class, so the official "MLP" model is still KAN).
+/// </summary>
+public sealed class KanLayer : nn.Module<Tensor, long, long, Tensor>
+{
+    private readonly nn.Module<Tensor, Tensor> fc1, fc2, fc3;
+    private readonly DwBnRelu dwconv_1, dwconv_2, dwconv_3;
+
+    public KanLayer(int dim, LinearFactory linear, ConvFactory conv) : base(nameof(KanLayer))
+    {
+        fc1 = linear(dim, dim);
+        fc2 = linear(dim, dim);
+        fc3 = linear(dim, dim);
+        dwconv_1 = new DwBnRelu(dim, conv);
+        dwconv_2 = new DwBnRelu(dim, conv);
+        dwconv_3 = new DwBnRelu(dim, conv);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x, long h, long w)
+    {
+        x = Tokenwise(fc1, x);
+        x = dwconv_1.call(x, h, w);
+        x = Tokenwise(fc2, x);
+        x = dwconv_2.call(x, h, w);
+        x = Tokenwise(fc3, x);
+        return dwconv_3.call(x, h, w);
+    }
+
+    static Tensor Tokenwise(nn.Module<Tensor, Tensor> fc, Tensor x)
+    {
+        long b = x.shape[0], n = x.shape[1], c = x.shape[2];
+        var y = fc.call(x.reshape(b * n, c));
+        return y.reshape(b, n, y.shape[1]);
+    }
+}
+
+/// <summary>KANBlock: x + KANLayer(LayerNorm(x)) (drop-path rate 0 in U-KAN, so no drop path).</summary>
+public sealed class KanBlock : nn.Module<Tensor, long, long, Tensor>
+{
+    private readonly LayerNorm norm2;
+    private readonly KanLayer layer;
+
+    public KanBlock(int dim, LinearFactory linear, ConvFactory conv) : base(nameof(KanBlock))
+    {
+        norm2 = nn.LayerNorm(dim);
+        layer = new KanLayer(dim, linear, conv);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x, long h, long w) => x + layer.call(norm2.call(x), h, w);
+}

@@ -1,0 +1,29 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace UKan.Losses;
+
+/// <summary>
+/// U-KAN's segmentation loss (CUHK-AIM-Group/U-KAN <c>Seg_UKAN/losses.py</c>, <c>BCEDiceLoss</c>):
+/// 0.5·BCE-with-logits (mean over all elements) + 1 − mean_b[(2·Σ p·t + s)/(Σ p + Σ t + s)], p = σ(logits),
+/// sums per sample over C·H·W, smoothing s = 1e-5.
+/// </summary>
+public sealed class BceDiceLoss : nn.Module<Tensor, Tensor, Tensor>
+{
+    public const double Smooth = 1e-5;
+    public double BceWeight { get; }
+
+    public BceDiceLoss(double bceWeight = 0.5) : base(nameof(BceDiceLoss)) => BceWeight = bceWeight;
+
+    public override Tensor forward(Tensor logits, Tensor target)
+    {
+        using var scope = NewDisposeScope();
+        var bce = F.binary_cross_entropy_with_logits(logits, target);
+        long n = logits.shape[0];
+        var p = logits.sigmoid().view(n, -1);
+        var t = target.view(n, -1);
+        var dice = (2 * (p * t).sum(1) + Smooth) / (p.sum(1) + t.sum(1) + Smooth);
+        return (BceWeight * bce + (1 - dice.sum() / n)).MoveToOuterDisposeScope();
+    }
+}

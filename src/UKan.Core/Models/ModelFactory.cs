@@ -1,0 +1,23 @@
+using TorchSharp;
+using UKan.Layers;
+using static TorchSharp.torch;
+
+namespace UKan.Models;
+
+/// <summary>Builds any segmentation model from its <see cref="ModelSpec"/>.</summary>
+public static class ModelFactory
+{
+    public static nn.Module<Tensor, Tensor> Create(ModelSpec spec) => spec.Architecture switch
+    {
+        Architecture.UKan => new SegUKan(spec, ConvFactories.Conv2d, UKanLinear(spec)),
+        _ => throw new UserError($"architecture {spec.Architecture} is not available in this build."),
+    };
+
+    /// <summary>fc1..fc3 of U-KAN: KANLinear(C, C) with the official options, or nn.Linear(C, C) for the MLP ablation.</summary>
+    public static LinearFactory UKanLinear(ModelSpec spec) => spec.Mixer == TokenMixer.Mlp
+        ? (i, o) => nn.Linear(i, o, hasBias: true)
+        : (i, o) => new KanLinear(i, o);
+
+    public static long CountParameters(nn.Module model, bool trainableOnly = true) =>
+        model.parameters().Where(p => !trainableOnly || p.requires_grad).Sum(p => p.numel());
+}

@@ -1,0 +1,86 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace UKan.Models;
+
+/// <summary>The segmentation architectures this toolkit builds.</summary>
+public enum Architecture
+{
+    /// <summary>Seg U-KAN (Li et al., AAAI 2025).</summary>
+    UKan,
+    /// <summary>ALL U-KAN (Liang et al., 2026): every Conv a KAonv, every FC a KA layer.</summary>
+    AllUKan,
+    /// <summary>The "directly stacked KAN" baseline of ALL U-KAN: every Conv a KAN convolution, every FC a KANLinear.</summary>
+    StackedKan,
+}
+
+/// <summary>What fills the token-wise linear maps of a KAN block.</summary>
+public enum TokenMixer
+{
+    /// <summary>KANLinear (U-KAN).</summary>
+    Kan,
+    /// <summary>nn.Linear with bias: the MLP ablation of the U-KAN paper, wired correctly.</summary>
+    Mlp,
+}
+
+/// <summary>
+/// Everything needed to rebuild a segmentation model; stored as JSON in every checkpoint's metadata.
+/// </summary>
+public sealed record ModelSpec
+{
+    public Architecture Architecture { get; init; } = Architecture.UKan;
+    /// <summary>Channels of the three deep stages [d0, d1, d2]; encoder stages use d0/8, d0/4, d0.</summary>
+    public int[] EmbedDims { get; init; } = [128, 160, 256];
+    public int InChannels { get; init; } = 3;
+    public int NumClasses { get; init; } = 1;
+    public TokenMixer Mixer { get; init; } = TokenMixer.Kan;
+    /// <summary>The preset it came from, for display; null for custom dims.</summary>
+    public string? Preset { get; init; } = "paper";
+    /// <summary>Options of ALL U-KAN's layers (ignored by the other architectures); null = defaults.</summary>
+    public JsonElement? ArchitectureOptions { get; init; }
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = false,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static ModelSpec FromJson(string json) =>
+        JsonSerializer.Deserialize<ModelSpec>(json, Json) ?? throw new UserError("the model configuration in the checkpoint is empty.");
+
+    public string Describe() =>
+        $"{Architecture.ToString().ToLowerInvariant()}{(Mixer == TokenMixer.Mlp ? "-mlp" : "")} " +
+        $"{(Preset ?? "custom")} [{string.Join(',', EmbedDims)}], {InChannels} in, {NumClasses} class{(NumClasses == 1 ? "" : "es")}";
+}
+
+/// <summary>Named embed dims.</summary>
+public static class ModelPresets
+{
+    /// <summary>
+    /// paper: what the official train.py builds (--input_list 128,160,256; 6,356,689 parameters, the paper's 6.35M);
+    /// large: the UKAN class default [256,320,512] (25,359,265); tiny: [32,40,64], the team fixture (403,621).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, int[]> Dims = new Dictionary<string, int[]>
+    {
+        ["paper"] = [128, 160, 256],
+        ["large"] = [256, 320, 512],
+        ["tiny"] = [32, 40, 64],
+    };
+
+    public static int[] Resolve(string preset) =>
+        Dims.TryGetValue(preset, out var dims) ? dims
+        : throw new UserError($"--preset {preset}: unknown preset; use one of {string.Join(", ", Dims.Keys)}, or --embed-dims d0,d1,d2.");
+
+    /// <summary>Parses "128,160,256".</summary>
+    public static int[] ParseDims(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length != 3 || parts.Any(p => !int.TryParse(p, out var v) || v <= 0))
+            throw new UserError($"--embed-dims {text}: expected three positive integers like 128,160,256.");
+        return parts.Select(int.Parse).ToArray();
+    }
+}
