@@ -1,0 +1,145 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace UKan.Training;
+
+/// <summary>
+/// Adam (Kingma &amp; Ba 2015) and AdamW (Loshchilov &amp; Hutter 2019) over flat parameter buffers: every group's
+/// parameters and gradients are views into one contiguous tensor each, so a step is ~8 element-wise kernels per group
+/// instead of ~8 per parameter tensor (U-KAN has ~200 of them: on a GPU the launches, not the arithmetic, would
+/// dominate). The flat gradient buffer is also what a data-parallel all-reduce needs.
+/// </summary>
+/// <remarks>
+/// The update is PyTorch's single-tensor Adam: coupled weight decay g += wd·p (Adam) or decoupled p *= 1 − lr·wd
+/// (AdamW); m ← m + (1−β1)(g − m); v ← β2 v + (1−β2) g²; p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε).
+/// Parameters must be on their final device before construction (moving them afterwards breaks the views), and
+/// gradients are zeroed in place, never set to null, so that autograd keeps accumulating into the flat buffer.
+/// </remarks>
+public sealed class FlatAdam : IDisposable
+{
+    public sealed class Group
+    {
+        public required GroupSettings Settings { get; init; }
+        public required IReadOnlyList<(string Name, Parameter Parameter, long Offset)> Members { get; init; }
+        public required Tensor Params { get; init; }
+        public required Tensor Grads { get; init; }
+        public required Tensor ExpAvg { get; init; }
+        public required Tensor ExpAvgSq { get; init; }
+        /// <summary>The learning rate used by the next step (schedules set it).</summary>
+        public double LearningRate { get; set; }
+    }
+
+    public IReadOnlyList<Group> Groups { get; }
+    public double Beta1 { get; }
+    public double Beta2 { get; }
+    public double Eps { get; }
+    public bool Decoupled { get; }
+    /// <summary>Steps taken so far (the bias-correction t).</summary>
+    public long StepCount { get; private set; }
+
+    public FlatAdam(IEnumerable<(GroupSettings Settings, IReadOnlyList<(string Name, Parameter Parameter)> Members)> groups,
+        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool decoupledWeightDecay = false)
+    {
+        (Beta1, Beta2, Eps, Decoupled) = (beta1, beta2, eps, decoupledWeightDecay);
+        var built = new List<Group>();
+        using var _ = no_grad();
+        foreach (var (settings, members) in groups)
+        {
+            var first = members[0].Parameter;
+            long total = members.Sum(m => m.Parameter.numel());
+            var flat = empty(total, dtype: first.dtype, device: first.device);
+            var grads = zeros(total, dtype: first.dtype, device: first.device);
+            var placed = new List<(string, Parameter, long)>();
+            long offset = 0;
+            foreach (var (name, p) in members)
+            {
+                if (p.device_type != first.device_type || p.device_index != first.device_index || p.dtype != first.dtype)
+                    throw new InvalidOperationException($"parameter {name} is on {p.device}/{p.dtype}, the group on {first.device}/{first.dtype}");
+                long n = p.numel();
+                var view = flat.narrow(0, offset, n).view(p.shape);
+                view.copy_(p);
+                p.set_(view);                                    // the parameter now lives inside the flat buffer
+                p.grad = grads.narrow(0, offset, n).view(p.shape);
+                placed.Add((name, p, offset));
+                offset += n;
+            }
+            built.Add(new Group
+            {
+                Settings = settings, Members = placed, Params = flat, Grads = grads,
+                ExpAvg = zeros_like(flat), ExpAvgSq = zeros_like(flat), LearningRate = settings.LearningRate,
+            });
+        }
+        Groups = built;
+    }
+
+    /// <summary>Zeroes every gradient in place (one kernel per group).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var g in Groups) g.Grads.zero_();
+    }
+
+    public void Step()
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        StepCount++;
+        double bias1 = 1 - Math.Pow(Beta1, StepCount);
+        double bias2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
+        foreach (var g in Groups)
+        {
+            double lr = g.LearningRate, wd = g.Settings.WeightDecay;
+            var grad = g.Grads;
+            if (wd != 0)
+            {
+                if (Decoupled) g.Params.mul_(1 - lr * wd);
+                else grad = grad.add(g.Params, alpha: wd);
+            }
+            g.ExpAvg.lerp_(grad, 1 - Beta1);
+            g.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
+            var denom = g.ExpAvgSq.sqrt().div_(bias2Sqrt).add_(Eps);
+            g.Params.addcdiv_(g.ExpAvg, denom, value: -lr / bias1);
+        }
+    }
+
+    /// <summary>The L2 norm of all gradients; scales them down to <paramref name="maxNorm"/> when above (clip_grad_norm_).</summary>
+    public double ClipGradNorm(double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var total = stack(Groups.Select(g => g.Grads.norm()).ToArray()).norm().item<float>();
+        var coef = maxNorm / (total + 1e-6);
+        if (coef < 1) foreach (var g in Groups) g.Grads.mul_(coef);
+        return total;
+    }
+
+    /// <summary>Optimizer state as named tensors (for checkpoints): optimizer.&lt;group&gt;.exp_avg / exp_avg_sq.</summary>
+    public IEnumerable<(string Name, Tensor Value)> StateTensors()
+    {
+        foreach (var g in Groups)
+        {
+            yield return ($"optimizer.{g.Settings.Name}.exp_avg", g.ExpAvg);
+            yield return ($"optimizer.{g.Settings.Name}.exp_avg_sq", g.ExpAvgSq);
+        }
+    }
+
+    /// <summary>Restores state written by <see cref="StateTensors"/>; shapes must match the current groups.</summary>
+    public void LoadState(IReadOnlyDictionary<string, Tensor> tensors, long stepCount)
+    {
+        using var _ = no_grad();
+        foreach (var (name, value) in StateTensors())
+        {
+            if (!tensors.TryGetValue(name, out var saved))
+                throw new UserError($"the checkpoint has no optimizer state '{name}'; it was not written by this version's trainer, so it cannot be resumed (start a new run with --weights instead).");
+            if (!saved.shape.SequenceEqual(value.shape))
+                throw new UserError($"optimizer state '{name}' has {saved.numel()} values, the model {value.numel()}: the checkpoint belongs to another model configuration.");
+            value.copy_(saved);
+        }
+        StepCount = stepCount;
+    }
+
+    public void Dispose()
+    {
+        foreach (var g in Groups) { g.ExpAvg.Dispose(); g.ExpAvgSq.Dispose(); }
+    }
+}

@@ -1,0 +1,79 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using UKan.Training;
+using static TorchSharp.torch;
+
+namespace UKan.Tests.Training;
+
+public class FlatAdamTests
+{
+    static nn.Module<Tensor, Tensor> Net(long seed)
+    {
+        _ = TestTorch.Runtime;
+        manual_seed(seed);
+        return nn.Sequential(("layer_fc", nn.Linear(5, 7)), ("act", nn.Tanh()), ("head", nn.Linear(7, 2)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Matches_torch_Adam_and_AdamW_step_for_step(bool decoupled)
+    {
+        var ours = Net(11);
+        var reference = Net(11);
+        var named = ours.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        var groups = ParameterGroups.Official(named, lr: 1e-3, weightDecay: 1e-2, kanLr: 5e-2, kanWeightDecay: 1e-3);
+        using var flat = new FlatAdam(groups, decoupledWeightDecay: decoupled);
+
+        var refParams = reference.named_parameters().ToList();
+        var refGroups = new[]
+        {
+            refParams.Where(p => ParameterGroups.IsKanWeight(p.name)).Select(p => p.parameter),
+            refParams.Where(p => !ParameterGroups.IsKanWeight(p.name)).Select(p => p.parameter),
+        };
+        OptimizerHelper torchOpt = decoupled
+            ? torch.optim.AdamW([new AdamW.ParamGroup(refGroups[0], new AdamW.Options { LearningRate = 5e-2, weight_decay = 1e-3 }),
+                                 new AdamW.ParamGroup(refGroups[1], new AdamW.Options { LearningRate = 1e-3, weight_decay = 1e-2 })])
+            : torch.optim.Adam([new Adam.ParamGroup(refGroups[0], new Adam.Options { LearningRate = 5e-2, weight_decay = 1e-3 }),
+                                new Adam.ParamGroup(refGroups[1], new Adam.Options { LearningRate = 1e-3, weight_decay = 1e-2 })]);
+
+        var x = randn(16, 5);
+        var y = randn(16, 2);
+        for (int step = 0; step < 5; step++)
+        {
+            flat.ZeroGrad();
+            (ours.call(x) - y).pow(2).mean().backward();
+            flat.Step();
+            torchOpt.zero_grad();
+            (reference.call(x) - y).pow(2).mean().backward();
+            torchOpt.step();
+        }
+        foreach (var ((name, a), (_, b)) in ours.named_parameters().Zip(reference.named_parameters()))
+            TestTorch.AssertClose(b, a, atol: 1e-6, rtol: 1e-5, what: name);
+    }
+
+    [Fact]
+    public void Gradients_accumulate_into_the_flat_buffer_and_parameters_are_views_of_it()
+    {
+        var net = Net(3);
+        var named = net.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        using var flat = new FlatAdam(ParameterGroups.Official(named));
+        net.call(randn(4, 5)).sum().backward();
+        var group = flat.Groups.Single(g => g.Settings.Name == "base");
+        Assert.True(group.Grads.abs().sum().item<float>() > 0);
+        var (_, p, offset) = group.Members[0];
+        using (no_grad()) p.fill_(3.0f);
+        Assert.Equal(3.0f, group.Params[offset].item<float>());
+        Assert.Equal(["kan", "base"], flat.Groups.Select(g => g.Settings.Name).ToArray());
+        Assert.Equal(2, flat.Groups[0].Members.Count); // layer_fc.weight and layer_fc.bias
+    }
+
+    [Fact]
+    public void Cosine_schedule_matches_the_closed_form_of_the_reference()
+    {
+        Assert.Equal(1e-2, LearningRateSchedules.Cosine(1e-2, 0, 400, 1e-5), 12);
+        Assert.Equal(5.005e-3, LearningRateSchedules.Cosine(1e-2, 200, 400, 1e-5), 12);
+        Assert.Equal(5.5e-5, LearningRateSchedules.Cosine(1e-4, 200, 400, 1e-5), 12);
+        Assert.Equal(1e-5, LearningRateSchedules.Cosine(1e-4, 400, 400, 1e-5), 12);
+    }
+}
