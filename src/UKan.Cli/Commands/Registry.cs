@@ -8,5 +8,7 @@ static class Registry
     public static IEnumerable<Command> All()
     {
         yield return InfoCommand.Create();
+        yield return ModelCommand.Create();
+        yield return BenchCommand.Create();
     }
 }

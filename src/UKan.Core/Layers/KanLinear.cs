@@ -44,7 +44,7 @@ public sealed record KanLinearOptions
 /// <item>Inputs of any leading shape are flattened to rows, as the official forward does.</item>
 /// </list>
 /// </remarks>
-public sealed class KanLinear : nn.Module<Tensor, Tensor>
+public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
 {
     private readonly Parameter base_weight;
     private readonly Parameter spline_weight;
@@ -221,6 +221,9 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>
     /// <summary>Re-reads the grid buffer (call after loading a state dict, which may bring adapted knots).</summary>
     public void RefreshGridCache() =>
         uniform = Options.SplineOrder == 3 ? BSplineBasis.TryUniform(grid, 3) : null;
+
+    /// <summary>The matrix products: rows · out · in · (1 + G + k) (base branch plus every basis); the basis itself is not counted.</summary>
+    public long CountMacs(Tensor input, Tensor output) => output.numel() * InFeatures * (1L + BasisCount);
 
     /// <summary>Refreshes the cached knot check of every KanLinear in a model (after loading weights).</summary>
     public static void RefreshGridCaches(nn.Module model)

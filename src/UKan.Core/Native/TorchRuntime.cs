@@ -149,6 +149,17 @@ public static class TorchRuntime
     static bool IsPatchedCopy(string path) =>
         ElfSymbolVersions.ReadVersionNeeds(File.ReadAllBytes(path)).Any(n => n.Version == LibStdCxx.RequiredByTorchSharp && n.IsWeak);
 
+    /// <summary>The first writable per-user cache folder (patched libraries, compiled shims).</summary>
+    public static string CacheFolder()
+    {
+        foreach (var root in CacheRoots())
+        {
+            try { Directory.CreateDirectory(root); return root; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        }
+        throw new UserError($"no writable cache folder; set {CacheVariable} to a writable folder.");
+    }
+
     static IEnumerable<string> CacheRoots()
     {
         if (Environment.GetEnvironmentVariable(CacheVariable) is { Length: > 0 } explicitRoot) yield return explicitRoot;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Packs ukan for a Linux GPU machine that has no .NET: the app built without the CPU libtorch binaries (the machine's
+# own PyTorch provides a CUDA libtorch, see docs/gpu.md) plus a copy of the .NET runtime, as one tar.xz.
+# Usage: scripts/pack-gpu.sh [OUTPUT.tar.xz]      (default: .gpu/ukan-gpu.tar.xz)
+# On the GPU machine:  mkdir -p /tmp/ukan && tar -xJf ukan-gpu.tar.xz -C /tmp/ukan && /tmp/ukan/ukan info
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+out="${1:-$root/.gpu/ukan-gpu.tar.xz}"
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
+
+# Build from a copy of the sources so that this restore (another RID, no CPU libtorch) never touches the
+# developer's obj/ folders.
+mkdir -p "$stage/src"
+cp "$root/Directory.Build.props" "$root/Directory.Packages.props" "$root/global.json" "$stage/src/"
+tar -C "$root" --exclude=bin --exclude=obj -cf - src | tar -C "$stage/src" -xf -
+dotnet publish "$stage/src/src/UKan.Cli/UKan.Cli.csproj" -c Release -r linux-x64 --self-contained false \
+  -p:UKanNoCpuLibTorch=true -o "$stage/app" -nologo -v q -clp:ErrorsOnly
+# Nothing of the CPU libtorch may travel (hundreds of MB); fail loudly if a dependency brought it back.
+if ls "$stage/app" | grep -qE '^libtorch_cpu\.so$'; then echo "pack-gpu: CPU libtorch leaked into the bundle" >&2; exit 1; fi
+
+dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
+fx="$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -1)"
+hostfxr="$(ls -d "$dotnet_root"/host/fxr/10.* | sort -V | tail -1)"
+mkdir -p "$stage/dotnet/shared/Microsoft.NETCore.App" "$stage/dotnet/host/fxr"
+cp "$dotnet_root/dotnet" "$stage/dotnet/"
+cp -r "$fx" "$stage/dotnet/shared/Microsoft.NETCore.App/"
+cp -r "$hostfxr" "$stage/dotnet/host/fxr/"
+
+cat > "$stage/ukan" <<'LAUNCH'
+#!/usr/bin/env bash
+# ukan on a machine without .NET: uses the bundled runtime; GPU through the installed PyTorch (auto-detected).
+here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+export DOTNET_ROOT="$here/dotnet"
+tunables="glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=68719476736"
+[[ ":${GLIBC_TUNABLES:-}:" == *":glibc.malloc.mmap_threshold=4294967296:"* ]] || export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}$tunables"
+exec "$here/app/ukan" "$@"
+LAUNCH
+chmod +x "$stage/ukan"
+
+mkdir -p "$(dirname "$out")"
+tar -C "$stage" --exclude=./src -cf - . | xz -T0 -6 > "$out.tmp" && mv "$out.tmp" "$out"
+echo "packed $(du -h "$out" | cut -f1) -> $out (app $(du -sh "$stage/app" | cut -f1), runtime $(du -sh "$stage/dotnet" | cut -f1))"

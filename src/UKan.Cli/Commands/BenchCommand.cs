@@ -1,0 +1,77 @@
+using System.CommandLine;
+using System.Text.Json;
+using UKan.Benchmarks;
+
+namespace UKan.Cli.Commands;
+
+/// <summary><c>ukan bench</c>: training-step and inference time, throughput and peak memory; <c>ukan bench kan</c>: KANLinear vs Linear.</summary>
+static class BenchCommand
+{
+    static readonly Option<int> Warmup = new("--warmup") { Description = "Untimed warm-up runs.", DefaultValueFactory = _ => 10 };
+    static readonly Option<int> Runs = new("--runs") { Description = "Timed runs (median and 10–90 % spread are reported).", DefaultValueFactory = _ => 40 };
+    static readonly Option<string> PrecisionOption = new("--precision") { Description = "fp32 (PyTorch default: TF32 convolutions), tf32 or fp32-strict.", DefaultValueFactory = _ => "fp32" };
+    static readonly Option<string?> Json = new("--json") { Description = "Also write the results to this JSON file." };
+
+    public static Command Create()
+    {
+        var command = new Command("bench", "Time a training step and inference of a model (median of N runs after warm-up), with throughput and peak memory.");
+        var model = new ModelOptions();
+        model.AddTo(command);
+        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 8 };
+        var sizes = new Option<int[]>("--size") { Description = "Input size(s), e.g. --size 256 --size 512.", DefaultValueFactory = _ => [256], AllowMultipleArgumentsPerToken = true };
+        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json }) command.Options.Add(o);
+        command.SetAction(parsed =>
+        {
+            var rt = CommandLine.StartTorch(parsed);
+            var spec = model.Resolve(parsed);
+            var precision = PrecisionSettings.Parse(parsed.GetValue(PrecisionOption)!);
+            var results = new List<ModelBenchResult>();
+            foreach (var size in parsed.GetValue(sizes)!)
+            {
+                if (size <= 0 || size % 32 != 0) throw new UserError($"--size {size}: must be a positive multiple of 32.");
+                results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs)));
+            }
+            var table = new TextTable("model", "params", "batch×size", "precision", "train step ms (p10–p90)", "img/s", "train peak MiB", "inference ms (p10–p90)", "img/s", "infer peak MiB");
+            foreach (var r in results)
+                table.Add(r.Model, r.Parameters.ToString("N0"), $"{r.Batch}×{r.Size}", r.Precision,
+                    $"{r.TrainStep.MedianMs:F2} ({r.TrainStep.Spread})", r.TrainImagesPerSecond.ToString("F1"), Mib(r.TrainPeakBytes),
+                    $"{r.Inference.MedianMs:F2} ({r.Inference.Spread})", r.InferenceImagesPerSecond.ToString("F1"), Mib(r.InferencePeakBytes));
+            Print(rt.Device.ToString(), results.FirstOrDefault()?.MemoryMethod, table, results, parsed.GetValue(Json));
+            return 0;
+        });
+
+        var kan = new Command("kan", "KANLinear(d, d) forward + backward against a bias-free Linear(d, d) on the same rows.");
+        var rows = new Option<long?>("--rows") { Description = "Rows (tokens × batch); default: the shapes of platform-notes §4." };
+        var dim = new Option<int?>("--dim") { Description = "Features d." };
+        foreach (var o in new Option[] { rows, dim, PrecisionOption, Warmup, Runs, Json }) kan.Options.Add(o);
+        kan.SetAction(parsed =>
+        {
+            var rt = CommandLine.StartTorch(parsed);
+            var precision = PrecisionSettings.Parse(parsed.GetValue(PrecisionOption)!);
+            var shapes = parsed.GetValue(rows) is long r && parsed.GetValue(dim) is int d ? [(r, d)] : KanBench.PaperShapes;
+            var results = shapes.Select(s => KanBench.Run(s.Rows, s.Dim, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs))).ToList();
+            var table = new TextTable("rows × d", "KANLinear ms (p10–p90)", "Linear ms (p10–p90)", "ratio", "KAN peak MiB", "Linear peak MiB");
+            foreach (var x in results)
+                table.Add($"{x.Rows:N0} × {x.Dim}", $"{x.Kan.MedianMs:F3} ({x.Kan.Spread})", $"{x.Linear.MedianMs:F3} ({x.Linear.Spread})",
+                    $"{x.Ratio:F1}×", Mib(x.KanPeakBytes), Mib(x.LinearPeakBytes));
+            Print(rt.Device.ToString(), results.FirstOrDefault()?.MemoryMethod, table, results, parsed.GetValue(Json));
+            Console.WriteLine($"KANLinear path: {results.FirstOrDefault()?.KanPath}");
+            return 0;
+        });
+        command.Subcommands.Add(kan);
+        return command;
+    }
+
+    static string Mib(long bytes) => (bytes / 1048576.0).ToString("N0");
+
+    static void Print<T>(string device, string? memoryMethod, TextTable table, List<T> results, string? jsonPath)
+    {
+        Console.WriteLine($"device: {device}; memory: {memoryMethod}");
+        Console.Write(table);
+        if (jsonPath is not null)
+        {
+            AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(new { device, memoryMethod, results }, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine($"wrote {jsonPath}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using System.CommandLine;
+using UKan.Models;
+
+namespace UKan.Cli;
+
+/// <summary>The options every command that builds a model shares (train, eval, predict, bench, model summary).</summary>
+sealed class ModelOptions
+{
+    public readonly Option<string> Model = new("--model") { Description = "Architecture: ukan, allukan or stacked-kan.", DefaultValueFactory = _ => "ukan" };
+    public readonly Option<string> Preset = new("--preset") { Description = "Embed dims preset: paper [128,160,256], large [256,320,512] or tiny [32,40,64].", DefaultValueFactory = _ => "paper" };
+    public readonly Option<string?> EmbedDims = new("--embed-dims") { Description = "Custom embed dims d0,d1,d2 (overrides --preset)." };
+    public readonly Option<bool> Mlp = new("--mlp") { Description = "MLP ablation: nn.Linear instead of KANLinear in the KAN blocks (the official --no_kan, wired correctly)." };
+    public readonly Option<int> InChannels = new("--in-channels") { Description = "Input channels.", DefaultValueFactory = _ => 3 };
+    public readonly Option<int> Classes = new("--classes") { Description = "Output classes (1 = binary).", DefaultValueFactory = _ => 1 };
+
+    public ModelOptions() => Model.AcceptOnlyFromAmong("ukan", "allukan", "stacked-kan");
+
+    public void AddTo(Command command)
+    {
+        foreach (var o in new Option[] { Model, Preset, EmbedDims, Mlp, InChannels, Classes }) command.Options.Add(o);
+    }
+
+    public ModelSpec Resolve(ParseResult parsed)
+    {
+        var custom = parsed.GetValue(EmbedDims);
+        var preset = parsed.GetValue(Preset)!;
+        int inChannels = parsed.GetValue(InChannels), classes = parsed.GetValue(Classes);
+        if (inChannels < 1) throw new UserError($"--in-channels {inChannels}: must be at least 1.");
+        if (classes < 1) throw new UserError($"--classes {classes}: must be at least 1.");
+        return new ModelSpec
+        {
+            Architecture = parsed.GetValue(Model) switch { "allukan" => Architecture.AllUKan, "stacked-kan" => Architecture.StackedKan, _ => Architecture.UKan },
+            EmbedDims = custom is null ? ModelPresets.Resolve(preset) : ModelPresets.ParseDims(custom),
+            Preset = custom is null ? preset : null,
+            Mixer = parsed.GetValue(Mlp) ? TokenMixer.Mlp : TokenMixer.Kan,
+            InChannels = inChannels,
+            NumClasses = classes,
+        };
+    }
+}

@@ -1,0 +1,51 @@
+using TorchSharp;
+using UKan.Layers;
+using static TorchSharp.torch;
+
+namespace UKan.Benchmarks;
+
+public sealed record KanBenchResult(long Rows, int Dim, string Device, string Precision,
+    Timing Kan, Timing Linear, double Ratio, long KanPeakBytes, long LinearPeakBytes, string MemoryMethod, string KanPath);
+
+/// <summary>
+/// KANLinear(d, d) forward + backward (gradients for x and every weight, as inside U-KAN) against a bias-free
+/// nn.Linear(d, d) on the same rows: the comparison of platform-notes §4 and peers-and-ecosystem §2.3.
+/// </summary>
+public static class KanBench
+{
+    /// <summary>The shapes of U-KAN's KAN layers at batch 8 and 256×256 (paper dims) used in platform-notes §4.</summary>
+    public static readonly (long Rows, int Dim)[] PaperShapes = [(2048, 160), (8192, 256), (32768, 128)];
+
+    public static KanBenchResult Run(long rows, int dim, Precision precision, Device device, int warmup = 10, int runs = 40)
+    {
+        PrecisionSettings.Apply(precision);
+        manual_seed(0);
+        var kan = new KanLinear(dim, dim);
+        kan.to(device);
+        var linear = nn.Linear(dim, dim, hasBias: false);
+        linear.to(device);
+        var x = (randn(rows, dim, device: device) * 0.8).requires_grad_(true);
+        var gradOut = randn(rows, dim, device: device);
+        var probe = new MemoryProbe(device);
+
+        (Timing, long) Time(nn.Module<Tensor, Tensor> layer)
+        {
+            void Step()
+            {
+                using var scope = NewDisposeScope();
+                layer.zero_grad();
+                x.grad?.zero_();
+                layer.call(x).backward([gradOut]);
+            }
+            Step();
+            probe.Start();
+            var t = BenchTimer.Measure(Step, warmup, runs, device);
+            return (t, probe.PeakBytes());
+        }
+
+        var (lt, lm) = Time(linear);
+        var (kt, km) = Time(kan);
+        return new KanBenchResult(rows, dim, device.ToString(), precision.ToString().ToLowerInvariant(), kt, lt, kt.MedianMs / lt.MedianMs, km, lm, probe.Method,
+            kan.UsesFastPath ? "fast (closed-form basis, one GEMM)" : "general");
+    }
+}

@@ -1,0 +1,66 @@
+using TorchSharp;
+using UKan.Native;
+using static TorchSharp.torch;
+
+namespace UKan.Benchmarks;
+
+/// <summary>
+/// Peak memory of a region of work. CUDA: the caching allocator's peak allocated bytes (exact, as PyTorch's
+/// max_memory_allocated) through <see cref="CudaAllocatorStats"/>, else the growth of the GPU's used memory seen by NVML
+/// (the allocator never returns memory, so this is its peak reserved bytes: an upper bound). CPU: the process's peak
+/// resident set (VmHWM after a reset through /proc/self/clear_refs; absolute, so it includes the runtime and libtorch).
+/// </summary>
+public sealed class MemoryProbe
+{
+    readonly Device device;
+    long baseline;
+
+    public string Method { get; }
+
+    public MemoryProbe(Device device)
+    {
+        this.device = device;
+        Method = device.type == DeviceType.CUDA
+            ? CudaAllocatorStats.Available ? "CUDA allocator peak allocated" : $"NVML used-memory growth (allocator stats unavailable: {CudaAllocatorStats.Problem})"
+            : "process peak RSS (VmHWM, absolute)";
+    }
+
+    /// <summary>Starts a region: clears the peak and records the baseline.</summary>
+    public void Start()
+    {
+        BenchTimer.Synchronize(device);
+        if (device.type == DeviceType.CUDA)
+        {
+            if (CudaAllocatorStats.Available) { CudaAllocatorStats.ResetPeak(device.index); baseline = 0; }
+            else baseline = NvmlUsed();
+        }
+        else
+        {
+            try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            baseline = ReadStatus("VmRSS:");
+        }
+    }
+
+    /// <summary>Peak bytes since <see cref="Start"/>; CUDA allocator figures are absolute (they include live tensors from before).</summary>
+    public long PeakBytes()
+    {
+        BenchTimer.Synchronize(device);
+        if (device.type == DeviceType.CUDA)
+            return CudaAllocatorStats.Available ? CudaAllocatorStats.PeakAllocated(device.index) : NvmlUsed() - baseline;
+        return ReadStatus("VmHWM:");
+    }
+
+    static long NvmlUsed()
+    {
+        var (_, gpus) = Nvml.Query();
+        return gpus.Count == 0 ? 0 : gpus[0].TotalBytes - gpus[0].FreeBytes;
+    }
+
+    static long ReadStatus(string key)
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith(key))
+                return long.Parse(line[key.Length..].Trim().Split(' ')[0]) * 1024;
+        return 0;
+    }
+}

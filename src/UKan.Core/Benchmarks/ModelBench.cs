@@ -1,0 +1,61 @@
+using TorchSharp;
+using UKan.Losses;
+using UKan.Models;
+using UKan.Training;
+using static TorchSharp.torch;
+
+namespace UKan.Benchmarks;
+
+public sealed record ModelBenchResult(
+    string Model, long Parameters, int Batch, int Size, string Precision, string Device,
+    Timing TrainStep, Timing Inference, double TrainImagesPerSecond, double InferenceImagesPerSecond,
+    long TrainPeakBytes, long InferencePeakBytes, string MemoryMethod);
+
+/// <summary>
+/// One training step (forward, BCE+Dice, backward, Adam with U-KAN's two groups) and one inference pass, timed on
+/// random inputs, as platform-notes §4 measured the official code (so the two compare directly).
+/// </summary>
+public static class ModelBench
+{
+    public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40)
+    {
+        PrecisionSettings.Apply(precision);
+        manual_seed(0);
+        var model = ModelFactory.Create(spec);
+        model.to(device);
+        var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        using var optimizer = new FlatAdam(ParameterGroups.Official(named));
+        var loss = new BceDiceLoss();
+        var x = randn(batch, spec.InChannels, size, size, device: device);
+        var target = (rand(batch, spec.NumClasses, size, size, device: device) > 0.5).to(float32);
+        var probe = new MemoryProbe(device);
+
+        model.train();
+        void TrainStep()
+        {
+            using var scope = NewDisposeScope();
+            optimizer.ZeroGrad();
+            loss.call(model.call(x), target).backward();
+            optimizer.Step();
+        }
+        TrainStep();
+        probe.Start();
+        var train = BenchTimer.Measure(TrainStep, warmup, runs, device);
+        long trainPeak = probe.PeakBytes();
+
+        model.eval();
+        void Infer()
+        {
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            model.call(x);
+        }
+        Infer();
+        probe.Start();
+        var infer = BenchTimer.Measure(Infer, warmup, runs, device);
+        long inferPeak = probe.PeakBytes();
+
+        return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
+            device.ToString(), train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method);
+    }
+}

@@ -1,0 +1,53 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using UKan.Layers;
+using static TorchSharp.torch;
+
+namespace UKan.Models;
+
+/// <summary>One row of a model summary: a top-level module, its parameters and its multiply-accumulates.</summary>
+public sealed record SummaryRow(string Module, string Type, long Parameters, long Macs);
+
+/// <summary>
+/// Parameters per module and multiply-accumulates (MACs) for an input size, counted on a real forward pass:
+/// convolutions (out elements × in/groups × kh × kw), linear maps (rows × in × out) and the project's layers through
+/// <see cref="IMacCounter"/> (KANLinear: rows × out × in × (1 + G + k)). Normalisation, activations, pooling and
+/// upsampling are not counted, as in the analytic figures of ukan-spec §A.5 (which thop undercounts by skipping KANLinear).
+/// </summary>
+public static class ModelSummary
+{
+    public static (IReadOnlyList<SummaryRow> Rows, long TotalParameters, long TotalMacs) Run(nn.Module<Tensor, Tensor> model, int inChannels, int height, int width)
+    {
+        var macsByTop = new Dictionary<string, long>();
+        var hooks = new List<Action>();
+        foreach (var (name, module) in model.named_modules())
+        {
+            if (module is not nn.Module<Tensor, Tensor> leaf || name.Length == 0) continue;
+            var top = name.Split('.')[0];
+            var remover = leaf.register_forward_hook((m, input, output) =>
+            {
+                long macs = m switch
+                {
+                    IMacCounter counter => counter.CountMacs(input, output),
+                    Conv2d conv => output.numel() * conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3],
+                    Linear linear => output.numel() * linear.weight!.shape[1],
+                    _ => 0,
+                };
+                macsByTop[top] = macsByTop.GetValueOrDefault(top) + macs;
+                return output;
+            });
+            hooks.Add(remover.remove);
+        }
+        model.eval();
+        using (no_grad())
+        using (var scope = NewDisposeScope())
+            model.call(zeros(1, inChannels, height, width));
+        foreach (var remove in hooks) remove();
+
+        var rows = model.named_children()
+            .Select(c => new SummaryRow(c.name, c.module.GetType().Name.Split('`')[0],
+                c.module.parameters().Sum(p => p.numel()), macsByTop.GetValueOrDefault(c.name)))
+            .ToList();
+        return (rows, ModelFactory.CountParameters(model), macsByTop.Values.Sum());
+    }
+}
