@@ -74,16 +74,15 @@ public static partial class CudaAllocatorStats
 
     static string? FindCudaInclude(string torchLib)
     {
-        // pip wheels carry the CUDA runtime headers under site-packages/nvidia/cuda_runtime/include (or cu13/include);
-        // a CUDA toolkit has them under /usr/local/cuda/include.
-        var sitePackages = Path.GetFullPath(Path.Combine(torchLib, "..", ".."));
+        // A CUDA toolkit has complete headers (/usr/local/cuda/include); pip wheels carry some under
+        // site-packages/nvidia/*/include, but not always crt/host_config.h, which cuda_runtime.h needs.
         var candidates = new List<string>();
-        var nvidia = Path.Combine(sitePackages, "nvidia");
-        if (Directory.Exists(nvidia))
-            candidates.AddRange(Directory.GetDirectories(nvidia).Select(d => Path.Combine(d, "include")));
         if (Environment.GetEnvironmentVariable("CUDA_HOME") is { Length: > 0 } home) candidates.Add(Path.Combine(home, "include"));
         candidates.Add("/usr/local/cuda/include");
-        return candidates.FirstOrDefault(c => File.Exists(Path.Combine(c, "cuda_runtime_api.h")));
+        var nvidia = Path.GetFullPath(Path.Combine(torchLib, "..", "..", "nvidia"));
+        if (Directory.Exists(nvidia))
+            candidates.AddRange(Directory.GetDirectories(nvidia).Select(d => Path.Combine(d, "include")));
+        return candidates.FirstOrDefault(c => File.Exists(Path.Combine(c, "cuda_runtime_api.h")) && File.Exists(Path.Combine(c, "crt", "host_config.h")));
     }
 
     static string? RunCompiler(string args)
