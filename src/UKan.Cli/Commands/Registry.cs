@@ -8,5 +8,6 @@ static class Registry
     public static IEnumerable<Command> All()
     {
         yield return InfoCommand.Create();
+        yield return DataCommand.Create();
     }
 }
