@@ -95,7 +95,8 @@ public static class ImageFile
 
     /// <summary>
     /// JPEG bytes (baseline, by StbImageWriteSharp) of an 8-bit grey or RGB image (alpha dropped, 16-bit scaled).
-    /// stb writes 4:2:0 chroma subsampling up to quality 90 and 4:4:4 above.
+    /// stb writes 4:2:0 chroma subsampling up to quality 90 and 4:4:4 above, and always three components (grey
+    /// images come back as R = G = B).
     /// </summary>
     public static byte[] EncodeJpeg(Raster image, int quality = 90)
     {
