@@ -10,5 +10,6 @@ static class Registry
         yield return InfoCommand.Create();
         yield return ModelCommand.Create();
         yield return BenchCommand.Create();
+        yield return DataCommand.Create();
     }
 }

@@ -1,0 +1,73 @@
+using System.CommandLine;
+using UKan.Data;
+
+namespace UKan.Cli.Commands;
+
+/// <summary><c>ukan data prepare|check|subset</c>: bring public datasets into the U-KAN layout and check a dataset folder.</summary>
+static class DataCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("data", "Prepare public datasets in the U-KAN folder layout and check dataset folders.");
+        command.Subcommands.Add(Prepare());
+        command.Subcommands.Add(Check());
+        command.Subcommands.Add(Subset());
+        return command;
+    }
+
+    static Command Prepare()
+    {
+        var dataset = new Argument<string>("dataset") { Description = "Which dataset the raw folder holds: busi, glas, cvc or kvasir." };
+        dataset.AcceptOnlyFromAmong([.. DataPrepare.Datasets]);
+        var raw = new Argument<string>("raw") { Description = "The dataset as downloaded (e.g. Dataset_BUSI_with_GT, Warwick QU Dataset, CVC-ClinicDB, Kvasir-SEG)." };
+        var output = new Argument<string>("out") { Description = "A new (or empty) folder for images/, masks/0/ and prepare.json." };
+        var command = new Command("prepare", "Convert a public dataset's raw layout into images/<id>.png + masks/0/<id>.png (0/255, original resolution, lossless).")
+        {
+            dataset, raw, output,
+        };
+        command.SetAction(parsed =>
+        {
+            DataPrepare.Run(parsed.GetValue(dataset)!, parsed.GetValue(raw)!, parsed.GetValue(output)!, Console.WriteLine);
+            return 0;
+        });
+        return command;
+    }
+
+    static Command Check()
+    {
+        var dir = new Argument<string>("dir") { Description = "The dataset folder (holding images/ and masks/)." };
+        var classes = new Option<int>("--classes") { Description = "Number of mask classes: folders masks/0 .. masks/N-1.", DefaultValueFactory = _ => 1 };
+        var command = new Command("check", "Check a dataset folder and list every problem (exit code 2 when there are errors).") { dir, classes };
+        command.SetAction(parsed =>
+        {
+            var report = DataCheck.Run(parsed.GetValue(dir)!, parsed.GetValue(classes));
+            foreach (var issue in report.Issues) Console.WriteLine(issue);
+            Console.WriteLine(report.Summary);
+            if (report.Ok) return 0;
+            Console.Error.WriteLine($"ukan: error: {report.ErrorCount} problem(s) in {report.Root} must be fixed before training; see the lines above.");
+            return 2;
+        });
+        return command;
+    }
+
+    static Command Subset()
+    {
+        var source = new Argument<string>("source") { Description = "A prepared dataset folder." };
+        var output = new Argument<string>("out") { Description = "A new (or empty) folder for the subset." };
+        var count = new Option<int>("--count") { Description = "How many samples (spread evenly over the sorted ids).", DefaultValueFactory = _ => 48 };
+        var maxSide = new Option<int>("--max-side") { Description = "Longest image side in pixels after resizing (aspect kept).", DefaultValueFactory = _ => 320 };
+        var quality = new Option<int>("--jpeg-quality") { Description = "JPEG quality of the images (1-100).", DefaultValueFactory = _ => 90 };
+        var command = new Command("subset", "Make a small shrunken copy of a prepared dataset (JPEG images, PNG masks), e.g. a demo set.")
+        {
+            source, output, count, maxSide, quality,
+        };
+        command.SetAction(parsed =>
+        {
+            var (ids, bytes) = DatasetSubset.Create(parsed.GetValue(source)!, parsed.GetValue(output)!, parsed.GetValue(count),
+                parsed.GetValue(maxSide), parsed.GetValue(quality));
+            Console.WriteLine($"wrote {ids.Count} samples ({bytes:N0} bytes of images and masks) to {Path.GetFullPath(parsed.GetValue(output)!)}");
+            return 0;
+        });
+        return command;
+    }
+}

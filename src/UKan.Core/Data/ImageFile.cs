@@ -1,0 +1,116 @@
+using StbImageSharp;
+using StbImageWriteSharp;
+
+namespace UKan.Data;
+
+public enum ImageFormat { Unknown, Png, Jpeg, Bmp, Tiff }
+
+/// <summary>
+/// Reading and writing image files. The format is taken from the file's first bytes, not its name. PNG, BMP and
+/// TIFF are decoded by our own readers (16-bit samples kept; palette indices on request); JPEG by StbImageSharp.
+/// Every failure caused by the file (missing, empty, truncated, corrupt, unsupported) is a <see cref="UserError"/>
+/// naming the file.
+/// </summary>
+public static class ImageFile
+{
+    /// <summary>File name endings (lower case) taken as images when listing dataset folders.</summary>
+    public static readonly IReadOnlyList<string> Extensions = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"];
+
+    public static bool HasImageExtension(string path) =>
+        Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
+
+    public static ImageFormat DetectFormat(ReadOnlySpan<byte> data) =>
+        PngCodec.HasSignature(data) ? ImageFormat.Png
+        : data.Length >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF ? ImageFormat.Jpeg
+        : BmpCodec.HasSignature(data) ? ImageFormat.Bmp
+        : TiffCodec.HasSignature(data) || (data.Length >= 4 && (data[0] == 'I' || data[0] == 'M') && data[1] == data[0]) ? ImageFormat.Tiff
+        : ImageFormat.Unknown;
+
+    /// <param name="keepPaletteIndices">For palette PNG/BMP: return the indices as a grey image (label maps such as GlaS annotations).</param>
+    public static Raster Read(string path, bool keepPaletteIndices = false)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (FileNotFoundException) { throw new UserError($"{path} does not exist; check the path."); }
+        catch (DirectoryNotFoundException) { throw new UserError($"{path} does not exist (its folder is missing); check the path."); }
+        catch (IOException e) { throw new UserError($"{path} cannot be read ({e.Message}); check the file and its permissions."); }
+        catch (UnauthorizedAccessException) { throw new UserError($"{path} cannot be read (permission denied); fix its permissions."); }
+        return Decode(bytes, path, keepPaletteIndices);
+    }
+
+    /// <summary>Decodes bytes; <paramref name="name"/> names the source in error messages.</summary>
+    public static Raster Decode(byte[] bytes, string name, bool keepPaletteIndices = false)
+    {
+        if (bytes.Length == 0) throw new UserError($"{name} is empty (0 bytes); replace it with a valid image or delete it.");
+        var format = DetectFormat(bytes);
+        try
+        {
+            return format switch
+            {
+                ImageFormat.Png => PngCodec.Decode(bytes, keepPaletteIndices),
+                ImageFormat.Bmp => BmpCodec.Decode(bytes, keepPaletteIndices),
+                ImageFormat.Tiff => TiffCodec.Decode(bytes),
+                ImageFormat.Jpeg => DecodeJpeg(bytes),
+                _ => throw new InvalidDataException("not a PNG, JPEG, BMP or TIFF file (unknown first bytes)"),
+            };
+        }
+        catch (Exception e) when (e is InvalidDataException or EndOfStreamException or IndexOutOfRangeException
+                                    or ArgumentException or OverflowException or InvalidOperationException)
+        {
+            var what = e is InvalidDataException ? e.Message : $"corrupt or truncated ({e.GetType().Name}: {e.Message})";
+            throw new UserError($"{name} cannot be decoded: {what}; replace the file or re-export it (e.g. as PNG).", e);
+        }
+    }
+
+    /// <summary>Reads only enough to tell the format; <see cref="ImageFormat.Unknown"/> for empty or other files.</summary>
+    public static ImageFormat DetectFormat(string path)
+    {
+        Span<byte> head = stackalloc byte[8];
+        using var f = File.OpenRead(path);
+        int n = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        return DetectFormat(head[..n]);
+    }
+
+    static Raster DecodeJpeg(byte[] bytes)
+    {
+        // A JPEG ends with the EOI marker; without one the file was cut short. libjpeg would warn and fill the
+        // rest with grey; here a damaged training image is an error.
+        bool eoi = false;
+        for (int i = bytes.Length - 2; i >= Math.Max(0, bytes.Length - 4096) && !eoi; i--) eoi = bytes[i] == 0xFF && bytes[i + 1] == 0xD9;
+        if (!eoi) throw new InvalidDataException("truncated JPEG (no end-of-image marker)");
+        ImageResult r;
+        try { r = ImageResult.FromMemory(bytes, StbImageSharp.ColorComponents.Default); }
+        catch (Exception e) when (e is not OutOfMemoryException) { throw new InvalidDataException($"corrupt JPEG ({e.Message})"); }
+        int ch = (int)r.Comp;
+        return ch switch
+        {
+            1 or 3 or 4 => Raster.Create8(r.Width, r.Height, ch, r.Data),
+            2 => Raster.Create8(r.Width, r.Height, 4, ImageOps.GreyAlphaToRgba(r.Data)),
+            _ => throw new InvalidDataException($"unsupported JPEG with {ch} components"),
+        };
+    }
+
+    /// <summary>Lossless PNG bytes: 8- or 16-bit, grey, RGB or RGBA, as the raster is.</summary>
+    public static byte[] EncodePng(Raster image) => PngCodec.Encode(image);
+
+    /// <summary>
+    /// JPEG bytes (baseline, by StbImageWriteSharp) of an 8-bit grey or RGB image (alpha dropped, 16-bit scaled).
+    /// stb writes 4:2:0 chroma subsampling up to quality 90 and 4:4:4 above, and always three components (grey
+    /// images come back as R = G = B).
+    /// </summary>
+    public static byte[] EncodeJpeg(Raster image, int quality = 90)
+    {
+        if (quality is < 1 or > 100) throw new UserError($"JPEG quality {quality} is out of range; use 1 to 100.");
+        var img = ImageOps.DropAlpha(ImageOps.To8Bit(image));
+        using var ms = new MemoryStream();
+        new ImageWriter().WriteJpg(img.Pixels8, img.Width, img.Height,
+            img.Channels == 1 ? StbImageWriteSharp.ColorComponents.Grey : StbImageWriteSharp.ColorComponents.RedGreenBlue, ms, quality);
+        return ms.ToArray();
+    }
+
+    /// <summary>Writes a lossless PNG atomically.</summary>
+    public static void WritePng(string path, Raster image) => AtomicFile.WriteAllBytes(path, EncodePng(image));
+
+    /// <summary>Writes a JPEG atomically.</summary>
+    public static void WriteJpeg(string path, Raster image, int quality = 90) => AtomicFile.WriteAllBytes(path, EncodeJpeg(image, quality));
+}
