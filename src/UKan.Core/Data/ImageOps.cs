@@ -174,19 +174,28 @@ public static class ImageOps
         return result;
     }
 
+    /// <summary>Which input pixel a nearest-neighbour resize takes for output pixel x.</summary>
+    public enum NearestRule
+    {
+        /// <summary>floor((x + 0.5)·from/to): sampling at pixel centres (OpenCV's INTER_NEAREST_EXACT, PIL).</summary>
+        Centre,
+        /// <summary>floor(x·from/to): OpenCV's INTER_NEAREST, which albumentations (hence U-KAN) uses for masks.</summary>
+        OpenCv,
+    }
+
     /// <summary>
-    /// Nearest-neighbour resampling (any depth), sampling at pixel centres: output pixel x takes input
-    /// floor((x + 0.5) * from / to). For masks, whose values must stay in their set.
+    /// Nearest-neighbour resampling (any depth). For masks, whose values must stay in their set.
     /// </summary>
-    public static Raster ResizeNearest(Raster image, int width, int height)
+    public static Raster ResizeNearest(Raster image, int width, int height, NearestRule rule = NearestRule.Centre)
     {
         int ch = image.Channels;
+        double shift = rule == NearestRule.Centre ? 0.5 : 0.0;
         var xi = new int[width];
-        for (int x = 0; x < width; x++) xi[x] = Math.Min(image.Width - 1, (int)((x + 0.5) * image.Width / width));
+        for (int x = 0; x < width; x++) xi[x] = Math.Min(image.Width - 1, (int)((x + shift) * image.Width / width));
         Raster dst = image.Is16Bit ? Raster.Create16(width, height, ch) : Raster.Create8(width, height, ch);
         for (int y = 0; y < height; y++)
         {
-            int sy = Math.Min(image.Height - 1, (int)((y + 0.5) * image.Height / height));
+            int sy = Math.Min(image.Height - 1, (int)((y + shift) * image.Height / height));
             for (int x = 0; x < width; x++)
             {
                 int s = (sy * image.Width + xi[x]) * ch, d = (y * width + x) * ch;

@@ -126,11 +126,11 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
         Tensor y;
         if (UsesFastPath)
         {
-            // Features per input i: [b(x_i), B_0(x_i), ..., B_{K-1}(x_i)], weights laid out the same way, so
-            // the whole layer is one (rows, 9·in) × (9·in, out) product.
-            var features = cat([Activate(x).unsqueeze(-1), BSplineBasis.UniformCubic(x, uniform!.Value)], -1)
-                .view(x.shape[0], -1);
-            y = F.linear(features, FusedWeight());
+            // Features per input i: [b(x_i), B_0(x_i), ..., B_{K-1}(x_i)], weights laid out the same way, so the
+            // whole layer is one (rows, 9·in) × (9·in, out) product; backward recomputes the features from x.
+            y = Options.BaseActivation == BaseActivation.SiLU
+                ? KanLinearFunction.apply(x.contiguous(), FusedWeight(), uniform!.Value)
+                : F.linear(cat([Activate(x).unsqueeze(-1), BSplineBasis.UniformCubic(x, uniform!.Value)], -1).view(x.shape[0], -1), FusedWeight());
         }
         else
         {

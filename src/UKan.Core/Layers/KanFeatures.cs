@@ -1,0 +1,91 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// Computes KANLinear's per-input features [SiLU(x), B_0(x) .. B_{K-1}(x)] for uniform cubic knots, and the
+/// gradient of x from the gradient of those features. Two implementations: element-wise torch operations (any
+/// device) and fused CUDA kernels compiled at run time (<see cref="UKan.Native.KanCudaKernels"/>), one launch each.
+/// </summary>
+public static class KanFeatures
+{
+    /// <summary>Set by the CUDA kernel module when it loaded; null means the torch implementation is used.</summary>
+    public static IKanFeatureKernels? Cuda { get; set; }
+
+    /// <summary>Whether fused kernels may be used (set false to compare against the torch implementation).</summary>
+    public static bool UseFusedKernels { get; set; } = true;
+
+    static IKanFeatureKernels For(Tensor x) =>
+        UseFusedKernels && x.device_type == DeviceType.CUDA && x.dtype == ScalarType.Float32 && Cuda is { } k ? k : Torch.Instance;
+
+    /// <summary>(rows, in) → (rows, in·(1+K)), interleaved per input.</summary>
+    public static Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => For(x).Forward(x, knots);
+
+    /// <summary>dL/dx (rows, in) from dL/dfeatures (rows, in·(1+K)).</summary>
+    public static Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots) => For(x).BackwardInput(x, gradFeatures, knots);
+
+    /// <summary>The element-wise torch implementation (reference for the fused kernels).</summary>
+    public sealed class Torch : IKanFeatureKernels
+    {
+        public static readonly Torch Instance = new();
+
+        public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots)
+        {
+            using var scope = NewDisposeScope();
+            return cat([F.silu(x).unsqueeze(-1), BSplineBasis.UniformCubic(x, knots)], -1)
+                .view(x.shape[0], -1).MoveToOuterDisposeScope();
+        }
+
+        public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots)
+        {
+            using var scope = NewDisposeScope();
+            var g = gradFeatures.view(x.shape[0], x.shape[1], knots.BasisCount + 1);
+            var sig = x.sigmoid();
+            var dSilu = sig * (1 + x * (1 - sig));                       // d/dx x·σ(x)
+            var dBasis = BSplineBasis.UniformCubicDerivative(x, knots);  // (rows, in, K)
+            var gx = g.select(-1, 0) * dSilu + (g.narrow(-1, 1, knots.BasisCount) * dBasis).sum(-1);
+            return gx.MoveToOuterDisposeScope();
+        }
+    }
+}
+
+public interface IKanFeatureKernels
+{
+    Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots);
+    Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots);
+}
+
+/// <summary>
+/// y = features(x) · Wᵀ with a memory-lean backward: only x and the fused weight W are kept; the features are
+/// recomputed in backward (one fused kernel on CUDA) instead of autograd keeping the basis and every intermediate of
+/// its evaluation. Gradients: dW = dyᵀ·features, dfeatures = dy·W, dx from dfeatures (<see cref="KanFeatures"/>).
+/// </summary>
+public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanLinearFunction>
+{
+    public override string Name => nameof(KanLinearFunction);
+
+    public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
+    {
+        var x = (Tensor)vars[0];
+        var w = (Tensor)vars[1];
+        var knots = (BSplineBasis.UniformKnots)vars[2];
+        ctx.save_for_backward([x, w]);
+        ctx.save_data("knots", knots);
+        using var features = KanFeatures.Forward(x, knots);
+        return features.matmul(w.t());
+    }
+
+    public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
+    {
+        var saved = ctx.get_saved_variables();
+        var (x, w) = (saved[0], saved[1]);
+        var knots = (BSplineBasis.UniformKnots)ctx.get_data("knots");
+        using var features = KanFeatures.Forward(x, knots);
+        var gradW = gradOutput.t().matmul(features);
+        using var gradFeatures = gradOutput.matmul(w);
+        var gradX = KanFeatures.BackwardInput(x, gradFeatures, knots);
+        return [gradX, gradW];
+    }
+}
