@@ -123,22 +123,11 @@ public static partial class DataPrepare
     {
         const string expected = "files train_N.bmp with train_N_anno.bmp (and testA_N, testB_N) from the GlaS 'Warwick QU Dataset'";
         var root = FindRoot(raw, "GlaS", expected, d => Directory.Exists(d) && Directory.EnumerateFiles(d).Any(f => ImageFile.HasImageExtension(f) && GlasName().IsMatch(Path.GetFileNameWithoutExtension(f))));
-        var images = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        var annos = new Dictionary<string, string>(StringComparer.Ordinal);
+        var files = Directory.EnumerateFiles(root).Where(ImageFile.HasImageExtension)
+            .Select(f => (File: f, Match: GlasName().Match(Path.GetFileNameWithoutExtension(f)))).Where(x => x.Match.Success).ToList();
         var skipped = new List<string>();
-        foreach (var f in Directory.EnumerateFiles(root).Where(ImageFile.HasImageExtension).Order(StringComparer.Ordinal))
-        {
-            var m = GlasName().Match(Path.GetFileNameWithoutExtension(f));
-            if (!m.Success) continue;
-            var target = m.Groups["anno"].Success ? annos : (IDictionary<string, string>)images;
-            if (!target.TryAdd(m.Groups["id"].Value, f)) skipped.Add($"{f}: a second file for '{m.Groups["id"].Value}'; ignored");
-        }
-        var samples = new List<Sample>();
-        foreach (var (id, image) in images)
-            if (annos.TryGetValue(id, out var anno)) samples.Add(new Sample(id, image, [anno]));
-            else skipped.Add($"{image}: no {id}_anno file");
-        foreach (var id in annos.Keys.Where(k => !images.ContainsKey(k)).Order(StringComparer.Ordinal))
-            skipped.Add($"{annos[id]}: annotation without an image");
+        var samples = Pair(files.Where(x => !x.Match.Groups["anno"].Success).Select(x => (x.Match.Groups["id"].Value, x.File)),
+                           files.Where(x => x.Match.Groups["anno"].Success).Select(x => (x.Match.Groups["id"].Value, x.File)), "annotation (_anno)", skipped);
         var groups = samples.GroupBy(s => s.Id[..s.Id.IndexOf('_')]).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count());
         log?.Invoke($"glas: {samples.Count} images with annotations in {root} ({string.Join(", ", groups.Select(g => $"{g.Key} {g.Value}"))})");
         return Convert("glas", raw, root, output, samples, groups, skipped, [], log, s =>
@@ -187,17 +176,10 @@ public static partial class DataPrepare
             notes.Add($"{Path.GetFileName(first)}/ and {Path.GetFileName(second)}/ are swapped in this copy (detected by channel count): frames taken from {Path.GetFileName(frames)}/");
             log?.Invoke($"cvc: note: {notes[^1]}");
         }
-        var truthByStem = NumericFiles(truth).GroupBy(f => Path.GetFileNameWithoutExtension(f)).ToDictionary(g => g.Key, g => g.First());
-        var samples = new List<Sample>();
         var skipped = new List<string>();
-        foreach (var f in NumericFiles(frames).OrderBy(f => long.Parse(Path.GetFileNameWithoutExtension(f))))
-        {
-            var id = Path.GetFileNameWithoutExtension(f);
-            if (samples.Count > 0 && samples[^1].Id == id) { skipped.Add($"{f}: a second frame named '{id}'; ignored"); continue; }
-            if (truthByStem.Remove(id, out var gt)) samples.Add(new Sample(id, f, [gt]));
-            else skipped.Add($"{f}: no ground truth {id}.* in {truth}");
-        }
-        skipped.AddRange(truthByStem.Values.Order(StringComparer.Ordinal).Select(f => $"{f}: ground truth without a frame"));
+        var byNumber = Comparer<string>.Create((a, b) => a.Length != b.Length ? a.Length.CompareTo(b.Length) : string.CompareOrdinal(a, b));
+        var samples = Pair(NumericFiles(frames).Select(f => (Path.GetFileNameWithoutExtension(f), f)),
+                           NumericFiles(truth).Select(f => (Path.GetFileNameWithoutExtension(f), f)), "ground truth", skipped, byNumber);
         log?.Invoke($"cvc: {samples.Count} frames with ground truth in {root}");
         return Convert("cvc", raw, root, output, samples, new Dictionary<string, int>(), skipped, notes, log, s =>
         {
@@ -239,18 +221,10 @@ public static partial class DataPrepare
         var root = FindRoot(raw, "Kvasir-SEG", expected, d =>
             Directory.Exists(Path.Combine(d, "images")) && Directory.Exists(Path.Combine(d, "masks"))
             && Directory.EnumerateFiles(Path.Combine(d, "images")).Any(f => Path.GetExtension(f).ToLowerInvariant() is ".jpg" or ".jpeg"));
-        var masks = Directory.EnumerateFiles(Path.Combine(root, "masks")).Where(ImageFile.HasImageExtension)
-            .GroupBy(f => Path.GetFileNameWithoutExtension(f)).ToDictionary(g => g.Key, g => g.Order(StringComparer.Ordinal).First(), StringComparer.Ordinal);
-        var samples = new List<Sample>();
+        IEnumerable<(string, string)> Files(string sub) =>
+            Directory.EnumerateFiles(Path.Combine(root, sub)).Where(ImageFile.HasImageExtension).Select(f => (Path.GetFileNameWithoutExtension(f), f));
         var skipped = new List<string>();
-        foreach (var f in Directory.EnumerateFiles(Path.Combine(root, "images")).Where(ImageFile.HasImageExtension).Order(StringComparer.Ordinal))
-        {
-            var id = Path.GetFileNameWithoutExtension(f);
-            if (samples.Count > 0 && samples[^1].Id == id) { skipped.Add($"{f}: a second image named '{id}'; ignored"); continue; }
-            if (masks.Remove(id, out var m)) samples.Add(new Sample(id, f, [m]));
-            else skipped.Add($"{f}: no mask {id}.* in masks/");
-        }
-        skipped.AddRange(masks.Values.Order(StringComparer.Ordinal).Select(f => $"{f}: mask without an image"));
+        var samples = Pair(Files("images"), Files("masks"), "mask", skipped);
         log?.Invoke($"kvasir: {samples.Count} images with masks in {root}");
         return Convert("kvasir", raw, root, output, samples, new Dictionary<string, int>(), skipped, [], log, s =>
         {
@@ -270,6 +244,28 @@ public static partial class DataPrepare
 
     /// <summary>A converted sample: the image (stored as PNG unless <paramref name="JpegBytes"/> are to be copied) and the 0/1 foreground.</summary>
     sealed record Converted(Raster Image, byte[]? JpegBytes, byte[] Foreground);
+
+    /// <summary>
+    /// Pairs images with masks by id (each sorted by <paramref name="idOrder"/>, default ordinal); an image without
+    /// a mask, a mask without an image and a second file for one id are listed in <paramref name="skipped"/>.
+    /// </summary>
+    static List<Sample> Pair(IEnumerable<(string Id, string File)> images, IEnumerable<(string Id, string File)> masks, string maskName,
+        List<string> skipped, IComparer<string>? idOrder = null)
+    {
+        var maskById = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (id, f) in masks.OrderBy(m => m.File, StringComparer.Ordinal))
+            if (!maskById.TryAdd(id, f)) skipped.Add($"{f}: a second {maskName} for '{id}' (first: {Path.GetFileName(maskById[id])}); ignored");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var samples = new List<Sample>();
+        foreach (var (id, f) in images.OrderBy(i => i.Id, idOrder ?? StringComparer.Ordinal).ThenBy(i => i.File, StringComparer.Ordinal))
+        {
+            if (!seen.Add(id)) skipped.Add($"{f}: a second image for '{id}'; ignored");
+            else if (maskById.Remove(id, out var m)) samples.Add(new Sample(id, f, [m]));
+            else skipped.Add($"{f}: no {maskName} for '{id}'");
+        }
+        skipped.AddRange(maskById.Values.Order(StringComparer.Ordinal).Select(f => $"{f}: {maskName} without an image"));
+        return samples;
+    }
 
     static void SameSize(Raster mask, Raster image, string maskPath, string imagePath)
     {

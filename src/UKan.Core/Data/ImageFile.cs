@@ -62,15 +62,6 @@ public static class ImageFile
         }
     }
 
-    /// <summary>Reads only enough to tell the format; <see cref="ImageFormat.Unknown"/> for empty or other files.</summary>
-    public static ImageFormat DetectFormat(string path)
-    {
-        Span<byte> head = stackalloc byte[8];
-        using var f = File.OpenRead(path);
-        int n = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
-        return DetectFormat(head[..n]);
-    }
-
     static Raster DecodeJpeg(byte[] bytes)
     {
         // A JPEG ends with the EOI marker; without one the file was cut short. libjpeg would warn and fill the

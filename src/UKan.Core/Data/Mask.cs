@@ -12,7 +12,7 @@ namespace UKan.Data;
 /// </para>
 /// <para>
 /// The official U-KAN loader instead divides by 255 and sets every value > 0 to 1 only when the maximum is below
-/// 1 (i.e. below 255): soft values of a 0..255 mask then stay fractional targets. <see cref="OfficialTarget()"/>
+/// 1 (i.e. below 255): soft values of a 0..255 mask then stay fractional targets. <see cref="OfficialTargets"/>
 /// reproduces that for the official preprocessing preset.
 /// </para>
 /// </summary>
@@ -90,22 +90,25 @@ public sealed class Mask
         return result;
     }
 
-    /// <summary>The official U-KAN target for this mask (see <see cref="OfficialTarget(ReadOnlySpan{byte})"/>).</summary>
-    public float[] OfficialTarget() => OfficialTarget(Grey.Pixels8);
+    /// <summary>The official U-KAN target of a one-class sample (see <see cref="OfficialTargets"/>).</summary>
+    public float[] OfficialTarget() => OfficialTargets([this])[0];
 
     /// <summary>
-    /// U-KAN <c>Dataset.__getitem__</c> steps 5-6 on one channel: <c>m = grey / 255; if m.max() &lt; 1: m[m &gt; 0] = 1</c>.
-    /// The official code takes the maximum over all class channels of a sample together; for one class (every
-    /// published U-KAN setting) that is this channel's maximum.
+    /// U-KAN <c>Dataset.__getitem__</c> steps 5-6 on the class masks of one sample:
+    /// <c>m = grey / 255; if m.max() &lt; 1: m[m &gt; 0] = 1</c>, the maximum taken over all classes together.
+    /// So 0/1 masks become 0/1, 0/255 masks 0/1, and soft values of a mask reaching 255 stay fractional.
     /// </summary>
-    public static float[] OfficialTarget(ReadOnlySpan<byte> grey)
+    public static float[][] OfficialTargets(IReadOnlyList<Mask> masks)
     {
-        var result = new float[grey.Length];
         byte max = 0;
-        for (int i = 0; i < grey.Length; i++) { result[i] = grey[i] / 255f; if (grey[i] > max) max = grey[i]; }
-        if (max < 255)
-            for (int i = 0; i < result.Length; i++) if (result[i] > 0) result[i] = 1f;
-        return result;
+        foreach (var m in masks) foreach (var v in m.Grey.Pixels8) if (v > max) max = v;
+        return masks.Select(m =>
+        {
+            var g = m.Grey.Pixels8;
+            var t = new float[g.Length];
+            for (int i = 0; i < g.Length; i++) t[i] = max < 255 && g[i] > 0 ? 1f : g[i] / 255f;
+            return t;
+        }).ToArray();
     }
 
     /// <summary>A 0/255 single-channel image of <see cref="Binary"/>, the form our prepared datasets store.</summary>

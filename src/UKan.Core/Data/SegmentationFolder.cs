@@ -11,6 +11,7 @@ namespace UKan.Data;
 /// full report; this class only refuses what makes the listing itself wrong (missing folders, no images, one id
 /// with two image files) and reports a missing mask when it is loaded.
 /// </para>
+/// <para>The listing is fixed at construction; loading only reads files, so loads may run on several threads at once.</para>
 /// </summary>
 public sealed class SegmentationFolder
 {

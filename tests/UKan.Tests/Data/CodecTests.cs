@@ -133,6 +133,16 @@ public class CodecTests
     }
 
     [Fact]
+    public void BmpRle8()
+    {
+        // Bottom row: a run of four 5s; top row: an absolute run 1 2 3 4; then end of bitmap.
+        byte[] rle = [4, 5, 0, 0, 0, 4, 1, 2, 3, 4, 0, 1];
+        var greyPalette = Enumerable.Range(0, 8).SelectMany(i => new[] { (byte)i, (byte)i, (byte)i, (byte)0 }).ToArray();
+        var r = Decode(TestFiles.BmpFile(4, 2, 8, greyPalette, rle, colorsUsed: 8, compression: 1));
+        Assert.Equal([1, 2, 3, 4, 5, 5, 5, 5], r.Pixels8);
+    }
+
+    [Fact]
     public void BmpMatchesStbImage()
     {
         var bmp = TestFiles.Bmp24(TestFiles.Picture(21, 9, 3));

@@ -43,8 +43,12 @@ public class SegmentationFolderTests
         // 0/1 (and small labels): > 0.
         Assert.Equal([0, 1, 1, 0], Mask.Binarize([0, 1, 2, 0]));
         // Official U-KAN: /255, and > 0 -> 1 only when the maximum is below 255.
-        Assert.Equal([0f, 3 / 255f, 1f], Mask.OfficialTarget([0, 3, 255]));
-        Assert.Equal([0f, 1f, 1f], Mask.OfficialTarget([0, 1, 200]));
+        static Mask M(params byte[] v) => new("m", Raster.Create8(v.Length, 1, 1, v));
+        Assert.Equal([0f, 3 / 255f, 1f], M(0, 3, 255).OfficialTarget());
+        Assert.Equal([0f, 1f, 1f], M(0, 1, 200).OfficialTarget());
+        // With several classes the maximum is taken over all of them together.
+        var both = Mask.OfficialTargets([M(0, 1), M(0, 255)]);
+        Assert.Equal([0f, 1 / 255f], both[0]);
     }
 
     [Fact]

@@ -167,7 +167,8 @@ public static class TestFiles
         return BmpFile(w, h, 8, pal, pixels, entries);
     }
 
-    static byte[] BmpFile(int w, int h, int bpp, byte[] palette, byte[] pixels, int colorsUsed = 0)
+    /// <summary>A BMP with a 40-byte header; <paramref name="palette"/> as stored (BGRx), pixels as stored.</summary>
+    public static byte[] BmpFile(int w, int h, int bpp, byte[] palette, byte[] pixels, int colorsUsed = 0, int compression = 0)
     {
         var f = new byte[14 + 40 + palette.Length + pixels.Length];
         f[0] = (byte)'B'; f[1] = (byte)'M';
@@ -178,6 +179,7 @@ public static class TestFiles
         BinaryPrimitives.WriteInt32LittleEndian(f.AsSpan(22), h);
         BinaryPrimitives.WriteInt16LittleEndian(f.AsSpan(26), 1);
         BinaryPrimitives.WriteInt16LittleEndian(f.AsSpan(28), (short)bpp);
+        BinaryPrimitives.WriteInt32LittleEndian(f.AsSpan(30), compression);
         BinaryPrimitives.WriteInt32LittleEndian(f.AsSpan(34), pixels.Length);
         BinaryPrimitives.WriteInt32LittleEndian(f.AsSpan(46), colorsUsed);
         palette.CopyTo(f, 54);
