@@ -11,6 +11,8 @@ static class BenchCommand
     static readonly Option<int> Runs = new("--runs") { Description = "Timed runs (median and 10–90 % spread are reported).", DefaultValueFactory = _ => 40 };
     static readonly Option<string> PrecisionOption = new("--precision") { Description = "fp32 (PyTorch default: TF32 convolutions), tf32 or fp32-strict.", DefaultValueFactory = _ => "fp32" };
     static readonly Option<string?> Json = new("--json") { Description = "Also write the results to this JSON file." };
+    static readonly Option<bool> NoFused = new("--no-fused") { Description = "Use the element-wise torch KAN features instead of the fused CUDA kernels." };
+    static readonly Option<string> Graphs = new("--graphs") { Description = "CUDA graphs: auto (when the libtorch shim builds), on, off.", DefaultValueFactory = _ => "auto" };
 
     public static Command Create()
     {
@@ -19,21 +21,29 @@ static class BenchCommand
         model.AddTo(command);
         var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 8 };
         var sizes = new Option<int[]>("--size") { Description = "Input size(s), e.g. --size 256 --size 512.", DefaultValueFactory = _ => [256], AllowMultipleArgumentsPerToken = true };
-        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json }) command.Options.Add(o);
+        Graphs.AcceptOnlyFromAmong("auto", "on", "off");
+        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
             var spec = model.Resolve(parsed);
             var precision = PrecisionSettings.Parse(parsed.GetValue(PrecisionOption)!);
+            UKan.Layers.KanFeatures.UseFusedKernels = !parsed.GetValue(NoFused);
+            bool graphs = parsed.GetValue(Graphs) switch
+            {
+                "off" => false,
+                "on" => UKan.Native.TorchCudaShim.Available ? true : throw new UserError($"--graphs on: CUDA graphs need the libtorch shim, which could not be built: {UKan.Native.TorchCudaShim.Problem}"),
+                _ => rt.Device.type == TorchSharp.DeviceType.CUDA && UKan.Native.TorchCudaShim.Available,
+            };
             var results = new List<ModelBenchResult>();
             foreach (var size in parsed.GetValue(sizes)!)
             {
                 if (size <= 0 || size % 32 != 0) throw new UserError($"--size {size}: must be a positive multiple of 32.");
-                results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs)));
+                results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs), graphs));
             }
-            var table = new TextTable("model", "params", "batch×size", "precision", "train step ms (p10–p90)", "img/s", "train peak MiB", "inference ms (p10–p90)", "img/s", "infer peak MiB");
+            var table = new TextTable("model", "params", "batch×size", "precision", "mode", "train step ms (p10–p90)", "img/s", "train peak MiB", "inference ms (p10–p90)", "img/s", "infer peak MiB");
             foreach (var r in results)
-                table.Add(r.Model, r.Parameters.ToString("N0"), $"{r.Batch}×{r.Size}", r.Precision,
+                table.Add(r.Model, r.Parameters.ToString("N0"), $"{r.Batch}×{r.Size}", r.Precision, r.Mode,
                     $"{r.TrainStep.MedianMs:F2} ({r.TrainStep.Spread})", r.TrainImagesPerSecond.ToString("F1"), Mib(r.TrainPeakBytes),
                     $"{r.Inference.MedianMs:F2} ({r.Inference.Spread})", r.InferenceImagesPerSecond.ToString("F1"), Mib(r.InferencePeakBytes));
             Print(rt.Device.ToString(), results.FirstOrDefault()?.MemoryMethod, table, results, parsed.GetValue(Json));
@@ -43,11 +53,12 @@ static class BenchCommand
         var kan = new Command("kan", "KANLinear(d, d) forward + backward against a bias-free Linear(d, d) on the same rows.");
         var rows = new Option<long?>("--rows") { Description = "Rows (tokens × batch); default: the shapes of platform-notes §4." };
         var dim = new Option<int?>("--dim") { Description = "Features d." };
-        foreach (var o in new Option[] { rows, dim, PrecisionOption, Warmup, Runs, Json }) kan.Options.Add(o);
+        foreach (var o in new Option[] { rows, dim, PrecisionOption, Warmup, Runs, Json, NoFused }) kan.Options.Add(o);
         kan.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
             var precision = PrecisionSettings.Parse(parsed.GetValue(PrecisionOption)!);
+            UKan.Layers.KanFeatures.UseFusedKernels = !parsed.GetValue(NoFused);
             var shapes = parsed.GetValue(rows) is long r && parsed.GetValue(dim) is int d ? [(r, d)] : KanBench.PaperShapes;
             var results = shapes.Select(s => KanBench.Run(s.Rows, s.Dim, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs))).ToList();
             var table = new TextTable("rows × d", "KANLinear ms (p10–p90)", "Linear ms (p10–p90)", "ratio", "KAN peak MiB", "Linear peak MiB");
@@ -55,7 +66,7 @@ static class BenchCommand
                 table.Add($"{x.Rows:N0} × {x.Dim}", $"{x.Kan.MedianMs:F3} ({x.Kan.Spread})", $"{x.Linear.MedianMs:F3} ({x.Linear.Spread})",
                     $"{x.Ratio:F1}×", Mib(x.KanPeakBytes), Mib(x.LinearPeakBytes));
             Print(rt.Device.ToString(), results.FirstOrDefault()?.MemoryMethod, table, results, parsed.GetValue(Json));
-            Console.WriteLine($"KANLinear path: {results.FirstOrDefault()?.KanPath}");
+            Console.WriteLine($"KANLinear path: {results.FirstOrDefault()?.KanPath}; fused CUDA kernels: {(rt.Device.type == TorchSharp.DeviceType.CUDA && UKan.Layers.KanFeatures.UseFusedKernels ? (UKan.Layers.KanFeatures.CudaKernels(rt.Device.index) is null ? "unavailable (" + UKan.Layers.KanFeatures.CudaProblem + ")" : "yes") : "no")}");
             return 0;
         });
         command.Subcommands.Add(kan);

@@ -10,6 +10,7 @@ static class Registry
         yield return InfoCommand.Create();
         yield return ModelCommand.Create();
         yield return BenchCommand.Create();
+        yield return SelfTestCommand.Create();
         yield return DataCommand.Create();
     }
 }

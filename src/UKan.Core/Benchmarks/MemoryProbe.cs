@@ -6,7 +6,7 @@ namespace UKan.Benchmarks;
 
 /// <summary>
 /// Peak memory of a region of work. CUDA: the caching allocator's peak allocated bytes (exact, as PyTorch's
-/// max_memory_allocated) through <see cref="CudaAllocatorStats"/>, else the growth of the GPU's used memory seen by NVML
+/// max_memory_allocated) through <see cref="TorchCudaShim"/>, else the growth of the GPU's used memory seen by NVML
 /// (the allocator never returns memory, so this is its peak reserved bytes: an upper bound). CPU: the process's peak
 /// resident set (VmHWM after a reset through /proc/self/clear_refs; absolute, so it includes the runtime and libtorch).
 /// </summary>
@@ -21,7 +21,7 @@ public sealed class MemoryProbe
     {
         this.device = device;
         Method = device.type == DeviceType.CUDA
-            ? CudaAllocatorStats.Available ? "CUDA allocator peak allocated" : $"NVML used-memory growth (allocator stats unavailable: {CudaAllocatorStats.Problem})"
+            ? TorchCudaShim.Available ? "CUDA allocator peak allocated" : $"NVML used-memory growth (allocator stats unavailable: {TorchCudaShim.Problem})"
             : "process peak RSS (VmHWM, absolute)";
     }
 
@@ -31,7 +31,7 @@ public sealed class MemoryProbe
         BenchTimer.Synchronize(device);
         if (device.type == DeviceType.CUDA)
         {
-            if (CudaAllocatorStats.Available) { CudaAllocatorStats.ResetPeak(device.index); baseline = 0; }
+            if (TorchCudaShim.Available) { TorchCudaShim.ResetPeak(device.index); baseline = 0; }
             else baseline = NvmlUsed();
         }
         else
@@ -46,7 +46,7 @@ public sealed class MemoryProbe
     {
         BenchTimer.Synchronize(device);
         if (device.type == DeviceType.CUDA)
-            return CudaAllocatorStats.Available ? CudaAllocatorStats.PeakAllocated(device.index) : NvmlUsed() - baseline;
+            return TorchCudaShim.Available ? TorchCudaShim.PeakAllocated(device.index) : NvmlUsed() - baseline;
         return ReadStatus("VmHWM:");
     }
 

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace UKan.Benchmarks;
 
 public sealed record ModelBenchResult(
-    string Model, long Parameters, int Batch, int Size, string Precision, string Device,
+    string Model, long Parameters, int Batch, int Size, string Precision, string Device, string Mode,
     Timing TrainStep, Timing Inference, double TrainImagesPerSecond, double InferenceImagesPerSecond,
     long TrainPeakBytes, long InferencePeakBytes, string MemoryMethod);
 
@@ -17,14 +17,16 @@ public sealed record ModelBenchResult(
 /// </summary>
 public static class ModelBench
 {
-    public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40)
+    /// <param name="graphs">Record the step in a CUDA graph and time its replays (CUDA only, needs the libtorch shim).</param>
+    public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40, bool graphs = false)
     {
+        graphs &= device.type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
         PrecisionSettings.Apply(precision);
         manual_seed(0);
         var model = ModelFactory.Create(spec);
         model.to(device);
         var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        using var optimizer = new FlatAdam(ParameterGroups.Official(named));
+        using var optimizer = new FlatAdam(ParameterGroups.Official(named), capturable: graphs);
         var loss = new BceDiceLoss();
         var x = randn(batch, spec.InChannels, size, size, device: device);
         var target = (rand(batch, spec.NumClasses, size, size, device: device) > 0.5).to(float32);
@@ -39,8 +41,11 @@ public static class ModelBench
             optimizer.Step();
         }
         TrainStep();
+        Action trainRun = TrainStep;
+        using var trainGraph = graphs ? new UKan.Native.CudaGraph() : null;
+        if (trainGraph is not null) { trainGraph.Capture(TrainStep, device: device.index); trainRun = trainGraph.Replay; }
         probe.Start();
-        var train = BenchTimer.Measure(TrainStep, warmup, runs, device);
+        var train = BenchTimer.Measure(trainRun, warmup, runs, device);
         long trainPeak = probe.PeakBytes();
 
         model.eval();
@@ -51,11 +56,15 @@ public static class ModelBench
             model.call(x);
         }
         Infer();
+        Action inferRun = Infer;
+        using var inferGraph = graphs ? new UKan.Native.CudaGraph() : null;
+        if (inferGraph is not null) { inferGraph.Capture(Infer, device: device.index); inferRun = inferGraph.Replay; }
         probe.Start();
-        var infer = BenchTimer.Measure(Infer, warmup, runs, device);
+        var infer = BenchTimer.Measure(inferRun, warmup, runs, device);
         long inferPeak = probe.PeakBytes();
 
+        var mode = (graphs ? "graph" : "eager") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(device.index) is not null ? "+fused" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
-            device.ToString(), train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method);
+            device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method);
     }
 }

@@ -11,14 +11,33 @@ namespace UKan.Layers;
 /// </summary>
 public static class KanFeatures
 {
-    /// <summary>Set by the CUDA kernel module when it loaded; null means the torch implementation is used.</summary>
-    public static IKanFeatureKernels? Cuda { get; set; }
+    static readonly object Gate = new();
+    static bool cudaTried;
+    static IKanFeatureKernels? cuda;
+
+    /// <summary>Why the fused CUDA kernels are not in use, once they were tried; null when they are.</summary>
+    public static string? CudaProblem { get; private set; }
 
     /// <summary>Whether fused kernels may be used (set false to compare against the torch implementation).</summary>
     public static bool UseFusedKernels { get; set; } = true;
 
+    /// <summary>The fused CUDA kernels, compiled on first use; null where they cannot be built.</summary>
+    public static IKanFeatureKernels? CudaKernels(int device)
+    {
+        lock (Gate)
+        {
+            if (!cudaTried)
+            {
+                cudaTried = true;
+                cuda = UKan.Native.KanCudaKernels.TryLoad(device, out var problem);
+                CudaProblem = problem;
+            }
+            return cuda;
+        }
+    }
+
     static IKanFeatureKernels For(Tensor x) =>
-        UseFusedKernels && x.device_type == DeviceType.CUDA && x.dtype == ScalarType.Float32 && Cuda is { } k ? k : Torch.Instance;
+        UseFusedKernels && x.device_type == DeviceType.CUDA && x.dtype == ScalarType.Float32 && CudaKernels(x.device_index) is { } k ? k : Torch.Instance;
 
     /// <summary>(rows, in) → (rows, in·(1+K)), interleaved per input.</summary>
     public static Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => For(x).Forward(x, knots);
@@ -86,6 +105,6 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
         var gradW = gradOutput.t().matmul(features);
         using var gradFeatures = gradOutput.matmul(w);
         var gradX = KanFeatures.BackwardInput(x, gradFeatures, knots);
-        return [gradX, gradW];
+        return [gradX, gradW, null!];   // one entry per forward argument; the knots get none
     }
 }

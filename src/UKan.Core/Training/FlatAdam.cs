@@ -27,7 +27,14 @@ public sealed class FlatAdam : IDisposable
         public required Tensor ExpAvg { get; init; }
         public required Tensor ExpAvgSq { get; init; }
         /// <summary>The learning rate used by the next step (schedules set it).</summary>
-        public double LearningRate { get; set; }
+        public double LearningRate
+        {
+            get => learningRate;
+            set { learningRate = value; LearningRateOnDevice?.fill_(value); }
+        }
+        double learningRate;
+        /// <summary>The learning rate as a device scalar (capturable mode only).</summary>
+        public Tensor? LearningRateOnDevice { get; init; }
     }
 
     public IReadOnlyList<Group> Groups { get; }
@@ -37,11 +44,17 @@ public sealed class FlatAdam : IDisposable
     public bool Decoupled { get; }
     /// <summary>Steps taken so far (the bias-correction t).</summary>
     public long StepCount { get; private set; }
+    /// <summary>
+    /// Capturable mode keeps the step count and learning rates in device tensors, so that a step can be recorded in
+    /// a CUDA graph and replayed (host scalars would be frozen into the graph).
+    /// </summary>
+    public bool Capturable { get; }
+    readonly Tensor? stepOnDevice;
 
     public FlatAdam(IEnumerable<(GroupSettings Settings, IReadOnlyList<(string Name, Parameter Parameter)> Members)> groups,
-        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool decoupledWeightDecay = false)
+        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool decoupledWeightDecay = false, bool capturable = false)
     {
-        (Beta1, Beta2, Eps, Decoupled) = (beta1, beta2, eps, decoupledWeightDecay);
+        (Beta1, Beta2, Eps, Decoupled, Capturable) = (beta1, beta2, eps, decoupledWeightDecay, capturable);
         var built = new List<Group>();
         using var _ = no_grad();
         foreach (var (settings, members) in groups)
@@ -67,10 +80,13 @@ public sealed class FlatAdam : IDisposable
             built.Add(new Group
             {
                 Settings = settings, Members = placed, Params = flat, Grads = grads,
-                ExpAvg = zeros_like(flat), ExpAvgSq = zeros_like(flat), LearningRate = settings.LearningRate,
+                ExpAvg = zeros_like(flat), ExpAvgSq = zeros_like(flat),
+                LearningRateOnDevice = capturable ? tensor(settings.LearningRate, dtype: flat.dtype, device: flat.device) : null,
+                LearningRate = settings.LearningRate,
             });
         }
         Groups = built;
+        if (capturable && built.Count > 0) stepOnDevice = zeros(1, dtype: built[0].Params.dtype, device: built[0].Params.device);
     }
 
     /// <summary>Zeroes every gradient in place (one kernel per group).</summary>
@@ -84,6 +100,7 @@ public sealed class FlatAdam : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         StepCount++;
+        if (Capturable) { StepOnDevice(); return; }
         double bias1 = 1 - Math.Pow(Beta1, StepCount);
         double bias2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
         foreach (var g in Groups)
@@ -99,6 +116,29 @@ public sealed class FlatAdam : IDisposable
             g.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
             var denom = g.ExpAvgSq.sqrt().div_(bias2Sqrt).add_(Eps);
             g.Params.addcdiv_(g.ExpAvg, denom, value: -lr / bias1);
+        }
+    }
+
+    // The same update with every step-dependent scalar computed on the device from the step counter.
+    void StepOnDevice()
+    {
+        var t = stepOnDevice!.add_(1);
+        var bias1 = 1 - (t * Math.Log(Beta1)).exp();
+        var bias2Sqrt = (1 - (t * Math.Log(Beta2)).exp()).sqrt();
+        foreach (var g in Groups)
+        {
+            var lr = g.LearningRateOnDevice!;
+            double wd = g.Settings.WeightDecay;
+            var grad = g.Grads;
+            if (wd != 0)
+            {
+                if (Decoupled) g.Params.mul_(1 - lr * wd);
+                else grad = grad.add(g.Params, alpha: wd);
+            }
+            g.ExpAvg.lerp_(grad, 1 - Beta1);
+            g.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
+            var denom = g.ExpAvgSq.sqrt().div_(bias2Sqrt).add_(Eps);
+            g.Params.sub_(g.ExpAvg.div(denom).mul_(lr / bias1));
         }
     }
 
@@ -136,10 +176,12 @@ public sealed class FlatAdam : IDisposable
             value.copy_(saved);
         }
         StepCount = stepCount;
+        stepOnDevice?.fill_(stepCount);
     }
 
     public void Dispose()
     {
-        foreach (var g in Groups) { g.ExpAvg.Dispose(); g.ExpAvgSq.Dispose(); }
+        foreach (var g in Groups) { g.ExpAvg.Dispose(); g.ExpAvgSq.Dispose(); g.LearningRateOnDevice?.Dispose(); }
+        stepOnDevice?.Dispose();
     }
 }

@@ -53,6 +53,28 @@ public class FlatAdamTests
     }
 
     [Fact]
+    public void Capturable_mode_takes_the_same_steps_with_device_scalars()
+    {
+        var a = Net(5);
+        var b = Net(5);
+        using var plain = new FlatAdam(ParameterGroups.Official(a.named_parameters().Select(p => (p.name, p.parameter)).ToList()));
+        using var capturable = new FlatAdam(ParameterGroups.Official(b.named_parameters().Select(p => (p.name, p.parameter)).ToList()), capturable: true);
+        var x = randn(8, 5);
+        for (int step = 0; step < 4; step++)
+        {
+            foreach (var (net, opt) in new[] { (a, plain), (b, capturable) })
+            {
+                foreach (var g in opt.Groups) g.LearningRate = 1e-2 / (step + 1);
+                opt.ZeroGrad();
+                net.call(x).pow(2).mean().backward();
+                opt.Step();
+            }
+        }
+        foreach (var ((name, pa), (_, pb)) in a.named_parameters().Zip(b.named_parameters()))
+            TestTorch.AssertClose(pa, pb, atol: 1e-6, rtol: 1e-5, what: name);
+    }
+
+    [Fact]
     public void Gradients_accumulate_into_the_flat_buffer_and_parameters_are_views_of_it()
     {
         var net = Net(3);

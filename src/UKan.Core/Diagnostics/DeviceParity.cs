@@ -1,0 +1,140 @@
+using TorchSharp;
+using UKan.Benchmarks;
+using UKan.Layers;
+using UKan.Losses;
+using UKan.Models;
+using UKan.Training;
+using static TorchSharp.torch;
+
+namespace UKan.Diagnostics;
+
+/// <summary>One comparison: the largest absolute and relative (‖a−b‖/‖b‖) differences and the bound it must meet.</summary>
+public sealed record ParityCheck(string Name, double MaxAbs, double RelativeNorm, double Bound)
+{
+    public bool Passed => RelativeNorm <= Bound && !double.IsNaN(RelativeNorm);
+}
+
+/// <summary>
+/// Checks on the compute device what the CPU tests prove against the official fixtures: the fused CUDA kernels equal
+/// the torch formulation, the fast KANLinear equals the Cox–de Boor layer, the whole model on the GPU equals the CPU
+/// (whose parity with the official outputs the test suite asserts), and CUDA-graph training equals eager training.
+/// Bounds are relative norms per precision: strict fp32 1e-5, TF32 convolutions 5e-3.
+/// </summary>
+public static class DeviceParity
+{
+    public static IReadOnlyList<ParityCheck> Run(Device device)
+    {
+        var checks = new List<ParityCheck>();
+        manual_seed(0);
+
+        // 1. Fused features vs the element-wise torch implementation.
+        var knots = BSplineBasis.TryUniform(BSplineBasis.MakeKnots(5, 3, -1, 1), 3)!.Value;
+        var x = (randn(4096, 64) * 1.7).to(device);
+        var fused = KanFeatures.Forward(x, knots);
+        var reference = KanFeatures.Torch.Instance.Forward(x, knots);
+        checks.Add(Compare("KAN features: fused kernel vs torch", fused, reference, 1e-6));
+        var g = randn_like(reference);
+        checks.Add(Compare("KAN features backward: fused kernel vs torch", KanFeatures.BackwardInput(x, g, knots),
+            KanFeatures.Torch.Instance.BackwardInput(x, g, knots), 1e-6));
+
+        // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
+        PrecisionSettings.Apply(Precision.Fp32Strict);
+        var layer = new KanLinear(64, 48);
+        layer.to(device);
+        var xi = x.detach().requires_grad_(true);
+        layer.Path = KanPath.Fast;
+        var yFast = layer.call(xi);
+        var gFast = torch.autograd.grad([yFast.pow(2).sum()], [xi, layer.SplineWeight]);
+        layer.Path = KanPath.General;
+        var yGen = layer.call(xi);
+        var gGen = torch.autograd.grad([yGen.pow(2).sum()], [xi, layer.SplineWeight]);
+        checks.Add(Compare("KANLinear fast vs general: output", yFast, yGen, 1e-5));
+        checks.Add(Compare("KANLinear fast vs general: dx", gFast[0], gGen[0], 1e-5));
+        checks.Add(Compare("KANLinear fast vs general: dspline_weight", gFast[1], gGen[1], 1e-5));
+
+        // 3. The model on the device vs on the CPU, same weights and inputs.
+        foreach (var precision in new[] { Precision.Fp32Strict, Precision.Fp32 })
+        {
+            PrecisionSettings.Apply(precision);
+            manual_seed(1);
+            var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
+            var cpuModel = ModelFactory.Create(spec);
+            var devModel = ModelFactory.Create(spec);
+            using (no_grad()) foreach (var (k, v) in cpuModel.state_dict()) devModel.state_dict()[k].copy_(v);
+            devModel.to(device);
+            var input = randn(2, 3, 64, 64);
+            var target = (rand(2, 1, 64, 64) > 0.7).to(float32);
+            var (yc, lc, gc) = TrainForward(cpuModel, input, target);
+            var (yd, ld, gd) = TrainForward(devModel, input.to(device), target.to(device));
+            double bound = precision == Precision.Fp32Strict ? 1e-5 : 5e-3;
+            var tag = precision == Precision.Fp32Strict ? "fp32-strict" : "fp32 (TF32 convolutions)";
+            checks.Add(Compare($"Seg U-KAN {tag}: logits", yd, yc, bound));
+            checks.Add(Compare($"Seg U-KAN {tag}: loss", ld, lc, bound));
+            checks.Add(Compare($"Seg U-KAN {tag}: gradients", gd, gc, bound * 10));
+        }
+
+        // 4. CUDA-graph training steps vs eager steps.
+        if (device.type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available)
+        {
+            PrecisionSettings.Apply(Precision.Fp32Strict);
+            checks.Add(GraphVersusEager(device));
+        }
+        PrecisionSettings.Apply(Precision.Fp32);
+        return checks;
+    }
+
+    static (Tensor Y, Tensor Loss, Tensor Grads) TrainForward(nn.Module<Tensor, Tensor> model, Tensor x, Tensor target)
+    {
+        model.train();
+        var y = model.call(x);
+        var loss = new BceDiceLoss().call(y, target);
+        loss.backward();
+        var grads = cat(model.parameters().Select(p => p.grad!.flatten()).ToArray());
+        return (y.cpu(), loss.cpu(), grads.cpu());
+    }
+
+    static ParityCheck GraphVersusEager(Device device)
+    {
+        var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
+        Tensor Train(bool graph)
+        {
+            manual_seed(5);
+            var model = ModelFactory.Create(spec);
+            model.to(device);
+            model.train();
+            using var opt = new FlatAdam(ParameterGroups.Official(model.named_parameters().Select(p => (p.name, p.parameter)).ToList()), capturable: graph);
+            var x = zeros(2, 3, 64, 64, device: device);
+            var t = zeros(2, 1, 64, 64, device: device);
+            var loss = new BceDiceLoss();
+            void Step()
+            {
+                using var scope = NewDisposeScope();
+                opt.ZeroGrad();
+                loss.call(model.call(x), t).backward();
+                opt.Step();
+            }
+            using var cudaGraph = graph ? new UKan.Native.CudaGraph() : null;
+            var gen = new Generator(7);
+            for (int i = 0; i < 6; i++)
+            {
+                using (no_grad()) { x.copy_(randn(2, 3, 64, 64, generator: gen)); t.copy_((rand(2, 1, 64, 64, generator: gen) > 0.7).to(float32)); }
+                if (cudaGraph is null) Step();
+                else if (i == 0) cudaGraph.Capture(Step, warmup: 0, device: device.index);   // the capture run is step 1
+                else cudaGraph.Replay();
+            }
+            return cat(model.parameters().Select(p => p.detach().flatten()).ToArray()).cpu();
+        }
+        return Compare("training: CUDA graph replay vs eager (6 steps)", Train(true), Train(false), 1e-4);
+    }
+
+    static ParityCheck Compare(string name, Tensor actual, Tensor expected, double bound)
+    {
+        using var scope = NewDisposeScope();
+        var a = actual.detach().to(float64).cpu();
+        var e = expected.detach().to(float64).cpu();
+        var diff = a - e;
+        double maxAbs = diff.abs().max().item<double>();
+        double rel = diff.norm().item<double>() / Math.Max(e.norm().item<double>(), 1e-30);
+        return new ParityCheck(name, maxAbs, rel, bound);
+    }
+}

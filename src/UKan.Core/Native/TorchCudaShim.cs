@@ -1,0 +1,201 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace UKan.Native;
+
+/// <summary>
+/// The few libtorch C++ facilities TorchSharp does not expose, reached through a small C shim compiled on first
+/// need against the headers of the libtorch in use (with the machine's C++ compiler) and cached:
+/// the CUDA caching allocator's statistics (what torch.cuda.max_memory_allocated reports), the current CUDA stream
+/// (so that our own kernels run in order with torch's), side streams, and CUDA graph capture and replay
+/// (at::cuda::CUDAGraph) to remove per-kernel launch overhead. Where the shim cannot be built (no compiler, no
+/// headers), <see cref="Available"/> is false, <see cref="Problem"/> says why, and callers fall back.
+/// </summary>
+public static class TorchCudaShim
+{
+    const string Source = """
+        #include <c10/cuda/CUDACachingAllocator.h>
+        #include <c10/cuda/CUDAStream.h>
+        #include <ATen/cuda/CUDAGraph.h>
+        #include <ATen/cuda/CUDAEvent.h>
+        #include <optional>
+        #include <string>
+        static std::string last_error;
+        static std::optional<c10::cuda::CUDAStream> side_stream;
+        static thread_local std::optional<c10::cuda::CUDAStream> outer_stream;
+        #define GUARD(body) try { body; return 0; } catch (const std::exception& e) { last_error = e.what(); return 1; }
+        extern "C" {
+        const char* ukan_last_error() { return last_error.c_str(); }
+        long long ukan_peak_allocated(int d) { return c10::cuda::CUDACachingAllocator::getDeviceStats(d).allocated_bytes[0].peak; }
+        long long ukan_peak_reserved(int d) { return c10::cuda::CUDACachingAllocator::getDeviceStats(d).reserved_bytes[0].peak; }
+        long long ukan_current_allocated(int d) { return c10::cuda::CUDACachingAllocator::getDeviceStats(d).allocated_bytes[0].current; }
+        void ukan_reset_peak(int d) { c10::cuda::CUDACachingAllocator::resetPeakStats(d); }
+        void* ukan_current_stream(int d) { return (void*)c10::cuda::getCurrentCUDAStream(d).stream(); }
+        int ukan_side_stream_enter(int d) { GUARD(
+            auto cur = c10::cuda::getCurrentCUDAStream(d);
+            if (!side_stream) side_stream = c10::cuda::getStreamFromPool(false, d);
+            at::cuda::CUDAEvent ev; ev.record(cur); ev.block(*side_stream);
+            outer_stream = cur; c10::cuda::setCurrentCUDAStream(*side_stream)) }
+        int ukan_side_stream_exit(int d) { GUARD(
+            auto cur = c10::cuda::getCurrentCUDAStream(d);
+            at::cuda::CUDAEvent ev; ev.record(cur); ev.block(*outer_stream);
+            c10::cuda::setCurrentCUDAStream(*outer_stream)) }
+        void* ukan_graph_create() { return new at::cuda::CUDAGraph(); }
+        void ukan_graph_destroy(void* g) { delete (at::cuda::CUDAGraph*)g; }
+        int ukan_graph_capture_begin(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_begin()) }
+        int ukan_graph_capture_end(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_end()) }
+        int ukan_graph_replay(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->replay()) }
+        }
+        """;
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate long StatFn(int device);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void DeviceFn(int device);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate int DeviceStatusFn(int device);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate IntPtr PtrFn(int device);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate IntPtr CreateFn();
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate int GraphFn(IntPtr graph);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void DestroyFn(IntPtr graph);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate IntPtr ErrorFn();
+
+    sealed class Api
+    {
+        public required StatFn PeakAllocated, PeakReserved, CurrentAllocated;
+        public required DeviceFn ResetPeak;
+        public required PtrFn CurrentStream;
+        public required DeviceStatusFn SideEnter, SideExit;
+        public required CreateFn GraphCreate;
+        public required DestroyFn GraphDestroy;
+        public required GraphFn CaptureBegin, CaptureEnd, Replay;
+        public required ErrorFn LastError;
+    }
+
+    static readonly Lazy<Api?> api = new(Load);
+    public static string? Problem { get; private set; }
+    public static bool Available => api.Value is not null;
+    static Api A => api.Value ?? throw new InvalidOperationException($"the libtorch CUDA shim is unavailable: {Problem}");
+
+    public static long PeakAllocated(int device = 0) => A.PeakAllocated(device);
+    public static long PeakReserved(int device = 0) => A.PeakReserved(device);
+    public static long CurrentAllocated(int device = 0) => A.CurrentAllocated(device);
+    public static void ResetPeak(int device = 0) => A.ResetPeak(device);
+    /// <summary>The cudaStream_t torch launches on from this thread.</summary>
+    public static IntPtr CurrentStream(int device = 0) => A.CurrentStream(device);
+    public static void EnterSideStream(int device = 0) => Check(A.SideEnter(device));
+    public static void ExitSideStream(int device = 0) => Check(A.SideExit(device));
+    internal static IntPtr GraphCreate() => A.GraphCreate();
+    internal static void GraphDestroy(IntPtr g) => A.GraphDestroy(g);
+    internal static void CaptureBegin(IntPtr g) => Check(A.CaptureBegin(g));
+    internal static void CaptureEnd(IntPtr g) => Check(A.CaptureEnd(g));
+    internal static void Replay(IntPtr g) => Check(A.Replay(g));
+
+    static void Check(int status)
+    {
+        if (status != 0) throw new InvalidOperationException($"libtorch: {Marshal.PtrToStringUTF8(A.LastError())?.Split('\n')[0]}");
+    }
+
+    static Api? Load()
+    {
+        try
+        {
+            var rt = TorchRuntime.Current;
+            if (!rt.LibTorch.HasCuda) { Problem = "libtorch has no CUDA"; return null; }
+            var lib = rt.LibTorch.Path;
+            var include = Path.GetFullPath(Path.Combine(lib, "..", "include"));
+            if (!Directory.Exists(Path.Combine(include, "c10"))) { Problem = $"no libtorch headers at {include}"; return null; }
+            var cudaInclude = FindCudaInclude(lib);
+            if (cudaInclude is null) { Problem = "no complete CUDA headers (cuda_runtime_api.h with crt/host_config.h); set CUDA_HOME"; return null; }
+            // The shim must use libtorch's C++ ABI; libraries built with the new ABI carry std::__cxx11 symbols.
+            var abi = File.ReadAllText(Path.Combine(lib, "libc10.so"), Encoding.Latin1).Contains("St7__cxx11") ? 1 : 0;
+            var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(lib + Source + (rt.LibTorch.Version ?? "") + abi)))[..16];
+            var dir = Path.Combine(TorchRuntime.CacheFolder(), "torch-shim", key);
+            var so = Path.Combine(dir, "libukan_torchshim.so");
+            if (!File.Exists(so))
+            {
+                Directory.CreateDirectory(dir);
+                var src = Path.Combine(dir, "shim.cpp");
+                File.WriteAllText(src, Source);
+                var tmp = so + $".{Environment.ProcessId}.tmp";
+                var args = $"-O2 -shared -fPIC -std=c++17 -D_GLIBCXX_USE_CXX11_ABI={abi} -I\"{include}\" -I\"{include}/torch/csrc/api/include\" -I\"{cudaInclude}\" \"{src}\" -L\"{lib}\" -lc10_cuda -lc10 -ltorch_cuda -ltorch_cpu -o \"{tmp}\"";
+                var error = RunCompiler(args);
+                if (error is not null) { Problem = error; return null; }
+                File.Move(tmp, so, overwrite: true);
+            }
+            var h = NativeLibrary.Load(so);
+            T F<T>(string name) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(h, name));
+            return new Api
+            {
+                PeakAllocated = F<StatFn>("ukan_peak_allocated"), PeakReserved = F<StatFn>("ukan_peak_reserved"),
+                CurrentAllocated = F<StatFn>("ukan_current_allocated"), ResetPeak = F<DeviceFn>("ukan_reset_peak"),
+                CurrentStream = F<PtrFn>("ukan_current_stream"), SideEnter = F<DeviceStatusFn>("ukan_side_stream_enter"),
+                SideExit = F<DeviceStatusFn>("ukan_side_stream_exit"), GraphCreate = F<CreateFn>("ukan_graph_create"),
+                GraphDestroy = F<DestroyFn>("ukan_graph_destroy"), CaptureBegin = F<GraphFn>("ukan_graph_capture_begin"),
+                CaptureEnd = F<GraphFn>("ukan_graph_capture_end"), Replay = F<GraphFn>("ukan_graph_replay"),
+                LastError = F<ErrorFn>("ukan_last_error"),
+            };
+        }
+        catch (Exception e) { Problem = e.Message.Split('\n')[0]; return null; }
+    }
+
+    /// <summary>CUDA headers: a toolkit's are complete; pip wheels carry only some (not always crt/host_config.h).</summary>
+    public static string? FindCudaInclude(string torchLib)
+    {
+        var candidates = new List<string>();
+        if (Environment.GetEnvironmentVariable("CUDA_HOME") is { Length: > 0 } home) candidates.Add(Path.Combine(home, "include"));
+        candidates.Add("/usr/local/cuda/include");
+        var nvidia = Path.GetFullPath(Path.Combine(torchLib, "..", "..", "nvidia"));
+        if (Directory.Exists(nvidia)) candidates.AddRange(Directory.GetDirectories(nvidia).Select(d => Path.Combine(d, "include")));
+        return candidates.FirstOrDefault(c => File.Exists(Path.Combine(c, "cuda_runtime_api.h")) && File.Exists(Path.Combine(c, "crt", "host_config.h")));
+    }
+
+    static string? RunCompiler(string args)
+    {
+        foreach (var cxx in new[] { Environment.GetEnvironmentVariable("CXX") ?? "", "g++", "c++", "clang++" })
+        {
+            if (cxx.Length == 0) continue;
+            try
+            {
+                using var p = Process.Start(new ProcessStartInfo(cxx, args) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+                var err = p.StandardError.ReadToEndAsync();
+                if (!p.WaitForExit(TimeSpan.FromMinutes(5))) { p.Kill(true); return $"{cxx} timed out"; }
+                return p.ExitCode == 0 ? null : $"{cxx} failed: {err.Result.Split('\n').FirstOrDefault(l => l.Contains("error")) ?? err.Result.Split('\n')[0]}";
+            }
+            catch (System.ComponentModel.Win32Exception) { /* try the next compiler */ }
+        }
+        return "no C++ compiler (g++, c++, clang++) found";
+    }
+}
+
+/// <summary>
+/// A CUDA graph of torch work (at::cuda::CUDAGraph): <see cref="Capture"/> records a piece of work once, on a side
+/// stream, after warm-up runs; <see cref="Replay"/> re-issues all of its kernels with one launch. Every tensor the work
+/// reads or writes must keep its address: copy new inputs into the captured input tensors before each replay.
+/// </summary>
+public sealed class CudaGraph : IDisposable
+{
+    IntPtr handle;
+
+    public CudaGraph() => handle = TorchCudaShim.GraphCreate();
+
+    /// <summary>Runs <paramref name="work"/> <paramref name="warmup"/> times, then captures one more run.</summary>
+    public void Capture(Action work, int warmup = 3, int device = 0)
+    {
+        TorchCudaShim.EnterSideStream(device);
+        try
+        {
+            for (int i = 0; i < warmup; i++) work();
+            TorchCudaShim.CaptureBegin(handle);
+            try { work(); }
+            finally { TorchCudaShim.CaptureEnd(handle); }
+        }
+        finally { TorchCudaShim.ExitSideStream(device); }
+    }
+
+    public void Replay() => TorchCudaShim.Replay(handle);
+
+    public void Dispose()
+    {
+        if (handle != IntPtr.Zero) { TorchCudaShim.GraphDestroy(handle); handle = IntPtr.Zero; }
+    }
+}
