@@ -66,7 +66,7 @@ static class BenchCommand
                 table.Add($"{x.Rows:N0} × {x.Dim}", $"{x.Kan.MedianMs:F3} ({x.Kan.Spread})", $"{x.Linear.MedianMs:F3} ({x.Linear.Spread})",
                     $"{x.Ratio:F1}×", Mib(x.KanPeakBytes), Mib(x.LinearPeakBytes));
             Print(rt.Device.ToString(), results.FirstOrDefault()?.MemoryMethod, table, results, parsed.GetValue(Json));
-            Console.WriteLine($"KANLinear path: {results.FirstOrDefault()?.KanPath}; fused CUDA kernels: {(rt.Device.type == TorchSharp.DeviceType.CUDA && UKan.Layers.KanFeatures.UseFusedKernels ? (UKan.Layers.KanFeatures.CudaKernels(rt.Device.index) is null ? "unavailable (" + UKan.Layers.KanFeatures.CudaProblem + ")" : "yes") : "no")}");
+            Console.WriteLine($"KANLinear path: {results.FirstOrDefault()?.KanPath}; fused CUDA kernels: {(rt.Device.type == TorchSharp.DeviceType.CUDA && UKan.Layers.KanFeatures.UseFusedKernels ? (UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(rt.Device)) is null ? "unavailable (" + UKan.Layers.KanFeatures.CudaProblem + ")" : "yes") : "no")}");
             return 0;
         });
         command.Subcommands.Add(kan);

@@ -15,7 +15,7 @@ static class SelfTestCommand
             var checks = DeviceParity.Run(rt.Device);
             var table = new TextTable("check", "max |diff|", "‖diff‖/‖ref‖", "bound", "result");
             foreach (var c in checks) table.Add(c.Name, c.MaxAbs.ToString("E2"), c.RelativeNorm.ToString("E2"), c.Bound.ToString("E0"), c.Passed ? "ok" : "FAILED");
-            Console.WriteLine($"device: {rt.Device}; fused kernels: {(UKan.Layers.KanFeatures.CudaKernels(rt.Device.index) is null ? "no (" + (UKan.Layers.KanFeatures.CudaProblem ?? "CPU") + ")" : "yes")}; shim: {(UKan.Native.TorchCudaShim.Available ? "yes" : "no (" + UKan.Native.TorchCudaShim.Problem + ")")}");
+            Console.WriteLine($"device: {rt.Device}; fused kernels: {(UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(rt.Device)) is null ? "no (" + (UKan.Layers.KanFeatures.CudaProblem ?? "CPU") + ")" : "yes")}; shim: {(UKan.Native.TorchCudaShim.Available ? "yes" : "no (" + UKan.Native.TorchCudaShim.Problem + ")")}");
             Console.Write(table);
             return checks.All(c => c.Passed) ? 0 : 1;
         });

@@ -31,7 +31,7 @@ public sealed class MemoryProbe
         BenchTimer.Synchronize(device);
         if (device.type == DeviceType.CUDA)
         {
-            if (TorchCudaShim.Available) { TorchCudaShim.ResetPeak(device.index); baseline = 0; }
+            if (TorchCudaShim.Available) { TorchCudaShim.ResetPeak(DeviceIndex.Of(device)); baseline = 0; }
             else baseline = NvmlUsed();
         }
         else
@@ -46,7 +46,7 @@ public sealed class MemoryProbe
     {
         BenchTimer.Synchronize(device);
         if (device.type == DeviceType.CUDA)
-            return TorchCudaShim.Available ? TorchCudaShim.PeakAllocated(device.index) : NvmlUsed() - baseline;
+            return TorchCudaShim.Available ? TorchCudaShim.PeakAllocated(DeviceIndex.Of(device)) : NvmlUsed() - baseline;
         return ReadStatus("VmHWM:");
     }
 

@@ -43,7 +43,7 @@ public static class ModelBench
         TrainStep();
         Action trainRun = TrainStep;
         using var trainGraph = graphs ? new UKan.Native.CudaGraph() : null;
-        if (trainGraph is not null) { trainGraph.Capture(TrainStep, device: device.index); trainRun = trainGraph.Replay; }
+        if (trainGraph is not null) { trainGraph.Capture(TrainStep, device: UKan.Native.DeviceIndex.Of(device)); trainRun = trainGraph.Replay; }
         probe.Start();
         var train = BenchTimer.Measure(trainRun, warmup, runs, device);
         long trainPeak = probe.PeakBytes();
@@ -58,12 +58,12 @@ public static class ModelBench
         Infer();
         Action inferRun = Infer;
         using var inferGraph = graphs ? new UKan.Native.CudaGraph() : null;
-        if (inferGraph is not null) { inferGraph.Capture(Infer, device: device.index); inferRun = inferGraph.Replay; }
+        if (inferGraph is not null) { inferGraph.Capture(Infer, device: UKan.Native.DeviceIndex.Of(device)); inferRun = inferGraph.Replay; }
         probe.Start();
         var infer = BenchTimer.Measure(inferRun, warmup, runs, device);
         long inferPeak = probe.PeakBytes();
 
-        var mode = (graphs ? "graph" : "eager") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(device.index) is not null ? "+fused" : "");
+        var mode = (graphs ? "graph" : "eager") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null ? "+fused" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
             device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method);
     }

@@ -37,7 +37,7 @@ public static class KanFeatures
     }
 
     static IKanFeatureKernels For(Tensor x) =>
-        UseFusedKernels && x.device_type == DeviceType.CUDA && x.dtype == ScalarType.Float32 && CudaKernels(x.device_index) is { } k ? k : Torch.Instance;
+        UseFusedKernels && x.device_type == DeviceType.CUDA && x.dtype == ScalarType.Float32 && CudaKernels(x.device_index < 0 ? 0 : x.device_index) is { } k ? k : Torch.Instance;
 
     /// <summary>(rows, in) → (rows, in·(1+K)), interleaved per input.</summary>
     public static Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => For(x).Forward(x, knots);

@@ -167,6 +167,12 @@ public static class TorchCudaShim
     }
 }
 
+/// <summary>The CUDA device ordinal of a torch device ("cuda" without an index means device 0 here).</summary>
+public static class DeviceIndex
+{
+    public static int Of(TorchSharp.torch.Device device) => device.index < 0 ? 0 : device.index;
+}
+
 /// <summary>
 /// A CUDA graph of torch work (at::cuda::CUDAGraph): <see cref="Capture"/> records a piece of work once, on a side
 /// stream, after warm-up runs; <see cref="Replay"/> re-issues all of its kernels with one launch. Every tensor the work
