@@ -22,6 +22,8 @@ public static class ModelBench
     {
         graphs &= device.type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
         PrecisionSettings.Apply(precision);
+        // Graph mode runs everything on a side stream from the first forward pass on (see SideStreamScope).
+        using var side = graphs ? new UKan.Native.SideStreamScope(UKan.Native.DeviceIndex.Of(device)) : null;
         manual_seed(0);
         var model = ModelFactory.Create(spec);
         model.to(device);
@@ -43,7 +45,7 @@ public static class ModelBench
         TrainStep();
         Action trainRun = TrainStep;
         using var trainGraph = graphs ? new UKan.Native.CudaGraph() : null;
-        if (trainGraph is not null) { trainGraph.Capture(TrainStep, device: UKan.Native.DeviceIndex.Of(device)); trainRun = trainGraph.Replay; }
+        if (trainGraph is not null) { trainGraph.Capture(TrainStep); trainRun = trainGraph.Replay; }
         probe.Start();
         var train = BenchTimer.Measure(trainRun, warmup, runs, device);
         long trainPeak = probe.PeakBytes();
@@ -58,7 +60,7 @@ public static class ModelBench
         Infer();
         Action inferRun = Infer;
         using var inferGraph = graphs ? new UKan.Native.CudaGraph() : null;
-        if (inferGraph is not null) { inferGraph.Capture(Infer, device: UKan.Native.DeviceIndex.Of(device)); inferRun = inferGraph.Replay; }
+        if (inferGraph is not null) { inferGraph.Capture(Infer); inferRun = inferGraph.Replay; }
         probe.Start();
         var infer = BenchTimer.Measure(inferRun, warmup, runs, device);
         long inferPeak = probe.PeakBytes();

@@ -100,6 +100,7 @@ public static class DeviceParity
         var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
         Tensor Train(bool graph)
         {
+            using var side = graph ? new UKan.Native.SideStreamScope(UKan.Native.DeviceIndex.Of(device)) : null;
             manual_seed(5);
             var model = ModelFactory.Create(spec);
             model.to(device);
@@ -125,7 +126,7 @@ public static class DeviceParity
                 if (cudaGraph is null || i == 0) Step();
                 else
                 {
-                    if (i == 1) cudaGraph.Capture(Step, warmup: 0, device: UKan.Native.DeviceIndex.Of(device));
+                    if (i == 1) cudaGraph.Capture(Step, warmup: 0);
                     cudaGraph.Replay();
                 }
             }

@@ -81,30 +81,52 @@ public interface IKanFeatureKernels
 /// recomputed in backward (one fused kernel on CUDA) instead of autograd keeping the basis and every intermediate of
 /// its evaluation. Gradients: dW = dyᵀ·features, dfeatures = dy·W, dx from dfeatures (<see cref="KanFeatures"/>).
 /// </summary>
+/// <remarks>
+/// TorchSharp runs backward on autograd's thread, where no dispose scope is active, and hands the returned gradients
+/// to libtorch as raw handles, so the managed wrappers would live until the garbage collector finds them, holding their
+/// (GPU) memory. Temporaries are therefore disposed by a scope, and the returned gradients once libtorch has taken
+/// them: at the start of the next call of this function.
+/// </remarks>
 public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanLinearFunction>
 {
+    static readonly System.Collections.Concurrent.ConcurrentQueue<Tensor> handedOver = new();
+
     public override string Name => nameof(KanLinearFunction);
+
+    static void ReleaseHandedOver()
+    {
+        while (handedOver.TryDequeue(out var t)) t.Dispose();
+    }
 
     public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
     {
+        ReleaseHandedOver();
         var x = (Tensor)vars[0];
         var w = (Tensor)vars[1];
         var knots = (BSplineBasis.UniformKnots)vars[2];
         ctx.save_for_backward([x, w]);
         ctx.save_data("knots", knots);
         using var features = KanFeatures.Forward(x, knots);
-        return features.matmul(w.t());
+        using var wt = w.t();
+        return features.matmul(wt);
     }
 
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        var saved = ctx.get_saved_variables();
-        var (x, w) = (saved[0], saved[1]);
-        var knots = (BSplineBasis.UniformKnots)ctx.get_data("knots");
-        using var features = KanFeatures.Forward(x, knots);
-        var gradW = gradOutput.t().matmul(features);
-        using var gradFeatures = gradOutput.matmul(w);
-        var gradX = KanFeatures.BackwardInput(x, gradFeatures, knots);
+        ReleaseHandedOver();
+        Tensor gradX, gradW;
+        using (var scope = NewDisposeScope())
+        {
+            var saved = ctx.get_saved_variables();
+            var (x, w) = (saved[0], saved[1]);
+            var knots = (BSplineBasis.UniformKnots)ctx.get_data("knots");
+            var features = KanFeatures.Forward(x, knots);
+            gradW = gradOutput.t().matmul(features).DetachFromDisposeScope();
+            var gradFeatures = gradOutput.matmul(w);
+            gradX = KanFeatures.BackwardInput(x, gradFeatures, knots).DetachFromDisposeScope();
+        }
+        handedOver.Enqueue(gradX);
+        handedOver.Enqueue(gradW);
         return [gradX, gradW, null!];   // one entry per forward argument; the knots get none
     }
 }

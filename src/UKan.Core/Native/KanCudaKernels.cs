@@ -143,7 +143,11 @@ public sealed class KanCudaKernels : IKanFeatureKernels
         if (status != 0) throw new InvalidOperationException($"{what} failed (CUDA error {status})");
     }
 
-    static IntPtr Pointer(Tensor t) => t.storage<float>().data_ptr() + (nint)(t.storage_offset() * sizeof(float));
+    static IntPtr Pointer(Tensor t)
+    {
+        using var storage = t.storage<float>();
+        return storage.data_ptr() + (nint)(t.storage_offset() * sizeof(float));
+    }
 
     void Launch(IntPtr function, long n, params object[] args)
     {

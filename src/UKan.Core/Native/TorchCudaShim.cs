@@ -174,9 +174,33 @@ public static class DeviceIndex
 }
 
 /// <summary>
-/// A CUDA graph of torch work (at::cuda::CUDAGraph): <see cref="Capture"/> records a piece of work once, on a side
-/// stream, after warm-up runs; <see cref="Replay"/> re-issues all of its kernels with one launch. Every tensor the work
-/// reads or writes must keep its address: copy new inputs into the captured input tensors before each replay.
+/// Runs torch's work on a side stream until disposed (CUDA graphs cannot capture the default stream). Enter it before
+/// the first forward pass of a model that will be captured: autograd binds each parameter's gradient accumulator to
+/// the stream of its first backward pass, and one bound to the default stream breaks a later capture.
+/// </summary>
+public sealed class SideStreamScope : IDisposable
+{
+    readonly int device;
+    bool active;
+
+    public SideStreamScope(int device)
+    {
+        this.device = device;
+        TorchCudaShim.EnterSideStream(device);
+        active = true;
+    }
+
+    public void Dispose()
+    {
+        if (active) { TorchCudaShim.ExitSideStream(device); active = false; }
+    }
+}
+
+/// <summary>
+/// A CUDA graph of torch work (at::cuda::CUDAGraph): <see cref="Capture"/> records a piece of work once, after
+/// warm-up runs; <see cref="Replay"/> re-issues all of its kernels with one launch. Capture and warm-up must run
+/// inside a <see cref="SideStreamScope"/>. A capture records without executing. Every tensor the work reads or writes
+/// must keep its address: copy new inputs into the captured input tensors before each replay.
 /// </summary>
 public sealed class CudaGraph : IDisposable
 {
@@ -184,18 +208,13 @@ public sealed class CudaGraph : IDisposable
 
     public CudaGraph() => handle = TorchCudaShim.GraphCreate();
 
-    /// <summary>Runs <paramref name="work"/> <paramref name="warmup"/> times, then captures one more run.</summary>
-    public void Capture(Action work, int warmup = 3, int device = 0)
+    /// <summary>Runs <paramref name="work"/> <paramref name="warmup"/> times, then records one more run (not executed).</summary>
+    public void Capture(Action work, int warmup = 3)
     {
-        TorchCudaShim.EnterSideStream(device);
-        try
-        {
-            for (int i = 0; i < warmup; i++) work();
-            TorchCudaShim.CaptureBegin(handle);
-            try { work(); }
-            finally { TorchCudaShim.CaptureEnd(handle); }
-        }
-        finally { TorchCudaShim.ExitSideStream(device); }
+        for (int i = 0; i < warmup; i++) work();
+        TorchCudaShim.CaptureBegin(handle);
+        try { work(); }
+        finally { TorchCudaShim.CaptureEnd(handle); }
     }
 
     public void Replay() => TorchCudaShim.Replay(handle);

@@ -10,8 +10,16 @@ public class FlatAdamTests
     static nn.Module<Tensor, Tensor> Net(long seed)
     {
         _ = TestTorch.Runtime;
-        manual_seed(seed);
         return nn.Sequential(("layer_fc", nn.Linear(5, 7)), ("act", nn.Tanh()), ("head", nn.Linear(7, 2)));
+    }
+
+    /// <summary>Two networks with identical weights (copied, since tests run in parallel and share torch's global RNG).</summary>
+    static (nn.Module<Tensor, Tensor>, nn.Module<Tensor, Tensor>) Twins()
+    {
+        var a = Net(0);
+        var b = Net(0);
+        using (no_grad()) foreach (var (k, v) in a.state_dict()) b.state_dict()[k].copy_(v);
+        return (a, b);
     }
 
     [Theory]
@@ -19,8 +27,7 @@ public class FlatAdamTests
     [InlineData(true)]
     public void Matches_torch_Adam_and_AdamW_step_for_step(bool decoupled)
     {
-        var ours = Net(11);
-        var reference = Net(11);
+        var (ours, reference) = Twins();
         var named = ours.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         var groups = ParameterGroups.Official(named, lr: 1e-3, weightDecay: 1e-2, kanLr: 5e-2, kanWeightDecay: 1e-3);
         using var flat = new FlatAdam(groups, decoupledWeightDecay: decoupled);
@@ -37,8 +44,9 @@ public class FlatAdamTests
             : torch.optim.Adam([new Adam.ParamGroup(refGroups[0], new Adam.Options { LearningRate = 5e-2, weight_decay = 1e-3 }),
                                 new Adam.ParamGroup(refGroups[1], new Adam.Options { LearningRate = 1e-3, weight_decay = 1e-2 })]);
 
-        var x = randn(16, 5);
-        var y = randn(16, 2);
+        var g = new Generator(11);
+        var x = randn(16, 5, generator: g);
+        var y = randn(16, 2, generator: g);
         for (int step = 0; step < 5; step++)
         {
             flat.ZeroGrad();
@@ -55,8 +63,7 @@ public class FlatAdamTests
     [Fact]
     public void Capturable_mode_takes_the_same_steps_with_device_scalars()
     {
-        var a = Net(5);
-        var b = Net(5);
+        var (a, b) = Twins();
         using var plain = new FlatAdam(ParameterGroups.Official(a.named_parameters().Select(p => (p.name, p.parameter)).ToList()));
         using var capturable = new FlatAdam(ParameterGroups.Official(b.named_parameters().Select(p => (p.name, p.parameter)).ToList()), capturable: true);
         var x = randn(8, 5);
