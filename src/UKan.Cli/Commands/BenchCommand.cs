@@ -29,12 +29,7 @@ static class BenchCommand
             var spec = model.Resolve(parsed);
             var precision = PrecisionSettings.Parse(parsed.GetValue(PrecisionOption)!);
             UKan.Layers.KanFeatures.UseFusedKernels = !parsed.GetValue(NoFused);
-            bool graphs = parsed.GetValue(Graphs) switch
-            {
-                "off" => false,
-                "on" => UKan.Native.TorchCudaShim.Available ? true : throw new UserError($"--graphs on: CUDA graphs need the libtorch shim, which could not be built: {UKan.Native.TorchCudaShim.Problem}"),
-                _ => rt.Device.type == TorchSharp.DeviceType.CUDA && UKan.Native.TorchCudaShim.Available,
-            };
+            bool graphs = UseGraphs(parsed, rt);
             var results = new List<ModelBenchResult>();
             foreach (var size in parsed.GetValue(sizes)!)
             {
@@ -53,14 +48,15 @@ static class BenchCommand
         var kan = new Command("kan", "KANLinear(d, d) forward + backward against a bias-free Linear(d, d) on the same rows.");
         var rows = new Option<long?>("--rows") { Description = "Rows (tokens × batch); default: the shapes of platform-notes §4." };
         var dim = new Option<int?>("--dim") { Description = "Features d." };
-        foreach (var o in new Option[] { rows, dim, PrecisionOption, Warmup, Runs, Json, NoFused }) kan.Options.Add(o);
+        foreach (var o in new Option[] { rows, dim, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs }) kan.Options.Add(o);
         kan.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
             var precision = PrecisionSettings.Parse(parsed.GetValue(PrecisionOption)!);
             UKan.Layers.KanFeatures.UseFusedKernels = !parsed.GetValue(NoFused);
             var shapes = parsed.GetValue(rows) is long r && parsed.GetValue(dim) is int d ? [(r, d)] : KanBench.PaperShapes;
-            var results = shapes.Select(s => KanBench.Run(s.Rows, s.Dim, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs))).ToList();
+            bool graphs = UseGraphs(parsed, rt);
+            var results = shapes.Select(s => KanBench.Run(s.Rows, s.Dim, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs), graphs)).ToList();
             var table = new TextTable("rows × d", "KANLinear ms (p10–p90)", "Linear ms (p10–p90)", "ratio", "KAN peak MiB", "Linear peak MiB");
             foreach (var x in results)
                 table.Add($"{x.Rows:N0} × {x.Dim}", $"{x.Kan.MedianMs:F3} ({x.Kan.Spread})", $"{x.Linear.MedianMs:F3} ({x.Linear.Spread})",
@@ -72,6 +68,13 @@ static class BenchCommand
         command.Subcommands.Add(kan);
         return command;
     }
+
+    static bool UseGraphs(ParseResult parsed, UKan.Native.RuntimeInfo rt) => parsed.GetValue(Graphs) switch
+    {
+        "off" => false,
+        "on" => UKan.Native.TorchCudaShim.Available ? true : throw new UserError($"--graphs on: CUDA graphs need the libtorch shim, which could not be built: {UKan.Native.TorchCudaShim.Problem}"),
+        _ => rt.Device.type == TorchSharp.DeviceType.CUDA && UKan.Native.TorchCudaShim.Available,
+    };
 
     static string Mib(long bytes) => (bytes / 1048576.0).ToString("N0");
 

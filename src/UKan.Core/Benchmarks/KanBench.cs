@@ -16,9 +16,12 @@ public static class KanBench
     /// <summary>The shapes of U-KAN's KAN layers at batch 8 and 256×256 (paper dims) used in platform-notes §4.</summary>
     public static readonly (long Rows, int Dim)[] PaperShapes = [(2048, 160), (8192, 256), (32768, 128)];
 
-    public static KanBenchResult Run(long rows, int dim, Precision precision, Device device, int warmup = 10, int runs = 40)
+    /// <param name="graphs">Time CUDA-graph replays of each layer's step, i.e. GPU time without launch overhead, for both layers.</param>
+    public static KanBenchResult Run(long rows, int dim, Precision precision, Device device, int warmup = 10, int runs = 40, bool graphs = false)
     {
+        graphs &= device.type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
         PrecisionSettings.Apply(precision);
+        using var side = graphs ? new UKan.Native.SideStreamScope(UKan.Native.DeviceIndex.Of(device)) : null;
         manual_seed(0);
         var kan = new KanLinear(dim, dim);
         kan.to(device);
@@ -38,14 +41,19 @@ public static class KanBench
                 layer.call(x).backward([gradOut]);
             }
             Step();
+            Action run = Step;
+            var graph = graphs ? new UKan.Native.CudaGraph() : null;
+            if (graph is not null) { graph.Capture(Step); run = graph.Replay; }
             probe.Start();
-            var t = BenchTimer.Measure(Step, warmup, runs, device);
-            return (t, probe.PeakBytes());
+            var t = BenchTimer.Measure(run, warmup, runs, device);
+            var peak = probe.PeakBytes();
+            graph?.Dispose();
+            return (t, peak);
         }
 
         var (lt, lm) = Time(linear);
         var (kt, km) = Time(kan);
         return new KanBenchResult(rows, dim, device.ToString(), precision.ToString().ToLowerInvariant(), kt, lt, kt.MedianMs / lt.MedianMs, km, lm, probe.Method,
-            kan.UsesFastPath ? "fast (closed-form basis, one GEMM)" : "general");
+            (kan.UsesFastPath ? "fast (closed-form basis, one GEMM)" : "general") + (graphs ? ", CUDA-graph replays" : ", eager"));
     }
 }

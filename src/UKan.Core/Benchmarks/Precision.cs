@@ -23,6 +23,14 @@ public static class PrecisionSettings
         torch.backends.cuda.matmul.allow_tf32 = precision == Precision.Tf32;
     }
 
+    /// <summary>Turns on cuDNN's algorithm autotuning where possible (as the official training does); false if unavailable.</summary>
+    public static bool EnableCudnnBenchmark(bool on = true)
+    {
+        if (!torch.cuda.is_available() || !UKan.Native.TorchCudaShim.Available) return false;
+        UKan.Native.TorchCudaShim.SetCudnnBenchmark(on);
+        return on;
+    }
+
     public static Precision Parse(string text) => text.ToLowerInvariant() switch
     {
         "fp32" => Precision.Fp32,

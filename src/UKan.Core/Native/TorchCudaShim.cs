@@ -20,6 +20,7 @@ public static class TorchCudaShim
         #include <c10/cuda/CUDAStream.h>
         #include <ATen/cuda/CUDAGraph.h>
         #include <ATen/cuda/CUDAEvent.h>
+        #include <ATen/Context.h>
         #include <optional>
         #include <string>
         static std::string last_error;
@@ -42,6 +43,7 @@ public static class TorchCudaShim
             auto cur = c10::cuda::getCurrentCUDAStream(d);
             at::cuda::CUDAEvent ev; ev.record(cur); ev.block(*outer_stream);
             c10::cuda::setCurrentCUDAStream(*outer_stream)) }
+        void ukan_set_cudnn_benchmark(int on) { at::globalContext().setBenchmarkCuDNN(on != 0); }
         void* ukan_graph_create() { return new at::cuda::CUDAGraph(); }
         void ukan_graph_destroy(void* g) { delete (at::cuda::CUDAGraph*)g; }
         int ukan_graph_capture_begin(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_begin()) }
@@ -58,6 +60,7 @@ public static class TorchCudaShim
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate int GraphFn(IntPtr graph);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void DestroyFn(IntPtr graph);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate IntPtr ErrorFn();
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void FlagFn(int on);
 
     sealed class Api
     {
@@ -69,6 +72,7 @@ public static class TorchCudaShim
         public required DestroyFn GraphDestroy;
         public required GraphFn CaptureBegin, CaptureEnd, Replay;
         public required ErrorFn LastError;
+        public required FlagFn CudnnBenchmark;
     }
 
     static readonly Lazy<Api?> api = new(Load);
@@ -84,6 +88,11 @@ public static class TorchCudaShim
     public static IntPtr CurrentStream(int device = 0) => A.CurrentStream(device);
     public static void EnterSideStream(int device = 0) => Check(A.SideEnter(device));
     public static void ExitSideStream(int device = 0) => Check(A.SideExit(device));
+    /// <summary>
+    /// cudnn.benchmark: let cuDNN time its convolution algorithms for each new shape and keep the fastest (the
+    /// official train.py turns it on). TorchSharp has no switch for it.
+    /// </summary>
+    public static void SetCudnnBenchmark(bool on) => A.CudnnBenchmark(on ? 1 : 0);
     internal static IntPtr GraphCreate() => A.GraphCreate();
     internal static void GraphDestroy(IntPtr g) => A.GraphDestroy(g);
     internal static void CaptureBegin(IntPtr g) => Check(A.CaptureBegin(g));
@@ -133,6 +142,7 @@ public static class TorchCudaShim
                 GraphDestroy = F<DestroyFn>("ukan_graph_destroy"), CaptureBegin = F<GraphFn>("ukan_graph_capture_begin"),
                 CaptureEnd = F<GraphFn>("ukan_graph_capture_end"), Replay = F<GraphFn>("ukan_graph_replay"),
                 LastError = F<ErrorFn>("ukan_last_error"),
+                CudnnBenchmark = F<FlagFn>("ukan_set_cudnn_benchmark"),
             };
         }
         catch (Exception e) { Problem = e.Message.Split('\n')[0]; return null; }
