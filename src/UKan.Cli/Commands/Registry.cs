@@ -12,5 +12,6 @@ static class Registry
         yield return BenchCommand.Create();
         yield return SelfTestCommand.Create();
         yield return DataCommand.Create();
+        yield return TrainCommand.Create();
     }
 }

@@ -49,6 +49,22 @@ public sealed class SegmentationDataset
         return value;
     }
 
+    /// <summary>A sample at the training resolution for display: RGB image and 0/1 masks per class, no augmentation.</summary>
+    public (Raster Image, byte[][] Masks) Display(string id)
+    {
+        var (image, masks) = Decoded(id);
+        var (img, msk) = Preprocessing.Geometry(image, masks, AugmentChoice.None, Height, Width, Preset);
+        if (Preprocessing.Order(Preset) == ChannelOrder.Bgr && img.Channels == 3) img = SwapRedBlue(img);
+        return (img, msk.Select(m => Mask.Binarize(m.Pixels8)).ToArray());
+    }
+
+    static Raster SwapRedBlue(Raster bgr)
+    {
+        var p = (byte[])bgr.Pixels8.Clone();
+        for (int i = 0; i < p.Length; i += 3) (p[i], p[i + 2]) = (p[i + 2], p[i]);
+        return Raster.Create8(bgr.Width, bgr.Height, 3, p);
+    }
+
     /// <summary>Builds a batch; <paramref name="choice"/> gives each position's augmentation (None for validation).</summary>
     public SegmentationBatch Batch(IReadOnlyList<string> ids, Func<int, AugmentChoice> choice)
     {

@@ -1,0 +1,95 @@
+using System.CommandLine;
+using UKan.Data;
+using UKan.Training;
+
+namespace UKan.Cli.Commands;
+
+/// <summary><c>ukan train</c>: train a segmentation model on a dataset folder, or continue a run.</summary>
+static class TrainCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("train", "Train a segmentation model on a folder of images and masks (official U-KAN recipe by default), or --resume a run.");
+        var data = new Option<string?>("--data") { Description = "Dataset folder: images/<id>.<ext> and masks/0/<id>.<ext> (see 'ukan data prepare')." };
+        var output = new Option<string?>("--out") { Description = "Run folder to create (default: runs/<data>-<model>-<time>)." };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
+        var model = new ModelOptions();
+        var epochs = new Option<int?>("--epochs") { Description = "Epochs (default 400; with --resume: extend the schedule)." };
+        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 8 };
+        var size = new Option<string>("--size") { Description = "Training size: N or HxW (multiples of 32; 256 for BUSI/CVC, 512 for GlaS).", DefaultValueFactory = _ => "256" };
+        var lr = new Option<double>("--lr") { Description = "Learning rate of all non-KAN weights.", DefaultValueFactory = _ => 1e-4 };
+        var kanLr = new Option<double>("--kan-lr") { Description = "Learning rate of the KAN weights (names with 'layer' and 'fc').", DefaultValueFactory = _ => 1e-2 };
+        var wd = new Option<double>("--weight-decay") { Description = "Weight decay of non-KAN weights.", DefaultValueFactory = _ => 1e-4 };
+        var kanWd = new Option<double>("--kan-weight-decay") { Description = "Weight decay of the KAN weights.", DefaultValueFactory = _ => 1e-4 };
+        var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => 1e-5 };
+        var dataSeed = new Option<long>("--data-seed") { Description = "Split seed (the paper averages 2981, 6142, 1187).", DefaultValueFactory = _ => 2981 };
+        var seed = new Option<long>("--seed") { Description = "Model initialisation seed.", DefaultValueFactory = _ => 1029 };
+        var preprocessing = new Option<string>("--preprocessing") { Description = "official (the reference pipeline: BGR, double normalisation) or standard (RGB, one normalisation).", DefaultValueFactory = _ => "official" };
+        var split = new Option<string?>("--split") { Description = "Reuse a split.json instead of making one from --data-seed." };
+        var valFraction = new Option<double>("--val-fraction") { Description = "Share of images held out for validation.", DefaultValueFactory = _ => 0.2 };
+        var early = new Option<int>("--early-stopping") { Description = "Stop after N epochs without a better validation IoU (-1: never).", DefaultValueFactory = _ => -1 };
+        var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => 1 };
+        var graphs = new Option<string>("--graphs") { Description = "CUDA graphs for the training step: auto, on, off.", DefaultValueFactory = _ => "auto" };
+        graphs.AcceptOnlyFromAmong("auto", "on", "off");
+        preprocessing.AcceptOnlyFromAmong("official", "standard");
+        model.AddTo(command);
+        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs })
+            command.Options.Add(o);
+
+        command.SetAction(parsed =>
+        {
+            var rt = CommandLine.StartTorch(parsed);
+            using var cancel = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("ukan: stopping after this step (Ctrl+C again to abort)…"); };
+            var progress = new ConsoleProgress();
+            TrainResult result;
+            if (parsed.GetValue(resume) is string runDir)
+            {
+                if (parsed.GetValue(data) is not null) throw new UserError("--resume continues a run with its own data and settings; do not pass --data with it.");
+                Console.WriteLine($"resuming {runDir} on {rt.Device}");
+                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token));
+            }
+            else
+            {
+                var dataDir = parsed.GetValue(data) ?? throw new UserError("--data is required (or --resume RUN to continue a run).");
+                var spec = model.Resolve(parsed);
+                var (h, w) = ParseSize(parsed.GetValue(size)!);
+                var graphsMode = parsed.GetValue(graphs);
+                if (graphsMode == "on" && !UKan.Native.TorchCudaShim.Available)
+                    throw new UserError($"--graphs on: CUDA graphs need the libtorch shim, which could not be built: {UKan.Native.TorchCudaShim.Problem}");
+                var config = new TrainConfig
+                {
+                    Data = Path.GetFullPath(dataDir),
+                    Output = Path.GetFullPath(parsed.GetValue(output) ?? Path.Combine("runs", $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)))}-{spec.Architecture.ToString().ToLowerInvariant()}-{DateTime.Now:yyyyMMdd-HHmmss}")),
+                    Model = spec,
+                    Epochs = parsed.GetValue(epochs) ?? 400,
+                    Batch = parsed.GetValue(batch), Height = h, Width = w,
+                    Lr = parsed.GetValue(lr), KanLr = parsed.GetValue(kanLr), WeightDecay = parsed.GetValue(wd), KanWeightDecay = parsed.GetValue(kanWd),
+                    MinLr = parsed.GetValue(minLr), DataSeed = parsed.GetValue(dataSeed), TorchSeed = parsed.GetValue(seed),
+                    Preprocessing = Preprocessing.Parse(parsed.GetValue(preprocessing)!), Split = parsed.GetValue(split),
+                    ValidationFraction = parsed.GetValue(valFraction), EarlyStopping = parsed.GetValue(early), ValidateEvery = parsed.GetValue(valEvery),
+                    CudaGraphs = graphsMode != "off",
+                };
+                Console.WriteLine($"training {spec.Describe()} on {config.Data} ({rt.Device}), run folder {config.Output}");
+                result = progress.Run(p => Trainer.Start(config, p, cancel.Token));
+            }
+            Console.WriteLine(result.Stopped
+                ? $"stopped after epoch {result.EpochsDone}; continue with: ukan train --resume {result.RunFolder}"
+                : $"done: best validation IoU {result.BestIou:F4} at epoch {result.BestEpoch + 1}; run folder {result.RunFolder} (model.safetensors, metrics.csv, curves.png, overlays_best.png)");
+            return result.Stopped ? 130 : 0;
+        });
+        return command;
+    }
+
+    /// <summary>"256" or "256x320" → (height, width).</summary>
+    public static (int Height, int Width) ParseSize(string text)
+    {
+        var parts = text.ToLowerInvariant().Split('x');
+        if (parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, out var v) && v > 0))
+        {
+            int h = int.Parse(parts[0]), w = int.Parse(parts[^1]);
+            if (h % 32 == 0 && w % 32 == 0) return (h, w);
+        }
+        throw new UserError($"--size {text}: expected N or HxW with multiples of 32, e.g. 256 or 256x320.");
+    }
+}

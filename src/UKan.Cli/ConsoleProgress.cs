@@ -1,0 +1,57 @@
+using Spectre.Console;
+using UKan.Training;
+
+namespace UKan.Cli;
+
+/// <summary>
+/// Renders training progress: a live bar with ETA on an interactive terminal, one plain line per epoch otherwise
+/// (logs, CI, redirected output).
+/// </summary>
+sealed class ConsoleProgress : ITrainingProgress
+{
+    ProgressTask? task;
+    readonly DateTime started = DateTime.UtcNow;
+    int firstEpoch = -1;
+
+    public static bool Interactive => AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
+
+    /// <summary>Runs <paramref name="work"/> with a live progress display when interactive.</summary>
+    public T Run<T>(Func<ITrainingProgress, T> work)
+    {
+        if (!Interactive) return work(this);
+        T result = default!;
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .Start(ctx =>
+            {
+                task = ctx.AddTask("training", maxValue: 1);
+                result = work(this);
+            });
+        return result;
+    }
+
+    public void Message(string text) => Console.WriteLine(text);
+
+    public void EpochStarted(int epoch, int totalEpochs, int steps)
+    {
+        if (firstEpoch < 0) firstEpoch = epoch;
+        if (task is null) return;
+        task.MaxValue = (double)(totalEpochs - firstEpoch) * steps;
+        task.Description = $"epoch {epoch + 1}/{totalEpochs}";
+    }
+
+    public void StepDone(int epoch, int step, int steps, double loss) => task?.Increment(1);
+
+    public void EpochDone(EpochRecord r, int totalEpochs)
+    {
+        var done = r.Epoch - firstEpoch + 1;
+        var left = totalEpochs - r.Epoch - 1;
+        var eta = TimeSpan.FromSeconds((DateTime.UtcNow - started).TotalSeconds / done * left);
+        var val = r.ValIou is null ? "" :
+            $"  val_loss {r.ValLoss:F4}  val_iou {r.ValIou:F4}  val_dice {r.ValDice:F4}  (per-image iou {r.ValIouPerImage:F4}){(r.Best ? "  best" : "")}";
+        var line = $"epoch {r.Epoch + 1}/{totalEpochs}  loss {r.Loss:F4}  iou {r.Iou:F4}{val}  {r.Seconds:F1} s  eta {eta:hh\\:mm\\:ss}";
+        if (task is not null) AnsiConsole.MarkupLine(Markup.Escape(line));
+        else Console.WriteLine(line);
+    }
+}

@@ -1,0 +1,19 @@
+using TorchSharp;
+using UKan.Models;
+
+namespace UKan.Training;
+
+/// <summary>
+/// Exports a model's weights as safetensors under the official state-dict names (no prefix), with the model
+/// configuration in the metadata: loadable by ukan (eval, predict) and by PyTorch users
+/// (safetensors.torch.load_file + load_state_dict on the official UKAN class).
+/// </summary>
+public static class ModelExport
+{
+    public static void Save(string path, torch.nn.Module model, ModelSpec spec, string? note = null)
+    {
+        var meta = new Dictionary<string, string> { ["format"] = "pt", ["ukan.kind"] = "weights", ["ukan.spec"] = spec.ToJson() };
+        if (note is not null) meta["ukan.note"] = note;
+        TensorFile.Write(path, model.state_dict().Select(kv => (kv.Key, kv.Value)), meta);
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using UKan.Data;
+using UKan.Models;
+
+namespace UKan.Training;
+
+/// <summary>
+/// Everything a segmentation training run needs, with the official U-KAN defaults (Seg_UKAN/train.py, ukan-spec
+/// §A.2–A.8). Written resolved to config.json in every run folder.
+/// </summary>
+public sealed record TrainConfig
+{
+    public required string Data { get; init; }
+    public required string Output { get; init; }
+    public ModelSpec Model { get; init; } = new();
+    /// <summary>400 epochs, batch 8, as the reference.</summary>
+    public int Epochs { get; init; } = 400;
+    public int Batch { get; init; } = 8;
+    /// <summary>Training resolution (256 for BUSI and CVC-ClinicDB, 512 for GlaS in the paper).</summary>
+    public int Height { get; init; } = 256;
+    public int Width { get; init; } = 256;
+    /// <summary>Adam, lr 1e-4 / weight decay 1e-4; KAN weights (names with "layer" and "fc") lr 1e-2 / 1e-4.</summary>
+    public double Lr { get; init; } = 1e-4;
+    public double WeightDecay { get; init; } = 1e-4;
+    public double KanLr { get; init; } = 1e-2;
+    public double KanWeightDecay { get; init; } = 1e-4;
+    /// <summary>CosineAnnealingLR over the epochs down to 1e-5, stepped once per epoch.</summary>
+    public double MinLr { get; init; } = 1e-5;
+    /// <summary>The split seed (the paper averages 2981, 6142 and 1187).</summary>
+    public long DataSeed { get; init; } = 2981;
+    /// <summary>Seeds model initialisation (the reference fixes torch's seed at 1029).</summary>
+    public long TorchSeed { get; init; } = 1029;
+    public double ValidationFraction { get; init; } = 0.2;
+    public PreprocessingPreset Preprocessing { get; init; } = PreprocessingPreset.Official;
+    /// <summary>A split.json to reuse instead of making one.</summary>
+    public string? Split { get; init; }
+    /// <summary>Stop after this many epochs without a better validation IoU (−1: never, as the reference).</summary>
+    public int EarlyStopping { get; init; } = -1;
+    /// <summary>Record the training step in a CUDA graph (GPU only, when the libtorch shim builds).</summary>
+    public bool CudaGraphs { get; init; } = true;
+    /// <summary>Validate every N epochs (1 = every epoch, as the reference).</summary>
+    public int ValidateEvery { get; init; } = 1;
+    /// <summary>Number of validation samples shown in the overlay grid.</summary>
+    public int OverlaySamples { get; init; } = 16;
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static TrainConfig FromJson(string json) =>
+        JsonSerializer.Deserialize<TrainConfig>(json, Json) ?? throw new UserError("config.json is empty.");
+
+    /// <summary>Checks option values a user can get wrong, with one-line messages.</summary>
+    public void Validate()
+    {
+        if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1.");
+        if (Batch < 1) throw new UserError($"--batch {Batch}: must be at least 1.");
+        if (Height <= 0 || Width <= 0 || Height % 32 != 0 || Width % 32 != 0)
+            throw new UserError($"--size {Height}x{Width}: U-KAN needs positive multiples of 32 (e.g. 256).");
+        foreach (var (name, v) in new[] { ("--lr", Lr), ("--kan-lr", KanLr) })
+            if (!(v > 0) || double.IsInfinity(v)) throw new UserError($"{name} {v}: must be a positive number.");
+        if (WeightDecay < 0 || KanWeightDecay < 0) throw new UserError("weight decay must not be negative.");
+        if (MinLr < 0) throw new UserError($"--min-lr {MinLr}: must not be negative.");
+        if (ValidationFraction is <= 0 or >= 1) throw new UserError($"--val-fraction {ValidationFraction}: must be between 0 and 1.");
+        if (ValidateEvery < 1) throw new UserError($"--val-every {ValidateEvery}: must be at least 1.");
+    }
+}
