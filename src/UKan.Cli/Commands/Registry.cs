@@ -13,5 +13,7 @@ static class Registry
         yield return SelfTestCommand.Create();
         yield return DataCommand.Create();
         yield return TrainCommand.Create();
+        yield return EvalCommand.Create();
+        yield return PredictCommand.Create();
     }
 }
