@@ -7,6 +7,7 @@ static class Registry
 {
     public static IEnumerable<Command> All()
     {
+        yield return DemoCommand.Create();
         yield return InfoCommand.Create();
         yield return ModelCommand.Create();
         yield return BenchCommand.Create();

@@ -110,8 +110,11 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
     public Tensor ScaledSplineWeight() =>
         spline_scaler is null ? spline_weight.alias() : spline_weight * spline_scaler.unsqueeze(-1);
 
+    /// <summary>Overrides every layer's <see cref="Path"/> when set (benchmarks, diagnostics).</summary>
+    public static KanPath? GlobalPath { get; set; }
+
     /// <summary>True when this call would take the fast path.</summary>
-    public bool UsesFastPath => Path switch
+    public bool UsesFastPath => (GlobalPath ?? Path) switch
     {
         KanPath.General => false,
         KanPath.Fast => uniform is not null ? true : throw new InvalidOperationException("the fast path needs uniform knots and spline order 3"),
@@ -160,16 +163,18 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
     /// curve2coeff: per input feature, the least-squares spline coefficients that reproduce y at the points x.
     /// x (batch, in), y (batch, in, out) → (out, in, G+k). torch.linalg.lstsq's default CPU driver (gelsy) returns
     /// the minimum-norm solution when the system is under-determined, as it is at initialisation (G+1 points, G+k
-    /// unknowns), so the result matches the reference's.
+    /// unknowns), so the result matches the reference's. Solved in float64: float32 LAPACK results varied in the last
+    /// bit between identical calls here, which made two runs with one seed start from different weights.
     /// </summary>
     public Tensor CurveToCoefficients(Tensor x, Tensor y)
     {
         using var scope = NewDisposeScope();
         var device = x.device;
-        var a = BSplines(x).transpose(0, 1).cpu();            // (in, batch, K)
-        var b = y.transpose(0, 1).cpu();                      // (in, batch, out)
-        var (solution, _, _, _) = linalg.lstsq(a, b);         // (in, K, out)
-        return solution.permute(2, 0, 1).contiguous().to(device).MoveToOuterDisposeScope();
+        var dtype = y.dtype;
+        var a = BSplines(x.to(float64)).transpose(0, 1).cpu();   // (in, batch, K)
+        var b = y.to(float64).transpose(0, 1).cpu();             // (in, batch, out)
+        var (solution, _, _, _) = linalg.lstsq(a, b);            // (in, K, out)
+        return solution.permute(2, 0, 1).contiguous().to(dtype).to(device).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,0 +1,90 @@
+using TorchSharp;
+using UKan.Data;
+using UKan.Models;
+using UKan.Training;
+using static TorchSharp.torch;
+
+namespace UKan.Tests.Training;
+
+public class TrainerTests
+{
+    static TrainConfig Config(string data, string output, int epochs) => new()
+    {
+        Data = data, Output = output, Epochs = epochs, Batch = 4, Height = 64, Width = 64,
+        Model = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" },
+        Lr = 1e-3, OverlaySamples = 4,
+    };
+
+    static string TempRun() => Path.Combine(Path.GetTempPath(), $"ukan-run-{Guid.NewGuid():N}");
+
+    [Fact]
+    public void A_resumed_run_is_bit_identical_to_an_uninterrupted_one_on_the_CPU()
+    {
+        _ = TestTorch.Runtime;
+        var data = SyntheticDataset.Create();
+        var straight = TempRun();
+        var interrupted = TempRun();
+        Trainer.Start(Config(data, straight, 3), SilentProgress.Instance, TestContext.Current.CancellationToken);
+        Trainer.Start(Config(data, interrupted, 1), SilentProgress.Instance, TestContext.Current.CancellationToken);
+        var resumed = Trainer.Resume(interrupted, 3, SilentProgress.Instance, TestContext.Current.CancellationToken);
+        Assert.Equal(3, resumed.EpochsDone);
+
+        var (a, sa) = TrainingCheckpoint.Read(new RunFolder(straight).Last);
+        var (b, sb) = TrainingCheckpoint.Read(new RunFolder(interrupted).Last);
+        Assert.Equal(sa.Epoch, sb.Epoch);
+        Assert.Equal(sa.Steps, sb.Steps);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var (key, value) in a)
+            Assert.True(value.to(float64).sub(b[key].to(float64)).abs().max().item<double>() == 0, $"{key} differs after resume");
+        // The metrics of the resumed run continue the interrupted one's.
+        Assert.Equal([0, 1, 2], new RunFolder(interrupted).ReadMetrics().Select(r => r.Epoch).ToArray());
+    }
+
+    [Fact]
+    public void A_run_folder_holds_config_split_metrics_checkpoints_and_pictures()
+    {
+        _ = TestTorch.Runtime;
+        var data = SyntheticDataset.Create();
+        var output = TempRun();
+        var result = Trainer.Start(Config(data, output, 2), SilentProgress.Instance, TestContext.Current.CancellationToken);
+        var run = new RunFolder(output);
+        foreach (var file in new[] { run.Config, run.Split, run.Metrics, run.Last, run.Best, run.ExportedModel, run.Curves, run.Overlays })
+            Assert.True(File.Exists(file), $"{file} missing");
+        Assert.True(Directory.EnumerateFiles(run.Events).Any(), "no TensorBoard events");
+        var split = DataSplit.Load(run.Split);
+        Assert.Equal(3, split.Validation.Count);           // ceil(0.2 · 12)
+        Assert.Equal(9, split.Train.Count);
+        Assert.Empty(split.Train.Intersect(split.Validation));
+        Assert.InRange(result.BestIou, 0, 1);
+        // model.safetensors rebuilds the model with the official key names.
+        var (model, spec) = ModelLoader.Load(run.ExportedModel);
+        Assert.Equal([32, 40, 64], spec.EmbedDims);
+        Assert.Contains("block1.0.layer.fc1.spline_weight", model.state_dict().Keys);
+        // No temporary files are left behind by the atomic writes.
+        Assert.Empty(Directory.EnumerateFiles(output, "*.tmp", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void An_existing_run_is_never_overwritten()
+    {
+        _ = TestTorch.Runtime;
+        var data = SyntheticDataset.Create(count: 8);
+        var output = TempRun();
+        Trainer.Start(Config(data, output, 1), SilentProgress.Instance, TestContext.Current.CancellationToken);
+        var before = File.ReadAllBytes(new RunFolder(output).Last);
+        var e = Assert.Throws<UserError>(() => Trainer.Start(Config(data, output, 1), SilentProgress.Instance, TestContext.Current.CancellationToken));
+        Assert.Contains("--resume", e.Message);
+        Assert.Equal(before, File.ReadAllBytes(new RunFolder(output).Last));
+    }
+
+    [Fact]
+    public void A_diverging_loss_stops_with_a_user_error_and_keeps_the_last_good_checkpoint()
+    {
+        _ = TestTorch.Runtime;
+        var data = SyntheticDataset.Create(count: 8);
+        var output = TempRun();
+        var e = Assert.Throws<UserError>(() => Trainer.Start(Config(data, output, 3) with { Lr = 1e12, KanLr = 1e12 }, SilentProgress.Instance, TestContext.Current.CancellationToken));
+        Assert.Contains("lower them", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}
