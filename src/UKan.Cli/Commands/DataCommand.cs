@@ -12,6 +12,7 @@ static class DataCommand
         command.Subcommands.Add(Prepare());
         command.Subcommands.Add(Check());
         command.Subcommands.Add(Subset());
+        command.Subcommands.Add(Resize());
         return command;
     }
 
@@ -46,6 +47,28 @@ static class DataCommand
             if (report.Ok) return 0;
             Console.Error.WriteLine($"ukan: error: {report.ErrorCount} problem(s) in {report.Root} must be fixed before training; see the lines above.");
             return 2;
+        });
+        return command;
+    }
+
+    static Command Resize()
+    {
+        var source = new Argument<string>("source") { Description = "A prepared dataset folder." };
+        var output = new Argument<string>("out") { Description = "A new (or empty) folder for the resized copy." };
+        var size = new Option<string>("--size") { Description = "Size N or HxW (the training size).", DefaultValueFactory = _ => "256" };
+        var quality = new Option<int?>("--jpeg-quality") { Description = "Store images as JPEG of this quality (default: lossless PNG)." };
+        var command = new Command("resize", "Copy a dataset at the training size (images bilinear as training resizes, masks nearest; lossless unless --jpeg-quality).")
+        {
+            source, output, size, quality,
+        };
+        command.SetAction(parsed =>
+        {
+            var (h, w) = TrainCommand.ParseSize(parsed.GetValue(size)!);
+            var q = parsed.GetValue(quality);
+            if (q is < 1 or > 100) throw new UserError($"--jpeg-quality {q}: must be between 1 and 100.");
+            var (count, bytes) = DatasetResize.Run(parsed.GetValue(source)!, parsed.GetValue(output)!, h, w, q);
+            Console.WriteLine($"wrote {count} samples at {h}x{w} ({bytes / 1048576.0:F1} MiB, images {(q is null ? "PNG (lossless)" : $"JPEG q{q}")}, masks PNG) to {Path.GetFullPath(parsed.GetValue(output)!)}");
+            return 0;
         });
         return command;
     }

@@ -18,11 +18,12 @@ static class EvalCommand
         var size = new Option<string?>("--size") { Description = "Model input size (default: the run's, else 256)." };
         var preprocessing = new Option<string?>("--preprocessing") { Description = "official or standard (default: the run's, else official)." };
         var batch = new Option<int>("--batch") { Description = "Batch size of the official (batch-pooled) metrics.", DefaultValueFactory = _ => 8 };
+        var jsonOut = new Option<string?>("--json") { Description = "Also write the summary to this JSON file." };
         var csv = new Option<string?>("--csv") { Description = "Per-image CSV path (default: eval_per_image.csv in the run folder, or ./eval_per_image.csv)." };
         var model = new ModelOptions();
         model.AddTo(command);
         command.Arguments.Add(target);
-        foreach (var o in new Option[] { data, split, size, preprocessing, batch, csv }) command.Options.Add(o);
+        foreach (var o in new Option[] { data, split, size, preprocessing, batch, csv, jsonOut }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
@@ -58,10 +59,14 @@ static class EvalCommand
             var dataset = new SegmentationDataset(folder, h, w, preset, spec.InChannels);
             var report = Evaluator.Run(net, dataset, ids, rt.Device, Math.Max(1, parsed.GetValue(batch)));
             var table = new TextTable("metric", "official (batch-pooled)", "per-image mean");
-            foreach (var k in new[] { "iou", "dice", "precision", "recall", "specificity" })
+            foreach (var k in new[] { "iou", "dice", "precision", "recall", "specificity", "hd95" })
                 table.Add(k, report.Official[k].ToString("F4"), report.PerImage[k].ToString("F4"));
             Console.WriteLine($"{spec.Describe()} on {report.Images} images of {dataDir} ({(splitPath is null ? "all images" : "validation ids of " + splitPath)}), input {h}x{w}");
             Console.Write(table);
+            Console.WriteLine($"per-image: IoU {report.PerImage["iou"]:F4} ± {report.PerImage["iou_std"]:F4}, HD95 median {report.PerImage["hd95_median"]:F2} px; {report.PerImage["one_empty"]} image(s) with exactly one of prediction and ground truth empty (HD95 = image diagonal)");
+            var json = parsed.GetValue(jsonOut);
+            if (json is not null)
+                AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(new { model = spec.Describe(), images = report.Images, official = report.Official, per_image = report.PerImage }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
             var csvPath = parsed.GetValue(csv) ?? csvDefault;
             report.WriteCsv(csvPath);
             Console.WriteLine($"per-image scores: {Path.GetFullPath(csvPath)}");
