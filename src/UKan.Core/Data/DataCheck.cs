@@ -191,8 +191,9 @@ public static class DataCheck
             var values = new SortedSet<int>();
             foreach (var v in decoded.Pixels16) { values.Add(v); if (values.Count > 3) break; }
             if (!values.IsSubsetOf([0, 65535]) && !values.IsSubsetOf([0, 1]))
-                issues.Add(new(IssueSeverity.Warning, path, "16-bit mask with values other than 0/65535 or 0/1; it is read as 8-bit (value / 257, or as is when all values are below 256), then binarised",
-                    "save masks as 8-bit grey 0/255"));
+                // Such a mask is ambiguous (a label map? an intensity?): binarising it could silently train on the wrong foreground.
+                issues.Add(new(IssueSeverity.Error, path, "16-bit mask with values other than 0/65535 or 0/1, so the foreground is ambiguous",
+                    "save masks as 8-bit grey 0/255 (or 16-bit 0/65535)"));
             return; // 0/65535 → 0/255 and 0/1 → 0/1 are binary after conversion; other values were reported above
         }
         var grey8 = Mask.ToGrey(decoded).Pixels8;

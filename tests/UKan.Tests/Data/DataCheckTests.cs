@@ -50,7 +50,7 @@ public class DataCheckTests
         One("masks/0/size.png", true, "11x9 but its image is 12x9");
         Assert.Contains("2 of 108 pixels", One("masks/0/soft.png", false, "non-binary"));
         One("masks/0/colour.png", false, "stored as colour");
-        One("masks/0/m16.png", false, "16-bit mask");
+        One("masks/0/m16.png", true, "16-bit mask");
         One("masks/0/empty.png", false, "no foreground");
         One("images/dup.jpg", true, "2 image files");
         One("masks/0/both.png", true, "2 mask files");
