@@ -58,7 +58,7 @@ public class DataCheckTests
         One("masks/5", false, "not a class folder");
         Assert.DoesNotContain(report.Issues, i => i.Path.EndsWith(".DS_Store") || i.Path.EndsWith("ok.png") || i.Path.EndsWith("ok_mask.png"));
         Assert.All(report.Issues, i => Assert.False(string.IsNullOrWhiteSpace(i.Fix)));
-        Assert.Equal(7, report.ErrorCount);
+        Assert.Equal(8, report.ErrorCount);
         Assert.False(report.Ok);
         Assert.Equal(12, report.Images);
         Assert.Contains("12 images", report.Summary);
