@@ -62,7 +62,7 @@ public class DataCheckTests
         Assert.False(report.Ok);
         Assert.Equal(12, report.Images);
         Assert.Contains("12 images", report.Summary);
-        Assert.Contains("7 errors", report.Summary);
+        Assert.Contains("8 errors", report.Summary);
     }
 
     [Fact]
