@@ -36,11 +36,11 @@ static class BenchCommand
                 if (size <= 0 || size % 32 != 0) throw new UserError($"--size {size}: must be a positive multiple of 32.");
                 results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs), graphs));
             }
-            var table = new TextTable("model", "params", "batch×size", "precision", "mode", "train step ms (p10–p90)", "img/s", "train peak MiB", "inference ms (p10–p90)", "img/s", "infer peak MiB");
+            var table = new TextTable("model", "params", "batch×size", "precision", "mode", "train step ms (p10–p90)", "img/s", "train peak MiB (alloc/reserved)", "inference ms (p10–p90)", "img/s", "infer peak MiB (alloc/reserved)");
             foreach (var r in results)
                 table.Add(r.Model, r.Parameters.ToString("N0"), $"{r.Batch}×{r.Size}", r.Precision, r.Mode,
-                    $"{r.TrainStep.MedianMs:F2} ({r.TrainStep.Spread})", r.TrainImagesPerSecond.ToString("F1"), Mib(r.TrainPeakBytes),
-                    $"{r.Inference.MedianMs:F2} ({r.Inference.Spread})", r.InferenceImagesPerSecond.ToString("F1"), Mib(r.InferencePeakBytes));
+                    $"{r.TrainStep.MedianMs:F2} ({r.TrainStep.Spread})", r.TrainImagesPerSecond.ToString("F1"), $"{Mib(r.TrainPeakBytes)}/{Mib(r.TrainPeakReservedBytes)}",
+                    $"{r.Inference.MedianMs:F2} ({r.Inference.Spread})", r.InferenceImagesPerSecond.ToString("F1"), $"{Mib(r.InferencePeakBytes)}/{Mib(r.InferencePeakReservedBytes)}");
             Print(rt.Device.ToString(), results.FirstOrDefault()?.MemoryMethod, table, results, parsed.GetValue(Json));
             return 0;
         });

@@ -41,6 +41,17 @@ public sealed class MemoryProbe
         }
     }
 
+    /// <summary>
+    /// Peak bytes the caching allocator reserved from the driver since the last reset (CUDA with the shim; else 0).
+    /// A CUDA graph's work runs in memory reserved at capture, where "allocated" no longer sees it: for graph replays
+    /// this is the figure that counts.
+    /// </summary>
+    public long PeakReservedBytes()
+    {
+        BenchTimer.Synchronize(device);
+        return device.type == DeviceType.CUDA && TorchCudaShim.Available ? TorchCudaShim.PeakReserved(DeviceIndex.Of(device)) : 0;
+    }
+
     /// <summary>Peak bytes since <see cref="Start"/>; CUDA allocator figures are absolute (they include live tensors from before).</summary>
     public long PeakBytes()
     {

@@ -9,7 +9,7 @@ namespace UKan.Benchmarks;
 public sealed record ModelBenchResult(
     string Model, long Parameters, int Batch, int Size, string Precision, string Device, string Mode,
     Timing TrainStep, Timing Inference, double TrainImagesPerSecond, double InferenceImagesPerSecond,
-    long TrainPeakBytes, long InferencePeakBytes, string MemoryMethod);
+    long TrainPeakBytes, long InferencePeakBytes, string MemoryMethod, long TrainPeakReservedBytes = 0, long InferencePeakReservedBytes = 0);
 
 /// <summary>
 /// One training step (forward, BCE+Dice, backward, Adam with U-KAN's two groups) and one inference pass, timed on
@@ -49,7 +49,7 @@ public static class ModelBench
         if (trainGraph is not null) { trainGraph.Capture(TrainStep); trainRun = trainGraph.Replay; }
         probe.Start();
         var train = BenchTimer.Measure(trainRun, warmup, runs, device);
-        long trainPeak = probe.PeakBytes();
+        long trainPeak = probe.PeakBytes(), trainReserved = probe.PeakReservedBytes();
 
         model.eval();
         void Infer()
@@ -64,10 +64,10 @@ public static class ModelBench
         if (inferGraph is not null) { inferGraph.Capture(Infer); inferRun = inferGraph.Replay; }
         probe.Start();
         var infer = BenchTimer.Measure(inferRun, warmup, runs, device);
-        long inferPeak = probe.PeakBytes();
+        long inferPeak = probe.PeakBytes(), inferReserved = probe.PeakReservedBytes();
 
         var mode = (graphs ? "graph" : "eager") + (cudnnBenchmark ? "+cudnnbench" : "") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null ? "+fused" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
-            device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method);
+            device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method, trainReserved, inferReserved);
     }
 }
