@@ -102,6 +102,8 @@ public class ReferenceTests
         // in the batch-axis case the nearest points lie in neighbouring images: a 2-D reading would be far larger
         var axis = Case("batch_axis_3x9x11");
         Assert.True(axis.OfficialBatches[0].Hd95 < axis.PerImage.Where(r => r.EmptyCase == "").Min(r => r.Hd95));
+        // a case where reading the batch as 3-D (B,H,W) instead of 4-D (B,1,H,W) would change HD95 (2.236 vs 2.0)
+        Assert.Equal(2.0, Case("stacked_discs_3x40x40").OfficialBatches[0].Hd95);
     }
 
     static void AssertScores(string what, double iou, double dice, double hd95, double precision, double recall, double specificity,

@@ -179,6 +179,12 @@ def cases():
     p[2, 7, 8] = True
     out.append(("batch_axis_3x9x11", p, t, [3], (1.0, 1.0)))
 
+    # 5b. thick masks stacked over the batch: in 4-D (B,1,H,W) the whole foreground is the "surface"; read as a
+    #     3-D (B,H,W) volume the middle image would have interior points and the HD95 would differ
+    t = np.stack([ellipse(40, 40, 20, 20, 14, 14)] * 3)
+    p = np.stack([ellipse(40, 40, 22, 18, 13, 15)] * 3)
+    out.append(("stacked_discs_3x40x40", p, t, [3], (1.0, 1.0)))
+
     # 6. anisotropic pixel spacing for the per-image HD95 (official stays in pixels)
     t = np.stack([ellipse(40, 30, 20, 15, 12, 8, 0.4), blob(rng, 40, 30, 2.5, 0.2)])
     p = np.stack([ellipse(40, 30, 21, 13, 10, 9, 0.2), perturb(rng, t[1], 6)])
