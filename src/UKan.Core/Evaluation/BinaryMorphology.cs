@@ -17,6 +17,8 @@ public static class BinaryMorphology
             throw new ArgumentException($"mask ({mask.Length}) and surface ({surface.Length}) must have {volume} elements");
         // surface holds "interior" while the axes are processed, then is turned into mask ∧ ¬interior.
         mask.CopyTo(surface);
+        foreach (var n in shape)
+            if (n < 3) return surface.Count(true); // no point has both neighbours along this axis: nothing is interior
         for (int axis = 0; axis < shape.Length; axis++)
         {
             var lines = GridLines.Along(shape, axis);

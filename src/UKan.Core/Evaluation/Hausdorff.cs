@@ -57,8 +57,7 @@ public static class Hausdorff
     static void DirectedDistances(bool[] from, bool[] to, int volume, ReadOnlySpan<int> shape, ReadOnlySpan<double> spacing,
         double[] field, Span<double> distances)
     {
-        for (int i = 0; i < volume; i++) field[i] = to[i] ? 0.0 : double.PositiveInfinity;
-        DistanceTransform.SquaredInPlace(field.AsSpan(0, volume), shape, spacing);
+        DistanceTransform.SquaredToNearest(to.AsSpan(0, volume), shape, spacing, field);
         int k = 0;
         for (int i = 0; i < volume; i++)
             if (from[i]) distances[k++] = Math.Sqrt(field[i]);
