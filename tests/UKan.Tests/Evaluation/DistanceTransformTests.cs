@@ -36,6 +36,20 @@ public class DistanceTransformTests
     }
 
     [Fact]
+    public void Generalized_transform_adds_the_initial_values()
+    {
+        // field(q) = min_p |q − p|² + f(p): with f = 0 at one point and 10 at another the envelope is their minimum
+        int[] shape = [7, 9];
+        var field = Enumerable.Repeat(double.PositiveInfinity, 63).ToArray();
+        field[1 * 9 + 1] = 0;
+        field[5 * 9 + 7] = 10;
+        DistanceTransform.SquaredInPlace(field, shape, [1.0, 1.0]);
+        for (int y = 0; y < 7; y++)
+            for (int x = 0; x < 9; x++)
+                Assert.Equal(Math.Min((y - 1) * (y - 1) + (x - 1) * (x - 1), (y - 5) * (y - 5) + (x - 7) * (x - 7) + 10.0), field[y * 9 + x]);
+    }
+
+    [Fact]
     public void Unit_spacing_distances_are_exact_integers()
     {
         var rng = new Random(5);
