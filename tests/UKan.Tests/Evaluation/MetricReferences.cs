@@ -57,6 +57,18 @@ public sealed record ReferenceCase(string Name, int Count, int Height, int Width
     public PixelSpacing PixelSpacing => new(Spacing[0], Spacing[1]);
     public bool[] PredictionMask => MetricReferences.Unpack(Prediction, Count * Height * Width);
     public bool[] TargetMask => MetricReferences.Unpack(Target, Count * Height * Width);
+
+    /// <summary>The batches as the reference split the images: shape and first pixel of each.</summary>
+    public IEnumerable<(BatchShape Shape, int Start)> Batches()
+    {
+        int start = 0;
+        foreach (var size in BatchSizes)
+        {
+            var shape = new BatchShape(size, Height, Width);
+            yield return (shape, start);
+            start += shape.Pixels;
+        }
+    }
     public override string ToString() => Name;
 }
 

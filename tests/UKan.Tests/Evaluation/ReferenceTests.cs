@@ -19,10 +19,8 @@ public class ReferenceTests
     {
         var c = Case(name);
         bool[] p = c.PredictionMask, t = c.TargetMask;
-        int start = 0;
-        for (int b = 0; b < c.BatchSizes.Length; b++)
+        foreach (var (b, (shape, start)) in c.Batches().Index())
         {
-            var shape = new BatchShape(c.BatchSizes[b], c.Height, c.Width);
             var actual = OfficialMetrics.Compute(p.AsSpan(start, shape.Pixels), t.AsSpan(start, shape.Pixels), shape);
             var expected = c.OfficialBatches[b];
             string what = $"{name} batch {b}";
@@ -30,7 +28,6 @@ public class ReferenceTests
             Assert.Equal(expected.Size, actual.Size);
             AssertScores(what, expected.Iou, expected.Dice, expected.Hd95, expected.Precision, expected.Recall, expected.Specificity,
                 actual.Iou, actual.Dice, actual.Hd95, actual.Precision, actual.Recall, actual.Specificity);
-            start += shape.Pixels;
         }
     }
 
@@ -60,13 +57,8 @@ public class ReferenceTests
         var c = Case(name);
         var meter = new SegmentationMeter(new SegmentationMeterOptions { Spacing = c.PixelSpacing });
         bool[] p = c.PredictionMask, t = c.TargetMask;
-        int start = 0;
-        foreach (var size in c.BatchSizes)
-        {
-            var shape = new BatchShape(size, c.Height, c.Width);
+        foreach (var (shape, start) in c.Batches())
             meter.Add(p.AsSpan(start, shape.Pixels), t.AsSpan(start, shape.Pixels), shape);
-            start += shape.Pixels;
-        }
         var summary = meter.Summarize();
 
         var o = summary.Official;
