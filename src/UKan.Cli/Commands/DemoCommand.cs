@@ -58,8 +58,8 @@ static class DemoCommand
             var split = DataSplit.Load(run.Split);
             var folder = new SegmentationFolder(data);
             var dataset = new SegmentationDataset(folder, config.Height, config.Width, config.Preprocessing);
-            var report = Evaluator.Run(model, dataset, split.Validation, rt.Device);
-            report.WriteCsv(Path.Combine(outDir, "eval_per_image.csv"));
+            var (summary, meter, _) = Evaluator.Run(model, dataset, split.Validation, rt.Device);
+            meter.WriteImagesCsv(Path.Combine(outDir, "eval_per_image.csv"));
 
             var predictions = Path.Combine(outDir, "predictions");
             Directory.CreateDirectory(predictions);
@@ -74,7 +74,7 @@ static class DemoCommand
                     UKan.Plots.Overlays.Tile(folder.LoadImage(split.Validation[i], ChannelOrder.Rgb), mask, folder.LoadMask(split.Validation[i]).Binary));
             }
             Console.WriteLine();
-            Console.WriteLine($"held-out images: {report.Images}; IoU {report.PerImage["iou"]:F3} (per-image mean), {report.Official["iou"]:F3} (official, batch-pooled); Dice {report.PerImage["dice"]:F3}; best epoch {result.BestEpoch + 1}; {clock.Elapsed.TotalMinutes:F1} min");
+            Console.WriteLine($"held-out images: {summary.PerImage.Images}; IoU {summary.PerImage.Iou.Mean:F3} (per-image mean), {summary.Official.Iou:F3} (official, batch-pooled); Dice {summary.PerImage.Dice.Mean:F3}; HD95 {summary.PerImage.Hd95.Median:F1} px (median); best epoch {result.BestEpoch + 1}; {clock.Elapsed.TotalMinutes:F1} min");
             Console.WriteLine($"run folder:   {outDir}");
             Console.WriteLine($"  curves:     {run.Curves}");
             Console.WriteLine($"  overlays:   {run.Overlays}");

@@ -57,18 +57,23 @@ static class EvalCommand
                 ids = sp.Validation;
             }
             var dataset = new SegmentationDataset(folder, h, w, preset, spec.InChannels);
-            var report = Evaluator.Run(net, dataset, ids, rt.Device, Math.Max(1, parsed.GetValue(batch)));
-            var table = new TextTable("metric", "official (batch-pooled)", "per-image mean");
-            foreach (var k in new[] { "iou", "dice", "precision", "recall", "specificity", "hd95" })
-                table.Add(k, report.Official[k].ToString("F4"), report.PerImage[k].ToString("F4"));
-            Console.WriteLine($"{spec.Describe()} on {report.Images} images of {dataDir} ({(splitPath is null ? "all images" : "validation ids of " + splitPath)}), input {h}x{w}");
+            var (summary, meter, _) = Evaluator.Run(net, dataset, ids, rt.Device, Math.Max(1, parsed.GetValue(batch)));
+            var (o, pi) = (summary.Official, summary.PerImage);
+            var table = new TextTable("metric", "official (batch-pooled)", "per-image mean ± std", "per-image median");
+            table.Add("iou", o.Iou.ToString("F4"), $"{pi.Iou.Mean:F4} ± {pi.Iou.Std:F4}", pi.Iou.Median.ToString("F4"));
+            table.Add("dice", o.Dice.ToString("F4"), $"{pi.Dice.Mean:F4} ± {pi.Dice.Std:F4}", pi.Dice.Median.ToString("F4"));
+            table.Add("hd95 (px)", o.Hd95.ToString("F2"), $"{pi.Hd95.Mean:F2} ± {pi.Hd95.Std:F2}", pi.Hd95.Median.ToString("F2"));
+            table.Add("precision", o.Precision.ToString("F4"), $"{pi.Precision.Mean:F4} ± {pi.Precision.Std:F4}", pi.Precision.Median.ToString("F4"));
+            table.Add("recall", o.Recall.ToString("F4"), $"{pi.Recall.Mean:F4} ± {pi.Recall.Std:F4}", pi.Recall.Median.ToString("F4"));
+            table.Add("specificity", o.Specificity.ToString("F4"), $"{pi.Specificity.Mean:F4} ± {pi.Specificity.Std:F4}", pi.Specificity.Median.ToString("F4"));
+            Console.WriteLine($"{spec.Describe()} on {o.Images} images of {dataDir} ({(splitPath is null ? "all images" : "validation ids of " + splitPath)}), input {h}x{w}, batches of {parsed.GetValue(batch)}");
             Console.Write(table);
-            Console.WriteLine($"per-image: IoU {report.PerImage["iou"]:F4} ± {report.PerImage["iou_std"]:F4}, HD95 median {report.PerImage["hd95_median"]:F2} px; {report.PerImage["one_empty"]} image(s) with exactly one of prediction and ground truth empty (HD95 = image diagonal)");
+            Console.WriteLine($"empty masks: {pi.BothEmpty} image(s) with both empty (scored 1 / HD95 0), {pi.PredictionEmpty} with nothing predicted, {pi.TargetEmpty} with an empty ground truth (HD95 = image diagonal); see docs/metrics.md");
             var json = parsed.GetValue(jsonOut);
             if (json is not null)
-                AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(new { model = spec.Describe(), images = report.Images, official = report.Official, per_image = report.PerImage }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(new { model = spec.Describe(), data = dataDir, size = new[] { h, w }, summary }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
             var csvPath = parsed.GetValue(csv) ?? csvDefault;
-            report.WriteCsv(csvPath);
+            meter.WriteImagesCsv(csvPath);
             Console.WriteLine($"per-image scores: {Path.GetFullPath(csvPath)}");
             return 0;
         });

@@ -225,36 +225,14 @@ public sealed class Trainer
 
     /// <summary>
     /// Loss and IoU/Dice over the validation ids in batches of the training batch size, as validate() in the
-    /// reference: IoU pooled over each batch, Dice = 2·IoU/(1+IoU), both averaged with batch-size weights; plus the
-    /// per-image means (both masks empty counts as IoU = Dice = 1).
+    /// reference (IoU pooled over each batch, Dice = 2·IoU/(1+IoU), batch-size weighted), plus the per-image means.
+    /// HD95 is left to the final evaluation: it is the slow part and not used for model selection.
     /// </summary>
     public ValidationScores Validate(nn.Module<Tensor, Tensor> model, SegmentationDataset dataset, IReadOnlyList<string> ids, BceDiceLoss lossFn)
     {
-        model.eval();
-        double lossW = 0, iouW = 0, diceW = 0, n = 0, iouImg = 0, diceImg = 0;
-        foreach (var batch in Prefetch.Ahead(dataset.Plain(ids, config.Batch)))
-        {
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var (bx, bt) = batch.ToTensors(device);
-            var logits = model.call(bx);
-            int b = batch.Count;
-            lossW += lossFn.call(logits, bt).item<float>() * b;
-            var images = BatchScores.PerImage(logits, bt);
-            var pooled = images.Aggregate((a, c) => a + c);
-            double iou = (pooled.TP + 1e-5) / (pooled.TP + pooled.FP + pooled.FN + 1e-5);
-            iouW += iou * b;
-            diceW += 2 * iou / (1 + iou) * b;
-            foreach (var c in images)
-            {
-                long union = c.TP + c.FP + c.FN;
-                iouImg += union == 0 ? 1 : (double)c.TP / union;
-                diceImg += union == 0 ? 1 : 2.0 * c.TP / (2 * c.TP + c.FP + c.FN);
-            }
-            n += b;
-        }
+        var (summary, _, loss) = Evaluator.Run(model, dataset, ids, device, config.Batch, hd95: false, loss: lossFn);
         model.train();
-        return new ValidationScores(lossW / n, iouW / n, diceW / n, iouImg / n, diceImg / n);
+        return new ValidationScores(loss, summary.Official.Iou, summary.Official.Dice, summary.PerImage.Iou.Mean, summary.PerImage.Dice.Mean);
     }
 
     void SaveOverlays(nn.Module<Tensor, Tensor> model, SegmentationDataset dataset, IReadOnlyList<string> ids)
