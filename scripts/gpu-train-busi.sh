@@ -8,12 +8,21 @@ LIMIT="${LIMIT:-500}"
 U=/tmp/u/ukan
 mkdir -p /tmp/u && tar -xJf .gpu/ukan-gpu.tar.xz -C /tmp/u
 mkdir -p /tmp/runs
-# The lossy copy (JPEG q95) is made here from the lossless one, to measure once what JPEG storage changes.
-$U data resize .gpu/busi256 /tmp/busi256j --size 256 --jpeg-quality 95 > /tmp/runs/jpeg.log 2>&1
+# A run that dies (e.g. a native crash) continues from its last checkpoint, up to twice; all share one time budget.
+DEADLINE=$(( $(date +%s) + LIMIT ))
 train() { # name, data, extra args...
   local name=$1 data=$2; shift 2
-  timeout "$LIMIT" $U train --device cuda --data "$data" --out /tmp/runs/$name --epochs "$EPOCHS" "$@" > /tmp/runs/$name.log 2>&1
+  timeout $(( DEADLINE - $(date +%s) )) $U train --device cuda --data "$data" --out /tmp/runs/$name --epochs "$EPOCHS" "$@" > /tmp/runs/$name.log 2>&1
+  for attempt in 1 2; do
+    grep -q "^done:" /tmp/runs/$name.log && return
+    [ -f /tmp/runs/$name/checkpoints/last.safetensors ] || return
+    [ $(( DEADLINE - $(date +%s) )) -gt 20 ] || return
+    echo "resuming $name (attempt $attempt)" >> /tmp/runs/$name.log
+    timeout $(( DEADLINE - $(date +%s) )) $U train --device cuda --resume /tmp/runs/$name >> /tmp/runs/$name.log 2>&1
+  done
 }
+# The lossy copy (JPEG q95) is made here from the lossless one, to measure once what JPEG storage changes.
+$U data resize .gpu/busi256 /tmp/busi256j --size 256 --jpeg-quality 95 > /tmp/runs/jpeg.log 2>&1
 train ukan-2981 .gpu/busi256 --data-seed 2981 &
 train ukan-6142 .gpu/busi256 --data-seed 6142 &
 train ukan-1187 .gpu/busi256 --data-seed 1187 &

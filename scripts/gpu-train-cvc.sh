@@ -8,11 +8,22 @@ LIMIT="${LIMIT:-460}"
 U=/tmp/u/ukan
 mkdir -p /tmp/u && tar -xJf .gpu/ukan-gpu.tar.xz -C /tmp/u
 mkdir -p /tmp/runs
-train() { local name=$1 data=$2; shift 2
-  timeout "$LIMIT" $U train --device cuda --data "$data" --out /tmp/runs/$name --epochs "$EPOCHS" "$@" > /tmp/runs/$name.log 2>&1; }
-train cvc-ukan-2981 .gpu/cvc256j --data-seed 2981 &
-train cvc-ukan-6142 .gpu/cvc256j --data-seed 6142 &
-train cvc-ukan-1187 .gpu/cvc256j --data-seed 1187 &
+# A run that dies (e.g. a native crash) continues from its last checkpoint, up to twice; all share one time budget.
+DEADLINE=$(( $(date +%s) + LIMIT ))
+train() { # name, data, extra args...
+  local name=$1 data=$2; shift 2
+  timeout $(( DEADLINE - $(date +%s) )) $U train --device cuda --data "$data" --out /tmp/runs/$name --epochs "$EPOCHS" "$@" > /tmp/runs/$name.log 2>&1
+  for attempt in 1 2; do
+    grep -q "^done:" /tmp/runs/$name.log && return
+    [ -f /tmp/runs/$name/checkpoints/last.safetensors ] || return
+    [ $(( DEADLINE - $(date +%s) )) -gt 20 ] || return
+    echo "resuming $name (attempt $attempt)" >> /tmp/runs/$name.log
+    timeout $(( DEADLINE - $(date +%s) )) $U train --device cuda --resume /tmp/runs/$name >> /tmp/runs/$name.log 2>&1
+  done
+}
+
+# The official (sklearn train_test_split) splits of the three paper seeds: docs/splits/cvc.
+for seed in 2981 6142 1187; do train cvc-ukan-$seed .gpu/cvc256j --split docs/splits/cvc/official-split-$seed.json & done
 if [ -n "${EXTRA:-}" ]; then eval "$EXTRA" & fi
 wait
 for r in /tmp/runs/*/; do
