@@ -10,10 +10,14 @@ namespace UKan.Training;
 /// </summary>
 public static class ModelExport
 {
+    /// <summary>The model configuration a weights file records, or null.</summary>
+    public static ModelSpec? ReadSpec(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue("ukan.spec", out var json) ? ModelSpec.FromJson(json) : null;
+
     public static void Save(string path, torch.nn.Module model, ModelSpec spec, string? note = null)
     {
         var meta = new Dictionary<string, string> { ["format"] = "pt", ["ukan.kind"] = "weights", ["ukan.spec"] = spec.ToJson() };
         if (note is not null) meta["ukan.note"] = note;
-        TensorFile.Write(path, model.state_dict().Select(kv => (kv.Key, kv.Value)), meta);
+        UKan.Checkpoints.SafeTensors.Write(path, model.state_dict().Select(kv => (kv.Key, kv.Value)), meta);
     }
 }

@@ -16,7 +16,7 @@ public class KanLinearParityTests
     {
         _ = TestTorch.Runtime;
         var f = ParityFixtures.Get(name);
-        var t = FixtureTensors.Read(f.TensorsPath);
+        var t = UKan.Checkpoints.SafeTensors.Read(f.TensorsPath).Tensors;
         var options = new KanLinearOptions
         {
             GridSize = f.Int("grid_size", 5),

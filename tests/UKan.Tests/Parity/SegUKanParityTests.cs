@@ -18,7 +18,7 @@ public class SegUKanParityTests
     {
         _ = TestTorch.Runtime;
         var f = ParityFixtures.Get(name);
-        var t = FixtureTensors.Read(f.TensorsPath);
+        var t = UKan.Checkpoints.SafeTensors.Read(f.TensorsPath).Tensors;
         var spec = new ModelSpec
         {
             EmbedDims = f.Config.GetProperty("embed_dims").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
@@ -35,6 +35,21 @@ public class SegUKanParityTests
                 state[key["param.".Length..]].copy_(value);
         KanLinear.RefreshGridCaches(model);
         return (model, t, f);
+    }
+
+    [Theory, MemberData(nameof(ParityFixtures.UKan), MemberType = typeof(ParityFixtures))]
+    public void Parity_outputs_with_the_weights_read_from_the_official_pth(string name)
+    {
+        var (reference, t, f) = Load(name);
+        if (f.PthPath is null) return;   // this fixture ships no .pth; the safetensors cases cover it
+        var model = (SegUKan)ModelFactory.Create(reference.Spec);
+        UKan.Checkpoints.StateDictLoader.Load(model, UKan.Checkpoints.PthFile.ReadStateDict(f.PthPath), f.PthPath);
+        model.train();
+        TestTorch.AssertClose(t["y_train"], model.call(t["x"]), Atol, Rtol, "y_train from .pth");
+        UndoRecordedTrainingPass(model, t);
+        model.eval();
+        using var _ = no_grad();
+        TestTorch.AssertClose(t["y_eval"], model.call(t["x"]), Atol, Rtol, "y_eval from .pth");
     }
 
     [Theory, MemberData(nameof(ParityFixtures.UKan), MemberType = typeof(ParityFixtures))]
