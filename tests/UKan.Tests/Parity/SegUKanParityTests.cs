@@ -42,10 +42,16 @@ public class SegUKanParityTests
     {
         var (reference, t, f) = Load(name);
         if (f.PthPath is null) return;   // this fixture ships no .pth; the safetensors cases cover it
-        var model = (SegUKan)ModelFactory.Create(reference.Spec);
-        UKan.Checkpoints.StateDictLoader.Load(model, UKan.Checkpoints.PthFile.ReadStateDict(f.PthPath), f.PthPath);
-        model.train();
-        TestTorch.AssertClose(t["y_train"], model.call(t["x"]), Atol, Rtol, "y_train from .pth");
+        SegUKan FromPth()
+        {
+            var m = (SegUKan)ModelFactory.Create(reference.Spec);
+            UKan.Checkpoints.StateDictLoader.Load(m, UKan.Checkpoints.PthFile.ReadStateDict(f.PthPath), f.PthPath);
+            return m;
+        }
+        var training = FromPth();
+        training.train();
+        TestTorch.AssertClose(t["y_train"], training.call(t["x"]), Atol, Rtol, "y_train from .pth");
+        var model = FromPth();
         UndoRecordedTrainingPass(model, t);
         model.eval();
         using var _ = no_grad();
