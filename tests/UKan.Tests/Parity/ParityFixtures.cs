@@ -3,8 +3,9 @@ using System.Text.Json;
 namespace UKan.Tests.Parity;
 
 /// <summary>
-/// Discovers the parity fixtures: every NAME.json with a NAME.safetensors beside it in the fixtures folder
-/// (default ../shared/fixtures/ukan-reference next to the repository; UKAN_FIXTURES names another folder).
+/// Discovers the parity fixtures: every NAME.json with a NAME.safetensors beside it in the fixtures folder:
+/// UKAN_FIXTURES when set, else the team's ../shared/fixtures/ukan-reference beside the repository when present,
+/// else the copy committed in tests/fixtures/ukan-reference (so that a clean clone tests the same numbers).
 /// The json alone decides the configuration; keys it lacks take the official defaults.
 /// </summary>
 public static class ParityFixtures
@@ -16,7 +17,10 @@ public static class ParityFixtures
         if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } env) return env;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "UKan.slnx")))
-                return Path.Combine(dir.FullName, "..", "shared", "fixtures", "ukan-reference");
+            {
+                var shared = Path.Combine(dir.FullName, "..", "shared", "fixtures", "ukan-reference");
+                return Directory.Exists(shared) ? shared : Path.Combine(dir.FullName, "tests", "fixtures", "ukan-reference");
+            }
         throw new InvalidOperationException("repository root (UKan.slnx) not found above the test binaries");
     }
 
