@@ -3,32 +3,10 @@
 # Expects: .gpu/ukan-gpu.tar.xz (scripts/pack-gpu.sh) and .gpu/busi256 (ukan data resize <prepared BUSI> .gpu/busi256 --size 256).
 # Writes $OUT/busi-checks.tar.gz.
 set -uo pipefail
-EPOCHS="${EPOCHS:-80}"
 LIMIT="${LIMIT:-500}"
-U=/tmp/u/ukan
-mkdir -p /tmp/u && tar -xJf .gpu/ukan-gpu.tar.xz -C /tmp/u
-mkdir -p /tmp/runs
-# A run that dies (e.g. a native crash) continues from its last checkpoint, up to twice; all share one time budget.
-DEADLINE=$(( $(date +%s) + LIMIT ))
-train() { # name, data, extra args...
-  local name=$1 data=$2; shift 2
-  timeout $(( DEADLINE - $(date +%s) )) $U train --device cuda --data "$data" --out /tmp/runs/$name --epochs "$EPOCHS" "$@" > /tmp/runs/$name.log 2>&1
-  for attempt in 1 2; do
-    grep -q "^done:" /tmp/runs/$name.log && return
-    [ -f /tmp/runs/$name/checkpoints/last.safetensors ] || return
-    [ $(( DEADLINE - $(date +%s) )) -gt 20 ] || return
-    echo "resuming $name (attempt $attempt)" >> /tmp/runs/$name.log
-    timeout $(( DEADLINE - $(date +%s) )) $U train --device cuda --resume /tmp/runs/$name >> /tmp/runs/$name.log 2>&1
-  done
-}
+source "$(dirname "$0")/gpu-common.sh"
 for seed in 2981 6142 1187; do train ukan-official-$seed .gpu/busi256 --split docs/splits/busi/official-split-$seed.json & done
 train mlp-2981 .gpu/busi256 --data-seed 2981 --mlp &
 if $U model summary --model allukan --size 256 > /dev/null 2>&1; then train allukan-2981 .gpu/busi256 --data-seed 2981 --model allukan & fi
 wait
-for r in /tmp/runs/*/; do
-  n=$(basename "$r")
-  [ -f "$r/model.safetensors" ] && $U eval "$r" --device cuda --json "$r/eval.json" > "$r/eval.txt" 2>&1
-  tail -2 /tmp/runs/$n.log
-done
-tar -C /tmp/runs -czf "$OUT/busi-checks.tar.gz" --exclude='*.safetensors' --exclude='events' .
-ls -la "$OUT"
+evaluate_and_pack busi-checks.tar.gz

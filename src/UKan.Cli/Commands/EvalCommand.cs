@@ -15,15 +15,13 @@ static class EvalCommand
         var target = new Argument<string>("run-or-weights") { Description = "A run folder (uses its best model, data, split and settings) or a weights file." };
         var data = new Option<string?>("--data") { Description = "Dataset folder (default: the run's)." };
         var split = new Option<string?>("--split") { Description = "Evaluate the validation ids of this split.json (default: the run's split; for a weights file: every image)." };
-        var size = new Option<string?>("--size") { Description = "Model input size (default: the run's, else 256)." };
-        var preprocessing = new Option<string?>("--preprocessing") { Description = "official or standard (default: the run's, else official)." };
         var batch = new Option<int>("--batch") { Description = "Batch size of the official (batch-pooled) metrics.", DefaultValueFactory = _ => 8 };
         var jsonOut = new Option<string?>("--json") { Description = "Also write the summary to this JSON file." };
         var csv = new Option<string?>("--csv") { Description = "Per-image CSV path (default: eval_per_image.csv in the run folder, or ./eval_per_image.csv)." };
-        var model = new ModelOptions();
-        model.AddTo(command);
+        var inference = new InferenceOptions();
+        inference.AddTo(command);
         command.Arguments.Add(target);
-        foreach (var o in new Option[] { data, split, size, preprocessing, batch, csv, jsonOut }) command.Options.Add(o);
+        foreach (var o in new Option[] { data, split, batch, csv, jsonOut }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
@@ -40,13 +38,8 @@ static class EvalCommand
                 splitPath ??= run.Split;
                 csvDefault = Path.Combine(run.Root, "eval_per_image.csv");
             }
-            else runConfig = RunSettings.Near(path);
-            bool explicitModel = parsed.GetResult(model.Preset) is { Implicit: false } || parsed.GetResult(model.EmbedDims) is { Implicit: false };
-            var (net, spec) = ModelLoader.Load(weights, explicitModel || weights.EndsWith(".pth", StringComparison.OrdinalIgnoreCase) ? model.Resolve(parsed) : null);
-            net.to(rt.Device);
-            var dataDir = parsed.GetValue(data) ?? runConfig?.Data ?? throw new UserError("--data is required when evaluating a weights file.");
-            var (h, w) = parsed.GetValue(size) is string s ? TrainCommand.ParseSize(s) : (runConfig?.Height ?? 256, runConfig?.Width ?? 256);
-            var preset = parsed.GetValue(preprocessing) is string p ? Preprocessing.Parse(p) : runConfig?.Preprocessing ?? PreprocessingPreset.Official;
+            var (net, spec, h, w, preset, resolvedRun) = inference.Resolve(parsed, weights, runConfig, rt.Device);
+            var dataDir = parsed.GetValue(data) ?? resolvedRun?.Data ?? throw new UserError("--data is required when evaluating a weights file.");
             if (!Directory.Exists(dataDir)) throw new UserError($"--data {dataDir}: folder not found.");
             var folder = new SegmentationFolder(dataDir, spec.NumClasses);
             IReadOnlyList<string> ids = folder.Ids;

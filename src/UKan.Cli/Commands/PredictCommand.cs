@@ -16,36 +16,27 @@ static class PredictCommand
         var weights = new Option<string>("--weights") { Description = "Weights: a run's model.safetensors, a checkpoint, or an official .pth (with --preset).", Required = true };
         var inputs = new Argument<string[]>("inputs") { Description = "Image files or folders of images.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--out") { Description = "Output folder.", Required = true };
-        var size = new Option<string?>("--size") { Description = "Model input size N or HxW (default: the size the run trained at, else 256)." };
-        var preprocessing = new Option<string?>("--preprocessing") { Description = "official or standard (default: the run's, else official)." };
         var probabilities = new Option<bool>("--probabilities") { Description = "Also write probability maps (16-bit PNG, 0..65535)." };
         var overlays = new Option<bool>("--overlays") { Description = "Also write overlays (prediction in red)." };
         var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 8 };
-        var model = new ModelOptions();
-        model.AddTo(command);
+        var inference = new InferenceOptions();
+        inference.AddTo(command);
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { weights, output, size, preprocessing, probabilities, overlays, batch }) command.Options.Add(o);
+        foreach (var o in new Option[] { weights, output, probabilities, overlays, batch }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
-            var weightsPath = parsed.GetValue(weights)!;
-            // Settings recorded next to the weights (a run folder) are the defaults; explicit options win.
-            var runConfig = RunSettings.Near(weightsPath);
-            bool explicitModel = parsed.GetResult(model.Preset) is { Implicit: false } || parsed.GetResult(model.EmbedDims) is { Implicit: false };
-            var (net, spec) = ModelLoader.Load(weightsPath, explicitModel || weightsPath.EndsWith(".pth", StringComparison.OrdinalIgnoreCase) ? model.Resolve(parsed) : null);
-            net.to(rt.Device);
-            var (h, w) = parsed.GetValue(size) is string s ? TrainCommand.ParseSize(s) : (runConfig?.Height ?? 256, runConfig?.Width ?? 256);
-            var preset = parsed.GetValue(preprocessing) is string p ? Preprocessing.Parse(p) : runConfig?.Preprocessing ?? PreprocessingPreset.Official;
+            var (net, spec, h, w, preset, _) = inference.Resolve(parsed, parsed.GetValue(weights)!, null, rt.Device);
             var files = ExpandInputs(parsed.GetValue(inputs)!);
             var outDir = parsed.GetValue(output)!;
             try { Directory.CreateDirectory(outDir); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UserError($"--out {outDir}: cannot create it ({e.Message.Split('.')[0]})."); }
-            var inference = new Inference(net, h, w, preset, spec.InChannels, rt.Device);
+            var segmenter = new Inference(net, h, w, preset, spec.InChannels, rt.Device);
             int b = Math.Max(1, parsed.GetValue(batch)), done = 0;
             foreach (var chunk in files.Chunk(b))
             {
                 var images = chunk.Select(f => ImageOps.ToColor8(ImageFile.Read(f), Preprocessing.Order(preset))).ToList();
-                var probs = inference.Probabilities(images);
+                var probs = segmenter.Probabilities(images);
                 for (int i = 0; i < chunk.Length; i++)
                 {
                     var name = Path.GetFileNameWithoutExtension(chunk[i]);
@@ -89,9 +80,39 @@ static class PredictCommand
     }
 }
 
-/// <summary>The training settings of the run a weights file belongs to, when it sits in a run folder.</summary>
-static class RunSettings
+/// <summary>
+/// The options eval and predict share: the weights, the model spec (recorded in the file, or given), the input size
+/// and the preprocessing, where settings recorded in the run folder a weights file sits in are the defaults.
+/// </summary>
+sealed class InferenceOptions
 {
+    public readonly ModelOptions Model = new();
+    public readonly Option<string?> Size = new("--size") { Description = "Model input size N or HxW (default: the size the run trained at, else 256)." };
+    public readonly Option<string?> Preprocessing = new("--preprocessing") { Description = "official or standard (default: the run's, else official)." };
+
+    public void AddTo(Command command)
+    {
+        Model.AddTo(command);
+        command.Options.Add(Size);
+        command.Options.Add(Preprocessing);
+    }
+
+    public sealed record Resolved(torch.nn.Module<torch.Tensor, torch.Tensor> Net, UKan.Models.ModelSpec Spec, int Height, int Width,
+        PreprocessingPreset Preset, UKan.Training.TrainConfig? Run);
+
+    /// <summary>Loads the weights onto the device and settles size and preprocessing.</summary>
+    public Resolved Resolve(ParseResult parsed, string weights, UKan.Training.TrainConfig? runConfig, torch.Device device)
+    {
+        runConfig ??= Near(weights);
+        bool explicitModel = parsed.GetResult(Model.Preset) is { Implicit: false } || parsed.GetResult(Model.EmbedDims) is { Implicit: false };
+        var (net, spec) = ModelLoader.Load(weights, explicitModel || weights.EndsWith(".pth", StringComparison.OrdinalIgnoreCase) ? Model.Resolve(parsed) : null);
+        net.to(device);
+        var (h, w) = parsed.GetValue(Size) is string s ? TrainCommand.ParseSize(s) : (runConfig?.Height ?? 256, runConfig?.Width ?? 256);
+        var preset = parsed.GetValue(Preprocessing) is string p ? UKan.Data.Preprocessing.Parse(p) : runConfig?.Preprocessing ?? PreprocessingPreset.Official;
+        return new Resolved(net, spec, h, w, preset, runConfig);
+    }
+
+    /// <summary>The training settings of the run a weights file belongs to, when it sits in a run folder.</summary>
     public static UKan.Training.TrainConfig? Near(string weightsPath)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(weightsPath));

@@ -100,46 +100,45 @@ public sealed class FlatAdam : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         StepCount++;
-        if (Capturable) { StepOnDevice(); return; }
-        double bias1 = 1 - Math.Pow(Beta1, StepCount);
-        double bias2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
+        if (Capturable)
+        {
+            // Every step-dependent scalar is computed on the device from the step counter (graph-replayable).
+            var t = stepOnDevice!.add_(1);
+            var bias1 = 1 - (t * Math.Log(Beta1)).exp();
+            var bias2Sqrt = (1 - (t * Math.Log(Beta2)).exp()).sqrt();
+            foreach (var g in Groups)
+            {
+                var lr = g.LearningRateOnDevice!;
+                var denom = Moments(g, decayed => decayed.mul_(1 - lr * g.Settings.WeightDecay)).div_(bias2Sqrt).add_(Eps);
+                g.Params.sub_(g.ExpAvg.div(denom).mul_(lr / bias1));
+            }
+            return;
+        }
+        double b1 = 1 - Math.Pow(Beta1, StepCount), b2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
         foreach (var g in Groups)
         {
-            double lr = g.LearningRate, wd = g.Settings.WeightDecay;
-            var grad = g.Grads;
-            if (wd != 0)
-            {
-                if (Decoupled) g.Params.mul_(1 - lr * wd);
-                else grad = grad.add(g.Params, alpha: wd);
-            }
-            g.ExpAvg.lerp_(grad, 1 - Beta1);
-            g.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
-            var denom = g.ExpAvgSq.sqrt().div_(bias2Sqrt).add_(Eps);
-            g.Params.addcdiv_(g.ExpAvg, denom, value: -lr / bias1);
+            double lr = g.LearningRate;
+            var denom = Moments(g, decayed => decayed.mul_(1 - lr * g.Settings.WeightDecay)).div_(b2Sqrt).add_(Eps);
+            g.Params.addcdiv_(g.ExpAvg, denom, value: -lr / b1);
         }
     }
 
-    // The same update with every step-dependent scalar computed on the device from the step counter.
-    void StepOnDevice()
+    /// <summary>
+    /// Weight decay (decoupled through <paramref name="decoupledDecay"/>, or coupled into the gradient) and the moment
+    /// updates; returns √v, the start of the denominator.
+    /// </summary>
+    Tensor Moments(Group g, Action<Tensor> decoupledDecay)
     {
-        var t = stepOnDevice!.add_(1);
-        var bias1 = 1 - (t * Math.Log(Beta1)).exp();
-        var bias2Sqrt = (1 - (t * Math.Log(Beta2)).exp()).sqrt();
-        foreach (var g in Groups)
+        double wd = g.Settings.WeightDecay;
+        var grad = g.Grads;
+        if (wd != 0)
         {
-            var lr = g.LearningRateOnDevice!;
-            double wd = g.Settings.WeightDecay;
-            var grad = g.Grads;
-            if (wd != 0)
-            {
-                if (Decoupled) g.Params.mul_(1 - lr * wd);
-                else grad = grad.add(g.Params, alpha: wd);
-            }
-            g.ExpAvg.lerp_(grad, 1 - Beta1);
-            g.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
-            var denom = g.ExpAvgSq.sqrt().div_(bias2Sqrt).add_(Eps);
-            g.Params.sub_(g.ExpAvg.div(denom).mul_(lr / bias1));
+            if (Decoupled) decoupledDecay(g.Params);
+            else grad = grad.add(g.Params, alpha: wd);
         }
+        g.ExpAvg.lerp_(grad, 1 - Beta1);
+        g.ExpAvgSq.mul_(Beta2).addcmul_(grad, grad, value: 1 - Beta2);
+        return g.ExpAvgSq.sqrt();
     }
 
     /// <summary>The L2 norm of all gradients; scales them down to <paramref name="maxNorm"/> when above (clip_grad_norm_).</summary>
