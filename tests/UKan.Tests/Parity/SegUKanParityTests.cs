@@ -118,3 +118,28 @@ public class SegUKanParityTests
         Assert.True(checkedAny, "the fixture stores no gradients");
     }
 }
+
+/// <summary>
+/// The official UKAN class default (embed dims 256/320/512): every state-dict key and shape, for the official kan and
+/// no_kan settings (the same model: the official no_kan flag never reaches the blocks), from ukan_full_shapes.json.
+/// </summary>
+public class SegUKanFullShapesParityTests
+{
+    [Theory]
+    [InlineData("kan")]
+    [InlineData("no_kan")]
+    public void Parity_full_model_state_dict_keys_and_shapes(string setting)
+    {
+        _ = TestTorch.Runtime;
+        var path = Path.Combine(ParityFixtures.Folder(), "ukan_full_shapes.json");
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        var entry = doc.RootElement.GetProperty(setting);
+        var expected = entry.GetProperty("state_dict").EnumerateObject()
+            .ToDictionary(p => p.Name, p => p.Value.EnumerateArray().Select(v => v.GetInt64()).ToArray());
+        var model = ModelFactory.Create(new ModelSpec { EmbedDims = ModelPresets.Resolve("large"), Preset = "large" });
+        var actual = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (key, shape) in expected) Assert.Equal(shape, actual[key]);
+        Assert.Equal(entry.GetProperty("params").GetInt64(), ModelFactory.CountParameters(model));
+    }
+}
