@@ -14,24 +14,25 @@ public sealed class DoubleConv : nn.Module<Tensor, Tensor>
     private readonly Sequential conv;
 
     /// <param name="middle">Channels between the two convolutions: <c>out</c> for ConvLayer, <c>in</c> for D_ConvLayer.</param>
-    public DoubleConv(int inChannels, int middle, int outChannels, ConvFactory? factory = null) : base(nameof(DoubleConv))
+    /// <param name="relu">False puts identities where the ReLUs were (ALL U-KAN's drop-ReLU option); keys are unchanged.</param>
+    public DoubleConv(int inChannels, int middle, int outChannels, ConvFactory? factory = null, bool relu = true) : base(nameof(DoubleConv))
     {
         factory ??= ConvFactories.Conv2d;
         conv = nn.Sequential(
             ("0", factory(inChannels, middle, 3, 1, 1, 1)),
             ("1", nn.BatchNorm2d(middle)),
-            ("2", nn.ReLU()),
+            ("2", ConvFactories.Relu(relu)),
             ("3", factory(middle, outChannels, 3, 1, 1, 1)),
             ("4", nn.BatchNorm2d(outChannels)),
-            ("5", nn.ReLU()));
+            ("5", ConvFactories.Relu(relu)));
         RegisterComponents();
     }
 
     /// <summary>ConvLayer(in, out): conv in→out, conv out→out (encoder).</summary>
-    public static DoubleConv Encoder(int inChannels, int outChannels, ConvFactory? factory = null) => new(inChannels, outChannels, outChannels, factory);
+    public static DoubleConv Encoder(int inChannels, int outChannels, ConvFactory? factory = null, bool relu = true) => new(inChannels, outChannels, outChannels, factory, relu);
 
     /// <summary>D_ConvLayer(in, out): conv in→in, conv in→out (decoder).</summary>
-    public static DoubleConv Decoder(int inChannels, int outChannels, ConvFactory? factory = null) => new(inChannels, inChannels, outChannels, factory);
+    public static DoubleConv Decoder(int inChannels, int outChannels, ConvFactory? factory = null, bool relu = true) => new(inChannels, inChannels, outChannels, factory, relu);
 
     public override Tensor forward(Tensor x) => conv.call(x);
 }
@@ -50,4 +51,7 @@ public static class ConvFactories
 {
     /// <summary>nn.Conv2d with bias, as every convolution of U-KAN has.</summary>
     public static readonly ConvFactory Conv2d = (i, o, k, s, p, g) => nn.Conv2d(i, o, k, stride: s, padding: p, groups: g, bias: true);
+
+    /// <summary>ReLU, or an identity in its place when a variant drops the skeleton's ReLUs.</summary>
+    public static nn.Module<Tensor, Tensor> Relu(bool keep) => keep ? nn.ReLU() : nn.Identity();
 }

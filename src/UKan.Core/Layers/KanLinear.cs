@@ -5,9 +5,6 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace UKan.Layers;
 
-/// <summary>The base branch's activation b(x) in y = W_b b(x) + W_s B(x).</summary>
-public enum BaseActivation { SiLU, Identity, ReLU, GELU, Tanh }
-
 /// <summary>Which evaluation KanLinear uses; Auto picks the fast one whenever it is exact.</summary>
 public enum KanPath { Auto, General, Fast }
 
@@ -146,15 +143,7 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>
     public Tensor FusedWeight() =>
         cat([base_weight.unsqueeze(-1), ScaledSplineWeight()], -1).view(OutFeatures, -1);
 
-    public Tensor Activate(Tensor x) => Options.BaseActivation switch
-    {
-        BaseActivation.SiLU => F.silu(x),
-        BaseActivation.Identity => x.alias(),
-        BaseActivation.ReLU => F.relu(x),
-        BaseActivation.GELU => F.gelu(x),
-        BaseActivation.Tanh => x.tanh(),
-        _ => throw new ArgumentOutOfRangeException(nameof(Options.BaseActivation)),
-    };
+    public Tensor Activate(Tensor x) => BaseActivations.Apply(Options.BaseActivation, x);
 
     /// <summary>
     /// curve2coeff: per input feature, the least-squares spline coefficients that reproduce y at the points x.
