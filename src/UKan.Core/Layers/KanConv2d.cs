@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -13,16 +12,18 @@ namespace UKan.Layers;
 /// that description, not copied.
 /// </summary>
 /// <remarks>
-/// Groups: group g's KanLinear sees only its own channels' C_in/groups·k·k features and produces its C_out/groups
-/// outputs; a depthwise conv (groups = C) is therefore C independent KanLinear(k·k → 1), 10·9 parameters per channel,
-/// exactly the edges of the depthwise Conv2d it replaces. The groups run one after another (KanLinear has no grouped
-/// form), which costs kernel launches on a GPU but no memory beyond the ungrouped layer's.
-/// State-dict names: <c>kan.{g}.base_weight</c>, <c>kan.{g}.spline_weight</c>, <c>kan.{g}.spline_scaler</c>, <c>kan.{g}.grid</c>.
+/// Groups: the edges are exactly those of the grouped Conv2d it replaces — output o of group g sees only group g's
+/// C_in/groups·k·k features, each edge a KAN function. They are held by one KanLinear(groups·C_in/groups·k·k →
+/// C_out/groups) whose input block g feeds output channel g·C_out/groups + o, so a depthwise conv (groups = C) is
+/// C functions-of-9-taps, 10·9 parameters per channel, computed in one batched product instead of C separate layers.
+/// This is the same as one KanLinear per group (tested), including the initialisation: efficient-kan's kaiming bound
+/// 1/√fan_in is restored to each group's fan-in by scaling base weights and spline scalers by √groups.
+/// State-dict names: <c>kan.base_weight</c>, <c>kan.spline_weight</c>, <c>kan.spline_scaler</c>, <c>kan.grid</c>.
 /// Padding: zeros are padded before the KAN, so border taps contribute φ(0) (spec §3.3), unlike KAonv's default.
 /// </remarks>
 public sealed class KanConv2d : nn.Module<Tensor, Tensor>
 {
-    private readonly ModuleList<KanLinear> kan;
+    private readonly KanLinear kan;
 
     public int InChannels { get; }
     public int OutChannels { get; }
@@ -39,13 +40,18 @@ public sealed class KanConv2d : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"KAN conv: {inChannels} in and {outChannels} out channels are not divisible into {groups} groups");
         (InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, Groups) =
             (inChannels, outChannels, kernelSize, stride, padding, dilation, groups);
-        int features = inChannels / groups * kernelSize * kernelSize;
-        kan = nn.ModuleList(Enumerable.Range(0, groups).Select(_ => new KanLinear(features, outChannels / groups, options)).ToArray());
+        kan = new KanLinear(inChannels * kernelSize * kernelSize, outChannels / groups, options);
         RegisterComponents();
+        if (groups > 1)
+            using (no_grad())
+            {
+                kan.BaseWeight.mul_(Math.Sqrt(groups));
+                kan.SplineScaler?.mul_(Math.Sqrt(groups));
+            }
     }
 
-    /// <summary>The KanLinear of each group (one when groups = 1).</summary>
-    public IReadOnlyList<KanLinear> Kans => kan.ToList();
+    /// <summary>The KanLinear holding every edge (input block g belongs to group g).</summary>
+    public KanLinear Kan => kan;
 
     public override Tensor forward(Tensor x)
     {
@@ -56,11 +62,14 @@ public sealed class KanConv2d : nn.Module<Tensor, Tensor>
         // group g's features are one contiguous block.
         var patches = F.unfold(x, KernelSize, Dilation, Padding, Stride).transpose(1, 2);       // (B, L, C·k·k)
         Tensor y;
-        if (Groups == 1) y = kan[0].call(patches);
+        if (Groups == 1) y = kan.call(patches);
         else
         {
-            long width = patches.shape[2] / Groups;
-            y = cat(kan.Select((k, g) => k.call(patches.narrow(2, g * width, width))).ToArray(), 2);
+            // features (rows, G, f) · weights (out/G, G, f) → (rows, G, out/G), f = (C_in/G·k·k)·(1+K).
+            var rows = patches.reshape(-1, patches.shape[2]);
+            var features = kan.Features(rows).view(rows.shape[0], Groups, -1);
+            var weight = kan.FusedWeight().view(OutChannels / Groups, Groups, -1);
+            y = einsum("rgf,ogf->rgo", features, weight).reshape(batch, -1, OutChannels);
         }
         return y.transpose(1, 2).reshape(batch, OutChannels, outH, outW).MoveToOuterDisposeScope();
     }

@@ -123,11 +123,8 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>
         Tensor y;
         if (UsesFastPath)
         {
-            // Features per input i: [b(x_i), B_0(x_i), ..., B_{K-1}(x_i)], weights laid out the same way, so
-            // the whole layer is one (rows, 9·in) × (9·in, out) product.
-            var features = cat([Activate(x).unsqueeze(-1), BSplineBasis.UniformCubic(x, uniform!.Value)], -1)
-                .view(x.shape[0], -1);
-            y = F.linear(features, FusedWeight());
+            // Features and weights laid out the same way, so the whole layer is one (rows, 9·in) × (9·in, out) product.
+            y = F.linear(Features(x).view(x.shape[0], -1), FusedWeight());
         }
         else
         {
@@ -139,7 +136,14 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>
         return y.reshape(outShape).MoveToOuterDisposeScope();
     }
 
-    /// <summary>[W_b, W_s·scaler] interleaved per input: (out, in·(1+K)), matching the fast path's features.</summary>
+    /// <summary>
+    /// Per-input features [b(x_i), B_0(x_i), ..., B_{K-1}(x_i)]: (rows, in) → (rows, in, 1+K), by the same path as
+    /// forward; contracted with <see cref="FusedWeight"/> they give the layer's output (KanConv2d's groups use this).
+    /// </summary>
+    public Tensor Features(Tensor x) =>
+        cat([Activate(x).unsqueeze(-1), UsesFastPath ? BSplineBasis.UniformCubic(x, uniform!.Value) : BSplines(x)], -1);
+
+    /// <summary>[W_b, W_s·scaler] interleaved per input: (out, in·(1+K)), matching <see cref="Features"/>.</summary>
     public Tensor FusedWeight() =>
         cat([base_weight.unsqueeze(-1), ScaledSplineWeight()], -1).view(OutFeatures, -1);
 

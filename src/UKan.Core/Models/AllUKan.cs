@@ -9,7 +9,7 @@ public enum ActivationSharing
     Layer,
     /// <summary>
     /// One ψ per top-level stage of the skeleton (encoder1…3, patch_embed3/4, block1/2, dblock1/2, decoder1…5,
-    /// final): 18 ψ. Stored under the stage's first layer, e.g. <c>block1.0.layer.fc1.act.coef</c>.
+    /// final): 15 ψ. Stored under the stage's first layer, e.g. <c>block1.0.layer.fc1.act.coef</c>.
     /// </summary>
     Block,
     /// <summary>One ψ for the whole network, stored under <c>encoder1.conv.0.act</c>.</summary>

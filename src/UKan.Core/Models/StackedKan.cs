@@ -13,7 +13,7 @@ public sealed record StackedKanOptions
 /// The "directly deeply stacked KAN" that ALL U-KAN (arXiv 2602.03156) compares with for its 10× parameter and >20×
 /// memory claims, reconstructed per allukan-spec §3.3, §5 and §7.7: the Seg U-KAN skeleton (<see cref="SegUKan"/>,
 /// CUHK-AIM-Group/U-KAN <c>Seg_UKAN/archs.py</c>) with every nn.Conv2d a KAN convolution (<see cref="KanConv2d"/>:
-/// unfold → efficient-kan KanLinear → fold back; depthwise convs one KanLinear(9 → 1) per channel) and every FC a
+/// unfold → efficient-kan KanLinear → fold back; a depthwise conv has one KAN function per channel and tap) and every FC a
 /// KanLinear, G = 5, k = 3, full autograd. KAN convolutions have no bias (efficient-kan has none). BN, LayerNorm,
 /// ReLU, pooling and skips are U-KAN's.
 /// </summary>
