@@ -79,6 +79,7 @@ public class KaLinearTests
 
         var zero = Make(5, 3, shift: new SprecherShiftOptions { Mode = ShiftMode.Fixed, Step = 0 });
         var plain = Make(5, 3);
+        TestTorch.CopyState(plain, zero);
         var x = randn(4, 5);
         TestTorch.AssertClose(plain.call(x), zero.call(x), atol: 1e-6, what: "η = 0");
     }
@@ -128,6 +129,7 @@ public class KaConv2dTests
     {
         var after = Make(3, 5, 3, padding: 1);
         var before = Make(3, 5, 3, padding: 1, mode: KaPadding.BeforeActivation);
+        TestTorch.CopyState(after, before);
         var x = randn(1, 3, 8, 8);
         var a = after.call(x);
         var b = before.call(x);

@@ -80,10 +80,7 @@ public abstract class ModelTester
     {
         var a = Build(SmallSpec, seed: 1);
         var b = Build(SmallSpec, seed: 2);
-        var target = b.state_dict();                       // once: models with thousands of entries (stacked KAN) would be quadratic
-        using (no_grad())
-            foreach (var (key, value) in a.state_dict()) target[key].copy_(value);
-        UKan.Layers.KanLinear.RefreshGridCaches(b);
+        TestTorch.CopyState(a, b);
         a.eval(); b.eval();
         using var _ = no_grad();
         var x = randn(2, 3, 64, 64);
