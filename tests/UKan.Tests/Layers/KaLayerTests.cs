@@ -84,6 +84,19 @@ public class KaLinearTests
         TestTorch.AssertClose(plain.call(x), zero.call(x), atol: 1e-6, what: "η = 0");
     }
 
+    [Theory]
+    [InlineData(ShiftMode.None)]
+    [InlineData(ShiftMode.Learnable)]
+    [InlineData(ShiftMode.Fixed)]
+    public void Moves_with_the_module_including_the_shift(ShiftMode mode)
+    {
+        var layer = Make(4, 3, shift: new SprecherShiftOptions { Mode = mode });
+        layer.to(float64);
+        Assert.All(layer.state_dict().Values, t => Assert.Equal(float64, t.dtype));
+        if (mode != ShiftMode.None) Assert.Equal(float64, layer.Shift!.dtype);
+        Assert.Equal(float64, layer.call(randn(2, 4, dtype: float64)).dtype);
+    }
+
     [Fact]
     public void Layers_can_share_one_psi_and_list_its_parameters_once()
     {
