@@ -55,3 +55,19 @@ public static class ConvFactories
     /// <summary>ReLU, or an identity in its place when a variant drops the skeleton's ReLUs.</summary>
     public static nn.Module<Tensor, Tensor> Relu(bool keep) => keep ? nn.ReLU() : nn.Identity();
 }
+
+/// <summary>
+/// The shape of a 2-D convolution with a square kernel, shared by the layers that stand in for nn.Conv2d
+/// (<see cref="KaConv2d"/>, <see cref="KanConv2d"/>).
+/// </summary>
+public readonly record struct ConvGeometry(int InChannels, int OutChannels, int KernelSize, int Stride = 1, int Padding = 0, int Dilation = 1, int Groups = 1)
+{
+    /// <summary>Throws unless the channels split into the groups (and the sizes are positive).</summary>
+    public ConvGeometry Validated(string layer) =>
+        Groups >= 1 && InChannels % Groups == 0 && OutChannels % Groups == 0 && KernelSize >= 1 && Stride >= 1 && Dilation >= 1 && Padding >= 0
+            ? this
+            : throw new ArgumentException($"{layer}: {InChannels} in and {OutChannels} out channels in {Groups} groups, kernel {KernelSize}, stride {Stride}, padding {Padding}, dilation {Dilation} is not a valid convolution");
+
+    /// <summary>Output height or width for an input size, as Conv2d computes it.</summary>
+    public long OutputSize(long size) => (size + 2L * Padding - (long)Dilation * (KernelSize - 1) - 1) / Stride + 1;
+}

@@ -31,13 +31,7 @@ public sealed class KaConv2d : nn.Module<Tensor, Tensor>
     private readonly Parameter? bias;
     private readonly SharedActivation act;
 
-    public int InChannels { get; }
-    public int OutChannels { get; }
-    public int KernelSize { get; }
-    public int Stride { get; }
-    public int Padding { get; }
-    public int Dilation { get; }
-    public int Groups { get; }
+    public ConvGeometry Geometry { get; }
     public KaPadding PaddingMode { get; }
 
     /// <param name="activation">Options of this layer's own ψ (ignored when <paramref name="sharedActivation"/> is given).</param>
@@ -46,10 +40,8 @@ public sealed class KaConv2d : nn.Module<Tensor, Tensor>
         int groups = 1, bool hasBias = true, SharedActivationOptions? activation = null,
         KaPadding paddingMode = KaPadding.AfterActivation, SharedActivation? sharedActivation = null) : base(nameof(KaConv2d))
     {
-        if (groups < 1 || inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"KAonv: {inChannels} in and {outChannels} out channels are not divisible into {groups} groups");
-        (InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, Groups, PaddingMode) =
-            (inChannels, outChannels, kernelSize, stride, padding, dilation, groups, paddingMode);
+        Geometry = new ConvGeometry(inChannels, outChannels, kernelSize, stride, padding, dilation, groups).Validated("KAonv");
+        PaddingMode = paddingMode;
         act = sharedActivation ?? new SharedActivation(activation);
         weight = new Parameter(empty(outChannels, inChannels / groups, kernelSize, kernelSize));
         if (hasBias) bias = new Parameter(empty(outChannels));
@@ -64,13 +56,13 @@ public sealed class KaConv2d : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        long pad = Padding;
+        var (stride, pad, dilation) = (Geometry.Stride, (long)Geometry.Padding, Geometry.Dilation);
         if (PaddingMode == KaPadding.BeforeActivation && pad > 0)
         {
             x = F.pad(x, [pad, pad, pad, pad]);
             pad = 0;
         }
-        return F.conv2d(act.call(x), weight, bias, [Stride, Stride], [pad, pad], [Dilation, Dilation], Groups)
+        return F.conv2d(act.call(x), weight, bias, [stride, stride], [pad, pad], [dilation, dilation], Geometry.Groups)
             .MoveToOuterDisposeScope();
     }
 }

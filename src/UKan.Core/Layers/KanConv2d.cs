@@ -25,21 +25,12 @@ public sealed class KanConv2d : nn.Module<Tensor, Tensor>
 {
     private readonly KanLinear kan;
 
-    public int InChannels { get; }
-    public int OutChannels { get; }
-    public int KernelSize { get; }
-    public int Stride { get; }
-    public int Padding { get; }
-    public int Dilation { get; }
-    public int Groups { get; }
+    public ConvGeometry Geometry { get; }
 
     public KanConv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, int dilation = 1,
         int groups = 1, KanLinearOptions? options = null) : base(nameof(KanConv2d))
     {
-        if (groups < 1 || inChannels % groups != 0 || outChannels % groups != 0)
-            throw new ArgumentException($"KAN conv: {inChannels} in and {outChannels} out channels are not divisible into {groups} groups");
-        (InChannels, OutChannels, KernelSize, Stride, Padding, Dilation, Groups) =
-            (inChannels, outChannels, kernelSize, stride, padding, dilation, groups);
+        Geometry = new ConvGeometry(inChannels, outChannels, kernelSize, stride, padding, dilation, groups).Validated("KAN conv");
         kan = new KanLinear(inChannels * kernelSize * kernelSize, outChannels / groups, options);
         RegisterComponents();
         if (groups > 1)
@@ -57,22 +48,21 @@ public sealed class KanConv2d : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         long batch = x.shape[0];
-        long outH = OutputSize(x.shape[2]), outW = OutputSize(x.shape[3]);
+        var (k, groups, outChannels) = (Geometry.KernelSize, Geometry.Groups, Geometry.OutChannels);
+        long outH = Geometry.OutputSize(x.shape[2]), outW = Geometry.OutputSize(x.shape[3]);
         // (B, C·k·k, L): features ordered (channel, kernel row, kernel column), as Conv2d's weight is flattened, so
         // group g's features are one contiguous block.
-        var patches = F.unfold(x, KernelSize, Dilation, Padding, Stride).transpose(1, 2);       // (B, L, C·k·k)
+        var patches = F.unfold(x, k, Geometry.Dilation, Geometry.Padding, Geometry.Stride).transpose(1, 2);       // (B, L, C·k·k)
         Tensor y;
-        if (Groups == 1) y = kan.call(patches);
+        if (groups == 1) y = kan.call(patches);
         else
         {
             // features (rows, G, f) · weights (out/G, G, f) → (rows, G, out/G), f = (C_in/G·k·k)·(1+K).
             var rows = patches.reshape(-1, patches.shape[2]);
-            var features = kan.Features(rows).view(rows.shape[0], Groups, -1);
-            var weight = kan.FusedWeight().view(OutChannels / Groups, Groups, -1);
-            y = einsum("rgf,ogf->rgo", features, weight).reshape(batch, -1, OutChannels);
+            var features = kan.Features(rows).view(rows.shape[0], groups, -1);
+            var weight = kan.FusedWeight().view(outChannels / groups, groups, -1);
+            y = einsum("rgf,ogf->rgo", features, weight).reshape(batch, -1, outChannels);
         }
-        return y.transpose(1, 2).reshape(batch, OutChannels, outH, outW).MoveToOuterDisposeScope();
+        return y.transpose(1, 2).reshape(batch, outChannels, outH, outW).MoveToOuterDisposeScope();
     }
-
-    long OutputSize(long size) => (size + 2L * Padding - (long)Dilation * (KernelSize - 1) - 1) / Stride + 1;
 }

@@ -35,7 +35,7 @@ public static class OfficialInit
                     InitLinear(ka.Weight, ka.Bias);
                     break;
                 case KaConv2d kaonv when kaLambdas:
-                    InitConv(kaonv.Weight, kaonv.Bias, kaonv.Groups);
+                    InitConv(kaonv.Weight, kaonv.Bias, kaonv.Geometry.Groups);
                     break;
             }
         }
