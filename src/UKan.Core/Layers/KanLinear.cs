@@ -8,6 +8,17 @@ namespace UKan.Layers;
 /// <summary>Which evaluation KanLinear uses; Auto picks the fast one whenever it is exact.</summary>
 public enum KanPath { Auto, General, Fast }
 
+public static class KanPaths
+{
+    /// <summary>Whether a layer takes the closed-form path: Auto takes it whenever it is exact (<paramref name="available"/>).</summary>
+    public static bool UsesFast(this KanPath path, bool available) => path switch
+    {
+        KanPath.General => false,
+        KanPath.Fast => available ? true : throw new InvalidOperationException("the fast path needs uniform knots and spline order 3"),
+        _ => available,
+    };
+}
+
 /// <summary>Constructor options of the official KANLinear, with its defaults (efficient-kan, U-KAN kan.py).</summary>
 public sealed record KanLinearOptions
 {
@@ -108,12 +119,7 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>
         spline_scaler is null ? spline_weight.alias() : spline_weight * spline_scaler.unsqueeze(-1);
 
     /// <summary>True when this call would take the fast path.</summary>
-    public bool UsesFastPath => Path switch
-    {
-        KanPath.General => false,
-        KanPath.Fast => uniform is not null ? true : throw new InvalidOperationException("the fast path needs uniform knots and spline order 3"),
-        _ => uniform is not null,
-    };
+    public bool UsesFastPath => Path.UsesFast(uniform is not null);
 
     public override Tensor forward(Tensor input)
     {

@@ -130,27 +130,19 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>True when the closed-form cubic basis is used.</summary>
-    public bool UsesFastPath => Path switch
-    {
-        KanPath.General => false,
-        KanPath.Fast => uniform is not null ? true : throw new InvalidOperationException("the fast path needs spline order 3"),
-        _ => uniform is not null,
-    };
+    public bool UsesFastPath => Path.UsesFast(uniform is not null);
 
     /// <summary>B_j(u) for every element: (...) → (..., K). Differentiable when u requires grad.</summary>
-    public Tensor Basis(Tensor u)
-    {
-        if (UsesFastPath) return BSplineBasis.UniformCubic(u, uniform!.Value);
-        using var scope = NewDisposeScope();
-        return BSplineBasis.CoxDeBoor(u, Knots(u.device), Options.SplineOrder).MoveToOuterDisposeScope();
-    }
+    public Tensor Basis(Tensor u) => OnPath(u, BSplineBasis.UniformCubic, BSplineBasis.CoxDeBoor);
 
     /// <summary>dB_j/du: (...) → (..., K), analytic (used by the recompute backward and by the tests).</summary>
-    public Tensor BasisDerivative(Tensor u)
+    public Tensor BasisDerivative(Tensor u) => OnPath(u, BSplineBasis.UniformCubicDerivative, BSplineBasis.CoxDeBoorDerivative);
+
+    Tensor OnPath(Tensor u, Func<Tensor, BSplineBasis.UniformKnots, Tensor> fast, Func<Tensor, Tensor, int, Tensor> general)
     {
-        if (UsesFastPath) return BSplineBasis.UniformCubicDerivative(u, uniform!.Value);
+        if (UsesFastPath) return fast(u, uniform!.Value);
         using var scope = NewDisposeScope();
-        return BSplineBasis.CoxDeBoorDerivative(u, Knots(u.device), Options.SplineOrder).MoveToOuterDisposeScope();
+        return general(u, Knots(u.device), Options.SplineOrder).MoveToOuterDisposeScope();
     }
 
     /// <summary>s'(u) = Σ_j c_j B'_j(u): the term Grad-Free drops from ∂ψ/∂u (before the w_s factor).</summary>
