@@ -167,8 +167,8 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>
                 psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, Options.Gradient == SplineGradient.ExactRecompute);
                 break;
             default:
-                // Grad-Free (spec §3.4): the basis is a constant of the graph. Only Bas (K floats per element) is kept,
-                // for ∂/∂c; none of the recursion's intermediates are.
+                // Grad-Free (spec §3.4): the basis is a constant of the graph. Kept for backward: the basis (K floats
+                // per element, for ∂/∂c) and b(u), Σ c B (for ∂/∂w_b, ∂/∂w_s); none of the basis evaluation's intermediates.
                 Tensor bas;
                 using (no_grad()) bas = Basis(u.detach());
                 psi = Combine(u, matmul(bas, coef));
