@@ -31,4 +31,17 @@ public static class TestTorch
             Assert.Fail($"{what}: mismatch at flat index {idx}: expected {e.flatten()[idx].item<double>():G9}, got {a.flatten()[idx].item<double>():G9}; max |diff| {maxAbs:G3} (atol {atol}, rtol {rtol})");
         }
     }
+
+    /// <summary>
+    /// Copies every state-dict entry of <paramref name="from"/> into the same key of <paramref name="to"/> (keys of
+    /// <paramref name="from"/> that <paramref name="to"/> lacks are an error). Tests that need two identically
+    /// initialised modules use this rather than the same seed: the global generator is shared by parallel tests.
+    /// </summary>
+    public static void CopyState(torch.nn.Module from, torch.nn.Module to)
+    {
+        var target = to.state_dict();                     // once: models with thousands of entries would be quadratic
+        using (torch.no_grad())
+            foreach (var (key, value) in from.state_dict()) target[key].copy_(value);
+        UKan.Layers.KanLinear.RefreshGridCaches(to);
+    }
 }

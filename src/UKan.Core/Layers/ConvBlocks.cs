@@ -14,24 +14,25 @@ public sealed class DoubleConv : nn.Module<Tensor, Tensor>
     private readonly Sequential conv;
 
     /// <param name="middle">Channels between the two convolutions: <c>out</c> for ConvLayer, <c>in</c> for D_ConvLayer.</param>
-    public DoubleConv(int inChannels, int middle, int outChannels, ConvFactory? factory = null) : base(nameof(DoubleConv))
+    /// <param name="relu">False puts identities where the ReLUs were (ALL U-KAN's drop-ReLU option); keys are unchanged.</param>
+    public DoubleConv(int inChannels, int middle, int outChannels, ConvFactory? factory = null, bool relu = true) : base(nameof(DoubleConv))
     {
         factory ??= ConvFactories.Conv2d;
         conv = nn.Sequential(
             ("0", factory(inChannels, middle, 3, 1, 1, 1)),
             ("1", nn.BatchNorm2d(middle)),
-            ("2", nn.ReLU()),
+            ("2", ConvFactories.Relu(relu)),
             ("3", factory(middle, outChannels, 3, 1, 1, 1)),
             ("4", nn.BatchNorm2d(outChannels)),
-            ("5", nn.ReLU()));
+            ("5", ConvFactories.Relu(relu)));
         RegisterComponents();
     }
 
     /// <summary>ConvLayer(in, out): conv in→out, conv out→out (encoder).</summary>
-    public static DoubleConv Encoder(int inChannels, int outChannels, ConvFactory? factory = null) => new(inChannels, outChannels, outChannels, factory);
+    public static DoubleConv Encoder(int inChannels, int outChannels, ConvFactory? factory = null, bool relu = true) => new(inChannels, outChannels, outChannels, factory, relu);
 
     /// <summary>D_ConvLayer(in, out): conv in→in, conv in→out (decoder).</summary>
-    public static DoubleConv Decoder(int inChannels, int outChannels, ConvFactory? factory = null) => new(inChannels, inChannels, outChannels, factory);
+    public static DoubleConv Decoder(int inChannels, int outChannels, ConvFactory? factory = null, bool relu = true) => new(inChannels, inChannels, outChannels, factory, relu);
 
     public override Tensor forward(Tensor x) => conv.call(x);
 }
@@ -50,4 +51,23 @@ public static class ConvFactories
 {
     /// <summary>nn.Conv2d with bias, as every convolution of U-KAN has.</summary>
     public static readonly ConvFactory Conv2d = (i, o, k, s, p, g) => nn.Conv2d(i, o, k, stride: s, padding: p, groups: g, bias: true);
+
+    /// <summary>ReLU, or an identity in its place when a variant drops the skeleton's ReLUs.</summary>
+    public static nn.Module<Tensor, Tensor> Relu(bool keep) => keep ? nn.ReLU() : nn.Identity();
+}
+
+/// <summary>
+/// The shape of a 2-D convolution with a square kernel, shared by the layers that stand in for nn.Conv2d
+/// (<see cref="KaConv2d"/>, <see cref="KanConv2d"/>).
+/// </summary>
+public readonly record struct ConvGeometry(int InChannels, int OutChannels, int KernelSize, int Stride = 1, int Padding = 0, int Dilation = 1, int Groups = 1)
+{
+    /// <summary>Throws unless the channels split into the groups (and the sizes are positive).</summary>
+    public ConvGeometry Validated(string layer) =>
+        Groups >= 1 && InChannels % Groups == 0 && OutChannels % Groups == 0 && KernelSize >= 1 && Stride >= 1 && Dilation >= 1 && Padding >= 0
+            ? this
+            : throw new ArgumentException($"{layer}: {InChannels} in and {OutChannels} out channels in {Groups} groups, kernel {KernelSize}, stride {Stride}, padding {Padding}, dilation {Dilation} is not a valid convolution");
+
+    /// <summary>Output height or width for an input size, as Conv2d computes it.</summary>
+    public long OutputSize(long size) => (size + 2L * Padding - (long)Dilation * (KernelSize - 1) - 1) / Stride + 1;
 }

@@ -53,7 +53,7 @@ public static class KanFeatures
         public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots)
         {
             using var scope = NewDisposeScope();
-            return cat([F.silu(x).unsqueeze(-1), BSplineBasis.UniformCubic(x, knots)], -1)
+            return cat([BaseActivations.Apply(BaseActivation.SiLU, x).unsqueeze(-1), BSplineBasis.UniformCubic(x, knots)], -1)
                 .view(x.shape[0], -1).MoveToOuterDisposeScope();
         }
 
@@ -61,8 +61,7 @@ public static class KanFeatures
         {
             using var scope = NewDisposeScope();
             var g = gradFeatures.view(x.shape[0], x.shape[1], knots.BasisCount + 1);
-            var sig = x.sigmoid();
-            var dSilu = sig * (1 + x * (1 - sig));                       // d/dx x·σ(x)
+            var dSilu = BaseActivations.Derivative(BaseActivation.SiLU, x);
             var dBasis = BSplineBasis.UniformCubicDerivative(x, knots);  // (rows, in, K)
             var gx = g.select(-1, 0) * dSilu + (g.narrow(-1, 1, knots.BasisCount) * dBasis).sum(-1);
             return gx.MoveToOuterDisposeScope();

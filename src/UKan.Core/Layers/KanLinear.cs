@@ -5,11 +5,19 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace UKan.Layers;
 
-/// <summary>The base branch's activation b(x) in y = W_b b(x) + W_s B(x).</summary>
-public enum BaseActivation { SiLU, Identity, ReLU, GELU, Tanh }
-
 /// <summary>Which evaluation KanLinear uses; Auto picks the fast one whenever it is exact.</summary>
 public enum KanPath { Auto, General, Fast }
+
+public static class KanPaths
+{
+    /// <summary>Whether a layer takes the closed-form path: Auto takes it whenever it is exact (<paramref name="available"/>).</summary>
+    public static bool UsesFast(this KanPath path, bool available) => path switch
+    {
+        KanPath.General => false,
+        KanPath.Fast => available ? true : throw new InvalidOperationException("the fast path needs uniform knots and spline order 3"),
+        _ => available,
+    };
+}
 
 /// <summary>Constructor options of the official KANLinear, with its defaults (efficient-kan, U-KAN kan.py).</summary>
 public sealed record KanLinearOptions
@@ -114,12 +122,7 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
     public static KanPath? GlobalPath { get; set; }
 
     /// <summary>True when this call would take the fast path.</summary>
-    public bool UsesFastPath => (GlobalPath ?? Path) switch
-    {
-        KanPath.General => false,
-        KanPath.Fast => uniform is not null ? true : throw new InvalidOperationException("the fast path needs uniform knots and spline order 3"),
-        _ => uniform is not null,
-    };
+    public bool UsesFastPath => (GlobalPath ?? Path).UsesFast(uniform is not null);
 
     public override Tensor forward(Tensor input)
     {
@@ -133,7 +136,7 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
             // whole layer is one (rows, 9·in) × (9·in, out) product; backward recomputes the features from x.
             y = Options.BaseActivation == BaseActivation.SiLU
                 ? KanLinearFunction.apply(x.contiguous(), FusedWeight(), uniform!.Value)
-                : F.linear(cat([Activate(x).unsqueeze(-1), BSplineBasis.UniformCubic(x, uniform!.Value)], -1).view(x.shape[0], -1), FusedWeight());
+                : F.linear(Features(x).view(x.shape[0], -1), FusedWeight());
         }
         else
         {
@@ -145,19 +148,18 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
         return y.reshape(outShape).MoveToOuterDisposeScope();
     }
 
-    /// <summary>[W_b, W_s·scaler] interleaved per input: (out, in·(1+K)), matching the fast path's features.</summary>
+    /// <summary>
+    /// Per-input features [b(x_i), B_0(x_i), ..., B_{K-1}(x_i)]: (rows, in) → (rows, in, 1+K), by the same path as
+    /// forward; contracted with <see cref="FusedWeight"/> they give the layer's output (KanConv2d's groups use this).
+    /// </summary>
+    public Tensor Features(Tensor x) =>
+        cat([Activate(x).unsqueeze(-1), UsesFastPath ? BSplineBasis.UniformCubic(x, uniform!.Value) : BSplines(x)], -1);
+
+    /// <summary>[W_b, W_s·scaler] interleaved per input: (out, in·(1+K)), matching <see cref="Features"/>.</summary>
     public Tensor FusedWeight() =>
         cat([base_weight.unsqueeze(-1), ScaledSplineWeight()], -1).view(OutFeatures, -1);
 
-    public Tensor Activate(Tensor x) => Options.BaseActivation switch
-    {
-        BaseActivation.SiLU => F.silu(x),
-        BaseActivation.Identity => x.alias(),
-        BaseActivation.ReLU => F.relu(x),
-        BaseActivation.GELU => F.gelu(x),
-        BaseActivation.Tanh => x.tanh(),
-        _ => throw new ArgumentOutOfRangeException(nameof(Options.BaseActivation)),
-    };
+    public Tensor Activate(Tensor x) => BaseActivations.Apply(Options.BaseActivation, x);
 
     /// <summary>
     /// curve2coeff: per input feature, the least-squares spline coefficients that reproduce y at the points x.

@@ -49,11 +49,14 @@ public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>
 {
     private readonly nn.Module<Tensor, Tensor> dwconv;
     private readonly BatchNorm2d bn;
+    readonly bool relu;
 
-    public DwBnRelu(int dim, ConvFactory conv) : base(nameof(DwBnRelu))
+    /// <param name="relu">False drops the ReLU (ALL U-KAN's drop-ReLU option).</param>
+    public DwBnRelu(int dim, ConvFactory conv, bool relu = true) : base(nameof(DwBnRelu))
     {
         dwconv = conv(dim, dim, 3, 1, 1, dim);
         bn = nn.BatchNorm2d(dim);
+        this.relu = relu;
         RegisterComponents();
     }
 
@@ -62,7 +65,8 @@ public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>
         var b = tokens.shape[0];
         var c = tokens.shape[2];
         var map = tokens.transpose(1, 2).reshape(b, c, h, w);
-        return TokenMaps.ToTokens(bn.call(dwconv.call(map)).relu());
+        var normed = bn.call(dwconv.call(map));
+        return TokenMaps.ToTokens(relu ? normed.relu() : normed);
     }
 }
 
@@ -76,14 +80,14 @@ public sealed class KanLayer : nn.Module<Tensor, long, long, Tensor>
     private readonly nn.Module<Tensor, Tensor> fc1, fc2, fc3;
     private readonly DwBnRelu dwconv_1, dwconv_2, dwconv_3;
 
-    public KanLayer(int dim, LinearFactory linear, ConvFactory conv) : base(nameof(KanLayer))
+    public KanLayer(int dim, LinearFactory linear, ConvFactory conv, bool relu = true) : base(nameof(KanLayer))
     {
         fc1 = linear(dim, dim);
         fc2 = linear(dim, dim);
         fc3 = linear(dim, dim);
-        dwconv_1 = new DwBnRelu(dim, conv);
-        dwconv_2 = new DwBnRelu(dim, conv);
-        dwconv_3 = new DwBnRelu(dim, conv);
+        dwconv_1 = new DwBnRelu(dim, conv, relu);
+        dwconv_2 = new DwBnRelu(dim, conv, relu);
+        dwconv_3 = new DwBnRelu(dim, conv, relu);
         RegisterComponents();
     }
 
@@ -111,10 +115,10 @@ public sealed class KanBlock : nn.Module<Tensor, long, long, Tensor>
     private readonly LayerNorm norm2;
     private readonly KanLayer layer;
 
-    public KanBlock(int dim, LinearFactory linear, ConvFactory conv) : base(nameof(KanBlock))
+    public KanBlock(int dim, LinearFactory linear, ConvFactory conv, bool relu = true) : base(nameof(KanBlock))
     {
         norm2 = nn.LayerNorm(dim);
-        layer = new KanLayer(dim, linear, conv);
+        layer = new KanLayer(dim, linear, conv, relu);
         RegisterComponents();
     }
 

@@ -10,6 +10,8 @@ public static class ModelFactory
     public static nn.Module<Tensor, Tensor> Create(ModelSpec spec) => spec.Architecture switch
     {
         Architecture.UKan => new SegUKan(spec, ConvFactories.Conv2d, UKanLinear(spec)),
+        Architecture.AllUKan => AllUKan.Create(spec),
+        Architecture.StackedKan => StackedKan.Create(spec),
         _ => throw new UserError($"architecture {spec.Architecture} is not available in this build."),
     };
 

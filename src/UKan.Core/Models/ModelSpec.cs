@@ -39,7 +39,8 @@ public sealed record ModelSpec
     /// <summary>Options of ALL U-KAN's layers (ignored by the other architectures); null = defaults.</summary>
     public JsonElement? ArchitectureOptions { get; init; }
 
-    static readonly JsonSerializerOptions Json = new()
+    /// <summary>The JSON conventions of the spec, also used for <see cref="ArchitectureOptions"/>.</summary>
+    internal static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = false,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
@@ -47,7 +48,21 @@ public sealed record ModelSpec
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    // Options are read strictly: a misspelt key would otherwise silently give a default.
+    static readonly JsonSerializerOptions StrictJson = new(Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+
     public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>The architecture options as <typeparamref name="T"/>; absent options (or absent keys) give the defaults.</summary>
+    public T ReadOptions<T>() where T : new()
+    {
+        if (ArchitectureOptions is not JsonElement element || element.ValueKind == JsonValueKind.Null) return new T();
+        try { return element.Deserialize<T>(StrictJson) ?? new T(); }
+        catch (JsonException e) { throw new UserError($"architecture options of {Architecture}: {e.Message}"); }
+    }
+
+    /// <summary>This spec with <paramref name="options"/> stored as its architecture options.</summary>
+    public ModelSpec WithOptions<T>(T options) => this with { ArchitectureOptions = JsonSerializer.SerializeToElement(options, Json) };
 
     public static ModelSpec FromJson(string json) =>
         JsonSerializer.Deserialize<ModelSpec>(json, Json) ?? throw new UserError("the model configuration in the checkpoint is empty.");

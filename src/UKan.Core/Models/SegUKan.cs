@@ -38,40 +38,51 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
     private readonly nn.Module<Tensor, Tensor> final;
 
     public ModelSpec Spec { get; }
+    readonly bool relu;
 
-    public SegUKan(ModelSpec spec, ConvFactory conv, LinearFactory linear, bool officialInit = true) : base(nameof(SegUKan))
+    /// <summary>The stages the reference's <c>_init_weights</c> runs on (PatchEmbed, KANBlock and what they contain).</summary>
+    public static readonly IReadOnlyList<string> OfficialInitStages = ["patch_embed3", "patch_embed4", "block1", "block2", "dblock1", "dblock2"];
+
+    public SegUKan(ModelSpec spec, ConvFactory conv, LinearFactory linear, bool officialInit = true, SkeletonOptions? skeleton = null)
+        : base(nameof(SegUKan))
     {
         Spec = spec;
+        skeleton ??= SkeletonOptions.UKan;
+        relu = skeleton.Relu;
         var (d0, d1, d2) = (spec.EmbedDims[0], spec.EmbedDims[1], spec.EmbedDims[2]);
         if (d0 % 8 != 0) throw new UserError($"embed dims {string.Join(',', spec.EmbedDims)}: the first must be a multiple of 8 (the encoder uses d0/8 and d0/4 channels).");
+        // Every top-level stage is announced before it is built (ALL U-KAN shares ψ per stage through this).
+        T Stage<T>(string name, Func<T> build)
+        {
+            skeleton.BeginStage?.Invoke(name);
+            return build();
+        }
 
-        encoder1 = DoubleConv.Encoder(spec.InChannels, d0 / 8, conv);
-        encoder2 = DoubleConv.Encoder(d0 / 8, d0 / 4, conv);
-        encoder3 = DoubleConv.Encoder(d0 / 4, d0, conv);
+        encoder1 = Stage(nameof(encoder1), () => DoubleConv.Encoder(spec.InChannels, d0 / 8, conv, relu));
+        encoder2 = Stage(nameof(encoder2), () => DoubleConv.Encoder(d0 / 8, d0 / 4, conv, relu));
+        encoder3 = Stage(nameof(encoder3), () => DoubleConv.Encoder(d0 / 4, d0, conv, relu));
 
         norm3 = nn.LayerNorm(d1);
         norm4 = nn.LayerNorm(d2);
         dnorm3 = nn.LayerNorm(d1);
         dnorm4 = nn.LayerNorm(d0);
 
-        patch_embed3 = new PatchEmbed(d0, d1, conv);
-        patch_embed4 = new PatchEmbed(d1, d2, conv);
-        block1 = nn.ModuleList(new KanBlock(d1, linear, conv));
-        block2 = nn.ModuleList(new KanBlock(d2, linear, conv));
-        dblock1 = nn.ModuleList(new KanBlock(d1, linear, conv));
-        dblock2 = nn.ModuleList(new KanBlock(d0, linear, conv));
+        patch_embed3 = Stage(nameof(patch_embed3), () => new PatchEmbed(d0, d1, conv));
+        patch_embed4 = Stage(nameof(patch_embed4), () => new PatchEmbed(d1, d2, conv));
+        block1 = Stage(nameof(block1), () => nn.ModuleList(new KanBlock(d1, linear, conv, relu)));
+        block2 = Stage(nameof(block2), () => nn.ModuleList(new KanBlock(d2, linear, conv, relu)));
+        dblock1 = Stage(nameof(dblock1), () => nn.ModuleList(new KanBlock(d1, linear, conv, relu)));
+        dblock2 = Stage(nameof(dblock2), () => nn.ModuleList(new KanBlock(d0, linear, conv, relu)));
 
-        decoder1 = DoubleConv.Decoder(d2, d1, conv);
-        decoder2 = DoubleConv.Decoder(d1, d0, conv);
-        decoder3 = DoubleConv.Decoder(d0, d0 / 4, conv);
-        decoder4 = DoubleConv.Decoder(d0 / 4, d0 / 8, conv);
-        decoder5 = DoubleConv.Decoder(d0 / 8, d0 / 8, conv);
-        final = conv(d0 / 8, spec.NumClasses, 1, 1, 0, 1);
+        decoder1 = Stage(nameof(decoder1), () => DoubleConv.Decoder(d2, d1, conv, relu));
+        decoder2 = Stage(nameof(decoder2), () => DoubleConv.Decoder(d1, d0, conv, relu));
+        decoder3 = Stage(nameof(decoder3), () => DoubleConv.Decoder(d0, d0 / 4, conv, relu));
+        decoder4 = Stage(nameof(decoder4), () => DoubleConv.Decoder(d0 / 4, d0 / 8, conv, relu));
+        decoder5 = Stage(nameof(decoder5), () => DoubleConv.Decoder(d0 / 8, d0 / 8, conv, relu));
+        final = Stage(nameof(final), () => conv(d0 / 8, spec.NumClasses, 1, 1, 0, 1));
         RegisterComponents();
 
-        if (officialInit)
-            foreach (var m in new nn.Module[] { patch_embed3, patch_embed4, block1, block2, dblock1, dblock2 })
-                OfficialInit.Apply(m);
+        if (officialInit) OfficialInit.ApplyToStages(this, OfficialInitStages);
     }
 
     public override Tensor forward(Tensor x)
@@ -80,9 +91,9 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
             throw new UserError($"input of shape [{string.Join(',', x.shape)}]: U-KAN needs (batch, channels, H, W) with H and W multiples of 32; resize with --size.");
         using var scope = NewDisposeScope();
         // Encoder: three conv stages, each halving the resolution.
-        var t1 = F.max_pool2d(encoder1.call(x), 2, 2).relu();
-        var t2 = F.max_pool2d(encoder2.call(t1), 2, 2).relu();
-        var t3 = F.max_pool2d(encoder3.call(t2), 2, 2).relu();
+        var t1 = Relu(F.max_pool2d(encoder1.call(x), 2, 2));
+        var t2 = Relu(F.max_pool2d(encoder2.call(t1), 2, 2));
+        var t3 = Relu(F.max_pool2d(encoder3.call(t2), 2, 2));
 
         // Tokenized KAN stages at 1/16 and 1/32.
         var t4 = TokenStage(patch_embed3, block1, norm3, t3);
@@ -115,6 +126,23 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
         return TokenMaps.ToMap(norm.call(tokens), h, w);
     }
 
-    static Tensor Up(DoubleConv decoder, Tensor x) =>
-        F.interpolate(decoder.call(x), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false).relu();
+    Tensor Up(DoubleConv decoder, Tensor x) =>
+        Relu(F.interpolate(decoder.call(x), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false));
+
+    Tensor Relu(Tensor x) => relu ? x.relu() : x;
+}
+
+/// <summary>Variations of the U-KAN skeleton needed by the architectures built on it; the defaults are U-KAN's.</summary>
+public sealed record SkeletonOptions
+{
+    /// <summary>
+    /// True: U-KAN's ReLUs (after every BN, after each max-pool and each upsampling). False drops all of them, for ALL
+    /// U-KAN's ablation (allukan-spec §3.5, §7.5): ψ of the next layer is then the nonlinearity. The pool and upsample
+    /// ReLUs act on the outputs of ReLUs in U-KAN (and are no-ops there), so dropping only the BN ReLUs would change nothing.
+    /// </summary>
+    public bool Relu { get; init; } = true;
+    /// <summary>Called with each top-level stage's state-dict name (encoder1 … final) just before it is built.</summary>
+    public Action<string>? BeginStage { get; init; }
+
+    public static SkeletonOptions UKan { get; } = new();
 }

@@ -80,9 +80,7 @@ public abstract class ModelTester
     {
         var a = Build(SmallSpec, seed: 1);
         var b = Build(SmallSpec, seed: 2);
-        using (no_grad())
-            foreach (var (key, value) in a.state_dict()) b.state_dict()[key].copy_(value);
-        UKan.Layers.KanLinear.RefreshGridCaches(b);
+        TestTorch.CopyState(a, b);
         a.eval(); b.eval();
         using var _ = no_grad();
         var x = randn(2, 3, 64, 64);

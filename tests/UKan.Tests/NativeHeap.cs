@@ -1,0 +1,58 @@
+using System.Runtime.InteropServices;
+
+namespace UKan.Tests;
+
+/// <summary>
+/// Live bytes of the native heap, for deterministic memory assertions on the CPU: glibc's mallinfo2 in-use arena
+/// bytes (uordblks) plus mmapped chunks (hblkhd). libtorch's CPU allocator calls posix_memalign directly (no caching),
+/// so a tensor's storage is counted from allocation to free, byte for byte — unlike RSS, which depends on page reuse,
+/// trimming and the kernel. Process-wide: tests that use it belong to <see cref="NativeHeapCollection"/>.
+/// </summary>
+public static class NativeHeap
+{
+    [StructLayout(LayoutKind.Sequential)]
+    struct MallInfo2
+    {
+        public nuint Arena, Ordblks, Smblks, Hblks, Hblkhd, Usmblks, Fsmblks, Uordblks, Fordblks, Keepcost;
+    }
+
+    [DllImport("libc", EntryPoint = "mallinfo2")]
+    private static extern MallInfo2 Native();
+
+    /// <summary>True where mallinfo2 exists (glibc ≥ 2.33 on Linux).</summary>
+    public static bool Available
+    {
+        get
+        {
+            if (!OperatingSystem.IsLinux()) return false;
+            try { _ = Native(); return true; }
+            catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { return false; }
+        }
+    }
+
+    public static long InUseBytes()
+    {
+        var m = Native();
+        return (long)(m.Uordblks + m.Hblkhd);
+    }
+
+    /// <summary>
+    /// Native bytes that <paramref name="run"/> leaves allocated while the object it returns is alive (the object is
+    /// then disposed). Garbage is collected first so that finalisers do not free memory inside the window.
+    /// </summary>
+    public static long Retained<T>(Func<T> run) where T : IDisposable
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        long before = InUseBytes();
+        var kept = run();
+        long after = InUseBytes();
+        kept.Dispose();
+        return after - before;
+    }
+}
+
+/// <summary>Tests that read process-wide heap counters: run alone, after the parallel tests.</summary>
+[CollectionDefinition(nameof(NativeHeapCollection), DisableParallelization = true)]
+public sealed class NativeHeapCollection;
