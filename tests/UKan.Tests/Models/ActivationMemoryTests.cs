@@ -13,9 +13,17 @@ namespace UKan.Tests.Models;
 [Collection(nameof(NativeHeapCollection))]
 public class ActivationMemoryTests(ITestOutputHelper output)
 {
-    static double RetainedMiB(ModelSpec spec)
+    static double RetainedMiB(ModelSpec spec, KanPath? kanPath = null)
     {
         _ = TestTorch.Runtime;
+        var saved = KanLinear.GlobalPath;
+        KanLinear.GlobalPath = kanPath;
+        try { return Retained(spec); }
+        finally { KanLinear.GlobalPath = saved; }
+    }
+
+    static double Retained(ModelSpec spec)
+    {
         manual_seed(0);
         var model = ModelFactory.Create(spec);
         model.train();
@@ -39,10 +47,17 @@ public class ActivationMemoryTests(ITestOutputHelper output)
             ("ALL U-KAN exact-recompute", All(SplineGradient.ExactRecompute)),
             ("stacked KAN", tiny with { Architecture = Architecture.StackedKan }),
         }.Select(r => (r.Name, MiB: RetainedMiB(r.Spec))).ToDictionary(r => r.Name, r => r.MiB);
+        // The paper's baseline is efficient-kan as written: its KANLinear through plain autograd, which keeps every
+        // B-spline intermediate. Our KanLinear fast path (one custom autograd node, the bases recomputed in backward)
+        // already shrinks the stacked KAN; both are reported, the claim is checked against the reference baseline.
+        rows["stacked KAN (efficient-kan autograd)"] = RetainedMiB(tiny with { Architecture = Architecture.StackedKan },
+            KanPath.General);
         foreach (var (name, mib) in rows) output.WriteLine($"{name,-30} {mib,8:F1} MiB");
 
         Assert.True(rows["ALL U-KAN grad-free-recompute"] < rows["ALL U-KAN grad-free"]);
         Assert.True(rows["ALL U-KAN grad-free"] < 0.6 * rows["ALL U-KAN exact"]);
-        Assert.True(rows["stacked KAN"] > 10 * rows["ALL U-KAN grad-free"]);
+        Assert.True(rows["stacked KAN (efficient-kan autograd)"] > 10 * rows["ALL U-KAN grad-free"]);
+        Assert.True(rows["stacked KAN"] < 0.5 * rows["stacked KAN (efficient-kan autograd)"]);
+        Assert.True(rows["stacked KAN"] > rows["ALL U-KAN grad-free"]);
     }
 }
