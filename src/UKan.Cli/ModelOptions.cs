@@ -12,12 +12,16 @@ sealed class ModelOptions
     public readonly Option<bool> Mlp = new("--mlp") { Description = "MLP ablation: nn.Linear instead of KANLinear in the KAN blocks (the official --no_kan, wired correctly)." };
     public readonly Option<int> InChannels = new("--in-channels") { Description = "Input channels.", DefaultValueFactory = _ => 3 };
     public readonly Option<int> Classes = new("--classes") { Description = "Output classes (1 = binary).", DefaultValueFactory = _ => 1 };
+    public readonly Option<string?> ArchOptions = new("--arch-options")
+    {
+        Description = "Options of the allukan / stacked-kan layers as JSON, e.g. '{\"activation\":{\"gradient\":\"grad-free-recompute\"}}' (docs/allukan.md lists them).",
+    };
 
     public ModelOptions() => Model.AcceptOnlyFromAmong("ukan", "allukan", "stacked-kan");
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Model, Preset, EmbedDims, Mlp, InChannels, Classes }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Preset, EmbedDims, Mlp, InChannels, Classes, ArchOptions }) command.Options.Add(o);
     }
 
     public ModelSpec Resolve(ParseResult parsed)
@@ -27,14 +31,28 @@ sealed class ModelOptions
         int inChannels = parsed.GetValue(InChannels), classes = parsed.GetValue(Classes);
         if (inChannels < 1) throw new UserError($"--in-channels {inChannels}: must be at least 1.");
         if (classes < 1) throw new UserError($"--classes {classes}: must be at least 1.");
-        return new ModelSpec
+        var architecture = parsed.GetValue(Model) switch { "allukan" => Architecture.AllUKan, "stacked-kan" => Architecture.StackedKan, _ => Architecture.UKan };
+        System.Text.Json.JsonElement? options = null;
+        if (parsed.GetValue(ArchOptions) is string json)
         {
-            Architecture = parsed.GetValue(Model) switch { "allukan" => Architecture.AllUKan, "stacked-kan" => Architecture.StackedKan, _ => Architecture.UKan },
+            if (architecture == Architecture.UKan) throw new UserError("--arch-options applies to --model allukan or stacked-kan; U-KAN's options are --preset, --embed-dims and --mlp.");
+            try { options = System.Text.Json.JsonDocument.Parse(json).RootElement.Clone(); }
+            catch (System.Text.Json.JsonException e) { throw new UserError($"--arch-options: not valid JSON ({e.Message})."); }
+            if (options.Value.ValueKind != System.Text.Json.JsonValueKind.Object) throw new UserError("--arch-options: give a JSON object, e.g. '{\"activation\":{\"gradient\":\"grad-free\"}}'.");
+        }
+        var spec = new ModelSpec
+        {
+            Architecture = architecture,
             EmbedDims = custom is null ? ModelPresets.Resolve(preset) : ModelPresets.ParseDims(custom),
             Preset = custom is null ? preset : null,
             Mixer = parsed.GetValue(Mlp) ? TokenMixer.Mlp : TokenMixer.Kan,
             InChannels = inChannels,
             NumClasses = classes,
+            ArchitectureOptions = options,
         };
+        // Read now, so that a misspelt key or a bad value fails before any data is touched.
+        if (architecture == Architecture.AllUKan) _ = spec.ReadOptions<AllUKanOptions>();
+        if (architecture == Architecture.StackedKan) _ = spec.ReadOptions<StackedKanOptions>();
+        return spec;
     }
 }

@@ -44,4 +44,30 @@ public static class TestTorch
             foreach (var (key, value) in from.state_dict()) target[key].copy_(value);
         UKan.Layers.KanLinear.RefreshGridCaches(to);
     }
+
+    /// <summary>
+    /// A freshly built model is usable: every parameter and buffer is finite, and every normalisation layer starts as
+    /// the identity affine map (weight 1, bias 0), as PyTorch initialises them. Guards against framework layers that
+    /// leave their parameters uninitialised (TorchSharp's GroupNorm does).
+    /// </summary>
+    public static void AssertFreshlyInitialised(torch.nn.Module model)
+    {
+        foreach (var (name, p) in model.named_parameters())
+            Assert.True(p.isfinite().all().item<bool>(), $"parameter {name} is not finite after construction");
+        foreach (var (name, b) in model.named_buffers())
+            if (b.is_floating_point()) Assert.True(b.isfinite().all().item<bool>(), $"buffer {name} is not finite after construction");
+        foreach (var (name, m) in model.named_modules())
+        {
+            var (w, bias) = m switch
+            {
+                TorchSharp.Modules.GroupNorm g => (g.weight, g.bias),
+                TorchSharp.Modules.LayerNorm l => (l.weight, l.bias),
+                TorchSharp.Modules.BatchNorm2d bn => (bn.weight, bn.bias),
+                TorchSharp.Modules.BatchNorm1d bn => (bn.weight, bn.bias),
+                _ => (null, null),
+            };
+            if (w is not null) Assert.True(w.eq(1).all().item<bool>(), $"{name} ({m.GetType().Name}) weight is not all ones");
+            if (bias is not null) Assert.True(bias.eq(0).all().item<bool>(), $"{name} ({m.GetType().Name}) bias is not all zeros");
+        }
+    }
 }

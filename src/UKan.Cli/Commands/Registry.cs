@@ -16,5 +16,6 @@ static class Registry
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();
         yield return PredictCommand.Create();
+        yield return DiffusionCommand.Create();
     }
 }

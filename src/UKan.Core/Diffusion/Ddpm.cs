@@ -75,7 +75,7 @@ public sealed class Ddpm
     }
 
     /// <summary>DDIM sampling on an evenly spaced subsequence of <paramref name="steps"/> steps; eta = 0 is deterministic.</summary>
-    public Tensor SampleDdim(Func<Tensor, Tensor, Tensor> model, long[] shape, Device device, int steps, double eta = 0, Generator? generator = null)
+    public Tensor SampleDdim(Func<Tensor, Tensor, Tensor> model, long[] shape, Device device, int steps, double eta = 0, Generator? generator = null, Action<int>? progress = null)
     {
         using var _ = no_grad();
         var schedule = Enumerable.Range(0, steps).Select(i => (int)Math.Round((double)i * (Steps - 1) / Math.Max(1, steps - 1))).Distinct().Reverse().ToArray();
@@ -93,7 +93,13 @@ public sealed class Ddpm
             if (sigma > 0) next = next + sigma * randn(shape, device: device, generator: generator);
             x.Dispose();
             x = next.MoveToOuterDisposeScope();
+            progress?.Invoke(step);
         }
         return x.clamp(-1, 1);
     }
+
+    /// <summary>The number of model evaluations a sampler makes: T for ancestral sampling, the DDIM subsequence's length otherwise.</summary>
+    public int Evaluations(int? ddimSteps) => ddimSteps is int s
+        ? Enumerable.Range(0, s).Select(i => (int)Math.Round((double)i * (Steps - 1) / Math.Max(1, s - 1))).Distinct().Count()
+        : Steps;
 }

@@ -48,6 +48,9 @@ public sealed record DiffusionConfig
     }
 }
 
+/// <summary>How a diffusion run ended: its folder, the epochs it holds, whether it was stopped, and the last epoch's mean loss.</summary>
+public sealed record DiffusionResult(string RunFolder, int EpochsDone, bool Stopped, double LastLoss);
+
 /// <summary>
 /// Trains a DDPM noise predictor as Diffusion_UKAN/Diffusion/Train.py: per step a uniform t, Gaussian ε, the official
 /// loss, gradient clipping at 1.0, AdamW; per epoch the warm-up-then-cosine learning rate; periodic sample grids and
@@ -63,29 +66,56 @@ public static class DiffusionTrainer
         return lr * multiplier * (1 + Math.Cos(Math.PI * (epoch - warm) / epochs)) / 2;
     }
 
-    public static int Run(DiffusionConfig config, bool resume, Action<string> log, CancellationToken cancel = default)
+    /// <summary>Starts a run in <see cref="DiffusionConfig.Output"/> (which must not hold one yet).</summary>
+    public static DiffusionResult Start(DiffusionConfig config, ITrainingProgress progress, CancellationToken cancel = default)
     {
+        config = config with { Data = Path.GetFullPath(config.Data), Output = Path.GetFullPath(config.Output) };
         config.Validate();
-        var device = UKan.Native.TorchRuntime.Current.Device;
-        var root = Path.GetFullPath(config.Output);
-        var configPath = Path.Combine(root, "config.json");
-        var last = Path.Combine(root, "last.safetensors");
-        if (!resume && File.Exists(configPath)) throw new UserError($"--out {root}: already holds a run; continue it with --resume {root}.");
-        Directory.CreateDirectory(Path.Combine(root, "samples"));
-        if (!resume) AtomicFile.WriteAllText(configPath, JsonSerializer.Serialize(config, DiffusionConfig.Json));
+        var configPath = Path.Combine(config.Output, "config.json");
+        if (File.Exists(configPath)) throw new UserError($"--out {config.Output}: already holds a run; continue it with: ukan diffusion train --resume {config.Output}");
+        var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
+        StepsPerEpoch(config, data);
+        Directory.CreateDirectory(config.Output);
+        AtomicFile.WriteAllText(configPath, JsonSerializer.Serialize(config, DiffusionConfig.Json));
+        return Loop(config, data, resume: false, progress, cancel);
+    }
 
-        var data = new DiffusionData(config.Data, config.Dataset, 64, config.Seed);
-        int steps = data.Count / config.Batch;
-        if (steps == 0) throw new UserError($"--batch {config.Batch}: larger than the {data.Count} training images; lower --batch.");
+    /// <summary>Continues the run in <paramref name="runDir"/> from last.safetensors; <paramref name="epochs"/> extends its schedule.</summary>
+    public static DiffusionResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default)
+    {
+        var root = Path.GetFullPath(runDir);
+        var configPath = Path.Combine(root, "config.json");
+        if (!File.Exists(configPath)) throw new UserError($"--resume {runDir}: no config.json there; give the folder of a run started with 'ukan diffusion train'.");
+        DiffusionConfig config;
+        try { config = JsonSerializer.Deserialize<DiffusionConfig>(File.ReadAllText(configPath), DiffusionConfig.Json)!; }
+        catch (JsonException e) { throw new UserError($"{configPath}: not a diffusion run's config ({e.Message})."); }
+        config = config with { Output = root, Epochs = epochs ?? config.Epochs };
+        config.Validate();
+        var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
+        AtomicFile.WriteAllText(configPath, JsonSerializer.Serialize(config, DiffusionConfig.Json));
+        return Loop(config, data, resume: true, progress, cancel);
+    }
+
+    /// <summary>The resolution of the official diffusion experiments (all three datasets are trained at 64×64).</summary>
+    public const int ImageSize = 64;
+
+    static DiffusionResult Loop(DiffusionConfig config, DiffusionData data, bool resume, ITrainingProgress progress, CancellationToken cancel)
+    {
+        var device = UKan.Native.TorchRuntime.Current.Device;
+        var root = config.Output;
+        var last = Path.Combine(root, "last.safetensors");
+        Directory.CreateDirectory(Path.Combine(root, "samples"));
+        int steps = StepsPerEpoch(config, data);
         manual_seed(config.Seed);
         var model = DdpmBackbone.Create(config.Model, config.Dropout);
         int start = 0;
-        Dictionary<string, Tensor>? state = null;
         long stepCount = 0;
+        Dictionary<string, Tensor>? state = null;
         if (resume)
         {
-            if (!File.Exists(last)) throw new UserError($"--resume {root}: no last.safetensors; the run stopped before its first checkpoint.");
+            if (!File.Exists(last)) throw new UserError($"--resume {root}: no last.safetensors yet; the run stopped before its first epoch ended, start it again.");
             (state, var meta) = SafeTensors.Read(last);
+            if (meta.GetValueOrDefault("ukan.kind") != "diffusion-checkpoint") throw new UserError($"{last}: not a diffusion training checkpoint.");
             StateDictLoader.Load(model, state.Where(kv => kv.Key.StartsWith("model.")).ToDictionary(kv => kv.Key[6..], kv => kv.Value), last);
             start = int.Parse(meta["ukan.epoch"], CultureInfo.InvariantCulture) + 1;
             stepCount = long.Parse(meta["ukan.steps"], CultureInfo.InvariantCulture);
@@ -94,24 +124,30 @@ public static class DiffusionTrainer
         var named = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
         using var optimizer = new FlatAdam([(new GroupSettings("all", config.Lr, config.WeightDecay), named)], decoupledWeightDecay: true);
         if (state is not null) optimizer.LoadState(state, stepCount);
+        if (state is not null) foreach (var t in state.Values) t.Dispose();
         var ddpm = new Ddpm();
         var officialLoss = config.Loss == "official";
-        log($"training {config.Model} on {data.Count} images of {config.Data} ({device}), {steps} steps per epoch, run folder {root}");
-
+        progress.Message($"training {DiffusionWeights.Name(config.Model)} ({model.TrainableParameters():N0} parameters) on {data.Count} images of {config.Data} ({device}), " +
+                         $"{steps} steps per epoch, run folder {root}{(start > 0 ? $", from epoch {start + 1}" : "")}");
+        double meanLoss = double.NaN;
         for (int epoch = start; epoch < config.Epochs; epoch++)
         {
-            if (cancel.IsCancellationRequested) { log($"stopped; continue with: ukan diffusion train --resume {root}"); return 130; }
+            if (cancel.IsCancellationRequested) return new DiffusionResult(root, epoch, true, meanLoss);
             var clock = Stopwatch.StartNew();
+            progress.EpochStarted(epoch, config.Epochs, steps);
             optimizer.Groups[0].LearningRate = LearningRate(config.Lr, epoch, config.Epochs, config.WarmupMultiplier);
             model.train();
             var order = Enumerable.Range(0, data.Count).ToList();
             var rng = SplitMix64.For(config.Seed, epoch);
             rng.Shuffle(order);
+            // Timesteps, noise and dropout are drawn from a generator seeded per epoch, so a resumed run repeats the
+            // uninterrupted one exactly (tested) instead of depending on how far the global generator had advanced.
+            manual_seed((long)(rng.Next() >> 1));
             double lossSum = 0;
             for (int s = 0; s < steps; s++)
             {
                 using var scope = NewDisposeScope();
-                var x0 = tensor(data.Batch(order.GetRange(s * config.Batch, config.Batch), rng)).reshape(config.Batch, 3, 64, 64).to(device);
+                var x0 = tensor(data.Batch(order.GetRange(s * config.Batch, config.Batch), rng)).reshape(config.Batch, 3, ImageSize, ImageSize).to(device);
                 var t = randint(0, ddpm.Steps, [config.Batch], dtype: int64, device: device);
                 var noise = randn_like(x0);
                 var eps = model.call(ddpm.NoiseImages(x0, t, noise), t);
@@ -120,28 +156,46 @@ public static class DiffusionTrainer
                 loss.backward();
                 optimizer.ClipGradNorm(config.GradClip);
                 optimizer.Step();
-                lossSum += loss.item<float>();
+                double value = loss.item<float>();
+                lossSum += value;
+                progress.StepDone(epoch, s, steps, value);
             }
-            double meanLoss = lossSum / steps;
-            if (!double.IsFinite(meanLoss)) throw new UserError($"the loss became {meanLoss} in epoch {epoch}; lower --lr (now {config.Lr}). The last good checkpoint is {last}.");
-            var meta = new Dictionary<string, string>
-            {
-                ["format"] = "pt", ["ukan.kind"] = "diffusion-checkpoint", ["ukan.diffusion_model"] = config.Model.ToString(),
-                ["ukan.epoch"] = epoch.ToString(CultureInfo.InvariantCulture), ["ukan.steps"] = optimizer.StepCount.ToString(CultureInfo.InvariantCulture),
-            };
-            SafeTensors.Write(last, model.state_dict().Select(kv => ("model." + kv.Key, kv.Value)).Concat(optimizer.StateTensors()), meta);
+            meanLoss = lossSum / steps;
+            if (!double.IsFinite(meanLoss))
+                throw new UserError($"the loss became {meanLoss} in epoch {epoch + 1}; lower --lr (now {config.Lr}). The last good checkpoint is {last}.");
+            // Checkpoint first, then the epoch's row: a crash between the two leaves a row-less epoch, which resuming
+            // simply repeats, never a row for an epoch the checkpoint does not hold.
+            SafeTensors.Write(last, model.state_dict().Select(kv => ("model." + kv.Key, kv.Value)).Concat(optimizer.StateTensors()),
+                Metadata(config, epoch, "diffusion-checkpoint", ("ukan.steps", optimizer.StepCount.ToString(CultureInfo.InvariantCulture))));
             AtomicFile.WriteAllText(Path.Combine(root, "metrics.csv"), Metrics(root, epoch, optimizer.Groups[0].LearningRate, meanLoss, clock.Elapsed.TotalSeconds));
             bool sample = (epoch + 1) % config.SampleEvery == 0 || epoch == config.Epochs - 1;
             if (sample)
             {
-                SafeTensors.Write(Path.Combine(root, "model.safetensors"), model.state_dict().Select(kv => (kv.Key, kv.Value)),
-                    new Dictionary<string, string> { ["format"] = "pt", ["ukan.kind"] = "diffusion-weights", ["ukan.diffusion_model"] = config.Model.ToString(), ["ukan.epoch"] = epoch.ToString(CultureInfo.InvariantCulture) });
-                var grid = Samples.Generate(model, ddpm, config.SampleCount, device, ddimSteps: config.SampleDdimSteps, seed: epoch);
-                ImageFile.WritePng(Path.Combine(root, "samples", $"epoch{epoch + 1:D5}.png"), Samples.Grid(grid));
+                SafeTensors.Write(Path.Combine(root, "model.safetensors"), model.state_dict().Select(kv => (kv.Key, kv.Value)), Metadata(config, epoch, DiffusionWeights.Kind));
+                // A fixed seed per run: grids of successive epochs show the same noise denoised by a better model.
+                var images = Samples.Generate(model, ddpm, config.SampleCount, device, ddimSteps: config.SampleDdimSteps, seed: config.Seed);
+                ImageFile.WritePng(Path.Combine(root, "samples", $"epoch{epoch + 1:D5}.png"), Samples.Grid(images));
             }
-            log($"epoch {epoch + 1}/{config.Epochs}  loss {meanLoss:F4}  lr {optimizer.Groups[0].LearningRate:E2}  {clock.Elapsed.TotalSeconds:F1} s{(sample ? "  (samples)" : "")}");
+            progress.Message($"epoch {epoch + 1}/{config.Epochs}  loss {meanLoss:F4}  lr {optimizer.Groups[0].LearningRate:E2}  {clock.Elapsed.TotalSeconds:F1} s{(sample ? "  (samples)" : "")}");
         }
-        return 0;
+        return new DiffusionResult(root, config.Epochs, false, meanLoss);
+    }
+
+    /// <summary>Full batches per epoch: the reference's DataLoader drops the last partial batch.</summary>
+    static int StepsPerEpoch(DiffusionConfig config, DiffusionData data) => data.Count / config.Batch is > 0 and var steps ? steps
+        : throw new UserError($"--batch {config.Batch}: larger than the {data.Count} training images; lower --batch.");
+
+    static Dictionary<string, string> Metadata(DiffusionConfig config, int epoch, string kind, params (string Key, string Value)[] extra)
+    {
+        var meta = new Dictionary<string, string>
+        {
+            ["format"] = "pt", ["ukan.kind"] = kind,
+            ["ukan.diffusion_model"] = DiffusionWeights.Name(config.Model),
+            ["ukan.dropout"] = config.Dropout.ToString("R", CultureInfo.InvariantCulture),
+            ["ukan.epoch"] = epoch.ToString(CultureInfo.InvariantCulture),
+        };
+        foreach (var (k, v) in extra) meta[k] = v;
+        return meta;
     }
 
     static string Metrics(string root, int epoch, double lr, double loss, double seconds)
@@ -151,32 +205,4 @@ public static class DiffusionTrainer
         lines.Add(string.Join(',', epoch, lr.ToString("G9", CultureInfo.InvariantCulture), loss.ToString("G9", CultureInfo.InvariantCulture), seconds.ToString("G6", CultureInfo.InvariantCulture)));
         return "epoch,lr,loss,seconds\n" + string.Join('\n', lines) + "\n";
     }
-}
-
-/// <summary>Sampling images from a trained noise predictor.</summary>
-public static class Samples
-{
-    /// <summary><paramref name="count"/> images as 8-bit RGB rasters: DDIM with <paramref name="ddimSteps"/> steps, or ancestral over all T when null.</summary>
-    public static List<Raster> Generate(nn.Module<Tensor, Tensor, Tensor> model, Ddpm ddpm, int count, Device device, int? ddimSteps = null, long seed = 0, int batch = 64)
-    {
-        model.eval();
-        var result = new List<Raster>();
-        var generator = new Generator((ulong)seed, device);
-        for (int done = 0; done < count; done += batch)
-        {
-            using var scope = NewDisposeScope();
-            int n = Math.Min(batch, count - done);
-            long[] shape = [n, 3, 64, 64];
-            Tensor Predict(Tensor x, Tensor t) => model.call(x, t);
-            var x0 = ddimSteps is int s ? ddpm.SampleDdim(Predict, shape, device, s, generator: generator) : ddpm.Sample(Predict, shape, device, generator);
-            // x·0.5 + 0.5 into [0, 1], then to bytes with rounding, as torchvision's save_image.
-            var bytes = (x0 * 0.5 + 0.5).mul(255).add(0.5).clamp(0, 255).to(ScalarType.Byte).permute(0, 2, 3, 1).contiguous().cpu();
-            var flat = bytes.data<byte>().ToArray();
-            for (int i = 0; i < n; i++) result.Add(Raster.Create8(64, 64, 3, flat.AsSpan(i * 64 * 64 * 3, 64 * 64 * 3).ToArray()));
-        }
-        model.train();
-        return result;
-    }
-
-    public static Raster Grid(IReadOnlyList<Raster> images) => UKan.Plots.Overlays.Grid(images, columns: (int)Math.Ceiling(Math.Sqrt(images.Count)));
 }

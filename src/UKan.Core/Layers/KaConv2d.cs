@@ -25,7 +25,7 @@ public enum KaPadding
 /// re-initialises Conv2d modules, and Λ keeps Conv2d's default initialisation instead [inferred, spec §3.2] unless
 /// the ALL U-KAN option asks for the official one. Depthwise (groups = channels) and 1×1 KAonv are the same class.
 /// </remarks>
-public sealed class KaConv2d : nn.Module<Tensor, Tensor>
+public sealed class KaConv2d : nn.Module<Tensor, Tensor>, IMacCounter
 {
     private readonly Parameter weight;
     private readonly Parameter? bias;
@@ -52,6 +52,9 @@ public sealed class KaConv2d : nn.Module<Tensor, Tensor>
     public Parameter Weight => weight;
     public Parameter? Bias => bias;
     public SharedActivation Activation => act;
+
+    /// <summary>The convolution's MACs; ψ counts its own (it is a child module).</summary>
+    public long CountMacs(Tensor input, Tensor output) => output.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3];
 
     public override Tensor forward(Tensor x)
     {

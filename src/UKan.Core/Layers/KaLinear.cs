@@ -39,7 +39,7 @@ public sealed record SprecherShiftOptions
 /// Λ and b start as nn.Linear's defaults (kaiming-uniform a = √5, bias U(±1/√in)) [inferred, spec §3.2]. The
 /// Sprecher variant (spec §3.6) evaluates ψ on rows·out·in shifted values, out times the memory of the default.
 /// </remarks>
-public sealed class KaLinear : nn.Module<Tensor, Tensor>
+public sealed class KaLinear : nn.Module<Tensor, Tensor>, IMacCounter
 {
     private readonly Parameter weight;
     private readonly Parameter? bias;
@@ -91,6 +91,9 @@ public sealed class KaLinear : nn.Module<Tensor, Tensor>
     public SharedActivation Activation => act;
     /// <summary>η_q (out), or null without the Sprecher shift.</summary>
     public Tensor? Shift => shift;
+
+    /// <summary>The weighted sum over edges (rows × out × in); ψ counts its own (it is a child module).</summary>
+    public long CountMacs(Tensor input, Tensor output) => output.numel() * InFeatures;
 
     public override Tensor forward(Tensor x)
     {

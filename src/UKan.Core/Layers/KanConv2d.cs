@@ -21,7 +21,7 @@ namespace UKan.Layers;
 /// State-dict names: <c>kan.base_weight</c>, <c>kan.spline_weight</c>, <c>kan.spline_scaler</c>, <c>kan.grid</c>.
 /// Padding: zeros are padded before the KAN, so border taps contribute φ(0) (spec §3.3), unlike KAonv's default.
 /// </remarks>
-public sealed class KanConv2d : nn.Module<Tensor, Tensor>
+public sealed class KanConv2d : nn.Module<Tensor, Tensor>, IMacCounter
 {
     private readonly KanLinear kan;
 
@@ -43,6 +43,13 @@ public sealed class KanConv2d : nn.Module<Tensor, Tensor>
 
     /// <summary>The KanLinear holding every edge (input block g belongs to group g).</summary>
     public KanLinear Kan => kan;
+
+    /// <summary>
+    /// KANLinear's count per edge, (1 + G + k) per input feature and output. Ungrouped, the inner KanLinear is called as
+    /// a module and counts itself; grouped, its weights are used directly, so the count is made here.
+    /// </summary>
+    public long CountMacs(Tensor input, Tensor output) => Geometry.Groups == 1 ? 0
+        : output.numel() * (Geometry.InChannels / Geometry.Groups) * Geometry.KernelSize * Geometry.KernelSize * (1L + kan.BasisCount);
 
     public override Tensor forward(Tensor x)
     {

@@ -69,7 +69,7 @@ public sealed record SharedActivationOptions
 /// k = 3 (<see cref="KanPath.Auto"/>), Cox–de Boor otherwise. One instance may be shared by several layers (spec §7.1):
 /// TorchSharp lists a shared module's parameters once.
 /// </remarks>
-public sealed class SharedActivation : nn.Module<Tensor, Tensor>
+public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
 {
     private readonly Parameter coef;
     private readonly Parameter? base_scale;
@@ -153,6 +153,9 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>
     }
 
     public Tensor ActivateBase(Tensor u) => BaseActivations.Apply(Options.BaseActivation, u);
+
+    /// <summary>Per element, the base term and the K basis weights: (1 + K), KANLinear's per-edge convention.</summary>
+    public long CountMacs(Tensor input, Tensor output) => input.numel() * (1L + BasisCount);
 
     public override Tensor forward(Tensor u)
     {

@@ -23,6 +23,8 @@ public static class ModelLoader
         else
         {
             var (t, meta) = SafeTensors.Read(path);
+            if (meta.GetValueOrDefault("ukan.kind")?.StartsWith("diffusion") == true)
+                throw new UserError($"--weights {path}: diffusion weights (an image generator); use them with 'ukan diffusion generate'.");
             recorded = ModelExport.ReadSpec(meta);
             tensors = meta.GetValueOrDefault("ukan.kind") == "training-checkpoint"
                 ? t.Where(kv => kv.Key.StartsWith("model.")).ToDictionary(kv => kv.Key["model.".Length..], kv => kv.Value)

@@ -25,6 +25,15 @@ public class DiffusionModelTests
     [Theory]
     [InlineData(DiffusionArchitecture.UKanHybrid)]
     [InlineData(DiffusionArchitecture.UNet)]
+    public void Fresh_models_are_initialised(DiffusionArchitecture architecture)
+    {
+        _ = TestTorch.Runtime;
+        TestTorch.AssertFreshlyInitialised(DdpmBackbone.Create(architecture));
+    }
+
+    [Theory]
+    [InlineData(DiffusionArchitecture.UKanHybrid)]
+    [InlineData(DiffusionArchitecture.UNet)]
     [InlineData(DiffusionArchitecture.UMlp)]
     public void Predicts_noise_of_the_image_shape_and_trains(DiffusionArchitecture architecture)
     {
@@ -33,6 +42,7 @@ public class DiffusionModelTests
         var x = randn(2, 3, 64, 64);
         var eps = model.call(x, tensor(new long[] { 3, 999 }));
         Assert.Equal(x.shape, eps.shape);
+        Assert.True(eps.isfinite().all().item<bool>(), "non-finite noise prediction");
         eps.pow(2).mean().backward();
         Assert.All(model.parameters().Where(p => p.requires_grad), p => Assert.NotNull(p.grad));
     }

@@ -60,6 +60,9 @@ public abstract class ModelTester
     }
 
     [Fact]
+    public void Fresh_model_is_finite_and_its_norms_start_as_identity() => TestTorch.AssertFreshlyInitialised(Build(SmallSpec));
+
+    [Fact]
     public void Gradients_reach_every_parameter()
     {
         var model = Build(SmallSpec);

@@ -60,9 +60,9 @@ public sealed class ResBlock : TimedBlock
 
     public ResBlock(int inCh, int outCh, int tdim, double dropout, bool attention = false) : base(nameof(ResBlock))
     {
-        block1 = nn.Sequential(("0", nn.GroupNorm(32, inCh)), ("1", nn.SiLU()), ("2", nn.Conv2d(inCh, outCh, 3, padding: 1)));
+        block1 = nn.Sequential(("0", Norms.GroupNorm(32, inCh)), ("1", nn.SiLU()), ("2", nn.Conv2d(inCh, outCh, 3, padding: 1)));
         temb_proj = nn.Sequential(("0", nn.SiLU()), ("1", nn.Linear(tdim, outCh)));
-        block2 = nn.Sequential(("0", nn.GroupNorm(32, outCh)), ("1", nn.SiLU()), ("2", nn.Dropout(dropout)), ("3", nn.Conv2d(outCh, outCh, 3, padding: 1)));
+        block2 = nn.Sequential(("0", Norms.GroupNorm(32, outCh)), ("1", nn.SiLU()), ("2", nn.Dropout(dropout)), ("3", nn.Conv2d(outCh, outCh, 3, padding: 1)));
         shortcut = inCh != outCh ? nn.Conv2d(inCh, outCh, 1) : nn.Identity();
         attn = attention ? new AttnBlock(outCh) : null;
         RegisterComponents();
@@ -89,7 +89,7 @@ public sealed class AttnBlock : nn.Module<Tensor, Tensor>
 
     public AttnBlock(int ch) : base(nameof(AttnBlock))
     {
-        group_norm = nn.GroupNorm(32, ch);
+        group_norm = Norms.GroupNorm(32, ch);
         proj_q = nn.Conv2d(ch, ch, 1); proj_k = nn.Conv2d(ch, ch, 1); proj_v = nn.Conv2d(ch, ch, 1); proj = nn.Conv2d(ch, ch, 1);
         RegisterComponents();
         using var _ = no_grad();
@@ -188,7 +188,7 @@ public sealed class DSingleConv : TimedBlock
     private readonly Sequential conv, temb_proj;
     public DSingleConv(int inCh, int outCh, int tdim) : base(nameof(DSingleConv))
     {
-        conv = nn.Sequential(("0", nn.GroupNorm(32, inCh)), ("1", nn.SiLU()), ("2", nn.Conv2d(inCh, outCh, 3, padding: 1)));
+        conv = nn.Sequential(("0", Norms.GroupNorm(32, inCh)), ("1", nn.SiLU()), ("2", nn.Conv2d(inCh, outCh, 3, padding: 1)));
         temb_proj = nn.Sequential(("0", nn.SiLU()), ("1", nn.Linear(tdim, outCh)));
         RegisterComponents();
     }

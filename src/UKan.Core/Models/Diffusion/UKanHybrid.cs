@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using TorchSharp;
 using TorchSharp.Modules;
 using UKan.Layers;
@@ -6,8 +7,13 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace UKan.Models.Diffusion;
 
-/// <summary>The noise predictors Diffusion U-KAN compares (official model_dict names).</summary>
-public enum DiffusionArchitecture { UKanHybrid, UMlp, UNet }
+/// <summary>The noise predictors Diffusion U-KAN compares; the JSON and CLI names are the official model_dict keys, lower-cased.</summary>
+public enum DiffusionArchitecture
+{
+    [JsonStringEnumMemberName("ukan-hybrid")] UKanHybrid,
+    [JsonStringEnumMemberName("umlp")] UMlp,
+    [JsonStringEnumMemberName("unet")] UNet,
+}
 
 /// <summary>
 /// The DDPM U-Net shared by the three noise predictors: head conv, a down path of residual blocks (2 per level,
@@ -57,7 +63,7 @@ public abstract class DdpmBackbone : nn.Module<Tensor, Tensor, Tensor>
         }
         downblocks = nn.ModuleList(down.ToArray());
         upblocks = nn.ModuleList(up.ToArray());
-        tail = nn.Sequential(("0", nn.GroupNorm(32, now)), ("1", nn.SiLU()), ("2", nn.Conv2d(now, 3, 3, padding: 1)));
+        tail = nn.Sequential(("0", Norms.GroupNorm(32, now)), ("1", nn.SiLU()), ("2", nn.Conv2d(now, 3, 3, padding: 1)));
     }
 
     /// <summary>The reference's initialize(): head xavier, tail's last conv xavier with gain 1e-5, zero biases.</summary>

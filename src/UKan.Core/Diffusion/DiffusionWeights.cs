@@ -1,0 +1,62 @@
+using System.Globalization;
+using System.Text.Json;
+using UKan.Checkpoints;
+using UKan.Models.Diffusion;
+using static TorchSharp.torch;
+
+namespace UKan.Diffusion;
+
+/// <summary>
+/// Builds a DDPM noise predictor from weights: a diffusion run folder (its model.safetensors, else its
+/// last.safetensors), our exported weights (the architecture recorded in the metadata), a training checkpoint (keys
+/// under "model."), or an official Diffusion_UKAN checkpoint (<c>ckpt_*.pt</c>, torch.save of the state dict; the
+/// architecture comes from the caller, U-KAN hybrid by default). Keys and shapes must match exactly.
+/// </summary>
+public static class DiffusionWeights
+{
+    /// <summary>The metadata "ukan.kind" of exported diffusion weights.</summary>
+    public const string Kind = "diffusion-weights";
+
+    public static (DdpmBackbone Model, DiffusionArchitecture Architecture) Load(string path, DiffusionArchitecture? architecture = null)
+    {
+        if (Directory.Exists(path))
+        {
+            var weights = Path.Combine(path, "model.safetensors");
+            var last = Path.Combine(path, "last.safetensors");
+            path = File.Exists(weights) ? weights : File.Exists(last) ? last
+                : throw new UserError($"--weights {path}: the folder holds neither model.safetensors nor last.safetensors; give a diffusion run folder or a weights file.");
+        }
+        if (!File.Exists(path)) throw new UserError($"--weights {path}: file not found.");
+        if (new FileInfo(path).Length == 0) throw new UserError($"--weights {path}: the file is empty (0 bytes); it may be a failed download.");
+        Dictionary<string, Tensor> tensors;
+        DiffusionArchitecture? recorded = null;
+        double dropout = 0.15;
+        if (PthFile.IsZip(path)) tensors = PthFile.ReadStateDict(path);
+        else
+        {
+            var (t, meta) = SafeTensors.Read(path);
+            var kind = meta.GetValueOrDefault("ukan.kind");
+            if (meta.ContainsKey("ukan.spec"))
+                throw new UserError($"--weights {path}: segmentation weights; use them with 'ukan predict' or 'ukan eval'.");
+            if (meta.GetValueOrDefault("ukan.diffusion_model") is string name)
+            {
+                try { recorded = JsonSerializer.Deserialize<DiffusionArchitecture>($"\"{name}\"", DiffusionConfig.Json); }
+                catch (JsonException) { throw new UserError($"--weights {path}: records an unknown diffusion model '{name}'."); }
+            }
+            if (meta.GetValueOrDefault("ukan.dropout") is string d) dropout = double.Parse(d, CultureInfo.InvariantCulture);
+            tensors = kind == "diffusion-checkpoint"
+                ? t.Where(kv => kv.Key.StartsWith("model.")).ToDictionary(kv => kv.Key["model.".Length..], kv => kv.Value)
+                : t;
+        }
+        if (architecture is { } asked && recorded is { } rec && asked != rec)
+            throw new UserError($"--model {Name(asked)}: {path} holds a {Name(rec)} model; drop --model or pass --model {Name(rec)}.");
+        var arch = architecture ?? recorded ?? DiffusionArchitecture.UKanHybrid;
+        var model = DdpmBackbone.Create(arch, dropout);
+        StateDictLoader.Load(model, tensors, path);
+        foreach (var t in tensors.Values) t.Dispose();
+        return (model, arch);
+    }
+
+    /// <summary>The architecture's name as the CLI and the metadata spell it (ukan-hybrid, umlp, unet).</summary>
+    public static string Name(DiffusionArchitecture architecture) => JsonSerializer.Serialize(architecture, DiffusionConfig.Json).Trim('"');
+}

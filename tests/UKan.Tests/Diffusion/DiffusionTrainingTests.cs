@@ -1,0 +1,86 @@
+using UKan.Data;
+using UKan.Diffusion;
+using UKan.Checkpoints;
+using UKan.Models.Diffusion;
+using UKan.Training;
+using static TorchSharp.torch;
+
+namespace UKan.Tests.Diffusion;
+
+/// <summary>
+/// The diffusion workflow on CPU at the smallest size that runs the real model (U-KAN hybrid, 26.8 M parameters,
+/// 4 images, batch 2): training writes checkpoints, weights and sample grids; a run stopped and resumed ends bit for bit
+/// where the uninterrupted run ends; the weights load back and sample deterministically.
+/// </summary>
+public class DiffusionTrainingTests : IDisposable
+{
+    readonly string data = SyntheticDataset.Create(count: 4, size: 72);
+    readonly string root = Path.Combine(Path.GetTempPath(), $"ukan-diffusion-{Guid.NewGuid():N}");
+
+    public void Dispose()
+    {
+        Directory.Delete(data, true);
+        if (Directory.Exists(root)) Directory.Delete(root, true);
+    }
+
+    DiffusionConfig Config(string name) => new()
+    {
+        Data = data, Output = Path.Combine(root, name), Dataset = DiffusionDataset.Generic, Model = DiffusionArchitecture.UKanHybrid,
+        Epochs = 2, Batch = 2, SampleEvery = 100, SampleCount = 2, SampleDdimSteps = 1, Seed = 7,
+    };
+
+    /// <summary>Requests a stop once the first epoch's last step is done (the trainer checks between epochs).</summary>
+    sealed class StopAfterFirstEpoch(CancellationTokenSource cancel) : ITrainingProgress
+    {
+        public void Message(string text) { }
+        public void EpochStarted(int epoch, int totalEpochs, int steps) { }
+        public void StepDone(int epoch, int step, int steps, double loss) { if (epoch == 0 && step == steps - 1) cancel.Cancel(); }
+        public void EpochDone(EpochRecord record, int totalEpochs) { }
+    }
+
+    [Fact]
+    public void Trains_resumes_exactly_and_samples()
+    {
+        _ = TestTorch.Runtime;
+        var straight = DiffusionTrainer.Start(Config("straight"), SilentProgress.Instance, TestContext.Current.CancellationToken);
+        Assert.False(straight.Stopped);
+        Assert.True(double.IsFinite(straight.LastLoss));
+        Assert.True(File.Exists(Path.Combine(straight.RunFolder, "samples", "epoch00002.png")));
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(straight.RunFolder, "metrics.csv")).Length);
+
+        using var cancel = new CancellationTokenSource();
+        var stopped = DiffusionTrainer.Start(Config("resumed"), new StopAfterFirstEpoch(cancel), cancel.Token);
+        Assert.True(stopped.Stopped);
+        Assert.Equal(1, stopped.EpochsDone);
+        Assert.False(File.Exists(Path.Combine(stopped.RunFolder, "model.safetensors")));
+        var resumed = DiffusionTrainer.Resume(stopped.RunFolder, null, SilentProgress.Instance, TestContext.Current.CancellationToken);
+        Assert.Equal(straight.LastLoss, resumed.LastLoss);
+
+        var (a, _) = SafeTensors.Read(Path.Combine(straight.RunFolder, "model.safetensors"));
+        var (b, meta) = SafeTensors.Read(Path.Combine(resumed.RunFolder, "model.safetensors"));
+        Assert.Equal(DiffusionWeights.Kind, meta["ukan.kind"]);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        foreach (var key in a.Keys) Assert.True(a[key].shape.SequenceEqual(b[key].shape) && a[key].eq(b[key]).all().item<bool>(), $"{key} differs between the straight and the resumed run");
+
+        var (model, arch) = DiffusionWeights.Load(resumed.RunFolder);
+        Assert.Equal(DiffusionArchitecture.UKanHybrid, arch);
+        var ddpm = new Ddpm();
+        int calls = 0;
+        var first = Samples.Generate(model, ddpm, 2, CPU, ddimSteps: 2, seed: 3, onStep: () => calls++);
+        var again = Samples.Generate(model, ddpm, 2, CPU, ddimSteps: 2, seed: 3);
+        Assert.Equal(ddpm.Evaluations(2), calls);      // one batch of two images, one call per model evaluation
+        Assert.All(first, r => Assert.Equal((64, 64, 3), (r.Width, r.Height, r.Channels)));
+        Assert.Equal(first.Select(r => r.Pixels8), again.Select(r => r.Pixels8));
+    }
+
+    [Fact]
+    public void User_errors_are_one_line_messages()
+    {
+        _ = TestTorch.Runtime;
+        Assert.Contains("lower --batch", Assert.Throws<UserError>(() => DiffusionTrainer.Start(Config("big") with { Batch = 5 }, SilentProgress.Instance, TestContext.Current.CancellationToken)).Message);
+        Assert.False(Directory.Exists(Path.Combine(root, "big")), "a refused run must not leave a run folder behind");
+        Assert.Contains("no config.json", Assert.Throws<UserError>(() => DiffusionTrainer.Resume(Path.Combine(root, "none"), null, SilentProgress.Instance, TestContext.Current.CancellationToken)).Message);
+        Assert.Contains("folder not found", Assert.Throws<UserError>(() => DiffusionTrainer.Start(Config("x") with { Data = Path.Combine(root, "missing") }, SilentProgress.Instance, TestContext.Current.CancellationToken)).Message);
+        Assert.Contains("neither model.safetensors", Assert.Throws<UserError>(() => DiffusionWeights.Load(data)).Message);
+    }
+}

@@ -1,0 +1,42 @@
+using UKan.Models;
+using static TorchSharp.torch;
+
+namespace UKan.Tests.Models;
+
+/// <summary>
+/// Multiply-accumulate counts against the analytic figures of ukan-spec §A.5 and against identities that hold between
+/// the architectures built on the same skeleton.
+/// </summary>
+public class ModelSummaryTests
+{
+    static long Macs(ModelSpec spec, int size)
+    {
+        _ = TestTorch.Runtime;
+        return ModelSummary.Run(ModelFactory.Create(spec), spec.InChannels, size, size).TotalMacs;
+    }
+
+    [Theory]
+    [InlineData(256, false, 2.65)]
+    [InlineData(256, true, 1.83)]
+    public void Paper_preset_matches_the_analytic_count(int size, bool mlp, double gmacs)
+    {
+        var macs = Macs(new ModelSpec { Mixer = mlp ? TokenMixer.Mlp : TokenMixer.Kan }, size);
+        Assert.Equal(gmacs, macs / 1e9, 2);
+    }
+
+    /// <summary>
+    /// Every conv tap and every FC weight of the MLP U-KAN becomes one efficient-kan edge of 1 + G + k = 9 products in the
+    /// stacked KAN (grouped KAN convolutions included), so its count is exactly nine times the MLP U-KAN's. ALL U-KAN
+    /// keeps the MLP U-KAN's maps and adds one ψ (9 products) per element entering each KA / KAonv layer.
+    /// </summary>
+    [Fact]
+    public void Kan_variants_relate_to_the_mlp_skeleton_exactly()
+    {
+        var tiny = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
+        long mlp = Macs(tiny with { Mixer = TokenMixer.Mlp }, 64);
+        Assert.Equal(9 * mlp, Macs(tiny with { Architecture = Architecture.StackedKan }, 64));
+        long all = Macs(tiny with { Architecture = Architecture.AllUKan }, 64);
+        Assert.True(all > mlp);
+        Assert.Equal(0, (all - mlp) % 9);
+    }
+}
