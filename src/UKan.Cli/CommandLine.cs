@@ -75,6 +75,23 @@ static class CommandLine
         return names;
     }
 
+    /// <summary>
+    /// A token that the first Ctrl+C cancels, so that a long run stops at its next checkpoint boundary
+    /// (<paramref name="boundary"/>: "step", "epoch") with nothing lost; a second Ctrl+C ends the process.
+    /// </summary>
+    public static CancellationTokenSource StopOnCtrlC(string boundary)
+    {
+        var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (cancel.IsCancellationRequested) return;
+            e.Cancel = true;
+            cancel.Cancel();
+            Console.Error.WriteLine($"ukan: stopping after this {boundary} (Ctrl+C again to abort)…");
+        };
+        return cancel;
+    }
+
     /// <summary>Starts torch as the global options ask; every command that computes calls this first.</summary>
     public static RuntimeInfo StartTorch(ParseResult parsed)
     {

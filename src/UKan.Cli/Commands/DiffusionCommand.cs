@@ -56,9 +56,8 @@ static class DiffusionCommand
 
         command.SetAction(parsed =>
         {
-            var rt = CommandLine.StartTorch(parsed);
-            using var cancel = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("ukan: stopping after this epoch (Ctrl+C again to abort)…"); };
+            CommandLine.StartTorch(parsed);
+            using var cancel = CommandLine.StopOnCtrlC("epoch");
             var progress = new ConsoleProgress();
             DiffusionResult result;
             if (parsed.GetValue(resume) is string runDir)

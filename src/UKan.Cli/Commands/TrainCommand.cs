@@ -39,8 +39,7 @@ static class TrainCommand
         command.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
-            using var cancel = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); Console.Error.WriteLine("ukan: stopping after this step (Ctrl+C again to abort)…"); };
+            using var cancel = CommandLine.StopOnCtrlC("step");
             var progress = new ConsoleProgress();
             TrainResult result;
             if (parsed.GetValue(resume) is string runDir)
