@@ -30,7 +30,7 @@ static class CommandLine
 
     public static RootCommand Build()
     {
-        var root = new RootCommand("U-KAN for .NET: train, evaluate and deploy U-KAN and ALL U-KAN medical image segmentation models.");
+        var root = new RootCommand("U-KAN for .NET: train, evaluate and deploy U-KAN and ALL U-KAN segmentation models and Diffusion U-KAN image generators.");
         root.Options.Add(Device);
         root.Options.Add(LibTorch);
         root.Options.Add(Threads);

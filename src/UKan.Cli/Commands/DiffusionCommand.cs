@@ -16,6 +16,7 @@ static class DiffusionCommand
     public static Command Create()
     {
         var command = new Command("diffusion", "Diffusion U-KAN: train a 64x64 DDPM image generator on a folder of images, sample from it.");
+        command.Subcommands.Add(Prepare());
         command.Subcommands.Add(Train());
         command.Subcommands.Add(Generate());
         command.Subcommands.Add(Eval());
@@ -32,13 +33,37 @@ static class DiffusionCommand
     static DiffusionArchitecture? ParseModel(string? name) =>
         name is null ? null : Enum.GetValues<DiffusionArchitecture>().First(a => DiffusionWeights.Name(a) == name);
 
+    static Option<string> DatasetOption()
+    {
+        var dataset = new Option<string>("--dataset") { Description = "How images become 64x64: cvc (centre 288 crop), busi (centre 400 crop), glas (5 random 64 crops), generic (centre square).", DefaultValueFactory = _ => "generic" };
+        dataset.AcceptOnlyFromAmong("cvc", "busi", "glas", "generic");
+        return dataset;
+    }
+
+    static Command Prepare()
+    {
+        var command = new Command("prepare", "Write the 64x64 images training uses (the official images_64 folder), e.g. as FID's reference set.");
+        var data = new Option<string>("--data") { Description = "Folder of images (or a dataset folder with images/).", Required = true };
+        var dataset = DatasetOption();
+        var output = new Option<string>("--out") { Description = "Folder to write the PNGs to.", Required = true };
+        var seed = new Option<long>("--seed") { Description = "Seed of GlaS's random crops (training with the same --seed crops the same).", DefaultValueFactory = _ => 0 };
+        foreach (var o in new Option[] { data, dataset, output, seed }) command.Options.Add(o);
+        command.SetAction(parsed =>
+        {
+            var prepared = new DiffusionData(parsed.GetValue(data)!, Enum.Parse<DiffusionDataset>(parsed.GetValue(dataset)!, ignoreCase: true), DiffusionTrainer.ImageSize, parsed.GetValue(seed));
+            prepared.Save(parsed.GetValue(output)!);
+            Console.WriteLine($"wrote {prepared.Count} images of {prepared.Size}x{prepared.Size} to {Path.GetFullPath(parsed.GetValue(output)!)}");
+            return 0;
+        });
+        return command;
+    }
+
     static Command Train()
     {
         var defaults = new DiffusionConfig { Data = "", Output = "" };
         var command = new Command("train", "Train a noise predictor on a folder of images (official Diffusion U-KAN recipe by default), or --resume a run.");
         var data = new Option<string?>("--data") { Description = "Folder of images (or a dataset folder with images/); masks are not used." };
-        var dataset = new Option<string>("--dataset") { Description = "How images become 64x64: cvc (centre 288 crop), busi (centre 400 crop), glas (5 random 64 crops), generic (centre square).", DefaultValueFactory = _ => "generic" };
-        dataset.AcceptOnlyFromAmong("cvc", "busi", "glas", "generic");
+        var dataset = DatasetOption();
         var output = new Option<string?>("--out") { Description = "Run folder to create (default: runs/diffusion-<data>-<model>-<time>)." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
         var model = ModelOption("Noise predictor: ukan-hybrid (Diffusion U-KAN, default), umlp (its MLP ablation) or unet (the DDPM U-Net).");
@@ -92,6 +117,9 @@ static class DiffusionCommand
         return command;
     }
 
+    /// <summary><c>ukan generate</c> at the top level: the same command as <c>ukan diffusion generate</c>.</summary>
+    public static Command TopLevelGenerate() => Generate();
+
     static Command Generate()
     {
         var command = new Command("generate", "Sample images from trained diffusion weights (a run folder, model.safetensors, or an official Diffusion_UKAN ckpt_*.pt).");
@@ -139,22 +167,64 @@ static class DiffusionCommand
 
     static Command Eval()
     {
-        var command = new Command("eval", "FID and Inception Score of generated images against real ones (needs an Inception v3 network; see the message).");
-        var real = new Option<string>("--real") { Description = "Folder of real images.", Required = true };
-        var generated = new Option<string>("--generated") { Description = "Folder of generated images.", Required = true };
-        command.Options.Add(real);
-        command.Options.Add(generated);
-        command.SetAction(parsed => RefuseEval(parsed, real, generated));
+        var command = new Command("eval", "FID (against real images) and Inception Score of generated images, with the Inception weights pytorch-fid and torchvision publish.");
+        var generated = new Option<string>("--generated") { Description = "Folder of generated images (e.g. from 'ukan diffusion generate').", Required = true };
+        var real = new Option<string?>("--real") { Description = "Folder of real images for FID (the paper: the dataset's 64x64 training images)." };
+        var fidWeights = new Option<string?>("--fid-weights") { Description = $"pytorch-fid's {InceptionMetrics.FidWeightsName} ({InceptionMetrics.FidWeightsUrl})." };
+        var isWeights = new Option<string?>("--is-weights") { Description = $"torchvision's {InceptionMetrics.IsWeightsName} ({InceptionMetrics.IsWeightsUrl})." };
+        var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 50 };
+        var output = new Option<string?>("--out") { Description = "Also write the scores to this JSON file." };
+        foreach (var o in new Option[] { generated, real, fidWeights, isWeights, batch, output }) command.Options.Add(o);
+        command.SetAction(parsed =>
+        {
+            string? fid = parsed.GetValue(fidWeights), inception = parsed.GetValue(isWeights), realDir = parsed.GetValue(real);
+            if (fid is null && inception is null)
+                throw new UserError($"give --fid-weights {InceptionMetrics.FidWeightsName} (for FID) and/or --is-weights {InceptionMetrics.IsWeightsName} (for IS): " +
+                    $"the Inception networks are not bundled; download them from {InceptionMetrics.FidWeightsUrl} and {InceptionMetrics.IsWeightsUrl}.");
+            if (fid is not null && realDir is null) throw new UserError("--fid-weights needs --real DIR, the real images to compare with.");
+            int b = parsed.GetValue(batch);
+            if (b < 1) throw new UserError($"--batch {b}: must be at least 1.");
+            var genFiles = InceptionMetrics.ImageFiles(parsed.GetValue(generated)!, "--generated");
+            var realFiles = realDir is null ? null : InceptionMetrics.ImageFiles(realDir, "--real");
+            var rt = CommandLine.StartTorch(parsed);
+            var scores = new Dictionary<string, double>();
+            if (fid is not null)
+            {
+                var net = InceptionMetrics.Load(fid, Models.Inception.InceptionVariant.Fid, "--fid-weights");
+                using var a = WithProgress("FID features (real)", realFiles!.Count, p => InceptionMetrics.FidFeatures(net, realFiles, rt.Device, b, p));
+                using var g = WithProgress("FID features (generated)", genFiles.Count, p => InceptionMetrics.FidFeatures(net, genFiles, rt.Device, b, p));
+                scores["fid"] = GenerativeMetrics.FrechetDistance(a, g);
+                net.Dispose();
+            }
+            if (inception is not null)
+            {
+                var net = InceptionMetrics.Load(inception, Models.Inception.InceptionVariant.Torchvision, "--is-weights");
+                using var probs = WithProgress("IS predictions", genFiles.Count, p => InceptionMetrics.IsProbabilities(net, genFiles, rt.Device, b, p));
+                (scores["is_mean"], scores["is_std"]) = GenerativeMetrics.InceptionScore(probs, 10);
+                net.Dispose();
+            }
+            Console.WriteLine($"{genFiles.Count} generated{(realFiles is null ? "" : $", {realFiles.Count} real")} images");
+            if (scores.TryGetValue("fid", out var f)) Console.WriteLine($"FID  {f:F3}");
+            if (scores.TryGetValue("is_mean", out var m)) Console.WriteLine($"IS   {m:F3} ± {scores["is_std"]:F3} (10 splits)");
+            if (genFiles.Count < 2048) Console.WriteLine($"note: the paper scores 2,048 samples; with {genFiles.Count}, FID is biased upwards and not comparable with it.");
+            if (parsed.GetValue(output) is string json)
+                AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(scores, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
         return command;
     }
 
-    static int RefuseEval(ParseResult parsed, Option<string> real, Option<string> generated)
+    /// <summary>Runs <paramref name="work"/> with a bar over <paramref name="total"/> images on a terminal, silently otherwise.</summary>
+    static T WithProgress<T>(string what, int total, Func<Action<int>, T> work)
     {
-        foreach (var dir in new[] { parsed.GetValue(real)!, parsed.GetValue(generated)! })
-            if (!Directory.Exists(dir)) throw new UserError($"{dir}: folder not found.");
-        // The arithmetic (Fréchet distance, IS from class probabilities) is implemented and tested in GenerativeMetrics;
-        // what is missing is the network whose features both are defined on.
-        throw new UserError("FID and IS are defined on the features of the pytorch-fid Inception v3 (pt_inception-2015-12-05), which is not bundled " +
-            "and cannot be downloaded here; score the generated folder with `python -m pytorch_fid REAL GENERATED` (FID) and torch-fidelity (IS) for numbers comparable with the paper.");
+        if (!ConsoleProgress.Interactive) return work(_ => { });
+        T result = default!;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(what, maxValue: total);
+                result = work(done => task.Value = done);
+            });
+        return result;
     }
 }

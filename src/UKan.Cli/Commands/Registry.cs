@@ -17,5 +17,6 @@ static class Registry
         yield return EvalCommand.Create();
         yield return PredictCommand.Create();
         yield return DiffusionCommand.Create();
+        yield return DiffusionCommand.TopLevelGenerate();
     }
 }

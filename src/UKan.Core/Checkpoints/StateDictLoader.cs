@@ -28,22 +28,29 @@ public static class StateDictLoader
     {
         var target = model.state_dict();
         return new StateDictMatch(
-            target.Keys.Where(k => !tensors.ContainsKey(k)).ToList(),
+            target.Keys.Where(k => !tensors.ContainsKey(k) && !MayBeAbsent(k)).ToList(),
             tensors.Keys.Where(k => !target.ContainsKey(k)).ToList(),
             target.Where(kv => tensors.TryGetValue(kv.Key, out var t) && !t.shape.SequenceEqual(kv.Value.shape))
                 .Select(kv => (kv.Key, tensors[kv.Key].shape, kv.Value.shape)).ToList());
     }
 
-    /// <summary>Loads strictly; on any difference throws a one-line UserError listing them.</summary>
-    public static void Load(nn.Module model, IReadOnlyDictionary<string, Tensor> tensors, string source)
+    /// <summary>
+    /// BatchNorm's step counter, which files saved before PyTorch 0.4.1 lack; PyTorch loads them leaving it at 0, and so
+    /// do we (it only matters for momentum-free running statistics, never at inference).
+    /// </summary>
+    static bool MayBeAbsent(string key) => key.EndsWith(".num_batches_tracked", StringComparison.Ordinal);
+
+    /// <summary>Loads strictly; on any difference throws a one-line UserError listing them and <paramref name="hint"/>.</summary>
+    public static void Load(nn.Module model, IReadOnlyDictionary<string, Tensor> tensors, string source,
+        string hint = "was it saved for another preset or architecture (--preset, --embed-dims, --mlp, --model)?")
     {
         var match = Compare(model, tensors);
         if (!match.Ok)
-            throw new UserError($"{source} does not match the model: {match.Describe()}; was it saved for another preset or architecture (--preset, --embed-dims, --mlp, --model)?");
+            throw new UserError($"{source} does not match the model: {match.Describe()}; {hint}");
         using var _ = no_grad();
         foreach (var (key, value) in model.state_dict())
         {
-            var t = tensors[key];
+            if (!tensors.TryGetValue(key, out var t)) continue;   // only keys MayBeAbsent allows
             // Floating values take the model's precision; integer buffers (num_batches_tracked) keep theirs.
             value.copy_(t.is_floating_point() == value.is_floating_point() ? t.to(value.dtype) : t);
         }

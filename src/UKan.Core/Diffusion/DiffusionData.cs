@@ -23,6 +23,7 @@ public enum DiffusionDataset
 public sealed class DiffusionData
 {
     readonly List<byte[]> images = [];   // RGB, size×size×3
+    readonly List<string> names = [];
     public int Size { get; }
     public int Count => images.Count;
 
@@ -40,14 +41,30 @@ public sealed class DiffusionData
             if (kind == DiffusionDataset.Glas)
             {
                 if (img.Width < size || img.Height < size) throw new UserError($"{file}: {img.Width}x{img.Height} is smaller than the {size}x{size} crops GlaS training takes.");
-                for (int k = 0; k < 5; k++) images.Add(Crop(img, rng.NextInt(img.Width - size + 1), rng.NextInt(img.Height - size + 1), size, size).Pixels8);
+                for (int k = 0; k < 5; k++)
+                {
+                    images.Add(Crop(img, rng.NextInt(img.Width - size + 1), rng.NextInt(img.Height - size + 1), size, size).Pixels8);
+                    names.Add($"{Path.GetFileNameWithoutExtension(file)}_{k}");
+                }
                 continue;
             }
             int side = kind switch { DiffusionDataset.Cvc => 288, DiffusionDataset.Busi => 400, _ => Math.Min(img.Width, img.Height) };
             side = Math.Min(side, Math.Min(img.Width, img.Height));
             var square = Crop(img, (img.Width - side) / 2, (img.Height - side) / 2, side, side);
             images.Add(ImageOps.ResizeArea(square, size, size).Pixels8);
+            names.Add(Path.GetFileNameWithoutExtension(file));
         }
+    }
+
+    /// <summary>
+    /// Writes the prepared images as PNGs (the official images_64 folder: the training set and FID's reference set),
+    /// named after their sources, GlaS crops as name_k.png as the official tool names them.
+    /// </summary>
+    public void Save(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        for (int i = 0; i < images.Count; i++)
+            ImageFile.WritePng(Path.Combine(folder, names[i] + ".png"), Raster.Create8(Size, Size, 3, images[i]));
     }
 
     static Raster Crop(Raster img, int x0, int y0, int w, int h)

@@ -207,6 +207,32 @@ public class BadInputTests
     [Fact]
     public void Wrong_raw_dataset_for_prepare() => AssertRefused(Run("data", "prepare", "busi", Dataset(), Temp()), "does not look like BUSI");
 
+    [Fact]
+    public void Diffusion_eval_without_inception_weights() =>
+        AssertRefused(Run("diffusion", "eval", "--generated", Path.Combine(Dataset(n: 2), "images")), "pt_inception-2015-12-05-6726825d.pth");
+
+    [Fact]
+    public void Diffusion_eval_with_missing_weights_file() =>
+        AssertRefused(Run("diffusion", "eval", "--generated", Path.Combine(Dataset(n: 2), "images"), "--is-weights", "/nonexistent/inception.pth"), "/nonexistent/inception.pth");
+
+    [Fact]
+    public void Diffusion_generate_from_segmentation_weights()
+    {
+        var (run, _) = TrainedRun();
+        AssertRefused(Run("diffusion", "generate", "--weights", Path.Combine(run, "model.safetensors"), "--out", Temp()), "segmentation weights");
+    }
+
+    [Fact]
+    public void Diffusion_generate_from_a_folder_without_weights() =>
+        AssertRefused(Run("diffusion", "generate", "--weights", Dataset(n: 2), "--out", Temp()), "neither model.safetensors");
+
+    [Fact]
+    public void Diffusion_train_with_resume_and_data()
+    {
+        var output = Temp();
+        AssertRefused(Run("diffusion", "train", "--resume", output, "--data", Dataset(n: 2)), "--resume");
+    }
+
     static string? trainedRun, trainedData;
 
     /// <summary>One tiny trained run shared by the weight-file cases.</summary>

@@ -73,6 +73,24 @@ public class DiffusionTrainingTests : IDisposable
         Assert.Equal(first.Select(r => r.Pixels8), again.Select(r => r.Pixels8));
     }
 
+    [Theory]
+    [InlineData(DiffusionDataset.Generic, 4)]
+    [InlineData(DiffusionDataset.Glas, 20)]
+    public void Prepare_writes_the_64px_images_training_uses(DiffusionDataset kind, int expected)
+    {
+        var prepared = new DiffusionData(data, kind, DiffusionTrainer.ImageSize, seed: 3);
+        Assert.Equal(expected, prepared.Count);
+        var folder = Path.Combine(root, "images_64");
+        prepared.Save(folder);
+        var files = Directory.GetFiles(folder);
+        Assert.Equal(expected, files.Length);
+        Assert.All(files, f => Assert.Equal((64, 64, 3), ImageFile.Read(f) is var r ? (r.Width, r.Height, r.Channels) : default));
+        // The same seed crops the same: training and the FID reference set see the same images.
+        var again = new DiffusionData(data, kind, DiffusionTrainer.ImageSize, seed: 3);
+        var rng = SplitMix64.For(0);
+        Assert.Equal(prepared.Batch([0], SplitMix64.For(0)), again.Batch([0], rng));
+    }
+
     [Fact]
     public void User_errors_are_one_line_messages()
     {
