@@ -58,13 +58,13 @@ public sealed class Ddpm
     public Tensor Sample(Func<Tensor, Tensor, Tensor> model, long[] shape, Device device, Generator? generator = null, Action<int>? progress = null)
     {
         using var _ = no_grad();
-        var x = randn(shape, device: device, generator: generator);
+        var x = Noise(shape, device, generator);
         for (int step = Steps - 1; step >= 0; step--)
         {
             using var scope = NewDisposeScope();
             var t = full(shape[0], step, dtype: int64, device: device);
             var eps = model(x, t);
-            var noise = step > 0 ? randn(shape, device: device, generator: generator) : null;
+            var noise = step > 0 ? Noise(shape, device, generator) : null;
             var next = AncestralStep(x, t, eps, noise);
             if (next.isnan().any().item<bool>()) throw new InvalidOperationException($"sampling produced NaN at step {step}");
             x.Dispose();
@@ -80,7 +80,7 @@ public sealed class Ddpm
         using var _ = no_grad();
         var schedule = Enumerable.Range(0, steps).Select(i => (int)Math.Round((double)i * (Steps - 1) / Math.Max(1, steps - 1))).Distinct().Reverse().ToArray();
         var abar = AlphasBar.to(float64).cpu().data<double>().ToArray();
-        var x = randn(shape, device: device, generator: generator);
+        var x = Noise(shape, device, generator);
         for (int i = 0; i < schedule.Length; i++)
         {
             using var scope = NewDisposeScope();
@@ -90,13 +90,21 @@ public sealed class Ddpm
             var x0 = ((x - Math.Sqrt(1 - a) * eps) / Math.Sqrt(a)).clamp(-1, 1);
             double sigma = eta * Math.Sqrt((1 - aPrev) / (1 - a) * (1 - a / aPrev));
             var next = Math.Sqrt(aPrev) * x0 + Math.Sqrt(Math.Max(0, 1 - aPrev - sigma * sigma)) * eps;
-            if (sigma > 0) next = next + sigma * randn(shape, device: device, generator: generator);
+            if (sigma > 0) next = next + sigma * Noise(shape, device, generator);
             x.Dispose();
             x = next.MoveToOuterDisposeScope();
             progress?.Invoke(step);
         }
         return x.clamp(-1, 1);
     }
+
+    /// <summary>
+    /// Standard normal noise on <paramref name="device"/>. A seeded generator draws on the CPU and the noise is moved:
+    /// TorchSharp's Generator is a CPU generator whatever device it is given (a CUDA randn with it fails), and
+    /// drawing on the CPU also makes a seed give the same noise on every device.
+    /// </summary>
+    static Tensor Noise(long[] shape, Device device, Generator? generator) =>
+        generator is null ? randn(shape, device: device) : randn(shape, generator: generator).to(device);
 
     /// <summary>The number of model evaluations a sampler makes: T for ancestral sampling, the DDIM subsequence's length otherwise.</summary>
     public int Evaluations(int? ddimSteps) => ddimSteps is int s

@@ -18,7 +18,7 @@ public static class Samples
         bool wasTraining = model.training;
         model.eval();
         var result = new List<Raster>();
-        var generator = new Generator((ulong)seed, device);
+        var generator = new Generator((ulong)seed);       // CPU: see Ddpm.Noise
         for (int done = 0; done < count; done += batch)
         {
             using var scope = NewDisposeScope();
