@@ -86,7 +86,7 @@ public static class DeviceParity
         manual_seed(1);
         var cpuModel = ModelFactory.Create(spec);
         var devModel = ModelFactory.Create(spec);
-        using (no_grad()) foreach (var (k, v) in cpuModel.state_dict()) devModel.state_dict()[k].copy_(v);
+        CopyState(cpuModel, devModel);
         devModel.to(device);
         var input = randn(2, 3, 64, 64);
         var target = (rand(2, 1, 64, 64) > 0.7).to(float32);
@@ -109,7 +109,7 @@ public static class DeviceParity
         manual_seed(2);
         var cpuModel = UKan.Models.Diffusion.DdpmBackbone.Create(UKan.Models.Diffusion.DiffusionArchitecture.UKanHybrid);
         var devModel = UKan.Models.Diffusion.DdpmBackbone.Create(UKan.Models.Diffusion.DiffusionArchitecture.UKanHybrid);
-        using (no_grad()) foreach (var (k, v) in cpuModel.state_dict()) devModel.state_dict()[k].copy_(v);
+        CopyState(cpuModel, devModel);
         devModel.to(device);
         var ddpm = new UKan.Diffusion.Ddpm();
         var c = UKan.Diffusion.Samples.Generate(cpuModel, ddpm, 2, CPU, ddimSteps: 2, seed: 4);
@@ -117,6 +117,14 @@ public static class DeviceParity
         // 8-bit images: allow a step of one grey level where a value sits on a rounding boundary.
         Tensor Bytes(List<UKan.Data.Raster> images) => tensor(images.SelectMany(r => r.Pixels8).Select(b => (float)b).ToArray());
         return Compare("Diffusion U-KAN: 2 DDIM steps from one seed, 8-bit images", Bytes(d), Bytes(c), 1e-2);
+    }
+
+    /// <summary>Copies every state-dict entry (the target's dict is read once: models have hundreds of entries).</summary>
+    static void CopyState(nn.Module from, nn.Module to)
+    {
+        var target = to.state_dict();
+        using (no_grad()) foreach (var (k, v) in from.state_dict()) target[k].copy_(v);
+        KanLinear.RefreshGridCaches(to);
     }
 
     /// <summary>Runs device checks; a native error becomes one failed check naming it instead of ending the self-test.</summary>
