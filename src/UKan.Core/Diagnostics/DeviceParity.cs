@@ -37,6 +37,11 @@ public static class DeviceParity
         checks.Add(Compare("KAN features backward: fused kernel vs torch", KanFeatures.BackwardInput(x, g, knots),
             KanFeatures.Torch.Instance.BackwardInput(x, g, knots), 1e-6));
 
+        // 1b. ALL U-KAN's ψ: fused kernels vs the torch formulation, on a channels-last view (as KAonv sees tokens).
+        if (device.type == DeviceType.CUDA)
+            foreach (var gradient in new[] { SplineGradient.GradFree, SplineGradient.ExactRecompute })
+                checks.AddRange(Guarded($"ψ {gradient}", () => PsiFusedVersusTorch(gradient, device)));
+
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
@@ -77,11 +82,6 @@ public static class DeviceParity
 
     static IEnumerable<ParityCheck> ModelVersusCpu(ModelSpec spec, Precision precision, Device device)
     {
-        if (spec.Architecture == Architecture.AllUKan && device.type == DeviceType.CUDA && !KaConv2d.AllowCuda)
-        {
-            yield return new ParityCheck("AllUKan: skipped on CUDA (known cuDNN batch-norm failure; UKAN_ALLUKAN_CUDA=1 runs it)", 0, 0, 0);
-            yield break;
-        }
         PrecisionSettings.Apply(precision);
         manual_seed(1);
         var cpuModel = ModelFactory.Create(spec);
@@ -104,6 +104,45 @@ public static class DeviceParity
     }
 
     /// <summary>Two DDIM steps of a fresh Diffusion U-KAN from the same seed on the device and on the CPU.</summary>
+    static IEnumerable<ParityCheck> PsiFusedVersusTorch(SplineGradient gradient, Device device)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var psi = new SharedActivation(new SharedActivationOptions { Gradient = gradient });
+        using (no_grad())
+        {
+            psi.Coefficients.copy_(randn(psi.BasisCount) * 0.3);
+            psi.BaseScale!.fill_(0.7);
+            psi.SplineScale!.fill_(1.3);
+        }
+        psi.to(device);
+        var u = (randn(4, 12, 12, 40) * 1.6).to(device).permute(0, 3, 1, 2).requires_grad_(true);
+        var weight = randn(4, 40, 12, 12).to(device);
+        (Tensor Y, Tensor[] Grads, Tensor Inference) Run(bool fusedKernels)
+        {
+            bool before = KanFeatures.UseFusedKernels;
+            KanFeatures.UseFusedKernels = fusedKernels;
+            try
+            {
+                var y = psi.call(u);
+                var grads = torch.autograd.grad([(y * weight).sum()], [u, psi.Coefficients, psi.BaseScale!, psi.SplineScale!]).ToArray();
+                using (no_grad()) return (y, grads, psi.call(u));
+            }
+            finally { KanFeatures.UseFusedKernels = before; }
+        }
+        var fused = Run(true);
+        var reference = Run(false);
+        var name = gradient == SplineGradient.GradFree ? "grad-free" : "exact";
+        return
+        [
+            Compare($"ψ fused vs torch ({name}): output", fused.Y, reference.Y, 1e-6),
+            Compare($"ψ fused vs torch ({name}): inference output", fused.Inference, reference.Inference, 1e-6),
+            Compare($"ψ fused vs torch ({name}): du", fused.Grads[0], reference.Grads[0], 1e-6),
+            Compare($"ψ fused vs torch ({name}): dc, dw_b, dw_s", cat(fused.Grads[1..].Select(t => t.reshape(-1)).ToArray()),
+                cat(reference.Grads[1..].Select(t => t.reshape(-1)).ToArray()), 1e-5),
+        ];
+    }
+
     static ParityCheck SamplingVersusCpu(Device device)
     {
         manual_seed(2);

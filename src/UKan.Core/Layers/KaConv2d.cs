@@ -56,18 +56,8 @@ public sealed class KaConv2d : nn.Module<Tensor, Tensor>, IMacCounter
     /// <summary>The convolution's MACs; ψ counts its own (it is a child module).</summary>
     public long CountMacs(Tensor input, Tensor output) => output.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3];
 
-    /// <summary>
-    /// ALL U-KAN on CUDA is refused unless UKAN_ALLUKAN_CUDA=1: on an H100 (PyTorch 2.11 + CUDA 13 libtorch) its
-    /// training step fails inside cuDNN's batch norm after a KAonv depthwise conv ("misaligned address"), in every
-    /// gradient mode, and the CUDA context is lost. Not yet diagnosed (docs/allukan.md); a clear error until it is.
-    /// </summary>
-    public static bool AllowCuda { get; set; } = Environment.GetEnvironmentVariable("UKAN_ALLUKAN_CUDA") == "1";
-
     public override Tensor forward(Tensor x)
     {
-        if (x.device_type == DeviceType.CUDA && !AllowCuda)
-            throw new UserError("ALL U-KAN does not run on CUDA in this version (a known failure in cuDNN batch norm, see docs/allukan.md); " +
-                "use --device cpu, or set UKAN_ALLUKAN_CUDA=1 to try it anyway.");
         using var scope = NewDisposeScope();
         var (stride, pad, dilation) = (Geometry.Stride, (long)Geometry.Padding, Geometry.Dilation);
         if (PaddingMode == KaPadding.BeforeActivation && pad > 0)

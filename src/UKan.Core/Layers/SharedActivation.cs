@@ -160,14 +160,22 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
     public override Tensor forward(Tensor u)
     {
         using var scope = NewDisposeScope();
+        var fused = FusedKernelsFor(u);
         Tensor psi;
-        switch (Options.Gradient)
+        if (fused is not null && !(is_grad_enabled() && RequiresGrad(u)))
+            // Nothing to differentiate (inference, or frozen parameters and input): one kernel, no basis tensor.
+            psi = fused.PsiForward(UKan.Native.KanCudaKernels.DenseLayout(u), coef, base_scale, spline_scale, uniform!.Value);
+        else switch (Options.Gradient)
         {
             case SplineGradient.Exact:
                 psi = Combine(u, matmul(Basis(u), coef));
                 break;
             case SplineGradient.GradFreeRecompute or SplineGradient.ExactRecompute when is_grad_enabled():
                 psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, Options.Gradient == SplineGradient.ExactRecompute);
+                break;
+            case SplineGradient.GradFree when fused is not null:
+                // The same gradients as below, from the fused kernels: only u is kept for backward.
+                psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, false);
                 break;
             default:
                 // Grad-Free (spec §3.4): the basis is a constant of the graph. Kept for backward: the basis (K floats
@@ -179,6 +187,18 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
         }
         return psi.MoveToOuterDisposeScope();
     }
+
+    bool RequiresGrad(Tensor u) => u.requires_grad || coef.requires_grad || (base_scale?.requires_grad ?? false) || (spline_scale?.requires_grad ?? false);
+
+    /// <summary>
+    /// The fused CUDA kernels of ψ (<see cref="UKan.Native.KanCudaKernels.PsiForward"/>) when they apply to u: a float32
+    /// CUDA tensor, the closed-form cubic basis, SiLU base, at most 16 bases, and fused kernels allowed
+    /// (<see cref="KanFeatures.UseFusedKernels"/>, the bench's --no-fused). Otherwise null: the torch formulation.
+    /// </summary>
+    public UKan.Native.KanCudaKernels? FusedKernelsFor(Tensor u) =>
+        KanFeatures.UseFusedKernels && u.device_type == DeviceType.CUDA && u.dtype == ScalarType.Float32 && UsesFastPath
+        && Options.BaseActivation == BaseActivation.SiLU && BasisCount <= UKan.Native.KanCudaKernels.MaxPsiBases
+        && KanFeatures.CudaKernels(u.device_index < 0 ? 0 : u.device_index) is UKan.Native.KanCudaKernels kernels ? kernels : null;
 
     /// <summary>w_b·b(u) + w_s·spline, with a fixed scale of 1 where the option turns the parameter off.</summary>
     Tensor Combine(Tensor u, Tensor spline)
@@ -216,6 +236,8 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
             ctx.save_data("input_grad", u.requires_grad);
             // An undefined incoming gradient is answered with no gradients rather than a materialised zero tensor.
             ctx.set_materialize_grads(false);
+            if (psi.FusedKernelsFor(u) is { } fused)
+                return fused.PsiForward(UKan.Native.KanCudaKernels.DenseLayout(u), psi.coef, psi.base_scale, psi.spline_scale, psi.uniform!.Value);
             return psi.Combine(u, matmul(psi.Basis(u), psi.coef));
         }
 
@@ -230,18 +252,35 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
             var psi = (SharedActivation)ctx.get_data("module");
             bool exact = (bool)ctx.get_data("exact");
 
-            var bas = psi.Basis(u);                                  // recomputed: this is the memory not kept
-            var gSpline = ws is null ? g : g * ws;                   // ∂L/∂s, s = Σ c_j B_j(u)
-            Tensor? gradU = null;
-            if ((bool)ctx.get_data("input_grad"))
+            bool inputGrad = (bool)ctx.get_data("input_grad");
+            Tensor? gradU;
+            Tensor gradC;
+            Tensor? gradWb, gradWs;
+            if (psi.FusedKernelsFor(u) is { } fused)
             {
-                gradU = g * BaseActivations.Derivative(psi.Options.BaseActivation, u);
-                if (wb is not null) gradU = gradU * wb;
-                if (exact) gradU = gradU + gSpline * matmul(psi.BasisDerivative(u), c);
+                var ud = UKan.Native.KanCudaKernels.DenseLayout(u);
+                var gd = g.stride().SequenceEqual(ud.stride()) ? g : empty_strided(ud.shape, ud.stride(), dtype: g.dtype, device: g.device).copy_(g);
+                (gradU, var sums) = fused.PsiBackward(ud, gd, c, wb, ws, psi.uniform!.Value, exact, inputGrad);
+                int k = psi.BasisCount;
+                gradC = sums.narrow(0, 0, k);
+                gradWb = wb is null ? null : sums.narrow(0, k, 1);
+                gradWs = ws is null ? null : sums.narrow(0, k + 1, 1);
             }
-            var gradC = matmul(gSpline.reshape(-1), bas.reshape(-1, bas.shape[^1]));
-            var gradWb = wb is null ? null : (g * psi.ActivateBase(u)).sum().reshape(1);
-            var gradWs = ws is null ? null : (g * matmul(bas, c)).sum().reshape(1);
+            else
+            {
+                var bas = psi.Basis(u);                                  // recomputed: this is the memory not kept
+                var gSpline = ws is null ? g : g * ws;                   // ∂L/∂s, s = Σ c_j B_j(u)
+                gradU = null;
+                if (inputGrad)
+                {
+                    gradU = g * BaseActivations.Derivative(psi.Options.BaseActivation, u);
+                    if (wb is not null) gradU = gradU * wb;
+                    if (exact) gradU = gradU + gSpline * matmul(psi.BasisDerivative(u), c);
+                }
+                gradC = matmul(gSpline.reshape(-1), bas.reshape(-1, bas.shape[^1]));
+                gradWb = wb is null ? null : (g * psi.ActivateBase(u)).sum().reshape(1);
+                gradWs = ws is null ? null : (g * matmul(bas, c)).sum().reshape(1);
+            }
 
             List<Tensor> grads = [gradU!, gradC, gradWb!, gradWs!, null!, null!];
             handedBack ??= [];

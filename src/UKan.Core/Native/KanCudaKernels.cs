@@ -47,6 +47,77 @@ public sealed class KanCudaKernels : IKanFeatureKernels
             }
             gx[i] = acc;
         }
+
+        // psi(u) = wb*SiLU(u) + ws*sum_j c_j B_j(u) of ALL U-KAN's shared activation. For a uniform cubic spline at
+        // most four bases are non-zero at u: those with j in [m-3, m], m = floor((u - t0)/h); each is the cardinal
+        // cubic above at d = t - j - 2. wb, ws may be null (fixed at 1).
+        __device__ __forceinline__ float cardinal(float d) {
+            float s = fabsf(d), a = fmaxf(2.0f - s, 0.0f), b = fmaxf(1.0f - s, 0.0f);
+            return (a * a * a - 4.0f * b * b * b) * (1.0f / 6.0f);
+        }
+        __device__ __forceinline__ float cardinal_slope(float d, float inv_h) {
+            float s = fabsf(d), a = fmaxf(2.0f - s, 0.0f), b = fmaxf(1.0f - s, 0.0f);
+            float dn = (4.0f * b * b - a * a) * 0.5f * inv_h;
+            return d < 0.0f ? -dn : dn;
+        }
+        __device__ __forceinline__ int first_tap(float t, int K) {
+            float m = floorf(t);
+            m = fminf(fmaxf(m, -8.0f), (float)K + 8.0f);       // far outside the grid every tap is invalid anyway
+            return (int)m - 3;
+        }
+        extern "C" __global__ void psi_forward(const float* __restrict__ u, float* __restrict__ out, long long n,
+                                               const float* __restrict__ c, const float* wb, const float* ws,
+                                               float t0, float inv_h, int K) {
+            long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+            if (i >= n) return;
+            float v = u[i], t = (v - t0) * inv_h, spline = 0.0f;
+            int j0 = first_tap(t, K);
+            for (int k = 0; k < 4; ++k) {
+                int j = j0 + k;
+                if (j >= 0 && j < K) spline += c[j] * cardinal(t - (float)j - 2.0f);
+            }
+            out[i] = (wb ? *wb : 1.0f) * (v / (1.0f + expf(-v))) + (ws ? *ws : 1.0f) * spline;
+        }
+        // Backward of psi. gu (may be null): wb*SiLU'(u)*g, plus ws*s'(u)*g when exact. acc[0..K-1] += ws*sum g*B_j(u)
+        // (dL/dc), acc[K] += sum g*SiLU(u) (dL/dwb), acc[K+1] += sum g*s(u) (dL/dws): per-thread sums over a grid-stride
+        // loop, a warp-shuffle and shared-memory reduction per block, one atomicAdd per block and value. K <= 16.
+        extern "C" __global__ void psi_backward(const float* __restrict__ u, const float* __restrict__ g,
+                                                float* __restrict__ gu, long long n, const float* __restrict__ c,
+                                                const float* wb, const float* ws, float t0, float inv_h, int K,
+                                                int exact, float* __restrict__ acc) {
+            __shared__ float block_acc[18];
+            if (threadIdx.x < K + 2) block_acc[threadIdx.x] = 0.0f;
+            __syncthreads();
+            float local[18];
+            for (int j = 0; j < K + 2; ++j) local[j] = 0.0f;
+            float wbv = wb ? *wb : 1.0f, wsv = ws ? *ws : 1.0f;
+            for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+                float v = u[i], gi = g[i], t = (v - t0) * inv_h;
+                float sig = 1.0f / (1.0f + expf(-v));
+                float spline = 0.0f, slope = 0.0f;
+                int j0 = first_tap(t, K);
+                #pragma unroll
+                for (int k = 0; k < 4; ++k) {
+                    int j = j0 + k;
+                    if (j >= 0 && j < K) {
+                        float d = t - (float)j - 2.0f, b = cardinal(d);
+                        spline += c[j] * b;
+                        if (exact) slope += c[j] * cardinal_slope(d, inv_h);
+                        for (int q = 0; q < 16; ++q) if (q == j) local[q] += gi * wsv * b;   // static indices keep local[] in registers
+                    }
+                }
+                local[K] += gi * v * sig;
+                local[K + 1] += gi * spline;
+                if (gu) gu[i] = gi * (wbv * sig * (1.0f + v * (1.0f - sig)) + (exact ? wsv * slope : 0.0f));
+            }
+            for (int j = 0; j < K + 2; ++j) {
+                float x = local[j];
+                for (int off = 16; off > 0; off >>= 1) x += __shfl_down_sync(0xffffffffu, x, off);
+                if ((threadIdx.x & 31) == 0) atomicAdd(&block_acc[j], x);
+            }
+            __syncthreads();
+            if (threadIdx.x < K + 2) atomicAdd(&acc[threadIdx.x], block_acc[threadIdx.x]);
+        }
         """;
 
     [DllImport("libcuda.so.1")] static extern int cuInit(uint flags);
@@ -66,13 +137,19 @@ public sealed class KanCudaKernels : IKanFeatureKernels
     delegate int NvrtcGet(IntPtr prog, byte[] buffer);
     delegate int NvrtcDestroy(ref IntPtr prog);
 
-    readonly IntPtr features, backward, context;
+    readonly IntPtr features, backward, psiForward, psiBackward, context;
     readonly int device;
 
     public string Architecture { get; }
 
-    KanCudaKernels(int device, IntPtr context, IntPtr features, IntPtr backward, string arch) =>
-        (this.device, this.context, this.features, this.backward, Architecture) = (device, context, features, backward, arch);
+    /// <summary>The most bases the ψ kernels take (the size of their per-thread accumulators, less w_b and w_s).</summary>
+    public const int MaxPsiBases = 16;
+
+    KanCudaKernels(int device, IntPtr context, IntPtr[] functions, string arch)
+    {
+        (this.device, this.context, Architecture) = (device, context, arch);
+        (features, backward, psiForward, psiBackward) = (functions[0], functions[1], functions[2], functions[3]);
+    }
 
     /// <summary>Compiles and loads the kernels, or returns null with the reason (no NVRTC, no driver, compile error).</summary>
     public static KanCudaKernels? TryLoad(int deviceIndex, out string? problem)
@@ -89,9 +166,12 @@ public sealed class KanCudaKernels : IKanFeatureKernels
             var arch = $"sm_{major}{minor}";
             var cubin = Compile(arch);
             Check(cuModuleLoadData(out var module, cubin), "cuModuleLoadData");
-            Check(cuModuleGetFunction(out var f, module, "kan_features"), "cuModuleGetFunction");
-            Check(cuModuleGetFunction(out var b, module, "kan_features_backward"), "cuModuleGetFunction");
-            return new KanCudaKernels(deviceIndex, ctx, f, b, arch);
+            var functions = new[] { "kan_features", "kan_features_backward", "psi_forward", "psi_backward" }.Select(name =>
+            {
+                Check(cuModuleGetFunction(out var f, module, name), $"cuModuleGetFunction {name}");
+                return f;
+            }).ToArray();
+            return new KanCudaKernels(deviceIndex, ctx, functions, arch);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
         {
@@ -143,13 +223,18 @@ public sealed class KanCudaKernels : IKanFeatureKernels
         if (status != 0) throw new InvalidOperationException($"{what} failed (CUDA error {status})");
     }
 
-    static IntPtr Pointer(Tensor t)
+    static IntPtr Pointer(Tensor? t)
     {
+        if (t is null) return IntPtr.Zero;
         using var storage = t.storage<float>();
         return storage.data_ptr() + (nint)(t.storage_offset() * sizeof(float));
     }
 
-    void Launch(IntPtr function, long n, params object[] args)
+    void Launch(IntPtr function, long n, params object[] args) => LaunchOn(function, (uint)((n + Block - 1) / Block), args);
+
+    const int Block = 256;
+
+    void LaunchOn(IntPtr function, uint grid, params object[] args)
     {
         // The calling thread (e.g. autograd's device thread) may not have the context current yet.
         if (cuCtxGetCurrent(out var current) != 0 || current == IntPtr.Zero) cuCtxSetCurrent(context);
@@ -162,10 +247,8 @@ public sealed class KanCudaKernels : IKanFeatureKernels
                 handles.Add(h);
                 return h.AddrOfPinnedObject();
             }).ToArray();
-            const int block = 256;
-            uint grid = (uint)((n + block - 1) / block);
             var stream = TorchCudaShim.Available ? TorchCudaShim.CurrentStream(device) : IntPtr.Zero;
-            Check(cuLaunchKernel(function, grid, 1, 1, block, 1, 1, 0, stream, parameters, IntPtr.Zero), "cuLaunchKernel");
+            Check(cuLaunchKernel(function, grid, 1, 1, Block, 1, 1, 0, stream, parameters, IntPtr.Zero), "cuLaunchKernel");
         }
         finally { foreach (var h in handles) h.Free(); }
     }
@@ -190,4 +273,65 @@ public sealed class KanCudaKernels : IKanFeatureKernels
         if (n > 0) Launch(backward, n, Pointer(xc), Pointer(gf), Pointer(gx), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
         return gx.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// ψ(u) = w_b·SiLU(u) + w_s·Σ_j c_j B_j(u) for uniform cubic knots, in one pass over u: no (…, K) basis tensor.
+    /// <paramref name="u"/> must be dense (<see cref="DenseLayout"/>); the result has its strides.
+    /// </summary>
+    public Tensor PsiForward(Tensor u, Tensor coef, Tensor? baseScale, Tensor? splineScale, BSplineBasis.UniformKnots knots)
+    {
+        CheckPsi(u, coef, knots);
+        var output = empty_strided(u.shape, u.stride(), dtype: float32, device: u.device);
+        long n = u.numel();
+        if (n > 0)
+            Launch(psiForward, n, Pointer(u), Pointer(output), n, Pointer(coef), Pointer(baseScale), Pointer(splineScale),
+                (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
+        return output;
+    }
+
+    /// <summary>
+    /// The gradients of ψ from dL/dψ = <paramref name="grad"/> (same strides as u): dL/du (null unless
+    /// <paramref name="inputGrad"/>; with the spline slope only when <paramref name="exact"/>), and one tensor of K + 2
+    /// sums: dL/dc (K), dL/dw_b, dL/dw_s.
+    /// </summary>
+    public (Tensor? GradU, Tensor Sums) PsiBackward(Tensor u, Tensor grad, Tensor coef, Tensor? baseScale, Tensor? splineScale,
+        BSplineBasis.UniformKnots knots, bool exact, bool inputGrad)
+    {
+        CheckPsi(u, coef, knots);
+        if (!grad.stride().SequenceEqual(u.stride())) throw new ArgumentException("ψ backward: the gradient must have the input's strides");
+        var gradU = inputGrad ? empty_strided(u.shape, u.stride(), dtype: float32, device: u.device) : null;
+        var sums = zeros(knots.BasisCount + 2, dtype: float32, device: u.device);
+        long n = u.numel();
+        // A grid-stride loop over at most 1,024 blocks: partial sums stay per thread, one atomicAdd per block and value.
+        uint grid = (uint)Math.Clamp((n + Block - 1) / Block, 1, 1024);
+        if (n > 0)
+            LaunchOn(psiBackward, grid, Pointer(u), Pointer(grad), Pointer(gradU), n, Pointer(coef), Pointer(baseScale), Pointer(splineScale),
+                (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount, exact ? 1 : 0, Pointer(sums));
+        return (gradU, sums);
+    }
+
+    static void CheckPsi(Tensor u, Tensor coef, BSplineBasis.UniformKnots knots)
+    {
+        if (u.dtype != float32 || coef.dtype != float32 || !coef.is_contiguous() || knots.BasisCount > MaxPsiBases || !IsDense(u))
+            throw new ArgumentException("ψ kernels: float32, at most 16 bases, a dense input");
+    }
+
+    /// <summary>
+    /// True when the elements of <paramref name="t"/> fill its storage span exactly once in some order (contiguous,
+    /// channels-last, any permutation of a contiguous tensor): an element-wise kernel can then run over memory order.
+    /// </summary>
+    public static bool IsDense(Tensor t)
+    {
+        var dims = t.shape.Zip(t.stride()).Where(d => d.First != 1).OrderBy(d => d.Second).ToArray();
+        long expected = 1;
+        foreach (var (size, stride) in dims)
+        {
+            if (stride != expected) return false;
+            expected *= size;
+        }
+        return true;
+    }
+
+    /// <summary><paramref name="t"/> itself when dense, else a contiguous copy.</summary>
+    public static Tensor DenseLayout(Tensor t) => IsDense(t) ? t.alias() : t.contiguous();
 }

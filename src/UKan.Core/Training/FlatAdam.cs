@@ -15,6 +15,10 @@ namespace UKan.Training;
 /// (AdamW); m ← m + (1−β1)(g − m); v ← β2 v + (1−β2) g²; p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε).
 /// Parameters must be on their final device before construction (moving them afterwards breaks the views), and
 /// gradients are zeroed in place, never set to null, so that autograd keeps accumulating into the flat buffer.
+/// Every parameter starts on a 256-byte boundary inside the buffer (<see cref="AlignBytes"/>), as a tensor of its own
+/// from PyTorch's CUDA allocator would: cuDNN's batch norm faults ("misaligned address") on a scale or shift that is
+/// only 8-byte aligned, which packing ALL U-KAN's 10-scalar ψ parameters back to back produced. The gaps hold zeros
+/// with zero gradients, so Adam leaves them at zero.
 /// </remarks>
 public sealed class FlatAdam : IDisposable
 {
@@ -51,6 +55,22 @@ public sealed class FlatAdam : IDisposable
     public bool Capturable { get; }
     readonly Tensor? stepOnDevice;
 
+    /// <summary>The alignment of every parameter inside its group's buffer (cudaMalloc's own).</summary>
+    public const int AlignBytes = 256;
+
+    /// <summary>Where each of <paramref name="sizes"/> starts when every start is aligned to <paramref name="align"/> elements, and the total.</summary>
+    public static (long[] Offsets, long Total) Layout(IReadOnlyList<long> sizes, long align)
+    {
+        var offsets = new long[sizes.Count];
+        long offset = 0;
+        for (int i = 0; i < sizes.Count; i++)
+        {
+            offsets[i] = offset;
+            offset += (sizes[i] + align - 1) / align * align;
+        }
+        return (offsets, offset);
+    }
+
     public FlatAdam(IEnumerable<(GroupSettings Settings, IReadOnlyList<(string Name, Parameter Parameter)> Members)> groups,
         double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool decoupledWeightDecay = false, bool capturable = false)
     {
@@ -60,22 +80,21 @@ public sealed class FlatAdam : IDisposable
         foreach (var (settings, members) in groups)
         {
             var first = members[0].Parameter;
-            long total = members.Sum(m => m.Parameter.numel());
-            var flat = empty(total, dtype: first.dtype, device: first.device);
+            var (offsets, total) = Layout(members.Select(m => m.Parameter.numel()).ToList(), Math.Max(1, AlignBytes / first.ElementSize));
+            var flat = zeros(total, dtype: first.dtype, device: first.device);
             var grads = zeros(total, dtype: first.dtype, device: first.device);
             var placed = new List<(string, Parameter, long)>();
-            long offset = 0;
-            foreach (var (name, p) in members)
+            for (int i = 0; i < members.Count; i++)
             {
+                var (name, p) = members[i];
                 if (p.device_type != first.device_type || p.device_index != first.device_index || p.dtype != first.dtype)
                     throw new InvalidOperationException($"parameter {name} is on {p.device}/{p.dtype}, the group on {first.device}/{first.dtype}");
                 long n = p.numel();
-                var view = flat.narrow(0, offset, n).view(p.shape);
+                var view = flat.narrow(0, offsets[i], n).view(p.shape);
                 view.copy_(p);
                 p.set_(view);                                    // the parameter now lives inside the flat buffer
-                p.grad = grads.narrow(0, offset, n).view(p.shape);
-                placed.Add((name, p, offset));
-                offset += n;
+                p.grad = grads.narrow(0, offsets[i], n).view(p.shape);
+                placed.Add((name, p, offsets[i]));
             }
             built.Add(new Group
             {
@@ -166,14 +185,27 @@ public sealed class FlatAdam : IDisposable
     public void LoadState(IReadOnlyDictionary<string, Tensor> tensors, long stepCount)
     {
         using var _ = no_grad();
-        foreach (var (name, value) in StateTensors())
-        {
-            if (!tensors.TryGetValue(name, out var saved))
-                throw new UserError($"the checkpoint has no optimizer state '{name}'; it was not written by this version's trainer, so it cannot be resumed (start a new run with --weights instead).");
-            if (!saved.shape.SequenceEqual(value.shape))
-                throw new UserError($"optimizer state '{name}' has {saved.numel()} values, the model {value.numel()}: the checkpoint belongs to another model configuration.");
-            value.copy_(saved);
-        }
+        foreach (var g in Groups)
+            foreach (var (name, value) in new[] { ($"optimizer.{g.Settings.Name}.exp_avg", g.ExpAvg), ($"optimizer.{g.Settings.Name}.exp_avg_sq", g.ExpAvgSq) })
+            {
+                if (!tensors.TryGetValue(name, out var saved))
+                    throw new UserError($"the checkpoint has no optimizer state '{name}'; it was not written by this version's trainer, so it cannot be resumed (start a new run with --weights instead).");
+                long packed = g.Members.Sum(m => m.Parameter.numel());
+                if (saved.shape.SequenceEqual(value.shape))
+                    value.copy_(saved);
+                else if (saved.dim() == 1 && saved.shape[0] == packed)
+                {
+                    // Written before parameters were aligned: the same order, back to back.
+                    long from = 0;
+                    foreach (var (_, p, offset) in g.Members)
+                    {
+                        value.narrow(0, offset, p.numel()).copy_(saved.narrow(0, from, p.numel()));
+                        from += p.numel();
+                    }
+                }
+                else
+                    throw new UserError($"optimizer state '{name}' has {saved.numel()} values, the model {packed}: the checkpoint belongs to another model configuration.");
+            }
         StepCount = stepCount;
         stepOnDevice?.fill_(stepCount);
     }

@@ -98,6 +98,61 @@ public class FlatAdamTests
     }
 
     [Fact]
+    public void Every_parameter_starts_on_a_256_byte_boundary_and_the_gaps_stay_zero()
+    {
+        // Sizes like ALL U-KAN's ψ (10 scalars) and Linear(5, 7) (35, 7): packed back to back they would start at
+        // 8-byte offsets, which cuDNN's batch norm rejects on CUDA.
+        var net = nn.Sequential(("layer_fc", nn.Linear(5, 7)), ("psi", new UKan.Layers.SharedActivation()), ("head", nn.Linear(7, 2)));
+        var named = net.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        using var flat = new FlatAdam(ParameterGroups.Official(named, weightDecay: 1e-2));
+        foreach (var g in flat.Groups)
+            foreach (var (name, p, offset) in g.Members)
+            {
+                Assert.Equal(0, p.storage_offset() * p.ElementSize % FlatAdam.AlignBytes);
+                Assert.Equal(offset, p.storage_offset());
+            }
+        var x = randn(6, 5);
+        for (int step = 0; step < 3; step++)
+        {
+            flat.ZeroGrad();
+            net.call(x).pow(2).sum().backward();
+            flat.Step();
+        }
+        foreach (var g in flat.Groups)
+        {
+            using var used = zeros_like(g.Params, dtype: ScalarType.Bool);
+            foreach (var (_, p, offset) in g.Members) used.narrow(0, offset, p.numel()).fill_(true);
+            Assert.Equal(0f, g.Params.masked_select(used.logical_not()).abs().sum().item<float>());
+            Assert.True(g.Params.masked_select(used).abs().sum().item<float>() > 0);
+        }
+    }
+
+    [Fact]
+    public void Optimizer_state_written_packed_before_alignment_is_restored_member_by_member()
+    {
+        var (a, b) = Twins();
+        using var original = new FlatAdam(ParameterGroups.Official(a.named_parameters().Select(p => (p.name, p.parameter)).ToList()));
+        var x = randn(8, 5);
+        for (int step = 0; step < 2; step++)
+        {
+            original.ZeroGrad();
+            a.call(x).pow(2).mean().backward();
+            original.Step();
+        }
+        // The old layout: each group's members back to back, in the same order.
+        var packed = original.StateTensors().ToDictionary(t => t.Name, t =>
+        {
+            var g = original.Groups.Single(g => t.Name.StartsWith($"optimizer.{g.Settings.Name}."));
+            return cat(g.Members.Select(m => t.Value.narrow(0, m.Offset, m.Parameter.numel())).ToArray());
+        });
+        Assert.Contains(packed, kv => kv.Value.numel() < original.StateTensors().Single(t => t.Name == kv.Key).Value.numel());
+        using var restored = new FlatAdam(ParameterGroups.Official(b.named_parameters().Select(p => (p.name, p.parameter)).ToList()));
+        restored.LoadState(packed, original.StepCount);
+        foreach (var ((name, expected), (_, actual)) in original.StateTensors().Zip(restored.StateTensors()))
+            TestTorch.AssertClose(expected, actual, atol: 0, rtol: 0, what: name);
+    }
+
+    [Fact]
     public void Cosine_schedule_matches_the_closed_form_of_the_reference()
     {
         Assert.Equal(1e-2, LearningRateSchedules.Cosine(1e-2, 0, 400, 1e-5), 12);
