@@ -1,8 +1,11 @@
 # Shared by the scripts/gpu-train-*.sh scripts: unpack the app, and train() with one time budget for all runs.
 # A run that dies (e.g. a native crash) continues from its last checkpoint, up to twice.
 EPOCHS="${EPOCHS:-80}"
-U=/tmp/u/ukan
-mkdir -p /tmp/u && tar -xJf .gpu/ukan-gpu.tar.xz -C /tmp/u
+# The app lives in .gpu/u (ignored, so it stays on a warm machine between calls): a call may carry the bundle and a
+# later one only the data, when both together would pass the 64 MiB that may travel.
+U=.gpu/u/ukan
+if [ -f .gpu/ukan-gpu.tar.xz ]; then mkdir -p .gpu/u && tar -xJf .gpu/ukan-gpu.tar.xz -C .gpu/u; fi
+[ -x $U ] || { echo "no app: carry .gpu/ukan-gpu.tar.xz (scripts/pack-gpu.sh)" >&2; exit 1; }
 mkdir -p /tmp/runs
 DEADLINE=$(( $(date +%s) + LIMIT ))
 train() { # name, data, extra args...

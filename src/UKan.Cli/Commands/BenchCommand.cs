@@ -12,6 +12,7 @@ static class BenchCommand
     static readonly Option<string> PrecisionOption = new("--precision") { Description = "fp32 (PyTorch default: TF32 convolutions), tf32 or fp32-strict.", DefaultValueFactory = _ => "fp32" };
     static readonly Option<string?> Json = new("--json") { Description = "Also write the results to this JSON file." };
     static readonly Option<bool> NoFused = new("--no-fused") { Description = "Use the element-wise torch KAN features instead of the fused CUDA kernels." };
+    static readonly Option<string> KanPathOption = new("--kan-path") { Description = "KANLinear evaluation: auto (closed-form cubic, custom backward), general (efficient-kan's Cox–de Boor through autograd, the reference formulation's memory).", DefaultValueFactory = _ => "auto" };
     static readonly Option<string> Graphs = new("--graphs") { Description = "CUDA graphs: auto (when the libtorch shim builds), on, off.", DefaultValueFactory = _ => "auto" };
 
     public static Command Create()
@@ -22,13 +23,15 @@ static class BenchCommand
         var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 8 };
         var sizes = new Option<int[]>("--size") { Description = "Input size(s), e.g. --size 256 --size 512.", DefaultValueFactory = _ => [256], AllowMultipleArgumentsPerToken = true };
         Graphs.AcceptOnlyFromAmong("auto", "on", "off");
-        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs }) command.Options.Add(o);
+        KanPathOption.AcceptOnlyFromAmong("auto", "general");
+        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs, KanPathOption }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
             var spec = model.Resolve(parsed);
             var precision = PrecisionSettings.Parse(parsed.GetValue(PrecisionOption)!);
             UKan.Layers.KanFeatures.UseFusedKernels = !parsed.GetValue(NoFused);
+            if (parsed.GetValue(KanPathOption) == "general") UKan.Layers.KanLinear.GlobalPath = UKan.Layers.KanPath.General;
             bool graphs = UseGraphs(parsed, rt);
             var results = new List<ModelBenchResult>();
             foreach (var size in parsed.GetValue(sizes)!)

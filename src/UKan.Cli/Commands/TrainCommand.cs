@@ -31,9 +31,11 @@ static class TrainCommand
         var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => 1 };
         var graphs = new Option<string>("--graphs") { Description = "CUDA graphs for the training step: auto, on, off.", DefaultValueFactory = _ => "auto" };
         graphs.AcceptOnlyFromAmong("auto", "on", "off");
+        var precisionOption = new Option<string>("--precision") { Description = "fp32 (PyTorch's default: TF32 convolutions) or bf16 (CUDA autocast to bfloat16; fp32 weights and optimizer).", DefaultValueFactory = _ => "fp32" };
+        precisionOption.AcceptOnlyFromAmong("fp32", "bf16");
         preprocessing.AcceptOnlyFromAmong("official", "standard");
         model.AddTo(command);
-        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs })
+        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs, precisionOption })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
@@ -54,6 +56,8 @@ static class TrainCommand
                 var spec = model.Resolve(parsed);
                 var (h, w) = ParseSize(parsed.GetValue(size)!);
                 var graphsMode = parsed.GetValue(graphs);
+                if (parsed.GetValue(precisionOption) == "bf16" && rt.Device.type != TorchSharp.DeviceType.CUDA)
+                    throw new UserError($"--precision bf16 is for CUDA devices (CUDA autocast); on {rt.Device} use --precision fp32.");
                 if (graphsMode == "on" && !UKan.Native.TorchCudaShim.Available)
                     throw new UserError($"--graphs on: CUDA graphs need the libtorch shim, which could not be built: {UKan.Native.TorchCudaShim.Problem}");
                 var config = new TrainConfig
@@ -68,6 +72,7 @@ static class TrainCommand
                     Preprocessing = Preprocessing.Parse(parsed.GetValue(preprocessing)!), Split = parsed.GetValue(split),
                     ValidationFraction = parsed.GetValue(valFraction), EarlyStopping = parsed.GetValue(early), ValidateEvery = parsed.GetValue(valEvery),
                     CudaGraphs = graphsMode != "off",
+                    Precision = UKan.Benchmarks.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
                 };
                 Console.WriteLine($"training {spec.Describe()} on {config.Data} ({rt.Device}), run folder {config.Output}");
                 result = progress.Run(p => Trainer.Start(config, p, cancel.Token));

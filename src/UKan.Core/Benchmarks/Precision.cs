@@ -1,4 +1,5 @@
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace UKan.Benchmarks;
 
@@ -11,6 +12,11 @@ public enum Precision
     Tf32,
     /// <summary>Strict float32 everywhere (no TF32).</summary>
     Fp32Strict,
+    /// <summary>
+    /// Mixed precision: CUDA autocast to bfloat16 (convolutions and matrix products in bf16; fp32 weights, optimizer,
+    /// norms, losses and the fused KAN kernels), TF32 convolutions for what stays fp32. CUDA with the libtorch shim only.
+    /// </summary>
+    Bf16,
 }
 
 public static class PrecisionSettings
@@ -18,10 +24,41 @@ public static class PrecisionSettings
     /// <summary>Applies the TF32 switches of <paramref name="precision"/> (no effect on CPU).</summary>
     public static void Apply(Precision precision)
     {
-        if (!torch.cuda.is_available()) return;
+        if (!torch.cuda.is_available())
+        {
+            if (precision == Precision.Bf16) throw new UserError("--precision bf16 needs a CUDA device (--device cuda); on the CPU use fp32.");
+            return;
+        }
         torch.backends.cudnn.allow_tf32 = precision != Precision.Fp32Strict;
         torch.backends.cuda.matmul.allow_tf32 = precision == Precision.Tf32;
+        if (precision == Precision.Bf16 && !UKan.Native.TorchCudaShim.Available)
+            throw new UserError($"--precision bf16 needs the libtorch shim (CUDA autocast), which could not be built: {UKan.Native.TorchCudaShim.Problem}");
+        if (UKan.Native.TorchCudaShim.Available) UKan.Native.TorchCudaShim.SetAutocastBf16(precision == Precision.Bf16);
     }
+
+    /// <summary>
+    /// Applies <paramref name="precision"/> for a training run on <paramref name="device"/> and restores PyTorch's
+    /// default (fp32 with TF32 convolutions, no autocast) when disposed. Anything but fp32 needs CUDA.
+    /// </summary>
+    public static IDisposable Scope(Precision precision, torch.Device device)
+    {
+        if (precision == Precision.Fp32) return new Restore(false);
+        if (device.type != DeviceType.CUDA)
+            throw new UserError($"--precision {Name(precision)} is for CUDA devices; on {device} use fp32.");
+        Apply(precision);
+        return new Restore(true);
+    }
+
+    sealed class Restore(bool active) : IDisposable
+    {
+        public void Dispose() { if (active) Apply(Precision.Fp32); }
+    }
+
+    public static string Name(Precision precision) => precision switch
+    {
+        Precision.Fp32Strict => "fp32-strict",
+        _ => precision.ToString().ToLowerInvariant(),
+    };
 
     /// <summary>Turns on cuDNN's algorithm autotuning where possible (as the official training does); false if unavailable.</summary>
     public static bool EnableCudnnBenchmark(bool on = true)
@@ -36,6 +73,7 @@ public static class PrecisionSettings
         "fp32" => Precision.Fp32,
         "tf32" => Precision.Tf32,
         "fp32-strict" => Precision.Fp32Strict,
-        _ => throw new UserError($"--precision {text}: use fp32 (PyTorch's default: TF32 convolutions), tf32 or fp32-strict."),
+        "bf16" => Precision.Bf16,
+        _ => throw new UserError($"--precision {text}: use fp32 (PyTorch's default: TF32 convolutions), tf32, fp32-strict or bf16."),
     };
 }

@@ -120,6 +120,9 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
             var (x, w) = (saved[0], saved[1]);
             var knots = (BSplineBasis.UniformKnots)ctx.get_data("knots");
             var features = KanFeatures.Forward(x, knots);
+            // Under bf16 autocast the forward product ran in bf16, so its gradient arrives in bf16; backward runs
+            // outside autocast, in the dtype of x and W.
+            if (gradOutput.dtype != x.dtype) gradOutput = gradOutput.to(x.dtype);
             gradW = gradOutput.t().matmul(features).DetachFromDisposeScope();
             var gradFeatures = gradOutput.matmul(w);
             gradX = KanFeatures.BackwardInput(x, gradFeatures, knots).DetachFromDisposeScope();

@@ -160,6 +160,9 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
     public override Tensor forward(Tensor u)
     {
         using var scope = NewDisposeScope();
+        // ψ is evaluated in its parameters' precision (fp32 under bf16 autocast: the basis needs it, and the fused
+        // kernels take fp32); the layer that follows casts again.
+        if (u.dtype != coef.dtype && u.is_floating_point()) u = u.to(coef.dtype);
         var fused = FusedKernelsFor(u);
         Tensor psi;
         if (fused is not null && !(is_grad_enabled() && RequiresGrad(u)))

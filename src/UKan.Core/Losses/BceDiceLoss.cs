@@ -19,6 +19,8 @@ public sealed class BceDiceLoss : nn.Module<Tensor, Tensor, Tensor>
     public override Tensor forward(Tensor logits, Tensor target)
     {
         using var scope = NewDisposeScope();
+        // In fp32 whatever precision produced the logits (bf16 autocast): the Dice sums and the loss need its range.
+        if (logits.dtype != target.dtype) logits = logits.to(target.dtype);
         var bce = F.binary_cross_entropy_with_logits(logits, target);
         long n = logits.shape[0];
         var p = logits.sigmoid().view(n, -1);

@@ -21,6 +21,7 @@ public static class TorchCudaShim
         #include <ATen/cuda/CUDAGraph.h>
         #include <ATen/cuda/CUDAEvent.h>
         #include <ATen/Context.h>
+        #include <ATen/autocast_mode.h>
         #include <optional>
         #include <string>
         static std::string last_error;
@@ -44,6 +45,12 @@ public static class TorchCudaShim
             at::cuda::CUDAEvent ev; ev.record(cur); ev.block(*outer_stream);
             c10::cuda::setCurrentCUDAStream(*outer_stream)) }
         void ukan_set_cudnn_benchmark(int on) { at::globalContext().setBenchmarkCuDNN(on != 0); }
+        // CUDA autocast to bfloat16 on the calling thread (torch.autocast("cuda", torch.bfloat16, cache_enabled=False)):
+        // without the weight-cast cache, so that a CUDA graph capture holds no cached casts from outside it.
+        int ukan_set_autocast_bf16(int on) { GUARD(
+            at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+            at::autocast::set_autocast_cache_enabled(false);
+            at::autocast::set_autocast_enabled(at::kCUDA, on != 0)) }
         void* ukan_graph_create() { return new at::cuda::CUDAGraph(); }
         void ukan_graph_destroy(void* g) { delete (at::cuda::CUDAGraph*)g; }
         int ukan_graph_capture_begin(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_begin()) }
@@ -73,6 +80,7 @@ public static class TorchCudaShim
         public required GraphFn CaptureBegin, CaptureEnd, Replay;
         public required ErrorFn LastError;
         public required FlagFn CudnnBenchmark;
+        public required DeviceStatusFn AutocastBf16;
     }
 
     static readonly Lazy<Api?> api = new(Load);
@@ -93,6 +101,12 @@ public static class TorchCudaShim
     /// official train.py turns it on). TorchSharp has no switch for it.
     /// </summary>
     public static void SetCudnnBenchmark(bool on) => A.CudnnBenchmark(on ? 1 : 0);
+    /// <summary>
+    /// Turns CUDA autocast to bfloat16 on or off for the calling thread (TorchSharp has no autocast): convolutions and
+    /// matrix products run in bf16 while weights, optimizer state and the ops autocast keeps in fp32 (norms, losses,
+    /// reductions) stay fp32. Backward passes run on autograd's threads, outside autocast, as in PyTorch.
+    /// </summary>
+    public static void SetAutocastBf16(bool on) => Check(A.AutocastBf16(on ? 1 : 0));
     internal static IntPtr GraphCreate() => A.GraphCreate();
     internal static void GraphDestroy(IntPtr g) => A.GraphDestroy(g);
     internal static void CaptureBegin(IntPtr g) => Check(A.CaptureBegin(g));
@@ -143,6 +157,7 @@ public static class TorchCudaShim
                 CaptureEnd = F<GraphFn>("ukan_graph_capture_end"), Replay = F<GraphFn>("ukan_graph_replay"),
                 LastError = F<ErrorFn>("ukan_last_error"),
                 CudnnBenchmark = F<FlagFn>("ukan_set_cudnn_benchmark"),
+                AutocastBf16 = F<DeviceStatusFn>("ukan_set_autocast_bf16"),
             };
         }
         catch (Exception e) { Problem = e.Message.Split('\n')[0]; return null; }

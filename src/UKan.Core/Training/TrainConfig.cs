@@ -39,6 +39,8 @@ public sealed record TrainConfig
     public int EarlyStopping { get; init; } = -1;
     /// <summary>Record the training step in a CUDA graph (GPU only, when the libtorch shim builds).</summary>
     public bool CudaGraphs { get; init; } = true;
+    /// <summary>Numeric mode of the run: fp32 (PyTorch's default, TF32 convolutions) or bf16 autocast (CUDA only).</summary>
+    public UKan.Benchmarks.Precision Precision { get; init; } = UKan.Benchmarks.Precision.Fp32;
     /// <summary>Validate every N epochs (1 = every epoch, as the reference).</summary>
     public int ValidateEvery { get; init; } = 1;
     /// <summary>Number of validation samples shown in the overlay grid.</summary>

@@ -84,6 +84,8 @@ public sealed class Trainer
         // Everything runs on a side stream when graphs are used (see SideStreamScope: from the first forward pass on).
         using var side = graphs ? new SideStreamScope(DeviceIndex.Of(device)) : null;
         if (device.type == DeviceType.CUDA) UKan.Benchmarks.PrecisionSettings.EnableCudnnBenchmark();
+        // Training, validation and the exported model's overlays all run in the run's precision; restored afterwards.
+        using var precision = UKan.Benchmarks.PrecisionSettings.Scope(config.Precision, device);
 
         manual_seed(config.TorchSeed);
         var model = ModelFactory.Create(config.Model);

@@ -116,6 +116,14 @@ public class BadInputTests
     public void Zero_epochs() => AssertRefused(Run(Train(Dataset(), Temp()).Select(a => a == "1" ? "0" : a).ToArray()), "--epochs 0");
 
     [Fact]
+    public void Bf16_on_the_cpu()
+    {
+        var output = Temp();
+        AssertRefused(Run(Train(Dataset(), output, "--device", "cpu", "--precision", "bf16")), "--precision bf16");
+        AssertNoRun(output);
+    }
+
+    [Fact]
     public void Negative_learning_rate() => AssertRefused(Run(Train(Dataset(), Temp(), "--lr", "-1")), "--lr");
 
     [Fact]
