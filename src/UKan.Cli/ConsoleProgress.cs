@@ -31,6 +31,23 @@ sealed class ConsoleProgress : ITrainingProgress
         return result;
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> with a bar labelled <paramref name="what"/> up to <paramref name="total"/> on a
+    /// terminal (work reports progress through the callback it is given), silently otherwise.
+    /// </summary>
+    public static T Bar<T>(string what, double total, Func<Action<double>, T> work)
+    {
+        if (!Interactive) return work(_ => { });
+        T result = default!;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var bar = ctx.AddTask(what, maxValue: total);
+                result = work(done => bar.Value = done);
+            });
+        return result;
+    }
+
     public void Message(string text) => Console.WriteLine(text);
 
     public void EpochStarted(int epoch, int totalEpochs, int steps)

@@ -37,13 +37,7 @@ public static class TestTorch
     /// <paramref name="from"/> that <paramref name="to"/> lacks are an error). Tests that need two identically
     /// initialised modules use this rather than the same seed: the global generator is shared by parallel tests.
     /// </summary>
-    public static void CopyState(torch.nn.Module from, torch.nn.Module to)
-    {
-        var target = to.state_dict();                     // once: models with thousands of entries would be quadratic
-        using (torch.no_grad())
-            foreach (var (key, value) in from.state_dict()) target[key].copy_(value);
-        UKan.Layers.KanLinear.RefreshGridCaches(to);
-    }
+    public static void CopyState(torch.nn.Module from, torch.nn.Module to) => UKan.Checkpoints.StateDictLoader.Copy(from, to);
 
     /// <summary>
     /// A freshly built model is usable: every parameter and buffer is finite, and every normalisation layer starts as

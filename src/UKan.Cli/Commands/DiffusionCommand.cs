@@ -147,16 +147,10 @@ static class DiffusionCommand
             Directory.CreateDirectory(outDir);
             Console.WriteLine($"sampling {n} images from {DiffusionWeights.Name(arch)} on {rt.Device} with {(steps is int k ? $"{ddpm.Evaluations(k)} DDIM steps" : $"{ddpm.Steps} ancestral steps")}");
             double total = Math.Ceiling((double)n / b) * ddpm.Evaluations(steps);
-            List<Raster> images = [];
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            if (ConsoleProgress.Interactive)
-                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var task = ctx.AddTask("denoising", maxValue: total);
-                        images = Samples.Generate(net, ddpm, n, rt.Device, steps, parsed.GetValue(seed), b, () => task.Increment(1));
-                    });
-            else images = Samples.Generate(net, ddpm, n, rt.Device, steps, parsed.GetValue(seed), b);
+            int evaluated = 0;
+            var images = ConsoleProgress.Bar("denoising", total, set =>
+                Samples.Generate(net, ddpm, n, rt.Device, steps, parsed.GetValue(seed), b, () => set(++evaluated)));
             for (int i = 0; i < images.Count; i++) ImageFile.WritePng(Path.Combine(outDir, $"{i:D5}.png"), images[i]);
             ImageFile.WritePng(Path.Combine(outDir, "grid.png"), Samples.Grid(images));
             Console.WriteLine($"wrote {images.Count} images and grid.png to {outDir} ({clock.Elapsed.TotalSeconds:F1} s)");
@@ -191,15 +185,15 @@ static class DiffusionCommand
             if (fid is not null)
             {
                 var net = InceptionMetrics.Load(fid, Models.Inception.InceptionVariant.Fid, "--fid-weights");
-                using var a = WithProgress("FID features (real)", realFiles!.Count, p => InceptionMetrics.FidFeatures(net, realFiles, rt.Device, b, p));
-                using var g = WithProgress("FID features (generated)", genFiles.Count, p => InceptionMetrics.FidFeatures(net, genFiles, rt.Device, b, p));
+                using var a = ConsoleProgress.Bar("FID features (real)", realFiles!.Count, p => InceptionMetrics.FidFeatures(net, realFiles, rt.Device, b, done => p(done)));
+                using var g = ConsoleProgress.Bar("FID features (generated)", genFiles.Count, p => InceptionMetrics.FidFeatures(net, genFiles, rt.Device, b, done => p(done)));
                 scores["fid"] = GenerativeMetrics.FrechetDistance(a, g);
                 net.Dispose();
             }
             if (inception is not null)
             {
                 var net = InceptionMetrics.Load(inception, Models.Inception.InceptionVariant.Torchvision, "--is-weights");
-                using var probs = WithProgress("IS predictions", genFiles.Count, p => InceptionMetrics.IsProbabilities(net, genFiles, rt.Device, b, p));
+                using var probs = ConsoleProgress.Bar("IS predictions", genFiles.Count, p => InceptionMetrics.IsProbabilities(net, genFiles, rt.Device, b, done => p(done)));
                 (scores["is_mean"], scores["is_std"]) = GenerativeMetrics.InceptionScore(probs, 10);
                 net.Dispose();
             }
@@ -212,19 +206,5 @@ static class DiffusionCommand
             return 0;
         });
         return command;
-    }
-
-    /// <summary>Runs <paramref name="work"/> with a bar over <paramref name="total"/> images on a terminal, silently otherwise.</summary>
-    static T WithProgress<T>(string what, int total, Func<Action<int>, T> work)
-    {
-        if (!ConsoleProgress.Interactive) return work(_ => { });
-        T result = default!;
-        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask(what, maxValue: total);
-                result = work(done => task.Value = done);
-            });
-        return result;
     }
 }

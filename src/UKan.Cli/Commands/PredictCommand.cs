@@ -67,7 +67,7 @@ static class PredictCommand
         {
             if (Directory.Exists(input))
             {
-                var found = Directory.GetFiles(input).Where(ImageFile.HasImageExtension).Order(StringComparer.Ordinal).ToList();
+                var found = ImageFile.ListImages(input);
                 if (found.Count == 0) throw new UserError($"{input}: the folder holds no images (.png, .jpg, .bmp, .tif).");
                 files.AddRange(found);
             }

@@ -56,4 +56,16 @@ public static class StateDictLoader
         }
         UKan.Layers.KanLinear.RefreshGridCaches(model);
     }
+
+    /// <summary>
+    /// Copies every state-dict entry of <paramref name="from"/> into <paramref name="to"/> (same architecture, any
+    /// devices). The target's dict is read once: models have hundreds of entries and each state_dict() call builds all.
+    /// </summary>
+    public static void Copy(nn.Module from, nn.Module to)
+    {
+        var target = to.state_dict();
+        using (no_grad())
+            foreach (var (key, value) in from.state_dict()) target[key].copy_(value);
+        UKan.Layers.KanLinear.RefreshGridCaches(to);
+    }
 }

@@ -19,6 +19,21 @@ public static class ImageFile
     public static bool HasImageExtension(string path) =>
         Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
+    /// <summary>The image files directly in <paramref name="dir"/>, sorted by ordinal name (the same order on every OS).</summary>
+    public static List<string> ListImages(string dir) =>
+        Directory.GetFiles(dir).Where(HasImageExtension).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>
+    /// The images of a folder that is either a dataset (images/ beside masks/) or a plain folder of images: the
+    /// folder actually listed, and its images. <paramref name="option"/> names the option in the not-found message.
+    /// </summary>
+    public static (string Dir, List<string> Files) ListImagesOf(string folder, string option)
+    {
+        var dir = Directory.Exists(Path.Combine(folder, "images")) ? Path.Combine(folder, "images") : folder;
+        if (!Directory.Exists(dir)) throw new UserError($"{option} {folder}: folder not found.");
+        return (dir, ListImages(dir));
+    }
+
     public static ImageFormat DetectFormat(ReadOnlySpan<byte> data) =>
         PngCodec.HasSignature(data) ? ImageFormat.Png
         : data.Length >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF ? ImageFormat.Jpeg

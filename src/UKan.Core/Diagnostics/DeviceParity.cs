@@ -88,7 +88,7 @@ public static class DeviceParity
         manual_seed(1);
         var cpuModel = ModelFactory.Create(spec);
         var devModel = ModelFactory.Create(spec);
-        CopyState(cpuModel, devModel);
+        UKan.Checkpoints.StateDictLoader.Copy(cpuModel, devModel);
         devModel.to(device);
         var input = randn(2, 3, 64, 64);
         var target = (rand(2, 1, 64, 64) > 0.7).to(float32);
@@ -185,7 +185,7 @@ public static class DeviceParity
         manual_seed(2);
         var cpuModel = UKan.Models.Diffusion.DdpmBackbone.Create(UKan.Models.Diffusion.DiffusionArchitecture.UKanHybrid);
         var devModel = UKan.Models.Diffusion.DdpmBackbone.Create(UKan.Models.Diffusion.DiffusionArchitecture.UKanHybrid);
-        CopyState(cpuModel, devModel);
+        UKan.Checkpoints.StateDictLoader.Copy(cpuModel, devModel);
         devModel.to(device);
         var ddpm = new UKan.Diffusion.Ddpm();
         var c = UKan.Diffusion.Samples.Generate(cpuModel, ddpm, 2, CPU, ddimSteps: 2, seed: 4);
@@ -195,13 +195,6 @@ public static class DeviceParity
         return Compare("Diffusion U-KAN: 2 DDIM steps from one seed, 8-bit images", Bytes(d), Bytes(c), 1e-2);
     }
 
-    /// <summary>Copies every state-dict entry (the target's dict is read once: models have hundreds of entries).</summary>
-    static void CopyState(nn.Module from, nn.Module to)
-    {
-        var target = to.state_dict();
-        using (no_grad()) foreach (var (k, v) in from.state_dict()) target[k].copy_(v);
-        KanLinear.RefreshGridCaches(to);
-    }
 
     /// <summary>Runs device checks; a native error becomes one failed check naming it instead of ending the self-test.</summary>
     static IEnumerable<ParityCheck> Guarded(string what, Func<IEnumerable<ParityCheck>> checks)

@@ -78,7 +78,7 @@ public sealed class Ddpm
     public Tensor SampleDdim(Func<Tensor, Tensor, Tensor> model, long[] shape, Device device, int steps, double eta = 0, Generator? generator = null, Action<int>? progress = null)
     {
         using var _ = no_grad();
-        var schedule = Enumerable.Range(0, steps).Select(i => (int)Math.Round((double)i * (Steps - 1) / Math.Max(1, steps - 1))).Distinct().Reverse().ToArray();
+        var schedule = DdimSchedule(steps).Reverse().ToArray();
         var abar = AlphasBar.to(float64).cpu().data<double>().ToArray();
         var x = Noise(shape, device, generator);
         for (int i = 0; i < schedule.Length; i++)
@@ -107,7 +107,9 @@ public sealed class Ddpm
         generator is null ? randn(shape, device: device) : randn(shape, generator: generator).to(device);
 
     /// <summary>The number of model evaluations a sampler makes: T for ancestral sampling, the DDIM subsequence's length otherwise.</summary>
-    public int Evaluations(int? ddimSteps) => ddimSteps is int s
-        ? Enumerable.Range(0, s).Select(i => (int)Math.Round((double)i * (Steps - 1) / Math.Max(1, s - 1))).Distinct().Count()
-        : Steps;
+    public int Evaluations(int? ddimSteps) => ddimSteps is int s ? DdimSchedule(s).Length : Steps;
+
+    /// <summary>The DDIM subsequence: <paramref name="steps"/> timesteps evenly spaced over 0..T−1 (rounded, duplicates dropped), ascending.</summary>
+    int[] DdimSchedule(int steps) =>
+        Enumerable.Range(0, steps).Select(i => (int)Math.Round((double)i * (Steps - 1) / Math.Max(1, steps - 1))).Distinct().ToArray();
 }

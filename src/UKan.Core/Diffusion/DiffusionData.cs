@@ -30,9 +30,7 @@ public sealed class DiffusionData
     public DiffusionData(string folder, DiffusionDataset kind, int size = 64, long seed = 0)
     {
         Size = size;
-        var dir = Directory.Exists(Path.Combine(folder, "images")) ? Path.Combine(folder, "images") : folder;
-        if (!Directory.Exists(dir)) throw new UserError($"--data {folder}: folder not found.");
-        var files = Directory.GetFiles(dir).Where(ImageFile.HasImageExtension).Order(StringComparer.Ordinal).ToList();
+        var (dir, files) = ImageFile.ListImagesOf(folder, "--data");
         if (files.Count == 0) throw new UserError($"--data {folder}: no images (.png, .jpg, .bmp, .tif) in {dir}.");
         var rng = SplitMix64.For(seed);
         foreach (var file in files)

@@ -26,28 +26,16 @@ public static class DiffusionWeights
             path = File.Exists(weights) ? weights : File.Exists(last) ? last
                 : throw new UserError($"--weights {path}: the folder holds neither model.safetensors nor last.safetensors; give a diffusion run folder or a weights file.");
         }
-        if (!File.Exists(path)) throw new UserError($"--weights {path}: file not found.");
-        if (new FileInfo(path).Length == 0) throw new UserError($"--weights {path}: the file is empty (0 bytes); it may be a failed download.");
-        Dictionary<string, Tensor> tensors;
+        var (tensors, meta) = WeightsFile.Read(path);
+        if (meta.ContainsKey("ukan.spec"))
+            throw new UserError($"--weights {path}: segmentation weights; use them with 'ukan predict' or 'ukan eval'.");
         DiffusionArchitecture? recorded = null;
-        double dropout = 0.15;
-        if (PthFile.IsZip(path)) tensors = PthFile.ReadStateDict(path);
-        else
+        if (meta.GetValueOrDefault("ukan.diffusion_model") is string name)
         {
-            var (t, meta) = SafeTensors.Read(path);
-            var kind = meta.GetValueOrDefault("ukan.kind");
-            if (meta.ContainsKey("ukan.spec"))
-                throw new UserError($"--weights {path}: segmentation weights; use them with 'ukan predict' or 'ukan eval'.");
-            if (meta.GetValueOrDefault("ukan.diffusion_model") is string name)
-            {
-                try { recorded = JsonSerializer.Deserialize<DiffusionArchitecture>($"\"{name}\"", DiffusionConfig.Json); }
-                catch (JsonException) { throw new UserError($"--weights {path}: records an unknown diffusion model '{name}'."); }
-            }
-            if (meta.GetValueOrDefault("ukan.dropout") is string d) dropout = double.Parse(d, CultureInfo.InvariantCulture);
-            tensors = kind == "diffusion-checkpoint"
-                ? t.Where(kv => kv.Key.StartsWith("model.")).ToDictionary(kv => kv.Key["model.".Length..], kv => kv.Value)
-                : t;
+            try { recorded = JsonSerializer.Deserialize<DiffusionArchitecture>($"\"{name}\"", DiffusionConfig.Json); }
+            catch (JsonException) { throw new UserError($"--weights {path}: records an unknown diffusion model '{name}'."); }
         }
+        double dropout = meta.GetValueOrDefault("ukan.dropout") is string d ? double.Parse(d, CultureInfo.InvariantCulture) : 0.15;
         if (architecture is { } asked && recorded is { } rec && asked != rec)
             throw new UserError($"--model {Name(asked)}: {path} holds a {Name(rec)} model; drop --model or pass --model {Name(rec)}.");
         var arch = architecture ?? recorded ?? DiffusionArchitecture.UKanHybrid;

@@ -24,8 +24,7 @@ public static class InceptionMetrics
     public static InceptionV3 Load(string path, InceptionVariant variant, string option)
     {
         var (name, url) = variant == InceptionVariant.Fid ? (FidWeightsName, FidWeightsUrl) : (IsWeightsName, IsWeightsUrl);
-        if (!File.Exists(path)) throw new UserError($"{option} {path}: file not found; download {name} from {url}.");
-        var tensors = PthFile.IsZip(path) ? PthFile.ReadStateDict(path) : SafeTensors.Read(path).Tensors;
+        var (tensors, _) = WeightsFile.Read(path, option, missingHint: $"download {name} from {url}.");
         var net = new InceptionV3(variant);
         StateDictLoader.Load(net, tensors, path, hint: $"{option} expects {name} ({url})");
         foreach (var t in tensors.Values) t.Dispose();
@@ -35,9 +34,7 @@ public static class InceptionMetrics
     /// <summary>The image files of a folder (an images/ subfolder when present), sorted by name.</summary>
     public static IReadOnlyList<string> ImageFiles(string folder, string option)
     {
-        var dir = Directory.Exists(Path.Combine(folder, "images")) ? Path.Combine(folder, "images") : folder;
-        if (!Directory.Exists(dir)) throw new UserError($"{option} {folder}: folder not found.");
-        var files = Directory.GetFiles(dir).Where(ImageFile.HasImageExtension).Order(StringComparer.Ordinal).ToList();
+        var (_, files) = ImageFile.ListImagesOf(folder, option);
         if (files.Count < 2) throw new UserError($"{option} {folder}: {files.Count} image(s); FID and IS need at least 2 (the paper uses 2,048 samples).");
         return files;
     }

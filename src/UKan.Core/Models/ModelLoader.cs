@@ -15,21 +15,10 @@ public static class ModelLoader
 {
     public static (nn.Module<Tensor, Tensor> Model, ModelSpec Spec) Load(string path, ModelSpec? specOverride = null)
     {
-        if (!File.Exists(path)) throw new UserError($"--weights {path}: file not found.");
-        if (new FileInfo(path).Length == 0) throw new UserError($"--weights {path}: the file is empty (0 bytes); it may be a failed download.");
-        Dictionary<string, Tensor> tensors;
-        ModelSpec? recorded = null;
-        if (PthFile.IsZip(path)) tensors = PthFile.ReadStateDict(path);
-        else
-        {
-            var (t, meta) = SafeTensors.Read(path);
-            if (meta.GetValueOrDefault("ukan.kind")?.StartsWith("diffusion") == true)
-                throw new UserError($"--weights {path}: diffusion weights (an image generator); use them with 'ukan diffusion generate'.");
-            recorded = ModelExport.ReadSpec(meta);
-            tensors = meta.GetValueOrDefault("ukan.kind") == "training-checkpoint"
-                ? t.Where(kv => kv.Key.StartsWith("model.")).ToDictionary(kv => kv.Key["model.".Length..], kv => kv.Value)
-                : t;
-        }
+        var (tensors, meta) = WeightsFile.Read(path);
+        if (meta.GetValueOrDefault("ukan.kind")?.StartsWith("diffusion") == true)
+            throw new UserError($"--weights {path}: diffusion weights (an image generator); use them with 'ukan diffusion generate'.");
+        var recorded = ModelExport.ReadSpec(meta);
         var spec = specOverride ?? recorded
             ?? throw new UserError($"--weights {path}: the file does not record its model configuration; pass --preset (or --embed-dims, --mlp, --model) as it was trained.");
         var model = ModelFactory.Create(spec);

@@ -18,7 +18,7 @@ public class FlatAdamTests
     {
         var a = Net(0);
         var b = Net(0);
-        using (no_grad()) foreach (var (k, v) in a.state_dict()) b.state_dict()[k].copy_(v);
+        TestTorch.CopyState(a, b);
         return (a, b);
     }
 
