@@ -18,7 +18,7 @@ public sealed record ModelBenchResult(
 public static class ModelBench
 {
     /// <param name="graphs">Record the step in a CUDA graph and time its replays (CUDA only, needs the libtorch shim).</param>
-    public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40, bool graphs = false, bool cudnnBenchmark = true)
+    public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40, bool graphs = false, bool cudnnBenchmark = true, bool channelsLast = false)
     {
         graphs &= device.type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
         PrecisionSettings.Apply(precision);
@@ -29,9 +29,11 @@ public static class ModelBench
         var model = ModelFactory.Create(spec);
         model.to(device);
         var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        using var optimizer = new FlatAdam(ParameterGroups.Official(named), capturable: graphs);
+        using var optimizer = new FlatAdam(ParameterGroups.Official(named), capturable: graphs, channelsLast: channelsLast);
         var loss = new BceDiceLoss();
         var x = randn(batch, spec.InChannels, size, size, device: device);
+        // channels_last strides: (B, H, W, C) in memory, viewed as (B, C, H, W).
+        if (channelsLast) x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
         var target = (rand(batch, spec.NumClasses, size, size, device: device) > 0.5).to(float32);
         var probe = new MemoryProbe(device);
 
@@ -67,7 +69,7 @@ public static class ModelBench
         long inferPeak = probe.PeakBytes(), inferReserved = probe.PeakReservedBytes();
 
         var mode = (graphs ? "graph" : "eager") + (cudnnBenchmark ? "+cudnnbench" : "") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null ? "+fused" : "")
-            + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "");
+            + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
             device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method, trainReserved, inferReserved);
     }

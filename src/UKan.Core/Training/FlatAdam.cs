@@ -72,7 +72,8 @@ public sealed class FlatAdam : IDisposable
     }
 
     public FlatAdam(IEnumerable<(GroupSettings Settings, IReadOnlyList<(string Name, Parameter Parameter)> Members)> groups,
-        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool decoupledWeightDecay = false, bool capturable = false)
+        double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, bool decoupledWeightDecay = false, bool capturable = false,
+        bool channelsLast = false)
     {
         (Beta1, Beta2, Eps, Decoupled, Capturable) = (beta1, beta2, eps, decoupledWeightDecay, capturable);
         var built = new List<Group>();
@@ -90,10 +91,10 @@ public sealed class FlatAdam : IDisposable
                 if (p.device_type != first.device_type || p.device_index != first.device_index || p.dtype != first.dtype)
                     throw new InvalidOperationException($"parameter {name} is on {p.device}/{p.dtype}, the group on {first.device}/{first.dtype}");
                 long n = p.numel();
-                var view = flat.narrow(0, offsets[i], n).view(p.shape);
+                var view = Place(flat.narrow(0, offsets[i], n), p.shape, channelsLast);
                 view.copy_(p);
                 p.set_(view);                                    // the parameter now lives inside the flat buffer
-                p.grad = grads.narrow(0, offsets[i], n).view(p.shape);
+                p.grad = Place(grads.narrow(0, offsets[i], n), p.shape, channelsLast);
                 placed.Add((name, p, offsets[i]));
             }
             built.Add(new Group
@@ -107,6 +108,16 @@ public sealed class FlatAdam : IDisposable
         Groups = built;
         if (capturable && built.Count > 0) stepOnDevice = zeros(1, dtype: built[0].Params.dtype, device: built[0].Params.device);
     }
+
+    /// <summary>
+    /// A parameter's view of its slice: in its own shape, or for 4-D (convolution) weights with channelsLast, laid out
+    /// (out, kh, kw, in) and viewed back as (out, in, kh, kw), the strides of torch's channels_last format, which makes
+    /// cuDNN choose NHWC kernels (an experiment of issue 6, bench --channels-last).
+    /// </summary>
+    static Tensor Place(Tensor slice, long[] shape, bool channelsLast) =>
+        channelsLast && shape.Length == 4
+            ? slice.view(shape[0], shape[2], shape[3], shape[1]).permute(0, 3, 1, 2)
+            : slice.view(shape);
 
     /// <summary>Zeroes every gradient in place (one kernel per group).</summary>
     public void ZeroGrad()

@@ -128,6 +128,30 @@ public class FlatAdamTests
     }
 
     [Fact]
+    public void Channels_last_layout_gives_conv_weights_NHWC_strides_and_the_same_steps()
+    {
+        _ = TestTorch.Runtime;
+        nn.Module<Tensor, Tensor> Conv() => nn.Sequential(("conv", nn.Conv2d(3, 5, 3, padding: 1)), ("act", nn.ReLU()), ("head", nn.Conv2d(5, 1, 1)));
+        var (a, b) = (Conv(), Conv());
+        TestTorch.CopyState(a, b);
+        using var plain = new FlatAdam(ParameterGroups.Official(a.named_parameters().Select(p => (p.name, p.parameter)).ToList()));
+        using var nhwc = new FlatAdam(ParameterGroups.Official(b.named_parameters().Select(p => (p.name, p.parameter)).ToList()), channelsLast: true);
+        var w = b.named_parameters().Single(p => p.name == "conv.weight").parameter;
+        Assert.Equal(new long[] { 27, 1, 9, 3 }, w.stride());          // (out, in, kh, kw) = (5, 3, 3, 3) stored as (out, kh, kw, in)
+        Assert.Equal(w.stride(), w.grad!.stride());
+        var x = randn(2, 3, 8, 8);
+        for (int step = 0; step < 3; step++)
+            foreach (var (net, opt) in new[] { (a, plain), (b, nhwc) })
+            {
+                opt.ZeroGrad();
+                net.call(x).pow(2).mean().backward();
+                opt.Step();
+            }
+        foreach (var ((name, pa), (_, pb)) in a.named_parameters().Zip(b.named_parameters()))
+            TestTorch.AssertClose(pa, pb, atol: 1e-6, rtol: 1e-5, what: name);
+    }
+
+    [Fact]
     public void Optimizer_state_written_packed_before_alignment_is_restored_member_by_member()
     {
         var (a, b) = Twins();
