@@ -13,7 +13,7 @@ static class BenchCommand
     static readonly Option<string?> Json = new("--json") { Description = "Also write the results to this JSON file." };
     static readonly Option<bool> NoFused = new("--no-fused") { Description = "Use the element-wise torch KAN features instead of the fused CUDA kernels." };
     static readonly Option<string> KanPathOption = new("--kan-path") { Description = "KANLinear evaluation: auto (closed-form cubic, custom backward), general (efficient-kan's Cox–de Boor through autograd, the reference formulation's memory).", DefaultValueFactory = _ => "auto" };
-    static readonly Option<bool> ChannelsLast = new("--channels-last") { Description = "Convolution weights and the input in channels_last layout (NHWC kernels in cuDNN)." };
+    static readonly Option<string> Layout = new("--layout") { Description = "Memory layout of convolution weights and input: auto (channels-last on CUDA, as training), nchw, channels-last.", DefaultValueFactory = _ => "auto" };
     static readonly Option<string> Graphs = new("--graphs") { Description = "CUDA graphs: auto (when the libtorch shim builds), on, off.", DefaultValueFactory = _ => "auto" };
 
     public static Command Create()
@@ -25,7 +25,8 @@ static class BenchCommand
         var sizes = new Option<int[]>("--size") { Description = "Input size(s), e.g. --size 256 --size 512.", DefaultValueFactory = _ => [256], AllowMultipleArgumentsPerToken = true };
         Graphs.AcceptOnlyFromAmong("auto", "on", "off");
         KanPathOption.AcceptOnlyFromAmong("auto", "general");
-        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs, KanPathOption, ChannelsLast }) command.Options.Add(o);
+        Layout.AcceptOnlyFromAmong("auto", "nchw", "channels-last");
+        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs, KanPathOption, Layout }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
@@ -38,7 +39,7 @@ static class BenchCommand
             foreach (var size in parsed.GetValue(sizes)!)
             {
                 if (size <= 0 || size % 32 != 0) throw new UserError($"--size {size}: must be a positive multiple of 32.");
-                results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs), graphs, channelsLast: parsed.GetValue(ChannelsLast)));
+                results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs), graphs, channelsLast: parsed.GetValue(Layout) switch { "channels-last" => true, "nchw" => false, _ => rt.Device.type == TorchSharp.DeviceType.CUDA }));
             }
             var table = new TextTable("model", "params", "batch×size", "precision", "mode", "train step ms (p10–p90)", "img/s", "train peak MiB (alloc/reserved)", "inference ms (p10–p90)", "img/s", "infer peak MiB (alloc/reserved)");
             foreach (var r in results)

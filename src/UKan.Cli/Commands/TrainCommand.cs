@@ -33,9 +33,11 @@ static class TrainCommand
         graphs.AcceptOnlyFromAmong("auto", "on", "off");
         var precisionOption = new Option<string>("--precision") { Description = "fp32 (PyTorch's default: TF32 convolutions) or bf16 (CUDA autocast to bfloat16; fp32 weights and optimizer).", DefaultValueFactory = _ => "fp32" };
         precisionOption.AcceptOnlyFromAmong("fp32", "bf16");
+        var layout = new Option<string>("--layout") { Description = "Memory layout of convolutions: auto (channels-last on CUDA, faster), nchw, channels-last.", DefaultValueFactory = _ => "auto" };
+        layout.AcceptOnlyFromAmong("auto", "nchw", "channels-last");
         preprocessing.AcceptOnlyFromAmong("official", "standard");
         model.AddTo(command);
-        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs, precisionOption })
+        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs, precisionOption, layout })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
@@ -73,6 +75,7 @@ static class TrainCommand
                     ValidationFraction = parsed.GetValue(valFraction), EarlyStopping = parsed.GetValue(early), ValidateEvery = parsed.GetValue(valEvery),
                     CudaGraphs = graphsMode != "off",
                     Precision = UKan.Benchmarks.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
+                    ChannelsLast = parsed.GetValue(layout) switch { "channels-last" => true, "nchw" => false, _ => rt.Device.type == TorchSharp.DeviceType.CUDA },
                 };
                 Console.WriteLine($"training {spec.Describe()} on {config.Data} ({rt.Device}), run folder {config.Output}");
                 result = progress.Run(p => Trainer.Start(config, p, cancel.Token));

@@ -75,6 +75,7 @@ public static class DeviceParity
         {
             PrecisionSettings.Apply(Precision.Fp32Strict);
             checks.Add(GraphVersusEager(device));
+            checks.Add(ChannelsLastVersusNchw(device));
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
         }
@@ -224,46 +225,55 @@ public static class DeviceParity
     static ParityCheck GraphVersusEager(Device device)
     {
         var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
-        Tensor Train(bool graph)
+        return Compare("training: CUDA graph replay vs eager, losses of 6 steps", TrainLosses(spec, device, true, false), TrainLosses(spec, device, false, false), 1e-3);
+    }
+
+    /// <summary>The channels_last layout the trainer uses on CUDA against NCHW: the same 6 losses, graph-replayed.</summary>
+    static ParityCheck ChannelsLastVersusNchw(Device device)
+    {
+        var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
+        return Compare("training: channels_last vs NCHW, losses of 6 steps", TrainLosses(spec, device, true, true), TrainLosses(spec, device, true, false), 1e-3);
+    }
+
+    /// <summary>Six training steps from one seed on random batches; the losses.</summary>
+    static Tensor TrainLosses(ModelSpec spec, Device device, bool graph, bool channelsLast)
+    {
+        using var side = graph ? new UKan.Native.SideStreamScope(UKan.Native.DeviceIndex.Of(device)) : null;
+        manual_seed(5);
+        var model = ModelFactory.Create(spec);
+        model.to(device);
+        model.train();
+        using var opt = new FlatAdam(ParameterGroups.Official(model.named_parameters().Select(p => (p.name, p.parameter)).ToList()), capturable: graph, channelsLast: channelsLast);
+        var x = channelsLast ? zeros(2, 64, 64, 3, device: device).permute(0, 3, 1, 2) : zeros(2, 3, 64, 64, device: device);
+        var t = zeros(2, 1, 64, 64, device: device);
+        var lossValue = zeros(1, device: device);
+        var loss = new BceDiceLoss();
+        void Step()
         {
-            using var side = graph ? new UKan.Native.SideStreamScope(UKan.Native.DeviceIndex.Of(device)) : null;
-            manual_seed(5);
-            var model = ModelFactory.Create(spec);
-            model.to(device);
-            model.train();
-            using var opt = new FlatAdam(ParameterGroups.Official(model.named_parameters().Select(p => (p.name, p.parameter)).ToList()), capturable: graph);
-            var x = zeros(2, 3, 64, 64, device: device);
-            var t = zeros(2, 1, 64, 64, device: device);
-            var lossValue = zeros(1, device: device);
-            var loss = new BceDiceLoss();
-            void Step()
-            {
-                using var scope = NewDisposeScope();
-                opt.ZeroGrad();
-                var l = loss.call(model.call(x), t);
-                l.backward();
-                opt.Step();
-                using (no_grad()) lossValue.copy_(l.reshape(1));
-            }
-            using var cudaGraph = graph ? new UKan.Native.CudaGraph() : null;
-            var gen = new Generator(7);
-            var losses = new List<float>();
-            for (int i = 0; i < 6; i++)
-            {
-                using (no_grad()) { x.copy_(randn(2, 3, 64, 64, generator: gen)); t.copy_((rand(2, 1, 64, 64, generator: gen) > 0.7).to(float32)); }
-                // Step 0 runs eagerly in both (it also warms up cuBLAS/cuDNN); a capture records without executing,
-                // so the graph variant replays right after capturing.
-                if (cudaGraph is null || i == 0) Step();
-                else
-                {
-                    if (i == 1) cudaGraph.Capture(Step, warmup: 0);
-                    cudaGraph.Replay();
-                }
-                losses.Add(lossValue.cpu().item<float>());
-            }
-            return tensor(losses.ToArray());
+            using var scope = NewDisposeScope();
+            opt.ZeroGrad();
+            var l = loss.call(model.call(x), t);
+            l.backward();
+            opt.Step();
+            using (no_grad()) lossValue.copy_(l.reshape(1));
         }
-        return Compare("training: CUDA graph replay vs eager, losses of 6 steps", Train(true), Train(false), 1e-3);
+        using var cudaGraph = graph ? new UKan.Native.CudaGraph() : null;
+        var gen = new Generator(7);
+        var losses = new List<float>();
+        for (int i = 0; i < 6; i++)
+        {
+            using (no_grad()) { x.copy_(randn(2, 3, 64, 64, generator: gen)); t.copy_((rand(2, 1, 64, 64, generator: gen) > 0.7).to(float32)); }
+            // Step 0 runs eagerly in both (it also warms up cuBLAS/cuDNN); a capture records without executing,
+            // so the graph variant replays right after capturing.
+            if (cudaGraph is null || i == 0) Step();
+            else
+            {
+                if (i == 1) cudaGraph.Capture(Step, warmup: 0);
+                cudaGraph.Replay();
+            }
+            losses.Add(lossValue.cpu().item<float>());
+        }
+        return tensor(losses.ToArray());
     }
 
     static ParityCheck Compare(string name, Tensor actual, Tensor expected, double bound)

@@ -103,7 +103,8 @@ public sealed class Trainer
         model.to(device);
         var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
         using var optimizer = new FlatAdam(
-            ParameterGroups.Official(named, config.Lr, config.WeightDecay, config.KanLr, config.KanWeightDecay), capturable: graphs);
+            ParameterGroups.Official(named, config.Lr, config.WeightDecay, config.KanLr, config.KanWeightDecay), capturable: graphs,
+            channelsLast: config.ChannelsLast);
         if (resumeTensors is not null) optimizer.LoadState(resumeTensors, steps);
 
         var dataset = new SegmentationDataset(folder, config.Height, config.Width, config.Preprocessing, config.Model.InChannels);
@@ -115,7 +116,9 @@ public sealed class Trainer
             throw new UserError($"--batch {config.Batch}: larger than the {split.Train.Count} training images; lower --batch.");
 
         // Static device buffers: a graph replays on fixed addresses, and eager steps reuse them too.
-        var x = zeros(config.Batch, config.Model.InChannels, config.Height, config.Width, device: device);
+        var x = config.ChannelsLast
+            ? zeros(config.Batch, config.Height, config.Width, config.Model.InChannels, device: device).permute(0, 3, 1, 2)
+            : zeros(config.Batch, config.Model.InChannels, config.Height, config.Width, device: device);
         var t = zeros(config.Batch, config.Model.NumClasses, config.Height, config.Width, device: device);
         var lossSum = zeros(1, device: device);
         var iouSum = zeros(1, device: device);
