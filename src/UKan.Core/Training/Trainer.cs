@@ -123,7 +123,7 @@ public sealed class Trainer
         var lossSum = zeros(1, device: device);
         var iouSum = zeros(1, device: device);
         using var graph = graphs ? new CudaGraph() : null;
-        bool captured = false;
+        bool captured = false, warmedUp = false;
 
         void Step()
         {
@@ -167,7 +167,9 @@ public sealed class Trainer
                     t.copy_(bt);
                 }
                 if (graph is null) Step();
-                else if (!captured && steps == 0 && step == 0) Step();   // an eager step first: warms up cuBLAS/cuDNN
+                // The first step of every process (a resumed run's too) runs eagerly: it creates the cuBLAS/cuDNN
+                // handles and workspaces, which cannot be allocated during a capture.
+                else if (!warmedUp) { Step(); warmedUp = true; }
                 else
                 {
                     if (!captured) { graph.Capture(Step, warmup: 0); captured = true; }
