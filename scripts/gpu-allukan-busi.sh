@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # ALL U-KAN on the GPU (issue 8): selftest (fused ψ kernels vs torch, every architecture vs the CPU), the memory and
 # step-time table at batch 8, 256x256, then ALL U-KAN trained on BUSI with the official splits and the 80-epoch
-# schedule of docs/results.md's U-KAN rows (seeds in SEEDS), all at once on one GPU.
-# Expects .gpu/ukan-gpu.tar.xz and .gpu/busi256. Writes $OUT/allukan-busi.tar.gz.
+# schedule of docs/results.md's U-KAN rows (seeds in SEEDS), all at once on one GPU. DATASET=cvc trains on
+# CVC-ClinicDB instead (.gpu/cvc256j, docs/splits/cvc; runs named cvc-allukan-SEED; BENCH=0 skips the benchmarks).
+# Expects .gpu/ukan-gpu.tar.xz and .gpu/busi256 (or .gpu/cvc256j). Writes $OUT/allukan-$DATASET.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-580}"
 SEEDS="${SEEDS:-2981 6142 1187}"
+DATASET="${DATASET:-busi}"
+case "$DATASET" in
+  busi) DATA=.gpu/busi256; RUN=allukan-official ;;
+  cvc) DATA=.gpu/cvc256j; RUN=cvc-allukan ;;
+  *) echo "DATASET must be busi or cvc" >&2; exit 2 ;;
+esac
 source "$(dirname "$0")/gpu-common.sh"
 R=/tmp/runs/bench && mkdir -p $R
 timeout 120 $U selftest --device cuda > $R/selftest.txt 2>&1
@@ -21,6 +28,6 @@ if [ "${BENCH:-1}" = 1 ]; then
   bench allukan-exact --model allukan --graphs off --arch-options '{"activation":{"gradient":"exact"}}'
   bench allukan-grad-free-graph --model allukan --graphs auto
 fi
-for seed in $SEEDS; do train allukan-official-$seed .gpu/busi256 --model allukan --split docs/splits/busi/official-split-$seed.json & done
+for seed in $SEEDS; do train $RUN-$seed $DATA --model allukan --split docs/splits/$DATASET/official-split-$seed.json & done
 wait
-evaluate_and_pack allukan-busi.tar.gz
+evaluate_and_pack allukan-$DATASET.tar.gz
