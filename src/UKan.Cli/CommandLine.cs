@@ -96,6 +96,9 @@ static class CommandLine
     public static RuntimeInfo StartTorch(ParseResult parsed)
     {
         var device = parsed.GetValue(Device) switch { "cpu" => DeviceRequest.Cpu, "cuda" => DeviceRequest.Cuda, _ => DeviceRequest.Auto };
-        return TorchRuntime.Initialize(new RuntimeOptions(device, parsed.GetValue(LibTorch), parsed.GetValue(Threads)));
+        bool first = !TorchRuntime.IsInitialized;
+        var rt = TorchRuntime.Initialize(new RuntimeOptions(device, parsed.GetValue(LibTorch), parsed.GetValue(Threads)));
+        if (first && rt.CpuConvolutions?.Warning is { } warning) Console.Error.WriteLine($"ukan: warning: {warning}");
+        return rt;
     }
 }

@@ -32,6 +32,8 @@ static class InfoCommand
         yield return ("CPU cores", Environment.ProcessorCount.ToString());
         yield return ("torch threads", torch.get_num_threads().ToString());
         yield return ("malloc settings", MallocTuning.IsActive() ? $"active ({MallocTuning.Variable}={Environment.GetEnvironmentVariable(MallocTuning.Variable)})" : "NOT active (CPU training will be much slower)");
+        if (rt.CpuConvolutions is { } conv)
+            yield return ("CPU convolutions", (conv.OneDnn ? "oneDNN" : "ATen (oneDNN off)") + $": {conv.Reason}");
         yield return ("device", rt.Device.ToString());
         var (driver, gpus) = Nvml.Query();
         yield return ("CUDA available", rt.Device.type == DeviceType.CUDA ? $"yes, {torch.cuda.device_count()} device(s)" : "no");

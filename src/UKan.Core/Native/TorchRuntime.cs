@@ -15,7 +15,11 @@ public sealed record RuntimeInfo(
     LibTorchDirectory LibTorch,
     string LibTorchSharpPath,
     bool PatchedForOldLibStdCxx,
-    string? LibStdCxxPath);
+    string? LibStdCxxPath)
+{
+    /// <summary>Whether CPU convolutions run on oneDNN, after the start-up probe (<see cref="Native.CpuConvolutions"/>).</summary>
+    public CpuConvolutionStatus? CpuConvolutions { get; init; }
+}
 
 /// <summary>
 /// Loads the native side of TorchSharp so that it works on any x64 Linux: patches LibTorchSharp where the
@@ -78,6 +82,7 @@ public static class TorchRuntime
             if (options.Threads is int threads) torch.set_num_threads(threads);
 
             current = new RuntimeInfo(device, libtorch, sharpPath, patched, LibStdCxx.LoadedPath());
+            current = current with { CpuConvolutions = CpuConvolutions.Configure() };
             return current;
         }
     }
