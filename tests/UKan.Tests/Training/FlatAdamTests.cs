@@ -66,17 +66,22 @@ public class FlatAdamTests
         var (a, b) = Twins();
         using var plain = new FlatAdam(ParameterGroups.Official(a.named_parameters().Select(p => (p.name, p.parameter)).ToList()));
         using var capturable = new FlatAdam(ParameterGroups.Official(b.named_parameters().Select(p => (p.name, p.parameter)).ToList()), capturable: true);
-        var x = randn(8, 5);
-        for (int step = 0; step < 4; step++)
-        {
-            foreach (var (net, opt) in new[] { (a, plain), (b, capturable) })
+        AssertSameSteps(a, plain, b, capturable, randn(8, 5), steps: 4,
+            (step, opt) => { foreach (var g in opt.Groups) g.LearningRate = 1e-2 / (step + 1); });
+    }
+
+    /// <summary>Trains two copies of a network side by side, one optimizer each, and asserts equal parameters after.</summary>
+    static void AssertSameSteps(nn.Module<Tensor, Tensor> a, FlatAdam optA, nn.Module<Tensor, Tensor> b, FlatAdam optB, Tensor x,
+        int steps, Action<int, FlatAdam>? beforeStep = null)
+    {
+        for (int step = 0; step < steps; step++)
+            foreach (var (net, opt) in new[] { (a, optA), (b, optB) })
             {
-                foreach (var g in opt.Groups) g.LearningRate = 1e-2 / (step + 1);
+                beforeStep?.Invoke(step, opt);
                 opt.ZeroGrad();
                 net.call(x).pow(2).mean().backward();
                 opt.Step();
             }
-        }
         foreach (var ((name, pa), (_, pb)) in a.named_parameters().Zip(b.named_parameters()))
             TestTorch.AssertClose(pa, pb, atol: 1e-6, rtol: 1e-5, what: name);
     }
@@ -139,16 +144,7 @@ public class FlatAdamTests
         var w = b.named_parameters().Single(p => p.name == "conv.weight").parameter;
         Assert.Equal(new long[] { 27, 1, 9, 3 }, w.stride());          // (out, in, kh, kw) = (5, 3, 3, 3) stored as (out, kh, kw, in)
         Assert.Equal(w.stride(), w.grad!.stride());
-        var x = randn(2, 3, 8, 8);
-        for (int step = 0; step < 3; step++)
-            foreach (var (net, opt) in new[] { (a, plain), (b, nhwc) })
-            {
-                opt.ZeroGrad();
-                net.call(x).pow(2).mean().backward();
-                opt.Step();
-            }
-        foreach (var ((name, pa), (_, pb)) in a.named_parameters().Zip(b.named_parameters()))
-            TestTorch.AssertClose(pa, pb, atol: 1e-6, rtol: 1e-5, what: name);
+        AssertSameSteps(a, plain, b, nhwc, randn(2, 3, 8, 8), steps: 3);
     }
 
     [Fact]
