@@ -62,6 +62,15 @@ public static class TestTorch
             };
             if (w is not null) Assert.True(w.eq(1).all().item<bool>(), $"{name} ({m.GetType().Name}) weight is not all ones");
             if (bias is not null) Assert.True(bias.eq(0).all().item<bool>(), $"{name} ({m.GetType().Name}) bias is not all zeros");
+            // A random initialisation, never a constant (TorchSharp 0.107's trunc_normal_ filled every Linear with 0.02).
+            var random = m switch
+            {
+                TorchSharp.Modules.Linear l => l.weight,
+                TorchSharp.Modules.Conv2d c => c.weight,
+                _ => null,
+            };
+            if (random is not null && random.numel() > 1)
+                Assert.True(random.std().item<float>() > 0, $"{name} ({m.GetType().Name}) weight is constant");
         }
     }
 }

@@ -50,7 +50,7 @@ public static class OfficialInit
 
     static void InitLinear(Tensor weight, Tensor? bias)
     {
-        nn.init.trunc_normal_(weight, std: 0.02);
+        TruncatedNormal.Fill_(weight, std: 0.02);
         bias?.zero_();
     }
 

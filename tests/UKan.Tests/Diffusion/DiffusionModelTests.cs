@@ -25,6 +25,7 @@ public class DiffusionModelTests
     [Theory]
     [InlineData(DiffusionArchitecture.UKanHybrid)]
     [InlineData(DiffusionArchitecture.UNet)]
+    [InlineData(DiffusionArchitecture.UMlp)]
     public void Fresh_models_are_initialised(DiffusionArchitecture architecture)
     {
         _ = TestTorch.Runtime;
