@@ -14,6 +14,7 @@ static class BenchCommand
     static readonly Option<bool> NoFused = new("--no-fused") { Description = "Use the element-wise torch KAN features instead of the fused CUDA kernels." };
     static readonly Option<string> KanPathOption = new("--kan-path") { Description = "KANLinear evaluation: auto (closed-form cubic, custom backward), general (efficient-kan's Cox–de Boor through autograd, the reference formulation's memory).", DefaultValueFactory = _ => "auto" };
     static readonly Option<string> Layout = new("--layout") { Description = "Memory layout of convolution weights and input: auto (channels-last on CUDA, as training), nchw, channels-last.", DefaultValueFactory = _ => "auto" };
+    static readonly Option<bool> Breakdown = new("--breakdown") { Description = "Also time the phases of an eager training step (forward with loss, backward, optimizer), each between synchronisations." };
     static readonly Option<string> Graphs = new("--graphs") { Description = "CUDA graphs: auto (when the libtorch shim builds), on, off.", DefaultValueFactory = _ => "auto" };
 
     public static Command Create()
@@ -26,7 +27,7 @@ static class BenchCommand
         Graphs.AcceptOnlyFromAmong("auto", "on", "off");
         KanPathOption.AcceptOnlyFromAmong("auto", "general");
         Layout.AcceptOnlyFromAmong("auto", "nchw", "channels-last");
-        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs, KanPathOption, Layout }) command.Options.Add(o);
+        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs, KanPathOption, Layout, Breakdown }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             var rt = CommandLine.StartTorch(parsed);
@@ -39,14 +40,26 @@ static class BenchCommand
             foreach (var size in parsed.GetValue(sizes)!)
             {
                 if (size <= 0 || size % 32 != 0) throw new UserError($"--size {size}: must be a positive multiple of 32.");
-                results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs), graphs, channelsLast: parsed.GetValue(Layout) switch { "channels-last" => true, "nchw" => false, _ => rt.Device.type == TorchSharp.DeviceType.CUDA }));
+                results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs), graphs, channelsLast: parsed.GetValue(Layout) switch { "channels-last" => true, "nchw" => false, _ => rt.Device.type == TorchSharp.DeviceType.CUDA }, phases: parsed.GetValue(Breakdown)));
             }
             var table = new TextTable("model", "params", "batch×size", "precision", "mode", "train step ms (p10–p90)", "img/s", "train peak MiB (alloc/reserved)", "inference ms (p10–p90)", "img/s", "infer peak MiB (alloc/reserved)");
             foreach (var r in results)
                 table.Add(r.Model, r.Parameters.ToString("N0"), $"{r.Batch}×{r.Size}", r.Precision, r.Mode,
                     $"{r.TrainStep.MedianMs:F2} ({r.TrainStep.Spread})", r.TrainImagesPerSecond.ToString("F1"), $"{Mib(r.TrainPeakBytes)}/{Mib(r.TrainPeakReservedBytes)}",
                     $"{r.Inference.MedianMs:F2} ({r.Inference.Spread})", r.InferenceImagesPerSecond.ToString("F1"), $"{Mib(r.InferencePeakBytes)}/{Mib(r.InferencePeakReservedBytes)}");
-            Print(rt.Device.ToString(), results.FirstOrDefault()?.MemoryMethod, table, results, parsed.GetValue(Json));
+            TextTable? phases = null;
+            if (results.Any(r => r.Phases is not null))
+            {
+                phases = new TextTable("batch×size", "eager step phase", "ms (p10–p90)", "share");
+                foreach (var r in results.Where(r => r.Phases is not null))
+                {
+                    var p = r.Phases!;
+                    double total = p.Forward.MedianMs + p.Backward.MedianMs + p.Optimizer.MedianMs;
+                    foreach (var (name, t) in new[] { ("forward + loss", p.Forward), ("backward", p.Backward), ("optimizer step", p.Optimizer) })
+                        phases.Add($"{r.Batch}×{r.Size}", name, $"{t.MedianMs:F2} ({t.Spread})", $"{100 * t.MedianMs / total:F0} %");
+                }
+            }
+            Print(rt.Device.ToString(), results.FirstOrDefault()?.MemoryMethod, table, results, parsed.GetValue(Json), phases);
             return 0;
         });
 
@@ -83,10 +96,11 @@ static class BenchCommand
 
     static string Mib(long bytes) => (bytes / 1048576.0).ToString("N0");
 
-    static void Print<T>(string device, string? memoryMethod, TextTable table, List<T> results, string? jsonPath)
+    static void Print<T>(string device, string? memoryMethod, TextTable table, List<T> results, string? jsonPath, TextTable? more = null)
     {
         Console.WriteLine($"device: {device}; memory: {memoryMethod}");
         Console.Write(table);
+        if (more is not null) { Console.WriteLine(); Console.Write(more); }
         if (jsonPath is not null)
         {
             AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(new { device, memoryMethod, results }, new JsonSerializerOptions { WriteIndented = true }));

@@ -39,6 +39,16 @@ public static class BenchTimer
         return Timing.Of(ms);
     }
 
+    /// <summary>One synchronised run of <paramref name="body"/>: its result and its milliseconds.</summary>
+    public static (T Result, double Ms) Time<T>(Func<T> body, Device device)
+    {
+        Synchronize(device);
+        var sw = Stopwatch.StartNew();
+        var result = body();
+        Synchronize(device);
+        return (result, sw.Elapsed.TotalMilliseconds);
+    }
+
     public static void Synchronize(Device device)
     {
         if (device.type == DeviceType.CUDA) cuda.synchronize();

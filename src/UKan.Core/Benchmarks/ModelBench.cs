@@ -9,7 +9,17 @@ namespace UKan.Benchmarks;
 public sealed record ModelBenchResult(
     string Model, long Parameters, int Batch, int Size, string Precision, string Device, string Mode,
     Timing TrainStep, Timing Inference, double TrainImagesPerSecond, double InferenceImagesPerSecond,
-    long TrainPeakBytes, long InferencePeakBytes, string MemoryMethod, long TrainPeakReservedBytes = 0, long InferencePeakReservedBytes = 0);
+    long TrainPeakBytes, long InferencePeakBytes, string MemoryMethod, long TrainPeakReservedBytes = 0, long InferencePeakReservedBytes = 0)
+{
+    /// <summary>Eager step split into its phases (forward with the loss, backward, optimizer), when asked for.</summary>
+    public StepPhases? Phases { get; init; }
+}
+
+/// <summary>
+/// Where an eager training step's time goes. Each phase is bracketed by device synchronisations, so the phases add up
+/// to a little more than the unbracketed step (the GPU can no longer overlap one phase's tail with the next's launches).
+/// </summary>
+public sealed record StepPhases(Timing Forward, Timing Backward, Timing Optimizer);
 
 /// <summary>
 /// One training step (forward, BCE+Dice, backward, Adam with U-KAN's two groups) and one inference pass, timed on
@@ -18,7 +28,7 @@ public sealed record ModelBenchResult(
 public static class ModelBench
 {
     /// <param name="graphs">Record the step in a CUDA graph and time its replays (CUDA only, needs the libtorch shim).</param>
-    public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40, bool graphs = false, bool cudnnBenchmark = true, bool channelsLast = false)
+    public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40, bool graphs = false, bool cudnnBenchmark = true, bool channelsLast = false, bool phases = false)
     {
         graphs &= device.type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
         PrecisionSettings.Apply(precision);
@@ -52,6 +62,23 @@ public static class ModelBench
         probe.Start();
         var train = BenchTimer.Measure(trainRun, warmup, runs, device);
         long trainPeak = probe.PeakBytes(), trainReserved = probe.PeakReservedBytes();
+        StepPhases? split = null;
+        if (phases)
+        {
+            // Eager even when the step above ran as a graph (a replay cannot be cut into phases); same stream, same optimizer.
+            var (fwd, bwd, opt) = (new List<double>(), new List<double>(), new List<double>());
+            for (int i = 0; i < warmup + runs; i++)
+            {
+                using var scope = NewDisposeScope();
+                optimizer.ZeroGrad();
+                var (l, a) = BenchTimer.Time(() => loss.call(model.call(x), target), device);
+                var (_, b) = BenchTimer.Time(() => { l.backward(); return 0; }, device);
+                var (_, c) = BenchTimer.Time(() => { optimizer.Step(); return 0; }, device);
+                if (i < warmup) continue;
+                fwd.Add(a); bwd.Add(b); opt.Add(c);
+            }
+            split = new StepPhases(Timing.Of(fwd), Timing.Of(bwd), Timing.Of(opt));
+        }
 
         model.eval();
         void Infer()
@@ -71,6 +98,7 @@ public static class ModelBench
         var mode = (graphs ? "graph" : "eager") + (cudnnBenchmark ? "+cudnnbench" : "") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null ? "+fused" : "")
             + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
-            device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method, trainReserved, inferReserved);
+            device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method, trainReserved, inferReserved)
+        { Phases = split };
     }
 }

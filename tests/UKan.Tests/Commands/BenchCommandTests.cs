@@ -1,0 +1,58 @@
+using System.Text.Json;
+using UKan.Models;
+
+namespace UKan.Tests.Commands;
+
+/// <summary><c>ukan bench</c> on the CPU at a tiny size: the table, the JSON file and the phase breakdown.</summary>
+public class BenchCommandTests
+{
+    static (int Code, string Out) Run(params string[] args)
+    {
+        _ = TestTorch.Runtime;
+        var (oldOut, oldErr) = (Console.Out, Console.Error);
+        var output = new StringWriter();
+        Console.SetOut(output);
+        Console.SetError(output);
+        try { return (UKan.Cli.CommandLine.Run(args), output.ToString()); }
+        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+    }
+
+    [Fact]
+    public void Prints_the_table_and_writes_json_with_times_memory_and_phases()
+    {
+        var json = Path.Combine(Path.GetTempPath(), $"ukan-bench-{Guid.NewGuid():N}.json");
+        var (code, output) = Run("bench", "--device", "cpu", "--preset", "tiny", "--size", "32", "--batch", "2",
+            "--warmup", "1", "--runs", "3", "--breakdown", "--json", json);
+        Assert.True(code == 0, output);
+        Assert.Contains("train step ms", output);
+        Assert.Contains("backward", output);
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var r = doc.RootElement.GetProperty("results")[0];
+        Assert.Equal(ModelFactory.CountParameters(ModelFactory.Create(new ModelSpec { EmbedDims = ModelPresets.Resolve("tiny"), Preset = "tiny" })),
+            r.GetProperty("Parameters").GetInt64());
+        Assert.Equal(32, r.GetProperty("Size").GetInt32());
+        Assert.Equal(3, r.GetProperty("TrainStep").GetProperty("Runs").GetInt32());
+        foreach (var timing in new[] { r.GetProperty("TrainStep"), r.GetProperty("Inference") })
+            Assert.True(timing.GetProperty("MedianMs").GetDouble() > 0);
+        Assert.True(r.GetProperty("TrainPeakBytes").GetInt64() > 0, "peak memory (RSS on the CPU) missing");
+        var phases = r.GetProperty("Phases");
+        double sum = 0;
+        foreach (var name in new[] { "Forward", "Backward", "Optimizer" })
+        {
+            var ms = phases.GetProperty(name).GetProperty("MedianMs").GetDouble();
+            Assert.True(ms > 0, $"{name} phase not timed");
+            sum += ms;
+        }
+        // The phases are the step cut in three: same order of magnitude as the whole (noisy 2-core machines: loose).
+        Assert.InRange(sum / r.GetProperty("TrainStep").GetProperty("MedianMs").GetDouble(), 0.3, 3.0);
+    }
+
+    [Fact]
+    public void A_size_that_is_not_a_multiple_of_32_is_refused_in_one_line()
+    {
+        var (code, output) = Run("bench", "--device", "cpu", "--preset", "tiny", "--size", "48", "--warmup", "0", "--runs", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("--size 48: must be a positive multiple of 32", output);
+    }
+}
