@@ -11,18 +11,9 @@ public class ArchitectureWorkflowTests
 {
     static int Run(params string[] args)
     {
-        _ = TestTorch.Runtime;
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var err = new StringWriter();
-        Console.SetOut(TextWriter.Null);
-        Console.SetError(err);
-        try
-        {
-            int code = UKan.Cli.CommandLine.Run(args);
-            Assert.True(code == 0, $"ukan {string.Join(' ', args)} exited with {code}: {err}");
-            return code;
-        }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+        var r = CliRunner.Run(args);
+        Assert.True(r.Code == 0, $"ukan {string.Join(' ', args)} exited with {r.Code}: {r.Stderr}");
+        return r.Code;
     }
 
     [Theory]

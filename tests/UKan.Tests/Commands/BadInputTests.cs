@@ -8,20 +8,9 @@ namespace UKan.Tests.Commands;
 /// </summary>
 public class BadInputTests
 {
-    sealed record Outcome(int Code, string Stdout, string Stderr);
+    static CliOutcome Run(params string[] args) => CliRunner.Run(args);
 
-    static Outcome Run(params string[] args)
-    {
-        _ = TestTorch.Runtime;
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return new Outcome(UKan.Cli.CommandLine.Run(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
-
-    static void AssertRefused(Outcome r, string mentions)
+    static void AssertRefused(CliOutcome r, string mentions)
     {
         Assert.Equal(2, r.Code);
         var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);

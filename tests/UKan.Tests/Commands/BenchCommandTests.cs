@@ -6,26 +6,15 @@ namespace UKan.Tests.Commands;
 /// <summary><c>ukan bench</c> on the CPU at a tiny size: the table, the JSON file and the phase breakdown.</summary>
 public class BenchCommandTests
 {
-    static (int Code, string Out) Run(params string[] args)
-    {
-        _ = TestTorch.Runtime;
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var output = new StringWriter();
-        Console.SetOut(output);
-        Console.SetError(output);
-        try { return (UKan.Cli.CommandLine.Run(args), output.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
-
     [Fact]
     public void Prints_the_table_and_writes_json_with_times_memory_and_phases()
     {
         var json = Path.Combine(Path.GetTempPath(), $"ukan-bench-{Guid.NewGuid():N}.json");
-        var (code, output) = Run("bench", "--device", "cpu", "--preset", "tiny", "--size", "32", "--batch", "2",
+        var run = CliRunner.Run("bench", "--device", "cpu", "--preset", "tiny", "--size", "32", "--batch", "2",
             "--warmup", "1", "--runs", "3", "--breakdown", "--json", json);
-        Assert.True(code == 0, output);
-        Assert.Contains("train step ms", output);
-        Assert.Contains("backward", output);
+        Assert.True(run.Code == 0, run.Stderr);
+        Assert.Contains("train step ms", run.Stdout);
+        Assert.Contains("backward", run.Stdout);
 
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var r = doc.RootElement.GetProperty("results")[0];
@@ -51,8 +40,8 @@ public class BenchCommandTests
     [Fact]
     public void A_size_that_is_not_a_multiple_of_32_is_refused_in_one_line()
     {
-        var (code, output) = Run("bench", "--device", "cpu", "--preset", "tiny", "--size", "48", "--warmup", "0", "--runs", "1");
-        Assert.Equal(2, code);
-        Assert.Contains("--size 48: must be a positive multiple of 32", output);
+        var r = CliRunner.Run("bench", "--device", "cpu", "--preset", "tiny", "--size", "48", "--warmup", "0", "--runs", "1");
+        Assert.Equal(2, r.Code);
+        Assert.Contains("--size 48: must be a positive multiple of 32", r.Stderr);
     }
 }
