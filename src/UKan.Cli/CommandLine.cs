@@ -98,7 +98,7 @@ static class CommandLine
         var device = parsed.GetValue(Device) switch { "cpu" => DeviceRequest.Cpu, "cuda" => DeviceRequest.Cuda, _ => DeviceRequest.Auto };
         bool first = !TorchRuntime.IsInitialized;
         var rt = TorchRuntime.Initialize(new RuntimeOptions(device, parsed.GetValue(LibTorch), parsed.GetValue(Threads)));
-        if (first && rt.CpuConvolutions?.Warning is { } warning) Console.Error.WriteLine($"ukan: warning: {warning}");
+        if (first && rt.CpuConvolutions is { Warn: true } conv) Console.Error.WriteLine($"ukan: warning: {conv.Reason}");
         return rt;
     }
 }

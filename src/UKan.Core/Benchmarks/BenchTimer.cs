@@ -27,26 +27,19 @@ public static class BenchTimer
     public static Timing Measure(Action body, int warmup, int runs, Device device)
     {
         for (int i = 0; i < warmup; i++) body();
-        Synchronize(device);
         var ms = new List<double>(runs);
-        for (int i = 0; i < runs; i++)
-        {
-            var sw = Stopwatch.StartNew();
-            body();
-            Synchronize(device);
-            ms.Add(sw.Elapsed.TotalMilliseconds);
-        }
+        for (int i = 0; i < runs; i++) ms.Add(Time(body, device));
         return Timing.Of(ms);
     }
 
-    /// <summary>One synchronised run of <paramref name="body"/>: its result and its milliseconds.</summary>
-    public static (T Result, double Ms) Time<T>(Func<T> body, Device device)
+    /// <summary>Milliseconds of one run of <paramref name="body"/>, between device synchronisations.</summary>
+    public static double Time(Action body, Device device)
     {
         Synchronize(device);
         var sw = Stopwatch.StartNew();
-        var result = body();
+        body();
         Synchronize(device);
-        return (result, sw.Elapsed.TotalMilliseconds);
+        return sw.Elapsed.TotalMilliseconds;
     }
 
     public static void Synchronize(Device device)

@@ -71,9 +71,10 @@ public static class ModelBench
             {
                 using var scope = NewDisposeScope();
                 optimizer.ZeroGrad();
-                var (l, a) = BenchTimer.Time(() => loss.call(model.call(x), target), device);
-                var (_, b) = BenchTimer.Time(() => { l.backward(); return 0; }, device);
-                var (_, c) = BenchTimer.Time(() => { optimizer.Step(); return 0; }, device);
+                Tensor l = null!;
+                double a = BenchTimer.Time(() => l = loss.call(model.call(x), target), device);
+                double b = BenchTimer.Time(() => l.backward(), device);
+                double c = BenchTimer.Time(optimizer.Step, device);
                 if (i < warmup) continue;
                 fwd.Add(a); bwd.Add(b); opt.Add(c);
             }

@@ -21,7 +21,6 @@ public static class AtenContext
 
     static Api? Bind()
     {
-        _ = TorchRuntime.Current;
         var dir = TorchRuntime.Current.LibTorch.Path;
         var path = string.IsNullOrEmpty(dir) ? "libtorch_cpu.so" : Path.Combine(dir, "libtorch_cpu.so");
         if (!NativeLibrary.TryLoad(path, out var lib) && !NativeLibrary.TryLoad("libtorch_cpu.so", out lib)) return null;

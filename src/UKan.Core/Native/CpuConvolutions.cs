@@ -3,8 +3,8 @@ using static TorchSharp.torch;
 
 namespace UKan.Native;
 
-/// <summary>What CPU convolutions run on, and why; <paramref name="Warning"/> is set when the user should be told.</summary>
-public sealed record CpuConvolutionStatus(bool OneDnn, string Reason, string? Warning = null);
+/// <summary>What CPU convolutions run on, and why; <paramref name="Warn"/>: the reason is news the user must be told.</summary>
+public sealed record CpuConvolutionStatus(bool OneDnn, string Reason, bool Warn = false);
 
 /// <summary>
 /// Guards against wrong CPU convolutions. libtorch runs CPU convolutions on oneDNN, whose kernels are generated at
@@ -63,7 +63,7 @@ public static class CpuConvolutions
         if (stillFailed is not null)
             why = $"CPU convolutions are wrong on this machine with oneDNN ({failed}: {Format(error)}) and without it " +
                   $"({stillFailed}: {Format(after)}); CPU results here cannot be trusted";
-        return new(false, why, why);
+        return new(false, why, Warn: true);
     }
 
     static void UseOneDnn(bool on)
@@ -95,11 +95,8 @@ public static class CpuConvolutions
             {
                 var error = (a.to(float64) - b).abs().max().item<double>() / (b.abs().max().item<double>() + 1e-30);
                 if (double.IsNaN(error) || error > Tolerance)
-                {
                     failed ??= $"{c.Kernel}x{c.Kernel} conv {c.In}->{c.Out}, stride {c.Stride}, groups {c.Groups}, {c.Size}x{c.Size}: {name}";
-                    if (double.IsNaN(error)) worst = double.NaN;
-                }
-                if (!double.IsNaN(worst)) worst = Math.Max(worst, error);
+                worst = Math.Max(worst, error);   // Math.Max propagates NaN: a NaN anywhere is reported as the worst
             }
         }
         return (worst, failed);
