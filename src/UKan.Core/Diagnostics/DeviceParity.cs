@@ -27,15 +27,19 @@ public static class DeviceParity
         var checks = new List<ParityCheck>();
         manual_seed(0);
 
-        // 1. Fused features vs the element-wise torch implementation.
-        var knots = BSplineBasis.TryUniform(BSplineBasis.MakeKnots(5, 3, -1, 1), 3)!.Value;
-        var x = (randn(4096, 64) * 1.7).to(device);
-        var fused = KanFeatures.Forward(x, knots);
-        var reference = KanFeatures.Torch.Instance.Forward(x, knots);
-        checks.Add(Compare("KAN features: fused kernel vs torch", fused, reference, 1e-6));
-        var g = randn_like(reference);
-        checks.Add(Compare("KAN features backward: fused kernel vs torch", KanFeatures.BackwardInput(x, g, knots),
-            KanFeatures.Torch.Instance.BackwardInput(x, g, knots), 1e-6));
+        // 1. Fused features vs the element-wise torch implementation: U-KAN's grid (5 intervals, K = 8 bases) and a
+        // finer one (K = 13, an even tile stride), on a count of inputs that leaves the last block partly empty.
+        foreach (var (grid, rows, cols) in new[] { (5, 4096, 64), (10, 1023, 37) })
+        {
+            var knots = BSplineBasis.TryUniform(BSplineBasis.MakeKnots(grid, 3, -1, 1), 3)!.Value;
+            var x = (randn(rows, cols) * 1.7).to(device);
+            var fused = KanFeatures.Forward(x, knots);
+            var reference = KanFeatures.Torch.Instance.Forward(x, knots);
+            checks.Add(Compare($"KAN features (K = {knots.BasisCount}): fused kernel vs torch", fused, reference, 1e-6));
+            var g = randn_like(reference);
+            checks.Add(Compare($"KAN features backward (K = {knots.BasisCount}): fused kernel vs torch", KanFeatures.BackwardInput(x, g, knots),
+                KanFeatures.Torch.Instance.BackwardInput(x, g, knots), 1e-6));
+        }
 
         // 1b. ALL U-KAN's ψ: fused kernels vs the torch formulation, on a channels-last view (as KAonv sees tokens).
         if (device.type == DeviceType.CUDA)
@@ -46,7 +50,7 @@ public static class DeviceParity
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
         layer.to(device);
-        var xi = x.detach().requires_grad_(true);
+        var xi = (randn(4096, 64) * 1.7).to(device).requires_grad_(true);
         layer.Path = KanPath.Fast;
         var yFast = layer.call(xi);
         var gFast = torch.autograd.grad([yFast.pow(2).sum()], [xi, layer.SplineWeight]);

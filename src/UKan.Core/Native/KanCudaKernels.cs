@@ -15,42 +15,8 @@ namespace UKan.Native;
 public sealed class KanCudaKernels : IKanFeatureKernels
 {
     const string Source = """
-        extern "C" __global__ void kan_features(const float* __restrict__ x, float* __restrict__ feat,
-                                                long long n, float t0, float inv_h, int K) {
-            long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-            if (i >= n) return;
-            float v = x[i];
-            float* f = feat + i * (K + 1);
-            f[0] = v / (1.0f + expf(-v));                       // SiLU
-            float u = (v - t0) * inv_h;                         // position in knot steps from the first knot
-            for (int j = 0; j < K; ++j) {
-                // cardinal cubic B-spline centred at j + 2: (relu(2-s)^3 - 4 relu(1-s)^3) / 6, s = |u - j - 2|
-                float s = fabsf(u - (float)j - 2.0f);
-                float a = fmaxf(2.0f - s, 0.0f), b = fmaxf(1.0f - s, 0.0f);
-                f[1 + j] = (a * a * a - 4.0f * b * b * b) * (1.0f / 6.0f);
-            }
-        }
-        extern "C" __global__ void kan_features_backward(const float* __restrict__ x, const float* __restrict__ gfeat,
-                                                         float* __restrict__ gx, long long n, float t0, float inv_h, int K) {
-            long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-            if (i >= n) return;
-            float v = x[i];
-            const float* g = gfeat + i * (K + 1);
-            float sig = 1.0f / (1.0f + expf(-v));
-            float acc = g[0] * sig * (1.0f + v * (1.0f - sig));  // d SiLU / dx
-            float u = (v - t0) * inv_h;
-            for (int j = 0; j < K; ++j) {
-                float d = u - (float)j - 2.0f, s = fabsf(d);
-                float a = fmaxf(2.0f - s, 0.0f), b = fmaxf(1.0f - s, 0.0f);
-                float dn = (4.0f * b * b - a * a) * 0.5f * inv_h;  // d/dx of the cubic, for d >= 0
-                acc += g[1 + j] * (d < 0.0f ? -dn : dn);
-            }
-            gx[i] = acc;
-        }
-
-        // psi(u) = wb*SiLU(u) + ws*sum_j c_j B_j(u) of ALL U-KAN's shared activation. For a uniform cubic spline at
-        // most four bases are non-zero at u: those with j in [m-3, m], m = floor((u - t0)/h); each is the cardinal
-        // cubic above at d = t - j - 2. wb, ws may be null (fixed at 1).
+        // The cardinal cubic B-spline centred at 0, (relu(2-s)^3 - 4 relu(1-s)^3) / 6 with s = |d|, and its slope in x
+        // (d = (x - t0)/h - j - 2 for basis j of uniform knots t0 + i*h).
         __device__ __forceinline__ float cardinal(float d) {
             float s = fabsf(d), a = fmaxf(2.0f - s, 0.0f), b = fmaxf(1.0f - s, 0.0f);
             return (a * a * a - 4.0f * b * b * b) * (1.0f / 6.0f);
@@ -60,6 +26,44 @@ public sealed class KanCudaKernels : IKanFeatureKernels
             float dn = (4.0f * b * b - a * a) * 0.5f * inv_h;
             return d < 0.0f ? -dn : dn;
         }
+        // Features [SiLU(x), B_0(x) .. B_{K-1}(x)] per input, interleaved. One thread per OUTPUT value, so that a warp's
+        // stores are 32 consecutive floats (one thread per input wrote 1+K floats at a stride of 1+K, which splits
+        // every store instruction over many sectors); the 1+K threads of an input read the same x from L1.
+        extern "C" __global__ void kan_features(const float* __restrict__ x, float* __restrict__ feat,
+                                                long long n, float t0, float inv_h, int K) {
+            long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+            if (e >= n * (K + 1)) return;
+            long long i = e / (K + 1);
+            int j = (int)(e - i * (K + 1));
+            float v = x[i];
+            feat[e] = j == 0 ? v / (1.0f + expf(-v)) : cardinal((v - t0) * inv_h - (float)(j - 1) - 2.0f);
+        }
+        // dL/dx = dL/dSiLU * SiLU'(x) + sum_j dL/dB_j * B_j'(x). A block first copies its inputs' 1+K gradients into
+        // shared memory with consecutive threads reading consecutive floats (coalesced), then each thread reduces its own
+        // row of the tile (stride 1+K words: conflict-free when 1+K is odd, as for the default K = 8).
+        extern "C" __global__ void kan_features_backward(const float* __restrict__ x, const float* __restrict__ gfeat,
+                                                         float* __restrict__ gx, long long n, float t0, float inv_h, int K) {
+            extern __shared__ float tile[];
+            int width = K + 1;
+            long long first = (long long)blockIdx.x * blockDim.x;
+            int count = (int)min((long long)blockDim.x, n - first);
+            const float* src = gfeat + first * width;
+            for (int e = threadIdx.x; e < count * width; e += blockDim.x) tile[e] = src[e];
+            __syncthreads();
+            if (threadIdx.x >= count) return;
+            long long i = first + threadIdx.x;
+            const float* g = tile + threadIdx.x * width;
+            float v = x[i];
+            float sig = 1.0f / (1.0f + expf(-v));
+            float acc = g[0] * sig * (1.0f + v * (1.0f - sig));  // d SiLU / dx
+            float u = (v - t0) * inv_h;
+            for (int j = 0; j < K; ++j) acc += g[1 + j] * cardinal_slope(u - (float)j - 2.0f, inv_h);
+            gx[i] = acc;
+        }
+
+        // psi(u) = wb*SiLU(u) + ws*sum_j c_j B_j(u) of ALL U-KAN's shared activation. For a uniform cubic spline at
+        // most four bases are non-zero at u: those with j in [m-3, m], m = floor((u - t0)/h); each is the cardinal
+        // cubic above at d = t - j - 2. wb, ws may be null (fixed at 1).
         __device__ __forceinline__ int first_tap(float t, int K) {
             float m = floorf(t);
             m = fminf(fmaxf(m, -8.0f), (float)K + 8.0f);       // far outside the grid every tap is invalid anyway
@@ -230,11 +234,14 @@ public sealed class KanCudaKernels : IKanFeatureKernels
         return storage.data_ptr() + (nint)(t.storage_offset() * sizeof(float));
     }
 
-    void Launch(IntPtr function, long n, params object[] args) => LaunchOn(function, (uint)((n + Block - 1) / Block), args);
+    void Launch(IntPtr function, long n, params object[] args) => LaunchOn(function, (uint)((n + Block - 1) / Block), Block, 0, args);
 
     const int Block = 256;
 
-    void LaunchOn(IntPtr function, uint grid, params object[] args)
+    /// <summary>Static shared memory a block may take without opting in (48 KiB on every architecture since sm_20).</summary>
+    const int SharedLimit = 48 * 1024;
+
+    void LaunchOn(IntPtr function, uint grid, int block, int sharedBytes, params object[] args)
     {
         // The calling thread (e.g. autograd's device thread) may not have the context current yet.
         if (cuCtxGetCurrent(out var current) != 0 || current == IntPtr.Zero) cuCtxSetCurrent(context);
@@ -248,7 +255,7 @@ public sealed class KanCudaKernels : IKanFeatureKernels
                 return h.AddrOfPinnedObject();
             }).ToArray();
             var stream = TorchCudaShim.Available ? TorchCudaShim.CurrentStream(device) : IntPtr.Zero;
-            Check(cuLaunchKernel(function, grid, 1, 1, Block, 1, 1, 0, stream, parameters, IntPtr.Zero), "cuLaunchKernel");
+            Check(cuLaunchKernel(function, grid, 1, 1, (uint)block, 1, 1, (uint)sharedBytes, stream, parameters, IntPtr.Zero), "cuLaunchKernel");
         }
         finally { foreach (var h in handles) h.Free(); }
     }
@@ -259,7 +266,8 @@ public sealed class KanCudaKernels : IKanFeatureKernels
         var xc = x.contiguous();
         var feat = empty(x.shape[0], x.shape[1] * (knots.BasisCount + 1), dtype: float32, device: x.device);
         long n = xc.numel();
-        if (n > 0) Launch(features, n, Pointer(xc), Pointer(feat), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
+        // One thread per feature value (n·(1+K) of them), see the kernel.
+        if (n > 0) Launch(features, n * (knots.BasisCount + 1), Pointer(xc), Pointer(feat), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
         return feat.MoveToOuterDisposeScope();
     }
 
@@ -270,7 +278,16 @@ public sealed class KanCudaKernels : IKanFeatureKernels
         var gf = gradFeatures.contiguous();
         var gx = empty_like(xc);
         long n = xc.numel();
-        if (n > 0) Launch(backward, n, Pointer(xc), Pointer(gf), Pointer(gx), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
+        if (n > 0)
+        {
+            // Each block stages its inputs' 1+K gradients in shared memory: as many threads (a multiple of a warp, at
+            // most 256) as keep that tile within the shared-memory limit.
+            int width = knots.BasisCount + 1;
+            int block = Math.Max(32, Math.Min(Block, SharedLimit / (width * sizeof(float)) / 32 * 32));
+            if (block * width * sizeof(float) > SharedLimit) throw new ArgumentException($"KAN features backward: {knots.BasisCount} bases do not fit a block's shared memory");
+            LaunchOn(backward, (uint)((n + block - 1) / block), block, block * width * sizeof(float),
+                Pointer(xc), Pointer(gf), Pointer(gx), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
+        }
         return gx.MoveToOuterDisposeScope();
     }
 
@@ -305,7 +322,7 @@ public sealed class KanCudaKernels : IKanFeatureKernels
         // A grid-stride loop over at most 1,024 blocks: partial sums stay per thread, one atomicAdd per block and value.
         uint grid = (uint)Math.Clamp((n + Block - 1) / Block, 1, 1024);
         if (n > 0)
-            LaunchOn(psiBackward, grid, Pointer(u), Pointer(grad), Pointer(gradU), n, Pointer(coef), Pointer(baseScale), Pointer(splineScale),
+            LaunchOn(psiBackward, grid, Block, 0, Pointer(u), Pointer(grad), Pointer(gradU), n, Pointer(coef), Pointer(baseScale), Pointer(splineScale),
                 (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount, exact ? 1 : 0, Pointer(sums));
         return (gradU, sums);
     }
