@@ -2,7 +2,8 @@
 # ALL U-KAN on the GPU (issue 8): selftest (fused ψ kernels vs torch, every architecture vs the CPU), the memory and
 # step-time table at batch 8, 256x256, then ALL U-KAN trained on BUSI with the official splits and the 80-epoch
 # schedule of docs/results.md's U-KAN rows (seeds in SEEDS), all at once on one GPU. DATASET=cvc trains on
-# CVC-ClinicDB instead (.gpu/cvc256j, docs/splits/cvc; runs named cvc-allukan-SEED; BENCH=0 skips the benchmarks).
+# CVC-ClinicDB instead (.gpu/cvc256j, docs/splits/cvc; runs named cvc-allukan-SEED; BENCH=0 skips the benchmarks,
+# SELFTEST=0 the selftest).
 # Expects .gpu/ukan-gpu.tar.xz and .gpu/busi256 (or .gpu/cvc256j). Writes $OUT/allukan-$DATASET.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-580}"
@@ -15,7 +16,7 @@ case "$DATASET" in
 esac
 source "$(dirname "$0")/gpu-common.sh"
 R=/tmp/runs/bench && mkdir -p $R
-timeout 120 $U selftest --device cuda > $R/selftest.txt 2>&1
+[ "${SELFTEST:-1}" = 1 ] && timeout 120 $U selftest --device cuda > $R/selftest.txt 2>&1
 bench() { # name, args...
   local name=$1; shift
   timeout 40 $U bench --device cuda --warmup 3 --runs 10 --json "$R/bench-$name.json" "$@" > "$R/bench-$name.txt" 2>&1
