@@ -99,16 +99,24 @@ public static class DeviceParity
         var target = (rand(2, 1, 64, 64) > 0.7).to(float32);
         var (yc, lc, gc) = TrainForward(cpuModel, input, target);
         var (yd, ld, gd) = TrainForward(devModel, input.to(device), target.to(device));
-        double bound = precision == Precision.Fp32Strict ? 1e-5 : 5e-3;
-        var tag = $"{spec.Architecture} {(precision == Precision.Fp32Strict ? "fp32-strict" : "fp32 (TF32 convolutions)")}";
-        yield return Compare($"{tag}: logits", yd, yc, bound);
-        yield return Compare($"{tag}: loss", ld, lc, bound);
-        // Gradients of the early layers sum over the whole network; cuDNN's and the CPU's different summation
-        // orders leave ~1e-3 relative differences even in strict fp32 (measured on an H100: 9.3e-4).
-        // TF32 rounds convolution operands to 10 mantissa bits; through the backward pass of a freshly initialised
-        // network that leaves relative gradient differences of ~1e-1 (measured on an H100: 8.4e-2).
-        yield return Compare($"{tag}: gradients", gd, gc, precision == Precision.Fp32Strict ? 5e-3 : 1.5e-1);
+        var tag = $"{spec.Architecture} {Describe(precision)}";
+        yield return Compare($"{tag}: logits", yd, yc, OutputBound(precision));
+        yield return Compare($"{tag}: loss", ld, lc, OutputBound(precision));
+        yield return Compare($"{tag}: gradients", gd, gc, GradientBound(precision));
     }
+
+    /// <summary>Relative-norm bound of a model's outputs and loss: strict fp32 1e-5; TF32 convolutions 5e-3.</summary>
+    public static double OutputBound(Precision precision) => precision == Precision.Fp32Strict ? 1e-5 : 5e-3;
+
+    /// <summary>
+    /// Relative-norm bound of a model's gradients. Gradients of the early layers sum over the whole network; cuDNN's and
+    /// the CPU's different summation orders leave ~1e-3 relative differences even in strict fp32 (measured on an H100:
+    /// 9.3e-4). TF32 rounds convolution operands to 10 mantissa bits; through the backward pass of a freshly
+    /// initialised network that leaves relative gradient differences of ~1e-1 (measured on an H100: 8.4e-2).
+    /// </summary>
+    public static double GradientBound(Precision precision) => precision == Precision.Fp32Strict ? 5e-3 : 1.5e-1;
+
+    public static string Describe(Precision precision) => precision == Precision.Fp32Strict ? "fp32-strict" : "fp32 (TF32 convolutions)";
 
     /// <summary>Two DDIM steps of a fresh Diffusion U-KAN from the same seed on the device and on the CPU.</summary>
     static IEnumerable<ParityCheck> PsiFusedVersusTorch(SplineGradient gradient, Device device)
@@ -280,7 +288,8 @@ public static class DeviceParity
         return tensor(losses.ToArray());
     }
 
-    static ParityCheck Compare(string name, Tensor actual, Tensor expected, double bound)
+    /// <summary>Largest absolute and relative-norm difference of <paramref name="actual"/> from <paramref name="expected"/>, in float64 on the CPU.</summary>
+    public static ParityCheck Compare(string name, Tensor actual, Tensor expected, double bound)
     {
         using var scope = NewDisposeScope();
         var a = actual.detach().to(float64).cpu();

@@ -232,6 +232,10 @@ public class BadInputTests
 
     static string? trainedRun, trainedData;
 
+    [Fact]
+    public void Selftest_with_a_missing_fixtures_folder() =>
+        AssertRefused(Run("selftest", "--device", "cpu", "--fixtures", "/nonexistent/fixtures"), "/nonexistent/fixtures");
+
     /// <summary>One tiny trained run shared by the weight-file cases.</summary>
     static (string Run, string Data) TrainedRun()
     {

@@ -1,4 +1,5 @@
 using TorchSharp;
+using UKan.Diagnostics;
 using UKan.Layers;
 using static TorchSharp.torch;
 
@@ -12,31 +13,12 @@ public class KanLinearParityTests
 {
     const double Atol = 1e-5, Rtol = 1e-4;
 
-    static (KanLinear Layer, Dictionary<string, Tensor> T, ParityFixtures.Fixture F) Load(string name, KanPath path)
+    static (KanLinear Layer, Dictionary<string, Tensor> T, ReferenceFixtures.Fixture F) Load(string name, KanPath path)
     {
         _ = TestTorch.Runtime;
         var f = ParityFixtures.Get(name);
-        var t = UKan.Checkpoints.SafeTensors.Read(f.TensorsPath).Tensors;
-        var options = new KanLinearOptions
-        {
-            GridSize = f.Int("grid_size", 5),
-            SplineOrder = f.Int("spline_order", 3),
-            ScaleNoise = f.Double("scale_noise", 0.1),
-            ScaleBase = f.Double("scale_base", 1.0),
-            ScaleSpline = f.Double("scale_spline", 1.0),
-            StandaloneSplineScaler = f.Bool("enable_standalone_scale_spline", true),
-            GridEps = f.Double("grid_eps", 0.02),
-            GridMin = f.Config.TryGetProperty("grid_range", out var r) ? r[0].GetDouble() : -1.0,
-            GridMax = f.Config.TryGetProperty("grid_range", out var r2) ? r2[1].GetDouble() : 1.0,
-            BaseActivation = Enum.Parse<BaseActivation>(f.String("base_activation") ?? "SiLU", ignoreCase: true),
-        };
-        var layer = new KanLinear(f.Int("in_features", 0), f.Int("out_features", 0), options) { Path = path };
-        var state = layer.state_dict();
-        using (no_grad())
-            foreach (var (key, value) in t.Where(kv => kv.Key.StartsWith("param.")))
-                state[key["param.".Length..]].copy_(value);
-        layer.RefreshGridCache();
-        return (layer, t, f);
+        var t = f.ReadTensors();
+        return (ReferenceFixtures.LoadKanLinear(f, t, path), t, f);
     }
 
     public static TheoryData<string, KanPath> Cases()
@@ -71,11 +53,7 @@ public class KanLinearParityTests
         var (layer, t, f) = Load(name, path);
         var x = t["x"].clone().requires_grad_(true);
         var y = layer.call(x);
-        var loss = new LossExpression(f.String("loss") ?? "sum(y)", new Dictionary<string, object>
-        {
-            ["y"] = y, ["x"] = x, ["out"] = layer.OutFeatures, ["in"] = layer.InFeatures,
-        }).Evaluate();
-        loss.backward();
+        ReferenceFixtures.KanLinearLoss(f, layer, x, y).backward();
         TestTorch.AssertClose(t["grad.x"], x.grad!, Atol, Rtol, "grad.x");
         foreach (var (pname, p) in layer.named_parameters())
             TestTorch.AssertClose(t[$"grad.{pname}"], p.grad!, Atol, Rtol, $"grad.{pname}");

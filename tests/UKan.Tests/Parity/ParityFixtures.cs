@@ -1,4 +1,4 @@
-using System.Text.Json;
+using UKan.Diagnostics;
 
 namespace UKan.Tests.Parity;
 
@@ -6,7 +6,7 @@ namespace UKan.Tests.Parity;
 /// Discovers the parity fixtures: every NAME.json with a NAME.safetensors beside it in the fixtures folder:
 /// UKAN_FIXTURES when set, else the team's ../shared/fixtures/ukan-reference beside the repository when present,
 /// else the copy committed in tests/fixtures/ukan-reference (so that a clean clone tests the same numbers).
-/// The json alone decides the configuration; keys it lacks take the official defaults.
+/// Reading and loading them is <see cref="ReferenceFixtures"/>'s (the selftest runs the same on a GPU).
 /// </summary>
 public static class ParityFixtures
 {
@@ -24,39 +24,17 @@ public static class ParityFixtures
         throw new InvalidOperationException("repository root (UKan.slnx) not found above the test binaries");
     }
 
-    public sealed record Fixture(string Name, string JsonPath, string TensorsPath, JsonElement Config)
-    {
-        public override string ToString() => Name;
-        public string? PthPath => File.Exists(Path.ChangeExtension(JsonPath, ".pth")) ? Path.ChangeExtension(JsonPath, ".pth") : null;
-        public int Int(string key, int fallback) => Config.TryGetProperty(key, out var v) ? v.GetInt32() : fallback;
-        public double Double(string key, double fallback) => Config.TryGetProperty(key, out var v) ? v.GetDouble() : fallback;
-        public bool Bool(string key, bool fallback) => Config.TryGetProperty(key, out var v) ? v.GetBoolean() : fallback;
-        public string? String(string key) => Config.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-    }
-
-    public static IEnumerable<Fixture> All()
-    {
-        var folder = Folder();
-        if (!Directory.Exists(folder)) yield break;
-        foreach (var json in Directory.GetFiles(folder, "*.json").Order(StringComparer.Ordinal))
-        {
-            var tensors = Path.ChangeExtension(json, ".safetensors");
-            if (!File.Exists(tensors)) continue;
-            using var doc = JsonDocument.Parse(File.ReadAllText(json));
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) continue;
-            yield return new Fixture(Path.GetFileNameWithoutExtension(json), json, tensors, doc.RootElement.Clone());
-        }
-    }
+    public static IEnumerable<ReferenceFixtures.Fixture> All() => ReferenceFixtures.In(Folder());
 
     /// <summary>KANLinear fixtures: the json names in_features.</summary>
-    public static TheoryData<string> KanLinear() => Names(f => f.Config.TryGetProperty("in_features", out _));
+    public static TheoryData<string> KanLinear() => Names(f => f.IsKanLinear);
 
     /// <summary>U-KAN fixtures: the json names embed_dims.</summary>
-    public static TheoryData<string> UKan() => Names(f => f.Config.TryGetProperty("embed_dims", out _));
+    public static TheoryData<string> UKan() => Names(f => f.IsSegUKan);
 
-    public static Fixture Get(string name) => All().Single(f => f.Name == name);
+    public static ReferenceFixtures.Fixture Get(string name) => All().Single(f => f.Name == name);
 
-    static TheoryData<string> Names(Func<Fixture, bool> kind)
+    static TheoryData<string> Names(Func<ReferenceFixtures.Fixture, bool> kind)
     {
         var data = new TheoryData<string>();
         foreach (var f in All().Where(kind)) data.Add(f.Name);

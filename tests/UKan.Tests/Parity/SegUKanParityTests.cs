@@ -1,4 +1,5 @@
 using TorchSharp;
+using UKan.Diagnostics;
 using UKan.Layers;
 using UKan.Losses;
 using UKan.Models;
@@ -14,27 +15,12 @@ public class SegUKanParityTests
 {
     const double Atol = 1e-5, Rtol = 1e-4;
 
-    internal static (SegUKan Model, Dictionary<string, Tensor> T, ParityFixtures.Fixture F) Load(string name)
+    internal static (SegUKan Model, Dictionary<string, Tensor> T, ReferenceFixtures.Fixture F) Load(string name)
     {
         _ = TestTorch.Runtime;
         var f = ParityFixtures.Get(name);
-        var t = UKan.Checkpoints.SafeTensors.Read(f.TensorsPath).Tensors;
-        var spec = new ModelSpec
-        {
-            EmbedDims = f.Config.GetProperty("embed_dims").EnumerateArray().Select(e => e.GetInt32()).ToArray(),
-            NumClasses = f.Int("num_classes", 1),
-            InChannels = f.Int("input_channels", 3),
-            // The official no_kan flag never reaches the blocks: an official "no_kan" fixture is a KAN model.
-            Mixer = TokenMixer.Kan,
-            Preset = null,
-        };
-        var model = (SegUKan)ModelFactory.Create(spec);
-        var state = model.state_dict();
-        using (no_grad())
-            foreach (var (key, value) in t.Where(kv => kv.Key.StartsWith("param.")))
-                state[key["param.".Length..]].copy_(value);
-        KanLinear.RefreshGridCaches(model);
-        return (model, t, f);
+        var t = f.ReadTensors();
+        return (ReferenceFixtures.LoadSegUKan(f, t), t, f);
     }
 
     [Theory, MemberData(nameof(ParityFixtures.UKan), MemberType = typeof(ParityFixtures))]
@@ -52,7 +38,7 @@ public class SegUKanParityTests
         training.train();
         TestTorch.AssertClose(t["y_train"], training.call(t["x"]), Atol, Rtol, "y_train from .pth");
         var model = FromPth();
-        UndoRecordedTrainingPass(model, t);
+        ReferenceFixtures.UndoRecordedTrainingPass(model, t["x"], t);
         model.eval();
         using var _ = no_grad();
         TestTorch.AssertClose(t["y_eval"], model.call(t["x"]), Atol, Rtol, "y_eval from .pth");
@@ -71,31 +57,10 @@ public class SegUKanParityTests
     public void Parity_eval_output(string name)
     {
         var (model, t, _) = Load(name);
-        UndoRecordedTrainingPass(model, t);
+        ReferenceFixtures.UndoRecordedTrainingPass(model, t["x"], t);
         model.eval();
         using var _ = no_grad();
         TestTorch.AssertClose(t["y_eval"], model.call(t["x"]), Atol, Rtol, "y_eval");
-    }
-
-    /// <summary>
-    /// A fixture whose BatchNorm layers report num_batches_tracked = 1 was saved after its one training-mode
-    /// forward pass, which moved every running statistic by momentum 0.1 towards that batch's statistics; y_eval was
-    /// taken before it. Replaying the same pass from the saved state moves them once more, which gives the batch
-    /// statistics and so the values before the first pass: pre = (1.9·saved − replayed)/0.9.
-    /// </summary>
-    static void UndoRecordedTrainingPass(SegUKan model, Dictionary<string, Tensor> t)
-    {
-        var tracked = t.Where(kv => kv.Key.EndsWith(".num_batches_tracked")).Select(kv => kv.Value.item<long>()).Distinct().ToArray();
-        if (tracked is not [1]) return;
-        var saved = model.named_buffers().Where(b => b.name.Contains(".running_"))
-            .ToDictionary(b => b.name, b => b.buffer.clone());
-        model.train();
-        using (no_grad())
-        {
-            model.call(t["x"]);
-            foreach (var (name, buffer) in model.named_buffers())
-                if (saved.TryGetValue(name, out var s)) buffer.copy_((1.9 * s - buffer) / 0.9);
-        }
     }
 
     [Theory, MemberData(nameof(ParityFixtures.UKan), MemberType = typeof(ParityFixtures))]

@@ -1,16 +1,18 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace UKan.Tests.Parity;
+namespace UKan.Diagnostics;
 
 /// <summary>
 /// Evaluates the loss a fixture states in its json (e.g. "sum(y * linspace(-1,1,out)) + 0.1*sum(y^2)") so that
 /// fixtures with other losses need no new test code. Grammar: + - * / ^, numbers, names bound by the caller
-/// (tensors or numbers), and sum(e), mean(e), linspace(a, b, n).
+/// (tensors or numbers), and sum(e), mean(e), linspace(a, b, n). linspace is made on the device of the bound tensors,
+/// so the same expression runs on a GPU (ukan selftest) and in the CPU tests.
 /// </summary>
 public sealed class LossExpression(string text, IReadOnlyDictionary<string, object> names)
 {
     int pos;
+    readonly Device device = names.Values.OfType<Tensor>().FirstOrDefault()?.device ?? CPU;
 
     public Tensor Evaluate()
     {
@@ -90,7 +92,7 @@ public sealed class LossExpression(string text, IReadOnlyDictionary<string, obje
         {
             "sum" => AsTensor(args[0]).sum(),
             "mean" => AsTensor(args[0]).mean(),
-            "linspace" => linspace(Num(args[0]), Num(args[1]), (long)Num(args[2])),
+            "linspace" => linspace(Num(args[0]), Num(args[1]), (long)Num(args[2]), device: device),
             _ => throw new FormatException($"unknown function '{name}' in loss '{text}'"),
         };
     }
