@@ -6,11 +6,8 @@
 # ancestral sampling). LIMIT (seconds) bounds the whole script; results go to $OUT/results.tar.gz as they come.
 set -u
 LIMIT="${LIMIT:-190}"
-DEADLINE=$(( $(date +%s) + LIMIT ))
-U=/tmp/u/ukan
+source "$(dirname "$0")/gpu-common.sh"
 R=/tmp/results && mkdir -p $R
-mkdir -p /tmp/u && tar -xJf .gpu/ukan-gpu.tar.xz -C /tmp/u
-left() { echo $(( DEADLINE - $(date +%s) )); }
 pack() { tar -C $R -czf "$OUT/results.tar.gz" .; }
 export UKAN_ALLUKAN_CUDA=1
 
@@ -34,13 +31,6 @@ pack
 train_s=$(( $(left) - 45 ))
 epochs=$(( train_s * 10 / 24 ))
 echo "diffusion training for ${train_s}s, $epochs epochs" >> $R/log.txt
-timeout -s INT -k 20 "$train_s" $U diffusion train --device cuda --data .gpu/cvc64 --dataset generic --out /tmp/diff \
-  --epochs $epochs --sample-every 1000 > $R/diffusion-train.txt 2>&1
-echo "train rc=$? left=$(left)s" >> $R/log.txt
-cp /tmp/diff/metrics.csv /tmp/diff/config.json $R/ 2>/dev/null
-pack
-timeout $(( $(left) - 3 )) $U diffusion generate --device cuda --weights /tmp/diff --count 64 --out /tmp/gens > $R/generate.txt 2>&1
-echo "generate rc=$? left=$(left)s" >> $R/log.txt
-cp /tmp/gens/grid.png $R/diffusion-cvc-grid.png 2>/dev/null
+diffusion_cvc "$epochs" "$train_s"
 nvidia-smi --query-gpu=name,memory.total --format=csv >> $R/log.txt
 pack

@@ -8,6 +8,7 @@ if [ -f .gpu/ukan-gpu.tar.xz ]; then mkdir -p .gpu/u && tar -xJf .gpu/ukan-gpu.t
 [ -x $U ] || { echo "no app: carry .gpu/ukan-gpu.tar.xz (scripts/pack-gpu.sh)" >&2; exit 1; }
 mkdir -p /tmp/runs
 DEADLINE=$(( $(date +%s) + LIMIT ))
+left() { echo $(( DEADLINE - $(date +%s) )); }
 train() { # name, data, extra args...
   local name=$1 data=$2; shift 2
   timeout $(( DEADLINE - $(date +%s) )) $U train --device cuda --data "$data" --out /tmp/runs/$name --epochs "$EPOCHS" "$@" > /tmp/runs/$name.log 2>&1
@@ -27,4 +28,18 @@ evaluate_and_pack() {
   done
   tar -C /tmp/runs -czf "$OUT/$1" --exclude='*.safetensors' --exclude='events' .
   ls -la "$OUT"
+}
+# Diffusion U-KAN on .gpu/cvc64 (ukan diffusion prepare --dataset cvc) for $1 epochs, stopped after the current epoch
+# (SIGINT; checkpoint kept) once $2 seconds have passed, then 64 samples with the official 1,000-step ancestral sampler.
+# Log, metrics, config and the grid go to $R; the caller's pack() runs after training and after sampling.
+diffusion_cvc() {
+  timeout -s INT -k 20 "$2" $U diffusion train --device cuda --data .gpu/cvc64 --dataset generic --out /tmp/diff \
+    --epochs "$1" --sample-every 1000 > $R/diffusion-train.txt 2>&1
+  echo "train rc=$? left=$(left)s" >> $R/log.txt
+  cp /tmp/diff/metrics.csv /tmp/diff/config.json $R/ 2>/dev/null
+  pack
+  timeout $(( $(left) - 3 )) $U diffusion generate --device cuda --weights /tmp/diff --count 64 --out /tmp/gens > $R/generate.txt 2>&1
+  echo "generate rc=$? left=$(left)s" >> $R/log.txt
+  cp /tmp/gens/grid.png $R/diffusion-cvc-grid.png 2>/dev/null
+  pack
 }

@@ -7,24 +7,14 @@ products has 9x the inner (or outer) dimension of the Linear's: y = F W^T (rows 
 dF = dy W. Usage: python3 scripts/kan_gemm_floor.py [--shapes 8192x256 ...]
 """
 import argparse
-import statistics
 
 import torch
 
+from official_bench import time_cuda  # the same CUDA-event timer as the official model's timings
 
-def median_ms(fn, warmup=10, runs=50):
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
-    return statistics.median(times)
+
+def median_ms(fn):
+    return time_cuda(fn, warmup=10, runs=50)["median_ms"]
 
 
 def products(rows, d, features):
