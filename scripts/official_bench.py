@@ -16,6 +16,7 @@ Usage (on the GPU machine):
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 
@@ -153,7 +154,6 @@ def main():
     if a.json:
         with open(a.json + ".tmp", "w") as f:
             json.dump(result, f, indent=1)
-        import os
         os.replace(a.json + ".tmp", a.json)
 
 

@@ -9,9 +9,6 @@ namespace UKan.Cli.Commands;
 /// </summary>
 static class SelfTestCommand
 {
-    /// <summary>Where the official fixtures are looked for when --fixtures is not given (relative to the working folder).</summary>
-    static readonly string[] FixtureFolders = ["../shared/fixtures/ukan-reference", "tests/fixtures/ukan-reference"];
-
     public static Command Create()
     {
         var fixtures = new Option<string?>("--fixtures")
@@ -45,7 +42,7 @@ static class SelfTestCommand
         if (option is "none") return null;
         if (option is not null)
             return Directory.Exists(option) ? option : throw new UserError($"--fixtures: folder '{option}' not found; pass the folder that holds kan_linear.json and ukan_tiny.json, or 'none'.");
-        if (Environment.GetEnvironmentVariable("UKAN_FIXTURES") is { Length: > 0 } env && Directory.Exists(env)) return env;
-        return FixtureFolders.FirstOrDefault(Directory.Exists);
+        if (Environment.GetEnvironmentVariable(ReferenceFixtures.Variable) is { Length: > 0 } env && Directory.Exists(env)) return env;
+        return ReferenceFixtures.Locate(".");
     }
 }

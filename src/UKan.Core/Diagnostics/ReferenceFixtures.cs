@@ -29,6 +29,17 @@ public static class ReferenceFixtures
         public Dictionary<string, Tensor> ReadTensors() => UKan.Checkpoints.SafeTensors.Read(TensorsPath).Tensors;
     }
 
+    /// <summary>Environment variable that names the fixture folder, ahead of every default.</summary>
+    public const string Variable = "UKAN_FIXTURES";
+
+    /// <summary>
+    /// The team's fixtures beside the repository (../shared/fixtures/ukan-reference), else the copy committed in the
+    /// repository (tests/fixtures/ukan-reference), each relative to <paramref name="root"/>; null when neither exists.
+    /// </summary>
+    public static string? Locate(string root) =>
+        new[] { Path.Combine(root, "..", "shared", "fixtures", "ukan-reference"), Path.Combine(root, "tests", "fixtures", "ukan-reference") }
+            .FirstOrDefault(Directory.Exists);
+
     /// <summary>The fixtures in <paramref name="folder"/>, by name; none when the folder does not exist.</summary>
     public static IEnumerable<Fixture> In(string folder)
     {

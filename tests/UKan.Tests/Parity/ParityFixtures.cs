@@ -10,17 +10,12 @@ namespace UKan.Tests.Parity;
 /// </summary>
 public static class ParityFixtures
 {
-    public const string Variable = "UKAN_FIXTURES";
-
     public static string Folder()
     {
-        if (Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } env) return env;
+        if (Environment.GetEnvironmentVariable(ReferenceFixtures.Variable) is { Length: > 0 } env) return env;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "UKan.slnx")))
-            {
-                var shared = Path.Combine(dir.FullName, "..", "shared", "fixtures", "ukan-reference");
-                return Directory.Exists(shared) ? shared : Path.Combine(dir.FullName, "tests", "fixtures", "ukan-reference");
-            }
+                return ReferenceFixtures.Locate(dir.FullName) ?? Path.Combine(dir.FullName, "tests", "fixtures", "ukan-reference");
         throw new InvalidOperationException("repository root (UKan.slnx) not found above the test binaries");
     }
 
