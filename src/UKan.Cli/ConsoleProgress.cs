@@ -10,7 +10,7 @@ namespace UKan.Cli;
 sealed class ConsoleProgress : ITrainingProgress
 {
     ProgressTask? task;
-    readonly DateTime started = DateTime.UtcNow;
+    readonly List<double> recent = [];
     int firstEpoch = -1;
 
     public static bool Interactive => AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
@@ -62,9 +62,12 @@ sealed class ConsoleProgress : ITrainingProgress
 
     public void EpochDone(EpochRecord r, int totalEpochs)
     {
-        var done = r.Epoch - firstEpoch + 1;
         var left = totalEpochs - r.Epoch - 1;
-        var eta = TimeSpan.FromSeconds((DateTime.UtcNow - started).TotalSeconds / done * left);
+        // From the recent epochs alone: the first one carries the start-up (autotuning, kernels, graph capture) and
+        // would inflate the estimate many times over for a short run.
+        recent.Add(r.Seconds);
+        var typical = recent.Skip(recent.Count > 1 ? 1 : 0).TakeLast(5).Order().ToList();
+        var eta = TimeSpan.FromSeconds(typical[typical.Count / 2] * left);
         var val = r.ValIou is null ? "" :
             $"  val_loss {r.ValLoss:F4}  val_iou {r.ValIou:F4}  val_dice {r.ValDice:F4}  (per-image iou {r.ValIouPerImage:F4}){(r.Best ? "  best" : "")}";
         var line = $"epoch {r.Epoch + 1}/{totalEpochs}  loss {r.Loss:F4}  iou {r.Iou:F4}{val}  {r.Seconds:F1} s  eta {eta:hh\\:mm\\:ss}";

@@ -36,8 +36,11 @@ static class TrainCommand
         var layout = new Option<string>("--layout") { Description = "Memory layout of convolutions: auto (channels-last on CUDA, faster), nchw, channels-last.", DefaultValueFactory = _ => "auto" };
         layout.AcceptOnlyFromAmong("auto", "nchw", "channels-last");
         preprocessing.AcceptOnlyFromAmong("official", "standard");
+        var placement = new Option<string>("--data-placement") { Description = "Where batches are built and augmented: auto (on the GPU when the decoded data fit in 4 GiB), host, device.", DefaultValueFactory = _ => "auto" };
+        placement.AcceptOnlyFromAmong("auto", "host", "device");
+        var profileOption = new Option<bool>("--profile") { Description = "Print where the run's time went (start-up, data, steps, validation, checkpoints, ...) and write profile.json into the run folder; on a GPU each phase ends with a synchronisation." };
         model.AddTo(command);
-        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs, precisionOption, layout })
+        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs, precisionOption, layout, placement, profileOption })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
@@ -50,7 +53,7 @@ static class TrainCommand
             {
                 if (parsed.GetValue(data) is not null) throw new UserError("--resume continues a run with its own data and settings; do not pass --data with it.");
                 Console.WriteLine($"resuming {runDir} on {rt.Device}");
-                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token));
+                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, parsed.GetValue(profileOption)));
             }
             else
             {
@@ -76,9 +79,17 @@ static class TrainCommand
                     CudaGraphs = graphsMode != "off",
                     Precision = UKan.Benchmarks.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
                     ChannelsLast = parsed.GetValue(layout) switch { "channels-last" => true, "nchw" => false, _ => rt.Device.type == TorchSharp.DeviceType.CUDA },
+                    DataPlacement = Enum.Parse<DataPlacement>(parsed.GetValue(placement)!, ignoreCase: true),
                 };
                 Console.WriteLine($"training {spec.Describe()} on {config.Data} ({rt.Device}), run folder {config.Output}");
-                result = progress.Run(p => Trainer.Start(config, p, cancel.Token));
+                result = progress.Run(p => Trainer.Start(config, p, cancel.Token, parsed.GetValue(profileOption)));
+            }
+            if (parsed.GetValue(profileOption) && result.Profile is { } profile)
+            {
+                var path = Path.Combine(result.RunFolder, "profile.json");
+                UKan.AtomicFile.WriteAllText(path, profile.ToJson());
+                Console.WriteLine(profile.ToTable());
+                Console.WriteLine($"profile written to {path}");
             }
             Console.WriteLine(result.Stopped
                 ? $"stopped after epoch {result.EpochsDone}; continue with: ukan train --resume {result.RunFolder}"

@@ -28,6 +28,7 @@ public sealed record StepPhases(Timing Forward, Timing Backward, Timing Optimize
 public static class ModelBench
 {
     /// <param name="graphs">Record the step in a CUDA graph and time its replays (CUDA only, needs the libtorch shim).</param>
+    /// <remarks>The step is <see cref="TrainingStep"/>, the trainer's: what is timed here is what an epoch repeats.</remarks>
     public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40, bool graphs = false, bool cudnnBenchmark = true, bool channelsLast = false, bool phases = false)
     {
         graphs &= device.type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
@@ -42,25 +43,20 @@ public static class ModelBench
         using var optimizer = new FlatAdam(ParameterGroups.Official(named), capturable: graphs, channelsLast: channelsLast);
         var loss = new BceDiceLoss();
         var x = randn(batch, spec.InChannels, size, size, device: device);
-        // channels_last strides: (B, H, W, C) in memory, viewed as (B, C, H, W).
-        if (channelsLast) x = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
         var target = (rand(batch, spec.NumClasses, size, size, device: device) > 0.5).to(float32);
         var probe = new MemoryProbe(device);
 
         model.train();
-        void TrainStep()
-        {
-            using var scope = NewDisposeScope();
-            optimizer.ZeroGrad();
-            loss.call(model.call(x), target).backward();
-            optimizer.Step();
-        }
-        TrainStep();
-        Action trainRun = TrainStep;
-        using var trainGraph = graphs ? new UKan.Native.CudaGraph() : null;
-        if (trainGraph is not null) { trainGraph.Capture(TrainStep); trainRun = trainGraph.Replay; }
+        // The trainer's own step (graph capture, loss and IoU sums on the device), so that bench times what training runs.
+        using var step = new TrainingStep(model, optimizer, loss, batch, spec.InChannels, spec.NumClasses, size, size, device, graphs, channelsLast);
+        step.Images.copy_(x);
+        step.Targets.copy_(target);
+        // channels_last strides: (B, H, W, C) in memory, viewed as (B, C, H, W); the phase split and inference use them too.
+        x = step.Images;
+        step.Run();   // eager warm-up (handles, workspaces)
+        step.Run();   // with graphs: the capture and a first replay, before memory is measured, as before
         probe.Start();
-        var train = BenchTimer.Measure(trainRun, warmup, runs, device);
+        var train = BenchTimer.Measure(step.Run, warmup, runs, device);
         long trainPeak = probe.PeakBytes(), trainReserved = probe.PeakReservedBytes();
         StepPhases? split = null;
         if (phases)

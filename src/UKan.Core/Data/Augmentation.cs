@@ -87,8 +87,11 @@ public static class Augmentation
         }
     }
 
-    /// <summary>For each output index: the two source indices and the weight of the second.</summary>
-    static (int[] I0, int[] I1, float[] W) Taps(int from, int to)
+    /// <summary>
+    /// For each output index of a bilinear resize from <paramref name="from"/> to <paramref name="to"/> samples: the two
+    /// source indices and the weight of the second (shared with the device path, <see cref="DeviceDataset"/>).
+    /// </summary>
+    public static (int[] I0, int[] I1, float[] W) Taps(int from, int to)
     {
         var i0 = new int[to];
         var i1 = new int[to];

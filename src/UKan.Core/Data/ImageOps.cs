@@ -189,13 +189,12 @@ public static class ImageOps
     public static Raster ResizeNearest(Raster image, int width, int height, NearestRule rule = NearestRule.Centre)
     {
         int ch = image.Channels;
-        double shift = rule == NearestRule.Centre ? 0.5 : 0.0;
-        var xi = new int[width];
-        for (int x = 0; x < width; x++) xi[x] = Math.Min(image.Width - 1, (int)((x + shift) * image.Width / width));
+        var xi = NearestIndices(image.Width, width, rule);
+        var yi = NearestIndices(image.Height, height, rule);
         Raster dst = image.Is16Bit ? Raster.Create16(width, height, ch) : Raster.Create8(width, height, ch);
         for (int y = 0; y < height; y++)
         {
-            int sy = Math.Min(image.Height - 1, (int)((y + shift) * image.Height / height));
+            int sy = yi[y];
             for (int x = 0; x < width; x++)
             {
                 int s = (sy * image.Width + xi[x]) * ch, d = (y * width + x) * ch;
@@ -204,6 +203,15 @@ public static class ImageOps
             }
         }
         return dst;
+    }
+
+    /// <summary>For each of <paramref name="to"/> output positions, the source index that <paramref name="rule"/> samples.</summary>
+    public static int[] NearestIndices(int from, int to, NearestRule rule)
+    {
+        double shift = rule == NearestRule.Centre ? 0.5 : 0.0;
+        var index = new int[to];
+        for (int o = 0; o < to; o++) index[o] = Math.Min(from - 1, (int)((o + shift) * from / to));
+        return index;
     }
 
     internal static T[] GreyAlphaToRgba<T>(T[] ga)

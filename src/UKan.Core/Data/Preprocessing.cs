@@ -63,15 +63,31 @@ public static class Preprocessing
     {
         int c = image.Channels, hw = image.Width * image.Height;
         var p = image.Pixels8;
-        bool official = preset == PreprocessingPreset.Official;
+        var (shifts, scales) = Normalisation(c, preset);
         for (int k = 0; k < c; k++)
         {
-            // albumentations Normalize: (x − mean·255)/(std·255) by channel index; the official Dataset then ÷255 again.
-            float mean = c == 3 ? ImageNetMean[k] : 0.5f, std = c == 3 ? ImageNetStd[k] : 0.5f;
-            float scale = 1f / (std * 255f) / (official ? 255f : 1f), shift = mean * 255f;
+            float shift = shifts[k], scale = scales[k];
             var dst = destination.Slice(k * hw, hw);
             for (int i = 0; i < hw; i++) dst[i] = (p[i * c + k] - shift) * scale;
         }
+    }
+
+    /// <summary>
+    /// Per channel, input = (pixel − shift) · scale: albumentations Normalize, (x − mean·255)/(std·255) by channel index
+    /// (ImageNet statistics for colour, 0.5/0.5 for grey), and for the official preset the Dataset's second ÷255.
+    /// </summary>
+    public static (float[] Shift, float[] Scale) Normalisation(int channels, PreprocessingPreset preset)
+    {
+        bool official = preset == PreprocessingPreset.Official;
+        var shift = new float[channels];
+        var scale = new float[channels];
+        for (int k = 0; k < channels; k++)
+        {
+            float mean = channels == 3 ? ImageNetMean[k] : 0.5f, std = channels == 3 ? ImageNetStd[k] : 0.5f;
+            scale[k] = 1f / (std * 255f) / (official ? 255f : 1f);
+            shift[k] = mean * 255f;
+        }
+        return (shift, scale);
     }
 
     /// <summary>Writes the class masks as (classes, H, W) targets: the official /255 rule, or 0/1 from the binarised mask.</summary>

@@ -4,16 +4,6 @@ using static TorchSharp.torch;
 
 namespace UKan.Data;
 
-/// <summary>A batch ready for the network: (B, C, H, W) images and (B, classes, H, W) targets in CHW float32.</summary>
-public sealed record SegmentationBatch(string[] Ids, float[] Images, float[] Targets, int Channels, int Classes, int Height, int Width)
-{
-    public int Count => Ids.Length;
-
-    public (Tensor Images, Tensor Targets) ToTensors(Device device) =>
-        (tensor(Images).reshape(Count, Channels, Height, Width).to(device),
-         tensor(Targets).reshape(Count, Classes, Height, Width).to(device));
-}
-
 /// <summary>
 /// The samples of a dataset folder at the training resolution, augmented for training or plain for validation,
 /// assembled into batches in parallel. Decoded originals are cached in memory (augmentation runs on originals, as
@@ -39,7 +29,11 @@ public sealed class SegmentationDataset
         if (channels is not (1 or 3)) throw new UserError($"--in-channels {channels}: images can be fed as 1 (grey) or 3 (colour) channels.");
     }
 
-    (Raster Image, Raster[] Masks) Decoded(string id)
+    /// <summary>
+    /// A sample as decoded for training: the image in the preset's channel order (grey when the model takes one
+    /// channel) at its stored size, and the grey class masks. Cached when the dataset caches decoded originals.
+    /// </summary>
+    public (Raster Image, Raster[] Masks) Decoded(string id)
     {
         if (cacheDecoded && cache.TryGetValue(id, out var hit)) return hit;
         var (image, masks) = folder.LoadSample(id, Preprocessing.Order(Preset));
@@ -81,21 +75,29 @@ public sealed class SegmentationDataset
         return new SegmentationBatch(ids.ToArray(), images, targets, Channels, Classes, Height, Width);
     }
 
+    /// <summary>Decodes every given sample once, in parallel, into the cache (start-up work that would otherwise fall in the first epoch).</summary>
+    public void DecodeAll(IReadOnlyList<string> ids) =>
+        Parallel.For(0, ids.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i => Decoded(ids[i]));
+
     /// <summary>
     /// One epoch of training batches: ids shuffled by (seed, epoch), incomplete last batch dropped (drop_last, as the
     /// reference), augmentation drawn per sample from (seed, epoch, position) so that a resumed run repeats exactly.
+    /// The host path (<see cref="TrainingEpoch"/>) and the device path (<see cref="DeviceDataset"/>) both follow it.
     /// </summary>
-    public IEnumerable<Func<SegmentationBatch>> TrainingEpoch(IReadOnlyList<string> trainIds, int batchSize, long seed, int epoch)
+    public static IReadOnlyList<BatchPlan> EpochPlan(IReadOnlyList<string> trainIds, int batchSize, long seed, int epoch)
     {
         var order = trainIds.ToList();
         SplitMix64.For(seed, epoch).Shuffle(order);
+        var plan = new List<BatchPlan>();
         for (int b = 0; b + batchSize <= order.Count; b += batchSize)
-        {
-            int start = b;
-            var ids = order.GetRange(start, batchSize);
-            yield return () => Batch(ids, i => AugmentChoice.Draw(SplitMix64.For(seed, epoch, start + i)));
-        }
+            plan.Add(new BatchPlan(order.GetRange(b, batchSize).ToArray(),
+                Enumerable.Range(0, batchSize).Select(i => AugmentChoice.Draw(SplitMix64.For(seed, epoch, b + i))).ToArray()));
+        return plan;
     }
+
+    /// <summary>The batches of <see cref="EpochPlan"/>, built on the host.</summary>
+    public IEnumerable<Func<SegmentationBatch>> TrainingEpoch(IReadOnlyList<string> trainIds, int batchSize, long seed, int epoch) =>
+        EpochPlan(trainIds, batchSize, seed, epoch).Select(b => (Func<SegmentationBatch>)(() => Batch(b.Ids, i => b.Choices[i])));
 
     /// <summary>Validation batches in the given order, no augmentation, the last batch may be smaller.</summary>
     public IEnumerable<Func<SegmentationBatch>> Plain(IReadOnlyList<string> ids, int batchSize)
@@ -104,33 +106,6 @@ public sealed class SegmentationDataset
         {
             var chunk = ids.Skip(b).Take(batchSize).ToList();
             yield return () => Batch(chunk, _ => AugmentChoice.None);
-        }
-    }
-}
-
-/// <summary>Runs batch preparation on the thread pool, a few batches ahead of the consumer (the GPU).</summary>
-public static class Prefetch
-{
-    public static IEnumerable<T> Ahead<T>(IEnumerable<Func<T>> producers, int depth = 2, CancellationToken cancel = default)
-    {
-        var queue = new Queue<Task<T>>();
-        using var e = producers.GetEnumerator();
-        bool more = true;
-        void Fill()
-        {
-            while (more && queue.Count < depth)
-            {
-                if (!(more = e.MoveNext())) break;
-                var make = e.Current;
-                queue.Enqueue(Task.Run(make, cancel));
-            }
-        }
-        Fill();
-        while (queue.Count > 0)
-        {
-            var next = queue.Dequeue();
-            Fill();
-            yield return next.GetAwaiter().GetResult();
         }
     }
 }

@@ -27,14 +27,21 @@ public static class PerImageMetrics
             throw new ArgumentException($"image {height}x{width} needs {height * width} pixels, got prediction {prediction.Length} and target {target.Length}");
         var c = ConfusionCounts.Count(prediction, target);
         var empty = EmptyMaskRule.Classify(c);
-        double undefined = EmptyMaskRule.UndefinedRatio(c);
         double hd = !hd95 ? double.NaN
             : empty == EmptyCase.None ? ContourHd95(prediction, target, height, width, spacing)
             : EmptyMaskRule.Hd95(empty, height, width, spacing);
+        return FromCounts(id, c, hd);
+    }
+
+    /// <summary>The scores that need only the counts (everything but HD95, given as <paramref name="hd95"/>).</summary>
+    public static ImageMetrics FromCounts(string id, ConfusionCounts c, double hd95 = double.NaN)
+    {
+        var empty = EmptyMaskRule.Classify(c);
+        double undefined = EmptyMaskRule.UndefinedRatio(c);
         return new ImageMetrics(id, c, empty,
             SegmentationScores.Iou(c, 0, undefined),
             SegmentationScores.Dice(c, 0, undefined),
-            hd,
+            hd95,
             SegmentationScores.Precision(c, 0, undefined),
             SegmentationScores.Recall(c, 0, undefined),
             SegmentationScores.Specificity(c, 0, undefined));

@@ -69,6 +69,24 @@ public sealed class SegmentationMeter(SegmentationMeterOptions? options = null)
         images.AddRange(rows);
     }
 
+    /// <summary>
+    /// Adds one batch from per-image confusion counts alone (computed on the device, say): the same rows and official
+    /// batch values as <see cref="Add"/> with HD95 off.
+    /// </summary>
+    public void AddCounts(IReadOnlyList<ConfusionCounts> perImage, IReadOnlyList<string> ids)
+    {
+        if (Options.ComputeHd95) throw new InvalidOperationException("HD95 needs the masks; counts alone cannot give it (ComputeHd95 = false)");
+        if (ids.Count != perImage.Count) throw new ArgumentException($"batch of {perImage.Count} images came with {ids.Count} ids");
+        int batch = batches.Count;
+        var pooled = default(ConfusionCounts);
+        for (int i = 0; i < perImage.Count; i++)
+        {
+            images.Add(PerImageMetrics.FromCounts(ids[i], perImage[i]) with { Batch = batch });
+            pooled += perImage[i];
+        }
+        batches.Add(OfficialMetrics.FromCounts(pooled, perImage.Count, double.NaN));
+    }
+
     public void Reset()
     {
         images.Clear();

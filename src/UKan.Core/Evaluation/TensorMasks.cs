@@ -33,6 +33,26 @@ public static class TensorMasks
         return t.detach().gt(threshold).cpu().contiguous().data<bool>().ToArray();
     }
 
+    /// <summary>
+    /// Per-image confusion counts (TP, FP, FN, TN) as a (B, 4) int64 tensor on the logits' device, with the
+    /// thresholds of <see cref="FromLogits"/> and <see cref="FromTarget"/>; nothing is copied to the host.
+    /// </summary>
+    public static Tensor CountsPerImage(Tensor logits, Tensor target)
+    {
+        var shape = ShapeOf(logits);
+        if (ShapeOf(target) != shape) throw new ArgumentException($"logits {shape} and target {ShapeOf(target)} differ in shape");
+        using var scope = NewDisposeScope();
+        var p = logits.detach().gt(0.0).flatten(1);
+        var t = target.detach().gt(0.5).flatten(1);
+        var tp = (p & t).sum(1, type: ScalarType.Int64);
+        var predicted = p.sum(1, type: ScalarType.Int64);
+        var actual = t.sum(1, type: ScalarType.Int64);
+        var fp = predicted - tp;
+        var fn = actual - tp;
+        var tn = -(predicted + fn) + shape.ImagePixels;
+        return stack([tp, fp, fn, tn], 1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Adds a batch of logits (B,1,H,W) and targets to <paramref name="meter"/> (see <see cref="FromLogits"/>, <see cref="FromTarget"/>).</summary>
     public static void AddLogits(this SegmentationMeter meter, Tensor logits, Tensor target, IReadOnlyList<string>? ids = null)
     {

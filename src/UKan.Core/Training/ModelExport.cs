@@ -14,10 +14,14 @@ public static class ModelExport
     public static ModelSpec? ReadSpec(IReadOnlyDictionary<string, string> metadata) =>
         metadata.TryGetValue("ukan.spec", out var json) ? ModelSpec.FromJson(json) : null;
 
-    public static void Save(string path, torch.nn.Module model, ModelSpec spec, string? note = null)
+    public static void Save(string path, torch.nn.Module model, ModelSpec spec, string? note = null) =>
+        Save(path, model.state_dict().Select(kv => (kv.Key, kv.Value)), spec, note);
+
+    /// <summary>Writes a state dict (name → tensor) with the model configuration <paramref name="spec"/>.</summary>
+    public static void Save(string path, IEnumerable<(string Name, torch.Tensor Value)> stateDict, ModelSpec spec, string? note = null)
     {
         var meta = new Dictionary<string, string> { ["format"] = "pt", ["ukan.kind"] = "weights", ["ukan.spec"] = spec.ToJson() };
         if (note is not null) meta["ukan.note"] = note;
-        UKan.Checkpoints.SafeTensors.Write(path, model.state_dict().Select(kv => (kv.Key, kv.Value)), meta);
+        UKan.Checkpoints.SafeTensors.Write(path, stateDict, meta);
     }
 }

@@ -49,6 +49,8 @@ public sealed record TrainConfig
     public bool ChannelsLast { get; init; }
     /// <summary>Validate every N epochs (1 = every epoch, as the reference).</summary>
     public int ValidateEvery { get; init; } = 1;
+    /// <summary>Where batches are built: auto (on the GPU when the decoded data fit in 4 GiB), host or device.</summary>
+    public DataPlacement DataPlacement { get; init; } = DataPlacement.Auto;
     /// <summary>Number of validation samples shown in the overlay grid.</summary>
     public int OverlaySamples { get; init; } = 16;
 

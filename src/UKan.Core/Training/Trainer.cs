@@ -11,7 +11,11 @@ using static TorchSharp.torch;
 namespace UKan.Training;
 
 /// <summary>What a finished (or stopped) run reports.</summary>
-public sealed record TrainResult(string RunFolder, int EpochsDone, double BestIou, int BestEpoch, bool Stopped);
+public sealed record TrainResult(string RunFolder, int EpochsDone, double BestIou, int BestEpoch, bool Stopped)
+{
+    /// <summary>Where the run's time went (see <see cref="TrainingProfile"/>).</summary>
+    public TrainingProfile? Profile { get; init; }
+}
 
 /// <summary>
 /// Trains a segmentation model the way Seg_UKAN/train.py does (ukan-spec §A.8): per epoch, train on shuffled
@@ -29,16 +33,20 @@ public sealed class Trainer
     readonly RunFolder run;
     readonly ITrainingProgress progress;
     readonly Device device;
+    readonly TrainingProfile profile;
 
-    Trainer(TrainConfig config, RunFolder run, ITrainingProgress progress, Device device) =>
-        (this.config, this.run, this.progress, this.device) = (config, run, progress, device);
+    Trainer(TrainConfig config, RunFolder run, ITrainingProgress progress, Device device, TrainingProfile profile) =>
+        (this.config, this.run, this.progress, this.device, this.profile) = (config, run, progress, device, profile);
 
     /// <summary>Starts a new run in config.Output.</summary>
-    public static TrainResult Start(TrainConfig config, ITrainingProgress progress, CancellationToken cancel = default)
+    /// <param name="profile">Synchronise the device at phase boundaries so that the profile charges GPU time exactly (slower).</param>
+    public static TrainResult Start(TrainConfig config, ITrainingProgress progress, CancellationToken cancel = default, bool profile = false)
     {
+        var timing = new TrainingProfile(TorchRuntime.Current.Device, profile);
         config.Validate();
         var run = new RunFolder(config.Output);
-        var folder = OpenData(config);
+        SegmentationFolder folder;
+        using (timing.Phase("startup.data_check")) folder = OpenData(config);
         var split = config.Split is null
             ? DataSplit.Make(folder.Ids, config.DataSeed, config.ValidationFraction)
             : DataSplit.Load(config.Split);
@@ -46,23 +54,25 @@ public sealed class Trainer
         run.CreateNew();
         AtomicFile.WriteAllText(run.Config, config.ToJson());
         split.Save(run.Split);
-        return new Trainer(config, run, progress, TorchRuntime.Current.Device).Loop(folder, split, resumeFrom: null, cancel);
+        return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing).Loop(folder, split, resumeFrom: null, cancel);
     }
 
     /// <summary>Continues a run from its last checkpoint; <paramref name="epochs"/> may extend the schedule.</summary>
-    public static TrainResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default)
+    public static TrainResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default, bool profile = false)
     {
+        var timing = new TrainingProfile(TorchRuntime.Current.Device, profile);
         var run = new RunFolder(runDir);
         if (!File.Exists(run.Config)) throw new UserError($"--resume {runDir}: no config.json there; give the folder of a run started with 'ukan train'.");
         if (!File.Exists(run.Last)) throw new UserError($"--resume {runDir}: no checkpoints/last.safetensors yet; the run stopped before its first epoch ended, start it again.");
         var config = TrainConfig.FromJson(File.ReadAllText(run.Config));
         if (epochs is int e) config = config with { Epochs = e };
         config.Validate();
-        var folder = OpenData(config);
+        SegmentationFolder folder;
+        using (timing.Phase("startup.data_check")) folder = OpenData(config);
         var split = DataSplit.Load(run.Split);
         split.CheckAgainst(folder.Ids, config.Data);
         AtomicFile.WriteAllText(run.Config, config.ToJson());
-        return new Trainer(config, run, progress, TorchRuntime.Current.Device).Loop(folder, split, resumeFrom: run.Last, cancel);
+        return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing).Loop(folder, split, resumeFrom: run.Last, cancel);
     }
 
     static SegmentationFolder OpenData(TrainConfig config)
@@ -78,6 +88,9 @@ public sealed class Trainer
         return new SegmentationFolder(config.Data, config.Model.NumClasses);
     }
 
+    /// <summary>Decoded pixels up to this size go to the GPU when <see cref="DataPlacement.Auto"/> (a BUSI-sized set at 256² is ~0.2 GiB).</summary>
+    public const long DeviceDataBudgetBytes = 4L << 30;
+
     TrainResult Loop(SegmentationFolder folder, DataSplit split, string? resumeFrom, CancellationToken cancel)
     {
         bool graphs = config.CudaGraphs && device.type == DeviceType.CUDA && TorchCudaShim.Available;
@@ -86,166 +99,275 @@ public sealed class Trainer
         if (device.type == DeviceType.CUDA) UKan.Benchmarks.PrecisionSettings.EnableCudnnBenchmark();
         // Training, validation and the exported model's overlays all run in the run's precision; restored afterwards.
         using var precision = UKan.Benchmarks.PrecisionSettings.Scope(config.Precision, device);
+        if (config.Model.NumClasses != 1)
+            throw new UserError($"validation scores binary segmentation; this dataset has {config.Model.NumClasses} classes.");
 
-        manual_seed(config.TorchSeed);
-        var model = ModelFactory.Create(config.Model);
+        nn.Module<Tensor, Tensor> model;
+        FlatAdam optimizer;
         int startEpoch = 0, bestEpoch = -1;
         double bestIou = double.NegativeInfinity;
         long steps = 0;
-        Dictionary<string, Tensor>? resumeTensors = null;
-        if (resumeFrom is not null)
+        using (profile.Phase("startup.model"))
         {
-            var (tensors, state) = TrainingCheckpoint.Read(resumeFrom);
-            TrainingCheckpoint.LoadModel(model, tensors, resumeFrom);
-            (startEpoch, steps, bestIou, bestEpoch) = (state.Epoch + 1, state.Steps, state.BestIou, state.BestEpoch);
-            resumeTensors = tensors;
+            manual_seed(config.TorchSeed);
+            model = ModelFactory.Create(config.Model);
+            Dictionary<string, Tensor>? resumeTensors = null;
+            if (resumeFrom is not null)
+            {
+                var (tensors, state) = TrainingCheckpoint.Read(resumeFrom);
+                TrainingCheckpoint.LoadModel(model, tensors, resumeFrom);
+                (startEpoch, steps, bestIou, bestEpoch) = (state.Epoch + 1, state.Steps, state.BestIou, state.BestEpoch);
+                resumeTensors = tensors;
+            }
+            model.to(device);
+            var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+            optimizer = new FlatAdam(
+                ParameterGroups.Official(named, config.Lr, config.WeightDecay, config.KanLr, config.KanWeightDecay), capturable: graphs,
+                channelsLast: config.ChannelsLast);
+            if (resumeTensors is not null) optimizer.LoadState(resumeTensors, steps);
         }
-        model.to(device);
-        var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        using var optimizer = new FlatAdam(
-            ParameterGroups.Official(named, config.Lr, config.WeightDecay, config.KanLr, config.KanWeightDecay), capturable: graphs,
-            channelsLast: config.ChannelsLast);
-        if (resumeTensors is not null) optimizer.LoadState(resumeTensors, steps);
+        using var _optimizer = optimizer;
 
-        var dataset = new SegmentationDataset(folder, config.Height, config.Width, config.Preprocessing, config.Model.InChannels);
-        var records = run.ReadMetrics().Where(r => r.Epoch < startEpoch).ToList();
-        var events = torch.utils.tensorboard.SummaryWriter(run.Events);
-        var lossFn = new BceDiceLoss();
         int stepsPerEpoch = split.Train.Count / config.Batch;
         if (stepsPerEpoch == 0)
             throw new UserError($"--batch {config.Batch}: larger than the {split.Train.Count} training images; lower --batch.");
-
-        // Static device buffers: a graph replays on fixed addresses, and eager steps reuse them too.
-        var x = config.ChannelsLast
-            ? zeros(config.Batch, config.Height, config.Width, config.Model.InChannels, device: device).permute(0, 3, 1, 2)
-            : zeros(config.Batch, config.Model.InChannels, config.Height, config.Width, device: device);
-        var t = zeros(config.Batch, config.Model.NumClasses, config.Height, config.Width, device: device);
-        var lossSum = zeros(1, device: device);
-        var iouSum = zeros(1, device: device);
-        using var graph = graphs ? new CudaGraph() : null;
-        bool captured = false, warmedUp = false;
-
-        void Step()
+        var dataset = new SegmentationDataset(folder, config.Height, config.Width, config.Preprocessing, config.Model.InChannels);
+        DeviceDataset? onDevice;
+        List<(Tensor Images, Tensor Targets, string[] Ids)>? validationOnDevice = null;
+        using (profile.Phase("startup.data_load"))
         {
-            using var scope = NewDisposeScope();
-            optimizer.ZeroGrad();
-            var logits = model.call(x);
-            var loss = lossFn.call(logits, t);
-            loss.backward();
-            optimizer.Step();
-            using (no_grad())
+            // Every sample is decoded once, in parallel, before the first step.
+            var all = split.Train.Concat(split.Validation).ToList();
+            dataset.DecodeAll(all);
+            bool toDevice = config.DataPlacement switch
             {
-                // The reference logs the IoU of each training batch with all its pixels pooled.
-                var p = logits > 0;
-                var g = t > 0.5;
-                var iou = ((p & g).sum().to(float32) + 1e-5) / ((p | g).sum().to(float32) + 1e-5);
-                lossSum.add_(loss.detach().reshape(1));
-                iouSum.add_(iou.reshape(1));
-            }
+                DataPlacement.Device => true,
+                DataPlacement.Host => false,
+                _ => device.type == DeviceType.CUDA && DeviceDataset.BytesNeeded(dataset, all) <= DeviceDataBudgetBytes,
+            };
+            onDevice = toDevice ? new DeviceDataset(dataset, all, device) : null;
+            if (onDevice is not null) validationOnDevice = ValidationBatches(onDevice, split.Validation);
         }
+        using var _onDevice = onDevice;
+
+        var records = run.ReadMetrics().Where(r => r.Epoch < startEpoch).ToList();
+        var events = torch.utils.tensorboard.SummaryWriter(run.Events);
+        var lossFn = new BceDiceLoss();
+        using var step = new TrainingStep(model, optimizer, lossFn, config.Batch, config.Model.InChannels, config.Model.NumClasses,
+            config.Height, config.Width, device, graphs, config.ChannelsLast);
+        // Checkpoints, weights and metrics are written on a background thread, in order, each file atomically.
+        using var writer = new BackgroundWriter();
+        int processSteps = 0;
 
         int epoch = startEpoch;
         bool stopped = false;
-        for (; epoch < config.Epochs; epoch++)
+        try
         {
-            var clock = Stopwatch.StartNew();
-            foreach (var group in optimizer.Groups)
-                group.LearningRate = LearningRateSchedules.Cosine(group.Settings.LearningRate, epoch, config.Epochs, config.MinLr);
-            model.train();
-            lossSum.zero_();
-            iouSum.zero_();
-            progress.EpochStarted(epoch, config.Epochs, stepsPerEpoch);
-            int step = 0;
-            foreach (var batch in Prefetch.Ahead(dataset.TrainingEpoch(split.Train, config.Batch, config.DataSeed, epoch)))
+            for (; epoch < config.Epochs; epoch++)
             {
-                if (cancel.IsCancellationRequested) { stopped = true; break; }
-                using (var scope = NewDisposeScope())
-                using (no_grad())
+                var clock = Stopwatch.StartNew();
+                foreach (var group in optimizer.Groups)
+                    group.LearningRate = LearningRateSchedules.Cosine(group.Settings.LearningRate, epoch, config.Epochs, config.MinLr);
+                model.train();
+                step.ResetSums();
+                progress.EpochStarted(epoch, config.Epochs, stepsPerEpoch);
+                Tensor? plan = null;
+                IEnumerator<SegmentationBatch>? hostBatches = null;
+                using (profile.Phase("data"))
                 {
-                    var (bx, bt) = batch.ToTensors(CPU);
-                    x.copy_(bx);
-                    t.copy_(bt);
+                    var epochPlan = SegmentationDataset.EpochPlan(split.Train, config.Batch, config.DataSeed, epoch);
+                    if (onDevice is not null) plan = onDevice.UploadPlan(epochPlan);
+                    else hostBatches = Prefetch.Ahead(epochPlan.Select(b => (Func<SegmentationBatch>)(() => dataset.Batch(b.Ids, i => b.Choices[i])))).GetEnumerator();
                 }
-                if (graph is null) Step();
-                // The first step of every process (a resumed run's too) runs eagerly: it creates the cuBLAS/cuDNN
-                // handles and workspaces, which cannot be allocated during a capture.
-                else if (!warmedUp) { Step(); warmedUp = true; }
-                else
+                using (plan)
+                using (hostBatches)
                 {
-                    if (!captured) { graph.Capture(Step, warmup: 0); captured = true; }
-                    graph.Replay();
+                    for (int s = 0; s < stepsPerEpoch; s++)
+                    {
+                        if (cancel.IsCancellationRequested) { stopped = true; break; }
+                        using (profile.Phase("data"))
+                        using (var scope = NewDisposeScope())
+                        using (no_grad())
+                        {
+                            if (plan is not null) onDevice!.Fill(plan[s], step.Images, step.Targets);
+                            else
+                            {
+                                hostBatches!.MoveNext();
+                                var (bx, bt) = hostBatches.Current.ToTensors(CPU);
+                                step.Images.copy_(bx);
+                                step.Targets.copy_(bt);
+                            }
+                        }
+                        // The first two steps of a process: eager warm-up (cuDNN autotuning, kernel loading), then the capture.
+                        using (profile.Phase(processSteps < 2 ? "first_step" : "step")) step.Run();
+                        processSteps++;
+                        steps++;
+                        progress.StepDone(epoch, s + 1, stepsPerEpoch, double.NaN);
+                    }
                 }
-                step++;
-                steps++;
-                progress.StepDone(epoch, step, stepsPerEpoch, double.NaN);
-            }
-            if (stopped) break;
+                if (stopped) break;
 
-            double trainLoss = lossSum.cpu().item<float>() / stepsPerEpoch;
-            double trainIou = iouSum.cpu().item<float>() / stepsPerEpoch;
-            if (!double.IsFinite(trainLoss))
-                throw new UserError($"the training loss became {trainLoss} in epoch {epoch}; the learning rates are too high for this data (--lr {config.Lr}, --kan-lr {config.KanLr}): lower them. The last good checkpoint is {run.Last}.");
+                double trainLoss, trainIou;
+                // Reading the sums waits for the GPU to finish the epoch's queued steps: step time, not logging.
+                using (profile.Phase("step")) (trainLoss, trainIou) = step.ReadMeans();
+                if (!double.IsFinite(trainLoss))
+                    throw new UserError($"the training loss became {trainLoss} in epoch {epoch}; the learning rates are too high for this data (--lr {config.Lr}, --kan-lr {config.KanLr}): lower them. The last good checkpoint is {run.Last}.");
 
-            ValidationScores? val = (epoch + 1) % config.ValidateEvery == 0 || epoch == config.Epochs - 1
-                ? Validate(model, dataset, split.Validation, lossFn) : null;
-            bool best = val is not null && val.Iou > bestIou;
-            if (best) { bestIou = val!.Iou; bestEpoch = epoch; }
+                ValidationScores? val = null;
+                if ((epoch + 1) % config.ValidateEvery == 0 || epoch == config.Epochs - 1)
+                    using (profile.Phase("validation"))
+                        val = Validate(model, validationOnDevice ?? HostBatches(dataset, split.Validation), lossFn);
+                bool best = val is not null && val.Iou > bestIou;
+                if (best) { bestIou = val!.Iou; bestEpoch = epoch; }
 
-            var state = new TrainingCheckpoint.State(epoch, steps, bestIou, bestEpoch, config.Model, config.ToJson());
-            if (best)
-            {
-                TrainingCheckpoint.Save(run.Best, model, optimizer, state);
-                ModelExport.Save(run.ExportedModel, model, config.Model, $"best validation IoU {bestIou:F4} at epoch {epoch}");
-                SaveOverlays(model, dataset, split.Validation);
-            }
-            TrainingCheckpoint.Save(run.Last, model, optimizer, state);
+                using (profile.Phase("checkpoint"))
+                {
+                    var snapshot = TrainingCheckpoint.Take(model, optimizer, new TrainingCheckpoint.State(epoch, steps, bestIou, bestEpoch, config.Model, config.ToJson()));
+                    if (best)
+                    {
+                        var note = $"best validation IoU {bestIou:F4} at epoch {epoch}";
+                        writer.Enqueue(() => { snapshot.Write(run.Best); snapshot.WriteWeights(run.ExportedModel, note); });
+                    }
+                    writer.Enqueue(() => snapshot.Write(run.Last), after: snapshot.Dispose);
+                }
 
-            var lrs = optimizer.Groups.ToDictionary(g => g.Settings.Name, g => g.LearningRate);
-            var record = new EpochRecord(epoch, lrs.GetValueOrDefault("base"), lrs.GetValueOrDefault("kan"), trainLoss, trainIou,
-                val?.Loss, val?.Iou, val?.Dice, val?.IouPerImage, val?.DicePerImage, clock.Elapsed.TotalSeconds, best);
-            records.Add(record);
-            run.WriteMetrics(records);
-            TrainingCurves.Save(run.Curves, records);
-            events.add_scalar("train/loss", (float)trainLoss, epoch);
-            events.add_scalar("train/iou", (float)trainIou, epoch);
-            if (val is not null)
-            {
-                events.add_scalar("val/loss", (float)val.Loss, epoch);
-                events.add_scalar("val/iou", (float)val.Iou, epoch);
-                events.add_scalar("val/dice", (float)val.Dice, epoch);
-                events.add_scalar("val/iou_per_image", (float)val.IouPerImage, epoch);
-            }
-            progress.EpochDone(record, config.Epochs);
+                using (profile.Phase("logging"))
+                {
+                    var lrs = optimizer.Groups.ToDictionary(g => g.Settings.Name, g => g.LearningRate);
+                    var record = new EpochRecord(epoch, lrs.GetValueOrDefault("base"), lrs.GetValueOrDefault("kan"), trainLoss, trainIou,
+                        val?.Loss, val?.Iou, val?.Dice, val?.IouPerImage, val?.DicePerImage, clock.Elapsed.TotalSeconds, best);
+                    records.Add(record);
+                    var rows = records.ToList();
+                    // After the epoch's checkpoint in the queue, so that metrics.csv never lists an epoch whose checkpoint is not written.
+                    writer.Enqueue(() => run.WriteMetrics(rows));
+                    events.add_scalar("train/loss", (float)trainLoss, epoch);
+                    events.add_scalar("train/iou", (float)trainIou, epoch);
+                    if (val is not null)
+                    {
+                        events.add_scalar("val/loss", (float)val.Loss, epoch);
+                        events.add_scalar("val/iou", (float)val.Iou, epoch);
+                        events.add_scalar("val/dice", (float)val.Dice, epoch);
+                        events.add_scalar("val/iou_per_image", (float)val.IouPerImage, epoch);
+                    }
+                    progress.EpochDone(record, config.Epochs);
+                }
+                profile.EpochDone(clock.Elapsed.TotalSeconds);
 
-            if (config.EarlyStopping > 0 && bestEpoch >= 0 && epoch - bestEpoch >= config.EarlyStopping)
-            {
-                progress.Message($"early stopping: no better validation IoU for {config.EarlyStopping} epochs.");
-                epoch++;
-                break;
+                if (config.EarlyStopping > 0 && bestEpoch >= 0 && epoch - bestEpoch >= config.EarlyStopping)
+                {
+                    progress.Message($"early stopping: no better validation IoU for {config.EarlyStopping} epochs.");
+                    epoch++;
+                    break;
+                }
             }
         }
-        return new TrainResult(run.Root, epoch, bestIou, bestEpoch, stopped);
+        finally
+        {
+            if (validationOnDevice is not null)
+                foreach (var (x, t, _) in validationOnDevice) { x.Dispose(); t.Dispose(); }
+        }
+
+        // Pictures once, at the end (stopped runs too): the curves, and the overlays of the best model.
+        using (profile.Phase("final_outputs"))
+        {
+            writer.Flush();
+            if (records.Count > 0) TrainingCurves.Save(run.Curves, records);
+            if (File.Exists(run.ExportedModel)) SaveBestOverlays(model, dataset, split.Validation);
+        }
+        return new TrainResult(run.Root, epoch, bestIou, bestEpoch, stopped) { Profile = profile };
+    }
+
+    /// <summary>The validation batches, built once on the device (they never change): batch size as training, the last one smaller.</summary>
+    List<(Tensor Images, Tensor Targets, string[] Ids)> ValidationBatches(DeviceDataset data, IReadOnlyList<string> ids)
+    {
+        var batches = new List<(Tensor, Tensor, string[])>();
+        for (int b = 0; b < ids.Count; b += config.Batch)
+        {
+            var chunk = ids.Skip(b).Take(config.Batch).ToArray();
+            var x = config.ChannelsLast
+                ? zeros(chunk.Length, config.Height, config.Width, config.Model.InChannels, device: device).permute(0, 3, 1, 2)
+                : zeros(chunk.Length, config.Model.InChannels, config.Height, config.Width, device: device);
+            var t = zeros(chunk.Length, config.Model.NumClasses, config.Height, config.Width, device: device);
+            using (var plan = data.UploadPlan([new BatchPlan(chunk, chunk.Select(_ => AugmentChoice.None).ToArray())]))
+                data.Fill(plan[0], x, t);
+            batches.Add((x, t, chunk));
+        }
+        return batches;
+    }
+
+    /// <summary>Validation batches built on the host, one ahead, copied to the device.</summary>
+    IEnumerable<(Tensor Images, Tensor Targets, string[] Ids)> HostBatches(SegmentationDataset dataset, IReadOnlyList<string> ids)
+    {
+        foreach (var batch in Prefetch.Ahead(dataset.Plain(ids, config.Batch)))
+        {
+            var (x, t) = batch.ToTensors(device);
+            yield return (x, t, batch.Ids);
+            x.Dispose();
+            t.Dispose();
+        }
     }
 
     /// <summary>Validation scores in both ways: official (batch-pooled, batch-size weighted) and per-image means.</summary>
     public sealed record ValidationScores(double Loss, double Iou, double Dice, double IouPerImage, double DicePerImage);
 
     /// <summary>
-    /// Loss and IoU/Dice over the validation ids in batches of the training batch size, as validate() in the
-    /// reference (IoU pooled over each batch, Dice = 2·IoU/(1+IoU), batch-size weighted), plus the per-image means.
-    /// HD95 is left to the final evaluation: it is the slow part and not used for model selection.
+    /// Loss and IoU/Dice over the validation batches as validate() in the reference (IoU pooled over each batch,
+    /// Dice = 2·IoU/(1+IoU), batch-size weighted), plus the per-image means; the same numbers as
+    /// <see cref="Evaluator"/> without HD95 (the slow part, not used for model selection). Loss and per-image
+    /// confusion counts stay on the device until the end: one synchronisation per validation.
     /// </summary>
-    public ValidationScores Validate(nn.Module<Tensor, Tensor> model, SegmentationDataset dataset, IReadOnlyList<string> ids, BceDiceLoss lossFn)
+    ValidationScores Validate(nn.Module<Tensor, Tensor> model, IEnumerable<(Tensor Images, Tensor Targets, string[] Ids)> batches, BceDiceLoss lossFn)
     {
-        var (summary, _, loss) = Evaluator.Run(model, dataset, ids, device, config.Batch, hd95: false, loss: lossFn);
-        model.train();
-        return new ValidationScores(loss, summary.Official.Iou, summary.Official.Dice, summary.PerImage.Iou.Mean, summary.PerImage.Dice.Mean);
+        model.eval();
+        var meter = new SegmentationMeter(new SegmentationMeterOptions { ComputeHd95 = false });
+        var idsPerBatch = new List<string[]>();
+        Tensor counts, lossSum;
+        using (var scope = NewDisposeScope())
+        using (no_grad())
+        {
+            var sum = zeros(1, dtype: float64, device: device);
+            var perBatch = new List<Tensor>();
+            foreach (var (x, t, ids) in batches)
+            {
+                var logits = model.call(x);
+                // As Evaluator: the loss of the batch (in float32) times its size, summed in float64.
+                sum.add_(lossFn.call(logits, t).to(float64) * ids.Length);
+                perBatch.Add(TensorMasks.CountsPerImage(logits, t));
+                idsPerBatch.Add(ids);
+            }
+            counts = (perBatch.Count == 0 ? zeros(0, 4, dtype: int64) : cat(perBatch)).cpu().MoveToOuterDisposeScope();
+            lossSum = sum.cpu().MoveToOuterDisposeScope();
+        }
+        using (counts)
+        using (lossSum)
+        {
+            var c = counts.data<long>().ToArray();
+            int row = 0;
+            foreach (var ids in idsPerBatch)
+            {
+                var batch = new ConfusionCounts[ids.Length];
+                for (int i = 0; i < ids.Length; i++, row++) batch[i] = new ConfusionCounts(c[row * 4], c[row * 4 + 1], c[row * 4 + 2], c[row * 4 + 3]);
+                meter.AddCounts(batch, ids);
+            }
+            model.train();
+            var summary = meter.Summarize();
+            int n = Math.Max(1, row);
+            return new ValidationScores(lossSum.item<double>() / n, summary.Official.Iou, summary.Official.Dice, summary.PerImage.Iou.Mean, summary.PerImage.Dice.Mean);
+        }
     }
 
-    void SaveOverlays(nn.Module<Tensor, Tensor> model, SegmentationDataset dataset, IReadOnlyList<string> ids)
+    /// <summary>overlays_best.png: the first validation images with the best model's prediction and the ground truth.</summary>
+    void SaveBestOverlays(nn.Module<Tensor, Tensor> model, SegmentationDataset dataset, IReadOnlyList<string> ids)
     {
         var chosen = ids.Take(config.OverlaySamples).ToList();
         if (chosen.Count == 0) return;
+        // Training is over: the live model may take the best weights.
+        using (var _ = no_grad())
+        {
+            var (weights, _) = UKan.Checkpoints.SafeTensors.Read(run.ExportedModel);
+            UKan.Checkpoints.StateDictLoader.Load(model, weights, run.ExportedModel);
+            foreach (var w in weights.Values) w.Dispose();
+        }
         model.eval();
         var tiles = new List<Raster>();
         foreach (var batch in dataset.Plain(chosen, config.Batch).Select(f => f()))
@@ -260,7 +382,6 @@ public sealed class Trainer
                 tiles.Add(Overlays.Tile(image, pred[i][0].data<byte>().ToArray(), masks[0]));
             }
         }
-        model.train();
         ImageFile.WritePng(run.Overlays, Overlays.Grid(tiles));
     }
 }

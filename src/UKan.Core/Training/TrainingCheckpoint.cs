@@ -15,9 +15,30 @@ public static class TrainingCheckpoint
 
     public static void Save(string path, nn.Module model, FlatAdam? optimizer, State state)
     {
+        using var snapshot = Take(model, optimizer, state);
+        snapshot.Write(path);
+    }
+
+    /// <summary>
+    /// Copies the model's state dict and the optimizer's moments to host memory as they are now, so that they can be
+    /// written on another thread while training goes on (the copies never alias the live tensors, on the CPU too).
+    /// </summary>
+    public static CheckpointSnapshot Take(nn.Module model, FlatAdam? optimizer, State state)
+    {
+        static Tensor Copy(Tensor t)
+        {
+            var d = t.detach();
+            return (d.device_type == DeviceType.CPU ? d.clone() : d.cpu()).DetachFromDisposeScope();
+        }
         using var scope = NewDisposeScope();
-        var tensors = model.state_dict().Select(kv => ("model." + kv.Key, kv.Value)).ToList();
-        if (optimizer is not null) tensors.AddRange(optimizer.StateTensors());
+        var weights = model.state_dict().Select(kv => (kv.Key, Copy(kv.Value))).ToList();
+        var moments = optimizer is null ? [] : optimizer.StateTensors().Select(t => (t.Name, Copy(t.Value))).ToList();
+        return new CheckpointSnapshot(weights, moments, state);
+    }
+
+    /// <summary>The safetensors metadata of a checkpoint in <paramref name="state"/>.</summary>
+    internal static Dictionary<string, string> Metadata(State state)
+    {
         var meta = new Dictionary<string, string>
         {
             ["format"] = "pt",
@@ -29,7 +50,7 @@ public static class TrainingCheckpoint
             ["ukan.best_epoch"] = state.BestEpoch.ToString(),
         };
         if (state.ConfigJson is not null) meta["ukan.config"] = state.ConfigJson;
-        UKan.Checkpoints.SafeTensors.Write(path, tensors, meta);
+        return meta;
     }
 
     /// <summary>Reads a checkpoint's tensors and state; the model weights are under "model.".</summary>

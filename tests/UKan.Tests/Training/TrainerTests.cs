@@ -87,4 +87,60 @@ public class TrainerTests
         Assert.Contains("lower them", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
+
+    [Fact]
+    public void Data_on_the_device_trains_exactly_as_data_on_the_host()
+    {
+        _ = TestTorch.Runtime;
+        var data = SyntheticDataset.Create(count: 10);
+        var host = TempRun();
+        var onDevice = TempRun();
+        Trainer.Start(Config(data, host, 2) with { DataPlacement = DataPlacement.Host }, SilentProgress.Instance, TestContext.Current.CancellationToken);
+        Trainer.Start(Config(data, onDevice, 2) with { DataPlacement = DataPlacement.Device }, SilentProgress.Instance, TestContext.Current.CancellationToken);
+        var (a, _) = TrainingCheckpoint.Read(new RunFolder(host).Last);
+        var (b, _) = TrainingCheckpoint.Read(new RunFolder(onDevice).Last);
+        foreach (var (key, value) in a)
+            Assert.True(value.to(float64).sub(b[key].to(float64)).abs().max().item<double>() == 0, $"{key} differs between the data paths");
+        Assert.Equal(new RunFolder(host).ReadMetrics().Select(r => (r.Loss, r.ValIou)), new RunFolder(onDevice).ReadMetrics().Select(r => (r.Loss, r.ValIou)));
+    }
+
+    [Fact]
+    public void Validation_scores_on_the_device_equal_the_evaluator()
+    {
+        _ = TestTorch.Runtime;
+        var data = SyntheticDataset.Create(count: 11);
+        var output = TempRun();
+        // One epoch: the best model is the last, and metrics.csv holds its validation scores.
+        Trainer.Start(Config(data, output, 1), SilentProgress.Instance, TestContext.Current.CancellationToken);
+        var run = new RunFolder(output);
+        var logged = Assert.Single(run.ReadMetrics());
+        var (model, _) = ModelLoader.Load(run.ExportedModel);
+        var config = TrainConfig.FromJson(File.ReadAllText(run.Config));
+        var dataset = new SegmentationDataset(new SegmentationFolder(data), config.Height, config.Width, config.Preprocessing);
+        var (summary, _, loss) = UKan.Evaluation.Evaluator.Run(model, dataset, DataSplit.Load(run.Split).Validation, CPU, config.Batch,
+            hd95: false, loss: new UKan.Losses.BceDiceLoss());
+        // metrics.csv keeps 9 significant digits.
+        Assert.Equal(loss, logged.ValLoss!.Value, 1e-7);
+        Assert.Equal(summary.Official.Iou, logged.ValIou!.Value, 1e-8);
+        Assert.Equal(summary.Official.Dice, logged.ValDice!.Value, 1e-8);
+        Assert.Equal(summary.PerImage.Iou.Mean, logged.ValIouPerImage!.Value, 1e-8);
+        Assert.Equal(summary.PerImage.Dice.Mean, logged.ValDicePerImage!.Value, 1e-8);
+    }
+
+    [Fact]
+    public void The_profile_accounts_for_every_phase_of_the_run()
+    {
+        _ = TestTorch.Runtime;
+        var data = SyntheticDataset.Create(count: 8);
+        var result = Trainer.Start(Config(data, TempRun(), 2), SilentProgress.Instance, TestContext.Current.CancellationToken, profile: true);
+        var profile = Assert.IsType<TrainingProfile>(result.Profile);
+        Assert.Equal(2, profile.EpochSeconds.Count);
+        foreach (var phase in new[] { "startup.data_check", "startup.data_load", "startup.model", "first_step", "data", "validation", "checkpoint", "logging", "final_outputs" })
+            Assert.True(profile.Seconds(phase) > 0, $"{phase} was not timed");
+        double phases = TrainingProfile.Phases.Sum(profile.Seconds);
+        Assert.InRange(phases, 0.5 * profile.TotalSeconds, profile.TotalSeconds * 1.01);
+        Assert.Contains("steady", profile.ToTable());
+        using var json = System.Text.Json.JsonDocument.Parse(profile.ToJson());
+        Assert.Equal(TrainingProfile.Phases.Length, json.RootElement.GetProperty("phases").GetArrayLength());
+    }
 }

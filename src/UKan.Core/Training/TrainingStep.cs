@@ -1,0 +1,106 @@
+using TorchSharp;
+using UKan.Native;
+using static TorchSharp.torch;
+
+namespace UKan.Training;
+
+/// <summary>
+/// One training step as training runs it, for the trainer and the benchmark alike: zero the gradients, forward,
+/// loss (BCE + Dice), backward, Adam over the official parameter groups, and the batch's loss and pooled IoU added
+/// to device-side sums that are read once per epoch (no host synchronisation inside an epoch). On a GPU with the
+/// libtorch shim the step is recorded once as a CUDA graph and replayed; the first step of every process runs
+/// eagerly, because it creates the cuBLAS and cuDNN handles and workspaces, which cannot be allocated during a
+/// capture. The caller fills <see cref="Images"/> and <see cref="Targets"/> (fixed addresses: a graph replays on
+/// them) before each <see cref="Run"/>, and must have entered a <see cref="SideStreamScope"/> before the model's
+/// first forward pass when graphs are used.
+/// </summary>
+public sealed class TrainingStep : IDisposable
+{
+    readonly nn.Module<Tensor, Tensor> model;
+    readonly FlatAdam optimizer;
+    readonly nn.Module<Tensor, Tensor, Tensor> loss;
+    readonly Tensor lossSum, iouSum;
+    readonly CudaGraph? graph;
+    bool warmedUp, captured;
+
+    /// <summary>Input batch (B, C, H, W), channels-last in memory when asked for.</summary>
+    public Tensor Images { get; }
+    /// <summary>Target batch (B, classes, H, W).</summary>
+    public Tensor Targets { get; }
+    public bool Graphs => graph is not null;
+    /// <summary>Steps run since the sums were last reset.</summary>
+    public int StepsSinceReset { get; private set; }
+
+    public TrainingStep(nn.Module<Tensor, Tensor> model, FlatAdam optimizer, nn.Module<Tensor, Tensor, Tensor> loss,
+        int batch, int channels, int classes, int height, int width, Device device, bool graphs, bool channelsLast)
+    {
+        (this.model, this.optimizer, this.loss) = (model, optimizer, loss);
+        Images = channelsLast
+            ? zeros(batch, height, width, channels, device: device).permute(0, 3, 1, 2)
+            : zeros(batch, channels, height, width, device: device);
+        Targets = zeros(batch, classes, height, width, device: device);
+        lossSum = zeros(1, device: device);
+        iouSum = zeros(1, device: device);
+        graph = graphs && device.type == DeviceType.CUDA && TorchCudaShim.Available ? new CudaGraph() : null;
+    }
+
+    /// <summary>One step on the current contents of <see cref="Images"/> and <see cref="Targets"/>.</summary>
+    public void Run()
+    {
+        if (graph is null || !warmedUp)
+        {
+            Eager();
+            warmedUp = true;
+        }
+        else
+        {
+            if (!captured) { graph.Capture(Eager, warmup: 0); captured = true; }
+            graph.Replay();
+        }
+        StepsSinceReset++;
+    }
+
+    void Eager()
+    {
+        using var scope = NewDisposeScope();
+        optimizer.ZeroGrad();
+        var logits = model.call(Images);
+        var l = loss.call(logits, Targets);
+        l.backward();
+        optimizer.Step();
+        using (no_grad())
+        {
+            // The reference logs the IoU of each training batch with all its pixels pooled (smooth 1e-5).
+            var p = logits > 0;
+            var g = Targets > 0.5;
+            var iou = ((p & g).sum().to(float32) + 1e-5) / ((p | g).sum().to(float32) + 1e-5);
+            lossSum.add_(l.detach().reshape(1));
+            iouSum.add_(iou.reshape(1));
+        }
+    }
+
+    public void ResetSums()
+    {
+        lossSum.zero_();
+        iouSum.zero_();
+        StepsSinceReset = 0;
+    }
+
+    /// <summary>Mean loss and mean pooled IoU of the steps since the last reset (one device synchronisation).</summary>
+    public (double Loss, double Iou) ReadMeans()
+    {
+        using var scope = NewDisposeScope();
+        var both = cat([lossSum, iouSum]).cpu().data<float>().ToArray();
+        int n = Math.Max(1, StepsSinceReset);
+        return ((double)both[0] / n, (double)both[1] / n);
+    }
+
+    public void Dispose()
+    {
+        graph?.Dispose();
+        Images.Dispose();
+        Targets.Dispose();
+        lossSum.Dispose();
+        iouSum.Dispose();
+    }
+}
