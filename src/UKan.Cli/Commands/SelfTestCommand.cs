@@ -16,13 +16,14 @@ static class SelfTestCommand
             Description = "Folder of the official fixtures (kan_linear.*, ukan_tiny.*) to check on this device. Default: UKAN_FIXTURES, "
                 + "else ../shared/fixtures/ukan-reference or tests/fixtures/ukan-reference from the working folder; 'none' skips them.",
         };
-        var command = new Command("selftest", "Check the numerics of this device: fused CUDA kernels, fast KAN path, GPU vs CPU model, CUDA graphs, official fixtures.");
+        var command = new Command("selftest", "Check the numerics of this device: fused CUDA kernels, fast KAN path, GPU vs CPU model, CUDA graphs, the device data path, official fixtures.");
         command.Options.Add(fixtures);
         command.SetAction(parsed =>
         {
             var folder = FixtureFolder(parsed.GetValue(fixtures));
             var rt = CommandLine.StartTorch(parsed);
             var checks = DeviceParity.Run(rt.Device).ToList();
+            checks.AddRange(DataPathParity.Run(rt.Device));
             if (folder is not null) checks.AddRange(FixtureParity.Run(folder, rt.Device));
             var table = new TextTable("check", "max |diff|", "‖diff‖/‖ref‖", "bound", "result");
             foreach (var c in checks) table.Add(c.Name, c.MaxAbs.ToString("E2"), c.RelativeNorm.ToString("E2"), c.Bound.ToString("G2"), c.Passed ? "ok" : "FAILED");
