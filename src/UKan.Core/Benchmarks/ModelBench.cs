@@ -56,7 +56,7 @@ public static class ModelBench
         step.Run();   // eager warm-up (handles, workspaces)
         step.Run();   // with graphs: the capture and a first replay, before memory is measured, as before
         probe.Start();
-        var train = BenchTimer.Measure(step.Run, warmup, runs, device);
+        var train = BenchTimer.Measure(() => step.Run(), warmup, runs, device);
         long trainPeak = probe.PeakBytes(), trainReserved = probe.PeakReservedBytes();
         StepPhases? split = null;
         if (phases)

@@ -43,6 +43,9 @@ public static class TorchRuntime
 
     public static bool IsInitialized => current is not null;
 
+    /// <summary>Torch's CPU threads on a GPU run unless --threads says otherwise.</summary>
+    public const int GpuHostThreads = 4;
+
     public static RuntimeInfo Initialize(RuntimeOptions options)
     {
         lock (Gate)
@@ -80,6 +83,10 @@ public static class TorchRuntime
                 throw new UserError("--device cuda: no CUDA libtorch found; install PyTorch with CUDA, or pass --libtorch DIR (or set UKAN_LIBTORCH) to its lib folder.");
             if (device.type == DeviceType.CPU) torch.InitializeDeviceType(DeviceType.CPU);
             if (options.Threads is int threads) torch.set_num_threads(threads);
+            // On a GPU the host's torch threads only initialise weights and copy checkpoints; all cores each would
+            // oversubscribe the host as soon as several runs share a machine (three runs starting together spent
+            // minutes in weight initialisation on a 16-core host).
+            else if (device.type == DeviceType.CUDA) torch.set_num_threads(Math.Min(GpuHostThreads, Environment.ProcessorCount));
 
             current = new RuntimeInfo(device, libtorch, sharpPath, patched, LibStdCxx.LoadedPath());
             current = current with { CpuConvolutions = CpuConvolutions.Configure() };

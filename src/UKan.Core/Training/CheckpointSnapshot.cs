@@ -11,9 +11,13 @@ public sealed class CheckpointSnapshot(IReadOnlyList<(string Name, Tensor Value)
 {
     public TrainingCheckpoint.State State => state;
 
-    /// <summary>The training checkpoint: weights under "model.", the optimizer's moments, the state as metadata.</summary>
-    public void Write(string path) =>
-        UKan.Checkpoints.SafeTensors.Write(path, weights.Select(w => ("model." + w.Name, w.Value)).Concat(moments), TrainingCheckpoint.Metadata(state));
+    /// <summary>
+    /// The training checkpoint: weights under "model.", the optimizer's moments (unless <paramref name="withOptimizer"/>
+    /// is false: such a file gives the model but cannot be resumed), the state as metadata.
+    /// </summary>
+    public void Write(string path, bool withOptimizer = true) =>
+        UKan.Checkpoints.SafeTensors.Write(path, weights.Select(w => ("model." + w.Name, w.Value)).Concat(withOptimizer ? moments : []),
+            TrainingCheckpoint.Metadata(state));
 
     /// <summary>The weights alone under the official names (<see cref="ModelExport"/>).</summary>
     public void WriteWeights(string path, string? note) => ModelExport.Save(path, weights, state.Spec, note);

@@ -93,10 +93,17 @@ public sealed class Trainer
 
     TrainResult Loop(SegmentationFolder folder, DataSplit split, string? resumeFrom, CancellationToken cancel)
     {
-        bool graphs = config.CudaGraphs && device.type == DeviceType.CUDA && TorchCudaShim.Available;
-        // Everything runs on a side stream when graphs are used (see SideStreamScope: from the first forward pass on).
-        using var side = graphs ? new SideStreamScope(DeviceIndex.Of(device)) : null;
-        if (device.type == DeviceType.CUDA) UKan.Benchmarks.PrecisionSettings.EnableCudnnBenchmark();
+        bool graphs;
+        SideStreamScope? side;
+        using (profile.Phase("startup.cuda"))
+        {
+            // The first use of the shim compiles it on a machine that has never run ukan (cached afterwards).
+            graphs = config.CudaGraphs && device.type == DeviceType.CUDA && TorchCudaShim.Available;
+            // Everything runs on a side stream when graphs are used (see SideStreamScope: from the first forward pass on).
+            side = graphs ? new SideStreamScope(DeviceIndex.Of(device)) : null;
+            if (device.type == DeviceType.CUDA) UKan.Benchmarks.PrecisionSettings.EnableCudnnBenchmark();
+        }
+        using var _side = side;
         // Training, validation and the exported model's overlays all run in the run's precision; restored afterwards.
         using var precision = UKan.Benchmarks.PrecisionSettings.Scope(config.Precision, device);
         if (config.Model.NumClasses != 1)
@@ -155,7 +162,12 @@ public sealed class Trainer
         var lossFn = new BceDiceLoss();
         using var step = new TrainingStep(model, optimizer, lossFn, config.Batch, config.Model.InChannels, config.Model.NumClasses,
             config.Height, config.Width, device, graphs, config.ChannelsLast);
-        // Checkpoints, weights and metrics are written on a background thread, in order, each file atomically.
+        using var validation = new ValidationPass(model, lossFn, graphs);
+        // The device path's augmentation reads its batch's plan row from a fixed buffer, so that it can be part of the
+        // step's CUDA graph: per step the host then issues one small device-to-device copy and one replay.
+        using var planRow = onDevice is null ? null : zeros(config.Batch, DeviceDataset.PlanColumns, dtype: int64, device: device);
+        Action? fill = onDevice is null ? null : () => onDevice.Fill(planRow!, step.Images, step.Targets);
+        // An epoch's files (checkpoints, weights, metrics) are written on a background thread, in order, each atomically.
         using var writer = new BackgroundWriter();
         int processSteps = 0;
 
@@ -189,7 +201,7 @@ public sealed class Trainer
                         using (var scope = NewDisposeScope())
                         using (no_grad())
                         {
-                            if (plan is not null) onDevice!.Fill(plan[s], step.Images, step.Targets);
+                            if (plan is not null) planRow!.copy_(plan[s]);
                             else
                             {
                                 hostBatches!.MoveNext();
@@ -199,7 +211,7 @@ public sealed class Trainer
                             }
                         }
                         // The first two steps of a process: eager warm-up (cuDNN autotuning, kernel loading), then the capture.
-                        using (profile.Phase(processSteps < 2 ? "first_step" : "step")) step.Run();
+                        using (profile.Phase(processSteps < 2 ? "first_step" : "step")) step.Run(fill);
                         processSteps++;
                         steps++;
                         progress.StepDone(epoch, s + 1, stepsPerEpoch, double.NaN);
@@ -216,30 +228,35 @@ public sealed class Trainer
                 ValidationScores? val = null;
                 if ((epoch + 1) % config.ValidateEvery == 0 || epoch == config.Epochs - 1)
                     using (profile.Phase("validation"))
-                        val = Validate(model, validationOnDevice ?? HostBatches(dataset, split.Validation), lossFn);
+                        val = Validate(model, validation, validationOnDevice ?? HostBatches(dataset, split.Validation));
                 bool best = val is not null && val.Iou > bestIou;
                 if (best) { bestIou = val!.Iou; bestEpoch = epoch; }
 
+                var lrs = optimizer.Groups.ToDictionary(g => g.Settings.Name, g => g.LearningRate);
+                var record = new EpochRecord(epoch, lrs.GetValueOrDefault("base"), lrs.GetValueOrDefault("kan"), trainLoss, trainIou,
+                    val?.Loss, val?.Iou, val?.Dice, val?.IouPerImage, val?.DicePerImage, clock.Elapsed.TotalSeconds, best);
+                records.Add(record);
                 using (profile.Phase("checkpoint"))
                 {
                     var snapshot = TrainingCheckpoint.Take(model, optimizer, new TrainingCheckpoint.State(epoch, steps, bestIou, bestEpoch, config.Model, config.ToJson()));
-                    if (best)
+                    var rows = records.ToList();
+                    var note = $"best validation IoU {bestIou:F4} at epoch {epoch}";
+                    // One job per epoch, in this order: metrics.csv never lists an epoch whose checkpoint is not written.
+                    // The best checkpoint keeps the weights and the state but not Adam's moments (only last is resumed).
+                    writer.Enqueue(() =>
                     {
-                        var note = $"best validation IoU {bestIou:F4} at epoch {epoch}";
-                        writer.Enqueue(() => { snapshot.Write(run.Best); snapshot.WriteWeights(run.ExportedModel, note); });
-                    }
-                    writer.Enqueue(() => snapshot.Write(run.Last), after: snapshot.Dispose);
+                        if (best)
+                        {
+                            snapshot.Write(run.Best, withOptimizer: false);
+                            snapshot.WriteWeights(run.ExportedModel, note);
+                        }
+                        snapshot.Write(run.Last);
+                        run.WriteMetrics(rows);
+                    }, after: snapshot.Dispose);
                 }
 
                 using (profile.Phase("logging"))
                 {
-                    var lrs = optimizer.Groups.ToDictionary(g => g.Settings.Name, g => g.LearningRate);
-                    var record = new EpochRecord(epoch, lrs.GetValueOrDefault("base"), lrs.GetValueOrDefault("kan"), trainLoss, trainIou,
-                        val?.Loss, val?.Iou, val?.Dice, val?.IouPerImage, val?.DicePerImage, clock.Elapsed.TotalSeconds, best);
-                    records.Add(record);
-                    var rows = records.ToList();
-                    // After the epoch's checkpoint in the queue, so that metrics.csv never lists an epoch whose checkpoint is not written.
-                    writer.Enqueue(() => run.WriteMetrics(rows));
                     events.add_scalar("train/loss", (float)trainLoss, epoch);
                     events.add_scalar("train/iou", (float)trainIou, epoch);
                     if (val is not null)
@@ -316,7 +333,7 @@ public sealed class Trainer
     /// <see cref="Evaluator"/> without HD95 (the slow part, not used for model selection). Loss and per-image
     /// confusion counts stay on the device until the end: one synchronisation per validation.
     /// </summary>
-    ValidationScores Validate(nn.Module<Tensor, Tensor> model, IEnumerable<(Tensor Images, Tensor Targets, string[] Ids)> batches, BceDiceLoss lossFn)
+    ValidationScores Validate(nn.Module<Tensor, Tensor> model, ValidationPass pass, IEnumerable<(Tensor Images, Tensor Targets, string[] Ids)> batches)
     {
         model.eval();
         var meter = new SegmentationMeter(new SegmentationMeterOptions { ComputeHd95 = false });
@@ -329,10 +346,10 @@ public sealed class Trainer
             var perBatch = new List<Tensor>();
             foreach (var (x, t, ids) in batches)
             {
-                var logits = model.call(x);
+                var (loss, perImage) = pass.Run(x, t);
                 // As Evaluator: the loss of the batch (in float32) times its size, summed in float64.
-                sum.add_(lossFn.call(logits, t).to(float64) * ids.Length);
-                perBatch.Add(TensorMasks.CountsPerImage(logits, t));
+                sum.add_(loss.to(float64) * ids.Length);
+                perBatch.Add(perImage);
                 idsPerBatch.Add(ids);
             }
             counts = (perBatch.Count == 0 ? zeros(0, 4, dtype: int64) : cat(perBatch)).cpu().MoveToOuterDisposeScope();

@@ -44,17 +44,26 @@ public sealed class TrainingStep : IDisposable
         graph = graphs && device.type == DeviceType.CUDA && TorchCudaShim.Available ? new CudaGraph() : null;
     }
 
-    /// <summary>One step on the current contents of <see cref="Images"/> and <see cref="Targets"/>.</summary>
-    public void Run()
+    /// <summary>
+    /// One step on the current contents of <see cref="Images"/> and <see cref="Targets"/>. <paramref name="prepare"/>,
+    /// when given, fills them first and becomes part of the graph (it must then read only fixed-address device
+    /// tensors and be the same work at every call): the device data path's augmentation runs inside the replay.
+    /// </summary>
+    public void Run(Action? prepare = null)
     {
+        void Work()
+        {
+            prepare?.Invoke();
+            Eager();
+        }
         if (graph is null || !warmedUp)
         {
-            Eager();
+            Work();
             warmedUp = true;
         }
         else
         {
-            if (!captured) { graph.Capture(Eager, warmup: 0); captured = true; }
+            if (!captured) { graph.Capture(Work, warmup: 0); captured = true; }
             graph.Replay();
         }
         StepsSinceReset++;
