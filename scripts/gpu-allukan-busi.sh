@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ALL U-KAN on the GPU (issue 8): selftest (fused ψ kernels vs torch, every architecture vs the CPU), the memory and
+# ALL U-KAN on the GPU (docs/allukan.md): selftest (fused ψ kernels vs torch, every architecture vs the CPU), the memory and
 # step-time table at batch 8, 256x256, then ALL U-KAN trained on BUSI with the official splits and the 80-epoch
 # schedule of docs/results.md's U-KAN rows (seeds in SEEDS), all at once on one GPU. DATASET=cvc trains on
 # CVC-ClinicDB instead (.gpu/cvc256j, docs/splits/cvc; runs named cvc-allukan-SEED; BENCH=0 skips the benchmarks,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6 experiment: channels_last (NHWC) convolutions against NCHW, U-KAN paper preset under CUDA graphs at 256 and
+# Layout experiment (docs/results.md §2b): channels_last (NHWC) convolutions against NCHW, U-KAN paper preset under CUDA graphs at 256 and
 # 512, fp32 (TF32 convolutions) and bf16. Expects .gpu/ukan-gpu.tar.xz. Writes $OUT/channels-last.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-300}"

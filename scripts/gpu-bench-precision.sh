@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6 and 8 figures on one GPU machine: selftest (bf16 autocast vs fp32, fused ψ vs torch), then `ukan bench` for
+# Precision and ALL U-KAN memory figures (docs/results.md §2b, docs/allukan.md) on one GPU machine: selftest (bf16 autocast vs fp32, fused ψ vs torch), then `ukan bench` for
 # U-KAN in fp32 and bf16 at 256 and 512 (CUDA graphs), ALL U-KAN in bf16, and the memory of the reference KAN
 # formulation (--kan-path general: efficient-kan's Cox–de Boor through autograd) for U-KAN and the stacked KAN.
 # Expects .gpu/ukan-gpu.tar.xz. Writes $OUT/bench-precision.tar.gz (also leaves the app in .gpu/u for a next call).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6 targets on whatever GPU the device machine has: `ukan bench` (paper preset at 256 and 512, eager phases and
+# The speed and memory targets of docs/results.md §2a on whatever GPU the device machine has: `ukan bench` (paper preset at 256 and 512, eager phases and
 # CUDA graphs, fp32 = TF32 convolutions, and tf32; large preset at 256; KANLinear against Linear) and, on the same GPU
 # in the same call, the official PyTorch code timed by scripts/official_bench.py. The official Seg_UKAN sources are
 # not part of this project: put archs.py, kan.py and utils.py of github.com/CUHK-AIM-Group/U-KAN in .gpu/official

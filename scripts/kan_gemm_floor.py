@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The matrix-product floor of KANLinear(d, d) against Linear(d, d) (issue 6): times, with PyTorch's cuBLAS in full
+"""The matrix-product floor of KANLinear(d, d) against Linear(d, d) (docs/results.md §2a): times, with PyTorch's cuBLAS in full
 FP32 (TF32 off, as PyTorch's default for matmuls), the three products of a forward + backward of each layer at the
 rows x d of the KAN benchmark, so that `ukan bench kan`'s ratio can be read against what the products alone cost.
 KANLinear with G = 5, k = 3 contracts 1 + G + k = 9 features per input (SiLU + 8 cubic B-splines), so each of its

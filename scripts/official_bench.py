@@ -7,7 +7,7 @@ github.com/CUHK-AIM-Group/U-KAN) with --official. What this harness reproduces o
 parameters whose name holds both 'layer' and 'fc', i.e. the KANLinear layers), BCE + Dice loss (losses.py's BCEDiceLoss:
 0.5 BCE + (1 - mean soft Dice), smooth 1e-5), float32 with PyTorch's defaults (cuDNN convolutions in TF32, matmuls in
 full FP32), random inputs and masks. Each step is timed between CUDA events after warm-up; mean, median and the 10-90 %
-spread are reported (platform-notes §4 reports the mean), and the peak of the CUDA caching allocator over the timed
+spread are reported (docs/results.md §2c reports the mean), and the peak of the CUDA caching allocator over the timed
 steps.
 
 Usage (on the GPU machine):

@@ -64,7 +64,7 @@ static class BenchCommand
         });
 
         var kan = new Command("kan", "KANLinear(d, d) forward + backward against a bias-free Linear(d, d) on the same rows.");
-        var rows = new Option<long?>("--rows") { Description = "Rows (tokens × batch); default: the shapes of platform-notes §4." };
+        var rows = new Option<long?>("--rows") { Description = "Rows (tokens × batch); default: 2048×160, 8192×256 and 32768×128 (docs/results.md §2c)." };
         var dim = new Option<int?>("--dim") { Description = "Features d." };
         foreach (var o in new Option[] { rows, dim, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs }) kan.Options.Add(o);
         kan.SetAction(parsed =>

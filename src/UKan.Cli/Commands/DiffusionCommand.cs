@@ -9,7 +9,7 @@ namespace UKan.Cli.Commands;
 
 /// <summary>
 /// <c>ukan diffusion train|generate|eval</c>: Diffusion U-KAN, a DDPM whose noise predictor has U-KAN's tokenized KAN
-/// bottleneck (ukan-spec §B), with the official recipe as defaults.
+/// bottleneck (CUHK-AIM-Group/U-KAN Diffusion_UKAN @ b20bf63; docs/diffusion.md), with the official recipe as defaults.
 /// </summary>
 static class DiffusionCommand
 {

@@ -9,11 +9,12 @@ public sealed record KanBenchResult(long Rows, int Dim, string Device, string Pr
 
 /// <summary>
 /// KANLinear(d, d) forward + backward (gradients for x and every weight, as inside U-KAN) against a bias-free
-/// nn.Linear(d, d) on the same rows: the comparison of platform-notes §4 and peers-and-ecosystem §2.3.
+/// nn.Linear(d, d) on the same rows; the official layer's figures for the same comparison are in docs/results.md §2c.
 /// </summary>
 public static class KanBench
 {
-    /// <summary>The shapes of U-KAN's KAN layers at batch 8 and 256×256 (paper dims) used in platform-notes §4.</summary>
+    /// <summary>U-KAN KAN-layer shapes at batch 8 (rows × d): block1 of the paper dims at 256×256, dblock2 of the class-default
+    /// dims at 256×256, dblock2 of the paper dims at 512×512; the shapes of docs/results.md §2c.</summary>
     public static readonly (long Rows, int Dim)[] PaperShapes = [(2048, 160), (8192, 256), (32768, 128)];
 
     /// <param name="graphs">Time CUDA-graph replays of each layer's step, i.e. GPU time without launch overhead, for both layers.</param>

@@ -24,7 +24,7 @@ public sealed record PrepareResult(
 /// (1 channel, values 0/255) and <c>OUT/prepare.json</c> (source, counts, date). Kvasir-SEG images are copied
 /// byte for byte (<c>OUT/images/&lt;id&gt;.jpg</c>): re-encoding JPEG as PNG would be ~8x larger for nothing.
 /// A sample that cannot be converted (unreadable file, missing or mismatched mask) is left out and listed.
-/// The raw layouts are those of shared/docs/datasets.md.
+/// The raw layouts are those of the public copies listed in docs/data.md ("Where to get the datasets").
 /// </summary>
 public static partial class DataPrepare
 {

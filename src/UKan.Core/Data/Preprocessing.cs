@@ -4,7 +4,7 @@ namespace UKan.Data;
 public enum PreprocessingPreset
 {
     /// <summary>
-    /// Exactly the official pipeline (Seg_UKAN/dataset.py + train.py, ukan-spec §A.4): BGR channel order (cv2.imread),
+    /// Exactly the official pipeline (Seg_UKAN/dataset.py + train.py of CUHK-AIM-Group/U-KAN @ b20bf63): BGR channel order (cv2.imread),
     /// ImageNet mean/std applied by channel index to the BGR array, then divided by 255 once more, so inputs lie in
     /// about ±0.01; masks resized with OpenCV's nearest rule and turned into targets by the official /255 rule.
     /// Use it to compare with the paper or to fine-tune official checkpoints.

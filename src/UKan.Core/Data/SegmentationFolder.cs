@@ -1,7 +1,7 @@
 namespace UKan.Data;
 
 /// <summary>
-/// A dataset in the official U-KAN layout (spec §A.4): <c>DIR/images/&lt;id&gt;.&lt;ext&gt;</c> and
+/// A dataset in the official U-KAN layout (Seg_UKAN/dataset.py; docs/data.md): <c>DIR/images/&lt;id&gt;.&lt;ext&gt;</c> and
 /// <c>DIR/masks/&lt;class&gt;/&lt;id&gt;.&lt;ext&gt;</c> for classes 0..C-1 (binary: only <c>masks/0</c>). Mask files may also be
 /// named <c>&lt;id&gt;_mask.&lt;ext&gt;</c> (the official BUSI naming). Any of .png .jpg .jpeg .bmp .tif .tiff, in any
 /// letter case; names starting with a dot are ignored.

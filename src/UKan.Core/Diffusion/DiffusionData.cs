@@ -2,7 +2,7 @@ using UKan.Data;
 
 namespace UKan.Diffusion;
 
-/// <summary>How each dataset's images become 64×64 training images (Diffusion_UKAN/tools, ukan-spec §B.4).</summary>
+/// <summary>How each dataset's images become 64×64 training images (Diffusion_UKAN/tools @ b20bf63; docs/diffusion.md).</summary>
 public enum DiffusionDataset
 {
     /// <summary>Centre crop 288×288, then resize to 64×64.</summary>

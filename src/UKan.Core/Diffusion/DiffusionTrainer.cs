@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 
 namespace UKan.Diffusion;
 
-/// <summary>A diffusion training run's settings, with the official recipe as defaults (ukan-spec §B.4).</summary>
+/// <summary>A diffusion training run's settings, with the official recipe as defaults (Diffusion_UKAN/Main.py, Diffusion/Train.py @ b20bf63; docs/diffusion.md).</summary>
 public sealed record DiffusionConfig
 {
     public required string Data { get; init; }

@@ -8,7 +8,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace UKan.Diffusion;
 
 /// <summary>
-/// FID and Inception Score of image folders, computed as the tools of ukan-spec §B.5 compute them: pytorch-fid
+/// FID and Inception Score of image folders, computed as Diffusion_UKAN/training_scripts/*.sh (@ b20bf63) computes them: pytorch-fid
 /// (images to [0, 1], bilinear resize to 299, scaled to [−1, 1], pool3 features of the FID Inception, Fréchet distance
 /// of the two Gaussians) and inception-score-pytorch (images normalised to [−1, 1], bilinear resize to 299, softmax of
 /// torchvision's Inception v3 logits, 10 splits). The networks' weights are files the user supplies.

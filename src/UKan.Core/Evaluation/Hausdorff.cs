@@ -8,7 +8,7 @@ namespace UKan.Evaluation;
 /// surface(X) = X XOR erosion(X) (<see cref="BinaryMorphology.Surface"/>); the directed distances of A to B are, for
 /// every surface point of A, the Euclidean distance (with spacing) to the nearest surface point of B
 /// (<see cref="DistanceTransform"/>); HD95 is the 95th percentile (numpy linear) of the UNION of both directed
-/// sets — not the larger of the two directed 95th percentiles (medpy issue #138).
+/// sets — not the larger of the two directed 95th percentiles (github.com/loli/medpy, #138).
 /// </summary>
 public static class Hausdorff
 {

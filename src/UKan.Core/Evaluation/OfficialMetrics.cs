@@ -22,7 +22,7 @@ public sealed record OfficialBatchMetrics(int Size, ConfusionCounts Counts, doub
 /// published value to compare with.</item>
 /// </list>
 /// The per-batch values are then averaged weighted by batch size (<see cref="SegmentationMeter"/>). All of this
-/// depends on how images are grouped into batches (medpy issue #132); see docs/metrics.md.
+/// depends on how images are grouped into batches (github.com/loli/medpy, #132); see docs/metrics.md.
 /// </summary>
 public static class OfficialMetrics
 {

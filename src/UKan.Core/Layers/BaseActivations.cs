@@ -30,7 +30,7 @@ public static class BaseActivations
     };
 
     /// <summary>
-    /// b'(x), for backward passes written by hand (the recompute variant of Grad-Free Spline, allukan-spec §3.4):
+    /// b'(x), for backward passes written by hand (the recompute variant of Grad-Free Spline, docs/allukan.md §R.5):
     /// SiLU' = σ(x)(1 + x(1 − σ(x))); GELU (exact, erf form) ' = Φ(x) + x φ(x); ReLU' = 1[x > 0] (0 at 0, as autograd);
     /// tanh' = 1 − tanh².
     /// </summary>

@@ -5,7 +5,7 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace UKan.Layers;
 
-/// <summary>Where a KAonv's zero padding goes relative to ψ (allukan-spec §3.3, padding note).</summary>
+/// <summary>Where a KAonv's zero padding goes relative to ψ (docs/allukan.md §R.4, padding note).</summary>
 public enum KaPadding
 {
     /// <summary>[inferred, default] conv2d pads ψ(X): padded taps contribute 0, exactly as a Conv2d on ψ(X).</summary>
@@ -15,14 +15,14 @@ public enum KaPadding
 }
 
 /// <summary>
-/// KAonv, the Conv2d replacement of ALL U-KAN (arXiv 2602.03156; allukan-spec §3.3):
+/// KAonv, the Conv2d replacement of ALL U-KAN (arXiv 2602.03156; docs/allukan.md §R.4):
 /// Y = conv2d(ψ(X), Λ, b, stride, padding, dilation, groups). ψ is applied once per input element before the
 /// convolution, so every (out, in, tap) edge is ψ scaled by one λ. Parameters: those of the Conv2d it replaces
 /// (<c>weight</c> = Λ of shape (out, in/groups, k, k), <c>bias</c>) plus ψ's (<c>act.*</c>, about 10).
 /// </summary>
 /// <remarks>
 /// Deliberately not a subclass of nn.Conv2d: U-KAN's official <c>_init_weights</c> (<see cref="UKan.Models.OfficialInit"/>)
-/// re-initialises Conv2d modules, and Λ keeps Conv2d's default initialisation instead [inferred, spec §3.2] unless
+/// re-initialises Conv2d modules, and Λ keeps Conv2d's default initialisation instead [inferred, docs/allukan.md §R.3] unless
 /// the ALL U-KAN option asks for the official one. Depthwise (groups = channels) and 1×1 KAonv are the same class.
 /// </remarks>
 public sealed class KaConv2d : nn.Module<Tensor, Tensor>, IMacCounter
@@ -35,7 +35,7 @@ public sealed class KaConv2d : nn.Module<Tensor, Tensor>, IMacCounter
     public KaPadding PaddingMode { get; }
 
     /// <param name="activation">Options of this layer's own ψ (ignored when <paramref name="sharedActivation"/> is given).</param>
-    /// <param name="sharedActivation">A ψ shared with other layers (spec §7.1) instead of an own one.</param>
+    /// <param name="sharedActivation">A ψ shared with other layers (docs/allukan.md §R.10) instead of an own one.</param>
     public KaConv2d(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, int dilation = 1,
         int groups = 1, bool hasBias = true, SharedActivationOptions? activation = null,
         KaPadding paddingMode = KaPadding.AfterActivation, SharedActivation? sharedActivation = null) : base(nameof(KaConv2d))

@@ -5,7 +5,7 @@ using F = TorchSharp.torch.nn.functional;
 
 namespace UKan.Layers;
 
-/// <summary>Sprecher's inner shift η_q (allukan-spec §3.6), for the KA (FC) layer only.</summary>
+/// <summary>Sprecher's inner shift η_q (docs/allukan.md §R.7), for the KA (FC) layer only.</summary>
 public enum ShiftMode
 {
     /// <summary>No shift (the default: ψ is evaluated once per input element).</summary>
@@ -30,14 +30,14 @@ public sealed record SprecherShiftOptions
 }
 
 /// <summary>
-/// KA layer, the FC replacement of ALL U-KAN (arXiv 2602.03156; allukan-spec §3.2): Y = ψ(X)·Λᵀ + b, one shared
+/// KA layer, the FC replacement of ALL U-KAN (arXiv 2602.03156; docs/allukan.md §R.3): Y = ψ(X)·Λᵀ + b, one shared
 /// activation ψ per layer applied element-wise, one scalar λ per edge. Parameters: those of the nn.Linear it replaces
 /// (<c>weight</c> = Λ, <c>bias</c>) plus ψ's (<c>act.coef</c>, <c>act.base_scale</c>, <c>act.spline_scale</c>), and
 /// <c>shift</c> (out) with the Sprecher variant.
 /// </summary>
 /// <remarks>
-/// Λ and b start as nn.Linear's defaults (kaiming-uniform a = √5, bias U(±1/√in)) [inferred, spec §3.2]. The
-/// Sprecher variant (spec §3.6) evaluates ψ on rows·out·in shifted values, out times the memory of the default.
+/// Λ and b start as nn.Linear's defaults (kaiming-uniform a = √5, bias U(±1/√in)) [inferred, docs/allukan.md §R.3]. The
+/// Sprecher variant (docs/allukan.md §R.7) evaluates ψ on rows·out·in shifted values, out times the memory of the default.
 /// </remarks>
 public sealed class KaLinear : nn.Module<Tensor, Tensor>, IMacCounter
 {
@@ -51,7 +51,7 @@ public sealed class KaLinear : nn.Module<Tensor, Tensor>, IMacCounter
     public ShiftMode ShiftMode { get; }
 
     /// <param name="activation">Options of this layer's own ψ (ignored when <paramref name="sharedActivation"/> is given).</param>
-    /// <param name="sharedActivation">A ψ shared with other layers (spec §7.1) instead of an own one.</param>
+    /// <param name="sharedActivation">A ψ shared with other layers (docs/allukan.md §R.10) instead of an own one.</param>
     public KaLinear(int inFeatures, int outFeatures, bool hasBias = true, SharedActivationOptions? activation = null,
         SprecherShiftOptions? shift = null, SharedActivation? sharedActivation = null) : base(nameof(KaLinear))
     {

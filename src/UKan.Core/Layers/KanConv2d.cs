@@ -6,7 +6,7 @@ namespace UKan.Layers;
 
 /// <summary>
 /// KAN convolution, the conv layer of the "directly stacked KAN" baseline that ALL U-KAN compares with
-/// (allukan-spec §3.3, §5, §7.7): the input is unfolded into C_in·k·k features per output pixel (patches, zero padded),
+/// (docs/allukan.md §R.4, §R.9, §R.10): the input is unfolded into C_in·k·k features per output pixel (patches, zero padded),
 /// a <see cref="KanLinear"/> maps them to C_out (efficient-kan: 10 parameters per edge, no bias), and the result is laid
 /// back out as (B, C_out, H', W'). This is the usual ConvKAN construction (e.g. StarostinV/convkan); written here from
 /// that description, not copied.
@@ -19,7 +19,7 @@ namespace UKan.Layers;
 /// This is the same as one KanLinear per group (tested), including the initialisation: efficient-kan's kaiming bound
 /// 1/√fan_in is restored to each group's fan-in by scaling base weights and spline scalers by √groups.
 /// State-dict names: <c>kan.base_weight</c>, <c>kan.spline_weight</c>, <c>kan.spline_scaler</c>, <c>kan.grid</c>.
-/// Padding: zeros are padded before the KAN, so border taps contribute φ(0) (spec §3.3), unlike KAonv's default.
+/// Padding: zeros are padded before the KAN, so border taps contribute φ(0) (docs/allukan.md §R.4), unlike KAonv's default.
 /// </remarks>
 public sealed class KanConv2d : nn.Module<Tensor, Tensor>, IMacCounter
 {

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace UKan.Layers;
 
 /// <summary>
-/// How gradients pass through the spline branch of ψ (allukan-spec §3.4, "Grad-Free Spline").
+/// How gradients pass through the spline branch of ψ (docs/allukan.md §R.5, "Grad-Free Spline").
 /// </summary>
 public enum SplineGradient
 {
@@ -25,7 +25,7 @@ public enum SplineGradient
     ExactRecompute,
 }
 
-/// <summary>How the spline coefficients c start (allukan-spec §3.2, initialisation).</summary>
+/// <summary>How the spline coefficients c start (docs/allukan.md §R.3, initialisation).</summary>
 public enum CoefficientInit
 {
     /// <summary>c_j ~ U(−½, ½)·scale_noise/G: ±0.01 with the defaults.</summary>
@@ -47,7 +47,7 @@ public sealed record SharedActivationOptions
     public BaseActivation BaseActivation { get; init; } = BaseActivation.SiLU;
     public double ScaleNoise { get; init; } = 0.1;
     public CoefficientInit CoefficientInit { get; init; } = CoefficientInit.Noise;
-    /// <summary>Learnable w_b (true) or w_b fixed at 1 (allukan-spec §7.3).</summary>
+    /// <summary>Learnable w_b (true) or w_b fixed at 1 (docs/allukan.md §R.10).</summary>
     public bool LearnBaseScale { get; init; } = true;
     /// <summary>Learnable w_s (true) or w_s fixed at 1; w_s only rescales c, so dropping it loses no expressiveness.</summary>
     public bool LearnSplineScale { get; init; } = true;
@@ -57,16 +57,16 @@ public sealed record SharedActivationOptions
 }
 
 /// <summary>
-/// The shared activation of SaKAN ("Share-activation KAN", ALL U-KAN, arXiv 2602.03156; allukan-spec §3.2):
+/// The shared activation of SaKAN ("Share-activation KAN", ALL U-KAN, arXiv 2602.03156; docs/allukan.md §R.3):
 /// ψ(u) = w_b·b(u) + w_s·Σ_j c_j B_j(u), one learnable univariate function applied element-wise to a tensor of any
 /// shape. It plays the role of Sprecher's single inner function; the KA / KAonv layers that own it put one scalar λ on
 /// every edge. Learnable: c (K = G + k), w_b, w_s — 10 scalars with the defaults.
 /// </summary>
 /// <remarks>
 /// State-dict names: <c>coef</c> (K), <c>base_scale</c> (1), <c>spline_scale</c> (1). The knots are not stored: they
-/// follow from the options and never move (U-KAN never calls update_grid, spec §3.2).
+/// follow from the options and never move (U-KAN never calls update_grid, docs/allukan.md §R.3).
 /// The basis comes from <see cref="BSplineBasis"/> by the same rule as <see cref="KanLinear"/>: closed-form cubic when
-/// k = 3 (<see cref="KanPath.Auto"/>), Cox–de Boor otherwise. One instance may be shared by several layers (spec §7.1):
+/// k = 3 (<see cref="KanPath.Auto"/>), Cox–de Boor otherwise. One instance may be shared by several layers (docs/allukan.md §R.10):
 /// TorchSharp lists a shared module's parameters once.
 /// </remarks>
 public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
@@ -100,7 +100,7 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
     public Parameter? BaseScale => base_scale;
     public Parameter? SplineScale => spline_scale;
 
-    /// <summary>w_b = w_s = 1; c per <see cref="SharedActivationOptions.CoefficientInit"/> (spec §3.2, initialisation).</summary>
+    /// <summary>w_b = w_s = 1; c per <see cref="SharedActivationOptions.CoefficientInit"/> (docs/allukan.md §R.3, initialisation).</summary>
     public void ResetParameters()
     {
         using var scope = NewDisposeScope();
@@ -181,7 +181,7 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
                 psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, false);
                 break;
             default:
-                // Grad-Free (spec §3.4): the basis is a constant of the graph. Kept for backward: the basis (K floats
+                // Grad-Free (docs/allukan.md §R.5): the basis is a constant of the graph. Kept for backward: the basis (K floats
                 // per element, for ∂/∂c) and b(u), Σ c B (for ∂/∂w_b, ∂/∂w_s); none of the basis evaluation's intermediates.
                 Tensor bas;
                 using (no_grad()) bas = Basis(u.detach());
@@ -214,7 +214,7 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
 
     /// <summary>
     /// ψ as one autograd node that saves only u (and references to the parameters) and recomputes the basis in
-    /// backward (spec §3.4, memory-lean variant). Arguments: u, c, w_b or null, w_s or null, the module, exact.
+    /// backward (docs/allukan.md §R.5, memory-lean variant). Arguments: u, c, w_b or null, w_s or null, the module, exact.
     /// </summary>
     /// <remarks>
     /// TorchSharp (0.107) calls backward from the autograd engine (on a worker thread for CUDA) where no dispose scope

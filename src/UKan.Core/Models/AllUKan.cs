@@ -2,10 +2,10 @@ using UKan.Layers;
 
 namespace UKan.Models;
 
-/// <summary>Which layers share one ψ (allukan-spec §7.1).</summary>
+/// <summary>Which layers share one ψ (docs/allukan.md §R.10).</summary>
 public enum ActivationSharing
 {
-    /// <summary>Every KA / KAonv layer has its own ψ (the default, spec §3.5).</summary>
+    /// <summary>Every KA / KAonv layer has its own ψ (the default, docs/allukan.md §R.6).</summary>
     Layer,
     /// <summary>
     /// One ψ per top-level stage of the skeleton (encoder1…3, patch_embed3/4, block1/2, dblock1/2, decoder1…5,
@@ -18,16 +18,16 @@ public enum ActivationSharing
 
 /// <summary>
 /// Options of ALL U-KAN, kept in <see cref="ModelSpec.ArchitectureOptions"/> as JSON (snake_case keys, kebab-case
-/// values). Every choice the paper leaves open is here; the defaults are allukan-spec's reconstruction.
+/// values). Every choice the paper leaves open is here; the defaults are the reconstruction of docs/allukan.md §R.
 /// </summary>
 public sealed record AllUKanOptions
 {
     /// <summary>ψ: grid, order, base activation, init, and the Grad-Free mode (default grad-free).</summary>
     public SharedActivationOptions Activation { get; init; } = new();
     public ActivationSharing Sharing { get; init; } = ActivationSharing.Layer;
-    /// <summary>Keep U-KAN's ReLUs (default) or drop them all (spec §7.5; see <see cref="SkeletonOptions.Relu"/>).</summary>
+    /// <summary>Keep U-KAN's ReLUs (default) or drop them all (docs/allukan.md §R.10; see <see cref="SkeletonOptions.Relu"/>).</summary>
     public bool Relu { get; init; } = true;
-    /// <summary>Sprecher's inner shift for the KA (FC) layers (spec §3.6); none by default.</summary>
+    /// <summary>Sprecher's inner shift for the KA (FC) layers (docs/allukan.md §R.7); none by default.</summary>
     public SprecherShiftOptions Shift { get; init; } = new();
     /// <summary>b in the KA layers: true as the nn.Linear they replace (U-KAN's KANLinear has none).</summary>
     public bool LinearBias { get; init; } = true;
@@ -45,7 +45,7 @@ public sealed record AllUKanOptions
 /// <summary>
 /// ALL U-KAN: "Fully Kolmogorov-Arnold Deep Model in Medical Image Segmentation" (arXiv 2602.03156, 2026). No code is
 /// public (the OpenReview link is anonymised) and only the abstract and the ICLR 2026 reviews could be read, so this is
-/// the reconstruction of allukan-spec §3: the Seg U-KAN skeleton (<see cref="SegUKan"/>, mirroring class <c>UKAN</c> of
+/// the reconstruction of docs/allukan.md §R: the Seg U-KAN skeleton (<see cref="SegUKan"/>, mirroring class <c>UKAN</c> of
 /// CUHK-AIM-Group/U-KAN <c>Seg_UKAN/archs.py</c>) with every nn.Conv2d a KAonv (<see cref="KaConv2d"/>) and every
 /// KANLinear a KA layer (<see cref="KaLinear"/>), each with its own shared activation ψ (<see cref="SharedActivation"/>).
 /// </summary>
@@ -55,12 +55,12 @@ public sealed record AllUKanOptions
 /// ≈57% fewer parameters than U-KAN and 10× fewer than a directly stacked KAN [review, paper] — which this design
 /// reproduces (docs/allukan.md). Every inferred choice is an <see cref="AllUKanOptions"/> field:
 /// <list type="bullet">
-/// <item>ψ = w_b·SiLU(u) + w_s·Σ c_j B_j(u) with G = 5, k = 3 on [−1, 1], c ~ ±0.01, w_b = w_s = 1 (spec §3.2).</item>
-/// <item>One scalar λ per edge; Λ and b initialised as the replaced Linear / Conv2d (spec §3.2).</item>
-/// <item>Grad-Free = basis under no_grad; gradients into earlier layers only through w_b·SiLU' (spec §3.4).</item>
-/// <item>ψ applied before the convolution, zero padding after ψ (spec §3.3).</item>
-/// <item>One ψ per layer; BN, LayerNorm, ReLU, max-pool, bilinear upsampling and skips kept (spec §3.5).</item>
-/// <item>No Sprecher shift (spec §3.6); biases kept in KA and KAonv layers (matches the spec's 2,764,948 count).</item>
+/// <item>ψ = w_b·SiLU(u) + w_s·Σ c_j B_j(u) with G = 5, k = 3 on [−1, 1], c ~ ±0.01, w_b = w_s = 1 (docs/allukan.md §R.3).</item>
+/// <item>One scalar λ per edge; Λ and b initialised as the replaced Linear / Conv2d (docs/allukan.md §R.3).</item>
+/// <item>Grad-Free = basis under no_grad; gradients into earlier layers only through w_b·SiLU' (docs/allukan.md §R.5).</item>
+/// <item>ψ applied before the convolution, zero padding after ψ (docs/allukan.md §R.4).</item>
+/// <item>One ψ per layer; BN, LayerNorm, ReLU, max-pool, bilinear upsampling and skips kept (docs/allukan.md §R.6).</item>
+/// <item>No Sprecher shift (docs/allukan.md §R.7); biases kept in KA and KAonv layers; 2,764,991 parameters for the paper dims (§R.9 predicts 2,764,948 for a ψ of 9 scalars).</item>
 /// </list>
 /// The model is a <see cref="SegUKan"/> whose <see cref="ModelSpec.Architecture"/> is AllUKan; state-dict keys are
 /// U-KAN's (<c>encoder1.conv.0.weight</c> is Λ) plus <c>….act.coef</c>, <c>….act.base_scale</c>, <c>….act.spline_scale</c>.

@@ -12,7 +12,7 @@ public sealed record SummaryRow(string Module, string Type, long Parameters, lon
 /// Parameters per module and multiply-accumulates (MACs) for an input size, counted on a real forward pass:
 /// convolutions (out elements × in/groups × kh × kw), linear maps (rows × in × out) and the project's layers through
 /// <see cref="IMacCounter"/> (KANLinear: rows × out × in × (1 + G + k)). Normalisation, activations, pooling and
-/// upsampling are not counted, as in the analytic figures of ukan-spec §A.5 (which thop undercounts by skipping KANLinear).
+/// upsampling are not counted, as in the figures of docs/architecture.md ("U-KAN's size and compute"; thop undercounts by skipping KANLinear).
 /// </summary>
 public static class ModelSummary
 {

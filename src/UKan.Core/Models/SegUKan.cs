@@ -137,7 +137,7 @@ public sealed record SkeletonOptions
 {
     /// <summary>
     /// True: U-KAN's ReLUs (after every BN, after each max-pool and each upsampling). False drops all of them, for ALL
-    /// U-KAN's ablation (allukan-spec §3.5, §7.5): ψ of the next layer is then the nonlinearity. The pool and upsample
+    /// U-KAN's ablation (docs/allukan.md §R.6, §R.10): ψ of the next layer is then the nonlinearity. The pool and upsample
     /// ReLUs act on the outputs of ReLUs in U-KAN (and are no-ops there), so dropping only the BN ReLUs would change nothing.
     /// </summary>
     public bool Relu { get; init; } = true;

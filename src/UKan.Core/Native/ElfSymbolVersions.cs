@@ -11,7 +11,7 @@ namespace UKan.Native;
 /// version <c>GLIBCXX_3.4.32</c>, which the libstdc++ of Debian 12 / Ubuntu 22.04 (GCC 12) does not define.
 /// The only symbol bound to it, <c>_ZSt21ios_base_library_initv</c>, is a link-time marker never called at run
 /// time. Marking that requirement weak (<c>VER_FLG_WEAK</c> in its <c>Elf64_Vernaux</c>) makes the dynamic
-/// loader accept the library (platform-notes §1). Layouts follow the System V gABI and the LSB
+/// loader accept the library (docs/platform.md §2). Layouts follow the System V gABI and the LSB
 /// "Symbol Versioning" chapter.
 /// </remarks>
 public static class ElfSymbolVersions

@@ -3,7 +3,7 @@ namespace UKan.Native;
 /// <summary>Which libstdc++ this process uses and which symbol versions it defines.</summary>
 public static class LibStdCxx
 {
-    /// <summary>The version TorchSharp 0.107's native library asks for (GCC 13); see platform-notes §1.</summary>
+    /// <summary>The version TorchSharp 0.107's native library asks for (GCC 13); see docs/platform.md §2.</summary>
     public const string RequiredByTorchSharp = "GLIBCXX_3.4.32";
 
     /// <summary>

@@ -14,7 +14,7 @@ public sealed record LibTorchDirectory(string Path, LibTorchSource Source, strin
 
 /// <summary>
 /// Finds libtorch: the CPU build that ships with the app, a directory named by <c>--libtorch</c> or
-/// <c>UKAN_LIBTORCH</c>, or the <c>lib</c> folder of an installed PyTorch (platform-notes §3: no CUDA build of
+/// <c>UKAN_LIBTORCH</c>, or the <c>lib</c> folder of an installed PyTorch (docs/platform.md §3: no CUDA build of
 /// TorchSharp can be installed here, but a machine with a GPU nearly always has PyTorch, whose libtorch works).
 /// </summary>
 public static partial class LibTorchLocator
@@ -76,7 +76,7 @@ public static partial class LibTorchLocator
 
     /// <summary>
     /// LibTorchSharp 0.107 is built against libtorch 2.10; its C API has been stable across 2.10 and 2.11
-    /// (platform-notes §3). Older libtorch (e.g. Debian's PyTorch 1.13) cannot work.
+    /// (docs/platform.md §3). Older libtorch (e.g. Debian's PyTorch 1.13) cannot work.
     /// </summary>
     public static bool IsCompatible(string? version)
     {

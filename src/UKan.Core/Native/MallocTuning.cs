@@ -4,7 +4,7 @@ namespace UKan.Native;
 /// glibc malloc settings that stop the allocator from returning memory to the kernel after every training step.
 /// </summary>
 /// <remarks>
-/// Measured on a 2-core machine (platform-notes §2): a conv training step of batch 8 at 256x256 took 2,692 ms with
+/// Measured on a 2-core machine (docs/platform.md §4): a conv training step of batch 8 at 256x256 took 2,692 ms with
 /// default settings and 190 ms with these, because every step otherwise mmaps and unmaps its large activations and
 /// pays the page faults again. glibc reads GLIBC_TUNABLES only at process start, hence the re-exec in the CLI.
 /// </remarks>

@@ -23,8 +23,8 @@ public sealed record RuntimeInfo(
 
 /// <summary>
 /// Loads the native side of TorchSharp so that it works on any x64 Linux: patches LibTorchSharp where the
-/// system libstdc++ is too old (platform-notes §1), and lets a CUDA libtorch from an installed PyTorch stand in
-/// for the CUDA TorchSharp packages that cannot be installed (§3). Must run before the first torch call.
+/// system libstdc++ is too old (docs/platform.md §2), and lets a CUDA libtorch from an installed PyTorch stand in
+/// for the CUDA TorchSharp packages that cannot be installed (docs/platform.md §3). Must run before the first torch call.
 /// </summary>
 /// <remarks>
 /// Mechanism: the chosen libtorch libraries and then LibTorchSharp are opened by full path. When TorchSharp

@@ -112,7 +112,7 @@ public sealed class FlatAdam : IDisposable
     /// <summary>
     /// A parameter's view of its slice: in its own shape, or for 4-D (convolution) weights with channelsLast, laid out
     /// (out, kh, kw, in) and viewed back as (out, in, kh, kw), the strides of torch's channels_last format, which makes
-    /// cuDNN choose NHWC kernels (an experiment of issue 6, bench --channels-last).
+    /// cuDNN choose NHWC kernels (measured with <c>bench --layout</c>, docs/results.md §2b).
     /// </summary>
     static Tensor Place(Tensor slice, long[] shape, bool channelsLast) =>
         channelsLast && shape.Length == 4

@@ -10,7 +10,7 @@ public sealed record GroupSettings(string Name, double LearningRate, double Weig
 /// U-KAN's two parameter groups (Seg_UKAN/train.py): a parameter whose name contains both "layer" and "fc"
 /// (case-insensitive) is a KAN weight of a tokenized block (<c>block1.0.layer.fc1.spline_weight</c>, ...) and trains at
 /// kan_lr = 1e-2; everything else at lr = 1e-4; weight decay 1e-4 for both. The same rule puts ALL U-KAN's
-/// tokenized KA layers in the fast group (allukan-spec §4).
+/// tokenized KA layers in the fast group (docs/allukan.md §R.8).
 /// </summary>
 public static class ParameterGroups
 {

@@ -6,8 +6,8 @@ using UKan.Models;
 namespace UKan.Training;
 
 /// <summary>
-/// Everything a segmentation training run needs, with the official U-KAN defaults (Seg_UKAN/train.py, ukan-spec
-/// §A.2–A.8). Written resolved to config.json in every run folder.
+/// Everything a segmentation training run needs, with the official U-KAN defaults (Seg_UKAN/train.py of
+/// CUHK-AIM-Group/U-KAN @ b20bf63). Written resolved to config.json in every run folder.
 /// </summary>
 public sealed record TrainConfig
 {

@@ -9,7 +9,7 @@ public class DiffusionModelTests
     /// <summary>
     /// Trainable parameters of the three noise predictors at the official configuration (ch 64, mult 1-2-3-4, 2
     /// residual blocks). UKan_Hybrid's count is the official one (fixture json); UNet and UMLP follow from the same
-    /// blocks and agree with the spec's analytic ≈20.76 M and ≈23.07 M (§B.2). The official UMLP also declares a
+    /// blocks and agree with counts made by hand from Diffusion_UKAN/Diffusion/UNet.py and Model_UMLP.py (≈20.76 M, ≈23.07 M). The official UMLP also declares a
     /// LayerNorm dnorm4 that its forward never uses; it is left out here (512 parameters).
     /// </summary>
     [Theory]

@@ -64,7 +64,7 @@ public class OfficialMetricsTests
     [Fact]
     public void Official_numbers_depend_on_the_batch_composition()
     {
-        // The documented quirk (medpy issue #132): same 16 images, same predictions, different batching → different
+        // The documented quirk (github.com/loli/medpy, #132): same 16 images, same predictions, different batching → different
         // official IoU, Dice and HD95; the per-image numbers do not change.
         var rng = new Random(3);
         int h = 24, w = 24, n = 16;

@@ -12,7 +12,7 @@ namespace UKan.Tests.Models;
 /// <item>U-KAN with the MLP ablation (every layer an nn.Linear / nn.Conv2d with bias): 2,764,561. ALL U-KAN has exactly
 /// these Λ and b, plus ψ on each of its 43 layers (31 KAonv + 12 KA).</item>
 /// <item>ψ with learnable c (8), w_b and w_s: 10 per layer, 2,764,561 + 430 = 2,764,991 (our default).</item>
-/// <item>allukan-spec §5 predicts 2,764,948 = 2,764,561 + 43·9: its ψ has 9 scalars. With w_b fixed at 1 (or w_s,
+/// <item>docs/allukan.md §R.9 predicts 2,764,948 = 2,764,561 + 43·9: its ψ has 9 scalars. With w_b fixed at 1 (or w_s,
 /// which only rescales c) ours gives the same number; both variants are tested.</item>
 /// </list>
 /// </summary>
@@ -51,7 +51,7 @@ public sealed class AllUKanVariantModelTests : ModelTester
 }
 
 /// <summary>
-/// The stacked-KAN baseline: 27,492,064 parameters for the paper dims, the number allukan-spec §5 predicts
+/// The stacked-KAN baseline: 27,492,064 parameters for the paper dims, the number docs/allukan.md §R.9 predicts
 /// (10 per edge in every conv and FC, no KAN bias, BN and LayerNorm as U-KAN), 9.94× ALL U-KAN's 2,764,991.
 /// </summary>
 public sealed class StackedKanModelTests : ModelTester

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace UKan.Tests.Models;
 
 /// <summary>
-/// Multiply-accumulate counts against the analytic figures of ukan-spec §A.5 and against identities that hold between
+/// Multiply-accumulate counts against the figures of docs/architecture.md ("U-KAN's size and compute") and against identities that hold between
 /// the architectures built on the same skeleton.
 /// </summary>
 public class ModelSummaryTests

@@ -22,7 +22,7 @@ public enum BranchPool { Average, AverageWithoutPadding, Max }
 
 /// <summary>
 /// Inception v3 (Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", CVPR 2016) for the
-/// generative metrics of Diffusion U-KAN (ukan-spec §B.5). Mirrors torchvision/models/inception.py <c>Inception3</c> and,
+/// generative metrics of Diffusion U-KAN (docs/diffusion.md, FID and IS). Mirrors torchvision/models/inception.py <c>Inception3</c> and,
 /// for <see cref="InceptionVariant.Fid"/>, the patched blocks of mseitzer/pytorch-fid <c>src/pytorch_fid/inception.py</c>;
 /// module names are theirs, so both published weight files load strictly.
 /// </summary>
