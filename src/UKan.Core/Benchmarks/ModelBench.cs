@@ -23,7 +23,7 @@ public sealed record StepPhases(Timing Forward, Timing Backward, Timing Optimize
 
 /// <summary>
 /// One training step (forward, BCE+Dice, backward, Adam with U-KAN's two groups) and one inference pass, timed on
-/// random inputs, as platform-notes §4 measured the official code (so the two compare directly).
+/// random inputs, as docs/results.md §2c measured the official code (so the two compare directly).
 /// </summary>
 public static class ModelBench
 {

@@ -18,7 +18,7 @@ public sealed record TrainResult(string RunFolder, int EpochsDone, double BestIo
 }
 
 /// <summary>
-/// Trains a segmentation model the way Seg_UKAN/train.py does (ukan-spec §A.8): per epoch, train on shuffled
+/// Trains a segmentation model the way Seg_UKAN/train.py does (CUHK-AIM-Group/U-KAN @ b20bf63): per epoch, train on shuffled
 /// batches with drop_last, validate, step the cosine schedule, log, and keep the best-validation-IoU model; plus
 /// what the reference lacks: a resumable last checkpoint with optimizer state, atomic files, curves and overlays,
 /// a CUDA-graph path on the GPU, and a clear error when the loss diverges.
