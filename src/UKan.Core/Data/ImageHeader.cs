@@ -54,8 +54,8 @@ public static class ImageHeader
     {
         if (Peek(data, format) is not (var w, var h)) return;
         if ((long)w * h > MaxPixels)
-            throw new UserError($"{name} is {w}x{h} pixels ({(double)w * h / 1e6:0.#} megapixels), more than the limit of {MaxPixels / 1e6:0.#} megapixels; " +
-                                $"downscale it, or raise the limit with --max-pixels {(long)w * h} if the memory is there.");
+            throw new UserError($"{name} is {w}x{h} pixels ({(double)w * h / 1e6:0.#} megapixels), more than the --max-pixels limit of {MaxPixels / 1e6:0.#} megapixels; " +
+                                $"downscale it, or raise the limit (--max-pixels {(long)w * h}) if the memory is there.");
     }
 
     /// <summary>The size in the first start-of-frame marker (SOF0–SOF15 except DHT, JPG and DAC).</summary>

@@ -50,7 +50,7 @@ public static class RunDirectory
         root = Path.GetFullPath(root);
         var full = OutputGuard.CheckFolder(root, "--out", []);
         bool existed = Directory.Exists(full);
-        if (existed && !IsRun(full) && Directory.EnumerateFileSystemEntries(full).Any())
+        if (existed && !IsRun(full) && Directory.EnumerateFileSystemEntries(full).Any(e => Path.GetFileName(e) != RunLock.FileName))
         {
             if (Kind(full) is not null)
                 throw new UserError($"--out {root}: already holds a run; continue it with '{Verb(kind)} --resume {root}', or choose another --out.");
