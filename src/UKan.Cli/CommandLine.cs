@@ -26,6 +26,22 @@ static class CommandLine
         Recursive = true,
     };
 
+    public static readonly Option<long> MaxPixels = new("--max-pixels")
+    {
+        Description = $"Largest image (width × height) read; larger ones are refused before decoding (default {UKan.Data.ImageHeader.DefaultMaxPixels:N0}).",
+        DefaultValueFactory = _ => UKan.Data.ImageHeader.DefaultMaxPixels,
+        Recursive = true,
+    };
+
+    /// <summary>
+    /// The one --overwrite of every command that writes files a user names: without it an existing file is never
+    /// replaced (OutputGuard). Added to each such command, not global, so that --help shows it only where it applies.
+    /// </summary>
+    public static readonly Option<bool> Overwrite = new("--overwrite")
+    {
+        Description = "Replace existing output files (without it, a command that would replace a file refuses to start).",
+    };
+
     static CommandLine() => Device.AcceptOnlyFromAmong("auto", "cpu", "cuda");
 
     public static RootCommand Build()
@@ -34,6 +50,7 @@ static class CommandLine
         root.Options.Add(Device);
         root.Options.Add(LibTorch);
         root.Options.Add(Threads);
+        root.Options.Add(MaxPixels);
         foreach (var command in Commands.Registry.All()) root.Subcommands.Add(command);
         return root;
     }
@@ -49,18 +66,48 @@ static class CommandLine
         }
         try
         {
+            CheckGlobalOptions(parsed);
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (UserError e)
+        catch (Exception e) when (Unwrap(e) is UserError u)
         {
-            Console.Error.WriteLine($"ukan: error: {OneLine(e.Message)}");
+            Console.Error.WriteLine($"ukan: error: {OneLine(u.Message)}");
             return 2;
         }
-        catch (OperationCanceledException)
+        catch (Exception e) when (Unwrap(e) is OperationCanceledException c)
         {
-            Console.Error.WriteLine("ukan: stopped.");
+            Console.Error.WriteLine(c.Message.StartsWith("stopped") ? $"ukan: {c.Message}." : "ukan: stopped.");
             return 130;
         }
+        catch (Exception e) when (Unwrap(e) is IOException or UnauthorizedAccessException)
+        {
+            // A file system refusal met while writing (disk full, permissions changed, a path taken meanwhile):
+            // the user's to fix, and AtomicFile has left no partial file.
+            Console.Error.WriteLine($"ukan: error: {OneLine(Unwrap(e).Message)} (a file system error: check the path, its permissions and the free space).");
+            return 2;
+        }
+    }
+
+    /// <summary>
+    /// The error inside parallel work (Parallel.For wraps what its bodies throw in AggregateException) or a
+    /// reflection call: the first user error if there is one, else the first error.
+    /// </summary>
+    static Exception Unwrap(Exception e)
+    {
+        if (e is System.Reflection.TargetInvocationException { InnerException: { } inner }) return Unwrap(inner);
+        if (e is not AggregateException aggregate) return e;
+        var all = aggregate.Flatten().InnerExceptions.Select(Unwrap).ToList();
+        return all.FirstOrDefault(x => x is UserError) ?? all.FirstOrDefault(x => x is OperationCanceledException) ?? all.FirstOrDefault() ?? e;
+    }
+
+    /// <summary>Global options, checked before any command runs (a thread count of 0 aborts inside libtorch).</summary>
+    static void CheckGlobalOptions(ParseResult parsed)
+    {
+        if (parsed.GetValue(Threads) is int t && t is < 1 or > 4096)
+            throw new UserError($"--threads {t}: must be between 1 and 4096 (default: all cores).");
+        long maxPixels = parsed.GetValue(MaxPixels);
+        if (maxPixels < 1) throw new UserError($"--max-pixels {maxPixels}: must be at least 1.");
+        UKan.Data.ImageHeader.MaxPixels = maxPixels;
     }
 
     /// <summary>Collapses a multi-line message (the parser lists allowed values on lines of their own).</summary>
@@ -76,21 +123,11 @@ static class CommandLine
     }
 
     /// <summary>
-    /// A token that the first Ctrl+C cancels, so that a long run stops at its next checkpoint boundary
-    /// (<paramref name="boundary"/>: "step", "epoch") with nothing lost; a second Ctrl+C ends the process.
+    /// A token that the first Ctrl+C or SIGTERM cancels, so that a long run stops at its next checkpoint boundary
+    /// (<paramref name="boundary"/>: "step", "epoch") with nothing lost and its run folder unlocked; a second one ends
+    /// the process. Disposing it removes the handlers.
     /// </summary>
-    public static CancellationTokenSource StopOnCtrlC(string boundary)
-    {
-        var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            if (cancel.IsCancellationRequested) return;
-            e.Cancel = true;
-            cancel.Cancel();
-            Console.Error.WriteLine($"ukan: stopping after this {boundary} (Ctrl+C again to abort)…");
-        };
-        return cancel;
-    }
+    public static CancellationTokenSource StopOnCtrlC(string boundary) => new StopSignal(boundary);
 
     /// <summary>Starts torch as the global options ask; every command that computes calls this first.</summary>
     public static RuntimeInfo StartTorch(ParseResult parsed)

@@ -27,9 +27,14 @@ static class BenchCommand
         Graphs.AcceptOnlyFromAmong("auto", "on", "off");
         KanPathOption.AcceptOnlyFromAmong("auto", "general");
         Layout.AcceptOnlyFromAmong("auto", "nchw", "channels-last");
-        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs, KanPathOption, Layout, Breakdown }) command.Options.Add(o);
+        foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs, KanPathOption, Layout, Breakdown, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
+            CheckCommon(parsed);
+            if (parsed.GetValue(batch) is var b and (< 1 or > 1024)) throw new UserError($"--batch {b}: must be between 1 and 1024.");
+            foreach (var size in parsed.GetValue(sizes)!)
+                if (size <= 0 || size % 32 != 0 || size > UKan.Training.TrainConfig.MaxSide)
+                    throw new UserError($"--size {size}: must be a positive multiple of 32 up to {UKan.Training.TrainConfig.MaxSide}.");
             var rt = CommandLine.StartTorch(parsed);
             var spec = model.Resolve(parsed);
             var precision = PrecisionSettings.Parse(parsed.GetValue(PrecisionOption)!);
@@ -66,9 +71,13 @@ static class BenchCommand
         var kan = new Command("kan", "KANLinear(d, d) forward + backward against a bias-free Linear(d, d) on the same rows.");
         var rows = new Option<long?>("--rows") { Description = "Rows (tokens × batch); default: 2048×160, 8192×256 and 32768×128 (docs/results.md §2c)." };
         var dim = new Option<int?>("--dim") { Description = "Features d." };
-        foreach (var o in new Option[] { rows, dim, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs }) kan.Options.Add(o);
+        foreach (var o in new Option[] { rows, dim, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs, CommandLine.Overwrite }) kan.Options.Add(o);
         kan.SetAction(parsed =>
         {
+            CheckCommon(parsed);
+            if (parsed.GetValue(rows) is long r0 and (< 1 or > 100_000_000)) throw new UserError($"--rows {r0}: must be between 1 and 100000000.");
+            if (parsed.GetValue(dim) is int d0 and (< 1 or > 16384)) throw new UserError($"--dim {d0}: must be between 1 and 16384.");
+            if ((parsed.GetValue(rows) is null) != (parsed.GetValue(dim) is null)) throw new UserError("--rows and --dim go together; give both, or neither for the paper's shapes.");
             var rt = CommandLine.StartTorch(parsed);
             var precision = PrecisionSettings.Parse(parsed.GetValue(PrecisionOption)!);
             UKan.Layers.KanFeatures.UseFusedKernels = !parsed.GetValue(NoFused);
@@ -85,6 +94,14 @@ static class BenchCommand
         });
         command.Subcommands.Add(kan);
         return command;
+    }
+
+    /// <summary>The options both bench commands share, checked before torch starts; the JSON file before hours of timing.</summary>
+    static void CheckCommon(ParseResult parsed)
+    {
+        if (parsed.GetValue(Warmup) is var w and (< 0 or > 100_000)) throw new UserError($"--warmup {w}: must be between 0 and 100000.");
+        if (parsed.GetValue(Runs) is var n and (< 1 or > 100_000)) throw new UserError($"--runs {n}: must be between 1 and 100000.");
+        if (parsed.GetValue(Json) is string json) UKan.IO.OutputGuard.CheckFile(json, "--json", parsed.GetValue(CommandLine.Overwrite), []);
     }
 
     static bool UseGraphs(ParseResult parsed, UKan.Native.RuntimeInfo rt) => parsed.GetValue(Graphs) switch

@@ -86,6 +86,9 @@ static class DataCommand
         };
         command.SetAction(parsed =>
         {
+            if (parsed.GetValue(count) is var n and (< 1 or > 1_000_000)) throw new UserError($"--count {n}: must be between 1 and 1000000.");
+            if (parsed.GetValue(maxSide) is var side and (< 8 or > 65_536)) throw new UserError($"--max-side {side}: must be between 8 and 65536.");
+            if (parsed.GetValue(quality) is var q and (< 1 or > 100)) throw new UserError($"--jpeg-quality {q}: must be between 1 and 100.");
             var (ids, bytes) = DatasetSubset.Create(parsed.GetValue(source)!, parsed.GetValue(output)!, parsed.GetValue(count),
                 parsed.GetValue(maxSide), parsed.GetValue(quality));
             Console.WriteLine($"wrote {ids.Count} samples ({bytes:N0} bytes of images and masks) to {Path.GetFullPath(parsed.GetValue(output)!)}");

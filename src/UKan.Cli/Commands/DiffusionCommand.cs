@@ -47,11 +47,15 @@ static class DiffusionCommand
         var dataset = DatasetOption();
         var output = new Option<string>("--out") { Description = "Folder to write the PNGs to.", Required = true };
         var seed = new Option<long>("--seed") { Description = "Seed of GlaS's random crops (training with the same --seed crops the same).", DefaultValueFactory = _ => 0 };
-        foreach (var o in new Option[] { data, dataset, output, seed }) command.Options.Add(o);
+        foreach (var o in new Option[] { data, dataset, output, seed, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
+            var outDir = parsed.GetValue(output)!;
+            var (imagesDir, sources) = ImageFile.ListImagesOf(parsed.GetValue(data)!, "--data");
+            var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", sources.Prepend(imagesDir));
             var prepared = new DiffusionData(parsed.GetValue(data)!, Enum.Parse<DiffusionDataset>(parsed.GetValue(dataset)!, ignoreCase: true), DiffusionTrainer.ImageSize, parsed.GetValue(seed));
-            prepared.Save(parsed.GetValue(output)!);
+            UKan.IO.OutputGuard.CheckExisting(outFull, prepared.Names.Select(n => n + ".png"), "--out", parsed.GetValue(CommandLine.Overwrite));
+            prepared.Save(outDir);
             Console.WriteLine($"wrote {prepared.Count} images of {prepared.Size}x{prepared.Size} to {Path.GetFullPath(parsed.GetValue(output)!)}");
             return 0;
         });
@@ -87,7 +91,20 @@ static class DiffusionCommand
             DiffusionResult result;
             if (parsed.GetValue(resume) is string runDir)
             {
-                if (parsed.GetValue(data) is not null) throw new UserError("--resume continues a run with its own data and settings; do not pass --data with it.");
+                DiffusionConfig? run = null;
+                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs" }, name =>
+                {
+                    run ??= File.Exists(Path.Combine(runDir, "config.json")) ? DiffusionTrainer.LoadConfig(runDir) : null;
+                    var inv = System.Globalization.CultureInfo.InvariantCulture;
+                    return run is null ? null : name switch
+                    {
+                        "--data" => run.Data, "--out" => run.Output, "--dataset" => run.Dataset.ToString().ToLowerInvariant(),
+                        "--model" => DiffusionWeights.Name(run.Model), "--batch" => run.Batch.ToString(inv), "--lr" => run.Lr.ToString(inv),
+                        "--loss" => run.Loss, "--sample-every" => run.SampleEvery.ToString(inv), "--sample-count" => run.SampleCount.ToString(inv),
+                        "--sample-ddim-steps" => run.SampleDdimSteps.ToString(inv), "--seed" => run.Seed.ToString(inv), _ => null,
+                    };
+                });
+                if (parsed.GetValue(epochs) is int e && e < 1) throw new UserError($"--epochs {e}: must be at least 1.");
                 result = progress.Run(p => DiffusionTrainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token));
             }
             else
@@ -124,33 +141,37 @@ static class DiffusionCommand
     {
         var command = new Command("generate", "Sample images from trained diffusion weights (a run folder, model.safetensors, or an official Diffusion_UKAN ckpt_*.pt).");
         var weights = new Option<string>("--weights") { Description = "Run folder, weights file, or official .pt checkpoint.", Required = true };
-        var output = new Option<string>("--out") { Description = "Folder for the images (NNNNN.png) and grid.png.", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder for the images (NNNNN.png) and grid.png (existing ones are replaced only with --overwrite).", Required = true };
         var model = ModelOption("Architecture of an official .pt checkpoint (default ukan-hybrid); our files record their own.");
         var count = new Option<int>("--count") { Description = "Number of images.", DefaultValueFactory = _ => 64 };
         var ddim = new Option<int?>("--ddim") { Description = "Sample with N DDIM steps (deterministic, fast) instead of the reference's 1000 ancestral steps." };
         var batch = new Option<int>("--batch") { Description = "Images sampled at once.", DefaultValueFactory = _ => 64 };
         var seed = new Option<long>("--seed") { Description = "Noise seed.", DefaultValueFactory = _ => 0 };
-        foreach (var o in new Option[] { weights, output, model, count, ddim, batch, seed }) command.Options.Add(o);
+        foreach (var o in new Option[] { weights, output, model, count, ddim, batch, seed, CommandLine.Overwrite }) command.Options.Add(o);
 
         command.SetAction(parsed =>
         {
             int n = parsed.GetValue(count), b = parsed.GetValue(batch);
-            if (n < 1) throw new UserError($"--count {n}: must be at least 1.");
-            if (b < 1) throw new UserError($"--batch {b}: must be at least 1.");
+            if (n is < 1 or > 100_000) throw new UserError($"--count {n}: must be between 1 and 100000.");
+            if (b is < 1 or > 1024) throw new UserError($"--batch {b}: must be between 1 and 1024.");
             if (parsed.GetValue(ddim) is int s && (s < 1 || s > 1000)) throw new UserError($"--ddim {s}: must be between 1 and 1000.");
+            var weightsPath = parsed.GetValue(weights)!;
+            var outDir = UKan.IO.OutputGuard.CheckFolder(parsed.GetValue(output)!, "--out", [weightsPath]);
+            UKan.IO.OutputGuard.CheckExisting(outDir, Enumerable.Range(0, n).Select(i => $"{i:D5}.png").Append("grid.png"), "--out", parsed.GetValue(CommandLine.Overwrite));
             var rt = CommandLine.StartTorch(parsed);
-            var (net, arch) = DiffusionWeights.Load(parsed.GetValue(weights)!, ParseModel(parsed.GetValue(model)));
+            var (net, arch) = DiffusionWeights.Load(weightsPath, ParseModel(parsed.GetValue(model)), warning => Console.Error.WriteLine($"ukan: warning: {warning}"));
             net.to(rt.Device);
             var ddpm = new Ddpm();
             var steps = parsed.GetValue(ddim);
-            var outDir = Path.GetFullPath(parsed.GetValue(output)!);
-            Directory.CreateDirectory(outDir);
+            UKan.IO.OutputGuard.CreateFolder(outDir, parsed.GetValue(output)!, "--out");
+            // Sampling with many steps takes long: Ctrl+C or SIGTERM stops it between two model evaluations, writing nothing.
+            using var cancel = CommandLine.StopOnCtrlC("denoising step");
             Console.WriteLine($"sampling {n} images from {DiffusionWeights.Name(arch)} on {rt.Device} with {(steps is int k ? $"{ddpm.Evaluations(k)} DDIM steps" : $"{ddpm.Steps} ancestral steps")}");
             double total = Math.Ceiling((double)n / b) * ddpm.Evaluations(steps);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             int evaluated = 0;
             var images = ConsoleProgress.Bar("denoising", total, set =>
-                Samples.Generate(net, ddpm, n, rt.Device, steps, parsed.GetValue(seed), b, () => set(++evaluated)));
+                Samples.Generate(net, ddpm, n, rt.Device, steps, parsed.GetValue(seed), b, () => { cancel.Token.ThrowIfCancellationRequested(); set(++evaluated); }));
             for (int i = 0; i < images.Count; i++) ImageFile.WritePng(Path.Combine(outDir, $"{i:D5}.png"), images[i]);
             ImageFile.WritePng(Path.Combine(outDir, "grid.png"), Samples.Grid(images));
             Console.WriteLine($"wrote {images.Count} images and grid.png to {outDir} ({clock.Elapsed.TotalSeconds:F1} s)");
@@ -167,8 +188,8 @@ static class DiffusionCommand
         var fidWeights = new Option<string?>("--fid-weights") { Description = $"pytorch-fid's {InceptionMetrics.FidWeightsName} ({InceptionMetrics.FidWeightsUrl})." };
         var isWeights = new Option<string?>("--is-weights") { Description = $"torchvision's {InceptionMetrics.IsWeightsName} ({InceptionMetrics.IsWeightsUrl})." };
         var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 50 };
-        var output = new Option<string?>("--out") { Description = "Also write the scores to this JSON file." };
-        foreach (var o in new Option[] { generated, real, fidWeights, isWeights, batch, output }) command.Options.Add(o);
+        var output = new Option<string?>("--out") { Description = "Also write the scores to this JSON file (an existing one is replaced only with --overwrite)." };
+        foreach (var o in new Option[] { generated, real, fidWeights, isWeights, batch, output, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             string? fid = parsed.GetValue(fidWeights), inception = parsed.GetValue(isWeights), realDir = parsed.GetValue(real);
@@ -177,7 +198,9 @@ static class DiffusionCommand
                     $"the Inception networks are not bundled; download them from {InceptionMetrics.FidWeightsUrl} and {InceptionMetrics.IsWeightsUrl}.");
             if (fid is not null && realDir is null) throw new UserError("--fid-weights needs --real DIR, the real images to compare with.");
             int b = parsed.GetValue(batch);
-            if (b < 1) throw new UserError($"--batch {b}: must be at least 1.");
+            if (b is < 1 or > 1024) throw new UserError($"--batch {b}: must be between 1 and 1024.");
+            if (parsed.GetValue(output) is string jsonOut)
+                UKan.IO.OutputGuard.CheckFile(jsonOut, "--out", parsed.GetValue(CommandLine.Overwrite), [fid, inception]);
             var genFiles = InceptionMetrics.ImageFiles(parsed.GetValue(generated)!, "--generated");
             var realFiles = realDir is null ? null : InceptionMetrics.ImageFiles(realDir, "--real");
             var rt = CommandLine.StartTorch(parsed);

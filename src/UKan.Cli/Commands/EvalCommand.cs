@@ -16,28 +16,45 @@ static class EvalCommand
         var data = new Option<string?>("--data") { Description = "Dataset folder (default: the run's)." };
         var split = new Option<string?>("--split") { Description = "Evaluate the validation ids of this split.json (default: the run's split; for a weights file: every image)." };
         var batch = new Option<int>("--batch") { Description = "Batch size of the official (batch-pooled) metrics.", DefaultValueFactory = _ => 8 };
-        var jsonOut = new Option<string?>("--json") { Description = "Also write the summary to this JSON file." };
-        var csv = new Option<string?>("--csv") { Description = "Per-image CSV path (default: eval_per_image.csv in the run folder, or ./eval_per_image.csv)." };
+        var jsonOut = new Option<string?>("--json") { Description = "Also write the summary to this JSON file (an existing one is replaced only with --overwrite)." };
+        var csv = new Option<string?>("--csv") { Description = "Per-image CSV path (default: eval_per_image.csv in the run folder, or ./eval_per_image.csv; an existing file is replaced only with --overwrite, except the run folder's own)." };
         var inference = new InferenceOptions();
         inference.AddTo(command);
         command.Arguments.Add(target);
-        foreach (var o in new Option[] { data, split, batch, csv, jsonOut }) command.Options.Add(o);
+        foreach (var o in new Option[] { data, split, batch, csv, jsonOut, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
-            var rt = CommandLine.StartTorch(parsed);
+            int b = parsed.GetValue(batch);
+            if (b is < 1 or > 1024) throw new UserError($"--batch {b}: must be between 1 and 1024.");
             var path = parsed.GetValue(target)!;
             UKan.Training.TrainConfig? runConfig = null;
             string weights = path, csvDefault = "eval_per_image.csv";
             string? splitPath = parsed.GetValue(split);
+            bool inRun = false;
             if (Directory.Exists(path))
             {
                 var run = new UKan.Training.RunFolder(path);
                 if (!File.Exists(run.Config)) throw new UserError($"{path}: not a run folder (no config.json); pass a run folder or a weights file.");
-                runConfig = UKan.Training.TrainConfig.FromJson(File.ReadAllText(run.Config));
+                runConfig = UKan.Training.TrainConfig.Load(run.Config);
                 weights = File.Exists(run.ExportedModel) ? run.ExportedModel : throw new UserError($"{path}: the run has no model.safetensors yet (no epoch finished).");
                 splitPath ??= run.Split;
                 csvDefault = Path.Combine(run.Root, "eval_per_image.csv");
+                inRun = true;
             }
+            else if (!File.Exists(path)) throw new UserError($"{path}: no such run folder or weights file.");
+            // Outputs are checked before the (long) evaluation: never an input, never an existing file without --overwrite
+            // (the per-image CSV a run folder keeps for itself excepted).
+            bool overwrite = parsed.GetValue(CommandLine.Overwrite);
+            string?[] inputs = [weights, splitPath, runConfig is null ? null : Path.Combine(path, "config.json")];
+            var csvPath = parsed.GetValue(csv) ?? csvDefault;
+            UKan.IO.OutputGuard.CheckFile(csvPath, "--csv", overwrite, inputs, replaceable: inRun && parsed.GetValue(csv) is null);
+            var json = parsed.GetValue(jsonOut);
+            if (json is not null)
+            {
+                UKan.IO.OutputGuard.CheckFile(json, "--json", overwrite, inputs);
+                if (Path.GetFullPath(json) == Path.GetFullPath(csvPath)) throw new UserError($"--json {json}: the same file as the per-image CSV; give two different names.");
+            }
+            var rt = CommandLine.StartTorch(parsed);
             var (net, spec, h, w, preset, resolvedRun) = inference.Resolve(parsed, weights, runConfig, rt.Device);
             var dataDir = parsed.GetValue(data) ?? resolvedRun?.Data ?? throw new UserError("--data is required when evaluating a weights file.");
             if (!Directory.Exists(dataDir)) throw new UserError($"--data {dataDir}: folder not found.");
@@ -50,7 +67,7 @@ static class EvalCommand
                 ids = sp.Validation;
             }
             var dataset = new SegmentationDataset(folder, h, w, preset, spec.InChannels);
-            var (summary, meter, _) = Evaluator.Run(net, dataset, ids, rt.Device, Math.Max(1, parsed.GetValue(batch)));
+            var (summary, meter, _) = Evaluator.Run(net, dataset, ids, rt.Device, b);
             var (o, pi) = (summary.Official, summary.PerImage);
             var table = new TextTable("metric", "official (batch-pooled)", "per-image mean ± std", "per-image median");
             table.Add("iou", o.Iou.ToString("F4"), $"{pi.Iou.Mean:F4} ± {pi.Iou.Std:F4}", pi.Iou.Median.ToString("F4"));
@@ -62,10 +79,8 @@ static class EvalCommand
             Console.WriteLine($"{spec.Describe()} on {o.Images} images of {dataDir} ({(splitPath is null ? "all images" : "validation ids of " + splitPath)}), input {h}x{w}, batches of {parsed.GetValue(batch)}");
             Console.Write(table);
             Console.WriteLine($"empty masks: {pi.BothEmpty} image(s) with both empty (scored 1 / HD95 0), {pi.PredictionEmpty} with nothing predicted, {pi.TargetEmpty} with an empty ground truth (HD95 = image diagonal); see docs/metrics.md");
-            var json = parsed.GetValue(jsonOut);
             if (json is not null)
                 AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(new { model = spec.Describe(), data = dataDir, size = new[] { h, w }, summary }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            var csvPath = parsed.GetValue(csv) ?? csvDefault;
             meter.WriteImagesCsv(csvPath);
             Console.WriteLine($"per-image scores: {Path.GetFullPath(csvPath)}");
             return 0;

@@ -13,26 +13,37 @@ static class PredictCommand
     public static Command Create()
     {
         var command = new Command("predict", "Segment images: lossless mask PNGs at each input's own size, optional probability maps and overlays.");
-        var weights = new Option<string>("--weights") { Description = "Weights: a run's model.safetensors, a checkpoint, or an official .pth (with --preset).", Required = true };
+        var weights = new Option<string>("--weights") { Description = "Weights: a run folder (its model.safetensors), a weights file or checkpoint, or an official .pth (with --preset).", Required = true };
         var inputs = new Argument<string[]>("inputs") { Description = "Image files or folders of images.", Arity = ArgumentArity.OneOrMore };
-        var output = new Option<string>("--out") { Description = "Output folder.", Required = true };
+        var output = new Option<string>("--out") { Description = "Output folder (not the input folder; existing masks there are replaced only with --overwrite).", Required = true };
         var probabilities = new Option<bool>("--probabilities") { Description = "Also write probability maps (16-bit PNG, 0..65535)." };
         var overlays = new Option<bool>("--overlays") { Description = "Also write overlays (prediction in red)." };
         var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 8 };
         var inference = new InferenceOptions();
         inference.AddTo(command);
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { weights, output, probabilities, overlays, batch }) command.Options.Add(o);
+        foreach (var o in new Option[] { weights, output, probabilities, overlays, batch, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
-            var rt = CommandLine.StartTorch(parsed);
-            var (net, spec, h, w, preset, _) = inference.Resolve(parsed, parsed.GetValue(weights)!, null, rt.Device);
+            int b = parsed.GetValue(batch), done = 0;
+            if (b is < 1 or > 1024) throw new UserError($"--batch {b}: must be between 1 and 1024.");
+            var weightsPath = InferenceOptions.WeightsIn(parsed.GetValue(weights)!);
             var files = ExpandInputs(parsed.GetValue(inputs)!);
             var outDir = parsed.GetValue(output)!;
-            try { Directory.CreateDirectory(outDir); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UserError($"--out {outDir}: cannot create it ({e.Message.Split('.')[0]})."); }
+            // Every check on the output before anything is computed or created: the input images, the weights and the
+            // dataset they come from must not be overwritten, nor earlier results without --overwrite.
+            var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", files.Append(weightsPath));
+            var names = files.Select(Path.GetFileNameWithoutExtension).SelectMany(n => new[]
+            {
+                n + ".png",
+                parsed.GetValue(probabilities) ? n + "_prob.png" : null,
+                parsed.GetValue(overlays) ? n + "_overlay.png" : null,
+            }).OfType<string>();
+            UKan.IO.OutputGuard.CheckExisting(outFull, names, "--out", parsed.GetValue(CommandLine.Overwrite));
+            var rt = CommandLine.StartTorch(parsed);
+            var (net, spec, h, w, preset, _) = inference.Resolve(parsed, weightsPath, null, rt.Device);
+            UKan.IO.OutputGuard.CreateFolder(outFull, outDir, "--out");
             var segmenter = new Inference(net, h, w, preset, spec.InChannels, rt.Device);
-            int b = Math.Max(1, parsed.GetValue(batch)), done = 0;
             foreach (var chunk in files.Chunk(b))
             {
                 var images = chunk.Select(f => ImageOps.ToColor8(ImageFile.Read(f), Preprocessing.Order(preset))).ToList();
@@ -100,29 +111,73 @@ sealed class InferenceOptions
     public sealed record Resolved(torch.nn.Module<torch.Tensor, torch.Tensor> Net, UKan.Models.ModelSpec Spec, int Height, int Width,
         PreprocessingPreset Preset, UKan.Training.TrainConfig? Run);
 
-    /// <summary>Loads the weights onto the device and settles size and preprocessing.</summary>
+    /// <summary>A run folder given as --weights stands for its model.safetensors.</summary>
+    public static string WeightsIn(string weights)
+    {
+        if (!Directory.Exists(weights)) return weights;
+        var model = Path.Combine(weights, "model.safetensors");
+        return File.Exists(model) ? model
+            : throw new UserError($"--weights {weights}: a folder without model.safetensors; give a run folder whose first epoch has finished, or a weights file.");
+    }
+
+    /// <summary>
+    /// Loads the weights onto the device and settles size and preprocessing. Model options, --size and
+    /// --preprocessing that contradict what the weights file or its run records are refused, not ignored.
+    /// </summary>
     public Resolved Resolve(ParseResult parsed, string weights, UKan.Training.TrainConfig? runConfig, torch.Device device)
     {
         runConfig ??= Near(weights);
-        bool explicitModel = parsed.GetResult(Model.Preset) is { Implicit: false } || parsed.GetResult(Model.EmbedDims) is { Implicit: false };
-        var (net, spec) = ModelLoader.Load(weights, explicitModel || weights.EndsWith(".pth", StringComparison.OrdinalIgnoreCase) ? Model.Resolve(parsed) : null);
+        bool Given(Option o) => parsed.GetResult(o) is { Implicit: false };
+        bool explicitModel = new Option[] { Model.Model, Model.Preset, Model.EmbedDims, Model.Mlp, Model.InChannels, Model.Classes, Model.ArchOptions }.Any(Given);
+        var (net, spec) = ModelLoader.Load(weights, recorded =>
+        {
+            if (recorded is null)
+                return explicitModel || weights.EndsWith(".pth", StringComparison.OrdinalIgnoreCase) || weights.EndsWith(".pt", StringComparison.OrdinalIgnoreCase)
+                    ? Model.Resolve(parsed)
+                    : throw new UserError($"--weights {weights}: the file does not record its model configuration; pass --preset (or --embed-dims, --mlp, --model) as it was trained.");
+            if (!explicitModel) return recorded;
+            // Compare only what was given: the rest comes from the file.
+            var asked = Model.Resolve(parsed);
+            var given = recorded with
+            {
+                Architecture = Given(Model.Model) ? asked.Architecture : recorded.Architecture,
+                EmbedDims = Given(Model.Preset) || Given(Model.EmbedDims) ? asked.EmbedDims : recorded.EmbedDims,
+                Preset = Given(Model.Preset) || Given(Model.EmbedDims) ? asked.Preset : recorded.Preset,
+                Mixer = Given(Model.Mlp) ? asked.Mixer : recorded.Mixer,
+                InChannels = Given(Model.InChannels) ? asked.InChannels : recorded.InChannels,
+                NumClasses = Given(Model.Classes) ? asked.NumClasses : recorded.NumClasses,
+                ArchitectureOptions = Given(Model.ArchOptions) ? asked.ArchitectureOptions : null,
+            };
+            ModelLoader.RefuseConflict(recorded, given, weights);
+            return recorded;
+        }, warning => Console.Error.WriteLine($"ukan: warning: {warning}"));
         net.to(device);
         var (h, w) = parsed.GetValue(Size) is string s ? TrainCommand.ParseSize(s) : (runConfig?.Height ?? 256, runConfig?.Width ?? 256);
+        if (runConfig is not null && (h, w) != (runConfig.Height, runConfig.Width))
+            throw new UserError($"--size {parsed.GetValue(Size)}: the run of {weights} trained at {runConfig.Height}x{runConfig.Width}, and the model only knows that size; drop --size.");
         var preset = parsed.GetValue(Preprocessing) is string p ? UKan.Data.Preprocessing.Parse(p) : runConfig?.Preprocessing ?? PreprocessingPreset.Official;
+        if (runConfig is not null && preset != runConfig.Preprocessing)
+            throw new UserError($"--preprocessing {parsed.GetValue(Preprocessing)}: the run of {weights} trained with {runConfig.Preprocessing.ToString().ToLowerInvariant()} preprocessing; drop --preprocessing.");
         return new Resolved(net, spec, h, w, preset, runConfig);
     }
 
-    /// <summary>The training settings of the run a weights file belongs to, when it sits in a run folder.</summary>
+    /// <summary>
+    /// The training settings of the run a weights file belongs to, when it sits in a run folder (or its checkpoints/).
+    /// A run folder (marker) with a damaged config.json is an error; a config.json of something else is ignored.
+    /// </summary>
     public static UKan.Training.TrainConfig? Near(string weightsPath)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(weightsPath));
         for (int i = 0; i < 2 && dir is not null; i++, dir = Path.GetDirectoryName(dir))
         {
             var config = Path.Combine(dir, "config.json");
+            if (UKan.IO.RunDirectory.IsRun(dir) && UKan.IO.RunDirectory.Kind(dir) == UKan.IO.RunDirectory.Segmentation)
+                return File.Exists(config) ? UKan.Training.TrainConfig.Load(config)
+                    : throw new UserError($"{dir}: the run folder of {weightsPath} has no config.json; restore it, or copy the weights file out of the folder.");
             if (File.Exists(config))
             {
                 try { return UKan.Training.TrainConfig.FromJson(File.ReadAllText(config)); }
-                catch (System.Text.Json.JsonException) { return null; }
+                catch (Exception e) when (e is System.Text.Json.JsonException or UserError or NotSupportedException) { return null; }
             }
         }
         return null;

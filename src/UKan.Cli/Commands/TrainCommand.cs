@@ -51,7 +51,11 @@ static class TrainCommand
             TrainResult result;
             if (parsed.GetValue(resume) is string runDir)
             {
-                if (parsed.GetValue(data) is not null) throw new UserError("--resume continues a run with its own data and settings; do not pass --data with it.");
+                var configPath = Path.Combine(runDir, "config.json");
+                TrainConfig? run = null;
+                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs" },
+                    name => RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));
+                if (parsed.GetValue(epochs) is int e && e < 1) throw new UserError($"--epochs {e}: must be at least 1.");
                 Console.WriteLine($"resuming {runDir} on {rt.Device}");
                 result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, parsed.GetValue(profileOption)));
             }
@@ -99,15 +103,52 @@ static class TrainCommand
         return command;
     }
 
-    /// <summary>"256" or "256x320" → (height, width).</summary>
+    /// <summary>"256" or "256x320" → (height, width); sides are multiples of 32 up to <see cref="TrainConfig.MaxSide"/>.</summary>
     public static (int Height, int Width) ParseSize(string text)
     {
         var parts = text.ToLowerInvariant().Split('x');
-        if (parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, out var v) && v > 0))
+        if (parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, out var v) && v > 0 && v <= TrainConfig.MaxSide))
         {
             int h = int.Parse(parts[0]), w = int.Parse(parts[^1]);
             if (h % 32 == 0 && w % 32 == 0) return (h, w);
         }
-        throw new UserError($"--size {text}: expected N or HxW with multiples of 32, e.g. 256 or 256x320.");
+        throw new UserError($"--size {text}: expected N or HxW with multiples of 32 up to {TrainConfig.MaxSide}, e.g. 256 or 256x320.");
+    }
+
+    /// <summary>A run's setting as the option that sets it would spell it, for the --resume conflict message.</summary>
+    static string? RunValue(TrainConfig? c, string option)
+    {
+        if (c is null) return null;
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return option switch
+        {
+            "--data" => c.Data,
+            "--out" => c.Output,
+            "--model" => c.Model.Architecture switch { UKan.Models.Architecture.AllUKan => "allukan", UKan.Models.Architecture.StackedKan => "stacked-kan", _ => "ukan" },
+            "--preset" => c.Model.Preset ?? "custom",
+            "--embed-dims" => string.Join(',', c.Model.EmbedDims),
+            "--mlp" => c.Model.Mixer == UKan.Models.TokenMixer.Mlp ? "on" : "off",
+            "--in-channels" => c.Model.InChannels.ToString(inv),
+            "--classes" => c.Model.NumClasses.ToString(inv),
+            "--arch-options" => c.Model.ArchitectureOptions?.GetRawText() ?? "{}",
+            "--batch" => c.Batch.ToString(inv),
+            "--size" => $"{c.Height}x{c.Width}",
+            "--lr" => c.Lr.ToString(inv),
+            "--kan-lr" => c.KanLr.ToString(inv),
+            "--weight-decay" => c.WeightDecay.ToString(inv),
+            "--kan-weight-decay" => c.KanWeightDecay.ToString(inv),
+            "--min-lr" => c.MinLr.ToString(inv),
+            "--data-seed" => c.DataSeed.ToString(inv),
+            "--seed" => c.TorchSeed.ToString(inv),
+            "--preprocessing" => c.Preprocessing.ToString().ToLowerInvariant(),
+            "--split" => c.Split ?? "(made from --data-seed)",
+            "--val-fraction" => c.ValidationFraction.ToString(inv),
+            "--early-stopping" => c.EarlyStopping.ToString(inv),
+            "--val-every" => c.ValidateEvery.ToString(inv),
+            "--graphs" => c.CudaGraphs ? "auto" : "off",
+            "--precision" => c.Precision.ToString().ToLowerInvariant(),
+            "--layout" => c.ChannelsLast ? "channels-last" : "nchw",
+            _ => null,
+        };
     }
 }

@@ -17,6 +17,12 @@ public static class WeightsFile
         if (!File.Exists(path)) throw new UserError($"{option} {path}: file not found{(missingHint is null ? "." : "; " + missingHint)}");
         if (new FileInfo(path).Length == 0) throw new UserError($"{option} {path}: the file is empty (0 bytes); it may be a failed download.");
         if (PthFile.IsZip(path)) return (PthFile.ReadStateDict(path), new Dictionary<string, string>());
+        var head = new byte[16];
+        int got;
+        using (var f = File.OpenRead(path)) got = f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (!SafeTensors.LooksLikeSafeTensors(head.AsSpan(0, got)))
+            throw new UserError($"{option} {path}: neither a PyTorch checkpoint (the zip archive torch.save writes) nor a safetensors file; " +
+                                "it may be damaged, an old (pre-1.6) torch.save file (re-save it with a current PyTorch), or not weights at all.");
         var (tensors, meta) = SafeTensors.Read(path);
         if (meta.GetValueOrDefault("ukan.kind")?.EndsWith("checkpoint") == true)
         {
@@ -25,5 +31,18 @@ public static class WeightsFile
             tensors = model;
         }
         return (tensors, meta);
+    }
+
+    /// <summary>The names of floating-point tensors holding NaN or infinite values.</summary>
+    public static List<string> NonFinite(IReadOnlyDictionary<string, Tensor> tensors)
+    {
+        var bad = new List<string>();
+        foreach (var (name, t) in tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (!t.is_floating_point()) continue;
+            using var finite = t.isfinite().all();
+            if (!finite.item<bool>()) bad.Add(name);
+        }
+        return bad;
     }
 }

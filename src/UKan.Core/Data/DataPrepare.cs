@@ -299,10 +299,9 @@ public static partial class DataPrepare
     static PrepareResult Convert(string dataset, string raw, string root, string output, List<Sample> samples,
         IReadOnlyDictionary<string, int> groups, List<string> skipped, List<string> notes, Action<string>? log, Func<Sample, Converted> convert)
     {
-        var outFull = Path.GetFullPath(output);
         if (samples.Count == 0) throw new UserError($"no {dataset} image with a mask was found in {root}; check the folder ({skipped.Count} files skipped).");
-        if (Directory.Exists(outFull) && Directory.EnumerateFileSystemEntries(outFull).Any())
-            throw new UserError($"output folder {outFull} is not empty; choose a new folder or empty it first.");
+        using var fresh = UKan.IO.FreshFolder.Create(output, "output folder", [raw]);
+        var outFull = fresh.Path;
         var imagesDir = Path.Combine(outFull, "images");
         var masksDir = Path.Combine(outFull, "masks", "0");
         Directory.CreateDirectory(imagesDir);
@@ -330,6 +329,7 @@ public static partial class DataPrepare
         int written = failures.Count(f => f is null);
         var result = new PrepareResult(dataset, Path.GetFullPath(raw), outFull, written, written, merged.Count(m => m), groups, skipped, notes);
         WriteManifest(result, root);
+        fresh.Commit();
         log?.Invoke($"{dataset}: wrote {written} images and {written} masks to {outFull}"
             + (result.MergedMasks > 0 ? $" ({result.MergedMasks} masks merged from several files)" : "")
             + (skipped.Count > 0 ? $"; skipped {skipped.Count}:" : ""));

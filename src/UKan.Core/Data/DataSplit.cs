@@ -31,6 +31,10 @@ public sealed record DataSplit(long Seed, double ValidationFraction, IReadOnlyLi
             var split = JsonSerializer.Deserialize<DataSplit>(File.ReadAllText(path), Json);
             if (split is null || split.Train is null || split.Validation is null || split.Train.Count == 0 || split.Validation.Count == 0)
                 throw new UserError($"--split {path}: no train or validation ids in it; pass a split.json written by 'ukan train'.");
+            var both = split.Train.Intersect(split.Validation, StringComparer.Ordinal).ToList();
+            if (both.Count > 0)
+                throw new UserError($"--split {path}: {both.Count} id(s) are in both train and validation ({string.Join(", ", both.Take(3))}{(both.Count > 3 ? ", …" : "")}); " +
+                                    "validating on training images overstates the scores: fix the file so that each id is in one list.");
             return split;
         }
         catch (JsonException e)

@@ -12,8 +12,9 @@ public static class DatasetResize
     public static (int Count, long Bytes) Run(string source, string output, int height, int width, int? jpegQuality)
     {
         var folder = new SegmentationFolder(source);
-        if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any())
-            throw new UserError($"{output}: not empty; give a new folder for the resized copy.");
+        // Removed again if any sample fails: a partial copy would block the rerun and could pass for a complete one.
+        using var fresh = UKan.IO.FreshFolder.Create(output, "output folder", [folder.Root]);
+        output = fresh.Path;
         Directory.CreateDirectory(Path.Combine(output, "images"));
         Directory.CreateDirectory(Path.Combine(output, "masks", "0"));
         long bytes = 0;
@@ -28,6 +29,7 @@ public static class DatasetResize
             ImageFile.WritePng(maskPath, mask);
             Interlocked.Add(ref bytes, new FileInfo(imgPath).Length + new FileInfo(maskPath).Length);
         });
+        fresh.Commit();
         return (folder.Count, bytes);
     }
 }

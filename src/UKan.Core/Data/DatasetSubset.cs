@@ -23,10 +23,9 @@ public static class DatasetSubset
     {
         if (maxSide < 8) throw new UserError($"--max-side {maxSide} is too small; use 8 or more.");
         var folder = new SegmentationFolder(source);
-        var outFull = Path.GetFullPath(output);
-        if (Directory.Exists(outFull) && Directory.EnumerateFileSystemEntries(outFull).Any())
-            throw new UserError($"output folder {outFull} is not empty; choose a new folder or empty it first.");
         var ids = SpreadIds(folder.Ids, count);
+        using var fresh = UKan.IO.FreshFolder.Create(output, "output folder", [folder.Root]);
+        var outFull = fresh.Path;
         long bytes = 0;
         foreach (var id in ids)
         {
@@ -56,6 +55,7 @@ public static class DatasetSubset
             ids,
         }, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         AtomicFile.WriteAllText(Path.Combine(outFull, "subset.json"), json + "\n");
+        fresh.Commit();
         return (ids, bytes);
     }
 }

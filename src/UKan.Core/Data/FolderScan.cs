@@ -44,6 +44,7 @@ sealed class FolderScan
     public static FolderScan Run(string root, int numClasses)
     {
         if (numClasses < 1) throw new UserError($"the number of classes must be at least 1 (got {numClasses}); pass --classes 1 for binary masks.");
+        if (File.Exists(root)) throw new UserError($"{root}: is a file; give the dataset folder (the one holding images/ and masks/).");
         root = Path.GetFullPath(root);
         var scan = new FolderScan
         {

@@ -58,6 +58,7 @@ public static class ImageFile
     {
         if (bytes.Length == 0) throw new UserError($"{name} is empty (0 bytes); replace it with a valid image or delete it.");
         var format = DetectFormat(bytes);
+        ImageHeader.Check(bytes, format, name);
         try
         {
             return format switch

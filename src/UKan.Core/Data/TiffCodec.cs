@@ -34,6 +34,16 @@ static class TiffCodec
         }
     }
 
+    /// <summary>Width and height of the first image, read from its directory only (nothing decoded).</summary>
+    internal static (int Width, int Height)? PeekSize(byte[] data)
+    {
+        if (!HasSignature(data)) return null;
+        var ifd = new Ifd(data, data[0] == 'I');
+        ReadDirectory(ifd, ifd.U32(4));
+        if (ifd.Get(256) is not [var w, ..] || ifd.Get(257) is not [var h, ..]) return null;
+        return ((int)Math.Min(int.MaxValue, w), (int)Math.Min(int.MaxValue, h));
+    }
+
     public static Raster Decode(byte[] data)
     {
         if (!HasSignature(data))

@@ -26,6 +26,8 @@ public sealed class DiffusionData
     readonly List<string> names = [];
     public int Size { get; }
     public int Count => images.Count;
+    /// <summary>The file names (without extension) <see cref="Save"/> writes.</summary>
+    public IReadOnlyList<string> Names => names;
 
     public DiffusionData(string folder, DiffusionDataset kind, int size = 64, long seed = 0)
     {
@@ -60,7 +62,7 @@ public sealed class DiffusionData
     /// </summary>
     public void Save(string folder)
     {
-        Directory.CreateDirectory(folder);
+        UKan.IO.OutputGuard.CreateFolder(Path.GetFullPath(folder), folder, "--out");
         for (int i = 0; i < images.Count; i++)
             ImageFile.WritePng(Path.Combine(folder, names[i] + ".png"), Raster.Create8(Size, Size, 3, images[i]));
     }

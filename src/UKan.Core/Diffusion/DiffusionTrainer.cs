@@ -43,8 +43,15 @@ public sealed record DiffusionConfig
     {
         if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1.");
         if (Batch < 1) throw new UserError($"--batch {Batch}: must be at least 1.");
-        if (!(Lr > 0)) throw new UserError($"--lr {Lr}: must be a positive number.");
+        if (!(Lr > 0) || double.IsInfinity(Lr)) throw new UserError($"--lr {Lr}: must be a positive number.");
         if (Loss is not ("official" or "mean")) throw new UserError($"--loss {Loss}: use official or mean.");
+        // Checked at the start: a bad value would otherwise fail only at the first sample grid, after a full epoch,
+        // and stay in the run's config.json.
+        if (SampleEvery < 1) throw new UserError($"--sample-every {SampleEvery}: must be at least 1.");
+        if (SampleCount is < 1 or > 1024) throw new UserError($"--sample-count {SampleCount}: must be between 1 and 1024.");
+        if (SampleDdimSteps is < 1 or > 1000) throw new UserError($"--sample-ddim-steps {SampleDdimSteps}: must be between 1 and 1000.");
+        foreach (var (name, v) in new[] { ("weight_decay", WeightDecay), ("warmup_multiplier", WarmupMultiplier), ("grad_clip", GradClip), ("dropout", Dropout) })
+            if (!(v >= 0) || double.IsInfinity(v)) throw new UserError($"{name} {v}: must be a finite number, zero or more.");
     }
 }
 
@@ -72,28 +79,62 @@ public static class DiffusionTrainer
         config = config with { Data = Path.GetFullPath(config.Data), Output = Path.GetFullPath(config.Output) };
         config.Validate();
         var configPath = Path.Combine(config.Output, "config.json");
-        if (File.Exists(configPath)) throw new UserError($"--out {config.Output}: already holds a run; continue it with: ukan diffusion train --resume {config.Output}");
+        var last = Path.Combine(config.Output, "last.safetensors");
+        UKan.IO.OutputGuard.CheckFolder(config.Output, "--out", [config.Data]);
         var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
         StepsPerEpoch(config, data);
-        Directory.CreateDirectory(config.Output);
-        AtomicFile.WriteAllText(configPath, JsonSerializer.Serialize(config, DiffusionConfig.Json));
-        return Loop(config, data, resume: false, progress, cancel);
+        var (runLock, created) = UKan.IO.RunDirectory.CreateNew(config.Output, UKan.IO.RunDirectory.Diffusion, () => File.Exists(last));
+        using (runLock)
+        {
+            DiffusionResult result;
+            try
+            {
+                AtomicFile.WriteAllText(configPath, JsonSerializer.Serialize(config, DiffusionConfig.Json));
+                result = Loop(config, data, resume: false, progress, cancel);
+            }
+            catch when (!File.Exists(last))
+            {
+                UKan.IO.RunDirectory.Discard(config.Output, runLock, created);
+                throw;
+            }
+            if (result.Stopped && !File.Exists(last))
+            {
+                UKan.IO.RunDirectory.Discard(config.Output, runLock, created);
+                throw new OperationCanceledException("stopped before the first epoch ended; nothing was kept");
+            }
+            return result;
+        }
     }
 
     /// <summary>Continues the run in <paramref name="runDir"/> from last.safetensors; <paramref name="epochs"/> extends its schedule.</summary>
     public static DiffusionResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default)
     {
         var root = Path.GetFullPath(runDir);
-        var configPath = Path.Combine(root, "config.json");
-        if (!File.Exists(configPath)) throw new UserError($"--resume {runDir}: no config.json there; give the folder of a run started with 'ukan diffusion train'.");
-        DiffusionConfig config;
-        try { config = JsonSerializer.Deserialize<DiffusionConfig>(File.ReadAllText(configPath), DiffusionConfig.Json)!; }
-        catch (JsonException e) { throw new UserError($"{configPath}: not a diffusion run's config ({e.Message})."); }
-        config = config with { Output = root, Epochs = epochs ?? config.Epochs };
+        using var runLock = UKan.IO.RunDirectory.OpenExisting(root, UKan.IO.RunDirectory.Diffusion);
+        var config = LoadConfig(root) with { Output = root };
+        config = config with { Epochs = epochs ?? config.Epochs };
         config.Validate();
+        if (!File.Exists(Path.Combine(root, "last.safetensors")))
+            throw new UserError($"--resume {root}: no last.safetensors yet; the run stopped before its first epoch ended: start it again with 'ukan diffusion train --out {root}' and its settings.");
         var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
-        AtomicFile.WriteAllText(configPath, JsonSerializer.Serialize(config, DiffusionConfig.Json));
+        AtomicFile.WriteAllText(Path.Combine(root, "config.json"), JsonSerializer.Serialize(config, DiffusionConfig.Json));
         return Loop(config, data, resume: true, progress, cancel);
+    }
+
+    /// <summary>A diffusion run's config.json; a damaged one is a one-line error naming it.</summary>
+    public static DiffusionConfig LoadConfig(string root)
+    {
+        var configPath = Path.Combine(root, "config.json");
+        if (!File.Exists(configPath)) throw new UserError($"--resume {root}: no config.json there; give the folder of a run started with 'ukan diffusion train'.");
+        try
+        {
+            return JsonSerializer.Deserialize<DiffusionConfig>(File.ReadAllText(configPath), DiffusionConfig.Json) is { Data: not null, Output: not null } c ? c
+                : throw new UserError($"{configPath}: empty or without its settings; the run folder is damaged (restore config.json, or start a new run).");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        {
+            throw new UserError($"{configPath}: damaged, not a diffusion run's config ({e.Message.Split(". ")[0]}); restore it from a copy, or start a new run.");
+        }
     }
 
     /// <summary>The resolution of the official diffusion experiments (all three datasets are trained at 64×64).</summary>
@@ -113,12 +154,13 @@ public static class DiffusionTrainer
         Dictionary<string, Tensor>? state = null;
         if (resume)
         {
-            if (!File.Exists(last)) throw new UserError($"--resume {root}: no last.safetensors yet; the run stopped before its first epoch ended, start it again.");
             (state, var meta) = SafeTensors.Read(last);
             if (meta.GetValueOrDefault("ukan.kind") != "diffusion-checkpoint") throw new UserError($"{last}: not a diffusion training checkpoint.");
             StateDictLoader.Load(model, state.Where(kv => kv.Key.StartsWith("model.")).ToDictionary(kv => kv.Key[6..], kv => kv.Value), last);
-            start = int.Parse(meta["ukan.epoch"], CultureInfo.InvariantCulture) + 1;
-            stepCount = long.Parse(meta["ukan.steps"], CultureInfo.InvariantCulture);
+            if (!int.TryParse(meta.GetValueOrDefault("ukan.epoch"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var epochDone)
+                || !long.TryParse(meta.GetValueOrDefault("ukan.steps"), NumberStyles.Integer, CultureInfo.InvariantCulture, out stepCount))
+                throw new UserError($"{last}: unreadable epoch or step count in its metadata; the checkpoint is damaged (start a new run).");
+            start = epochDone + 1;
         }
         model.to(device);
         var named = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
@@ -162,7 +204,8 @@ public static class DiffusionTrainer
             }
             meanLoss = lossSum / steps;
             if (!double.IsFinite(meanLoss))
-                throw new UserError($"the loss became {meanLoss} in epoch {epoch + 1}; lower --lr (now {config.Lr}). The last good checkpoint is {last}.");
+                throw new UserError($"the loss became {meanLoss} in epoch {epoch + 1}; lower --lr (now {config.Lr}). " +
+                                    (File.Exists(last) ? $"The last good checkpoint is {last}." : "No epoch had finished, so nothing was kept."));
             // Checkpoint first, then the epoch's row: a crash between the two leaves a row-less epoch, which resuming
             // simply repeats, never a row for an epoch the checkpoint does not hold.
             SafeTensors.Write(last, model.state_dict().Select(kv => ("model." + kv.Key, kv.Value)).Concat(optimizer.StateTensors()),
@@ -173,7 +216,8 @@ public static class DiffusionTrainer
             {
                 SafeTensors.Write(Path.Combine(root, "model.safetensors"), model.state_dict().Select(kv => (kv.Key, kv.Value)), Metadata(config, epoch, DiffusionWeights.Kind));
                 // A fixed seed per run: grids of successive epochs show the same noise denoised by a better model.
-                var images = Samples.Generate(model, ddpm, config.SampleCount, device, ddimSteps: config.SampleDdimSteps, seed: config.Seed);
+                var images = Samples.Generate(model, ddpm, config.SampleCount, device, ddimSteps: config.SampleDdimSteps, seed: config.Seed,
+                    onStep: cancel.ThrowIfCancellationRequested);
                 ImageFile.WritePng(Path.Combine(root, "samples", $"epoch{epoch + 1:D5}.png"), Samples.Grid(images));
             }
             progress.Message($"epoch {epoch + 1}/{config.Epochs}  loss {meanLoss:F4}  lr {optimizer.Groups[0].LearningRate:E2}  {clock.Elapsed.TotalSeconds:F1} s{(sample ? "  (samples)" : "")}");

@@ -17,7 +17,8 @@ public static class DiffusionWeights
     /// <summary>The metadata "ukan.kind" of exported diffusion weights.</summary>
     public const string Kind = "diffusion-weights";
 
-    public static (DdpmBackbone Model, DiffusionArchitecture Architecture) Load(string path, DiffusionArchitecture? architecture = null)
+    /// <param name="warn">Told about weights that hold NaN or infinite values.</param>
+    public static (DdpmBackbone Model, DiffusionArchitecture Architecture) Load(string path, DiffusionArchitecture? architecture = null, Action<string>? warn = null)
     {
         if (Directory.Exists(path))
         {
@@ -35,12 +36,16 @@ public static class DiffusionWeights
             try { recorded = JsonSerializer.Deserialize<DiffusionArchitecture>($"\"{name}\"", DiffusionConfig.Json); }
             catch (JsonException) { throw new UserError($"--weights {path}: records an unknown diffusion model '{name}'."); }
         }
-        double dropout = meta.GetValueOrDefault("ukan.dropout") is string d ? double.Parse(d, CultureInfo.InvariantCulture) : 0.15;
+        double dropout = 0.15;
+        if (meta.GetValueOrDefault("ukan.dropout") is string d && !(double.TryParse(d, NumberStyles.Float, CultureInfo.InvariantCulture, out dropout) && dropout is >= 0 and < 1))
+            throw new UserError($"--weights {path}: unreadable dropout '{d}' in its metadata; the file is damaged.");
         if (architecture is { } asked && recorded is { } rec && asked != rec)
             throw new UserError($"--model {Name(asked)}: {path} holds a {Name(rec)} model; drop --model or pass --model {Name(rec)}.");
         var arch = architecture ?? recorded ?? DiffusionArchitecture.UKanHybrid;
         var model = DdpmBackbone.Create(arch, dropout);
         StateDictLoader.Load(model, tensors, path);
+        if (warn is not null && WeightsFile.NonFinite(tensors) is { Count: > 0 } bad)
+            warn($"{path}: {bad.Count} tensor(s) hold NaN or infinite values (first: {bad[0]}); the samples will be meaningless. Was the run's loss diverging?");
         foreach (var t in tensors.Values) t.Dispose();
         return (model, arch);
     }

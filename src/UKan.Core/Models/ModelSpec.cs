@@ -64,8 +64,39 @@ public sealed record ModelSpec
     /// <summary>This spec with <paramref name="options"/> stored as its architecture options.</summary>
     public ModelSpec WithOptions<T>(T options) => this with { ArchitectureOptions = JsonSerializer.SerializeToElement(options, Json) };
 
-    public static ModelSpec FromJson(string json) =>
-        JsonSerializer.Deserialize<ModelSpec>(json, Json) ?? throw new UserError("the model configuration in the checkpoint is empty.");
+    /// <param name="source">The file the JSON comes from, for the message when it cannot be read.</param>
+    public static ModelSpec FromJson(string json, string source = "the checkpoint")
+    {
+        ModelSpec? spec;
+        try { spec = JsonSerializer.Deserialize<ModelSpec>(json, Json); }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        {
+            throw new UserError($"{source}: the model configuration in its metadata is unreadable ({e.Message.Split(". ")[0]}); the file is damaged or was not written by ukan.");
+        }
+        if (spec is null || spec.EmbedDims is not { Length: 3 } || spec.EmbedDims.Any(d => d < 1) || spec.InChannels < 1 || spec.NumClasses < 1)
+            throw new UserError($"{source}: the model configuration in its metadata is empty or invalid; the file is damaged or was not written by ukan.");
+        return spec;
+    }
+
+    /// <summary>
+    /// The first setting in which <paramref name="given"/> differs from this spec, as the option that sets it and both
+    /// values; null when they build the same model.
+    /// </summary>
+    public (string Option, string Given, string Recorded)? FirstDifference(ModelSpec given)
+    {
+        static string Dims(ModelSpec s) => s.Preset is string p && ModelPresets.Dims.TryGetValue(p, out var d) && d.SequenceEqual(s.EmbedDims)
+            ? $"{p} [{string.Join(',', s.EmbedDims)}]" : string.Join(',', s.EmbedDims);
+        if (given.Architecture != Architecture) return ("--model", Name(given.Architecture), Name(Architecture));
+        if (!given.EmbedDims.SequenceEqual(EmbedDims)) return (given.Preset is null ? "--embed-dims" : "--preset", Dims(given), Dims(this));
+        if (given.Mixer != Mixer) return ("--mlp", given.Mixer == TokenMixer.Mlp ? "on" : "off", Mixer == TokenMixer.Mlp ? "on" : "off");
+        if (given.InChannels != InChannels) return ("--in-channels", given.InChannels.ToString(), InChannels.ToString());
+        if (given.NumClasses != NumClasses) return ("--classes", given.NumClasses.ToString(), NumClasses.ToString());
+        string Options(ModelSpec s) => s.ArchitectureOptions is JsonElement e && e.ValueKind != JsonValueKind.Null ? e.GetRawText() : "{}";
+        if (given.ArchitectureOptions is not null && Options(given) != Options(this)) return ("--arch-options", Options(given), Options(this));
+        return null;
+    }
+
+    static string Name(Architecture a) => a switch { Architecture.AllUKan => "allukan", Architecture.StackedKan => "stacked-kan", _ => "ukan" };
 
     public string Describe() =>
         $"{Architecture.ToString().ToLowerInvariant()}{(Mixer == TokenMixer.Mlp ? "-mlp" : "")} " +
@@ -94,8 +125,8 @@ public static class ModelPresets
     public static int[] ParseDims(string text)
     {
         var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        if (parts.Length != 3 || parts.Any(p => !int.TryParse(p, out var v) || v <= 0))
-            throw new UserError($"--embed-dims {text}: expected three positive integers like 128,160,256.");
+        if (parts.Length != 3 || parts.Any(p => !int.TryParse(p, out var v) || v < 8 || v > 4096))
+            throw new UserError($"--embed-dims {text}: expected three integers from 8 to 4096, like 128,160,256.");
         return parts.Select(int.Parse).ToArray();
     }
 }

@@ -11,8 +11,8 @@ namespace UKan.Training;
 public static class ModelExport
 {
     /// <summary>The model configuration a weights file records, or null.</summary>
-    public static ModelSpec? ReadSpec(IReadOnlyDictionary<string, string> metadata) =>
-        metadata.TryGetValue("ukan.spec", out var json) ? ModelSpec.FromJson(json) : null;
+    public static ModelSpec? ReadSpec(IReadOnlyDictionary<string, string> metadata, string source = "the weights file") =>
+        metadata.TryGetValue("ukan.spec", out var json) ? ModelSpec.FromJson(json, source) : null;
 
     public static void Save(string path, torch.nn.Module model, ModelSpec spec, string? note = null) =>
         Save(path, model.state_dict().Select(kv => (kv.Key, kv.Value)), spec, note);

@@ -22,25 +22,6 @@ public sealed class RunFolder(string root)
     public string Curves => Path.Combine(Root, "curves.png");
     public string Overlays => Path.Combine(Root, "overlays_best.png");
 
-    /// <summary>Creates the folder for a new run; refuses to overwrite one that already holds a run.</summary>
-    public void CreateNew()
-    {
-        if (File.Exists(Root)) throw new UserError($"--out {Root}: is a file; give a folder for the run.");
-        if (Directory.Exists(Root) && (File.Exists(Config) || File.Exists(Last)))
-            throw new UserError($"--out {Root}: already holds a run; continue it with --resume {Root}, or choose another --out.");
-        try
-        {
-            Directory.CreateDirectory(Checkpoints);
-            var probe = Path.Combine(Root, $".write-test-{Environment.ProcessId}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            throw new UserError($"--out {Root}: cannot write there ({e.Message.Split('.')[0]}); choose a writable folder.");
-        }
-    }
-
     public static readonly string MetricsHeader = "epoch,lr,kan_lr,loss,iou,val_loss,val_iou,val_dice,val_iou_per_image,val_dice_per_image,seconds,best";
 
     public void WriteMetrics(IReadOnlyList<EpochRecord> records)

@@ -66,18 +66,41 @@ public sealed record TrainConfig
     public static TrainConfig FromJson(string json) =>
         JsonSerializer.Deserialize<TrainConfig>(json, Json) ?? throw new UserError("config.json is empty.");
 
+    /// <summary>Reads a run's config.json; a damaged one (empty, cut short, edited wrongly) is a one-line error naming it.</summary>
+    public static TrainConfig Load(string path)
+    {
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UserError($"{path}: cannot be read ({e.Message})."); }
+        try
+        {
+            return JsonSerializer.Deserialize<TrainConfig>(text, Json) is { Data: not null, Output: not null } config ? config
+                : throw new UserError($"{path}: empty or without its settings; the run folder is damaged (restore config.json, or start a new run).");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        {
+            throw new UserError($"{path}: damaged ({e.Message.Split(". ")[0]}); restore it from a copy, or start a new run.");
+        }
+    }
+
     /// <summary>Checks option values a user can get wrong, with one-line messages.</summary>
     public void Validate()
     {
         if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1.");
         if (Batch < 1) throw new UserError($"--batch {Batch}: must be at least 1.");
-        if (Height <= 0 || Width <= 0 || Height % 32 != 0 || Width % 32 != 0)
-            throw new UserError($"--size {Height}x{Width}: U-KAN needs positive multiples of 32 (e.g. 256).");
+        if (Height <= 0 || Width <= 0 || Height % 32 != 0 || Width % 32 != 0 || Height > MaxSide || Width > MaxSide)
+            throw new UserError($"--size {Height}x{Width}: U-KAN needs positive multiples of 32 up to {MaxSide} (e.g. 256).");
+        // Written as !(inside) so that NaN, which fails every comparison, is refused too.
         foreach (var (name, v) in new[] { ("--lr", Lr), ("--kan-lr", KanLr) })
             if (!(v > 0) || double.IsInfinity(v)) throw new UserError($"{name} {v}: must be a positive number.");
-        if (WeightDecay < 0 || KanWeightDecay < 0) throw new UserError("weight decay must not be negative.");
-        if (MinLr < 0) throw new UserError($"--min-lr {MinLr}: must not be negative.");
-        if (ValidationFraction is <= 0 or >= 1) throw new UserError($"--val-fraction {ValidationFraction}: must be between 0 and 1.");
+        foreach (var (name, v) in new[] { ("--weight-decay", WeightDecay), ("--kan-weight-decay", KanWeightDecay), ("--min-lr", MinLr) })
+            if (!(v >= 0) || double.IsInfinity(v)) throw new UserError($"{name} {v}: must be a finite number, zero or more.");
+        if (!(ValidationFraction > 0 && ValidationFraction < 1)) throw new UserError($"--val-fraction {ValidationFraction}: must be between 0 and 1.");
         if (ValidateEvery < 1) throw new UserError($"--val-every {ValidateEvery}: must be at least 1.");
+        if (EarlyStopping is 0 or < -1) throw new UserError($"--early-stopping {EarlyStopping}: give a number of epochs (1 or more), or -1 for never.");
+        if (OverlaySamples < 0) throw new UserError($"overlay_samples {OverlaySamples}: must not be negative.");
     }
+
+    /// <summary>The largest training side accepted: beyond it one image's activations exceed any GPU's memory.</summary>
+    public const int MaxSide = 4096;
 }

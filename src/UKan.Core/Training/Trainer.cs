@@ -38,7 +38,11 @@ public sealed class Trainer
     Trainer(TrainConfig config, RunFolder run, ITrainingProgress progress, Device device, TrainingProfile profile) =>
         (this.config, this.run, this.progress, this.device, this.profile) = (config, run, progress, device, profile);
 
-    /// <summary>Starts a new run in config.Output.</summary>
+    /// <summary>
+    /// Starts a new run in config.Output. Every setting and the data are checked before the folder is made, and a
+    /// start that ends (error or Ctrl+C) before its first checkpoint removes the folder again, so that a failed start
+    /// never leaves a run that can neither be resumed nor started again.
+    /// </summary>
     /// <param name="profile">Synchronise the device at phase boundaries so that the profile charges GPU time exactly (slower).</param>
     public static TrainResult Start(TrainConfig config, ITrainingProgress progress, CancellationToken cancel = default, bool profile = false)
     {
@@ -51,10 +55,32 @@ public sealed class Trainer
             ? DataSplit.Make(folder.Ids, config.DataSeed, config.ValidationFraction)
             : DataSplit.Load(config.Split);
         split.CheckAgainst(folder.Ids, config.Data);
-        run.CreateNew();
-        AtomicFile.WriteAllText(run.Config, config.ToJson());
-        split.Save(run.Split);
-        return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing).Loop(folder, split, resumeFrom: null, cancel);
+        if (split.Train.Count / config.Batch == 0)
+            throw new UserError($"--batch {config.Batch}: larger than the {split.Train.Count} training images; lower --batch.");
+        UKan.IO.OutputGuard.CheckFolder(run.Root, "--out", [config.Data, config.Split]);
+        var (runLock, created) = UKan.IO.RunDirectory.CreateNew(run.Root, UKan.IO.RunDirectory.Segmentation, () => File.Exists(run.Last));
+        using (runLock)
+        {
+            TrainResult result;
+            try
+            {
+                Directory.CreateDirectory(run.Checkpoints);
+                AtomicFile.WriteAllText(run.Config, config.ToJson());
+                split.Save(run.Split);
+                result = new Trainer(config, run, progress, TorchRuntime.Current.Device, timing).Loop(folder, split, resumeFrom: null, cancel);
+            }
+            catch when (!File.Exists(run.Last))
+            {
+                UKan.IO.RunDirectory.Discard(run.Root, runLock, created);
+                throw;
+            }
+            if (result.Stopped && !File.Exists(run.Last))
+            {
+                UKan.IO.RunDirectory.Discard(run.Root, runLock, created);
+                throw new OperationCanceledException("stopped before the first epoch ended; nothing was kept");
+            }
+            return result;
+        }
     }
 
     /// <summary>Continues a run from its last checkpoint; <paramref name="epochs"/> may extend the schedule.</summary>
@@ -62,13 +88,15 @@ public sealed class Trainer
     {
         var timing = new TrainingProfile(TorchRuntime.Current.Device, profile);
         var run = new RunFolder(runDir);
+        using var runLock = UKan.IO.RunDirectory.OpenExisting(run.Root, UKan.IO.RunDirectory.Segmentation);
         if (!File.Exists(run.Config)) throw new UserError($"--resume {runDir}: no config.json there; give the folder of a run started with 'ukan train'.");
-        if (!File.Exists(run.Last)) throw new UserError($"--resume {runDir}: no checkpoints/last.safetensors yet; the run stopped before its first epoch ended, start it again.");
-        var config = TrainConfig.FromJson(File.ReadAllText(run.Config));
+        if (!File.Exists(run.Last)) throw new UserError($"--resume {runDir}: no checkpoints/last.safetensors yet; the run stopped before its first epoch ended: start it again with 'ukan train --out {runDir}' and its settings.");
+        var config = TrainConfig.Load(run.Config);
         if (epochs is int e) config = config with { Epochs = e };
         config.Validate();
         SegmentationFolder folder;
         using (timing.Phase("startup.data_check")) folder = OpenData(config);
+        if (!File.Exists(run.Split)) throw new UserError($"--resume {runDir}: split.json is missing; the run folder is damaged.");
         var split = DataSplit.Load(run.Split);
         split.CheckAgainst(folder.Ids, config.Data);
         AtomicFile.WriteAllText(run.Config, config.ToJson());
@@ -223,7 +251,11 @@ public sealed class Trainer
                 // Reading the sums waits for the GPU to finish the epoch's queued steps: step time, not logging.
                 using (profile.Phase("step")) (trainLoss, trainIou) = step.ReadMeans();
                 if (!double.IsFinite(trainLoss))
-                    throw new UserError($"the training loss became {trainLoss} in epoch {epoch}; the learning rates are too high for this data (--lr {config.Lr}, --kan-lr {config.KanLr}): lower them. The last good checkpoint is {run.Last}.");
+                {
+                    writer.Flush();   // the last good checkpoint may still be on its way to the disk
+                    throw new UserError($"the training loss became {trainLoss} in epoch {epoch}; the learning rates are too high for this data (--lr {config.Lr}, --kan-lr {config.KanLr}): lower them. " +
+                        (File.Exists(run.Last) ? $"The last good checkpoint is {run.Last}." : "No epoch had finished, so nothing was kept."));
+                }
 
                 ValidationScores? val = null;
                 if ((epoch + 1) % config.ValidateEvery == 0 || epoch == config.Epochs - 1)

@@ -60,10 +60,11 @@ public static class TrainingCheckpoint
         if (!meta.TryGetValue("ukan.spec", out var spec))
             throw new UserError($"{path}: not a ukan training checkpoint (no model configuration in its metadata).");
         var inv = System.Globalization.CultureInfo.InvariantCulture;
-        var state = new State(
-            int.Parse(meta.GetValueOrDefault("ukan.epoch", "0"), inv), long.Parse(meta.GetValueOrDefault("ukan.steps", "0"), inv),
-            double.Parse(meta.GetValueOrDefault("ukan.best_iou", "0"), inv), int.Parse(meta.GetValueOrDefault("ukan.best_epoch", "-1"), inv),
-            ModelSpec.FromJson(spec), meta.GetValueOrDefault("ukan.config"));
+        T Number<T>(string key, string fallback) where T : System.Numerics.INumber<T> =>
+            T.TryParse(meta.GetValueOrDefault(key, fallback), System.Globalization.NumberStyles.Float, inv, out var v) ? v
+            : throw new UserError($"{path}: unreadable {key} in its metadata; the checkpoint is damaged (use checkpoints/best.safetensors, or start a new run).");
+        var state = new State(Number<int>("ukan.epoch", "0"), Number<long>("ukan.steps", "0"), Number<double>("ukan.best_iou", "0"),
+            Number<int>("ukan.best_epoch", "-1"), ModelSpec.FromJson(spec, path), meta.GetValueOrDefault("ukan.config"));
         return (tensors, state);
     }
 

@@ -97,7 +97,7 @@ public class DiffusionTrainingTests : IDisposable
         _ = TestTorch.Runtime;
         Assert.Contains("lower --batch", Assert.Throws<UserError>(() => DiffusionTrainer.Start(Config("big") with { Batch = 5 }, SilentProgress.Instance, TestContext.Current.CancellationToken)).Message);
         Assert.False(Directory.Exists(Path.Combine(root, "big")), "a refused run must not leave a run folder behind");
-        Assert.Contains("no config.json", Assert.Throws<UserError>(() => DiffusionTrainer.Resume(Path.Combine(root, "none"), null, SilentProgress.Instance, TestContext.Current.CancellationToken)).Message);
+        Assert.Contains("no such folder", Assert.Throws<UserError>(() => DiffusionTrainer.Resume(Path.Combine(root, "none"), null, SilentProgress.Instance, TestContext.Current.CancellationToken)).Message);
         Assert.Contains("folder not found", Assert.Throws<UserError>(() => DiffusionTrainer.Start(Config("x") with { Data = Path.Combine(root, "missing") }, SilentProgress.Instance, TestContext.Current.CancellationToken)).Message);
         Assert.Contains("neither model.safetensors", Assert.Throws<UserError>(() => DiffusionWeights.Load(data)).Message);
     }

@@ -1,0 +1,146 @@
+using System.Text.Json;
+
+namespace UKan.IO;
+
+/// <summary>
+/// Run folders (of <c>ukan train</c> and <c>ukan diffusion train</c>): recognised by their marker file
+/// <c>.ukan-run</c> (JSON: kind, creation time), written when the run is created. Anything else is not a run folder
+/// and is never written into by train. Runs made before the marker existed (config.json and a checkpoint) are
+/// recognised too and get the marker when resumed. A run folder is used under a <see cref="RunLock"/>.
+/// </summary>
+public static class RunDirectory
+{
+    public const string MarkerName = ".ukan-run";
+    public const string Segmentation = "segmentation";
+    public const string Diffusion = "diffusion";
+
+    /// <summary>The files a run keeps directly in its folder; no other command may write them.</summary>
+    public static readonly IReadOnlySet<string> OwnFiles = new HashSet<string>(StringComparer.Ordinal)
+    {
+        MarkerName, RunLock.FileName, "config.json", "split.json", "metrics.csv", "model.safetensors", "last.safetensors",
+        "curves.png", "overlays_best.png",
+    };
+
+    public static bool IsRun(string folder) => File.Exists(Path.Combine(folder, MarkerName));
+
+    /// <summary>The kind in the marker (segmentation, diffusion); for a run made before markers, guessed from its files.</summary>
+    public static string? Kind(string folder)
+    {
+        var marker = Path.Combine(folder, MarkerName);
+        if (File.Exists(marker))
+        {
+            try { return JsonDocument.Parse(File.ReadAllText(marker)).RootElement.GetProperty("kind").GetString(); }
+            catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or IOException) { return null; }
+        }
+        if (!File.Exists(Path.Combine(folder, "config.json"))) return null;
+        if (Directory.Exists(Path.Combine(folder, "checkpoints"))) return Segmentation;
+        if (File.Exists(Path.Combine(folder, "last.safetensors"))) return Diffusion;
+        return null;
+    }
+
+    static string Verb(string kind) => kind == Diffusion ? "ukan diffusion train" : "ukan train";
+
+    /// <summary>
+    /// Makes <paramref name="root"/> a new run folder of <paramref name="kind"/> and locks it. It must not exist, be
+    /// empty, or be a run of this kind that never finished an epoch (<paramref name="hasProgress"/> false: it holds only
+    /// our files, and is started afresh). Returns the lock and whether the folder was created here.
+    /// </summary>
+    public static (RunLock Lock, bool Created) CreateNew(string root, string kind, Func<bool> hasProgress)
+    {
+        root = Path.GetFullPath(root);
+        var full = OutputGuard.CheckFolder(root, "--out", []);
+        bool existed = Directory.Exists(full);
+        if (existed && !IsRun(full) && Directory.EnumerateFileSystemEntries(full).Any(e => Path.GetFileName(e) != RunLock.FileName))
+        {
+            if (Kind(full) is not null)
+                throw new UserError($"--out {root}: already holds a run; continue it with '{Verb(kind)} --resume {root}', or choose another --out.");
+            throw new UserError($"--out {root}: not empty and not a ukan run folder (no {MarkerName}); choose a new folder, so that no file of yours is replaced.");
+        }
+        OutputGuard.CreateFolder(full, root, "--out");
+        var runLock = RunLock.Acquire(full, "--out");
+        try
+        {
+            if (IsRun(full))
+            {
+                if (Kind(full) != kind)
+                    throw new UserError($"--out {root}: holds a {Kind(full) ?? "damaged"} run; choose another --out.");
+                if (hasProgress())
+                    throw new UserError($"--out {root}: already holds a run; continue it with '{Verb(kind)} --resume {root}', or choose another --out.");
+                // A start that ended before its first checkpoint: nothing to resume, so start again in the same folder.
+                Clear(full);
+            }
+            else if (Directory.EnumerateFileSystemEntries(full).Any(e => Path.GetFileName(e) != RunLock.FileName))
+                throw new UserError($"--out {root}: not empty and not a ukan run folder (no {MarkerName}); choose a new folder.");
+            WriteMarker(full, kind);
+            return (runLock, !existed);
+        }
+        catch
+        {
+            runLock.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Locks the existing run folder <paramref name="root"/> of <paramref name="kind"/> for --resume, and removes the
+    /// temporary files a killed process may have left (AtomicFile's ".name.pid.guid.tmp").
+    /// </summary>
+    public static RunLock OpenExisting(string root, string kind, string option = "--resume")
+    {
+        var full = Path.GetFullPath(root);
+        if (File.Exists(full)) throw new UserError($"{option} {root}: is a file; give the run folder.");
+        if (!Directory.Exists(full)) throw new UserError($"{option} {root}: no such folder; give the folder of a run started with '{Verb(kind)}'.");
+        var found = Kind(full);
+        if (found is null)
+            throw new UserError($"{option} {root}: not a ukan run folder (no {MarkerName} or config.json); give the folder of a run started with '{Verb(kind)}'.");
+        if (found != kind)
+            throw new UserError($"{option} {root}: a {found} run; continue it with '{Verb(found)} --resume {root}'.");
+        var runLock = RunLock.Acquire(full, option);
+        try
+        {
+            if (!IsRun(full)) WriteMarker(full, kind);
+            RemoveOrphans(full);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            runLock.Dispose();
+            throw new UserError($"{option} {root}: cannot write there ({e.Message}).");
+        }
+        return runLock;
+    }
+
+    /// <summary>Deletes AtomicFile temporaries in the run folder and its sub-folders (under the lock, so none is in use).</summary>
+    public static void RemoveOrphans(string root)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(root).Prepend(root))
+            foreach (var file in Directory.EnumerateFiles(dir, ".*.tmp"))
+                File.Delete(file);
+    }
+
+    /// <summary>Removes a run that failed before its first checkpoint: its files, the lock, and the folder if it was created for it.</summary>
+    public static void Discard(string root, RunLock runLock, bool created)
+    {
+        try
+        {
+            Clear(root);
+            runLock.Dispose();
+            if (created && !Directory.EnumerateFileSystemEntries(root).Any()) Directory.Delete(root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* best effort: the original error matters more */ }
+        finally { runLock.Dispose(); }
+    }
+
+    static void WriteMarker(string root, string kind) =>
+        AtomicFile.WriteAllText(Path.Combine(root, MarkerName),
+            JsonSerializer.Serialize(new { kind, created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), tool = "ukan" }) + "\n");
+
+    /// <summary>Deletes everything in a run folder except its lock.</summary>
+    static void Clear(string root)
+    {
+        foreach (var entry in Directory.EnumerateFileSystemEntries(root))
+        {
+            if (Path.GetFileName(entry) == RunLock.FileName) continue;
+            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true); else File.Delete(entry);
+        }
+    }
+}
