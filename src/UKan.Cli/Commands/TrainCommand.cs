@@ -38,13 +38,22 @@ static class TrainCommand
         preprocessing.AcceptOnlyFromAmong("official", "standard");
         var placement = new Option<string>("--data-placement") { Description = "Where batches are built and augmented: auto (on the GPU when the decoded data fit in 4 GiB), host, device.", DefaultValueFactory = _ => "auto" };
         placement.AcceptOnlyFromAmong("auto", "host", "device");
-        var profileOption = new Option<bool>("--profile") { Description = "Print where the run's time went (start-up, data, steps, validation, checkpoints, ...) and write profile.json into the run folder; on a GPU each phase ends with a synchronisation." };
+        var profileOption = new Option<string?>("--profile")
+        {
+            Description = "Print where the run's time went (start-up, data, steps, validation, checkpoints, ...) and write profile.json into the run folder. "
+                + "On a GPU each phase ends with a synchronisation (sync, the default) so that its GPU work is charged to it; "
+                + "--profile async leaves the GPU running ahead (true epoch times, GPU work charged to the phase that waits for it).",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        profileOption.AcceptOnlyFromAmong("sync", "async");
         model.AddTo(command);
         foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs, precisionOption, layout, placement, profileOption })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
         {
+            bool profiling = parsed.GetResult(profileOption) is not null;
+            bool profileSync = profiling && parsed.GetValue(profileOption) != "async";
             var rt = CommandLine.StartTorch(parsed);
             using var cancel = CommandLine.StopOnCtrlC("step");
             var progress = new ConsoleProgress();
@@ -57,7 +66,7 @@ static class TrainCommand
                     name => RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));
                 if (parsed.GetValue(epochs) is int e && e < 1) throw new UserError($"--epochs {e}: must be at least 1.");
                 Console.WriteLine($"resuming {runDir} on {rt.Device}");
-                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, parsed.GetValue(profileOption)));
+                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, profileSync));
             }
             else
             {
@@ -86,9 +95,9 @@ static class TrainCommand
                     DataPlacement = Enum.Parse<DataPlacement>(parsed.GetValue(placement)!, ignoreCase: true),
                 };
                 Console.WriteLine($"training {spec.Describe()} on {config.Data} ({rt.Device}), run folder {config.Output}");
-                result = progress.Run(p => Trainer.Start(config, p, cancel.Token, parsed.GetValue(profileOption)));
+                result = progress.Run(p => Trainer.Start(config, p, cancel.Token, profileSync));
             }
-            if (parsed.GetValue(profileOption) && result.Profile is { } profile)
+            if (profiling && result.Profile is { } profile)
             {
                 var path = Path.Combine(result.RunFolder, "profile.json");
                 UKan.AtomicFile.WriteAllText(path, profile.ToJson());

@@ -28,8 +28,9 @@ public sealed class ValidationPass(nn.Module<Tensor, Tensor> model, nn.Module<Te
         if (!graphs || images.device_type != DeviceType.CUDA || warmed.Add(n)) return Eager(images, targets);
         if (!captured.TryGetValue(n, out var c))
         {
-            var x = empty_like(images);   // keeps the layout (channels-last or not) of the batches it will receive
-            var t = empty_like(targets);
+            // The graph's own inputs live as long as the graph, not as long as the caller's dispose scope.
+            var x = empty_like(images).DetachFromDisposeScope();   // keeps the layout (channels-last or not) of the batches
+            var t = empty_like(targets).DetachFromDisposeScope();
             x.copy_(images);
             t.copy_(targets);
             var graph = new CudaGraph();
