@@ -31,10 +31,9 @@ run() { # name, timeout, command...: wall-clock of the whole process into $R/nam
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > $R/gpu.txt 2>&1
 nproc >> $R/gpu.txt
 run new-fresh 120 $U train --device cuda --data $D --out /tmp/runs/new-fresh --epochs 12 --profile
-run selftest 120 $U selftest --device cuda
 run new-warm 120 $U train --device cuda --data $D --out /tmp/runs/new-warm --epochs 30 --profile
 run new-async 120 $U train --device cuda --data $D --out /tmp/runs/new-async --epochs 30 --profile async
-[ -x $OLD ] && run old-warm 120 $OLD train --device cuda --data $D --out /tmp/runs/old-warm --epochs 12
+[ "${OLD_RUN:-1}" = 1 ] && [ -x $OLD ] && run old-warm 120 $OLD train --device cuda --data $D --out /tmp/runs/old-warm --epochs 12
 run official-epoch 120 python3 scripts/official_epoch.py --official .gpu/official --data $D --epochs 6 --no-medpy --json $R/official-epoch.json
 t0=$(ms)
 for s in 2981 6142 1187; do
@@ -42,6 +41,20 @@ for s in 2981 6142 1187; do
 done
 wait
 echo "three at once: wall=$(( $(ms) - t0 )) ms" | tee -a $R/log.txt
+# Another build's app (NAT: app/ of scripts/pack-gpu.sh, on this bundle's runtime): three runs starting together on
+# an empty compile cache (one compile expected, the others wait for it), then its device checks.
+if [ -f .gpu/nat-app.tar.xz ]; then
+  mkdir -p .gpu/nat && tar -xJf .gpu/nat-app.tar.xz -C .gpu/nat
+  NAT=.gpu/nat/ukan
+  printf '#!/usr/bin/env bash\nexport DOTNET_ROOT=%s\nexec %s "$@"\n' "$PWD/.gpu/u/dotnet" "$PWD/.gpu/nat/app/ukan" > $NAT && chmod +x $NAT
+  export UKAN_CACHE_DIR=/tmp/nat-cache
+  for s in 1 2 3; do run nat-three-$s 120 $NAT train --device cuda --data $D --out /tmp/runs/nat-$s --epochs 3 --profile &
+  done
+  wait
+  run nat-info 60 $NAT info --device cuda
+  run nat-selftest 120 $NAT selftest --device cuda
+  unset UKAN_CACHE_DIR
+fi
 # The training result unchanged: 60 epochs, three official seeds, the earlier release beside this one (all at once:
 # accuracy only, their timings are not used).
 if [ "${ACCURACY:-1}" = 1 ]; then
@@ -53,7 +66,8 @@ if [ "${ACCURACY:-1}" = 1 ]; then
 fi
 for r in /tmp/runs/*/; do n=$(basename $r); cp $r/metrics.csv $R/$n-metrics.csv 2>/dev/null; cp $r/profile.json $R/$n-profile.json 2>/dev/null; done
 cat $R/log.txt
-for f in new-fresh new-warm new-async three-2981; do echo "== $f"; tail -n 19 $R/$f.txt | cut -c1-150; done
+for f in new-fresh new-warm new-async three-2981 nat-three-1; do echo "== $f"; tail -n 19 $R/$f.txt | cut -c1-150; done
+grep -iE "shim|kernel|onednn|gc" $R/nat-info.txt | cut -c1-200; grep -cE " ok" $R/nat-selftest.txt; grep -E "FAILED" $R/nat-selftest.txt
 echo "== old-warm"; tail -n 3 $R/old-warm.txt | cut -c1-150; echo "== official"; tail -n 3 $R/official-epoch.txt | cut -c1-300
 grep -E "FAILED|data path" $R/selftest.txt
 for f in $R/acc-*.txt; do echo "$(basename $f): $(tail -n 1 $f | cut -c1-100)"; done
