@@ -31,6 +31,7 @@ static class InfoCommand
         yield return (".NET", Environment.Version.ToString());
         yield return ("CPU cores", Environment.ProcessorCount.ToString());
         yield return ("torch threads", torch.get_num_threads().ToString());
+        yield return ("garbage collector", (System.Runtime.GCSettings.IsServerGC ? "server" : "workstation") + $", {System.Runtime.GCSettings.LatencyMode}");
         yield return ("malloc settings", MallocTuning.IsActive() ? $"active ({MallocTuning.Variable}={Environment.GetEnvironmentVariable(MallocTuning.Variable)})" : "NOT active (CPU training will be much slower)");
         if (rt.CpuConvolutions is { } conv)
         {
