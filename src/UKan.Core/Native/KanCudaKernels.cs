@@ -90,7 +90,8 @@ public sealed class KanCudaKernels : IFusedCudaKernels
             }).ToArray();
             return new KanCudaKernels(deviceIndex, ctx, functions, arch, cache is null ? null : cache with { Elapsed = clock.Elapsed });
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException
+                                   or IOException or UnauthorizedAccessException)
         {
             problem = e.Message.Split('\n')[0];
             return null;

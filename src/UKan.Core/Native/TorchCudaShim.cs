@@ -11,7 +11,9 @@ namespace UKan.Native;
 /// the CUDA caching allocator's statistics (what torch.cuda.max_memory_allocated reports), the current CUDA stream
 /// (so that our own kernels run in order with torch's), side streams, and CUDA graph capture and replay
 /// (at::cuda::CUDAGraph) to remove per-kernel launch overhead. Where the shim cannot be built (no compiler, no
-/// headers), <see cref="Available"/> is false, <see cref="Problem"/> says why, and callers fall back.
+/// headers), <see cref="Available"/> is false, <see cref="Problem"/> says why, and callers fall back. The source is
+/// Native/Shim/torch_shim.cpp (embedded); the compiled library is cached per machine under a lock
+/// (<see cref="CompileCache"/>), so processes that start together run g++ once.
 /// </summary>
 public static class TorchCudaShim
 {
