@@ -32,8 +32,17 @@ cat > "$stage/ukan" <<'LAUNCH'
 # ukan on a machine without .NET: uses the bundled runtime; GPU through the installed PyTorch (auto-detected).
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 export DOTNET_ROOT="$here/dotnet"
-tunables="glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=68719476736"
-[[ ":${GLIBC_TUNABLES:-}:" == *":glibc.malloc.mmap_threshold=4294967296:"* ]] || export GLIBC_TUNABLES="${GLIBC_TUNABLES:+$GLIBC_TUNABLES:}$tunables"
+# Both malloc settings, added to the caller's GLIBC_TUNABLES (other tunables kept, these two replaced).
+if [[ "${UKAN_DEFAULT_MALLOC:-0}" != 1 ]]; then
+  tunables=()
+  IFS=: read -ra parts <<< "${GLIBC_TUNABLES:-}"
+  for p in "${parts[@]}"; do
+    [[ -n "$p" && "$p" != glibc.malloc.mmap_threshold=* && "$p" != glibc.malloc.trim_threshold=* ]] && tunables+=("$p")
+  done
+  tunables+=(glibc.malloc.mmap_threshold=4294967296 glibc.malloc.trim_threshold=68719476736)
+  GLIBC_TUNABLES="$(IFS=:; echo "${tunables[*]}")"
+  export GLIBC_TUNABLES
+fi
 exec "$here/app/ukan" "$@"
 LAUNCH
 chmod +x "$stage/ukan"

@@ -31,15 +31,40 @@ static class InfoCommand
         yield return (".NET", Environment.Version.ToString());
         yield return ("CPU cores", Environment.ProcessorCount.ToString());
         yield return ("torch threads", torch.get_num_threads().ToString());
+        yield return ("garbage collector", (System.Runtime.GCSettings.IsServerGC ? "server" : "workstation") + $", {System.Runtime.GCSettings.LatencyMode}");
         yield return ("malloc settings", MallocTuning.IsActive() ? $"active ({MallocTuning.Variable}={Environment.GetEnvironmentVariable(MallocTuning.Variable)})" : "NOT active (CPU training will be much slower)");
         if (rt.CpuConvolutions is { } conv)
+        {
             yield return ("CPU convolutions", (conv.OneDnn ? "oneDNN" : "ATen (oneDNN off)") + $": {conv.Reason}");
+            yield return ("oneDNN ISA", conv.Isa);
+        }
         yield return ("device", rt.Device.ToString());
         var (driver, gpus) = Nvml.Query();
         yield return ("CUDA available", rt.Device.type == DeviceType.CUDA ? $"yes, {torch.cuda.device_count()} device(s)" : "no");
         if (driver is not null) yield return ("NVIDIA driver", driver);
+        yield return ("libtorch CUDA shim", ShimLine(rt));
+        yield return ("fused CUDA kernels", KernelsLine(rt));
         foreach (var g in gpus)
             yield return ($"GPU {g.Index}", $"{g.Name}, {g.TotalBytes / (1 << 20):N0} MiB total, {g.FreeBytes / (1 << 20):N0} MiB free");
+    }
+
+    /// <summary>Where the compiled shim is and how long getting it took (compiled now, or loaded from the cache).</summary>
+    static string ShimLine(RuntimeInfo rt)
+    {
+        if (!rt.LibTorch.HasCuda) return "not used (CPU-only libtorch)";
+        return TorchCudaShim.Available && TorchCudaShim.Cache is { } c ? $"{c.Path} ({c.Describe()})" : $"unavailable: {TorchCudaShim.Problem}";
+    }
+
+    static string KernelsLine(RuntimeInfo rt)
+    {
+        if (rt.Device.type != DeviceType.CUDA) return "not used on the CPU";
+        var kernels = UKan.Layers.KanFeatures.CudaKernels(DeviceIndex.Of(rt.Device));
+        return kernels switch
+        {
+            KanCudaKernels { Cache: { } c } k => $"{k.Architecture}, {c.Path} ({c.Describe()})",
+            { } k => $"{k.Architecture} (compiled in memory: no cache folder)",
+            null => $"unavailable: {UKan.Layers.KanFeatures.CudaProblem}",
+        };
     }
 
     public static string AppVersion() =>

@@ -7,34 +7,45 @@ namespace UKan.Layers;
 /// <summary>
 /// Computes KANLinear's per-input features [SiLU(x), B_0(x) .. B_{K-1}(x)] for uniform cubic knots, and the
 /// gradient of x from the gradient of those features. Two implementations: element-wise torch operations (any
-/// device) and fused CUDA kernels compiled at run time (<see cref="UKan.Native.KanCudaKernels"/>), one launch each.
+/// device) and fused CUDA kernels compiled at run time (<see cref="IFusedCudaKernels"/>, from UKan.Native), one launch each.
 /// </summary>
 public static class KanFeatures
 {
     static readonly object Gate = new();
-    static bool cudaTried;
-    static IKanFeatureKernels? cuda;
+    static readonly Dictionary<int, (IFusedCudaKernels? Kernels, string? Problem)> loaded = [];
 
-    /// <summary>Why the fused CUDA kernels are not in use, once they were tried; null when they are.</summary>
+    /// <summary>
+    /// Compiles and loads the fused kernels into one device's context, or returns null with the reason. Set at start-up
+    /// by the runtime (UKan.Native); until then, or where it is not set, the torch implementation is used.
+    /// </summary>
+    public static Func<int, (IFusedCudaKernels? Kernels, string? Problem)>? CudaLoader { get; set; }
+
+    /// <summary>Why the fused CUDA kernels of the device last asked for are not in use; null when they are.</summary>
     public static string? CudaProblem { get; private set; }
 
     /// <summary>Whether fused kernels may be used (set false to compare against the torch implementation).</summary>
     public static bool UseFusedKernels { get; set; } = true;
 
-    /// <summary>The fused CUDA kernels, compiled on first use; null where they cannot be built.</summary>
-    public static IKanFeatureKernels? CudaKernels(int device)
+    /// <summary>
+    /// The fused CUDA kernels of device <paramref name="device"/>, loaded on first use for that device (a CUDA module
+    /// belongs to one device's context, so each device gets its own); null where they cannot be built.
+    /// </summary>
+    public static IFusedCudaKernels? CudaKernels(int device)
     {
         lock (Gate)
         {
-            if (!cudaTried)
+            if (!loaded.TryGetValue(device, out var entry))
             {
-                cudaTried = true;
-                cuda = UKan.Native.KanCudaKernels.TryLoad(device, out var problem);
-                CudaProblem = problem;
+                entry = CudaLoader is { } load ? load(device) : (null, "no CUDA kernel loader registered (the runtime was not started)");
+                loaded[device] = entry;
             }
-            return cuda;
+            CudaProblem = entry.Problem;
+            return entry.Kernels;
         }
     }
+
+    /// <summary>The fused ψ kernels of <paramref name="device"/> (<see cref="SharedActivation"/>); null where they cannot be built.</summary>
+    public static IPsiKernels? PsiKernels(int device) => CudaKernels(device);
 
     static IKanFeatureKernels For(Tensor x) =>
         UseFusedKernels && x.device_type == DeviceType.CUDA && x.dtype == ScalarType.Float32 && CudaKernels(x.device_index < 0 ? 0 : x.device_index) is { } k ? k : Torch.Instance;
@@ -66,69 +77,5 @@ public static class KanFeatures
             var gx = g.select(-1, 0) * dSilu + (g.narrow(-1, 1, knots.BasisCount) * dBasis).sum(-1);
             return gx.MoveToOuterDisposeScope();
         }
-    }
-}
-
-public interface IKanFeatureKernels
-{
-    Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots);
-    Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots);
-}
-
-/// <summary>
-/// y = features(x) · Wᵀ with a memory-lean backward: only x and the fused weight W are kept; the features are
-/// recomputed in backward (one fused kernel on CUDA) instead of autograd keeping the basis and every intermediate of
-/// its evaluation. Gradients: dW = dyᵀ·features, dfeatures = dy·W, dx from dfeatures (<see cref="KanFeatures"/>).
-/// </summary>
-/// <remarks>
-/// TorchSharp runs backward on autograd's thread, where no dispose scope is active, and hands the returned gradients
-/// to libtorch as raw handles, so the managed wrappers would live until the garbage collector finds them, holding their
-/// (GPU) memory. Temporaries are therefore disposed by a scope, and the returned gradients once libtorch has taken
-/// them: at the start of the next call of this function.
-/// </remarks>
-public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanLinearFunction>
-{
-    static readonly System.Collections.Concurrent.ConcurrentQueue<Tensor> handedOver = new();
-
-    public override string Name => nameof(KanLinearFunction);
-
-    static void ReleaseHandedOver()
-    {
-        while (handedOver.TryDequeue(out var t)) t.Dispose();
-    }
-
-    public override Tensor forward(torch.autograd.AutogradContext ctx, params object[] vars)
-    {
-        ReleaseHandedOver();
-        var x = (Tensor)vars[0];
-        var w = (Tensor)vars[1];
-        var knots = (BSplineBasis.UniformKnots)vars[2];
-        ctx.save_for_backward([x, w]);
-        ctx.save_data("knots", knots);
-        using var features = KanFeatures.Forward(x, knots);
-        using var wt = w.t();
-        return features.matmul(wt);
-    }
-
-    public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
-    {
-        ReleaseHandedOver();
-        Tensor gradX, gradW;
-        using (var scope = NewDisposeScope())
-        {
-            var saved = ctx.get_saved_variables();
-            var (x, w) = (saved[0], saved[1]);
-            var knots = (BSplineBasis.UniformKnots)ctx.get_data("knots");
-            var features = KanFeatures.Forward(x, knots);
-            // Under bf16 autocast the forward product ran in bf16, so its gradient arrives in bf16; backward runs
-            // outside autocast, in the dtype of x and W.
-            if (gradOutput.dtype != x.dtype) gradOutput = gradOutput.to(x.dtype);
-            gradW = gradOutput.t().matmul(features).DetachFromDisposeScope();
-            var gradFeatures = gradOutput.matmul(w);
-            gradX = KanFeatures.BackwardInput(x, gradFeatures, knots).DetachFromDisposeScope();
-        }
-        handedOver.Enqueue(gradX);
-        handedOver.Enqueue(gradW);
-        return [gradX, gradW, null!];   // one entry per forward argument; the knots get none
     }
 }

@@ -167,7 +167,7 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
         Tensor psi;
         if (fused is not null && !(is_grad_enabled() && RequiresGrad(u)))
             // Nothing to differentiate (inference, or frozen parameters and input): one kernel, no basis tensor.
-            psi = fused.PsiForward(UKan.Native.KanCudaKernels.DenseLayout(u), coef, base_scale, spline_scale, uniform!.Value);
+            psi = fused.PsiForward(TensorLayout.DenseLayout(u), coef, base_scale, spline_scale, uniform!.Value);
         else switch (Options.Gradient)
         {
             case SplineGradient.Exact:
@@ -194,14 +194,14 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
     bool RequiresGrad(Tensor u) => u.requires_grad || coef.requires_grad || (base_scale?.requires_grad ?? false) || (spline_scale?.requires_grad ?? false);
 
     /// <summary>
-    /// The fused CUDA kernels of ψ (<see cref="UKan.Native.KanCudaKernels.PsiForward"/>) when they apply to u: a float32
+    /// The fused CUDA kernels of ψ (<see cref="IPsiKernels.PsiForward"/>) when they apply to u: a float32
     /// CUDA tensor, the closed-form cubic basis, SiLU base, at most 16 bases, and fused kernels allowed
     /// (<see cref="KanFeatures.UseFusedKernels"/>, the bench's --no-fused). Otherwise null: the torch formulation.
     /// </summary>
-    public UKan.Native.KanCudaKernels? FusedKernelsFor(Tensor u) =>
+    public IPsiKernels? FusedKernelsFor(Tensor u) =>
         KanFeatures.UseFusedKernels && u.device_type == DeviceType.CUDA && u.dtype == ScalarType.Float32 && UsesFastPath
-        && Options.BaseActivation == BaseActivation.SiLU && BasisCount <= UKan.Native.KanCudaKernels.MaxPsiBases
-        && KanFeatures.CudaKernels(u.device_index < 0 ? 0 : u.device_index) is UKan.Native.KanCudaKernels kernels ? kernels : null;
+        && Options.BaseActivation == BaseActivation.SiLU
+        && KanFeatures.PsiKernels(u.device_index < 0 ? 0 : u.device_index) is { } kernels && BasisCount <= kernels.MaxPsiBases ? kernels : null;
 
     /// <summary>w_b·b(u) + w_s·spline, with a fixed scale of 1 where the option turns the parameter off.</summary>
     Tensor Combine(Tensor u, Tensor spline)
@@ -218,19 +218,15 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
     /// </summary>
     /// <remarks>
     /// TorchSharp (0.107) calls backward from the autograd engine (on a worker thread for CUDA) where no dispose scope
-    /// of ours is open. The native side copies the returned gradients as soon as backward returns, so their managed
-    /// wrappers are kept per thread and disposed at that thread's next call, rather than holding device memory until
-    /// the garbage collector runs. Per thread, because another thread's call could come before the copy.
+    /// of ours is open; the returned gradients are kept alive and then disposed by <see cref="HandedBackGradients"/>.
     /// </remarks>
     sealed class RecomputeFunction : autograd.SingleTensorFunction<RecomputeFunction>
     {
-        [ThreadStatic] static List<Tensor>? handedBack;
-
         public override string Name => "SharedActivationRecompute";
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
-            ReleaseHandedBack();
+            HandedBackGradients.Release();
             var u = (Tensor)vars[0];
             var psi = (SharedActivation)vars[4];
             ctx.save_for_backward([u, (Tensor)vars[1], (vars[2] as Tensor)!, (vars[3] as Tensor)!]);
@@ -240,13 +236,13 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
             // An undefined incoming gradient is answered with no gradients rather than a materialised zero tensor.
             ctx.set_materialize_grads(false);
             if (psi.FusedKernelsFor(u) is { } fused)
-                return fused.PsiForward(UKan.Native.KanCudaKernels.DenseLayout(u), psi.coef, psi.base_scale, psi.spline_scale, psi.uniform!.Value);
+                return fused.PsiForward(TensorLayout.DenseLayout(u), psi.coef, psi.base_scale, psi.spline_scale, psi.uniform!.Value);
             return psi.Combine(u, matmul(psi.Basis(u), psi.coef));
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
         {
-            ReleaseHandedBack();
+            HandedBackGradients.Release();
             if (g is null || g.IsInvalid) return [null!, null!, null!, null!, null!, null!];
             using var scope = NewDisposeScope();
             using var _ = no_grad();
@@ -261,7 +257,7 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
             Tensor? gradWb, gradWs;
             if (psi.FusedKernelsFor(u) is { } fused)
             {
-                var ud = UKan.Native.KanCudaKernels.DenseLayout(u);
+                var ud = TensorLayout.DenseLayout(u);
                 var gd = g.stride().SequenceEqual(ud.stride()) ? g : empty_strided(ud.shape, ud.stride(), dtype: g.dtype, device: g.device).copy_(g);
                 (gradU, var sums) = fused.PsiBackward(ud, gd, c, wb, ws, psi.uniform!.Value, exact, inputGrad);
                 int k = psi.BasisCount;
@@ -286,17 +282,9 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
             }
 
             List<Tensor> grads = [gradU!, gradC, gradWb!, gradWs!, null!, null!];
-            handedBack ??= [];
             foreach (var t in grads)
-                if (t is not null) handedBack.Add(t.MoveToOuterDisposeScope());
+                if (t is not null) HandedBackGradients.Keep(t.MoveToOuterDisposeScope());
             return grads;
-        }
-
-        static void ReleaseHandedBack()
-        {
-            if (handedBack is null) return;
-            foreach (var t in handedBack) t.Dispose();
-            handedBack.Clear();
         }
     }
 }

@@ -4,7 +4,11 @@ using static TorchSharp.torch;
 namespace UKan.Native;
 
 /// <summary>What CPU convolutions run on, and why; <paramref name="Warn"/>: the reason is news the user must be told.</summary>
-public sealed record CpuConvolutionStatus(bool OneDnn, string Reason, bool Warn = false);
+public sealed record CpuConvolutionStatus(bool OneDnn, string Reason, bool Warn = false)
+{
+    /// <summary>The instruction-set limit oneDNN runs under in this process (<see cref="OneDnnIsa.Describe"/>).</summary>
+    public string Isa { get; init; } = OneDnnIsa.Describe();
+}
 
 /// <summary>
 /// Guards against wrong CPU convolutions. libtorch runs CPU convolutions on oneDNN, whose kernels are generated at
@@ -17,7 +21,8 @@ public sealed record CpuConvolutionStatus(bool OneDnn, string Reason, bool Warn 
 /// (torch.backends.mkldnn.enabled = False) and the probe is run again on ATen's path.
 /// UKAN_ONEDNN=on or off skips the probe and forces the choice. The fallback costs speed (paper preset, batch 8 at
 /// 256×256 on 2 cores: about 2.4 s per training step instead of 1.6 s); limiting oneDNN to AVX
-/// (ONEDNN_MAX_CPU_ISA=AVX, read by oneDNN at its first use) passed the probe there at about 2.0 s.
+/// (ONEDNN_MAX_CPU_ISA=AVX, read by oneDNN at its first use) passed the probe there at about 2.0 s. The CLI therefore
+/// chooses such a limit before torch loads (<see cref="OneDnnIsa"/>); this probe still checks whatever is in effect.
 /// </summary>
 public static class CpuConvolutions
 {
@@ -55,11 +60,20 @@ public static class CpuConvolutions
         }
         UseOneDnn(true);
         var (error, failed) = Probe();
-        if (failed is null) return new(true, $"probe passed (worst relative error {error:E1})");
+        if (failed is null)
+        {
+            // Saves the CLI's probe processes for this CPU next time (see OneDnnIsa): no limit was needed.
+            if (string.IsNullOrEmpty(Environment.GetEnvironmentVariable(OneDnnIsa.IsaVariable)))
+            {
+                var cache = OneDnnIsa.CachePath(TorchRuntime.Current.LibTorch.Path);
+                if (OneDnnIsa.ReadCached(cache) is null) OneDnnIsa.Store(cache, OneDnnIsa.NoLimit);
+            }
+            return new(true, $"probe passed (worst relative error {error:E1})");
+        }
         UseOneDnn(false);
         var (after, stillFailed) = Probe();
-        var why = $"oneDNN gave wrong results on this CPU ({failed}: relative error {Format(error)}); using ATen's own " +
-                  "convolutions (slower; ONEDNN_MAX_CPU_ISA=AVX may make oneDNN usable again, check with 'ukan info')";
+        var why = $"oneDNN gave wrong results on this CPU under {OneDnnIsa.Describe()} ({failed}: relative error {Format(error)}); " +
+                  $"using ATen's own convolutions (slower; the CLI tries lower oneDNN ISAs at start-up, or set {OneDnnIsa.OptionVariable}=AVX; check with 'ukan info')";
         if (stillFailed is not null)
             why = $"CPU convolutions are wrong on this machine with oneDNN ({failed}: {Format(error)}) and without it " +
                   $"({stillFailed}: {Format(after)}); CPU results here cannot be trusted";

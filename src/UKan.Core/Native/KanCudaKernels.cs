@@ -11,118 +11,17 @@ namespace UKan.Native;
 /// installed CUDA (nothing needs a CUDA compiler at build time) and launched through the driver API on the device
 /// pointers of TorchSharp tensors, on torch's current stream. One launch each replaces the ~10 element-wise kernels
 /// (forward) and ~20 (backward) of the torch formulation; the math is that of <see cref="KanFeatures.Torch"/>.
+/// The CUBIN is cached on disk (<see cref="CompileCache"/>, keyed by source, architecture and NVRTC version), so NVRTC
+/// runs once per machine rather than in every process; each device gets its own module (<see cref="TryLoad"/>).
 /// </summary>
-public sealed class KanCudaKernels : IKanFeatureKernels
+public sealed class KanCudaKernels : IFusedCudaKernels
 {
-    const string Source = """
-        // The cardinal cubic B-spline centred at 0, (relu(2-s)^3 - 4 relu(1-s)^3) / 6 with s = |d|, and its slope in x
-        // (d = (x - t0)/h - j - 2 for basis j of uniform knots t0 + i*h).
-        __device__ __forceinline__ float cardinal(float d) {
-            float s = fabsf(d), a = fmaxf(2.0f - s, 0.0f), b = fmaxf(1.0f - s, 0.0f);
-            return (a * a * a - 4.0f * b * b * b) * (1.0f / 6.0f);
-        }
-        __device__ __forceinline__ float cardinal_slope(float d, float inv_h) {
-            float s = fabsf(d), a = fmaxf(2.0f - s, 0.0f), b = fmaxf(1.0f - s, 0.0f);
-            float dn = (4.0f * b * b - a * a) * 0.5f * inv_h;
-            return d < 0.0f ? -dn : dn;
-        }
-        // Features [SiLU(x), B_0(x) .. B_{K-1}(x)] per input, interleaved. One thread per OUTPUT value, so that a warp's
-        // stores are 32 consecutive floats (one thread per input wrote 1+K floats at a stride of 1+K, which splits
-        // every store instruction over many sectors); the 1+K threads of an input read the same x from L1.
-        extern "C" __global__ void kan_features(const float* __restrict__ x, float* __restrict__ feat,
-                                                long long n, float t0, float inv_h, int K) {
-            long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-            if (e >= n * (K + 1)) return;
-            long long i = e / (K + 1);
-            int j = (int)(e - i * (K + 1));
-            float v = x[i];
-            feat[e] = j == 0 ? v / (1.0f + expf(-v)) : cardinal((v - t0) * inv_h - (float)(j - 1) - 2.0f);
-        }
-        // dL/dx = dL/dSiLU * SiLU'(x) + sum_j dL/dB_j * B_j'(x). A block first copies its inputs' 1+K gradients into
-        // shared memory with consecutive threads reading consecutive floats (coalesced), then each thread reduces its own
-        // row of the tile (stride 1+K words: conflict-free when 1+K is odd, as for the default K = 8).
-        extern "C" __global__ void kan_features_backward(const float* __restrict__ x, const float* __restrict__ gfeat,
-                                                         float* __restrict__ gx, long long n, float t0, float inv_h, int K) {
-            extern __shared__ float tile[];
-            int width = K + 1;
-            long long first = (long long)blockIdx.x * blockDim.x;
-            int count = (int)min((long long)blockDim.x, n - first);
-            const float* src = gfeat + first * width;
-            for (int e = threadIdx.x; e < count * width; e += blockDim.x) tile[e] = src[e];
-            __syncthreads();
-            if (threadIdx.x >= count) return;
-            long long i = first + threadIdx.x;
-            const float* g = tile + threadIdx.x * width;
-            float v = x[i];
-            float sig = 1.0f / (1.0f + expf(-v));
-            float acc = g[0] * sig * (1.0f + v * (1.0f - sig));  // d SiLU / dx
-            float u = (v - t0) * inv_h;
-            for (int j = 0; j < K; ++j) acc += g[1 + j] * cardinal_slope(u - (float)j - 2.0f, inv_h);
-            gx[i] = acc;
-        }
-
-        // psi(u) = wb*SiLU(u) + ws*sum_j c_j B_j(u) of ALL U-KAN's shared activation. For a uniform cubic spline at
-        // most four bases are non-zero at u: those with j in [m-3, m], m = floor((u - t0)/h); each is the cardinal
-        // cubic above at d = t - j - 2. wb, ws may be null (fixed at 1).
-        __device__ __forceinline__ int first_tap(float t, int K) {
-            float m = floorf(t);
-            m = fminf(fmaxf(m, -8.0f), (float)K + 8.0f);       // far outside the grid every tap is invalid anyway
-            return (int)m - 3;
-        }
-        extern "C" __global__ void psi_forward(const float* __restrict__ u, float* __restrict__ out, long long n,
-                                               const float* __restrict__ c, const float* wb, const float* ws,
-                                               float t0, float inv_h, int K) {
-            long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-            if (i >= n) return;
-            float v = u[i], t = (v - t0) * inv_h, spline = 0.0f;
-            int j0 = first_tap(t, K);
-            for (int k = 0; k < 4; ++k) {
-                int j = j0 + k;
-                if (j >= 0 && j < K) spline += c[j] * cardinal(t - (float)j - 2.0f);
-            }
-            out[i] = (wb ? *wb : 1.0f) * (v / (1.0f + expf(-v))) + (ws ? *ws : 1.0f) * spline;
-        }
-        // Backward of psi. gu (may be null): wb*SiLU'(u)*g, plus ws*s'(u)*g when exact. acc[0..K-1] += ws*sum g*B_j(u)
-        // (dL/dc), acc[K] += sum g*SiLU(u) (dL/dwb), acc[K+1] += sum g*s(u) (dL/dws): per-thread sums over a grid-stride
-        // loop, a warp-shuffle and shared-memory reduction per block, one atomicAdd per block and value. K <= 16.
-        extern "C" __global__ void psi_backward(const float* __restrict__ u, const float* __restrict__ g,
-                                                float* __restrict__ gu, long long n, const float* __restrict__ c,
-                                                const float* wb, const float* ws, float t0, float inv_h, int K,
-                                                int exact, float* __restrict__ acc) {
-            __shared__ float block_acc[18];
-            if (threadIdx.x < K + 2) block_acc[threadIdx.x] = 0.0f;
-            __syncthreads();
-            float local[18];
-            for (int j = 0; j < K + 2; ++j) local[j] = 0.0f;
-            float wbv = wb ? *wb : 1.0f, wsv = ws ? *ws : 1.0f;
-            for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-                float v = u[i], gi = g[i], t = (v - t0) * inv_h;
-                float sig = 1.0f / (1.0f + expf(-v));
-                float spline = 0.0f, slope = 0.0f;
-                int j0 = first_tap(t, K);
-                #pragma unroll
-                for (int k = 0; k < 4; ++k) {
-                    int j = j0 + k;
-                    if (j >= 0 && j < K) {
-                        float d = t - (float)j - 2.0f, b = cardinal(d);
-                        spline += c[j] * b;
-                        if (exact) slope += c[j] * cardinal_slope(d, inv_h);
-                        for (int q = 0; q < 16; ++q) if (q == j) local[q] += gi * wsv * b;   // static indices keep local[] in registers
-                    }
-                }
-                local[K] += gi * v * sig;
-                local[K + 1] += gi * spline;
-                if (gu) gu[i] = gi * (wbv * sig * (1.0f + v * (1.0f - sig)) + (exact ? wsv * slope : 0.0f));
-            }
-            for (int j = 0; j < K + 2; ++j) {
-                float x = local[j];
-                for (int off = 16; off > 0; off >>= 1) x += __shfl_down_sync(0xffffffffu, x, off);
-                if ((threadIdx.x & 31) == 0) atomicAdd(&block_acc[j], x);
-            }
-            __syncthreads();
-            if (threadIdx.x < K + 2) atomicAdd(&acc[threadIdx.x], block_acc[threadIdx.x]);
-        }
-        """;
+    /// <summary>
+    /// The kernels' CUDA source: Native/Kernels/kan_features.cu then shared_activation_psi.cu (embedded), one NVRTC
+    /// program (the ψ kernels use the cardinal B-spline helpers of the first file).
+    /// </summary>
+    public static string Source => source.Value;
+    static readonly Lazy<string> source = new(() => NativeSources.Read("kan_features.cu") + "\n" + NativeSources.Read("shared_activation_psi.cu"));
 
     [DllImport("libcuda.so.1")] static extern int cuInit(uint flags);
     [DllImport("libcuda.so.1")] static extern int cuDeviceGet(out int device, int ordinal);
@@ -130,6 +29,8 @@ public sealed class KanCudaKernels : IKanFeatureKernels
     [DllImport("libcuda.so.1")] static extern int cuDevicePrimaryCtxRetain(out IntPtr ctx, int device);
     [DllImport("libcuda.so.1")] static extern int cuCtxGetCurrent(out IntPtr ctx);
     [DllImport("libcuda.so.1")] static extern int cuCtxSetCurrent(IntPtr ctx);
+    [DllImport("libcuda.so.1", EntryPoint = "cuCtxPushCurrent_v2")] static extern int cuCtxPushCurrent(IntPtr ctx);
+    [DllImport("libcuda.so.1", EntryPoint = "cuCtxPopCurrent_v2")] static extern int cuCtxPopCurrent(out IntPtr ctx);
     [DllImport("libcuda.so.1")] static extern int cuModuleLoadData(out IntPtr module, byte[] image);
     [DllImport("libcuda.so.1")] static extern int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
     [DllImport("libcuda.so.1")] static extern int cuLaunchKernel(IntPtr f, uint gx, uint gy, uint gz, uint bx, uint by, uint bz,
@@ -140,25 +41,35 @@ public sealed class KanCudaKernels : IKanFeatureKernels
     delegate int NvrtcSize(IntPtr prog, out nuint size);
     delegate int NvrtcGet(IntPtr prog, byte[] buffer);
     delegate int NvrtcDestroy(ref IntPtr prog);
+    delegate int NvrtcVersion(out int major, out int minor);
 
     readonly IntPtr features, backward, psiForward, psiBackward, context;
     readonly int device;
 
     public string Architecture { get; }
+    public int Device => device;
+    /// <summary>The cached CUBIN, and whether this process compiled it; Elapsed covers compiling (or reading) and loading.</summary>
+    public CacheOutcome? Cache { get; }
 
     /// <summary>The most bases the ψ kernels take (the size of their per-thread accumulators, less w_b and w_s).</summary>
     public const int MaxPsiBases = 16;
+    int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
-    KanCudaKernels(int device, IntPtr context, IntPtr[] functions, string arch)
+    KanCudaKernels(int device, IntPtr context, IntPtr[] functions, string arch, CacheOutcome? cache)
     {
-        (this.device, this.context, Architecture) = (device, context, arch);
+        (this.device, this.context, Architecture, Cache) = (device, context, arch, cache);
         (features, backward, psiForward, psiBackward) = (functions[0], functions[1], functions[2], functions[3]);
     }
 
-    /// <summary>Compiles and loads the kernels, or returns null with the reason (no NVRTC, no driver, compile error).</summary>
+    /// <summary>
+    /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
+    /// <paramref name="deviceIndex"/>, or returns null with the reason (no NVRTC, no driver, compile error).
+    /// </summary>
     public static KanCudaKernels? TryLoad(int deviceIndex, out string? problem)
     {
         problem = null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        bool pushed = false;
         try
         {
             Check(cuInit(0), "cuInit");
@@ -166,22 +77,73 @@ public sealed class KanCudaKernels : IKanFeatureKernels
             Check(cuDeviceGetAttribute(out var major, 75, dev), "compute capability");
             Check(cuDeviceGetAttribute(out var minor, 76, dev), "compute capability");
             Check(cuDevicePrimaryCtxRetain(out var ctx, dev), "cuDevicePrimaryCtxRetain");
-            Check(cuCtxSetCurrent(ctx), "cuCtxSetCurrent");
+            // A module is loaded into the current context: make this device's current for the load only, so that the
+            // calling thread's current device (torch's) is left as it was.
+            Check(cuCtxPushCurrent(ctx), "cuCtxPushCurrent");
+            pushed = true;
             var arch = $"sm_{major}{minor}";
-            var cubin = Compile(arch);
-            Check(cuModuleLoadData(out var module, cubin), "cuModuleLoadData");
+            var (module, cache) = LoadModule(arch);
             var functions = new[] { "kan_features", "kan_features_backward", "psi_forward", "psi_backward" }.Select(name =>
             {
                 Check(cuModuleGetFunction(out var f, module, name), $"cuModuleGetFunction {name}");
                 return f;
             }).ToArray();
-            return new KanCudaKernels(deviceIndex, ctx, functions, arch);
+            return new KanCudaKernels(deviceIndex, ctx, functions, arch, cache is null ? null : cache with { Elapsed = clock.Elapsed });
         }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException
+                                   or IOException or UnauthorizedAccessException)
         {
             problem = e.Message.Split('\n')[0];
             return null;
         }
+        finally
+        {
+            if (pushed) cuCtxPopCurrent(out _);
+        }
+    }
+
+    /// <summary>
+    /// The module for <paramref name="arch"/> from the CUBIN cache, compiling it once per machine; without a usable
+    /// cache folder it is compiled in memory. A cached CUBIN the driver rejects is deleted and compiled again.
+    /// </summary>
+    static (IntPtr Module, CacheOutcome? Cache) LoadModule(string arch)
+    {
+        string entry;
+        try
+        {
+            var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
+                Encoding.UTF8.GetBytes($"{Source}\n{arch}\n{NvrtcVersionString()}\n{string.Join(' ', Options(arch))}")))[..16];
+            entry = Path.Combine(TorchRuntime.CacheFolder(), "cuda-kernels", key, $"kan_kernels_{arch}.cubin");
+        }
+        catch (Exception e) when (e is UserError or IOException or UnauthorizedAccessException)
+        {
+            Check(cuModuleLoadData(out var direct, Compile(arch)), "cuModuleLoadData");
+            return (direct, null);
+        }
+        for (int attempt = 0; ; attempt++)
+        {
+            CacheOutcome outcome;
+            try { outcome = CompileCache.GetOrBuild(entry, tmp => File.WriteAllBytes(tmp, Compile(arch))); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Check(cuModuleLoadData(out var direct, Compile(arch)), "cuModuleLoadData");
+                return (direct, null);
+            }
+            int status = cuModuleLoadData(out var module, File.ReadAllBytes(entry));
+            if (status == 0) return (module, outcome);
+            if (attempt > 0 || outcome.Built) Check(status, "cuModuleLoadData");
+            CompileCache.Invalidate(entry);   // e.g. written by a different driver's NVRTC under the same key: rebuild once
+        }
+    }
+
+    static string[] Options(string arch) => [$"--gpu-architecture={arch}", "--std=c++17"];
+
+    /// <summary>NVRTC's version, part of the cache key: a CUBIN from another NVRTC may differ.</summary>
+    static string NvrtcVersionString()
+    {
+        var lib = LoadNvrtc();
+        Check(Marshal.GetDelegateForFunctionPointer<NvrtcVersion>(NativeLibrary.GetExport(lib, "nvrtcVersion"))(out var major, out var minor), "nvrtcVersion");
+        return $"{major}.{minor}";
     }
 
     static byte[] Compile(string arch)
@@ -191,7 +153,8 @@ public sealed class KanCudaKernels : IKanFeatureKernels
         Check(F<NvrtcCreate>("nvrtcCreateProgram")(out var prog, Source, "kan_features.cu", 0, IntPtr.Zero, IntPtr.Zero), "nvrtcCreateProgram");
         try
         {
-            int status = F<NvrtcCompile>("nvrtcCompileProgram")(prog, 2, [$"--gpu-architecture={arch}", "--std=c++17"]);
+            var options = Options(arch);
+            int status = F<NvrtcCompile>("nvrtcCompileProgram")(prog, options.Length, options);
             if (status != 0)
             {
                 F<NvrtcSize>("nvrtcGetProgramLogSize")(prog, out var logSize);
@@ -243,8 +206,11 @@ public sealed class KanCudaKernels : IKanFeatureKernels
 
     void LaunchOn(IntPtr function, uint grid, int block, int sharedBytes, params object[] args)
     {
-        // The calling thread (e.g. autograd's device thread) may not have the context current yet.
+        // The calling thread (e.g. autograd's device thread) may not have this device's context current yet, or may
+        // have another device's current (tensors on cuda:1 while the thread's device is 0): the launch needs ours.
+        bool pushed = false;
         if (cuCtxGetCurrent(out var current) != 0 || current == IntPtr.Zero) cuCtxSetCurrent(context);
+        else if (current != context) { Check(cuCtxPushCurrent(context), "cuCtxPushCurrent"); pushed = true; }
         var handles = new List<GCHandle>();
         try
         {
@@ -257,7 +223,11 @@ public sealed class KanCudaKernels : IKanFeatureKernels
             var stream = TorchCudaShim.Available ? TorchCudaShim.CurrentStream(device) : IntPtr.Zero;
             Check(cuLaunchKernel(function, grid, 1, 1, (uint)block, 1, 1, (uint)sharedBytes, stream, parameters, IntPtr.Zero), "cuLaunchKernel");
         }
-        finally { foreach (var h in handles) h.Free(); }
+        finally
+        {
+            foreach (var h in handles) h.Free();
+            if (pushed) cuCtxPopCurrent(out _);
+        }
     }
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots)
@@ -293,7 +263,7 @@ public sealed class KanCudaKernels : IKanFeatureKernels
 
     /// <summary>
     /// ψ(u) = w_b·SiLU(u) + w_s·Σ_j c_j B_j(u) for uniform cubic knots, in one pass over u: no (…, K) basis tensor.
-    /// <paramref name="u"/> must be dense (<see cref="DenseLayout"/>); the result has its strides.
+    /// <paramref name="u"/> must be dense (<see cref="TensorLayout.DenseLayout"/>); the result has its strides.
     /// </summary>
     public Tensor PsiForward(Tensor u, Tensor coef, Tensor? baseScale, Tensor? splineScale, BSplineBasis.UniformKnots knots)
     {
@@ -329,26 +299,7 @@ public sealed class KanCudaKernels : IKanFeatureKernels
 
     static void CheckPsi(Tensor u, Tensor coef, BSplineBasis.UniformKnots knots)
     {
-        if (u.dtype != float32 || coef.dtype != float32 || !coef.is_contiguous() || knots.BasisCount > MaxPsiBases || !IsDense(u))
+        if (u.dtype != float32 || coef.dtype != float32 || !coef.is_contiguous() || knots.BasisCount > MaxPsiBases || !TensorLayout.IsDense(u))
             throw new ArgumentException("ψ kernels: float32, at most 16 bases, a dense input");
     }
-
-    /// <summary>
-    /// True when the elements of <paramref name="t"/> fill its storage span exactly once in some order (contiguous,
-    /// channels-last, any permutation of a contiguous tensor): an element-wise kernel can then run over memory order.
-    /// </summary>
-    public static bool IsDense(Tensor t)
-    {
-        var dims = t.shape.Zip(t.stride()).Where(d => d.First != 1).OrderBy(d => d.Second).ToArray();
-        long expected = 1;
-        foreach (var (size, stride) in dims)
-        {
-            if (stride != expected) return false;
-            expected *= size;
-        }
-        return true;
-    }
-
-    /// <summary><paramref name="t"/> itself when dense, else a contiguous copy.</summary>
-    public static Tensor DenseLayout(Tensor t) => IsDense(t) ? t.alias() : t.contiguous();
 }

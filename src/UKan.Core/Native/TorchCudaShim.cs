@@ -11,53 +11,14 @@ namespace UKan.Native;
 /// the CUDA caching allocator's statistics (what torch.cuda.max_memory_allocated reports), the current CUDA stream
 /// (so that our own kernels run in order with torch's), side streams, and CUDA graph capture and replay
 /// (at::cuda::CUDAGraph) to remove per-kernel launch overhead. Where the shim cannot be built (no compiler, no
-/// headers), <see cref="Available"/> is false, <see cref="Problem"/> says why, and callers fall back.
+/// headers), <see cref="Available"/> is false, <see cref="Problem"/> says why, and callers fall back. The source is
+/// Native/Shim/torch_shim.cpp (embedded); the compiled library is cached per machine under a lock
+/// (<see cref="CompileCache"/>), so processes that start together run g++ once.
 /// </summary>
 public static class TorchCudaShim
 {
-    const string Source = """
-        #include <c10/cuda/CUDACachingAllocator.h>
-        #include <c10/cuda/CUDAStream.h>
-        #include <ATen/cuda/CUDAGraph.h>
-        #include <ATen/cuda/CUDAEvent.h>
-        #include <ATen/Context.h>
-        #include <ATen/autocast_mode.h>
-        #include <optional>
-        #include <string>
-        static std::string last_error;
-        static std::optional<c10::cuda::CUDAStream> side_stream;
-        static thread_local std::optional<c10::cuda::CUDAStream> outer_stream;
-        #define GUARD(body) try { body; return 0; } catch (const std::exception& e) { last_error = e.what(); return 1; }
-        extern "C" {
-        const char* ukan_last_error() { return last_error.c_str(); }
-        long long ukan_peak_allocated(int d) { return c10::cuda::CUDACachingAllocator::getDeviceStats(d).allocated_bytes[0].peak; }
-        long long ukan_peak_reserved(int d) { return c10::cuda::CUDACachingAllocator::getDeviceStats(d).reserved_bytes[0].peak; }
-        long long ukan_current_allocated(int d) { return c10::cuda::CUDACachingAllocator::getDeviceStats(d).allocated_bytes[0].current; }
-        void ukan_reset_peak(int d) { c10::cuda::CUDACachingAllocator::resetPeakStats(d); }
-        void* ukan_current_stream(int d) { return (void*)c10::cuda::getCurrentCUDAStream(d).stream(); }
-        int ukan_side_stream_enter(int d) { GUARD(
-            auto cur = c10::cuda::getCurrentCUDAStream(d);
-            if (!side_stream) side_stream = c10::cuda::getStreamFromPool(false, d);
-            at::cuda::CUDAEvent ev; ev.record(cur); ev.block(*side_stream);
-            outer_stream = cur; c10::cuda::setCurrentCUDAStream(*side_stream)) }
-        int ukan_side_stream_exit(int d) { GUARD(
-            auto cur = c10::cuda::getCurrentCUDAStream(d);
-            at::cuda::CUDAEvent ev; ev.record(cur); ev.block(*outer_stream);
-            c10::cuda::setCurrentCUDAStream(*outer_stream)) }
-        void ukan_set_cudnn_benchmark(int on) { at::globalContext().setBenchmarkCuDNN(on != 0); }
-        // CUDA autocast to bfloat16 on the calling thread (torch.autocast("cuda", torch.bfloat16, cache_enabled=False)):
-        // without the weight-cast cache, so that a CUDA graph capture holds no cached casts from outside it.
-        int ukan_set_autocast_bf16(int on) { GUARD(
-            at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-            at::autocast::set_autocast_cache_enabled(false);
-            at::autocast::set_autocast_enabled(at::kCUDA, on != 0)) }
-        void* ukan_graph_create() { return new at::cuda::CUDAGraph(); }
-        void ukan_graph_destroy(void* g) { delete (at::cuda::CUDAGraph*)g; }
-        int ukan_graph_capture_begin(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_begin()) }
-        int ukan_graph_capture_end(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_end()) }
-        int ukan_graph_replay(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->replay()) }
-        }
-        """;
+    /// <summary>The shim's C++ source (Native/Shim/torch_shim.cpp, embedded).</summary>
+    static string Source => NativeSources.Read("torch_shim.cpp");
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate long StatFn(int device);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void DeviceFn(int device);
@@ -85,6 +46,8 @@ public static class TorchCudaShim
 
     static readonly Lazy<Api?> api = new(Load);
     public static string? Problem { get; private set; }
+    /// <summary>Where the compiled shim is, and whether this process compiled it or found it cached; null until loaded.</summary>
+    public static CacheOutcome? Cache { get; private set; }
     public static bool Available => api.Value is not null;
     static Api A => api.Value ?? throw new InvalidOperationException($"the libtorch CUDA shim is unavailable: {Problem}");
 
@@ -131,23 +94,23 @@ public static class TorchCudaShim
             if (cudaInclude is null) { Problem = "no complete CUDA headers (cuda_runtime_api.h with crt/host_config.h); set CUDA_HOME"; return null; }
             // The shim must use libtorch's C++ ABI; libraries built with the new ABI carry std::__cxx11 symbols.
             var abi = File.ReadAllText(Path.Combine(lib, "libc10.so"), Encoding.Latin1).Contains("St7__cxx11") ? 1 : 0;
-            var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(lib + Source + (rt.LibTorch.Version ?? "") + abi)))[..16];
+            var source = Source;
+            var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(lib + source + (rt.LibTorch.Version ?? "") + abi)))[..16];
             var dir = Path.Combine(TorchRuntime.CacheFolder(), "torch-shim", key);
             var so = Path.Combine(dir, "libukan_torchshim.so");
-            if (!File.Exists(so))
+            // Compiled once per machine: concurrent first runs wait for one compile (CompileCache) instead of each
+            // running g++ for a minute.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var outcome = CompileCache.GetOrBuild(so, tmp =>
             {
-                Directory.CreateDirectory(dir);
                 var src = Path.Combine(dir, "shim.cpp");
-                File.WriteAllText(src, Source);
-                var tmp = so + $".{Environment.ProcessId}.tmp";
+                AtomicFile.WriteAllText(src, source);
                 var args = $"-O2 -shared -fPIC -std=c++17 -D_GLIBCXX_USE_CXX11_ABI={abi} -I\"{include}\" -I\"{include}/torch/csrc/api/include\" -I\"{cudaInclude}\" \"{src}\" -L\"{lib}\" -lc10_cuda -lc10 -ltorch_cuda -ltorch_cpu -o \"{tmp}\"";
-                var error = RunCompiler(args);
-                if (error is not null) { Problem = error; return null; }
-                File.Move(tmp, so, overwrite: true);
-            }
+                if (RunCompiler(args) is { } error) throw new InvalidOperationException(error);
+            });
             var h = NativeLibrary.Load(so);
             T F<T>(string name) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(h, name));
-            return new Api
+            var result = new Api
             {
                 PeakAllocated = F<StatFn>("ukan_peak_allocated"), PeakReserved = F<StatFn>("ukan_peak_reserved"),
                 CurrentAllocated = F<StatFn>("ukan_current_allocated"), ResetPeak = F<DeviceFn>("ukan_reset_peak"),
@@ -159,6 +122,8 @@ public static class TorchCudaShim
                 CudnnBenchmark = F<FlagFn>("ukan_set_cudnn_benchmark"),
                 AutocastBf16 = F<DeviceStatusFn>("ukan_set_autocast_bf16"),
             };
+            Cache = outcome with { Elapsed = clock.Elapsed };   // compile (or wait) and load
+            return result;
         }
         catch (Exception e) { Problem = e.Message.Split('\n')[0]; return null; }
     }
@@ -189,63 +154,5 @@ public static class TorchCudaShim
             catch (System.ComponentModel.Win32Exception) { /* try the next compiler */ }
         }
         return "no C++ compiler (g++, c++, clang++) found";
-    }
-}
-
-/// <summary>The CUDA device ordinal of a torch device ("cuda" without an index means device 0 here).</summary>
-public static class DeviceIndex
-{
-    public static int Of(TorchSharp.torch.Device device) => device.index < 0 ? 0 : device.index;
-}
-
-/// <summary>
-/// Runs torch's work on a side stream until disposed (CUDA graphs cannot capture the default stream). Enter it before
-/// the first forward pass of a model that will be captured: autograd binds each parameter's gradient accumulator to
-/// the stream of its first backward pass, and one bound to the default stream breaks a later capture.
-/// </summary>
-public sealed class SideStreamScope : IDisposable
-{
-    readonly int device;
-    bool active;
-
-    public SideStreamScope(int device)
-    {
-        this.device = device;
-        TorchCudaShim.EnterSideStream(device);
-        active = true;
-    }
-
-    public void Dispose()
-    {
-        if (active) { TorchCudaShim.ExitSideStream(device); active = false; }
-    }
-}
-
-/// <summary>
-/// A CUDA graph of torch work (at::cuda::CUDAGraph): <see cref="Capture"/> records a piece of work once, after
-/// warm-up runs; <see cref="Replay"/> re-issues all of its kernels with one launch. Capture and warm-up must run
-/// inside a <see cref="SideStreamScope"/>. A capture records without executing. Every tensor the work reads or writes
-/// must keep its address: copy new inputs into the captured input tensors before each replay.
-/// </summary>
-public sealed class CudaGraph : IDisposable
-{
-    IntPtr handle;
-
-    public CudaGraph() => handle = TorchCudaShim.GraphCreate();
-
-    /// <summary>Runs <paramref name="work"/> <paramref name="warmup"/> times, then records one more run (not executed).</summary>
-    public void Capture(Action work, int warmup = 3)
-    {
-        for (int i = 0; i < warmup; i++) work();
-        TorchCudaShim.CaptureBegin(handle);
-        try { work(); }
-        finally { TorchCudaShim.CaptureEnd(handle); }
-    }
-
-    public void Replay() => TorchCudaShim.Replay(handle);
-
-    public void Dispose()
-    {
-        if (handle != IntPtr.Zero) { TorchCudaShim.GraphDestroy(handle); handle = IntPtr.Zero; }
     }
 }

@@ -48,6 +48,8 @@ public static class TorchRuntime
 
     public static RuntimeInfo Initialize(RuntimeOptions options)
     {
+        // The layers reach the fused CUDA kernels through this loader, never native code directly.
+        UKan.Layers.KanFeatures.CudaLoader ??= device => (KanCudaKernels.TryLoad(device, out var problem), problem);
         lock (Gate)
         {
             if (current is not null)

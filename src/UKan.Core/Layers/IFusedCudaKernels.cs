@@ -1,0 +1,13 @@
+namespace UKan.Layers;
+
+/// <summary>
+/// The fused CUDA kernels of one device: KAN features and ψ. Implemented outside the layers (UKan.Native compiles and
+/// loads them) and handed in through <see cref="KanFeatures.CudaLoader"/>, so that the layers never call native code.
+/// </summary>
+public interface IFusedCudaKernels : IKanFeatureKernels, IPsiKernels
+{
+    /// <summary>The device ordinal whose context the kernels are loaded into.</summary>
+    int Device { get; }
+    /// <summary>The GPU architecture compiled for, e.g. sm_90.</summary>
+    string Architecture { get; }
+}

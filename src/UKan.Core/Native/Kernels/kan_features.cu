@@ -1,0 +1,45 @@
+// The cardinal cubic B-spline centred at 0, (relu(2-s)^3 - 4 relu(1-s)^3) / 6 with s = |d|, and its slope in x
+// (d = (x - t0)/h - j - 2 for basis j of uniform knots t0 + i*h).
+__device__ __forceinline__ float cardinal(float d) {
+    float s = fabsf(d), a = fmaxf(2.0f - s, 0.0f), b = fmaxf(1.0f - s, 0.0f);
+    return (a * a * a - 4.0f * b * b * b) * (1.0f / 6.0f);
+}
+__device__ __forceinline__ float cardinal_slope(float d, float inv_h) {
+    float s = fabsf(d), a = fmaxf(2.0f - s, 0.0f), b = fmaxf(1.0f - s, 0.0f);
+    float dn = (4.0f * b * b - a * a) * 0.5f * inv_h;
+    return d < 0.0f ? -dn : dn;
+}
+// Features [SiLU(x), B_0(x) .. B_{K-1}(x)] per input, interleaved. One thread per OUTPUT value, so that a warp's
+// stores are 32 consecutive floats (one thread per input wrote 1+K floats at a stride of 1+K, which splits
+// every store instruction over many sectors); the 1+K threads of an input read the same x from L1.
+extern "C" __global__ void kan_features(const float* __restrict__ x, float* __restrict__ feat,
+                                        long long n, float t0, float inv_h, int K) {
+    long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= n * (K + 1)) return;
+    long long i = e / (K + 1);
+    int j = (int)(e - i * (K + 1));
+    float v = x[i];
+    feat[e] = j == 0 ? v / (1.0f + expf(-v)) : cardinal((v - t0) * inv_h - (float)(j - 1) - 2.0f);
+}
+// dL/dx = dL/dSiLU * SiLU'(x) + sum_j dL/dB_j * B_j'(x). A block first copies its inputs' 1+K gradients into
+// shared memory with consecutive threads reading consecutive floats (coalesced), then each thread reduces its own
+// row of the tile (stride 1+K words: conflict-free when 1+K is odd, as for the default K = 8).
+extern "C" __global__ void kan_features_backward(const float* __restrict__ x, const float* __restrict__ gfeat,
+                                                 float* __restrict__ gx, long long n, float t0, float inv_h, int K) {
+    extern __shared__ float tile[];
+    int width = K + 1;
+    long long first = (long long)blockIdx.x * blockDim.x;
+    int count = (int)min((long long)blockDim.x, n - first);
+    const float* src = gfeat + first * width;
+    for (int e = threadIdx.x; e < count * width; e += blockDim.x) tile[e] = src[e];
+    __syncthreads();
+    if (threadIdx.x >= count) return;
+    long long i = first + threadIdx.x;
+    const float* g = tile + threadIdx.x * width;
+    float v = x[i];
+    float sig = 1.0f / (1.0f + expf(-v));
+    float acc = g[0] * sig * (1.0f + v * (1.0f - sig));  // d SiLU / dx
+    float u = (v - t0) * inv_h;
+    for (int j = 0; j < K; ++j) acc += g[1 + j] * cardinal_slope(u - (float)j - 2.0f, inv_h);
+    gx[i] = acc;
+}

@@ -1,0 +1,41 @@
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <ATen/cuda/CUDAEvent.h>
+#include <ATen/Context.h>
+#include <ATen/autocast_mode.h>
+#include <optional>
+#include <string>
+static std::string last_error;
+static std::optional<c10::cuda::CUDAStream> side_stream;
+static thread_local std::optional<c10::cuda::CUDAStream> outer_stream;
+#define GUARD(body) try { body; return 0; } catch (const std::exception& e) { last_error = e.what(); return 1; }
+extern "C" {
+const char* ukan_last_error() { return last_error.c_str(); }
+long long ukan_peak_allocated(int d) { return c10::cuda::CUDACachingAllocator::getDeviceStats(d).allocated_bytes[0].peak; }
+long long ukan_peak_reserved(int d) { return c10::cuda::CUDACachingAllocator::getDeviceStats(d).reserved_bytes[0].peak; }
+long long ukan_current_allocated(int d) { return c10::cuda::CUDACachingAllocator::getDeviceStats(d).allocated_bytes[0].current; }
+void ukan_reset_peak(int d) { c10::cuda::CUDACachingAllocator::resetPeakStats(d); }
+void* ukan_current_stream(int d) { return (void*)c10::cuda::getCurrentCUDAStream(d).stream(); }
+int ukan_side_stream_enter(int d) { GUARD(
+    auto cur = c10::cuda::getCurrentCUDAStream(d);
+    if (!side_stream) side_stream = c10::cuda::getStreamFromPool(false, d);
+    at::cuda::CUDAEvent ev; ev.record(cur); ev.block(*side_stream);
+    outer_stream = cur; c10::cuda::setCurrentCUDAStream(*side_stream)) }
+int ukan_side_stream_exit(int d) { GUARD(
+    auto cur = c10::cuda::getCurrentCUDAStream(d);
+    at::cuda::CUDAEvent ev; ev.record(cur); ev.block(*outer_stream);
+    c10::cuda::setCurrentCUDAStream(*outer_stream)) }
+void ukan_set_cudnn_benchmark(int on) { at::globalContext().setBenchmarkCuDNN(on != 0); }
+// CUDA autocast to bfloat16 on the calling thread (torch.autocast("cuda", torch.bfloat16, cache_enabled=False)):
+// without the weight-cast cache, so that a CUDA graph capture holds no cached casts from outside it.
+int ukan_set_autocast_bf16(int on) { GUARD(
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_cache_enabled(false);
+    at::autocast::set_autocast_enabled(at::kCUDA, on != 0)) }
+void* ukan_graph_create() { return new at::cuda::CUDAGraph(); }
+void ukan_graph_destroy(void* g) { delete (at::cuda::CUDAGraph*)g; }
+int ukan_graph_capture_begin(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_begin()) }
+int ukan_graph_capture_end(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_end()) }
+int ukan_graph_replay(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->replay()) }
+}

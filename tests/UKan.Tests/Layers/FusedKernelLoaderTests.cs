@@ -1,0 +1,52 @@
+using UKan.Layers;
+using static TorchSharp.torch;
+
+namespace UKan.Tests.Layers;
+
+/// <summary>
+/// The layers reach the fused CUDA kernels through <see cref="KanFeatures.CudaLoader"/>, once per device: a CUDA module
+/// belongs to one device's context, so the kernels loaded for one GPU must not be handed out for another.
+/// </summary>
+public class FusedKernelLoaderTests
+{
+    sealed class FakeKernels(int device) : IFusedCudaKernels
+    {
+        public int Device => device;
+        public string Architecture => "sm_fake";
+        public int MaxPsiBases => 16;
+        public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => throw new NotSupportedException();
+        public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots) => throw new NotSupportedException();
+        public Tensor PsiForward(Tensor u, Tensor coef, Tensor? baseScale, Tensor? splineScale, BSplineBasis.UniformKnots knots) => throw new NotSupportedException();
+        public (Tensor? GradU, Tensor Sums) PsiBackward(Tensor u, Tensor grad, Tensor coef, Tensor? baseScale, Tensor? splineScale,
+            BSplineBasis.UniformKnots knots, bool exact, bool inputGrad) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public void Each_device_gets_its_own_kernels_loaded_once()
+    {
+        _ = TestTorch.Runtime;
+        var before = KanFeatures.CudaLoader;
+        var loads = new List<int>();
+        // Device numbers no machine has, so that the entries cached here can never stand in for real kernels.
+        const int first = 1_000_001, second = 1_000_002, broken = 1_000_003;
+        KanFeatures.CudaLoader = device =>
+        {
+            lock (loads) loads.Add(device);
+            return device == broken ? (null, "no such device") : (new FakeKernels(device), null);
+        };
+        try
+        {
+            var a = KanFeatures.CudaKernels(first);
+            var b = KanFeatures.CudaKernels(second);
+            Assert.Same(a, KanFeatures.CudaKernels(first));
+            Assert.Equal(first, a!.Device);
+            Assert.Equal(second, b!.Device);
+            Assert.Same(b, KanFeatures.PsiKernels(second));
+            Assert.Null(KanFeatures.CudaKernels(broken));
+            Assert.Equal("no such device", KanFeatures.CudaProblem);
+            Assert.Null(KanFeatures.CudaKernels(broken));
+            Assert.Equal([first, second, broken], loads);
+        }
+        finally { KanFeatures.CudaLoader = before; }
+    }
+}
