@@ -152,9 +152,14 @@ def main():
               f"{l['median_ms']:.3f} ms | {r['ratio_mean']:.1f}x / {r['ratio_median']:.1f}x | "
               f"{k['peak_mib']:,.0f} / {l['peak_mib']:,.0f} MiB |", flush=True)
     if a.json:
-        with open(a.json + ".tmp", "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(a.json + ".tmp", a.json)
+        write_json(a.json, result)
+
+
+def write_json(path, result):
+    """Writes the result atomically (a temporary file renamed into place)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, indent=1)
+    os.replace(path + ".tmp", path)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from official_bench import write_json  # the sibling script (scripts/ is on sys.path when this one runs)
+
 
 def medpy_stand_in():
     """medpy.metric.binary's jc, dc, hd, hd95, recall, specificity, precision as medpy 0.4 computes them."""
@@ -170,9 +172,7 @@ def main():
               "process_start_to_first_epoch_end_seconds": startup + epochs[0], "total_seconds": time.time() - start}
     print(json.dumps({k: v for k, v in result.items() if k != "epoch_seconds"}))
     if a.json:
-        with open(a.json + ".tmp", "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(a.json + ".tmp", a.json)
+        write_json(a.json, result)
 
 
 if __name__ == "__main__":

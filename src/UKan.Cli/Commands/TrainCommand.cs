@@ -62,7 +62,7 @@ static class TrainCommand
             {
                 var configPath = Path.Combine(runDir, "config.json");
                 TrainConfig? run = null;
-                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs" },
+                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--profile" },
                     name => RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));
                 if (parsed.GetValue(epochs) is int e && e < 1) throw new UserError($"--epochs {e}: must be at least 1.");
                 Console.WriteLine($"resuming {runDir} on {rt.Device}");

@@ -33,4 +33,16 @@ public class TrainProfileCommandTests
         Assert.DoesNotContain("ms per call", r.Stdout);
         Assert.False(File.Exists(Path.Combine(output, "profile.json")));
     }
+
+    [Fact]
+    public void A_resumed_run_can_be_profiled()
+    {
+        var data = SyntheticDataset.Create(count: 6, size: 32);
+        var output = Path.Combine(Path.GetTempPath(), $"ukan-profile-{Guid.NewGuid():N}");
+        Assert.Equal(0, CliRunner.Run(Train(data, output)).Code);
+        var r = CliRunner.Run("train", "--resume", output, "--epochs", "3", "--profile");
+        Assert.True(r.Code == 0, r.Stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "profile.json")));
+        Assert.Equal(1, json.RootElement.GetProperty("epochs").GetInt32());
+    }
 }
