@@ -1,4 +1,4 @@
-# Shared by the scripts/gpu-train-*.sh scripts: unpack the app, and train() with one time budget for all runs.
+# Shared by the scripts/experiments/gpu-*.sh scripts: unpack the app, and train() with one time budget for all runs.
 # A run that dies (e.g. a native crash) continues from its last checkpoint, up to twice.
 EPOCHS="${EPOCHS:-80}"
 # The app lives in .gpu/u (ignored, so it stays on a warm machine between calls): a call may carry the bundle and a

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.Hashing;
 
 namespace UKan.Data;
 
@@ -40,7 +41,7 @@ static class PngCodec
             uint crc = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(pos + 8 + (int)length));
             bool critical = char.IsUpper(type[0]);
             // Like libpng: a bad CRC is fatal in critical chunks, ignored in ancillary ones.
-            if (critical && Crc32.Compute(data.AsSpan(pos + 4, (int)length + 4)) != crc)
+            if (critical && Crc32.HashToUInt32(data.AsSpan(pos + 4, (int)length + 4)) != crc)
                 throw new InvalidDataException($"corrupt (CRC mismatch in chunk {type})");
             pos += 12 + (int)length;
             switch (type)
@@ -298,37 +299,12 @@ static class PngCodec
         System.Text.Encoding.ASCII.GetBytes(type, head[4..]);
         s.Write(head);
         s.Write(body);
-        uint crc = Crc32.Append(Crc32.Append(0, head[4..]), body);
+        var crc32 = new Crc32();
+        crc32.Append(head[4..]);
+        crc32.Append(body);
+        uint crc = crc32.GetCurrentHashAsUInt32();
         Span<byte> tail = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(tail, crc);
         s.Write(tail);
     }
-}
-
-/// <summary>CRC-32 (ISO 3309 / ITU-T V.42, polynomial 0xEDB88320), as PNG chunks use it.</summary>
-static class Crc32
-{
-    static readonly uint[] Table = MakeTable();
-
-    static uint[] MakeTable()
-    {
-        var t = new uint[256];
-        for (uint n = 0; n < 256; n++)
-        {
-            uint c = n;
-            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[n] = c;
-        }
-        return t;
-    }
-
-    /// <summary>Continues a CRC (start with 0) over more bytes.</summary>
-    public static uint Append(uint crc, ReadOnlySpan<byte> bytes)
-    {
-        uint c = ~crc;
-        foreach (var b in bytes) c = Table[(c ^ b) & 0xFF] ^ (c >> 8);
-        return ~c;
-    }
-
-    public static uint Compute(ReadOnlySpan<byte> bytes) => Append(0, bytes);
 }

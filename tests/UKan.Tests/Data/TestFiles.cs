@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.Hashing;
 using UKan.Data;
 
 namespace UKan.Tests.Data;
@@ -113,7 +114,7 @@ public static class TestFiles
         s.Write(head);
         s.Write(body);
         var crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32.Append(Crc32.Append(0, head.AsSpan(4)), body));
+        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32.HashToUInt32([.. head.AsSpan(4), .. body]));
         s.Write(crc);
     }
 

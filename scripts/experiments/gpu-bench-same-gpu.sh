@@ -6,7 +6,7 @@
 # (ignored) and carry that folder. Expects .gpu/ukan-gpu.tar.xz (scripts/pack-gpu.sh). Writes $OUT/same-gpu.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-500}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/same-gpu && mkdir -p $R
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv > $R/gpu.txt 2>&1
 timeout 60 $U info --device cuda > $R/info.txt 2>&1

@@ -5,7 +5,7 @@
 # Expects .gpu/ukan-gpu.tar.xz. Writes $OUT/bench-precision.tar.gz (also leaves the app in .gpu/u for a next call).
 set -uo pipefail
 LIMIT="${LIMIT:-400}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/runs/bench && mkdir -p $R
 timeout 150 $U selftest --device cuda > $R/selftest.txt 2>&1; echo "selftest rc=$?" >> $R/log.txt
 bench() { # name, seconds, args...

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# One GPU call for issues 8 and 9 (run from the repository root on the GPU machine, with .gpu/ukan-gpu.tar.xz and
+# One GPU call for ALL U-KAN on CUDA and Diffusion U-KAN (run from the repository root on the GPU machine, with .gpu/ukan-gpu.tar.xz and
 # .gpu/cvc64 carried): ALL U-KAN on CUDA checked against the CPU (selftest), peak memory and step time of U-KAN,
 # ALL U-KAN (three gradient modes) and the stacked KAN at batch 8, 256x256 (eager, so the peak is one step's), then
 # Diffusion U-KAN trained on CVC-ClinicDB 64x64 for what the time budget allows and 64 samples (official 1000-step
 # ancestral sampling). LIMIT (seconds) bounds the whole script; results go to $OUT/results.tar.gz as they come.
 set -u
 LIMIT="${LIMIT:-190}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/results && mkdir -p $R
 pack() { tar -C $R -czf "$OUT/results.tar.gz" .; }
 export UKAN_ALLUKAN_CUDA=1

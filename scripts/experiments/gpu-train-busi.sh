@@ -4,7 +4,7 @@
 # Writes $OUT/busi-results.tar.gz with each run's config, split, metrics, curves and evaluation.
 set -uo pipefail
 LIMIT="${LIMIT:-500}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 # The lossy copy (JPEG q95) is made here from the lossless one, to measure once what JPEG storage changes.
 $U data resize .gpu/busi256 /tmp/busi256j --size 256 --jpeg-quality 95 > /tmp/runs/jpeg.log 2>&1
 train ukan-2981 .gpu/busi256 --data-seed 2981 &

@@ -10,7 +10,7 @@
 # Writes $OUT/epoch-profile.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-560}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/epoch && mkdir -p $R
 D=.gpu/busi256j
 # The earlier release runs on the runtime of the new bundle (its own bundle would not fit the transfer beside it).

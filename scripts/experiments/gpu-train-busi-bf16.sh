@@ -4,7 +4,7 @@
 # Writes $OUT/busi-bf16.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-560}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 for seed in 2981 6142 1187; do train ukan-bf16-official-$seed .gpu/busi256 --precision bf16 --split docs/splits/busi/official-split-$seed.json & done
 wait
 evaluate_and_pack busi-bf16.tar.gz

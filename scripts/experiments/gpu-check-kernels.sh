@@ -4,7 +4,7 @@
 # figures in docs/runs. Expects .gpu/ukan-gpu.tar.xz. Writes $OUT/check-kernels.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-300}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/check-kernels && mkdir -p $R
 timeout 150 $U selftest --device cuda > $R/selftest.txt 2>&1; echo "selftest rc=$?" >> $R/log.txt
 timeout 60 $U bench kan --device cuda --json $R/kan-fp32.json > $R/kan-fp32.txt 2>&1; echo "kan rc=$?" >> $R/log.txt

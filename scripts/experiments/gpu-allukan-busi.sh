@@ -14,7 +14,7 @@ case "$DATASET" in
   cvc) DATA=.gpu/cvc256j; RUN=cvc-allukan ;;
   *) echo "DATASET must be busi or cvc" >&2; exit 2 ;;
 esac
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/runs/bench && mkdir -p $R
 [ "${SELFTEST:-1}" = 1 ] && timeout 120 $U selftest --device cuda > $R/selftest.txt 2>&1
 bench() { # name, args...

@@ -3,7 +3,7 @@
 # 512, fp32 (TF32 convolutions) and bf16. Expects .gpu/ukan-gpu.tar.xz. Writes $OUT/channels-last.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-300}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/cl && mkdir -p $R
 for prec in fp32 bf16; do
   for cl in "--layout nchw" "--layout channels-last"; do

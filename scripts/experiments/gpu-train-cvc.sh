@@ -4,7 +4,7 @@
 # the lossless copy does not fit the 64 MiB transfer next to the app).
 set -uo pipefail
 LIMIT="${LIMIT:-460}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 
 # The official (sklearn train_test_split) splits of the three paper seeds: docs/splits/cvc.
 for seed in 2981 6142 1187; do train cvc-ukan-$seed .gpu/cvc256j --split docs/splits/cvc/official-split-$seed.json & done

@@ -7,7 +7,7 @@
 set -uo pipefail
 LIMIT="${LIMIT:-560}"
 EPOCHS="${EPOCHS:-186}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/diffusion-out && mkdir -p $R
 pack() { tar -C $R -czf "$OUT/diffusion.tar.gz" .; }
 timeout 60 python3 scripts/kan_gemm_floor.py > $R/kan-gemm-floor.txt 2>&1; cat $R/kan-gemm-floor.txt

@@ -5,7 +5,7 @@
 # Expects the app in .gpu/u (a previous call's, or .gpu/ukan-gpu.tar.xz) and .gpu/busi256. Writes $OUT/busi-mlp.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-540}"
-source "$(dirname "$0")/gpu-common.sh"
+source "$(dirname "$0")/../gpu-common.sh"
 train mlp-2981 .gpu/busi256 --data-seed 2981 --mlp &
 for seed in 2981 6142 1187; do train mlp-official-$seed .gpu/busi256 --split docs/splits/busi/official-split-$seed.json --mlp & done
 wait
