@@ -9,24 +9,22 @@ static class BenchCommand
 {
     static readonly Option<int> Warmup = new("--warmup") { Description = "Untimed warm-up runs.", DefaultValueFactory = _ => 10 };
     static readonly Option<int> Runs = new("--runs") { Description = "Timed runs (median and 10–90 % spread are reported).", DefaultValueFactory = _ => 40 };
-    static readonly Option<string> PrecisionOption = new("--precision") { Description = "fp32 (PyTorch default: TF32 convolutions), tf32 or fp32-strict.", DefaultValueFactory = _ => "fp32" };
+    static readonly Option<string> PrecisionOption = SharedOptions.Precision(acceptOnly: false, "fp32", "tf32", "fp32-strict");
     static readonly Option<string?> Json = new("--json") { Description = "Also write the results to this JSON file." };
     static readonly Option<bool> NoFused = new("--no-fused") { Description = "Use the element-wise torch KAN features instead of the fused CUDA kernels." };
     static readonly Option<string> KanPathOption = new("--kan-path") { Description = "KANLinear evaluation: auto (closed-form cubic, custom backward), general (efficient-kan's Cox–de Boor through autograd, the reference formulation's memory).", DefaultValueFactory = _ => "auto" };
-    static readonly Option<string> Layout = new("--layout") { Description = "Memory layout of convolution weights and input: auto (channels-last on CUDA, as training), nchw, channels-last.", DefaultValueFactory = _ => "auto" };
+    static readonly Option<string> Layout = SharedOptions.Layout();
     static readonly Option<bool> Breakdown = new("--breakdown") { Description = "Also time the phases of an eager training step (forward with loss, backward, optimizer), each between synchronisations." };
-    static readonly Option<string> Graphs = new("--graphs") { Description = "CUDA graphs: auto (when the libtorch shim builds), on, off.", DefaultValueFactory = _ => "auto" };
+    static readonly Option<string> Graphs = SharedOptions.Graphs();
 
     public static Command Create()
     {
         var command = new Command("bench", "Time a training step and inference of a model (median of N runs after warm-up), with throughput and peak memory.");
         var model = new ModelOptions();
         model.AddTo(command);
-        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 8 };
+        var batch = SharedOptions.Batch(8);
         var sizes = new Option<int[]>("--size") { Description = "Input size(s), e.g. --size 256 --size 512.", DefaultValueFactory = _ => [256], AllowMultipleArgumentsPerToken = true };
-        Graphs.AcceptOnlyFromAmong("auto", "on", "off");
         KanPathOption.AcceptOnlyFromAmong("auto", "general");
-        Layout.AcceptOnlyFromAmong("auto", "nchw", "channels-last");
         foreach (var o in new Option[] { batch, sizes, PrecisionOption, Warmup, Runs, Json, NoFused, Graphs, KanPathOption, Layout, Breakdown, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
@@ -45,7 +43,7 @@ static class BenchCommand
             foreach (var size in parsed.GetValue(sizes)!)
             {
                 if (size <= 0 || size % 32 != 0) throw new UserError($"--size {size}: must be a positive multiple of 32.");
-                results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs), graphs, channelsLast: parsed.GetValue(Layout) switch { "channels-last" => true, "nchw" => false, _ => rt.Device.type == TorchSharp.DeviceType.CUDA }, phases: parsed.GetValue(Breakdown)));
+                results.Add(ModelBench.Run(spec, parsed.GetValue(batch), size, precision, rt.Device, parsed.GetValue(Warmup), parsed.GetValue(Runs), graphs, channelsLast: SharedOptions.ChannelsLast(parsed.GetValue(Layout), rt.Device), phases: parsed.GetValue(Breakdown)));
             }
             var table = new TextTable("model", "params", "batch×size", "precision", "mode", "train step ms (p10–p90)", "img/s", "train peak MiB (alloc/reserved)", "inference ms (p10–p90)", "img/s", "infer peak MiB (alloc/reserved)");
             foreach (var r in results)
@@ -104,12 +102,17 @@ static class BenchCommand
         if (parsed.GetValue(Json) is string json) UKan.IO.OutputGuard.CheckFile(json, "--json", parsed.GetValue(CommandLine.Overwrite), []);
     }
 
-    static bool UseGraphs(ParseResult parsed, UKan.Native.RuntimeInfo rt) => parsed.GetValue(Graphs) switch
+    static bool UseGraphs(ParseResult parsed, UKan.Native.RuntimeInfo rt)
     {
-        "off" => false,
-        "on" => UKan.Native.TorchCudaShim.Available ? true : throw new UserError($"--graphs on: CUDA graphs need the libtorch shim, which could not be built: {UKan.Native.TorchCudaShim.Problem}"),
-        _ => rt.Device.type == TorchSharp.DeviceType.CUDA && UKan.Native.TorchCudaShim.Available,
-    };
+        var mode = parsed.GetValue(Graphs);
+        SharedOptions.CheckGraphs(mode);
+        return mode switch
+        {
+            "off" => false,
+            "on" => true,
+            _ => rt.Device.type == TorchSharp.DeviceType.CUDA && UKan.Native.TorchCudaShim.Available,
+        };
+    }
 
     static string Mib(long bytes) => (bytes / 1048576.0).ToString("N0");
 

@@ -55,7 +55,7 @@ static class DataCommand
     {
         var source = new Argument<string>("source") { Description = "A prepared dataset folder." };
         var output = new Argument<string>("out") { Description = "A new (or empty) folder for the resized copy." };
-        var size = new Option<string>("--size") { Description = "Size N or HxW (the training size).", DefaultValueFactory = _ => "256" };
+        var size = SharedOptions.Size("Size N or HxW (the training size).", "256");
         var quality = new Option<int?>("--jpeg-quality") { Description = "Store images as JPEG of this quality (default: lossless PNG)." };
         var command = new Command("resize", "Copy a dataset at the training size (images bilinear as training resizes, masks nearest; lossless unless --jpeg-quality).")
         {
@@ -63,7 +63,7 @@ static class DataCommand
         };
         command.SetAction(parsed =>
         {
-            var (h, w) = TrainCommand.ParseSize(parsed.GetValue(size)!);
+            var (h, w) = SharedOptions.ParseSize(parsed.GetValue(size)!);
             var q = parsed.GetValue(quality);
             if (q is < 1 or > 100) throw new UserError($"--jpeg-quality {q}: must be between 1 and 100.");
             var (count, bytes) = DatasetResize.Run(parsed.GetValue(source)!, parsed.GetValue(output)!, h, w, q);

@@ -69,10 +69,10 @@ static class DiffusionCommand
         var data = new Option<string?>("--data") { Description = "Folder of images (or a dataset folder with images/); masks are not used." };
         var dataset = DatasetOption();
         var output = new Option<string?>("--out") { Description = "Run folder to create (default: runs/diffusion-<data>-<model>-<time>)." };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
+        var resume = SharedOptions.Resume();
         var model = ModelOption("Noise predictor: ukan-hybrid (Diffusion U-KAN, default), umlp (its MLP ablation) or unet (the DDPM U-Net).");
-        var epochs = new Option<int?>("--epochs") { Description = $"Epochs (default {defaults.Epochs}; with --resume: extend the schedule)." };
-        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => defaults.Batch };
+        var epochs = SharedOptions.Epochs(defaults.Epochs);
+        var batch = SharedOptions.Batch(defaults.Batch);
         var lr = new Option<double>("--lr") { Description = "AdamW learning rate (warmed up to 2x over the first tenth of the epochs, then cosine to 0).", DefaultValueFactory = _ => defaults.Lr };
         var loss = new Option<string>("--loss") { Description = "official (sum of squared errors / 1000, the reference) or mean (mean squared error).", DefaultValueFactory = _ => defaults.Loss };
         loss.AcceptOnlyFromAmong("official", "mean");
@@ -104,7 +104,7 @@ static class DiffusionCommand
                         "--sample-ddim-steps" => run.SampleDdimSteps.ToString(inv), "--seed" => run.Seed.ToString(inv), _ => null,
                     };
                 });
-                if (parsed.GetValue(epochs) is int e && e < 1) throw new UserError($"--epochs {e}: must be at least 1.");
+                SharedOptions.CheckResumeEpochs(parsed.GetValue(epochs));
                 result = progress.Run(p => DiffusionTrainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token));
             }
             else
@@ -145,7 +145,7 @@ static class DiffusionCommand
         var model = ModelOption("Architecture of an official .pt checkpoint (default ukan-hybrid); our files record their own.");
         var count = new Option<int>("--count") { Description = "Number of images.", DefaultValueFactory = _ => 64 };
         var ddim = new Option<int?>("--ddim") { Description = "Sample with N DDIM steps (deterministic, fast) instead of the reference's 1000 ancestral steps." };
-        var batch = new Option<int>("--batch") { Description = "Images sampled at once.", DefaultValueFactory = _ => 64 };
+        var batch = SharedOptions.Batch(64, "Images sampled at once.");
         var seed = new Option<long>("--seed") { Description = "Noise seed.", DefaultValueFactory = _ => 0 };
         foreach (var o in new Option[] { weights, output, model, count, ddim, batch, seed, CommandLine.Overwrite }) command.Options.Add(o);
 
@@ -187,7 +187,7 @@ static class DiffusionCommand
         var real = new Option<string?>("--real") { Description = "Folder of real images for FID (the paper: the dataset's 64x64 training images)." };
         var fidWeights = new Option<string?>("--fid-weights") { Description = $"pytorch-fid's {InceptionMetrics.FidWeightsName} ({InceptionMetrics.FidWeightsUrl})." };
         var isWeights = new Option<string?>("--is-weights") { Description = $"torchvision's {InceptionMetrics.IsWeightsName} ({InceptionMetrics.IsWeightsUrl})." };
-        var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 50 };
+        var batch = SharedOptions.Batch(50, "Images per forward pass.");
         var output = new Option<string?>("--out") { Description = "Also write the scores to this JSON file (an existing one is replaced only with --overwrite)." };
         foreach (var o in new Option[] { generated, real, fidWeights, isWeights, batch, output, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>

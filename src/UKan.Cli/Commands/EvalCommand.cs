@@ -15,7 +15,7 @@ static class EvalCommand
         var target = new Argument<string>("run-or-weights") { Description = "A run folder (uses its best model, data, split and settings) or a weights file." };
         var data = new Option<string?>("--data") { Description = "Dataset folder (default: the run's)." };
         var split = new Option<string?>("--split") { Description = "Evaluate the validation ids of this split.json (default: the run's split; for a weights file: every image)." };
-        var batch = new Option<int>("--batch") { Description = "Batch size of the official (batch-pooled) metrics.", DefaultValueFactory = _ => 8 };
+        var batch = SharedOptions.Batch(8, "Batch size of the official (batch-pooled) metrics.");
         var jsonOut = new Option<string?>("--json") { Description = "Also write the summary to this JSON file (an existing one is replaced only with --overwrite)." };
         var csv = new Option<string?>("--csv") { Description = "Per-image CSV path (default: eval_per_image.csv in the run folder, or ./eval_per_image.csv; an existing file is replaced only with --overwrite, except the run folder's own)." };
         var inference = new InferenceOptions();

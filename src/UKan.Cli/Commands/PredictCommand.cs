@@ -18,7 +18,7 @@ static class PredictCommand
         var output = new Option<string>("--out") { Description = "Output folder (not the input folder; existing masks there are replaced only with --overwrite).", Required = true };
         var probabilities = new Option<bool>("--probabilities") { Description = "Also write probability maps (16-bit PNG, 0..65535)." };
         var overlays = new Option<bool>("--overlays") { Description = "Also write overlays (prediction in red)." };
-        var batch = new Option<int>("--batch") { Description = "Images per forward pass.", DefaultValueFactory = _ => 8 };
+        var batch = SharedOptions.Batch(8, "Images per forward pass.");
         var inference = new InferenceOptions();
         inference.AddTo(command);
         command.Arguments.Add(inputs);
@@ -98,7 +98,7 @@ static class PredictCommand
 sealed class InferenceOptions
 {
     public readonly ModelOptions Model = new();
-    public readonly Option<string?> Size = new("--size") { Description = "Model input size N or HxW (default: the size the run trained at, else 256)." };
+    public readonly Option<string?> Size = SharedOptions.Size("Model input size N or HxW (default: the size the run trained at, else 256).");
     public readonly Option<string?> Preprocessing = new("--preprocessing") { Description = "official or standard (default: the run's, else official)." };
 
     public void AddTo(Command command)
@@ -152,7 +152,7 @@ sealed class InferenceOptions
             return recorded;
         }, warning => Console.Error.WriteLine($"ukan: warning: {warning}"));
         net.to(device);
-        var (h, w) = parsed.GetValue(Size) is string s ? TrainCommand.ParseSize(s) : (runConfig?.Height ?? 256, runConfig?.Width ?? 256);
+        var (h, w) = parsed.GetValue(Size) is string s ? SharedOptions.ParseSize(s) : (runConfig?.Height ?? 256, runConfig?.Width ?? 256);
         if (runConfig is not null && (h, w) != (runConfig.Height, runConfig.Width))
             throw new UserError($"--size {parsed.GetValue(Size)}: the run of {weights} trained at {runConfig.Height}x{runConfig.Width}, and the model only knows that size; drop --size.");
         var preset = parsed.GetValue(Preprocessing) is string p ? UKan.Data.Preprocessing.Parse(p) : runConfig?.Preprocessing ?? PreprocessingPreset.Official;

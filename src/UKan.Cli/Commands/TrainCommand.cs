@@ -9,34 +9,35 @@ static class TrainCommand
 {
     public static Command Create()
     {
+        // The options' defaults come from a default config, so that TrainConfig is the one place they are set.
+        var defaults = new TrainConfig { Data = "", Output = "" };
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
         var command = new Command("train", "Train a segmentation model on a folder of images and masks (official U-KAN recipe by default), or --resume a run.");
         var data = new Option<string?>("--data") { Description = "Dataset folder: images/<id>.<ext> and masks/0/<id>.<ext> (see 'ukan data prepare')." };
         var output = new Option<string?>("--out") { Description = "Run folder to create (default: runs/<data>-<model>-<time>)." };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
+        var resume = SharedOptions.Resume();
         var model = new ModelOptions();
-        var epochs = new Option<int?>("--epochs") { Description = "Epochs (default 400; with --resume: extend the schedule)." };
-        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 8 };
-        var size = new Option<string>("--size") { Description = "Training size: N or HxW (multiples of 32; 256 for BUSI/CVC, 512 for GlaS).", DefaultValueFactory = _ => "256" };
-        var lr = new Option<double>("--lr") { Description = "Learning rate of all non-KAN weights.", DefaultValueFactory = _ => 1e-4 };
-        var kanLr = new Option<double>("--kan-lr") { Description = "Learning rate of the KAN weights (names with 'layer' and 'fc').", DefaultValueFactory = _ => 1e-2 };
-        var wd = new Option<double>("--weight-decay") { Description = "Weight decay of non-KAN weights.", DefaultValueFactory = _ => 1e-4 };
-        var kanWd = new Option<double>("--kan-weight-decay") { Description = "Weight decay of the KAN weights.", DefaultValueFactory = _ => 1e-4 };
-        var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => 1e-5 };
-        var dataSeed = new Option<long>("--data-seed") { Description = "Split seed (the paper averages 2981, 6142, 1187).", DefaultValueFactory = _ => 2981 };
-        var seed = new Option<long>("--seed") { Description = "Model initialisation seed.", DefaultValueFactory = _ => 1029 };
-        var preprocessing = new Option<string>("--preprocessing") { Description = "official (the reference pipeline: BGR, double normalisation) or standard (RGB, one normalisation).", DefaultValueFactory = _ => "official" };
+        var epochs = SharedOptions.Epochs(defaults.Epochs);
+        var batch = SharedOptions.Batch(defaults.Batch);
+        var size = SharedOptions.Size("Training size: N or HxW (multiples of 32; 256 for BUSI/CVC, 512 for GlaS).",
+            defaults.Height == defaults.Width ? defaults.Height.ToString(inv) : $"{defaults.Height}x{defaults.Width}");
+        var lr = new Option<double>("--lr") { Description = "Learning rate of all non-KAN weights.", DefaultValueFactory = _ => defaults.Lr };
+        var kanLr = new Option<double>("--kan-lr") { Description = "Learning rate of the KAN weights (names with 'layer' and 'fc').", DefaultValueFactory = _ => defaults.KanLr };
+        var wd = new Option<double>("--weight-decay") { Description = "Weight decay of non-KAN weights.", DefaultValueFactory = _ => defaults.WeightDecay };
+        var kanWd = new Option<double>("--kan-weight-decay") { Description = "Weight decay of the KAN weights.", DefaultValueFactory = _ => defaults.KanWeightDecay };
+        var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => defaults.MinLr };
+        var dataSeed = new Option<long>("--data-seed") { Description = "Split seed (the paper averages 2981, 6142, 1187).", DefaultValueFactory = _ => defaults.DataSeed };
+        var seed = new Option<long>("--seed") { Description = "Model initialisation seed.", DefaultValueFactory = _ => defaults.TorchSeed };
+        var preprocessing = new Option<string>("--preprocessing") { Description = "official (the reference pipeline: BGR, double normalisation) or standard (RGB, one normalisation).", DefaultValueFactory = _ => defaults.Preprocessing.ToString().ToLowerInvariant() };
         var split = new Option<string?>("--split") { Description = "Reuse a split.json instead of making one from --data-seed." };
-        var valFraction = new Option<double>("--val-fraction") { Description = "Share of images held out for validation.", DefaultValueFactory = _ => 0.2 };
-        var early = new Option<int>("--early-stopping") { Description = "Stop after N epochs without a better validation IoU (-1: never).", DefaultValueFactory = _ => -1 };
-        var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => 1 };
-        var graphs = new Option<string>("--graphs") { Description = "CUDA graphs for the training step: auto, on, off.", DefaultValueFactory = _ => "auto" };
-        graphs.AcceptOnlyFromAmong("auto", "on", "off");
-        var precisionOption = new Option<string>("--precision") { Description = "fp32 (PyTorch's default: TF32 convolutions) or bf16 (CUDA autocast to bfloat16; fp32 weights and optimizer).", DefaultValueFactory = _ => "fp32" };
-        precisionOption.AcceptOnlyFromAmong("fp32", "bf16");
-        var layout = new Option<string>("--layout") { Description = "Memory layout of convolutions: auto (channels-last on CUDA, faster), nchw, channels-last.", DefaultValueFactory = _ => "auto" };
-        layout.AcceptOnlyFromAmong("auto", "nchw", "channels-last");
+        var valFraction = new Option<double>("--val-fraction") { Description = "Share of images held out for validation.", DefaultValueFactory = _ => defaults.ValidationFraction };
+        var early = new Option<int>("--early-stopping") { Description = "Stop after N epochs without a better validation IoU (-1: never).", DefaultValueFactory = _ => defaults.EarlyStopping };
+        var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => defaults.ValidateEvery };
+        var graphs = SharedOptions.Graphs();
+        var precisionOption = SharedOptions.Precision(acceptOnly: true, "fp32", "bf16");
+        var layout = SharedOptions.Layout();
         preprocessing.AcceptOnlyFromAmong("official", "standard");
-        var placement = new Option<string>("--data-placement") { Description = "Where batches are built and augmented: auto (on the GPU when the decoded data fit in 4 GiB), host, device.", DefaultValueFactory = _ => "auto" };
+        var placement = new Option<string>("--data-placement") { Description = "Where batches are built and augmented: auto (on the GPU when the decoded data fit in 4 GiB), host, device.", DefaultValueFactory = _ => defaults.DataPlacement.ToString().ToLowerInvariant() };
         placement.AcceptOnlyFromAmong("auto", "host", "device");
         var profileOption = new Option<string?>("--profile")
         {
@@ -64,7 +65,7 @@ static class TrainCommand
                 TrainConfig? run = null;
                 ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--profile" },
                     name => RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));
-                if (parsed.GetValue(epochs) is int e && e < 1) throw new UserError($"--epochs {e}: must be at least 1.");
+                SharedOptions.CheckResumeEpochs(parsed.GetValue(epochs));
                 Console.WriteLine($"resuming {runDir} on {rt.Device}");
                 result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, profileSync));
             }
@@ -72,18 +73,17 @@ static class TrainCommand
             {
                 var dataDir = parsed.GetValue(data) ?? throw new UserError("--data is required (or --resume RUN to continue a run).");
                 var spec = model.Resolve(parsed);
-                var (h, w) = ParseSize(parsed.GetValue(size)!);
+                var (h, w) = SharedOptions.ParseSize(parsed.GetValue(size)!);
                 var graphsMode = parsed.GetValue(graphs);
                 if (parsed.GetValue(precisionOption) == "bf16" && rt.Device.type != TorchSharp.DeviceType.CUDA)
                     throw new UserError($"--precision bf16 is for CUDA devices (CUDA autocast); on {rt.Device} use --precision fp32.");
-                if (graphsMode == "on" && !UKan.Native.TorchCudaShim.Available)
-                    throw new UserError($"--graphs on: CUDA graphs need the libtorch shim, which could not be built: {UKan.Native.TorchCudaShim.Problem}");
+                SharedOptions.CheckGraphs(graphsMode);
                 var config = new TrainConfig
                 {
                     Data = Path.GetFullPath(dataDir),
                     Output = Path.GetFullPath(parsed.GetValue(output) ?? Path.Combine("runs", $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)))}-{spec.Architecture.ToString().ToLowerInvariant()}-{DateTime.Now:yyyyMMdd-HHmmss}")),
                     Model = spec,
-                    Epochs = parsed.GetValue(epochs) ?? 400,
+                    Epochs = parsed.GetValue(epochs) ?? defaults.Epochs,
                     Batch = parsed.GetValue(batch), Height = h, Width = w,
                     Lr = parsed.GetValue(lr), KanLr = parsed.GetValue(kanLr), WeightDecay = parsed.GetValue(wd), KanWeightDecay = parsed.GetValue(kanWd),
                     MinLr = parsed.GetValue(minLr), DataSeed = parsed.GetValue(dataSeed), TorchSeed = parsed.GetValue(seed),
@@ -91,7 +91,7 @@ static class TrainCommand
                     ValidationFraction = parsed.GetValue(valFraction), EarlyStopping = parsed.GetValue(early), ValidateEvery = parsed.GetValue(valEvery),
                     CudaGraphs = graphsMode != "off",
                     Precision = UKan.Benchmarks.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
-                    ChannelsLast = parsed.GetValue(layout) switch { "channels-last" => true, "nchw" => false, _ => rt.Device.type == TorchSharp.DeviceType.CUDA },
+                    ChannelsLast = SharedOptions.ChannelsLast(parsed.GetValue(layout), rt.Device),
                     DataPlacement = Enum.Parse<DataPlacement>(parsed.GetValue(placement)!, ignoreCase: true),
                 };
                 Console.WriteLine($"training {spec.Describe()} on {config.Data} ({rt.Device}), run folder {config.Output}");
@@ -110,18 +110,6 @@ static class TrainCommand
             return result.Stopped ? 130 : 0;
         });
         return command;
-    }
-
-    /// <summary>"256" or "256x320" → (height, width); sides are multiples of 32 up to <see cref="TrainConfig.MaxSide"/>.</summary>
-    public static (int Height, int Width) ParseSize(string text)
-    {
-        var parts = text.ToLowerInvariant().Split('x');
-        if (parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, out var v) && v > 0 && v <= TrainConfig.MaxSide))
-        {
-            int h = int.Parse(parts[0]), w = int.Parse(parts[^1]);
-            if (h % 32 == 0 && w % 32 == 0) return (h, w);
-        }
-        throw new UserError($"--size {text}: expected N or HxW with multiples of 32 up to {TrainConfig.MaxSide}, e.g. 256 or 256x320.");
     }
 
     /// <summary>A run's setting as the option that sets it would spell it, for the --resume conflict message.</summary>

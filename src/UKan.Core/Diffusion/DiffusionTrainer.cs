@@ -65,14 +65,6 @@ public sealed record DiffusionResult(string RunFolder, int EpochsDone, bool Stop
 /// </summary>
 public static class DiffusionTrainer
 {
-    /// <summary>GradualWarmupScheduler(multiplier m, warm = epochs/10, after = cosine(T_max = epochs, η_min 0)), per epoch.</summary>
-    public static double LearningRate(double lr, int epoch, int epochs, double multiplier)
-    {
-        int warm = Math.Max(1, epochs / 10);
-        if (epoch < warm) return lr * ((multiplier - 1) * epoch / warm + 1);
-        return lr * multiplier * (1 + Math.Cos(Math.PI * (epoch - warm) / epochs)) / 2;
-    }
-
     /// <summary>Starts a run in <see cref="DiffusionConfig.Output"/> (which must not hold one yet).</summary>
     public static DiffusionResult Start(DiffusionConfig config, ITrainingProgress progress, CancellationToken cancel = default)
     {
@@ -177,7 +169,7 @@ public static class DiffusionTrainer
             if (cancel.IsCancellationRequested) return new DiffusionResult(root, epoch, true, meanLoss);
             var clock = Stopwatch.StartNew();
             progress.EpochStarted(epoch, config.Epochs, steps);
-            optimizer.Groups[0].LearningRate = LearningRate(config.Lr, epoch, config.Epochs, config.WarmupMultiplier);
+            optimizer.Groups[0].LearningRate = LearningRateSchedules.WarmupCosine(config.Lr, epoch, config.Epochs, config.WarmupMultiplier);
             model.train();
             var order = Enumerable.Range(0, data.Count).ToList();
             var rng = SplitMix64.For(config.Seed, epoch);

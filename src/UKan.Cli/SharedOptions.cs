@@ -1,0 +1,120 @@
+using System.CommandLine;
+using UKan.Training;
+
+namespace UKan.Cli;
+
+/// <summary>
+/// Options that several commands take with the same meaning, each defined once here so that their names, values,
+/// help and parsing cannot drift apart between commands. An option instance belongs to one command (unless it is
+/// recursive), so each method returns a fresh one.
+/// </summary>
+static class SharedOptions
+{
+    /// <summary>--resume RUN of the training commands.</summary>
+    public static Option<string?> Resume() => new("--resume") { Description = "Continue the run in this folder from its last checkpoint." };
+
+    /// <summary>
+    /// --epochs of the training commands: nullable, because with --resume a given value extends the schedule and an
+    /// absent one keeps the run's; <paramref name="defaultEpochs"/> (the config's) only appears in the help.
+    /// </summary>
+    public static Option<int?> Epochs(int defaultEpochs) =>
+        new("--epochs") { Description = $"Epochs (default {defaultEpochs}; with --resume: extend the schedule)." };
+
+    /// <summary>Refuses a non-positive --epochs given with --resume (a new run's config checks its own).</summary>
+    public static void CheckResumeEpochs(int? epochs)
+    {
+        if (epochs is int e && e < 1) throw new UserError($"--epochs {e}: must be at least 1.");
+    }
+
+    /// <summary>--batch: the number of images a step or forward pass takes at once.</summary>
+    public static Option<int> Batch(int defaultValue, string description = "Batch size.") =>
+        new("--batch") { Description = description, DefaultValueFactory = _ => defaultValue };
+
+    /// <summary>
+    /// --size N or HxW (read with <see cref="ParseSize"/>); without <paramref name="defaultValue"/> the option is
+    /// absent unless given, for commands that take the size from a run.
+    /// </summary>
+    public static Option<string?> Size(string description, string? defaultValue = null)
+    {
+        var size = new Option<string?>("--size") { Description = description };
+        if (defaultValue is not null) size.DefaultValueFactory = _ => defaultValue;
+        return size;
+    }
+
+    /// <summary>"256" or "256x320" → (height, width); sides are multiples of 32 up to <see cref="TrainConfig.MaxSide"/>.</summary>
+    public static (int Height, int Width) ParseSize(string text)
+    {
+        var parts = text.ToLowerInvariant().Split('x');
+        if (parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, out var v) && v > 0 && v <= TrainConfig.MaxSide))
+        {
+            int h = int.Parse(parts[0]), w = int.Parse(parts[^1]);
+            if (h % 32 == 0 && w % 32 == 0) return (h, w);
+        }
+        throw new UserError($"--size {text}: expected N or HxW with multiples of 32 up to {TrainConfig.MaxSide}, e.g. 256 or 256x320.");
+    }
+
+    /// <summary>--layout of convolution weights and inputs; resolve it with <see cref="ChannelsLast"/>.</summary>
+    public static Option<string> Layout()
+    {
+        var layout = new Option<string>("--layout")
+        {
+            Description = "Memory layout of convolution weights and input: auto (channels-last on CUDA, where it is faster), nchw, channels-last.",
+            DefaultValueFactory = _ => "auto",
+        };
+        layout.AcceptOnlyFromAmong("auto", "nchw", "channels-last");
+        return layout;
+    }
+
+    /// <summary>Whether a --layout value means channels-last on <paramref name="device"/>: auto picks it on CUDA only, where it is faster.</summary>
+    public static bool ChannelsLast(string? layout, TorchSharp.torch.Device device) => layout switch
+    {
+        "channels-last" => true,
+        "nchw" => false,
+        _ => device.type == TorchSharp.DeviceType.CUDA,
+    };
+
+    /// <summary>--graphs: CUDA graphs for the timed or trained step; check "on" with <see cref="CheckGraphs"/>.</summary>
+    public static Option<string> Graphs()
+    {
+        var graphs = new Option<string>("--graphs")
+        {
+            Description = "CUDA graphs for the step: auto (on a GPU when the libtorch shim builds), on, off.",
+            DefaultValueFactory = _ => "auto",
+        };
+        graphs.AcceptOnlyFromAmong("auto", "on", "off");
+        return graphs;
+    }
+
+    /// <summary>Refuses --graphs on when the libtorch shim that records graphs could not be built, naming why.</summary>
+    public static void CheckGraphs(string? mode)
+    {
+        if (mode == "on" && !UKan.Native.TorchCudaShim.Available)
+            throw new UserError($"--graphs on: CUDA graphs need the libtorch shim, which could not be built: {UKan.Native.TorchCudaShim.Problem}");
+    }
+
+    /// <summary>What each --precision value means, for the help of the commands that take it.</summary>
+    static readonly Dictionary<string, string> PrecisionMeanings = new()
+    {
+        ["fp32"] = "fp32 (PyTorch's default: TF32 convolutions)",
+        ["tf32"] = "tf32 (TF32 convolutions and matrix products)",
+        ["fp32-strict"] = "fp32-strict (no TF32)",
+        ["bf16"] = "bf16 (CUDA autocast to bfloat16; fp32 weights and optimizer)",
+    };
+
+    /// <summary>
+    /// --precision (read with <see cref="UKan.Benchmarks.PrecisionSettings.Parse"/>), listing <paramref name="values"/>
+    /// in the help. With <paramref name="acceptOnly"/> other values are a parse error; without it every mode
+    /// PrecisionSettings knows is taken, as bench always has.
+    /// </summary>
+    public static Option<string> Precision(bool acceptOnly, params string[] values)
+    {
+        var described = values.Select(v => PrecisionMeanings[v]).ToArray();
+        var precision = new Option<string>("--precision")
+        {
+            Description = described.Length == 1 ? described[0] + "." : string.Join(", ", described[..^1]) + " or " + described[^1] + ".",
+            DefaultValueFactory = _ => "fp32",
+        };
+        if (acceptOnly) precision.AcceptOnlyFromAmong(values);
+        return precision;
+    }
+}
