@@ -11,14 +11,20 @@ namespace UKan.Training;
 /// </summary>
 public sealed class BackgroundWriter : IDisposable
 {
-    readonly Queue<Task> pending = new();
+    readonly Queue<Task> pending = new();   // used by the training thread only
+    readonly object busyGate = new();
     Exception? failure;
 
     public int MaxPending { get; }
     /// <summary>Time the caller spent blocked on earlier writes (a disk slower than the epochs shows here).</summary>
     public TimeSpan Waited { get; private set; }
     /// <summary>Time the writes themselves took, on the background thread.</summary>
-    public TimeSpan Busy { get; private set; }
+    public TimeSpan Busy
+    {
+        get { lock (busyGate) return busy; }
+        private set { lock (busyGate) busy = value; }
+    }
+    TimeSpan busy;
 
     public BackgroundWriter(int maxPending = 2)
     {
@@ -43,7 +49,7 @@ public sealed class BackgroundWriter : IDisposable
             finally
             {
                 after?.Invoke();
-                lock (pending) Busy += clock.Elapsed;
+                lock (busyGate) busy += clock.Elapsed;
             }
         }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default));
         ThrowIfFailed();
