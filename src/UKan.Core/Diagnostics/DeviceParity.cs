@@ -247,7 +247,7 @@ public static class DeviceParity
         return Compare("training: channels_last vs NCHW, losses of 6 steps", TrainLosses(spec, device, true, true), TrainLosses(spec, device, true, false), 1e-3);
     }
 
-    /// <summary>Six training steps from one seed on random batches; the losses.</summary>
+    /// <summary>Six training steps from one seed on random batches, through the trainer's own step; the losses.</summary>
     static Tensor TrainLosses(ModelSpec spec, Device device, bool graph, bool channelsLast)
     {
         using var side = graph ? new UKan.Native.SideStreamScope(UKan.Native.DeviceIndex.Of(device)) : null;
@@ -256,34 +256,21 @@ public static class DeviceParity
         model.to(device);
         model.train();
         using var opt = new FlatAdam(ParameterGroups.Official(model.named_parameters().Select(p => (p.name, p.parameter)).ToList()), capturable: graph, channelsLast: channelsLast);
-        var x = channelsLast ? zeros(2, 64, 64, 3, device: device).permute(0, 3, 1, 2) : zeros(2, 3, 64, 64, device: device);
-        var t = zeros(2, 1, 64, 64, device: device);
-        var lossValue = zeros(1, device: device);
-        var loss = new BceDiceLoss();
-        void Step()
-        {
-            using var scope = NewDisposeScope();
-            opt.ZeroGrad();
-            var l = loss.call(model.call(x), t);
-            l.backward();
-            opt.Step();
-            using (no_grad()) lossValue.copy_(l.reshape(1));
-        }
-        using var cudaGraph = graph ? new UKan.Native.CudaGraph() : null;
+        // Step 0 runs eagerly in both variants (it also warms up cuBLAS/cuDNN); with graphs step 1 is captured and
+        // replayed, the later ones replayed: exactly what an epoch of training does.
+        using var step = new TrainingStep(model, opt, new BceDiceLoss(), 2, 3, 1, 64, 64, device, graph, channelsLast);
         var gen = new Generator(7);
         var losses = new List<float>();
         for (int i = 0; i < 6; i++)
         {
-            using (no_grad()) { x.copy_(randn(2, 3, 64, 64, generator: gen)); t.copy_((rand(2, 1, 64, 64, generator: gen) > 0.7).to(float32)); }
-            // Step 0 runs eagerly in both (it also warms up cuBLAS/cuDNN); a capture records without executing,
-            // so the graph variant replays right after capturing.
-            if (cudaGraph is null || i == 0) Step();
-            else
+            using (no_grad())
             {
-                if (i == 1) cudaGraph.Capture(Step, warmup: 0);
-                cudaGraph.Replay();
+                step.Images.copy_(randn(2, 3, 64, 64, generator: gen));
+                step.Targets.copy_((rand(2, 1, 64, 64, generator: gen) > 0.7).to(float32));
             }
-            losses.Add(lossValue.cpu().item<float>());
+            step.ResetSums();
+            step.Run();
+            losses.Add((float)step.ReadMeans().Loss);
         }
         return tensor(losses.ToArray());
     }
