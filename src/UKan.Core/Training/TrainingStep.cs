@@ -79,10 +79,12 @@ public sealed class TrainingStep : IDisposable
         optimizer.Step();
         using (no_grad())
         {
-            // The reference logs the IoU of each training batch with all its pixels pooled (smooth 1e-5).
+            // The reference logs the IoU of each training batch with all its pixels pooled: the official IoU of
+            // SegmentationScores, computed here on the device so that nothing waits for the GPU.
             var p = logits > 0;
             var g = Targets > 0.5;
-            var iou = ((p & g).sum().to(float32) + 1e-5) / ((p | g).sum().to(float32) + 1e-5);
+            const double smooth = UKan.Evaluation.SegmentationScores.OfficialSmooth;
+            var iou = ((p & g).sum().to(float32) + smooth) / ((p | g).sum().to(float32) + smooth);
             lossSum.add_(l.detach().reshape(1));
             iouSum.add_(iou.reshape(1));
         }
