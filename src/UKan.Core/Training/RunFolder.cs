@@ -4,7 +4,7 @@ using System.Text;
 namespace UKan.Training;
 
 /// <summary>
-/// The files of one training run, all written atomically: config.json, split.json, metrics.csv, TensorBoard events,
+/// The files of one training run, all written atomically: config.json, split.json, dataset_fingerprint.json, metrics.csv, TensorBoard events,
 /// checkpoints/{last,best}.safetensors, model.safetensors (best weights under the official names), curves.png,
 /// overlays_best.png and, after training, the evaluation of the best model.
 /// </summary>
@@ -13,6 +13,7 @@ public sealed class RunFolder(string root)
     public string Root { get; } = Path.GetFullPath(root);
     public string Config => Path.Combine(Root, "config.json");
     public string Split => Path.Combine(Root, "split.json");
+    public string Fingerprint => Path.Combine(Root, "dataset_fingerprint.json");
     public string Metrics => Path.Combine(Root, "metrics.csv");
     public string Events => Path.Combine(Root, "events");
     public string Checkpoints => Path.Combine(Root, "checkpoints");

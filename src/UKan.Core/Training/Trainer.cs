@@ -50,7 +50,8 @@ public sealed class Trainer
         config.Validate();
         var run = new RunFolder(config.Output);
         SegmentationFolder folder;
-        using (timing.Phase("startup.data_check")) folder = OpenData(config);
+        DatasetFingerprint fingerprint;
+        using (timing.Phase("startup.data_check")) (folder, fingerprint) = OpenData(config);
         var split = config.Split is null
             ? DataSplit.Make(folder.Ids, config.DataSeed, config.ValidationFraction)
             : DataSplit.Load(config.Split);
@@ -67,6 +68,7 @@ public sealed class Trainer
                 Directory.CreateDirectory(run.Checkpoints);
                 AtomicFile.WriteAllText(run.Config, config.ToJson());
                 split.Save(run.Split);
+                AtomicFile.WriteAllText(run.Fingerprint, fingerprint.ToJson());
                 result = new Trainer(config, run, progress, TorchRuntime.Current.Device, timing).Loop(folder, split, resumeFrom: null, cancel);
             }
             catch when (!File.Exists(run.Last))
@@ -95,7 +97,13 @@ public sealed class Trainer
         if (epochs is int e) config = config with { Epochs = e };
         config.Validate();
         SegmentationFolder folder;
-        using (timing.Phase("startup.data_check")) folder = OpenData(config);
+        DatasetFingerprint fingerprint;
+        using (timing.Phase("startup.data_check")) (folder, fingerprint) = OpenData(config);
+        // Runs started before fingerprints existed get one now; a changed dataset is said, not refused (a user may
+        // have fixed a mask on purpose), so that curves that jump at the resume have an explanation.
+        if (DatasetFingerprint.TryLoad(run.Fingerprint) is { } before && before.Difference(fingerprint) is { } change)
+            progress.Message($"warning: the data in {config.Data} changed since this run started ({change}); its earlier epochs were trained on the old data.");
+        AtomicFile.WriteAllText(run.Fingerprint, fingerprint.ToJson());
         if (!File.Exists(run.Split)) throw new UserError($"--resume {runDir}: split.json is missing; the run folder is damaged.");
         var split = DataSplit.Load(run.Split);
         split.CheckAgainst(folder.Ids, config.Data);
@@ -103,7 +111,8 @@ public sealed class Trainer
         return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing).Loop(folder, split, resumeFrom: run.Last, cancel);
     }
 
-    static SegmentationFolder OpenData(TrainConfig config)
+    /// <summary>Checks the dataset completely (every problem at once) and opens it, with its fingerprint.</summary>
+    static (SegmentationFolder Folder, DatasetFingerprint Fingerprint) OpenData(TrainConfig config)
     {
         if (!Directory.Exists(config.Data)) throw new UserError($"--data {config.Data}: folder not found; it must hold images/ and masks/0/ (see 'ukan data prepare').");
         var report = DataCheck.Run(config.Data, config.Model.NumClasses);
@@ -113,7 +122,8 @@ public sealed class Trainer
             var first = errors[0];
             throw new UserError($"--data {config.Data}: {errors.Count} data problem(s), first: {first.Path}: {first.Problem}; run 'ukan data check {config.Data}' for the full list.");
         }
-        return new SegmentationFolder(config.Data, config.Model.NumClasses);
+        var folder = new SegmentationFolder(config.Data, config.Model.NumClasses);
+        return (folder, DatasetFingerprint.Of(report, folder));
     }
 
     /// <summary>Decoded pixels up to this size go to the GPU when <see cref="DataPlacement.Auto"/> (a BUSI-sized set at 256² is ~0.2 GiB).</summary>

@@ -143,4 +143,42 @@ public class TrainerTests
         using var json = System.Text.Json.JsonDocument.Parse(profile.ToJson());
         Assert.Equal(TrainingProfile.Phases.Length, json.RootElement.GetProperty("phases").GetArrayLength());
     }
+
+    sealed class CollectMessages : ITrainingProgress
+    {
+        public readonly List<string> Messages = [];
+        public void Message(string text) => Messages.Add(text);
+        public void EpochStarted(int epoch, int totalEpochs, int steps) { }
+        public void StepDone(int epoch, int step, int steps, double loss) { }
+        public void EpochDone(EpochRecord record, int totalEpochs) { }
+    }
+
+    [Fact]
+    public void The_run_keeps_a_dataset_fingerprint_and_a_resume_says_when_the_data_changed()
+    {
+        _ = TestTorch.Runtime;
+        var data = SyntheticDataset.Create(count: 8);
+        var output = TempRun();
+        Trainer.Start(Config(data, output, 1), SilentProgress.Instance, TestContext.Current.CancellationToken);
+        var run = new RunFolder(output);
+        var saved = DatasetFingerprint.TryLoad(run.Fingerprint);
+        Assert.NotNull(saved);
+        Assert.Equal(8, saved.Images);
+        Assert.Equal((64, 64, 64, 64, 1), (saved.MinWidth, saved.MaxWidth, saved.MinHeight, saved.MaxHeight, saved.DistinctSizes));
+        Assert.InRange(saved.ForegroundMean[0], 0.01, 0.99);
+
+        var same = new CollectMessages();
+        Trainer.Resume(output, 2, same, TestContext.Current.CancellationToken);
+        Assert.DoesNotContain(same.Messages, m => m.Contains("changed"));
+
+        // One mask edited: same samples, other bytes.
+        var mask = Path.Combine(data, "masks", "0", "case003.png");
+        var raster = ImageFile.Read(mask);
+        raster.Pixels8[0] ^= 0xFF;
+        ImageFile.WritePng(mask, raster);
+        var changed = new CollectMessages();
+        Trainer.Resume(output, 3, changed, TestContext.Current.CancellationToken);
+        Assert.Contains(changed.Messages, m => m.Contains("changed since this run started") && m.Contains("image or mask files changed"));
+        Assert.NotEqual(saved.ContentHash, DatasetFingerprint.TryLoad(run.Fingerprint)!.ContentHash);
+    }
 }
