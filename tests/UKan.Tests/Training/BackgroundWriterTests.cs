@@ -34,6 +34,7 @@ public class BackgroundWriterTests
             writer.Flush();
         });
         Assert.Contains("No space left on device", e.Message);
+        writer.Dispose();                     // waits for the queued jobs (the failure can be seen before its clean-up ran)
         Assert.Equal(1, after);               // the snapshot's clean-up ran although the write failed
         Assert.Equal(0, laterWrites);         // nothing after a failure is written (metrics must not outrun checkpoints)
     }
