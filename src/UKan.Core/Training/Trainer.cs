@@ -56,8 +56,7 @@ public sealed class Trainer
             ? DataSplit.Make(folder.Ids, config.DataSeed, config.ValidationFraction)
             : DataSplit.Load(config.Split);
         split.CheckAgainst(folder.Ids, config.Data);
-        if (split.Train.Count / config.Batch == 0)
-            throw new UserError($"--batch {config.Batch}: larger than the {split.Train.Count} training images; lower --batch.");
+        StepsPerEpoch(split, config.Batch);   // before the folder is made
         UKan.IO.OutputGuard.CheckFolder(run.Root, "--out", [config.Data, config.Split]);
         var (runLock, created) = UKan.IO.RunDirectory.CreateNew(run.Root, UKan.IO.RunDirectory.Segmentation, () => File.Exists(run.Last));
         using (runLock)
@@ -126,6 +125,10 @@ public sealed class Trainer
         return (folder, DatasetFingerprint.Of(report, folder));
     }
 
+    /// <summary>Full batches per epoch (drop_last); none is a user error.</summary>
+    static int StepsPerEpoch(DataSplit split, int batch) => split.Train.Count / batch is > 0 and var steps ? steps
+        : throw new UserError($"--batch {batch}: larger than the {split.Train.Count} training images; lower --batch.");
+
     /// <summary>Decoded pixels up to this size go to the GPU when <see cref="DataPlacement.Auto"/> (a BUSI-sized set at 256² is ~0.2 GiB).</summary>
     public const long DeviceDataBudgetBytes = 4L << 30;
 
@@ -173,9 +176,7 @@ public sealed class Trainer
         }
         using var _optimizer = optimizer;
 
-        int stepsPerEpoch = split.Train.Count / config.Batch;
-        if (stepsPerEpoch == 0)
-            throw new UserError($"--batch {config.Batch}: larger than the {split.Train.Count} training images; lower --batch.");
+        int stepsPerEpoch = StepsPerEpoch(split, config.Batch);
         var dataset = new SegmentationDataset(folder, config.Height, config.Width, config.Preprocessing, config.Model.InChannels);
         DeviceDataset? onDevice;
         List<(Tensor Images, Tensor Targets, string[] Ids)>? validationOnDevice = null;
@@ -225,9 +226,8 @@ public sealed class Trainer
                 IEnumerator<SegmentationBatch>? hostBatches = null;
                 using (profile.Phase("data"))
                 {
-                    var epochPlan = SegmentationDataset.EpochPlan(split.Train, config.Batch, config.DataSeed, epoch);
-                    if (onDevice is not null) plan = onDevice.UploadPlan(epochPlan);
-                    else hostBatches = Prefetch.Ahead(epochPlan.Select(b => (Func<SegmentationBatch>)(() => dataset.Batch(b.Ids, i => b.Choices[i])))).GetEnumerator();
+                    if (onDevice is not null) plan = onDevice.UploadPlan(SegmentationDataset.EpochPlan(split.Train, config.Batch, config.DataSeed, epoch));
+                    else hostBatches = Prefetch.Ahead(dataset.TrainingEpoch(split.Train, config.Batch, config.DataSeed, epoch)).GetEnumerator();
                 }
                 using (plan)
                 using (hostBatches)
@@ -343,9 +343,7 @@ public sealed class Trainer
         for (int b = 0; b < ids.Count; b += config.Batch)
         {
             var chunk = ids.Skip(b).Take(config.Batch).ToArray();
-            var x = config.ChannelsLast
-                ? zeros(chunk.Length, config.Height, config.Width, config.Model.InChannels, device: device).permute(0, 3, 1, 2)
-                : zeros(chunk.Length, config.Model.InChannels, config.Height, config.Width, device: device);
+            var x = TrainingStep.InputBuffer(chunk.Length, config.Model.InChannels, config.Height, config.Width, device, config.ChannelsLast);
             var t = zeros(chunk.Length, config.Model.NumClasses, config.Height, config.Width, device: device);
             using (var plan = data.UploadPlan([new BatchPlan(chunk, chunk.Select(_ => AugmentChoice.None).ToArray())]))
                 data.Fill(plan[0], x, t);

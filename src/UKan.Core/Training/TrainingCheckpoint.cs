@@ -13,12 +13,6 @@ public static class TrainingCheckpoint
 {
     public sealed record State(int Epoch, long Steps, double BestIou, int BestEpoch, ModelSpec Spec, string? ConfigJson);
 
-    public static void Save(string path, nn.Module model, FlatAdam? optimizer, State state)
-    {
-        using var snapshot = Take(model, optimizer, state);
-        snapshot.Write(path);
-    }
-
     /// <summary>
     /// Copies the model's state dict and the optimizer's moments to host memory as they are now, so that they can be
     /// written on another thread while training goes on (the copies never alias the live tensors, on the CPU too).

@@ -35,14 +35,18 @@ public sealed class TrainingStep : IDisposable
         int batch, int channels, int classes, int height, int width, Device device, bool graphs, bool channelsLast)
     {
         (this.model, this.optimizer, this.loss) = (model, optimizer, loss);
-        Images = channelsLast
-            ? zeros(batch, height, width, channels, device: device).permute(0, 3, 1, 2)
-            : zeros(batch, channels, height, width, device: device);
+        Images = InputBuffer(batch, channels, height, width, device, channelsLast);
         Targets = zeros(batch, classes, height, width, device: device);
         lossSum = zeros(1, device: device);
         iouSum = zeros(1, device: device);
         graph = graphs && device.type == DeviceType.CUDA && TorchCudaShim.Available ? new CudaGraph() : null;
     }
+
+    /// <summary>A zeroed (B, C, H, W) input batch; with <paramref name="channelsLast"/> laid out (B, H, W, C) in memory, as cuDNN's NHWC kernels want it.</summary>
+    public static Tensor InputBuffer(int batch, int channels, int height, int width, Device device, bool channelsLast) =>
+        channelsLast
+            ? zeros(batch, height, width, channels, device: device).permute(0, 3, 1, 2)
+            : zeros(batch, channels, height, width, device: device);
 
     /// <summary>
     /// One step on the current contents of <see cref="Images"/> and <see cref="Targets"/>. <paramref name="prepare"/>,
