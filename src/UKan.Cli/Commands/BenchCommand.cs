@@ -123,7 +123,7 @@ static class BenchCommand
         if (more is not null) { Console.WriteLine(); Console.Write(more); }
         if (jsonPath is not null)
         {
-            AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(new { device, memoryMethod, results }, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(jsonPath, UKan.IO.JsonFiles.Serialize(new { device, memoryMethod, results }));
             Console.WriteLine($"wrote {jsonPath}");
         }
     }

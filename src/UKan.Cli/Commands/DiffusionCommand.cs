@@ -225,7 +225,7 @@ static class DiffusionCommand
             if (scores.TryGetValue("is_mean", out var m)) Console.WriteLine($"IS   {m:F3} ± {scores["is_std"]:F3} (10 splits)");
             if (genFiles.Count < 2048) Console.WriteLine($"note: the paper scores 2,048 samples; with {genFiles.Count}, FID is biased upwards and not comparable with it.");
             if (parsed.GetValue(output) is string json)
-                AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(scores, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteAllText(json, UKan.IO.JsonFiles.Serialize(scores));
             return 0;
         });
         return command;

@@ -33,12 +33,6 @@ public sealed record DiffusionConfig
     public int SampleDdimSteps { get; init; } = 50;
     public long Seed { get; init; } = 0;
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
-
     public void Validate()
     {
         if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1.");
@@ -81,7 +75,7 @@ public static class DiffusionTrainer
             DiffusionResult result;
             try
             {
-                AtomicFile.WriteAllText(configPath, JsonSerializer.Serialize(config, DiffusionConfig.Json));
+                AtomicFile.WriteAllText(configPath, UKan.IO.JsonFiles.Serialize(config));
                 result = Loop(config, data, resume: false, progress, cancel);
             }
             catch when (!File.Exists(last))
@@ -109,7 +103,7 @@ public static class DiffusionTrainer
         if (!File.Exists(Path.Combine(root, "last.safetensors")))
             throw new UserError($"--resume {root}: no last.safetensors yet; the run stopped before its first epoch ended: start it again with 'ukan diffusion train --out {root}' and its settings.");
         var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
-        AtomicFile.WriteAllText(Path.Combine(root, "config.json"), JsonSerializer.Serialize(config, DiffusionConfig.Json));
+        AtomicFile.WriteAllText(Path.Combine(root, "config.json"), UKan.IO.JsonFiles.Serialize(config));
         return Loop(config, data, resume: true, progress, cancel);
     }
 
@@ -120,7 +114,7 @@ public static class DiffusionTrainer
         if (!File.Exists(configPath)) throw new UserError($"--resume {root}: no config.json there; give the folder of a run started with 'ukan diffusion train'.");
         try
         {
-            return JsonSerializer.Deserialize<DiffusionConfig>(File.ReadAllText(configPath), DiffusionConfig.Json) is { Data: not null, Output: not null } c ? c
+            return UKan.IO.JsonFiles.Deserialize<DiffusionConfig>(File.ReadAllText(configPath)) is { Data: not null, Output: not null } c ? c
                 : throw new UserError($"{configPath}: empty or without its settings; the run folder is damaged (restore config.json, or start a new run).");
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)

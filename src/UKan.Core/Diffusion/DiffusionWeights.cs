@@ -33,7 +33,7 @@ public static class DiffusionWeights
         DiffusionArchitecture? recorded = null;
         if (meta.GetValueOrDefault("ukan.diffusion_model") is string name)
         {
-            try { recorded = JsonSerializer.Deserialize<DiffusionArchitecture>($"\"{name}\"", DiffusionConfig.Json); }
+            try { recorded = JsonSerializer.Deserialize<DiffusionArchitecture>($"\"{name}\"", UKan.IO.JsonFiles.Options); }
             catch (JsonException) { throw new UserError($"--weights {path}: records an unknown diffusion model '{name}'."); }
         }
         double dropout = 0.15;
@@ -51,5 +51,5 @@ public static class DiffusionWeights
     }
 
     /// <summary>The architecture's name as the CLI and the metadata spell it (ukan-hybrid, umlp, unet).</summary>
-    public static string Name(DiffusionArchitecture architecture) => JsonSerializer.Serialize(architecture, DiffusionConfig.Json).Trim('"');
+    public static string Name(DiffusionArchitecture architecture) => JsonSerializer.Serialize(architecture, UKan.IO.JsonFiles.Options).Trim('"');
 }

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using UKan.Data;
+using UKan.IO;
 using UKan.Models;
 
 namespace UKan.Training;
@@ -54,17 +54,11 @@ public sealed record TrainConfig
     /// <summary>Number of validation samples shown in the overlay grid.</summary>
     public int OverlaySamples { get; init; } = 16;
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
+    public string ToJson() => JsonFiles.Serialize(this);
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
-
+    /// <summary>A config from its JSON; keys in the camelCase or PascalCase of older versions are accepted too.</summary>
     public static TrainConfig FromJson(string json) =>
-        JsonSerializer.Deserialize<TrainConfig>(json, Json) ?? throw new UserError("config.json is empty.");
+        JsonFiles.Deserialize<TrainConfig>(json) ?? throw new UserError("config.json is empty.");
 
     /// <summary>Reads a run's config.json; a damaged one (empty, cut short, edited wrongly) is a one-line error naming it.</summary>
     public static TrainConfig Load(string path)
@@ -74,7 +68,7 @@ public sealed record TrainConfig
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UserError($"{path}: cannot be read ({e.Message})."); }
         try
         {
-            return JsonSerializer.Deserialize<TrainConfig>(text, Json) is { Data: not null, Output: not null } config ? config
+            return JsonFiles.Deserialize<TrainConfig>(text) is { Data: not null, Output: not null } config ? config
                 : throw new UserError($"{path}: empty or without its settings; the run folder is damaged (restore config.json, or start a new run).");
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
