@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using UKan.Benchmarks;
+using UKan.Training;
 
 namespace UKan.Cli.Commands;
 

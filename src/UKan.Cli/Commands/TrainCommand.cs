@@ -90,7 +90,7 @@ static class TrainCommand
                     Preprocessing = Preprocessing.Parse(parsed.GetValue(preprocessing)!), Split = parsed.GetValue(split),
                     ValidationFraction = parsed.GetValue(valFraction), EarlyStopping = parsed.GetValue(early), ValidateEvery = parsed.GetValue(valEvery),
                     CudaGraphs = graphsMode != "off",
-                    Precision = UKan.Benchmarks.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
+                    Precision = UKan.Training.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
                     ChannelsLast = SharedOptions.ChannelsLast(parsed.GetValue(layout), rt.Device),
                     DataPlacement = Enum.Parse<DataPlacement>(parsed.GetValue(placement)!, ignoreCase: true),
                 };

@@ -40,7 +40,7 @@ public sealed record TrainConfig
     /// <summary>Record the training step in a CUDA graph (GPU only, when the libtorch shim builds).</summary>
     public bool CudaGraphs { get; init; } = true;
     /// <summary>Numeric mode of the run: fp32 (PyTorch's default, TF32 convolutions) or bf16 autocast (CUDA only).</summary>
-    public UKan.Benchmarks.Precision Precision { get; init; } = UKan.Benchmarks.Precision.Fp32;
+    public Precision Precision { get; init; } = Precision.Fp32;
     /// <summary>
     /// Convolution weights and input batches in channels_last (NHWC) layout: 1.4–1.5× faster training steps on an H100
     /// (docs/results.md). Set at creation (on for CUDA runs unless --layout nchw) and kept by --resume, because the
