@@ -24,7 +24,8 @@ public sealed class CudaKernelModule
     [DllImport("libcuda.so.1", EntryPoint = "cuCtxPopCurrent_v2")] static extern int cuCtxPopCurrent(out IntPtr ctx);
     [DllImport("libcuda.so.1")] static extern int cuModuleLoadData(out IntPtr module, byte[] image);
     [DllImport("libcuda.so.1")] static extern int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
-    [DllImport("libcuda.so.1")] static extern int cuLaunchKernel(IntPtr f, uint gx, uint gy, uint gz, uint bx, uint by, uint bz,
+    [DllImport("libcuda.so.1")]
+    static extern int cuLaunchKernel(IntPtr f, uint gx, uint gy, uint gz, uint bx, uint by, uint bz,
         uint sharedMem, IntPtr stream, IntPtr[] kernelParams, IntPtr extra);
 
     delegate int NvrtcCreate(out IntPtr prog, string src, string name, int numHeaders, IntPtr headers, IntPtr includeNames);

@@ -73,7 +73,7 @@ public class JsonFilesTests
         var config = new TrainConfig { Data = "d", Output = "o", Model = new ModelSpec().WithOptions(new AllUKanOptions()) };
         var timing = Timing.Of([1.0, 2.0, 3.0]);
         var bench = new ModelBenchResult("ukan", 1, 8, 256, "fp32", "cpu", "eager", timing, timing, 1, 1, 0, 0, "rss")
-            { Phases = new StepPhases(timing, timing, timing) };
+        { Phases = new StepPhases(timing, timing, timing) };
         foreach (var json in new[] { config.ToJson(), JsonFiles.Serialize(new { results = new[] { bench } }), JsonFiles.Serialize(new DiffusionConfig { Data = "d", Output = "o" }) })
         {
             var keys = Keys(JsonNode.Parse(json)!).ToList();
