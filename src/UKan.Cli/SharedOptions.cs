@@ -102,7 +102,7 @@ static class SharedOptions
     };
 
     /// <summary>
-    /// --precision (read with <see cref="UKan.Benchmarks.PrecisionSettings.Parse"/>), listing <paramref name="values"/>
+    /// --precision (read with <see cref="UKan.Training.PrecisionSettings.Parse"/>), listing <paramref name="values"/>
     /// in the help. With <paramref name="acceptOnly"/> other values are a parse error; without it every mode
     /// PrecisionSettings knows is taken, as bench always has.
     /// </summary>

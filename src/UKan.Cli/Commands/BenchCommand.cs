@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using UKan.Benchmarks;
+using UKan.Training;
 
 namespace UKan.Cli.Commands;
 
@@ -123,7 +124,7 @@ static class BenchCommand
         if (more is not null) { Console.WriteLine(); Console.Write(more); }
         if (jsonPath is not null)
         {
-            AtomicFile.WriteAllText(jsonPath, JsonSerializer.Serialize(new { device, memoryMethod, results }, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteAllText(jsonPath, UKan.IO.JsonFiles.Serialize(new { device, memoryMethod, results }));
             Console.WriteLine($"wrote {jsonPath}");
         }
     }

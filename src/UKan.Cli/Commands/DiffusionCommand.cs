@@ -98,10 +98,18 @@ static class DiffusionCommand
                     var inv = System.Globalization.CultureInfo.InvariantCulture;
                     return run is null ? null : name switch
                     {
-                        "--data" => run.Data, "--out" => run.Output, "--dataset" => run.Dataset.ToString().ToLowerInvariant(),
-                        "--model" => DiffusionWeights.Name(run.Model), "--batch" => run.Batch.ToString(inv), "--lr" => run.Lr.ToString(inv),
-                        "--loss" => run.Loss, "--sample-every" => run.SampleEvery.ToString(inv), "--sample-count" => run.SampleCount.ToString(inv),
-                        "--sample-ddim-steps" => run.SampleDdimSteps.ToString(inv), "--seed" => run.Seed.ToString(inv), _ => null,
+                        "--data" => run.Data,
+                        "--out" => run.Output,
+                        "--dataset" => run.Dataset.ToString().ToLowerInvariant(),
+                        "--model" => DiffusionWeights.Name(run.Model),
+                        "--batch" => run.Batch.ToString(inv),
+                        "--lr" => run.Lr.ToString(inv),
+                        "--loss" => run.Loss,
+                        "--sample-every" => run.SampleEvery.ToString(inv),
+                        "--sample-count" => run.SampleCount.ToString(inv),
+                        "--sample-ddim-steps" => run.SampleDdimSteps.ToString(inv),
+                        "--seed" => run.Seed.ToString(inv),
+                        _ => null,
                     };
                 });
                 SharedOptions.CheckResumeEpochs(parsed.GetValue(epochs));
@@ -119,9 +127,13 @@ static class DiffusionCommand
                     Dataset = Enum.Parse<DiffusionDataset>(parsed.GetValue(dataset)!, ignoreCase: true),
                     Model = arch,
                     Epochs = parsed.GetValue(epochs) ?? defaults.Epochs,
-                    Batch = parsed.GetValue(batch), Lr = parsed.GetValue(lr), Loss = parsed.GetValue(loss)!,
-                    SampleEvery = parsed.GetValue(sampleEvery), SampleCount = parsed.GetValue(sampleCount),
-                    SampleDdimSteps = parsed.GetValue(sampleSteps), Seed = parsed.GetValue(seed),
+                    Batch = parsed.GetValue(batch),
+                    Lr = parsed.GetValue(lr),
+                    Loss = parsed.GetValue(loss)!,
+                    SampleEvery = parsed.GetValue(sampleEvery),
+                    SampleCount = parsed.GetValue(sampleCount),
+                    SampleDdimSteps = parsed.GetValue(sampleSteps),
+                    Seed = parsed.GetValue(seed),
                 };
                 result = progress.Run(p => DiffusionTrainer.Start(config, p, cancel.Token));
             }
@@ -225,7 +237,7 @@ static class DiffusionCommand
             if (scores.TryGetValue("is_mean", out var m)) Console.WriteLine($"IS   {m:F3} ± {scores["is_std"]:F3} (10 splits)");
             if (genFiles.Count < 2048) Console.WriteLine($"note: the paper scores 2,048 samples; with {genFiles.Count}, FID is biased upwards and not comparable with it.");
             if (parsed.GetValue(output) is string json)
-                AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(scores, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteAllText(json, UKan.IO.JsonFiles.Serialize(scores));
             return 0;
         });
         return command;

@@ -80,7 +80,7 @@ static class EvalCommand
             Console.Write(table);
             Console.WriteLine($"empty masks: {pi.BothEmpty} image(s) with both empty (scored 1 / HD95 0), {pi.PredictionEmpty} with nothing predicted, {pi.TargetEmpty} with an empty ground truth (HD95 = image diagonal); see docs/metrics.md");
             if (json is not null)
-                AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(new { model = spec.Describe(), data = dataDir, size = new[] { h, w }, summary }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteAllText(json, UKan.IO.JsonFiles.Serialize(new { model = spec.Describe(), data = dataDir, size = new[] { h, w }, summary }));
             meter.WriteImagesCsv(csvPath);
             Console.WriteLine($"per-image scores: {Path.GetFullPath(csvPath)}");
             return 0;

@@ -96,7 +96,7 @@ static class TrainCommand
                     ValidationFraction = parsed.GetValue(valFraction), EarlyStopping = parsed.GetValue(early), ValidateEvery = parsed.GetValue(valEvery),
                     CudaGraphs = graphsMode != "off",
                     CudnnAutotune = parsed.GetValue(autotune),
-                    Precision = UKan.Benchmarks.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
+                    Precision = UKan.Training.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
                     ChannelsLast = SharedOptions.ChannelsLast(parsed.GetValue(layout), rt.Device),
                     DataPlacement = Enum.Parse<DataPlacement>(parsed.GetValue(placement)!, ignoreCase: true),
                 };

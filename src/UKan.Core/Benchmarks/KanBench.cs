@@ -1,5 +1,6 @@
 using TorchSharp;
 using UKan.Layers;
+using UKan.Training;
 using static TorchSharp.torch;
 
 namespace UKan.Benchmarks;

@@ -353,7 +353,7 @@ public static partial class DataPrepare
             skipped = r.Skipped,
             notes = r.Notes,
             layout = "images/<id>.png (Kvasir-SEG: original .jpg bytes), masks/0/<id>.png single-channel 0/255, original resolution",
-        }, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        }, UKan.IO.JsonFiles.Options);
         AtomicFile.WriteAllText(Path.Combine(r.Output, "prepare.json"), json + "\n");
     }
 }

@@ -10,8 +10,6 @@ namespace UKan.Data;
 /// </summary>
 public sealed record DataSplit(long Seed, double ValidationFraction, IReadOnlyList<string> Train, IReadOnlyList<string> Validation)
 {
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
     public static DataSplit Make(IReadOnlyList<string> ids, long seed, double validationFraction = 0.2)
     {
         if (ids.Count < 2) throw new UserError($"only {ids.Count} sample(s): at least 2 are needed to split into training and validation.");
@@ -21,14 +19,14 @@ public sealed record DataSplit(long Seed, double ValidationFraction, IReadOnlyLi
         return new DataSplit(seed, validationFraction, order.Skip(nVal).ToList(), order.Take(nVal).ToList());
     }
 
-    public void Save(string path) => AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, Json));
+    public void Save(string path) => AtomicFile.WriteAllText(path, UKan.IO.JsonFiles.Serialize(this));
 
     public static DataSplit Load(string path)
     {
         if (!File.Exists(path)) throw new UserError($"--split {path}: file not found; pass a split.json written by 'ukan train'.");
         try
         {
-            var split = JsonSerializer.Deserialize<DataSplit>(File.ReadAllText(path), Json);
+            var split = UKan.IO.JsonFiles.Deserialize<DataSplit>(File.ReadAllText(path));
             if (split is null || split.Train is null || split.Validation is null || split.Train.Count == 0 || split.Validation.Count == 0)
                 throw new UserError($"--split {path}: no train or validation ids in it; pass a split.json written by 'ukan train'.");
             var both = split.Train.Intersect(split.Validation, StringComparer.Ordinal).ToList();

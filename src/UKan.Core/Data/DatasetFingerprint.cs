@@ -14,8 +14,6 @@ public sealed record DatasetFingerprint(
     int Images, int Classes, int MinWidth, int MaxWidth, int MinHeight, int MaxHeight, int DistinctSizes,
     double[] ForegroundMean, string ContentHash)
 {
-    static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
-
     /// <summary>The fingerprint of a checked dataset (<paramref name="report"/> from <see cref="DataCheck.Run"/>).</summary>
     public static DatasetFingerprint Of(DataCheckReport report, SegmentationFolder folder)
     {
@@ -34,12 +32,12 @@ public sealed record DatasetFingerprint(
             Convert.ToHexStringLower(hash.GetCurrentHash()));
     }
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => UKan.IO.JsonFiles.Serialize(this);
 
     /// <summary>Reads a saved fingerprint, or null when the file is missing or unreadable (older runs have none).</summary>
     public static DatasetFingerprint? TryLoad(string path)
     {
-        try { return File.Exists(path) ? JsonSerializer.Deserialize<DatasetFingerprint>(File.ReadAllText(path), Json) : null; }
+        try { return File.Exists(path) ? UKan.IO.JsonFiles.Deserialize<DatasetFingerprint>(File.ReadAllText(path)) : null; }
         catch (JsonException) { return null; }
     }
 

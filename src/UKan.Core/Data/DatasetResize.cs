@@ -21,7 +21,7 @@ public static class DatasetResize
         Parallel.ForEach(folder.Ids, id =>
         {
             var (image, masks) = folder.LoadSample(id, ChannelOrder.Rgb);
-            var img = ImageOps.CompactForStorage(Augmentation.ResizeLinear(ImageOps.CompactForStorage(image), width, height));
+            var img = ImageOps.CompactForStorage(ImageOps.ResizeLinear(ImageOps.CompactForStorage(image), width, height));
             var mask = ImageOps.ResizeNearest(masks[0].Grey, width, height, ImageOps.NearestRule.OpenCv);
             var imgPath = Path.Combine(output, "images", id + (jpegQuality is null ? ".png" : ".jpg"));
             if (jpegQuality is int q) ImageFile.WriteJpeg(imgPath, img, q); else ImageFile.WritePng(imgPath, img);

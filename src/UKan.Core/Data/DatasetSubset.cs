@@ -53,7 +53,7 @@ public static class DatasetSubset
             images = $"area-resized to at most {maxSide} px on the longer side (aspect kept), JPEG quality {jpegQuality}",
             masks = "binarised, resized by nearest neighbour to the image size, single-channel PNG 0/255",
             ids,
-        }, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+        }, UKan.IO.JsonFiles.Options);
         AtomicFile.WriteAllText(Path.Combine(outFull, "subset.json"), json + "\n");
         fresh.Commit();
         return (ids, bytes);

@@ -91,8 +91,8 @@ public sealed class DeviceDataset : IDisposable
             {
                 // The rotated frame's height and width: a quarter turn swaps the stored sides.
                 int rh = (int)(parity == 0 ? heights[i] : widths[i]), rw = (int)(parity == 0 ? widths[i] : heights[i]);
-                Fill(Augmentation.Taps(rh, Height), ImageOps.NearestIndices(rh, Height, rule), (i * 2 + parity) * Height, ty0, ty1, tfy, tny);
-                Fill(Augmentation.Taps(rw, Width), ImageOps.NearestIndices(rw, Width, rule), (i * 2 + parity) * Width, tx0, tx1, tfx, tnx);
+                Fill(ImageOps.Taps(rh, Height), ImageOps.NearestIndices(rh, Height, rule), (i * 2 + parity) * Height, ty0, ty1, tfy, tny);
+                Fill(ImageOps.Taps(rw, Width), ImageOps.NearestIndices(rw, Width, rule), (i * 2 + parity) * Width, tx0, tx1, tfx, tnx);
             }
         });
         using (var scope = NewDisposeScope())

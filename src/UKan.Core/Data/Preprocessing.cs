@@ -53,7 +53,7 @@ public static class Preprocessing
             if (choice.FlipCode is int code) r = Augmentation.Flip(r, code);
             return isMask
                 ? ImageOps.ResizeNearest(r, width, height, preset == PreprocessingPreset.Official ? ImageOps.NearestRule.OpenCv : ImageOps.NearestRule.Centre)
-                : Augmentation.ResizeLinear(r, width, height);
+                : ImageOps.ResizeLinear(r, width, height);
         }
         return (Apply(image, false), masks.Select(m => Apply(m, true)).ToArray());
     }

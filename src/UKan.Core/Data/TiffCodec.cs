@@ -183,22 +183,22 @@ static class TiffCodec
         switch (compression)
         {
             case 1:
-                {
-                    // Uncompressed: the last strip may legitimately be shorter than a full strip.
-                    var dst = new byte[expected];
-                    src[..Math.Min(src.Length, expected)].CopyTo(dst);
-                    return dst;
-                }
+            {
+                // Uncompressed: the last strip may legitimately be shorter than a full strip.
+                var dst = new byte[expected];
+                src[..Math.Min(src.Length, expected)].CopyTo(dst);
+                return dst;
+            }
             case 32773: return PackBitsDecode(src, expected);
             case 5: return LzwDecode(src, expected);
             case 8 or 32946:
-                {
-                    var dst = new byte[expected];
-                    using var z = new ZLibStream(new MemoryStream(src.ToArray()), CompressionMode.Decompress);
-                    int got = 0, r;
-                    while (got < expected && (r = z.Read(dst, got, expected - got)) > 0) got += r;
-                    return dst;
-                }
+            {
+                var dst = new byte[expected];
+                using var z = new ZLibStream(new MemoryStream(src.ToArray()), CompressionMode.Decompress);
+                int got = 0, r;
+                while (got < expected && (r = z.Read(dst, got, expected - got)) > 0) got += r;
+                return dst;
+            }
             default:
                 throw new InvalidDataException($"unsupported TIFF compression {compression} (none, PackBits, LZW and Deflate are read)");
         }

@@ -1,5 +1,4 @@
 using TorchSharp;
-using UKan.Benchmarks;
 using UKan.Layers;
 using UKan.Losses;
 using UKan.Models;

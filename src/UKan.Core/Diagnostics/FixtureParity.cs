@@ -1,5 +1,5 @@
 using TorchSharp;
-using UKan.Benchmarks;
+using UKan.Training;
 using UKan.Layers;
 using UKan.Losses;
 using static TorchSharp.torch;

@@ -33,12 +33,6 @@ public sealed record DiffusionConfig
     public int SampleDdimSteps { get; init; } = 50;
     public long Seed { get; init; } = 0;
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
-
     public void Validate()
     {
         if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1.");
@@ -70,18 +64,18 @@ public static class DiffusionTrainer
     {
         config = config with { Data = Path.GetFullPath(config.Data), Output = Path.GetFullPath(config.Output) };
         config.Validate();
-        var configPath = Path.Combine(config.Output, "config.json");
-        var last = Path.Combine(config.Output, "last.safetensors");
+        var run = new RunFolder(config.Output);
+        var last = run.Last;
         UKan.IO.OutputGuard.CheckFolder(config.Output, "--out", [config.Data]);
         var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
         StepsPerEpoch(config, data);
-        var (runLock, created) = UKan.IO.RunDirectory.CreateNew(config.Output, UKan.IO.RunDirectory.Diffusion, () => File.Exists(last));
+        var (runLock, created) = UKan.IO.RunDirectory.CreateNew(config.Output, UKan.IO.RunDirectory.Diffusion, () => File.Exists(last) || File.Exists(run.OldDiffusionLast));
         using (runLock)
         {
             DiffusionResult result;
             try
             {
-                AtomicFile.WriteAllText(configPath, JsonSerializer.Serialize(config, DiffusionConfig.Json));
+                AtomicFile.WriteAllText(run.Config, UKan.IO.JsonFiles.Serialize(config));
                 result = Loop(config, data, resume: false, progress, cancel);
             }
             catch when (!File.Exists(last))
@@ -98,7 +92,10 @@ public static class DiffusionTrainer
         }
     }
 
-    /// <summary>Continues the run in <paramref name="runDir"/> from last.safetensors; <paramref name="epochs"/> extends its schedule.</summary>
+    /// <summary>
+    /// Continues the run in <paramref name="runDir"/> from checkpoints/last.safetensors (a run of the older layout, with
+    /// last.safetensors at its root, has it moved there first); <paramref name="epochs"/> extends its schedule.
+    /// </summary>
     public static DiffusionResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default)
     {
         var root = Path.GetFullPath(runDir);
@@ -106,21 +103,27 @@ public static class DiffusionTrainer
         var config = LoadConfig(root) with { Output = root };
         config = config with { Epochs = epochs ?? config.Epochs };
         config.Validate();
-        if (!File.Exists(Path.Combine(root, "last.safetensors")))
-            throw new UserError($"--resume {root}: no last.safetensors yet; the run stopped before its first epoch ended: start it again with 'ukan diffusion train --out {root}' and its settings.");
+        var run = new RunFolder(root);
+        if (!File.Exists(run.Last) && File.Exists(run.OldDiffusionLast))
+        {
+            Directory.CreateDirectory(run.Checkpoints);
+            File.Move(run.OldDiffusionLast, run.Last);
+        }
+        if (!File.Exists(run.Last))
+            throw new UserError($"--resume {root}: no checkpoints/last.safetensors yet; the run stopped before its first epoch ended: start it again with 'ukan diffusion train --out {root}' and its settings.");
         var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
-        AtomicFile.WriteAllText(Path.Combine(root, "config.json"), JsonSerializer.Serialize(config, DiffusionConfig.Json));
+        AtomicFile.WriteAllText(run.Config, UKan.IO.JsonFiles.Serialize(config));
         return Loop(config, data, resume: true, progress, cancel);
     }
 
     /// <summary>A diffusion run's config.json; a damaged one is a one-line error naming it.</summary>
     public static DiffusionConfig LoadConfig(string root)
     {
-        var configPath = Path.Combine(root, "config.json");
+        var configPath = new RunFolder(root).Config;
         if (!File.Exists(configPath)) throw new UserError($"--resume {root}: no config.json there; give the folder of a run started with 'ukan diffusion train'.");
         try
         {
-            return JsonSerializer.Deserialize<DiffusionConfig>(File.ReadAllText(configPath), DiffusionConfig.Json) is { Data: not null, Output: not null } c ? c
+            return UKan.IO.JsonFiles.Deserialize<DiffusionConfig>(File.ReadAllText(configPath)) is { Data: not null, Output: not null } c ? c
                 : throw new UserError($"{configPath}: empty or without its settings; the run folder is damaged (restore config.json, or start a new run).");
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
@@ -136,8 +139,10 @@ public static class DiffusionTrainer
     {
         var device = UKan.Native.TorchRuntime.Current.Device;
         var root = config.Output;
-        var last = Path.Combine(root, "last.safetensors");
-        Directory.CreateDirectory(Path.Combine(root, "samples"));
+        var run = new RunFolder(root);
+        var last = run.Last;
+        Directory.CreateDirectory(run.Checkpoints);
+        Directory.CreateDirectory(run.Samples);
         int steps = StepsPerEpoch(config, data);
         manual_seed(config.Seed);
         var model = DdpmBackbone.Create(config.Model, config.Dropout);
@@ -202,15 +207,15 @@ public static class DiffusionTrainer
             // simply repeats, never a row for an epoch the checkpoint does not hold.
             SafeTensors.Write(last, model.state_dict().Select(kv => ("model." + kv.Key, kv.Value)).Concat(optimizer.StateTensors()),
                 Metadata(config, epoch, "diffusion-checkpoint", ("ukan.steps", optimizer.StepCount.ToString(CultureInfo.InvariantCulture))));
-            AtomicFile.WriteAllText(Path.Combine(root, "metrics.csv"), Metrics(root, epoch, optimizer.Groups[0].LearningRate, meanLoss, clock.Elapsed.TotalSeconds));
+            AtomicFile.WriteAllText(run.Metrics, Metrics(run.Metrics, epoch, optimizer.Groups[0].LearningRate, meanLoss, clock.Elapsed.TotalSeconds));
             bool sample = (epoch + 1) % config.SampleEvery == 0 || epoch == config.Epochs - 1;
             if (sample)
             {
-                SafeTensors.Write(Path.Combine(root, "model.safetensors"), model.state_dict().Select(kv => (kv.Key, kv.Value)), Metadata(config, epoch, DiffusionWeights.Kind));
+                SafeTensors.Write(run.ExportedModel, model.state_dict().Select(kv => (kv.Key, kv.Value)), Metadata(config, epoch, DiffusionWeights.Kind));
                 // A fixed seed per run: grids of successive epochs show the same noise denoised by a better model.
                 var images = Samples.Generate(model, ddpm, config.SampleCount, device, ddimSteps: config.SampleDdimSteps, seed: config.Seed,
                     onStep: cancel.ThrowIfCancellationRequested);
-                ImageFile.WritePng(Path.Combine(root, "samples", $"epoch{epoch + 1:D5}.png"), Samples.Grid(images));
+                ImageFile.WritePng(Path.Combine(run.Samples, $"epoch{epoch + 1:D5}.png"), Samples.Grid(images));
             }
             progress.Message($"epoch {epoch + 1}/{config.Epochs}  loss {meanLoss:F4}  lr {optimizer.Groups[0].LearningRate:E2}  {clock.Elapsed.TotalSeconds:F1} s{(sample ? "  (samples)" : "")}");
         }
@@ -234,9 +239,8 @@ public static class DiffusionTrainer
         return meta;
     }
 
-    static string Metrics(string root, int epoch, double lr, double loss, double seconds)
+    static string Metrics(string path, int epoch, double lr, double loss, double seconds)
     {
-        var path = Path.Combine(root, "metrics.csv");
         var lines = File.Exists(path) ? File.ReadAllLines(path).Skip(1).Where(l => int.Parse(l.Split(',')[0], CultureInfo.InvariantCulture) < epoch).ToList() : [];
         lines.Add(string.Join(',', epoch, lr.ToString("G9", CultureInfo.InvariantCulture), loss.ToString("G9", CultureInfo.InvariantCulture), seconds.ToString("G6", CultureInfo.InvariantCulture)));
         return "epoch,lr,loss,seconds\n" + string.Join('\n', lines) + "\n";

@@ -8,7 +8,7 @@ namespace UKan.Diffusion;
 
 /// <summary>
 /// Builds a DDPM noise predictor from weights: a diffusion run folder (its model.safetensors, else its
-/// last.safetensors), our exported weights (the architecture recorded in the metadata), a training checkpoint (keys
+/// checkpoints/last.safetensors, or the last.safetensors at the root of runs of the older layout), our exported weights (the architecture recorded in the metadata), a training checkpoint (keys
 /// under "model."), or an official Diffusion_UKAN checkpoint (<c>ckpt_*.pt</c>, torch.save of the state dict; the
 /// architecture comes from the caller, U-KAN hybrid by default). Keys and shapes must match exactly.
 /// </summary>
@@ -22,10 +22,9 @@ public static class DiffusionWeights
     {
         if (Directory.Exists(path))
         {
-            var weights = Path.Combine(path, "model.safetensors");
-            var last = Path.Combine(path, "last.safetensors");
-            path = File.Exists(weights) ? weights : File.Exists(last) ? last
-                : throw new UserError($"--weights {path}: the folder holds neither model.safetensors nor last.safetensors; give a diffusion run folder or a weights file.");
+            var run = new UKan.Training.RunFolder(path);
+            path = new[] { run.ExportedModel, run.Last, run.OldDiffusionLast }.FirstOrDefault(File.Exists)
+                ?? throw new UserError($"--weights {path}: the folder holds neither model.safetensors nor checkpoints/last.safetensors; give a diffusion run folder or a weights file.");
         }
         var (tensors, meta) = WeightsFile.Read(path);
         if (meta.ContainsKey("ukan.spec"))
@@ -33,7 +32,7 @@ public static class DiffusionWeights
         DiffusionArchitecture? recorded = null;
         if (meta.GetValueOrDefault("ukan.diffusion_model") is string name)
         {
-            try { recorded = JsonSerializer.Deserialize<DiffusionArchitecture>($"\"{name}\"", DiffusionConfig.Json); }
+            try { recorded = JsonSerializer.Deserialize<DiffusionArchitecture>($"\"{name}\"", UKan.IO.JsonFiles.Options); }
             catch (JsonException) { throw new UserError($"--weights {path}: records an unknown diffusion model '{name}'."); }
         }
         double dropout = 0.15;
@@ -51,5 +50,5 @@ public static class DiffusionWeights
     }
 
     /// <summary>The architecture's name as the CLI and the metadata spell it (ukan-hybrid, umlp, unet).</summary>
-    public static string Name(DiffusionArchitecture architecture) => JsonSerializer.Serialize(architecture, DiffusionConfig.Json).Trim('"');
+    public static string Name(DiffusionArchitecture architecture) => JsonSerializer.Serialize(architecture, UKan.IO.JsonFiles.Options).Trim('"');
 }

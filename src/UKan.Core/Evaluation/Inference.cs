@@ -20,7 +20,7 @@ public sealed class Inference(nn.Module<Tensor, Tensor> model, int height, int w
         Parallel.For(0, images.Count, i =>
         {
             var img = channels == 1 ? ImageOps.ToGray8(images[i]) : images[i];
-            var resized = Augmentation.ResizeLinear(img, width, height);
+            var resized = ImageOps.ResizeLinear(img, width, height);
             Preprocessing.ImageToChw(resized, preset, input.AsSpan(i * channels * hw, channels * hw));
         });
         model.eval();

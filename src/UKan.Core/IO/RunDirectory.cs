@@ -132,7 +132,7 @@ public static class RunDirectory
 
     static void WriteMarker(string root, string kind) =>
         AtomicFile.WriteAllText(Path.Combine(root, MarkerName),
-            JsonSerializer.Serialize(new { kind, created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), tool = "ukan" }) + "\n");
+            JsonFiles.Serialize(new { kind, created = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), tool = "ukan" }, JsonFiles.Compact) + "\n");
 
     /// <summary>Deletes everything in a run folder except its lock.</summary>
     static void Clear(string root)

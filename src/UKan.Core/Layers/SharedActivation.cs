@@ -169,25 +169,25 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
             // Nothing to differentiate (inference, or frozen parameters and input): one kernel, no basis tensor.
             psi = fused.PsiForward(TensorLayout.DenseLayout(u), coef, base_scale, spline_scale, uniform!.Value);
         else switch (Options.Gradient)
-        {
-            case SplineGradient.Exact:
-                psi = Combine(u, matmul(Basis(u), coef));
-                break;
-            case SplineGradient.GradFreeRecompute or SplineGradient.ExactRecompute when is_grad_enabled():
-                psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, Options.Gradient == SplineGradient.ExactRecompute);
-                break;
-            case SplineGradient.GradFree when fused is not null:
-                // The same gradients as below, from the fused kernels: only u is kept for backward.
-                psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, false);
-                break;
-            default:
-                // Grad-Free (docs/allukan.md §R.5): the basis is a constant of the graph. Kept for backward: the basis (K floats
-                // per element, for ∂/∂c) and b(u), Σ c B (for ∂/∂w_b, ∂/∂w_s); none of the basis evaluation's intermediates.
-                Tensor bas;
-                using (no_grad()) bas = Basis(u.detach());
-                psi = Combine(u, matmul(bas, coef));
-                break;
-        }
+            {
+                case SplineGradient.Exact:
+                    psi = Combine(u, matmul(Basis(u), coef));
+                    break;
+                case SplineGradient.GradFreeRecompute or SplineGradient.ExactRecompute when is_grad_enabled():
+                    psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, Options.Gradient == SplineGradient.ExactRecompute);
+                    break;
+                case SplineGradient.GradFree when fused is not null:
+                    // The same gradients as below, from the fused kernels: only u is kept for backward.
+                    psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, false);
+                    break;
+                default:
+                    // Grad-Free (docs/allukan.md §R.5): the basis is a constant of the graph. Kept for backward: the basis (K floats
+                    // per element, for ∂/∂c) and b(u), Σ c B (for ∂/∂w_b, ∂/∂w_s); none of the basis evaluation's intermediates.
+                    Tensor bas;
+                    using (no_grad()) bas = Basis(u.detach());
+                    psi = Combine(u, matmul(bas, coef));
+                    break;
+            }
         return psi.MoveToOuterDisposeScope();
     }
 

@@ -40,13 +40,7 @@ public sealed record ModelSpec
     public JsonElement? ArchitectureOptions { get; init; }
 
     /// <summary>The JSON conventions of the spec, also used for <see cref="ArchitectureOptions"/>.</summary>
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = false,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
+    internal static readonly JsonSerializerOptions Json = UKan.IO.JsonFiles.Compact;
 
     // Options are read strictly: a misspelt key would otherwise silently give a default.
     static readonly JsonSerializerOptions StrictJson = new(Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
@@ -68,7 +62,7 @@ public sealed record ModelSpec
     public static ModelSpec FromJson(string json, string source = "the checkpoint")
     {
         ModelSpec? spec;
-        try { spec = JsonSerializer.Deserialize<ModelSpec>(json, Json); }
+        try { spec = UKan.IO.JsonFiles.Deserialize<ModelSpec>(json, Json); }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
         {
             throw new UserError($"{source}: the model configuration in its metadata is unreadable ({e.Message.Split(". ")[0]}); the file is damaged or was not written by ukan.");

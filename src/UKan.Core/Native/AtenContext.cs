@@ -11,7 +11,7 @@ public static class AtenContext
 {
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate IntPtr GlobalContextFn();
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void SetFlagFn(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool on);
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] [return: MarshalAs(UnmanagedType.U1)] delegate bool GetFlagFn(IntPtr context);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)][return: MarshalAs(UnmanagedType.U1)] delegate bool GetFlagFn(IntPtr context);
 
     sealed record Api(GlobalContextFn Global, SetFlagFn SetMkldnn, GetFlagFn GetMkldnn, SetFlagFn? SetNnpack);
 

@@ -6,7 +6,9 @@ namespace UKan.Training;
 /// <summary>
 /// The files of one training run, all written atomically: config.json, split.json, dataset_fingerprint.json, metrics.csv, TensorBoard events,
 /// checkpoints/{last,best}.safetensors, model.safetensors (best weights under the official names), curves.png,
-/// overlays_best.png and, after training, the evaluation of the best model.
+/// overlays_best.png and, after training, the evaluation of the best model. Diffusion runs use the same layout for
+/// what they share (config.json, metrics.csv with their own columns, checkpoints/last.safetensors, model.safetensors)
+/// and add samples/.
 /// </summary>
 public sealed class RunFolder(string root)
 {
@@ -22,6 +24,13 @@ public sealed class RunFolder(string root)
     public string ExportedModel => Path.Combine(Root, "model.safetensors");
     public string Curves => Path.Combine(Root, "curves.png");
     public string Overlays => Path.Combine(Root, "overlays_best.png");
+    /// <summary>Diffusion runs: the sample grids, one PNG per sampling epoch.</summary>
+    public string Samples => Path.Combine(Root, "samples");
+    /// <summary>
+    /// Where diffusion runs made before they shared this layout kept their checkpoint (the folder's root): read by
+    /// <c>diffusion generate --weights</c>, moved to <see cref="Last"/> by <c>--resume</c>.
+    /// </summary>
+    public string OldDiffusionLast => Path.Combine(Root, "last.safetensors");
 
     public static readonly string MetricsHeader = "epoch,lr,kan_lr,loss,iou,val_loss,val_iou,val_dice,val_iou_per_image,val_dice_per_image,seconds,best";
 

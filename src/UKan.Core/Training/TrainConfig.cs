@@ -1,6 +1,6 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using UKan.Data;
+using UKan.IO;
 using UKan.Models;
 
 namespace UKan.Training;
@@ -47,7 +47,7 @@ public sealed record TrainConfig
     /// </summary>
     public bool CudnnAutotune { get; init; }
     /// <summary>Numeric mode of the run: fp32 (PyTorch's default, TF32 convolutions) or bf16 autocast (CUDA only).</summary>
-    public UKan.Benchmarks.Precision Precision { get; init; } = UKan.Benchmarks.Precision.Fp32;
+    public Precision Precision { get; init; } = Precision.Fp32;
     /// <summary>
     /// Convolution weights and input batches in channels_last (NHWC) layout: 1.4–1.5× faster training steps on an H100
     /// (docs/results.md). Set at creation (on for CUDA runs unless --layout nchw) and kept by --resume, because the
@@ -61,17 +61,11 @@ public sealed record TrainConfig
     /// <summary>Number of validation samples shown in the overlay grid.</summary>
     public int OverlaySamples { get; init; } = 16;
 
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
-    };
+    public string ToJson() => JsonFiles.Serialize(this);
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
-
+    /// <summary>A config from its JSON; keys in the camelCase or PascalCase of older versions are accepted too.</summary>
     public static TrainConfig FromJson(string json) =>
-        JsonSerializer.Deserialize<TrainConfig>(json, Json) ?? throw new UserError("config.json is empty.");
+        JsonFiles.Deserialize<TrainConfig>(json) ?? throw new UserError("config.json is empty.");
 
     /// <summary>Reads a run's config.json; a damaged one (empty, cut short, edited wrongly) is a one-line error naming it.</summary>
     public static TrainConfig Load(string path)
@@ -81,7 +75,7 @@ public sealed record TrainConfig
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new UserError($"{path}: cannot be read ({e.Message})."); }
         try
         {
-            return JsonSerializer.Deserialize<TrainConfig>(text, Json) is { Data: not null, Output: not null } config ? config
+            return JsonFiles.Deserialize<TrainConfig>(text) is { Data: not null, Output: not null } config ? config
                 : throw new UserError($"{path}: empty or without its settings; the run folder is damaged (restore config.json, or start a new run).");
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)

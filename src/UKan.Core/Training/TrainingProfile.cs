@@ -115,5 +115,5 @@ public sealed class TrainingProfile
         steady_epoch_seconds = epochSeconds.Count > 0 ? SteadyEpochSeconds : (double?)null,
         process_start_to_first_epoch_end_seconds = double.IsNaN(FirstEpochEndSeconds) ? (double?)null : FirstEpochEndSeconds,
         epoch_seconds = epochSeconds,
-    }, new JsonSerializerOptions { WriteIndented = true });
+    }, UKan.IO.JsonFiles.Options);
 }

@@ -19,22 +19,22 @@ public class BenchCommandTests
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var r = doc.RootElement.GetProperty("results")[0];
         Assert.Equal(ModelFactory.CountParameters(ModelFactory.Create(new ModelSpec { EmbedDims = ModelPresets.Resolve("tiny"), Preset = "tiny" })),
-            r.GetProperty("Parameters").GetInt64());
-        Assert.Equal(32, r.GetProperty("Size").GetInt32());
-        Assert.Equal(3, r.GetProperty("TrainStep").GetProperty("Runs").GetInt32());
-        foreach (var timing in new[] { r.GetProperty("TrainStep"), r.GetProperty("Inference") })
-            Assert.True(timing.GetProperty("MedianMs").GetDouble() > 0);
-        Assert.True(r.GetProperty("TrainPeakBytes").GetInt64() > 0, "peak memory (RSS on the CPU) missing");
-        var phases = r.GetProperty("Phases");
+            r.GetProperty("parameters").GetInt64());
+        Assert.Equal(32, r.GetProperty("size").GetInt32());
+        Assert.Equal(3, r.GetProperty("train_step").GetProperty("runs").GetInt32());
+        foreach (var timing in new[] { r.GetProperty("train_step"), r.GetProperty("inference") })
+            Assert.True(timing.GetProperty("median_ms").GetDouble() > 0);
+        Assert.True(r.GetProperty("train_peak_bytes").GetInt64() > 0, "peak memory (RSS on the CPU) missing");
+        var phases = r.GetProperty("phases");
         double sum = 0;
-        foreach (var name in new[] { "Forward", "Backward", "Optimizer" })
+        foreach (var name in new[] { "forward", "backward", "optimizer" })
         {
-            var ms = phases.GetProperty(name).GetProperty("MedianMs").GetDouble();
+            var ms = phases.GetProperty(name).GetProperty("median_ms").GetDouble();
             Assert.True(ms > 0, $"{name} phase not timed");
             sum += ms;
         }
         // The phases are the step cut in three: same order of magnitude as the whole (noisy 2-core machines: loose).
-        Assert.InRange(sum / r.GetProperty("TrainStep").GetProperty("MedianMs").GetDouble(), 0.3, 3.0);
+        Assert.InRange(sum / r.GetProperty("train_step").GetProperty("median_ms").GetDouble(), 0.3, 3.0);
     }
 
     [Fact]

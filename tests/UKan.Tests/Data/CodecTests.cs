@@ -18,7 +18,7 @@ public class CodecTests
     [InlineData(1)]
     [InlineData(3)]
     [InlineData(4)]
-    public void Png8RoundTrip(int channels)
+    public void Png8_round_trip(int channels)
     {
         var img = TestFiles.Picture(37, 23, channels);
         AssertSame(img, Decode(ImageFile.EncodePng(img)));
@@ -27,7 +27,7 @@ public class CodecTests
     [Theory]
     [InlineData(1)]
     [InlineData(3)]
-    public void Png16RoundTripKeepsAllBits(int channels)
+    public void Png16_round_trip_keeps_all_bits(int channels)
     {
         var img = TestFiles.Picture16(19, 11, channels);
         var back = Decode(ImageFile.EncodePng(img));
@@ -36,7 +36,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void PngEncoderOutputReadsTheSameInAnIndependentDecoder()
+    public void Png_encoder_output_reads_the_same_in_an_independent_decoder()
     {
         var img = TestFiles.Picture(41, 17, 3);
         var stb = ImageResult.FromMemory(ImageFile.EncodePng(img), ColorComponents.RedGreenBlue);
@@ -44,7 +44,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void PngOneBitGreyReadsAsZeroAnd255()
+    public void Png_one_bit_grey_reads_as_zero_and_255()
     {
         var png = TestFiles.RawPng(13, 5, 0, 1, (x, y, _) => (x + y) & 1);
         var r = Decode(png);
@@ -55,14 +55,14 @@ public class CodecTests
     }
 
     [Fact]
-    public void PngFourBitGreyIsScaled()
+    public void Png_four_bit_grey_is_scaled()
     {
         var r = Decode(TestFiles.RawPng(5, 3, 0, 4, (x, _, _) => x * 3));
         Assert.Equal([0, 51, 102, 153, 204], Enumerable.Range(0, 5).Select(x => r[x, 1, 0]));
     }
 
     [Fact]
-    public void PngPaletteWithTransparencyGivesRgbaAndIndicesOnRequest()
+    public void Png_palette_with_transparency_gives_rgba_and_indices_on_request()
     {
         byte[] palette = [10, 20, 30, 200, 100, 0, 7, 8, 9];
         var png = TestFiles.RawPng(6, 4, 3, 4, (x, y, _) => (x + y) % 3, palette: palette, trns: [255, 128]);
@@ -75,7 +75,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void PngGreyAlphaBecomesRgba()
+    public void Png_grey_alpha_becomes_rgba()
     {
         var r = Decode(TestFiles.RawPng(4, 2, 4, 8, (x, y, c) => c == 0 ? x * 50 : 99));
         Assert.Equal(4, r.Channels);
@@ -86,7 +86,7 @@ public class CodecTests
     [InlineData(2, 8)]
     [InlineData(0, 16)]
     [InlineData(0, 2)]
-    public void PngAdam7MatchesNonInterlaced(int colorType, int depth)
+    public void Png_adam7_matches_non_interlaced(int colorType, int depth)
     {
         int Sample(int x, int y, int c) => (x * 7 + y * 13 + c * 5) % (1 << Math.Min(depth, 12));
         var plain = Decode(TestFiles.RawPng(19, 13, colorType, depth, Sample));
@@ -95,7 +95,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void JpegRoundTripIsClose()
+    public void Jpeg_round_trip_is_close()
     {
         var img = TestFiles.Picture(64, 48, 3);
         var back = Decode(ImageFile.EncodeJpeg(img, 95));
@@ -109,7 +109,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void Bmp24BottomUpAndTopDown()
+    public void Bmp24_bottom_up_and_top_down()
     {
         var img = TestFiles.Picture(13, 7, 3);
         AssertSame(img, Decode(TestFiles.Bmp24(img)));
@@ -117,7 +117,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void Bmp8GreyPaletteIsGreyColourPaletteIsRgbAndIndicesOnRequest()
+    public void Bmp8_grey_palette_is_grey_colour_palette_is_rgb_and_indices_on_request()
     {
         var indices = Enumerable.Range(0, 15 * 4).Select(i => (byte)(i % 4)).ToArray();
         var grey = Decode(TestFiles.Bmp8(15, 4, indices));
@@ -133,7 +133,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void BmpRle8()
+    public void Bmp_rle8()
     {
         // Bottom row: a run of four 5s; top row: an absolute run 1 2 3 4; then end of bitmap.
         byte[] rle = [4, 5, 0, 0, 0, 4, 1, 2, 3, 4, 0, 1];
@@ -143,7 +143,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void BmpMatchesStbImage()
+    public void Bmp_matches_StbImage()
     {
         var bmp = TestFiles.Bmp24(TestFiles.Picture(21, 9, 3));
         Assert.Equal(ImageResult.FromMemory(bmp, ColorComponents.RedGreenBlue).Data, Decode(bmp).Pixels8);
@@ -156,14 +156,14 @@ public class CodecTests
     [InlineData(TestFiles.TiffCompression.PackBits, true)]
     [InlineData(TestFiles.TiffCompression.Lzw, false)]
     [InlineData(TestFiles.TiffCompression.Lzw, true)]
-    public void TiffRgbAndGrey8And16(TestFiles.TiffCompression compression, bool bigEndian)
+    public void Tiff_rgb_and_grey_8_and_16(TestFiles.TiffCompression compression, bool bigEndian)
     {
         foreach (var img in new[] { TestFiles.Picture(29, 17, 3), TestFiles.Picture(29, 17, 1), TestFiles.Picture16(23, 9, 1), TestFiles.Picture16(8, 5, 3) })
             AssertSame(img, Decode(TestFiles.Tiff(img, compression, bigEndian)));
     }
 
     [Fact]
-    public void TiffLzwWithWidthChangesAndTableResets()
+    public void Tiff_lzw_with_width_changes_and_table_resets()
     {
         // Noise fills the code table (9 -> 12 bits, Clear at 4094) several times; one strip of 60 kB.
         var rng = new Random(5);
@@ -174,7 +174,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void TiffPredictorPlanarAndWhiteIsZero()
+    public void Tiff_predictor_planar_and_white_is_zero()
     {
         var img = TestFiles.Picture(31, 10, 3);
         AssertSame(img, Decode(TestFiles.Tiff(img, TestFiles.TiffCompression.Lzw, predictor: true)));
@@ -187,7 +187,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void TiffCvcMalformedMinIsBlackWithThreeSamplesReadsAsRgb()
+    public void Tiff_cvc_malformed_min_is_black_with_three_samples_reads_as_rgb()
     {
         var img = TestFiles.Picture(38, 29, 3);
         var r = Decode(TestFiles.Tiff(img, photometric: 1, rowsPerStrip: 16));
@@ -195,7 +195,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void PackBitsAndLzwDecodeWhatTheTestEncodersWrite()
+    public void PackBits_and_lzw_decode_what_the_test_encoders_write()
     {
         var rng = new Random(1);
         foreach (var len in new[] { 0, 1, 2, 3, 127, 128, 129, 300, 70000 })
@@ -227,7 +227,7 @@ public class CodecTests
 
     [Theory]
     [MemberData(nameof(BadFiles))]
-    public void BadFilesAreUserErrorsNamingTheFile(string name, byte[] bytes)
+    public void Bad_files_are_user_errors_naming_the_file(string name, byte[] bytes)
     {
         using var dir = new TempDir();
         var path = dir.Write(name, bytes);
@@ -237,14 +237,14 @@ public class CodecTests
     }
 
     [Fact]
-    public void MissingFileIsAUserError()
+    public void A_missing_file_is_a_user_error()
     {
         var e = Assert.Throws<UserError>(() => ImageFile.Read("/nonexistent/x.png"));
         Assert.Contains("/nonexistent/x.png", e.Message);
     }
 
     [Fact]
-    public void ConversionsToColourAndGrey()
+    public void Conversions_to_colour_and_grey()
     {
         var rgb = Raster.Create8(1, 1, 3, [10, 20, 30]);
         Assert.Equal([30, 20, 10], ImageOps.ToColor8(rgb, ChannelOrder.Bgr).Pixels8);
@@ -254,7 +254,7 @@ public class CodecTests
     }
 
     [Fact]
-    public void ResizesKeepSizeAndValueSets()
+    public void Resizes_keep_size_and_value_sets()
     {
         var (w, h) = ImageOps.FitWithin(622, 529, 320);
         Assert.Equal((320, 272), (w, h));

@@ -10,7 +10,7 @@ public class DataCheckTests
     static byte[] GoodMask() => TestFiles.Png(TestFiles.Disc(W, H, 6, 4, 3));
 
     [Fact]
-    public void ReportsEveryProblemKindInOneRun()
+    public void Reports_every_problem_kind_in_one_run()
     {
         using var d = new TempDir();
         d.Write("images/ok.png", Image()); d.Write("masks/0/ok_mask.png", GoodMask());
@@ -66,7 +66,7 @@ public class DataCheckTests
     }
 
     [Fact]
-    public void MissingFoldersAreAllReported()
+    public void Missing_folders_are_all_reported()
     {
         using var d = new TempDir();
         var report = DataCheck.Run(d.Path);
@@ -82,7 +82,7 @@ public class DataCheckTests
     }
 
     [Fact]
-    public void CleanFolderPassesWithASummary()
+    public void Clean_folder_passes_with_a_summary()
     {
         using var d = new TempDir();
         for (int i = 0; i < 3; i++)

@@ -3,7 +3,7 @@ namespace UKan.Tests.Data;
 public class DataCommandTests
 {
     [Fact]
-    public void CheckExitsTwoOnErrorsAndZeroOtherwise()
+    public void Check_exits_two_on_errors_and_zero_otherwise()
     {
         using var d = new TempDir();
         d.Write("images/a.png", TestFiles.Png(TestFiles.Picture(8, 6, 3)));
@@ -14,7 +14,7 @@ public class DataCommandTests
     }
 
     [Fact]
-    public void PrepareRejectsUnknownDatasetsAndWrongFolders()
+    public void Prepare_rejects_unknown_datasets_and_wrong_folders()
     {
         using var d = new TempDir();
         Assert.Equal(2, Cli.CommandLine.Run(["data", "prepare", "mnist", d.Path, d["out"]]));

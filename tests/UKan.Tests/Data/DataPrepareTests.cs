@@ -23,7 +23,7 @@ public class DataPrepareTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void BusiMergesExtraMasksAndLeavesOutNormal(bool splitLayout)
+    public void Busi_merges_extra_masks_and_leaves_out_normal(bool splitLayout)
     {
         using var d = new TempDir();
         // The authors' layout (benign/benign (1).png next to its masks) or the split copy (benign/images, benign/mask).
@@ -67,7 +67,7 @@ public class DataPrepareTests
     }
 
     [Fact]
-    public void GlasMaskIsInstanceLabelAboveZero()
+    public void Glas_mask_is_instance_label_above_zero()
     {
         using var d = new TempDir();
         const int w = 16, h = 10;
@@ -95,7 +95,7 @@ public class DataPrepareTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void CvcReadsMalformedTiffsAndDetectsSwappedFolders(bool swappedCopy)
+    public void Cvc_reads_malformed_tiffs_and_detects_swapped_folders(bool swappedCopy)
     {
         using var d = new TempDir();
         var frames = new[] { TestFiles.Picture(38, 29, 3, 1), TestFiles.Picture(38, 29, 3, 2) };
@@ -119,7 +119,7 @@ public class DataPrepareTests
     }
 
     [Fact]
-    public void KvasirCopiesJpegBytesAndBinarisesJpegMasks()
+    public void Kvasir_copies_jpeg_bytes_and_binarises_jpeg_masks()
     {
         using var d = new TempDir();
         var jpg = ImageFile.EncodeJpeg(TestFiles.Picture(40, 32, 3), 85);
@@ -139,7 +139,7 @@ public class DataPrepareTests
     }
 
     [Fact]
-    public void RefusesWrongFoldersAndNonEmptyOutput()
+    public void Refuses_wrong_folders_and_non_empty_output()
     {
         using var d = new TempDir();
         d.Write("cvc/Original/1.tif", TestFiles.Tiff(TestFiles.Picture(8, 8, 3)));
@@ -156,7 +156,7 @@ public class DataPrepareTests
     }
 
     [Fact]
-    public void SubsetShrinksImagesAndMasksTogether()
+    public void Subset_shrinks_images_and_masks_together()
     {
         using var d = new TempDir();
         for (int i = 0; i < 5; i++)

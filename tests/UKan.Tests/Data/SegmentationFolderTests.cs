@@ -5,7 +5,7 @@ namespace UKan.Tests.Data;
 public class SegmentationFolderTests
 {
     [Fact]
-    public void ListsIdsInOrdinalOrderAndFindsBothMaskNamings()
+    public void Lists_ids_in_ordinal_order_and_finds_both_mask_namings()
     {
         using var dir = new TempDir();
         foreach (var id in new[] { "b", "a", "B", "a 10", "a 2" })
@@ -23,7 +23,7 @@ public class SegmentationFolderTests
     }
 
     [Fact]
-    public void LoadsImagesInTheAskedChannelOrderAndScales16Bit()
+    public void Loads_images_in_the_asked_channel_order_and_scales_16_bit()
     {
         using var dir = new TempDir();
         dir.Write("images/x.png", TestFiles.Png(Raster.Create8(1, 1, 3, [10, 20, 30])));
@@ -36,7 +36,7 @@ public class SegmentationFolderTests
     }
 
     [Fact]
-    public void MaskBinarisationRuleAndOfficialTarget()
+    public void Mask_binarisation_rule_and_official_target()
     {
         // 0/255 with soft JPEG-like values: threshold at 128.
         Assert.Equal([0, 0, 1, 1, 0, 1], Mask.Binarize([0, 3, 128, 255, 127, 250]));
@@ -52,7 +52,7 @@ public class SegmentationFolderTests
     }
 
     [Fact]
-    public void MasksOfAnyFormBecomeGrey()
+    public void Masks_of_any_form_become_grey()
     {
         Assert.Equal([0, 1], Mask.ToGrey(Raster.Create16(2, 1, 1, [0, 1])).Pixels8);       // 16-bit 0/1 kept
         Assert.Equal([0, 255], Mask.ToGrey(Raster.Create16(2, 1, 1, [0, 65535])).Pixels8); // 16-bit 0/65535 scaled
@@ -61,7 +61,7 @@ public class SegmentationFolderTests
     }
 
     [Fact]
-    public void MultiClassMasksAndSizeCheck()
+    public void Multi_class_masks_and_size_check()
     {
         using var dir = new TempDir();
         dir.Write("images/s.png", TestFiles.Png(TestFiles.Picture(10, 8, 3)));
@@ -81,7 +81,7 @@ public class SegmentationFolderTests
     }
 
     [Fact]
-    public void RefusesWhatMakesTheListingWrong()
+    public void Refuses_what_makes_the_listing_wrong()
     {
         using var dir = new TempDir();
         Assert.Throws<UserError>(() => new SegmentationFolder(dir["nope"]));

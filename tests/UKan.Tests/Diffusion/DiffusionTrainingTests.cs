@@ -53,8 +53,18 @@ public class DiffusionTrainingTests : IDisposable
         Assert.True(stopped.Stopped);
         Assert.Equal(1, stopped.EpochsDone);
         Assert.False(File.Exists(Path.Combine(stopped.RunFolder, "model.safetensors")));
+        // The stopped run in the layout of older versions (the checkpoint at the folder's root, no checkpoints/):
+        // generate still finds it, and --resume moves it into checkpoints/ and continues exactly.
+        var run = new RunFolder(stopped.RunFolder);
+        Assert.True(File.Exists(run.Last), "a diffusion checkpoint belongs in checkpoints/ as in segmentation runs");
+        File.Move(run.Last, run.OldDiffusionLast);
+        Directory.Delete(run.Checkpoints);
+        var (old, _) = DiffusionWeights.Load(stopped.RunFolder);
+        old.Dispose();
         var resumed = DiffusionTrainer.Resume(stopped.RunFolder, null, SilentProgress.Instance, TestContext.Current.CancellationToken);
         Assert.Equal(straight.LastLoss, resumed.LastLoss);
+        Assert.True(File.Exists(run.Last) && !File.Exists(run.OldDiffusionLast));
+        Assert.True(UKan.IO.RunDirectory.IsRun(resumed.RunFolder));
 
         var (a, _) = SafeTensors.Read(Path.Combine(straight.RunFolder, "model.safetensors"));
         var (b, meta) = SafeTensors.Read(Path.Combine(resumed.RunFolder, "model.safetensors"));

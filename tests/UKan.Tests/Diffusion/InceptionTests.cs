@@ -10,8 +10,9 @@ namespace UKan.Tests.Diffusion;
 
 /// <summary>
 /// The Inception v3 networks FID and IS are defined on. The published weights cannot be downloaded here, so these
-/// tests pin what can be checked without them: torchvision's published parameter count, the FID variant's structural
-/// differences, strict loading of a weights file, and the metric pipeline on a randomly initialised network.
+/// tests pin what can be checked without them (with <see cref="InceptionModelTester"/>: the published parameter
+/// counts and output widths): the FID variant's pooling, strict loading of a weights file, and the metric pipeline on
+/// a randomly initialised network.
 /// </summary>
 public class InceptionTests : IDisposable
 {
@@ -20,31 +21,6 @@ public class InceptionTests : IDisposable
     public void Dispose()
     {
         if (Directory.Exists(root)) Directory.Delete(root, true);
-    }
-
-    /// <summary>
-    /// torchvision lists 27,161,264 parameters for inception_v3 (auxiliary head included). The FID network drops that
-    /// head (conv0 128·768 + BN 256, conv1 768·128·25 + BN 1,536, fc 768·1000 + 1000 = 3,326,696) and has 1008 classes
-    /// instead of 1000 (+8·2048 + 8): 23,850,960.
-    /// </summary>
-    [Theory]
-    [InlineData(InceptionVariant.Torchvision, 27_161_264)]
-    [InlineData(InceptionVariant.Fid, 23_850_960)]
-    public void Parameter_counts(InceptionVariant variant, long expected)
-    {
-        _ = TestTorch.Runtime;
-        Assert.Equal(expected, ModelFactory.CountParameters(new InceptionV3(variant)));
-    }
-
-    [Fact]
-    public void Features_and_logits_have_the_published_widths()
-    {
-        _ = TestTorch.Runtime;
-        using var noGrad = no_grad();
-        var net = new InceptionV3(InceptionVariant.Fid);
-        var x = rand(2, 3, 299, 299) * 2 - 1;
-        Assert.Equal([2L, 2048], net.Features(x).shape);
-        Assert.Equal([2L, 1008], net.call(x).shape);
     }
 
     /// <summary>TensorFlow's average pool divides by the valid pixels only: at a corner of an all-ones map it stays 1.</summary>

@@ -7,11 +7,12 @@ namespace UKan.Tests.Models;
 
 /// <summary>
 /// The one model tester every segmentation architecture and preset runs (after segmentation_models.pytorch's
-/// BaseModelTester): shapes for any channel and class count, any input size, gradients reaching every parameter,
-/// a save/load round trip, and the parameter counts the papers and the official code give. Parity with the
-/// official outputs lives in the data-driven Parity tests. Add an architecture by deriving a class.
+/// BaseModelTester): on top of <see cref="NetworkTester"/>'s checks (initialisation, gradients reaching every
+/// parameter with the BCE+Dice loss, a save/load round trip, the published parameter counts), shapes for any channel
+/// and class count and any input size, and the refusal of other sizes. Parity with the official outputs lives in the
+/// data-driven Parity tests. Add an architecture by deriving a class.
 /// </summary>
-public abstract class ModelTester
+public abstract class ModelTester : NetworkTester
 {
     /// <summary>A small spec of the architecture under test (CPU tests must stay fast).</summary>
     protected abstract ModelSpec SmallSpec { get; }
@@ -19,12 +20,18 @@ public abstract class ModelTester
     /// <summary>(spec, expected trainable parameters) pairs the papers or the official code fix.</summary>
     protected virtual IEnumerable<(ModelSpec Spec, long Parameters)> KnownCounts => [];
 
-    protected static nn.Module<Tensor, Tensor> Build(ModelSpec spec, long seed = 0)
-    {
-        _ = TestTorch.Runtime;
-        manual_seed(seed);
-        return ModelFactory.Create(spec);
-    }
+    protected static nn.Module<Tensor, Tensor> Build(ModelSpec spec, long seed = 0) => Seeded(seed, () => ModelFactory.Create(spec));
+
+    protected override nn.Module BuildSmall(long seed) => Build(SmallSpec, seed);
+
+    protected override Tensor[] SmallInputs() => [randn(2, 3, 64, 64)];
+
+    protected override Tensor Run(nn.Module model, Tensor[] inputs) => ((nn.Module<Tensor, Tensor>)model).call(inputs[0]);
+
+    protected override Tensor Loss(Tensor output) => new BceDiceLoss().call(output, (randn(output.shape) > 0.5).to(float32));
+
+    protected override IEnumerable<(Func<long> Count, long Published)> PublishedCounts =>
+        KnownCounts.Select(k => ((Func<long>)(() => ModelFactory.CountParameters(Build(k.Spec))), k.Parameters));
 
     [Theory]
     [InlineData(3, 1)]
@@ -57,44 +64,6 @@ public abstract class ModelTester
         using var _ = no_grad();
         var e = Assert.Throws<UserError>(() => model.call(randn(1, 3, 50, 64)));
         Assert.Contains("multiples of 32", e.Message);
-    }
-
-    [Fact]
-    public void Fresh_model_is_finite_and_its_norms_start_as_identity() => TestTorch.AssertFreshlyInitialised(Build(SmallSpec));
-
-    [Fact]
-    public void Gradients_reach_every_parameter()
-    {
-        var model = Build(SmallSpec);
-        model.train();
-        var x = randn(2, 3, 64, 64);
-        var target = (randn(2, 1, 64, 64) > 0.5).to(float32);
-        new BceDiceLoss().call(model.call(x), target).backward();
-        foreach (var (name, p) in model.named_parameters())
-        {
-            Assert.True(p.grad is not null, $"{name} has no gradient");
-            Assert.True(p.grad!.isfinite().all().item<bool>(), $"{name} has a non-finite gradient");
-            Assert.True(p.grad.abs().sum().item<float>() > 0, $"{name} has an all-zero gradient");
-        }
-    }
-
-    [Fact]
-    public void State_round_trip_preserves_outputs()
-    {
-        var a = Build(SmallSpec, seed: 1);
-        var b = Build(SmallSpec, seed: 2);
-        TestTorch.CopyState(a, b);
-        a.eval(); b.eval();
-        using var _ = no_grad();
-        var x = randn(2, 3, 64, 64);
-        TestTorch.AssertClose(a.call(x), b.call(x), atol: 0, rtol: 0, what: "round trip");
-    }
-
-    [Fact]
-    public void Parameter_counts_match_the_published_ones()
-    {
-        foreach (var (spec, count) in KnownCounts)
-            Assert.Equal(count, ModelFactory.CountParameters(Build(spec)));
     }
 }
 

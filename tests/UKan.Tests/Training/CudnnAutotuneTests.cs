@@ -1,4 +1,4 @@
-using UKan.Benchmarks;
+using UKan.Training;
 
 namespace UKan.Tests.Training;
 

@@ -1,9 +1,8 @@
 using UKan.Checkpoints;
 using UKan.Diagnostics;
-using UKan.Tests.Parity;
 using static TorchSharp.torch;
 
-namespace UKan.Tests.Diagnostics;
+namespace UKan.Tests.Parity;
 
 /// <summary>
 /// The device-side fixture checks of <c>ukan selftest</c> (<see cref="FixtureParity"/>), run on the CPU: they pass on

@@ -6,7 +6,7 @@ using UKan.Layers;
 using UKan.Models.Diffusion;
 using static TorchSharp.torch;
 
-namespace UKan.Tests.Diffusion;
+namespace UKan.Tests.Parity;
 
 /// <summary>
 /// Diffusion U-KAN's blocks and DDPM arithmetic against the official code's tensors
@@ -19,7 +19,7 @@ public class DiffusionParityTests
     static readonly Lazy<(Dictionary<string, Tensor> T, JsonElement Json)> fixture = new(() =>
     {
         _ = TestTorch.Runtime;
-        var folder = Path.Combine(Path.GetDirectoryName(UKan.Tests.Parity.ParityFixtures.Folder())!, "diffusion-reference");
+        var folder = Path.Combine(Path.GetDirectoryName(ParityFixtures.Folder())!, "diffusion-reference");
         var (t, _) = SafeTensors.Read(Path.Combine(folder, "diffusion_blocks.safetensors"));
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "diffusion_blocks.json")));
         return (t, doc.RootElement.Clone());

@@ -1,24 +1,9 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace UKan.Benchmarks;
+namespace UKan.Training;
 
-/// <summary>Numeric modes for GPU work.</summary>
-public enum Precision
-{
-    /// <summary>PyTorch's defaults: float32 with TF32 convolutions (cuDNN) and full-FP32 matrix products.</summary>
-    Fp32,
-    /// <summary>TF32 for convolutions and matrix products.</summary>
-    Tf32,
-    /// <summary>Strict float32 everywhere (no TF32).</summary>
-    Fp32Strict,
-    /// <summary>
-    /// Mixed precision: CUDA autocast to bfloat16 (convolutions and matrix products in bf16; fp32 weights, optimizer,
-    /// norms, losses and the fused KAN kernels), TF32 convolutions for what stays fp32. CUDA with the libtorch shim only.
-    /// </summary>
-    Bf16,
-}
-
+/// <summary>Parses <see cref="Precision"/> and applies it to torch's global switches (TF32, bf16 autocast, cuDNN autotuning).</summary>
 public static class PrecisionSettings
 {
     /// <summary>Applies the TF32 switches of <paramref name="precision"/> (no effect on CPU).</summary>

@@ -1,0 +1,228 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace UKan.Native;
+
+/// <summary>
+/// CUDA C compiled at run time with NVRTC from the installed CUDA (nothing needs a CUDA compiler at build time), loaded
+/// through the driver API into a device's primary context, and launched on the device pointers of TorchSharp tensors
+/// on torch's current stream. The CUBIN is cached on disk (<see cref="CompileCache"/>, keyed by source, architecture
+/// and NVRTC version), so NVRTC runs once per machine rather than in every process. The kernel families
+/// (<see cref="KanFeatureKernels"/>, <see cref="PsiKernels"/>) take their functions from a loaded module.
+/// </summary>
+public sealed class CudaKernelModule
+{
+    [DllImport("libcuda.so.1")] static extern int cuInit(uint flags);
+    [DllImport("libcuda.so.1")] static extern int cuDeviceGet(out int device, int ordinal);
+    [DllImport("libcuda.so.1")] static extern int cuDeviceGetAttribute(out int value, int attribute, int device);
+    [DllImport("libcuda.so.1")] static extern int cuDevicePrimaryCtxRetain(out IntPtr ctx, int device);
+    [DllImport("libcuda.so.1")] static extern int cuCtxGetCurrent(out IntPtr ctx);
+    [DllImport("libcuda.so.1")] static extern int cuCtxSetCurrent(IntPtr ctx);
+    [DllImport("libcuda.so.1", EntryPoint = "cuCtxPushCurrent_v2")] static extern int cuCtxPushCurrent(IntPtr ctx);
+    [DllImport("libcuda.so.1", EntryPoint = "cuCtxPopCurrent_v2")] static extern int cuCtxPopCurrent(out IntPtr ctx);
+    [DllImport("libcuda.so.1")] static extern int cuModuleLoadData(out IntPtr module, byte[] image);
+    [DllImport("libcuda.so.1")] static extern int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
+    [DllImport("libcuda.so.1")]
+    static extern int cuLaunchKernel(IntPtr f, uint gx, uint gy, uint gz, uint bx, uint by, uint bz,
+        uint sharedMem, IntPtr stream, IntPtr[] kernelParams, IntPtr extra);
+
+    delegate int NvrtcCreate(out IntPtr prog, string src, string name, int numHeaders, IntPtr headers, IntPtr includeNames);
+    delegate int NvrtcCompile(IntPtr prog, int numOptions, string[] options);
+    delegate int NvrtcSize(IntPtr prog, out nuint size);
+    delegate int NvrtcGet(IntPtr prog, byte[] buffer);
+    delegate int NvrtcDestroy(ref IntPtr prog);
+    delegate int NvrtcVersion(out int major, out int minor);
+
+    readonly IntPtr context;
+    readonly int device;
+    readonly IReadOnlyDictionary<string, IntPtr> functions;
+
+    public string Architecture { get; }
+    public int Device => device;
+    /// <summary>The cached CUBIN, and whether this process compiled it; Elapsed covers compiling (or reading) and loading.</summary>
+    public CacheOutcome? Cache { get; }
+
+    CudaKernelModule(int device, IntPtr context, IReadOnlyDictionary<string, IntPtr> functions, string arch, CacheOutcome? cache)
+    {
+        (this.device, this.context, this.functions, Architecture, Cache) = (device, context, functions, arch, cache);
+    }
+
+    /// <summary>A kernel loaded with the module (one of the names given to <see cref="TryLoad"/>).</summary>
+    public IntPtr Function(string name) => functions[name];
+
+    /// <summary>
+    /// Compiles <paramref name="source"/> (or takes its CUBIN from the cache, files named <paramref name="cacheName"/>)
+    /// and loads it with <paramref name="functionNames"/> into the primary context of device
+    /// <paramref name="deviceIndex"/>, or returns null with the reason (no NVRTC, no driver, compile error).
+    /// </summary>
+    public static CudaKernelModule? TryLoad(int deviceIndex, string source, string programName, string cacheName,
+        IReadOnlyList<string> functionNames, out string? problem)
+    {
+        problem = null;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        bool pushed = false;
+        try
+        {
+            Check(cuInit(0), "cuInit");
+            Check(cuDeviceGet(out var dev, deviceIndex), "cuDeviceGet");
+            Check(cuDeviceGetAttribute(out var major, 75, dev), "compute capability");
+            Check(cuDeviceGetAttribute(out var minor, 76, dev), "compute capability");
+            Check(cuDevicePrimaryCtxRetain(out var ctx, dev), "cuDevicePrimaryCtxRetain");
+            // A module is loaded into the current context: make this device's current for the load only, so that the
+            // calling thread's current device (torch's) is left as it was.
+            Check(cuCtxPushCurrent(ctx), "cuCtxPushCurrent");
+            pushed = true;
+            var arch = $"sm_{major}{minor}";
+            var (module, cache) = LoadModule(arch, source, programName, cacheName);
+            var functions = functionNames.ToDictionary(name => name, name =>
+            {
+                Check(cuModuleGetFunction(out var f, module, name), $"cuModuleGetFunction {name}");
+                return f;
+            });
+            return new CudaKernelModule(deviceIndex, ctx, functions, arch, cache is null ? null : cache with { Elapsed = clock.Elapsed });
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException
+                                   or IOException or UnauthorizedAccessException)
+        {
+            problem = e.Message.Split('\n')[0];
+            return null;
+        }
+        finally
+        {
+            if (pushed) cuCtxPopCurrent(out _);
+        }
+    }
+
+    /// <summary>
+    /// The module for <paramref name="arch"/> from the CUBIN cache, compiling it once per machine; without a usable
+    /// cache folder it is compiled in memory. A cached CUBIN the driver rejects is deleted and compiled again.
+    /// </summary>
+    static (IntPtr Module, CacheOutcome? Cache) LoadModule(string arch, string source, string programName, string cacheName)
+    {
+        string entry;
+        try
+        {
+            var key = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(
+                Encoding.UTF8.GetBytes($"{source}\n{arch}\n{NvrtcVersionString()}\n{string.Join(' ', Options(arch))}")))[..16];
+            entry = Path.Combine(TorchRuntime.CacheFolder(), "cuda-kernels", key, $"{cacheName}_{arch}.cubin");
+        }
+        catch (Exception e) when (e is UserError or IOException or UnauthorizedAccessException)
+        {
+            Check(cuModuleLoadData(out var direct, Compile(arch, source, programName)), "cuModuleLoadData");
+            return (direct, null);
+        }
+        for (int attempt = 0; ; attempt++)
+        {
+            CacheOutcome outcome;
+            try { outcome = CompileCache.GetOrBuild(entry, tmp => File.WriteAllBytes(tmp, Compile(arch, source, programName))); }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Check(cuModuleLoadData(out var direct, Compile(arch, source, programName)), "cuModuleLoadData");
+                return (direct, null);
+            }
+            int status = cuModuleLoadData(out var module, File.ReadAllBytes(entry));
+            if (status == 0) return (module, outcome);
+            if (attempt > 0 || outcome.Built) Check(status, "cuModuleLoadData");
+            CompileCache.Invalidate(entry);   // e.g. written by a different driver's NVRTC under the same key: rebuild once
+        }
+    }
+
+    static string[] Options(string arch) => [$"--gpu-architecture={arch}", "--std=c++17"];
+
+    /// <summary>NVRTC's version, part of the cache key: a CUBIN from another NVRTC may differ.</summary>
+    static string NvrtcVersionString()
+    {
+        var lib = LoadNvrtc();
+        Check(Marshal.GetDelegateForFunctionPointer<NvrtcVersion>(NativeLibrary.GetExport(lib, "nvrtcVersion"))(out var major, out var minor), "nvrtcVersion");
+        return $"{major}.{minor}";
+    }
+
+    static byte[] Compile(string arch, string source, string programName)
+    {
+        var lib = LoadNvrtc();
+        T F<T>(string name) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(lib, name));
+        Check(F<NvrtcCreate>("nvrtcCreateProgram")(out var prog, source, programName, 0, IntPtr.Zero, IntPtr.Zero), "nvrtcCreateProgram");
+        try
+        {
+            var options = Options(arch);
+            int status = F<NvrtcCompile>("nvrtcCompileProgram")(prog, options.Length, options);
+            if (status != 0)
+            {
+                F<NvrtcSize>("nvrtcGetProgramLogSize")(prog, out var logSize);
+                var log = new byte[(int)logSize];
+                F<NvrtcGet>("nvrtcGetProgramLog")(prog, log);
+                throw new InvalidOperationException($"NVRTC: {Encoding.ASCII.GetString(log).Trim('\0').Split('\n')[0]}");
+            }
+            Check(F<NvrtcSize>("nvrtcGetCUBINSize")(prog, out var size), "nvrtcGetCUBINSize");
+            var cubin = new byte[(int)size];
+            Check(F<NvrtcGet>("nvrtcGetCUBIN")(prog, cubin), "nvrtcGetCUBIN");
+            return cubin;
+        }
+        finally { F<NvrtcDestroy>("nvrtcDestroyProgram")(ref prog); }
+    }
+
+    /// <summary>NVRTC from the process (libtorch_cuda links it), the PyTorch wheel's nvidia folder, or a CUDA toolkit.</summary>
+    static IntPtr LoadNvrtc()
+    {
+        foreach (var name in new[] { "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so" })
+            if (NativeLibrary.TryLoad(name, out var h)) return h;
+        var torchLib = TorchRuntime.Current.LibTorch.Path;
+        var roots = new List<string> { "/usr/local/cuda/lib64" };
+        var nvidia = Path.GetFullPath(Path.Combine(torchLib, "..", "..", "nvidia"));
+        if (Directory.Exists(nvidia)) roots.AddRange(Directory.GetDirectories(nvidia).Select(d => Path.Combine(d, "lib")));
+        foreach (var root in roots.Where(Directory.Exists))
+            foreach (var file in Directory.GetFiles(root, "libnvrtc.so*").Where(f => !f.Contains("builtins")).Order())
+                if (NativeLibrary.TryLoad(file, out var h)) return h;
+        throw new InvalidOperationException("NVRTC (libnvrtc.so) not found");
+    }
+
+    static void Check(int status, string what)
+    {
+        if (status != 0) throw new InvalidOperationException($"{what} failed (CUDA error {status})");
+    }
+
+    /// <summary>The device address of <paramref name="t"/>'s first float32 element; zero for null (an absent optional argument).</summary>
+    public static IntPtr Pointer(Tensor? t)
+    {
+        if (t is null) return IntPtr.Zero;
+        using var storage = t.storage<float>();
+        return storage.data_ptr() + (nint)(t.storage_offset() * sizeof(float));
+    }
+
+    /// <summary>Launches <paramref name="function"/> with one thread per element of <paramref name="n"/>, in blocks of <see cref="Block"/>.</summary>
+    public void Launch(IntPtr function, long n, params object[] args) => LaunchOn(function, (uint)((n + Block - 1) / Block), Block, 0, args);
+
+    public const int Block = 256;
+
+    /// <summary>Static shared memory a block may take without opting in (48 KiB on every architecture since sm_20).</summary>
+    public const int SharedLimit = 48 * 1024;
+
+    /// <summary>Launches <paramref name="function"/> on torch's current stream of this module's device, in this device's context.</summary>
+    public void LaunchOn(IntPtr function, uint grid, int block, int sharedBytes, params object[] args)
+    {
+        // The calling thread (e.g. autograd's device thread) may not have this device's context current yet, or may
+        // have another device's current (tensors on cuda:1 while the thread's device is 0): the launch needs ours.
+        bool pushed = false;
+        if (cuCtxGetCurrent(out var current) != 0 || current == IntPtr.Zero) cuCtxSetCurrent(context);
+        else if (current != context) { Check(cuCtxPushCurrent(context), "cuCtxPushCurrent"); pushed = true; }
+        var handles = new List<GCHandle>();
+        try
+        {
+            var parameters = args.Select(a =>
+            {
+                var h = GCHandle.Alloc(a switch { IntPtr p => (object)p, long l => l, float f => f, int i => i, _ => throw new ArgumentException() }, GCHandleType.Pinned);
+                handles.Add(h);
+                return h.AddrOfPinnedObject();
+            }).ToArray();
+            var stream = TorchCudaShim.Available ? TorchCudaShim.CurrentStream(device) : IntPtr.Zero;
+            Check(cuLaunchKernel(function, grid, 1, 1, (uint)block, 1, 1, (uint)sharedBytes, stream, parameters, IntPtr.Zero), "cuLaunchKernel");
+        }
+        finally
+        {
+            foreach (var h in handles) h.Free();
+            if (pushed) cuCtxPopCurrent(out _);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+using UKan.Layers;
+using static TorchSharp.torch;
+using static UKan.Native.CudaKernelModule;
+
+namespace UKan.Native;
+
+/// <summary>
+/// The fused KANLinear feature kernels (Native/Kernels/kan_features.cu) and their backward pass: one launch each
+/// replaces the ~10 element-wise kernels (forward) and ~20 (backward) of the torch formulation; the math is that of
+/// <see cref="KanFeatures.Torch"/>.
+/// </summary>
+public sealed class KanFeatureKernels : IKanFeatureKernels
+{
+    /// <summary>The kernels of this family in the CUDA source.</summary>
+    public static readonly string[] Functions = ["kan_features", "kan_features_backward"];
+
+    readonly CudaKernelModule module;
+    readonly IntPtr features, backward;
+
+    public KanFeatureKernels(CudaKernelModule module) =>
+        (this.module, features, backward) = (module, module.Function("kan_features"), module.Function("kan_features_backward"));
+
+    public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots)
+    {
+        using var scope = NewDisposeScope();
+        var xc = x.contiguous();
+        var feat = empty(x.shape[0], x.shape[1] * (knots.BasisCount + 1), dtype: float32, device: x.device);
+        long n = xc.numel();
+        // One thread per feature value (n·(1+K) of them), see the kernel.
+        if (n > 0) module.Launch(features, n * (knots.BasisCount + 1), Pointer(xc), Pointer(feat), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
+        return feat.MoveToOuterDisposeScope();
+    }
+
+    public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots)
+    {
+        using var scope = NewDisposeScope();
+        var xc = x.contiguous();
+        var gf = gradFeatures.contiguous();
+        var gx = empty_like(xc);
+        long n = xc.numel();
+        if (n > 0)
+        {
+            // Each block stages its inputs' 1+K gradients in shared memory: as many threads (a multiple of a warp, at
+            // most 256) as keep that tile within the shared-memory limit.
+            int width = knots.BasisCount + 1;
+            int block = Math.Max(32, Math.Min(Block, SharedLimit / (width * sizeof(float)) / 32 * 32));
+            if (block * width * sizeof(float) > SharedLimit) throw new ArgumentException($"KAN features backward: {knots.BasisCount} bases do not fit a block's shared memory");
+            module.LaunchOn(backward, (uint)((n + block - 1) / block), block, block * width * sizeof(float),
+                Pointer(xc), Pointer(gf), Pointer(gx), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
+        }
+        return gx.MoveToOuterDisposeScope();
+    }
+}
