@@ -16,7 +16,7 @@ namespace UKan.Models;
 /// U-KAN's skeleton is UNeXt's: three conv stages at d0/8, d0/4, d0 channels with max-pool, two tokenized stages at 1/16
 /// and 1/32 (PatchEmbed + block + LayerNorm), a decoder that mirrors them with additive skips, bilinear ×2 and two
 /// tokenized blocks, and a 1×1 head. They differ in the stages: UNeXt's conv stages are one 3×3 conv → BN (U-KAN: two
-/// conv → BN → ReLU), its last decoder conv has no BN, and its blocks are shifted MLPs (<see cref="ShiftedBlock"/>:
+/// conv → BN → ReLU), its last decoder conv has no BN, and its blocks are shifted MLPs (<see cref="ShiftedMlpBlock"/>:
 /// shift along H, fc, depthwise conv, GELU, shift along W, fc) where U-KAN has three KANLinear each followed by
 /// depthwise conv → BN → ReLU. The patch embeddings (<see cref="PatchEmbed"/>), the token plumbing
 /// (<see cref="TokenStages"/>) and the initialisation of the tokenized stages (<see cref="OfficialInit"/>, the same
@@ -37,7 +37,7 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel
     private readonly Conv2d encoder1, encoder2, encoder3;
     private readonly BatchNorm2d ebn1, ebn2, ebn3;
     private readonly LayerNorm norm3, norm4, dnorm3, dnorm4;
-    private readonly ModuleList<ShiftedBlock> block1, block2, dblock1, dblock2;
+    private readonly ModuleList<ShiftedMlpBlock> block1, block2, dblock1, dblock2;
     private readonly PatchEmbed patch_embed3, patch_embed4;
     private readonly Conv2d decoder1, decoder2, decoder3, decoder4, decoder5;
     private readonly BatchNorm2d dbn1, dbn2, dbn3, dbn4;
@@ -64,10 +64,10 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel
         dnorm3 = nn.LayerNorm(d1);
         dnorm4 = nn.LayerNorm(d0);
 
-        block1 = nn.ModuleList(new ShiftedBlock(d1));
-        block2 = nn.ModuleList(new ShiftedBlock(d2));
-        dblock1 = nn.ModuleList(new ShiftedBlock(d1));
-        dblock2 = nn.ModuleList(new ShiftedBlock(d0));
+        block1 = nn.ModuleList(new ShiftedMlpBlock(d1));
+        block2 = nn.ModuleList(new ShiftedMlpBlock(d2));
+        dblock1 = nn.ModuleList(new ShiftedMlpBlock(d1));
+        dblock2 = nn.ModuleList(new ShiftedMlpBlock(d0));
 
         patch_embed3 = new PatchEmbed(d0, d1, ConvFactories.Conv2d);
         patch_embed4 = new PatchEmbed(d1, d2, ConvFactories.Conv2d);
