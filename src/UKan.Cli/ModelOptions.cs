@@ -6,18 +6,27 @@ namespace UKan.Cli;
 /// <summary>The options every command that builds a model shares (train, eval, predict, bench, model summary).</summary>
 sealed class ModelOptions
 {
-    public readonly Option<string> Model = new("--model") { Description = "Architecture: ukan, allukan or stacked-kan.", DefaultValueFactory = _ => "ukan" };
-    public readonly Option<string> Preset = new("--preset") { Description = "Embed dims preset: paper [128,160,256], large [256,320,512] or tiny [32,40,64].", DefaultValueFactory = _ => "paper" };
+    public readonly Option<string> Model = new("--model")
+    {
+        Description = "Architecture: ukan, allukan, stacked-kan, or a baseline: unet, attunet, unetpp (U-Net++), unext (UNeXt).",
+        DefaultValueFactory = _ => "ukan",
+    };
+    public readonly Option<string> Preset = new("--preset")
+    {
+        Description = "Embed dims preset (ukan, allukan, stacked-kan, unext): paper [128,160,256], large [256,320,512] or tiny [32,40,64].",
+        DefaultValueFactory = _ => "paper",
+    };
     public readonly Option<string?> EmbedDims = new("--embed-dims") { Description = "Custom embed dims d0,d1,d2 (overrides --preset)." };
     public readonly Option<bool> Mlp = new("--mlp") { Description = "MLP ablation: nn.Linear instead of KANLinear in the KAN blocks (the official --no_kan, wired correctly)." };
     public readonly Option<int> InChannels = new("--in-channels") { Description = "Input channels.", DefaultValueFactory = _ => 3 };
     public readonly Option<int> Classes = new("--classes") { Description = "Output classes (1 = binary).", DefaultValueFactory = _ => 1 };
     public readonly Option<string?> ArchOptions = new("--arch-options")
     {
-        Description = "Options of the allukan / stacked-kan layers as JSON, e.g. '{\"activation\":{\"gradient\":\"grad-free-recompute\"}}' (docs/allukan.md lists them).",
+        Description = "Options of the allukan / stacked-kan layers as JSON, e.g. '{\"activation\":{\"gradient\":\"grad-free-recompute\"}}' " +
+                      "(docs/allukan.md lists them); for unet, attunet, unetpp the first-stage width, e.g. '{\"width\":16}' (docs/models.md).",
     };
 
-    public ModelOptions() => Model.AcceptOnlyFromAmong("ukan", "allukan", "stacked-kan");
+    public ModelOptions() => Model.AcceptOnlyFromAmong([.. ArchitectureNames.All]);
 
     public void AddTo(Command command)
     {
@@ -31,11 +40,15 @@ sealed class ModelOptions
         int inChannels = parsed.GetValue(InChannels), classes = parsed.GetValue(Classes);
         if (inChannels < 1) throw new UserError($"--in-channels {inChannels}: must be at least 1.");
         if (classes < 1) throw new UserError($"--classes {classes}: must be at least 1.");
-        var architecture = parsed.GetValue(Model) switch { "allukan" => Architecture.AllUKan, "stacked-kan" => Architecture.StackedKan, _ => Architecture.UKan };
+        var architecture = ArchitectureNames.Parse(parsed.GetValue(Model)!);
+        var name = ArchitectureNames.Name(architecture);
+        if (!ArchitectureNames.UsesEmbedDims(architecture) && new Option[] { Preset, EmbedDims }.FirstOrDefault(o => parsed.GetResult(o) is { Implicit: false }) is { } sizing)
+            throw new UserError($"{sizing.Name} sizes the models on U-KAN's skeleton; --model {name} is sized by its width: drop {sizing.Name} (or pass --arch-options '{{\"width\":16}}').");
         System.Text.Json.JsonElement? options = null;
         if (parsed.GetValue(ArchOptions) is string json)
         {
-            if (architecture == Architecture.UKan) throw new UserError("--arch-options applies to --model allukan or stacked-kan; U-KAN's options are --preset, --embed-dims and --mlp.");
+            if (architecture is Architecture.UKan or Architecture.UNext)
+                throw new UserError($"--arch-options applies to --model allukan, stacked-kan, unet, attunet or unetpp; {name}'s options are --preset and --embed-dims{(architecture == Architecture.UKan ? " and --mlp" : "")}.");
             try { options = System.Text.Json.JsonDocument.Parse(json).RootElement.Clone(); }
             catch (System.Text.Json.JsonException e) { throw new UserError($"--arch-options: not valid JSON ({e.Message})."); }
             if (options.Value.ValueKind != System.Text.Json.JsonValueKind.Object) throw new UserError("--arch-options: give a JSON object, e.g. '{\"activation\":{\"gradient\":\"grad-free\"}}'.");
@@ -51,8 +64,7 @@ sealed class ModelOptions
             ArchitectureOptions = options,
         };
         // Read now, so that a misspelt key or a bad value fails before any data is touched.
-        if (architecture == Architecture.AllUKan) _ = spec.ReadOptions<AllUKanOptions>();
-        if (architecture == Architecture.StackedKan) _ = spec.ReadOptions<StackedKanOptions>();
+        ModelFactory.Validate(spec);
         return spec;
     }
 }

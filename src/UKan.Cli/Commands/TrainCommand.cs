@@ -127,7 +127,7 @@ static class TrainCommand
         {
             "--data" => c.Data,
             "--out" => c.Output,
-            "--model" => c.Model.Architecture switch { UKan.Models.Architecture.AllUKan => "allukan", UKan.Models.Architecture.StackedKan => "stacked-kan", _ => "ukan" },
+            "--model" => UKan.Models.ArchitectureNames.Name(c.Model.Architecture),
             "--preset" => c.Model.Preset ?? "custom",
             "--embed-dims" => string.Join(',', c.Model.EmbedDims),
             "--mlp" => c.Model.Mixer == UKan.Models.TokenMixer.Mlp ? "on" : "off",

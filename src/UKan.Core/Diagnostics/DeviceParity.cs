@@ -68,6 +68,10 @@ public static class DeviceParity
                      (tiny, Precision.Fp32Strict), (tiny, Precision.Fp32),
                      (tiny with { Architecture = Architecture.AllUKan }, Precision.Fp32Strict),
                      (tiny with { Architecture = Architecture.StackedKan }, Precision.Fp32Strict),
+                     (tiny with { Architecture = Architecture.UNext }, Precision.Fp32Strict),
+                     (Narrow(Architecture.UNet), Precision.Fp32Strict),
+                     (Narrow(Architecture.AttUNet), Precision.Fp32Strict),
+                     (Narrow(Architecture.UNetPlusPlus), Precision.Fp32Strict),
                  })
             checks.AddRange(Guarded($"{spec.Architecture} on the device", () => ModelVersusCpu(spec, precision, device)));
         PrecisionSettings.Apply(Precision.Fp32Strict);
@@ -85,6 +89,10 @@ public static class DeviceParity
         PrecisionSettings.Apply(Precision.Fp32);
         return checks;
     }
+
+    /// <summary>A convolutional baseline at width 8, small enough for the CPU side of the comparison.</summary>
+    static ModelSpec Narrow(Architecture architecture) =>
+        new ModelSpec { Architecture = architecture }.WithOptions(new ConvUNetOptions { Width = 8 });
 
     static IEnumerable<ParityCheck> ModelVersusCpu(ModelSpec spec, Precision precision, Device device)
     {

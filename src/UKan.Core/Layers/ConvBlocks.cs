@@ -8,6 +8,8 @@ namespace UKan.Layers;
 /// The convolution stages of U-KAN's encoder and decoder (CUHK-AIM-Group/U-KAN <c>Seg_UKAN/archs.py</c>,
 /// <c>ConvLayer</c> and <c>D_ConvLayer</c>): two 3×3 conv → BN → ReLU units in a Sequential named <c>conv</c>, so the
 /// state-dict keys are <c>conv.0</c> (conv), <c>conv.1</c> (BN), <c>conv.3</c>, <c>conv.4</c> as in the reference.
+/// The same unit is U-Net's double convolution (<c>conv_block</c> of Attention U-Net's reference; <c>DoubleConv</c> of
+/// milesial/Pytorch-UNet, whose Sequential is named <c>double_conv</c>: see <paramref name="key"/>).
 /// </summary>
 public sealed class DoubleConv : nn.Module<Tensor, Tensor>
 {
@@ -15,7 +17,9 @@ public sealed class DoubleConv : nn.Module<Tensor, Tensor>
 
     /// <param name="middle">Channels between the two convolutions: <c>out</c> for ConvLayer, <c>in</c> for D_ConvLayer.</param>
     /// <param name="relu">False puts identities where the ReLUs were (ALL U-KAN's drop-ReLU option); keys are unchanged.</param>
-    public DoubleConv(int inChannels, int middle, int outChannels, ConvFactory? factory = null, bool relu = true) : base(nameof(DoubleConv))
+    /// <param name="key">The Sequential's state-dict name.</param>
+    public DoubleConv(int inChannels, int middle, int outChannels, ConvFactory? factory = null, bool relu = true, string key = "conv")
+        : base(nameof(DoubleConv))
     {
         factory ??= ConvFactories.Conv2d;
         conv = nn.Sequential(
@@ -25,11 +29,16 @@ public sealed class DoubleConv : nn.Module<Tensor, Tensor>
             ("3", factory(middle, outChannels, 3, 1, 1, 1)),
             ("4", nn.BatchNorm2d(outChannels)),
             ("5", ConvFactories.Relu(relu)));
-        RegisterComponents();
+        register_module(key, conv);
     }
 
+    // The Sequential is registered under its key above; the field-name registration (which a parent's register_module
+    // triggers) would add it a second time as "conv".
+    protected override void RegisterComponents() { }
+
     /// <summary>ConvLayer(in, out): conv in→out, conv out→out (encoder).</summary>
-    public static DoubleConv Encoder(int inChannels, int outChannels, ConvFactory? factory = null, bool relu = true) => new(inChannels, outChannels, outChannels, factory, relu);
+    public static DoubleConv Encoder(int inChannels, int outChannels, ConvFactory? factory = null, bool relu = true, string key = "conv") =>
+        new(inChannels, outChannels, outChannels, factory, relu, key);
 
     /// <summary>D_ConvLayer(in, out): conv in→in, conv in→out (decoder).</summary>
     public static DoubleConv Decoder(int inChannels, int outChannels, ConvFactory? factory = null, bool relu = true) => new(inChannels, inChannels, outChannels, factory, relu);

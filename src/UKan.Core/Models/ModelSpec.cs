@@ -12,6 +12,14 @@ public enum Architecture
     AllUKan,
     /// <summary>The "directly stacked KAN" baseline of ALL U-KAN: every Conv a KAN convolution, every FC a KANLinear.</summary>
     StackedKan,
+    /// <summary>U-Net (Ronneberger et al., 2015), the 31.04 M-parameter version U-KAN's Table 1 compares with.</summary>
+    UNet,
+    /// <summary>Attention U-Net (Oktay et al., 2018).</summary>
+    AttUNet,
+    /// <summary>U-Net++ (Zhou et al., 2018), without deep supervision.</summary>
+    UNetPlusPlus,
+    /// <summary>UNeXt (Valanarasu and Patel, 2022): U-KAN's skeleton with shifted tokenized MLPs.</summary>
+    UNext,
 }
 
 /// <summary>What fills the token-wise linear maps of a KAN block.</summary>
@@ -80,7 +88,7 @@ public sealed record ModelSpec
     {
         static string Dims(ModelSpec s) => s.Preset is string p && ModelPresets.Dims.TryGetValue(p, out var d) && d.SequenceEqual(s.EmbedDims)
             ? $"{p} [{string.Join(',', s.EmbedDims)}]" : string.Join(',', s.EmbedDims);
-        if (given.Architecture != Architecture) return ("--model", Name(given.Architecture), Name(Architecture));
+        if (given.Architecture != Architecture) return ("--model", ArchitectureNames.Name(given.Architecture), ArchitectureNames.Name(Architecture));
         if (!given.EmbedDims.SequenceEqual(EmbedDims)) return (given.Preset is null ? "--embed-dims" : "--preset", Dims(given), Dims(this));
         if (given.Mixer != Mixer) return ("--mlp", given.Mixer == TokenMixer.Mlp ? "on" : "off", Mixer == TokenMixer.Mlp ? "on" : "off");
         if (given.InChannels != InChannels) return ("--in-channels", given.InChannels.ToString(), InChannels.ToString());
@@ -90,11 +98,16 @@ public sealed record ModelSpec
         return null;
     }
 
-    static string Name(Architecture a) => a switch { Architecture.AllUKan => "allukan", Architecture.StackedKan => "stacked-kan", _ => "ukan" };
-
+    /// <summary>
+    /// One line naming the model, e.g. "ukan-mlp paper [128,160,256], 3 in, 1 class" or "unet width 64, 3 in, 1 class"
+    /// (the convolutional baselines have no embed dims; their size is a width).
+    /// </summary>
     public string Describe() =>
-        $"{Architecture.ToString().ToLowerInvariant()}{(Mixer == TokenMixer.Mlp ? "-mlp" : "")} " +
-        $"{(Preset ?? "custom")} [{string.Join(',', EmbedDims)}], {InChannels} in, {NumClasses} class{(NumClasses == 1 ? "" : "es")}";
+        $"{ArchitectureNames.Name(Architecture)}{(Mixer == TokenMixer.Mlp ? "-mlp" : "")} " +
+        (ArchitectureNames.UsesEmbedDims(Architecture)
+            ? $"{(Preset ?? "custom")} [{string.Join(',', EmbedDims)}]"
+            : $"width {ConvUNetOptions.WidthOf(this)}") +
+        $", {InChannels} in, {NumClasses} class{(NumClasses == 1 ? "" : "es")}";
 }
 
 /// <summary>Named embed dims.</summary>

@@ -10,7 +10,9 @@ public sealed record SummaryRow(string Module, string Type, long Parameters, lon
 
 /// <summary>
 /// Parameters per module and multiply-accumulates (MACs) for an input size, counted on a real forward pass:
-/// convolutions (out elements × in/groups × kh × kw), linear maps (rows × in × out) and the project's layers through
+/// convolutions (out elements × in/groups × kh × kw), transposed convolutions (in elements × out/groups × kh × kw: each
+/// input pixel is spread over a kh × kw patch; thop counts out elements × in × kh × kw, stride² times more), linear maps
+/// (rows × in × out) and the project's layers through
 /// <see cref="IMacCounter"/> (KANLinear: rows × out × in × (1 + G + k)). Normalisation, activations, pooling and
 /// upsampling are not counted, as in the figures of docs/architecture.md ("U-KAN's size and compute"; thop undercounts by skipping KANLinear).
 /// </summary>
@@ -29,6 +31,8 @@ public static class ModelSummary
                 long macs = m switch
                 {
                     IMacCounter counter => counter.CountMacs(input, output),
+                    // weight: (in, out/groups, kh, kw).
+                    ConvTranspose2d up => input.numel() * up.weight!.shape[1] * up.weight.shape[2] * up.weight.shape[3],
                     Conv2d conv => output.numel() * conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3],
                     Linear linear => output.numel() * linear.weight!.shape[1],
                     _ => 0,

@@ -87,8 +87,7 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
 
     public override Tensor forward(Tensor x)
     {
-        if (x.dim() != 4 || x.shape[2] % 32 != 0 || x.shape[3] % 32 != 0)
-            throw new UserError($"input of shape [{string.Join(',', x.shape)}]: U-KAN needs (batch, channels, H, W) with H and W multiples of 32; resize with --size.");
+        SegmentationInput.Require(x, 32, "U-KAN");
         using var scope = NewDisposeScope();
         // Encoder: three conv stages, each halving the resolution.
         var t1 = Relu(F.max_pool2d(encoder1.call(x), 2, 2));
@@ -96,34 +95,19 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
         var t3 = Relu(F.max_pool2d(encoder3.call(t2), 2, 2));
 
         // Tokenized KAN stages at 1/16 and 1/32.
-        var t4 = TokenStage(patch_embed3, block1, norm3, t3);
-        var bottom = TokenStage(patch_embed4, block2, norm4, t4);
+        var t4 = TokenStages.Embedded(patch_embed3, block1, norm3, t3);
+        var bottom = TokenStages.Embedded(patch_embed4, block2, norm4, t4);
 
         // Decoder: upsample and add the skip; the first two stages also run the mirrored KAN blocks.
         // Out-of-place: autograd keeps the ReLU outputs for its backward pass.
         var d = Up(decoder1, bottom) + t4;
-        d = TokenBlocks(dblock1, dnorm3, d);
+        d = TokenStages.InPlace(dblock1, dnorm3, d);
         d = Up(decoder2, d) + t3;
-        d = TokenBlocks(dblock2, dnorm4, d);
+        d = TokenStages.InPlace(dblock2, dnorm4, d);
         d = Up(decoder3, d) + t2;
         d = Up(decoder4, d) + t1;
         d = Up(decoder5, d);
         return final.call(d).MoveToOuterDisposeScope();
-    }
-
-    static Tensor TokenStage(PatchEmbed embed, ModuleList<KanBlock> blocks, LayerNorm norm, Tensor map)
-    {
-        var (tokens, h, w) = embed.Embed(map);
-        foreach (var block in blocks) tokens = block.call(tokens, h, w);
-        return TokenMaps.ToMap(norm.call(tokens), h, w);
-    }
-
-    static Tensor TokenBlocks(ModuleList<KanBlock> blocks, LayerNorm norm, Tensor map)
-    {
-        long h = map.shape[2], w = map.shape[3];
-        var tokens = TokenMaps.ToTokens(map);
-        foreach (var block in blocks) tokens = block.call(tokens, h, w);
-        return TokenMaps.ToMap(norm.call(tokens), h, w);
     }
 
     Tensor Up(DoubleConv decoder, Tensor x) =>

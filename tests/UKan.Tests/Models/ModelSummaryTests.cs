@@ -39,4 +39,17 @@ public class ModelSummaryTests
         Assert.True(all > mlp);
         Assert.Equal(0, (all - mlp) % 9);
     }
+
+    /// <summary>
+    /// The baselines at 256×256 with their published sizes, against MACs derived by hand from the reference architectures
+    /// (docs/models.md): every convolution as out pixels × in × k², U-Net's 2×2 transposed convolutions as in pixels × out
+    /// × 4, UNeXt's fc layers as tokens × C². Counted at 64×64, where every layer does exactly 1/16 of the work.
+    /// </summary>
+    [Theory]
+    [InlineData(Architecture.UNet, 48_167_387_136)]
+    [InlineData(Architecture.AttUNet, 66_424_930_304)]
+    [InlineData(Architecture.UNetPlusPlus, 34_485_567_488)]
+    [InlineData(Architecture.UNext, 562_003_968)]
+    public void Baselines_match_the_analytic_count(Architecture architecture, long macsAt256) =>
+        Assert.Equal(macsAt256, 16 * Macs(new ModelSpec { Architecture = architecture }, 64));
 }

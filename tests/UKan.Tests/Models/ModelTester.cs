@@ -17,6 +17,9 @@ public abstract class ModelTester : NetworkTester
     /// <summary>A small spec of the architecture under test (CPU tests must stay fast).</summary>
     protected abstract ModelSpec SmallSpec { get; }
 
+    /// <summary>Input sides must be multiples of this (2^halvings): 32 on U-KAN's skeleton, 16 for the convolutional U-Nets.</summary>
+    protected virtual int SizeMultiple => 32;
+
     /// <summary>(spec, expected trainable parameters) pairs the papers or the official code fix.</summary>
     protected virtual IEnumerable<(ModelSpec Spec, long Parameters)> KnownCounts => [];
 
@@ -63,7 +66,7 @@ public abstract class ModelTester : NetworkTester
         var model = Build(SmallSpec);
         using var _ = no_grad();
         var e = Assert.Throws<UserError>(() => model.call(randn(1, 3, 50, 64)));
-        Assert.Contains("multiples of 32", e.Message);
+        Assert.Contains($"multiples of {SizeMultiple}", e.Message);
     }
 }
 
