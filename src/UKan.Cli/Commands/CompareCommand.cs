@@ -111,6 +111,7 @@ static class CompareCommand
                                         "a paired comparison needs the same images: give --split F (or --data D) to score all on one set.");
                 }
             }
+            if (split is null) return first;
             data = first.Data;
         }
         return EvaluationImages.Select(data, split);

@@ -7,7 +7,7 @@ public static class NormalDistribution
     public static double UpperTail(double z) => Erfc(z / Math.Sqrt(2)) / 2;
 
     /// <summary>
-    /// The complementary error function. For |x| &lt; 3 the series erf(x) = (2/√π)·e^(−x²)·Σ 2ⁿx^(2n+1)/(2n+1)!!
+    /// The complementary error function. For |x| &lt; 2 the series erf(x) = (2/√π)·e^(−x²)·Σ 2ⁿx^(2n+1)/(2n+1)!!
     /// (Abramowitz &amp; Stegun 7.1.6: all terms positive, so no cancellation); beyond, the continued fraction
     /// erfc(x) = e^(−x²)/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + …)))) (A&amp;S 7.1.14), evaluated by the modified Lentz
     /// method, which keeps the small tail values to full relative precision.
@@ -16,7 +16,7 @@ public static class NormalDistribution
     {
         if (double.IsNaN(x)) return double.NaN;
         if (x < 0) return 2 - Erfc(-x);
-        if (x < 3)
+        if (x < 2)
         {
             double term = x, sum = x, x2 = x * x;
             for (int k = 1; k < 200 && term > sum * 1e-17; k++)
