@@ -64,6 +64,8 @@ static class CompareCommand
                 foreach (var p in paths) opened.Add(EvaluationModel.Open(p, rt.Device));
                 var images = ChooseImages(opened, paths, dataDir, splitPath);
                 Console.WriteLine($"scoring {opened.Count} models on {images.Ids.Count} images of {images.Data} ({images.Source})");
+                if (opened.Select(m => (m.Config.Height, m.Config.Width)).Distinct().Count() > 1)
+                    Console.Error.WriteLine("ukan: warning: the models trained at different sizes; each is scored at its own (masks resized to it), so HD95 in pixels is not comparable between them.");
                 bool hd95 = metrics.Any(m => m.Name == "hd95");
                 var rows = opened.Select(m => (IReadOnlyList<ImageMetrics>)m.Score(images, rt.Device, b, hd95).Meter.Images).ToList();
                 var comparison = ModelComparison.Of(opened.Select(m => m.Folder).ToList(), images, metrics, rows, n, parsed.GetValue(seed));

@@ -44,6 +44,16 @@ public class CompareCommandTests
         Assert.True(interval.GetProperty("low").GetDouble() <= interval.GetProperty("high").GetDouble());
         Assert.True(stats.GetProperty("wilcoxon").TryGetProperty("p_value", out _));
 
+        // The table's statistics are those of the per-image scores it wrote (model − reference, image by image).
+        var perImage = File.ReadAllLines(Path.Combine(output, "per_image.csv"));
+        Assert.StartsWith("id,iou:", perImage[0]);
+        var differences = perImage.Skip(1).Select(l => l.Split(','))
+            .Select(c => double.Parse(c[2], System.Globalization.CultureInfo.InvariantCulture) - double.Parse(c[1], System.Globalization.CultureInfo.InvariantCulture))
+            .ToArray();
+        Assert.Equal(differences.Average(), stats.GetProperty("difference").GetProperty("mean").GetDouble(), 1e-12);
+        var wilcoxon = UKan.Evaluation.Statistics.WilcoxonSignedRank.Test(differences);
+        Assert.Equal(wilcoxon.Pairs, stats.GetProperty("wilcoxon").GetProperty("pairs").GetInt32());
+
         // A second time into the same folder needs --overwrite.
         AssertRefused(CliRunner.Run("compare", a, b, "--out", output), "--overwrite");
     }
@@ -74,6 +84,7 @@ public class CompareCommandTests
     [InlineData("out-in-run")]
     [InlineData("not-a-run")]
     [InlineData("bootstrap")]
+    [InlineData("out-holds-run")]
     public void Bad_inputs_are_refused(string what)
     {
         var (data, a, b) = Runs.Value;
@@ -84,7 +95,8 @@ public class CompareCommandTests
             "single" => (["compare", a], "at least two"),
             "out-in-run" => (["compare", a, b, "--out", Path.Combine(a, "cmp")], "--out"),
             "not-a-run" => (["compare", a, data], data),
-            _ => (["compare", a, b, "--bootstrap", "5", "--out", output], "--bootstrap"),
+            "bootstrap" => (["compare", a, b, "--bootstrap", "5", "--out", output], "--bootstrap"),
+            _ => (["compare", a, b, "--out", Path.GetDirectoryName(a)!], "holds the input"),
         };
         AssertRefused(CliRunner.Run(args), mentions);
         Assert.False(Directory.Exists(output));
