@@ -1,8 +1,6 @@
 using System.CommandLine;
-using TorchSharp;
 using UKan.Data;
 using UKan.Evaluation;
-using UKan.Models;
 
 namespace UKan.Cli.Commands;
 
@@ -14,7 +12,7 @@ static class EvalCommand
         var command = new Command("eval", "Evaluate a run or a weights file on a dataset: IoU, Dice, precision, recall, specificity, official (batch-pooled) and per-image.");
         var target = new Argument<string>("run-or-weights") { Description = "A run folder (uses its best model, data, split and settings) or a weights file." };
         var data = new Option<string?>("--data") { Description = "Dataset folder (default: the run's)." };
-        var split = new Option<string?>("--split") { Description = "Evaluate the validation ids of this split.json (default: the run's split; for a weights file: every image)." };
+        var split = new Option<string?>("--split") { Description = "Evaluate the validation ids of this split.json, or the test ids of a 'ukan cv' splits.json (default: the run's split; for a weights file: every image)." };
         var batch = SharedOptions.Batch(8, "Batch size of the official (batch-pooled) metrics.");
         var jsonOut = new Option<string?>("--json") { Description = "Also write the summary to this JSON file (an existing one is replaced only with --overwrite)." };
         var csv = new Option<string?>("--csv") { Description = "Per-image CSV path (default: eval_per_image.csv in the run folder, or ./eval_per_image.csv; an existing file is replaced only with --overwrite, except the run folder's own)." };
@@ -27,27 +25,14 @@ static class EvalCommand
             int b = parsed.GetValue(batch);
             if (b is < 1 or > 1024) throw new UserError($"--batch {b}: must be between 1 and 1024.");
             var path = parsed.GetValue(target)!;
-            UKan.Training.TrainConfig? runConfig = null;
-            string weights = path, csvDefault = "eval_per_image.csv";
-            string? splitPath = parsed.GetValue(split);
-            bool inRun = false;
-            if (Directory.Exists(path))
-            {
-                var run = new UKan.Training.RunFolder(path);
-                if (!File.Exists(run.Config)) throw new UserError($"{path}: not a run folder (no config.json); pass a run folder or a weights file.");
-                runConfig = UKan.Training.TrainConfig.Load(run.Config);
-                weights = File.Exists(run.ExportedModel) ? run.ExportedModel : throw new UserError($"{path}: the run has no model.safetensors yet (no epoch finished).");
-                splitPath ??= run.Split;
-                csvDefault = Path.Combine(run.Root, "eval_per_image.csv");
-                inRun = true;
-            }
-            else if (!File.Exists(path)) throw new UserError($"{path}: no such run folder or weights file.");
+            var resolved = EvaluationTarget.Resolve(path);
+            string? splitPath = parsed.GetValue(split) ?? resolved.Split;
             // Outputs are checked before the (long) evaluation: never an input, never an existing file without --overwrite
             // (the per-image CSV a run folder keeps for itself excepted).
             bool overwrite = parsed.GetValue(CommandLine.Overwrite);
-            string?[] inputs = [weights, splitPath, runConfig is null ? null : Path.Combine(path, "config.json")];
-            var csvPath = parsed.GetValue(csv) ?? csvDefault;
-            UKan.IO.OutputGuard.CheckFile(csvPath, "--csv", overwrite, inputs, replaceable: inRun && parsed.GetValue(csv) is null);
+            string?[] inputs = [resolved.Weights, splitPath, resolved.RunRoot is null ? null : Path.Combine(resolved.RunRoot, "config.json")];
+            var csvPath = parsed.GetValue(csv) ?? resolved.RunCsv ?? "eval_per_image.csv";
+            UKan.IO.OutputGuard.CheckFile(csvPath, "--csv", overwrite, inputs, replaceable: resolved.RunCsv is not null && parsed.GetValue(csv) is null);
             var json = parsed.GetValue(jsonOut);
             if (json is not null)
             {
@@ -55,36 +40,35 @@ static class EvalCommand
                 if (Path.GetFullPath(json) == Path.GetFullPath(csvPath)) throw new UserError($"--json {json}: the same file as the per-image CSV; give two different names.");
             }
             var rt = CommandLine.StartTorch(parsed);
-            var (net, spec, h, w, preset, resolvedRun) = inference.Resolve(parsed, weights, runConfig, rt.Device);
+            var (net, spec, h, w, preset, resolvedRun) = inference.Resolve(parsed, resolved.Weights, resolved.Run, rt.Device);
             var dataDir = parsed.GetValue(data) ?? resolvedRun?.Data ?? throw new UserError("--data is required when evaluating a weights file.");
-            if (!Directory.Exists(dataDir)) throw new UserError($"--data {dataDir}: folder not found.");
-            var folder = new SegmentationFolder(dataDir, spec.NumClasses);
-            IReadOnlyList<string> ids = folder.Ids;
-            if (splitPath is not null)
-            {
-                var sp = DataSplit.Load(splitPath);
-                sp.CheckAgainst(folder.Ids, dataDir);
-                ids = sp.Validation;
-            }
-            var dataset = new SegmentationDataset(folder, h, w, preset, spec.InChannels);
-            var (summary, meter, _) = Evaluator.Run(net, dataset, ids, rt.Device, b);
-            var (o, pi) = (summary.Official, summary.PerImage);
-            var table = new TextTable("metric", "official (batch-pooled)", "per-image mean ± std", "per-image median");
-            table.Add("iou", o.Iou.ToString("F4"), $"{pi.Iou.Mean:F4} ± {pi.Iou.Std:F4}", pi.Iou.Median.ToString("F4"));
-            table.Add("dice", o.Dice.ToString("F4"), $"{pi.Dice.Mean:F4} ± {pi.Dice.Std:F4}", pi.Dice.Median.ToString("F4"));
-            table.Add("hd95 (px)", o.Hd95.ToString("F2"), $"{pi.Hd95.Mean:F2} ± {pi.Hd95.Std:F2}", pi.Hd95.Median.ToString("F2"));
-            table.Add("precision", o.Precision.ToString("F4"), $"{pi.Precision.Mean:F4} ± {pi.Precision.Std:F4}", pi.Precision.Median.ToString("F4"));
-            table.Add("recall", o.Recall.ToString("F4"), $"{pi.Recall.Mean:F4} ± {pi.Recall.Std:F4}", pi.Recall.Median.ToString("F4"));
-            table.Add("specificity", o.Specificity.ToString("F4"), $"{pi.Specificity.Mean:F4} ± {pi.Specificity.Std:F4}", pi.Specificity.Median.ToString("F4"));
-            Console.WriteLine($"{spec.Describe()} on {o.Images} images of {dataDir} ({(splitPath is null ? "all images" : "validation ids of " + splitPath)}), input {h}x{w}, batches of {parsed.GetValue(batch)}");
-            Console.Write(table);
+            var images = EvaluationImages.Select(dataDir, splitPath, spec.NumClasses);
+            var dataset = new SegmentationDataset(new SegmentationFolder(dataDir, spec.NumClasses), h, w, preset, spec.InChannels);
+            var (summary, meter, _) = Evaluator.Run(net, dataset, images.Ids, rt.Device, b);
+            Console.WriteLine($"{spec.Describe()} on {summary.Official.Images} images of {dataDir} ({images.Source}), input {h}x{w}, batches of {b}");
+            Console.Write(SummaryTable(summary));
+            var pi = summary.PerImage;
             Console.WriteLine($"empty masks: {pi.BothEmpty} image(s) with both empty (scored 1 / HD95 0), {pi.PredictionEmpty} with nothing predicted, {pi.TargetEmpty} with an empty ground truth (HD95 = image diagonal); see docs/metrics.md");
             if (json is not null)
-                AtomicFile.WriteAllText(json, UKan.IO.JsonFiles.Serialize(new { model = spec.Describe(), data = dataDir, size = new[] { h, w }, summary }));
+                AtomicFile.WriteAllText(json, UKan.IO.JsonFiles.Serialize(new { model = spec.Describe(), data = dataDir, images = images.Source, size = new[] { h, w }, summary }));
             meter.WriteImagesCsv(csvPath);
             Console.WriteLine($"per-image scores: {Path.GetFullPath(csvPath)}");
             return 0;
         });
         return command;
+    }
+
+    /// <summary>Both ways of one evaluation side by side: official (batch-pooled), per-image mean ± std and median.</summary>
+    public static TextTable SummaryTable(SegmentationSummary summary)
+    {
+        var (o, pi) = (summary.Official, summary.PerImage);
+        var table = new TextTable("metric", "official (batch-pooled)", "per-image mean ± std", "per-image median");
+        table.Add("iou", o.Iou.ToString("F4"), $"{pi.Iou.Mean:F4} ± {pi.Iou.Std:F4}", pi.Iou.Median.ToString("F4"));
+        table.Add("dice", o.Dice.ToString("F4"), $"{pi.Dice.Mean:F4} ± {pi.Dice.Std:F4}", pi.Dice.Median.ToString("F4"));
+        table.Add("hd95 (px)", o.Hd95.ToString("F2"), $"{pi.Hd95.Mean:F2} ± {pi.Hd95.Std:F2}", pi.Hd95.Median.ToString("F2"));
+        table.Add("precision", o.Precision.ToString("F4"), $"{pi.Precision.Mean:F4} ± {pi.Precision.Std:F4}", pi.Precision.Median.ToString("F4"));
+        table.Add("recall", o.Recall.ToString("F4"), $"{pi.Recall.Mean:F4} ± {pi.Recall.Std:F4}", pi.Recall.Median.ToString("F4"));
+        table.Add("specificity", o.Specificity.ToString("F4"), $"{pi.Specificity.Mean:F4} ± {pi.Specificity.Std:F4}", pi.Specificity.Median.ToString("F4"));
+        return table;
     }
 }

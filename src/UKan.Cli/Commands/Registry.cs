@@ -15,6 +15,8 @@ static class Registry
         yield return DataCommand.Create();
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();
+        yield return CompareCommand.Create();
+        yield return CvCommand.Create();
         yield return PredictCommand.Create();
         yield return DiffusionCommand.Create();
         yield return DiffusionCommand.TopLevelGenerate();

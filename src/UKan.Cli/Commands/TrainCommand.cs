@@ -1,5 +1,4 @@
 using System.CommandLine;
-using UKan.Data;
 using UKan.Training;
 
 namespace UKan.Cli.Commands;
@@ -9,36 +8,14 @@ static class TrainCommand
 {
     public static Command Create()
     {
-        // The options' defaults come from a default config, so that TrainConfig is the one place they are set.
         var defaults = new TrainConfig { Data = "", Output = "" };
-        var inv = System.Globalization.CultureInfo.InvariantCulture;
         var command = new Command("train", "Train a segmentation model on a folder of images and masks (official U-KAN recipe by default), or --resume a run.");
         var data = new Option<string?>("--data") { Description = "Dataset folder: images/<id>.<ext> and masks/0/<id>.<ext> (see 'ukan data prepare')." };
         var output = new Option<string?>("--out") { Description = "Run folder to create (default: runs/<data>-<model>-<time>)." };
         var resume = SharedOptions.Resume();
-        var model = new ModelOptions();
-        var epochs = SharedOptions.Epochs(defaults.Epochs);
-        var batch = SharedOptions.Batch(defaults.Batch);
-        var size = SharedOptions.Size("Training size: N or HxW (multiples of 32; 256 for BUSI/CVC, 512 for GlaS).",
-            defaults.Height == defaults.Width ? defaults.Height.ToString(inv) : $"{defaults.Height}x{defaults.Width}");
-        var lr = new Option<double>("--lr") { Description = "Learning rate of all non-KAN weights.", DefaultValueFactory = _ => defaults.Lr };
-        var kanLr = new Option<double>("--kan-lr") { Description = "Learning rate of the KAN weights (names with 'layer' and 'fc').", DefaultValueFactory = _ => defaults.KanLr };
-        var wd = new Option<double>("--weight-decay") { Description = "Weight decay of non-KAN weights.", DefaultValueFactory = _ => defaults.WeightDecay };
-        var kanWd = new Option<double>("--kan-weight-decay") { Description = "Weight decay of the KAN weights.", DefaultValueFactory = _ => defaults.KanWeightDecay };
-        var minLr = new Option<double>("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => defaults.MinLr };
-        var dataSeed = new Option<long>("--data-seed") { Description = "Split seed (the paper averages 2981, 6142, 1187).", DefaultValueFactory = _ => defaults.DataSeed };
-        var seed = new Option<long>("--seed") { Description = "Model initialisation seed.", DefaultValueFactory = _ => defaults.TorchSeed };
-        var preprocessing = new Option<string>("--preprocessing") { Description = "official (the reference pipeline: BGR, double normalisation) or standard (RGB, one normalisation).", DefaultValueFactory = _ => defaults.Preprocessing.ToString().ToLowerInvariant() };
+        var recipe = new TrainOptions();
         var split = new Option<string?>("--split") { Description = "Reuse a split.json instead of making one from --data-seed." };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of images held out for validation.", DefaultValueFactory = _ => defaults.ValidationFraction };
-        var early = new Option<int>("--early-stopping") { Description = "Stop after N epochs without a better validation IoU (-1: never).", DefaultValueFactory = _ => defaults.EarlyStopping };
-        var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => defaults.ValidateEvery };
-        var graphs = SharedOptions.Graphs();
-        var precisionOption = SharedOptions.Precision(acceptOnly: true, "fp32", "bf16");
-        var layout = SharedOptions.Layout();
-        preprocessing.AcceptOnlyFromAmong("official", "standard");
-        var placement = new Option<string>("--data-placement") { Description = "Where batches are built and augmented: auto (on the GPU when the decoded data fit in 4 GiB), host, device.", DefaultValueFactory = _ => defaults.DataPlacement.ToString().ToLowerInvariant() };
-        placement.AcceptOnlyFromAmong("auto", "host", "device");
         var profileOption = new Option<string?>("--profile")
         {
             Description = "Print where the run's time went (start-up, data, steps, validation, checkpoints, ...) and write profile.json into the run folder. "
@@ -47,13 +24,8 @@ static class TrainCommand
             Arity = ArgumentArity.ZeroOrOne,
         };
         profileOption.AcceptOnlyFromAmong("sync", "async");
-        var autotune = new Option<bool>("--cudnn-autotune")
-        {
-            Description = "Time cuDNN's convolution algorithms for each shape (cudnn.benchmark, as the official train.py). "
-                + "Off by default: cuDNN's heuristics start about 4 s sooner and were as fast per epoch on an H200.",
-        };
-        model.AddTo(command);
-        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs, precisionOption, layout, placement, profileOption, autotune })
+        recipe.AddTo(command);
+        foreach (var o in new Option[] { data, output, resume, split, valFraction, profileOption })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
@@ -69,36 +41,21 @@ static class TrainCommand
                 var configPath = Path.Combine(runDir, "config.json");
                 TrainConfig? run = null;
                 ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--profile" },
-                    name => RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));
-                SharedOptions.CheckResumeEpochs(parsed.GetValue(epochs));
+                    name => TrainOptions.RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));
+                SharedOptions.CheckResumeEpochs(parsed.GetValue(recipe.Epochs));
                 Console.WriteLine($"resuming {runDir} on {rt.Device}");
-                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, profileSync));
+                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(recipe.Epochs), p, cancel.Token, profileSync));
             }
             else
             {
                 var dataDir = parsed.GetValue(data) ?? throw new UserError("--data is required (or --resume RUN to continue a run).");
-                var spec = model.Resolve(parsed);
-                var (h, w) = SharedOptions.ParseSize(parsed.GetValue(size)!);
-                var graphsMode = parsed.GetValue(graphs);
-                if (parsed.GetValue(precisionOption) == "bf16" && rt.Device.type != TorchSharp.DeviceType.CUDA)
-                    throw new UserError($"--precision bf16 is for CUDA devices (CUDA autocast); on {rt.Device} use --precision fp32.");
-                SharedOptions.CheckGraphs(graphsMode);
-                var config = new TrainConfig
+                var spec = recipe.Model.Resolve(parsed);
+                var outDir = parsed.GetValue(output) ?? Path.Combine("runs",
+                    $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)))}-{spec.Architecture.ToString().ToLowerInvariant()}-{DateTime.Now:yyyyMMdd-HHmmss}");
+                var config = recipe.Resolve(parsed, dataDir, outDir, rt.Device) with
                 {
-                    Data = Path.GetFullPath(dataDir),
-                    Output = Path.GetFullPath(parsed.GetValue(output) ?? Path.Combine("runs", $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)))}-{spec.Architecture.ToString().ToLowerInvariant()}-{DateTime.Now:yyyyMMdd-HHmmss}")),
-                    Model = spec,
-                    Epochs = parsed.GetValue(epochs) ?? defaults.Epochs,
-                    Batch = parsed.GetValue(batch), Height = h, Width = w,
-                    Lr = parsed.GetValue(lr), KanLr = parsed.GetValue(kanLr), WeightDecay = parsed.GetValue(wd), KanWeightDecay = parsed.GetValue(kanWd),
-                    MinLr = parsed.GetValue(minLr), DataSeed = parsed.GetValue(dataSeed), TorchSeed = parsed.GetValue(seed),
-                    Preprocessing = Preprocessing.Parse(parsed.GetValue(preprocessing)!), Split = parsed.GetValue(split),
-                    ValidationFraction = parsed.GetValue(valFraction), EarlyStopping = parsed.GetValue(early), ValidateEvery = parsed.GetValue(valEvery),
-                    CudaGraphs = graphsMode != "off",
-                    CudnnAutotune = parsed.GetValue(autotune),
-                    Precision = UKan.Training.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
-                    ChannelsLast = SharedOptions.ChannelsLast(parsed.GetValue(layout), rt.Device),
-                    DataPlacement = Enum.Parse<DataPlacement>(parsed.GetValue(placement)!, ignoreCase: true),
+                    Split = parsed.GetValue(split),
+                    ValidationFraction = parsed.GetValue(valFraction),
                 };
                 Console.WriteLine($"training {spec.Describe()} on {config.Data} ({rt.Device}), run folder {config.Output}");
                 result = progress.Run(p => Trainer.Start(config, p, cancel.Token, profileSync));
@@ -116,43 +73,5 @@ static class TrainCommand
             return result.Stopped ? 130 : 0;
         });
         return command;
-    }
-
-    /// <summary>A run's setting as the option that sets it would spell it, for the --resume conflict message.</summary>
-    static string? RunValue(TrainConfig? c, string option)
-    {
-        if (c is null) return null;
-        var inv = System.Globalization.CultureInfo.InvariantCulture;
-        return option switch
-        {
-            "--data" => c.Data,
-            "--out" => c.Output,
-            "--model" => UKan.Models.ArchitectureNames.Name(c.Model.Architecture),
-            "--preset" => c.Model.Preset ?? "custom",
-            "--embed-dims" => string.Join(',', c.Model.EmbedDims),
-            "--mlp" => c.Model.Mixer == UKan.Models.TokenMixer.Mlp ? "on" : "off",
-            "--in-channels" => c.Model.InChannels.ToString(inv),
-            "--classes" => c.Model.NumClasses.ToString(inv),
-            "--arch-options" => c.Model.ArchitectureOptions?.GetRawText() ?? "{}",
-            "--batch" => c.Batch.ToString(inv),
-            "--size" => $"{c.Height}x{c.Width}",
-            "--lr" => c.Lr.ToString(inv),
-            "--kan-lr" => c.KanLr.ToString(inv),
-            "--weight-decay" => c.WeightDecay.ToString(inv),
-            "--kan-weight-decay" => c.KanWeightDecay.ToString(inv),
-            "--min-lr" => c.MinLr.ToString(inv),
-            "--data-seed" => c.DataSeed.ToString(inv),
-            "--seed" => c.TorchSeed.ToString(inv),
-            "--preprocessing" => c.Preprocessing.ToString().ToLowerInvariant(),
-            "--split" => c.Split ?? "(made from --data-seed)",
-            "--val-fraction" => c.ValidationFraction.ToString(inv),
-            "--early-stopping" => c.EarlyStopping.ToString(inv),
-            "--val-every" => c.ValidateEvery.ToString(inv),
-            "--graphs" => c.CudaGraphs ? "auto" : "off",
-            "--cudnn-autotune" => c.CudnnAutotune ? "on" : "off",
-            "--precision" => c.Precision.ToString().ToLowerInvariant(),
-            "--layout" => c.ChannelsLast ? "channels-last" : "nchw",
-            _ => null,
-        };
     }
 }

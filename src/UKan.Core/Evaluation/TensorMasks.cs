@@ -53,12 +53,21 @@ public static class TensorMasks
         return stack([tp, fp, fn, tn], 1).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Prediction = probability &gt; 0.5 (for averaged probabilities of an ensemble).</summary>
+    public static bool[] FromProbabilities(Tensor probabilities, out BatchShape shape) => Threshold(probabilities, 0.5, out shape);
+
     /// <summary>Adds a batch of logits (B,1,H,W) and targets to <paramref name="meter"/> (see <see cref="FromLogits"/>, <see cref="FromTarget"/>).</summary>
-    public static void AddLogits(this SegmentationMeter meter, Tensor logits, Tensor target, IReadOnlyList<string>? ids = null)
+    public static void AddLogits(this SegmentationMeter meter, Tensor logits, Tensor target, IReadOnlyList<string>? ids = null) =>
+        meter.AddThresholded(FromLogits(logits, out var shape), shape, target, ids);
+
+    /// <summary>Adds a batch of probabilities (B,1,H,W) and targets to <paramref name="meter"/> (see <see cref="FromProbabilities"/>).</summary>
+    public static void AddProbabilities(this SegmentationMeter meter, Tensor probabilities, Tensor target, IReadOnlyList<string>? ids = null) =>
+        meter.AddThresholded(FromProbabilities(probabilities, out var shape), shape, target, ids);
+
+    static void AddThresholded(this SegmentationMeter meter, bool[] prediction, BatchShape shape, Tensor target, IReadOnlyList<string>? ids)
     {
-        var p = FromLogits(logits, out var ps);
         var t = FromTarget(target, out var ts);
-        if (ps != ts) throw new ArgumentException($"logits {ps} and target {ts} differ in shape");
-        meter.Add(p, t, ps, ids);
+        if (shape != ts) throw new ArgumentException($"prediction {shape} and target {ts} differ in shape");
+        meter.Add(prediction, t, shape, ids);
     }
 }

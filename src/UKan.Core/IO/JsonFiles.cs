@@ -18,6 +18,8 @@ public static class JsonFiles
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+        // A score that was not computed, or a statistic of no values, is written as "NaN" instead of failing the file.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         // The files are read by people and scripts, not embedded in HTML: "+" and "é" stay as they are.
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };

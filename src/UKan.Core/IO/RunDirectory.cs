@@ -13,12 +13,14 @@ public static class RunDirectory
     public const string MarkerName = ".ukan-run";
     public const string Segmentation = "segmentation";
     public const string Diffusion = "diffusion";
+    /// <summary>A <c>ukan cv</c> folder: its settings, splits, summaries and one segmentation run per fold.</summary>
+    public const string CrossValidation = "cross-validation";
 
     /// <summary>The files a run keeps directly in its folder; no other command may write them.</summary>
     public static readonly IReadOnlySet<string> OwnFiles = new HashSet<string>(StringComparer.Ordinal)
     {
         MarkerName, RunLock.FileName, "config.json", "split.json", "metrics.csv", "model.safetensors", "last.safetensors",
-        "curves.png", "overlays_best.png",
+        "curves.png", "overlays_best.png", "cv.json", "splits.json", "cv_summary.json", "cv_summary.csv", "cv_summary.md",
     };
 
     public static bool IsRun(string folder) => File.Exists(Path.Combine(folder, MarkerName));
@@ -38,7 +40,7 @@ public static class RunDirectory
         return null;
     }
 
-    static string Verb(string kind) => kind == Diffusion ? "ukan diffusion train" : "ukan train";
+    static string Verb(string kind) => kind switch { Diffusion => "ukan diffusion train", CrossValidation => "ukan cv", _ => "ukan train" };
 
     /// <summary>
     /// Makes <paramref name="root"/> a new run folder of <paramref name="kind"/> and locks it. It must not exist, be

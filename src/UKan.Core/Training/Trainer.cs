@@ -126,7 +126,7 @@ public sealed class Trainer
     }
 
     /// <summary>Full batches per epoch (drop_last); none is a user error.</summary>
-    static int StepsPerEpoch(DataSplit split, int batch) => split.Train.Count / batch is > 0 and var steps ? steps
+    public static int StepsPerEpoch(DataSplit split, int batch) => split.Train.Count / batch is > 0 and var steps ? steps
         : throw new UserError($"--batch {batch}: larger than the {split.Train.Count} training images; lower --batch.");
 
     /// <summary>Decoded pixels up to this size go to the GPU when <see cref="DataPlacement.Auto"/> (a BUSI-sized set at 256² is ~0.2 GiB).</summary>

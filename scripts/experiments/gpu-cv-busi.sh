@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# 5-fold cross-validation on BUSI with a held-out test set (20 %), U-KAN against the MLP ablation (and more models with
+# MODELS="ukan mlp unet unext" once the baselines are merged), EPOCHS (100) per fold, all models on the same splits (the
+# same --data-seed, fold count and test fraction give the same splits.json), then the paired comparison of every model
+# with U-KAN on the common test images (ukan compare: Wilcoxon signed-rank p-value and bootstrap 95 % CI per metric).
+# The cv folders live in .gpu/cv (ignored, kept on a warm machine): each call runs until LIMIT, stops the folds with
+# SIGINT (the last finished epoch is kept), and the next call continues them; call again until every cv_summary.json
+# exists. Expects the app in .gpu/u (or .gpu/ukan-gpu.tar.xz) and .gpu/busi256. Writes $OUT/busi-cv.tar.gz.
+set -uo pipefail
+LIMIT="${LIMIT:-540}"
+EPOCHS="${EPOCHS:-100}"
+MODELS="${MODELS:-ukan mlp}"
+source "$(dirname "$0")/../gpu-common.sh"
+CV=.gpu/cv
+mkdir -p $CV
+model_args() { case $1 in ukan) ;; mlp) echo --mlp ;; *) echo --model "$1" ;; esac; }
+for m in $MODELS; do
+  timeout -s INT -k 60 $(( $(left) - 60 )) $U cv --device cuda --data .gpu/busi256 --out $CV/$m --folds 5 --test-fraction 0.2 \
+    --data-seed 2981 --epochs "$EPOCHS" $(model_args $m) >> $CV/$m.log 2>&1 &
+done
+wait
+for m in $MODELS; do echo "$m: $(tail -1 $CV/$m.log)"; done
+done_models=""
+for m in $MODELS; do [ -f $CV/$m/cv_summary.json ] && done_models="$done_models $CV/$m"; done
+if [ "$(echo $done_models | wc -w)" -ge 2 ]; then
+  $U compare $done_models --device cuda --out $CV/compare --overwrite > $CV/compare.txt 2>&1
+  cat $CV/compare.txt
+fi
+tar -C $CV -czf "$OUT/busi-cv.tar.gz" --exclude='*.safetensors' --exclude='events' .
+ls -la "$OUT"

@@ -1,0 +1,69 @@
+using TorchSharp;
+using UKan.Data;
+using UKan.IO;
+using UKan.Models;
+using UKan.Training;
+using static TorchSharp.torch;
+
+namespace UKan.Evaluation;
+
+/// <summary>
+/// A trained model to score, opened from a folder: a training run (its best model, model.safetensors; its own
+/// images are the validation images of its split.json) or a <c>ukan cv</c> folder (the ensemble of its fold models;
+/// its own images are the held-out test images of its splits.json). Both are scored at the size, preprocessing and
+/// channels they trained with.
+/// </summary>
+public sealed class EvaluationModel : IDisposable
+{
+    public string Folder { get; }
+    public TrainConfig Config { get; }
+    public IReadOnlyList<nn.Module<Tensor, Tensor>> Members { get; }
+    /// <summary>The images this model reports on unless told otherwise (see the class summary).</summary>
+    public EvaluationImages OwnImages { get; }
+
+    EvaluationModel(string folder, TrainConfig config, IReadOnlyList<nn.Module<Tensor, Tensor>> members, EvaluationImages own) =>
+        (Folder, Config, Members, OwnImages) = (folder, config, members, own);
+
+    /// <summary>What the model is, for tables: the architecture, and "ensemble of k folds" for a cv folder.</summary>
+    public string Description => Config.Model.Describe() + (Members.Count > 1 ? $", ensemble of {Members.Count} folds" : "");
+
+    /// <summary>Whether <paramref name="path"/> is a folder <see cref="Open"/> takes.</summary>
+    public static bool IsModelFolder(string path) =>
+        Directory.Exists(path) && RunDirectory.Kind(path) is RunDirectory.Segmentation or RunDirectory.CrossValidation;
+
+    public static EvaluationModel Open(string path, Device device)
+    {
+        if (!Directory.Exists(path)) throw new UserError($"{path}: no such folder; give a run folder of 'ukan train' or a folder of 'ukan cv'.");
+        var kind = RunDirectory.Kind(path);
+        if (kind == RunDirectory.CrossValidation)
+        {
+            var settings = CrossValidationConfig.Load(Path.Combine(path, CrossValidation.SettingsFile));
+            var split = Path.Combine(path, CrossValidation.SplitsFile);
+            var own = EvaluationImages.Select(settings.Train.Data, split, settings.Train.Model.NumClasses);
+            var members = CrossValidation.LoadFoldModels(path, settings.Folds, device);
+            return new EvaluationModel(Path.GetFullPath(path), settings.Train, members, own);
+        }
+        if (kind != RunDirectory.Segmentation)
+            throw new UserError($"{path}: not a run folder of 'ukan train' nor a folder of 'ukan cv'.");
+        var run = new RunFolder(path);
+        if (!File.Exists(run.Config)) throw new UserError($"{path}: not a run folder (no config.json); pass a run folder or a weights file.");
+        var config = TrainConfig.Load(run.Config);
+        if (!File.Exists(run.ExportedModel)) throw new UserError($"{path}: the run has no model.safetensors yet (no epoch finished).");
+        var images = EvaluationImages.Select(config.Data, File.Exists(run.Split) ? run.Split : null, config.Model.NumClasses);
+        var model = ModelLoader.Load(run.ExportedModel).Model.to(device);
+        return new EvaluationModel(run.Root, config, [model], images);
+    }
+
+    /// <summary>Scores the model on <paramref name="images"/> (both ways; HD95 only when asked for).</summary>
+    public (SegmentationSummary Summary, SegmentationMeter Meter) Score(EvaluationImages images, Device device, int batch = 8, bool hd95 = true)
+    {
+        var folder = new SegmentationFolder(images.Data, Config.Model.NumClasses);
+        var dataset = new SegmentationDataset(folder, Config.Height, Config.Width, Config.Preprocessing, Config.Model.InChannels);
+        return Evaluator.RunEnsemble(Members, dataset, images.Ids, device, batch, hd95);
+    }
+
+    public void Dispose()
+    {
+        foreach (var m in Members) m.Dispose();
+    }
+}
