@@ -58,7 +58,8 @@ static class EvalCommand
             var (net, spec, h, w, preset, resolvedRun) = inference.Resolve(parsed, weights, runConfig, rt.Device);
             var dataDir = parsed.GetValue(data) ?? resolvedRun?.Data ?? throw new UserError("--data is required when evaluating a weights file.");
             if (!Directory.Exists(dataDir)) throw new UserError($"--data {dataDir}: folder not found.");
-            var folder = new SegmentationFolder(dataDir, spec.NumClasses);
+            bool labelMaps = spec.Loss == SegmentationLoss.CeDice;
+            var folder = new SegmentationFolder(dataDir, spec.NumClasses, labelMaps);
             IReadOnlyList<string> ids = folder.Ids;
             if (splitPath is not null)
             {
@@ -67,6 +68,11 @@ static class EvalCommand
                 ids = sp.Validation;
             }
             var dataset = new SegmentationDataset(folder, h, w, preset, spec.InChannels);
+            if (labelMaps)
+            {
+                PrintClasses(net, spec, dataset, ids, rt.Device, b, dataDir, splitPath, h, w, json, csvPath);
+                return 0;
+            }
             var (summary, meter, _) = Evaluator.Run(net, dataset, ids, rt.Device, b);
             var (o, pi) = (summary.Official, summary.PerImage);
             var table = new TextTable("metric", "official (batch-pooled)", "per-image mean ± std", "per-image median");
@@ -86,5 +92,37 @@ static class EvalCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A softmax (ce-dice) model: every class after the background scored as its own binary problem, a row per class
+    /// and their mean (the mean IoU over foreground classes); per-image rows of every class in one CSV.
+    /// </summary>
+    static void PrintClasses(TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> net, ModelSpec spec,
+        SegmentationDataset dataset, IReadOnlyList<string> ids, TorchSharp.torch.Device device, int batch, string dataDir, string? splitPath,
+        int h, int w, string? json, string csvPath)
+    {
+        var (classes, _) = Evaluator.RunClasses(net, dataset, ids, device, spec.Loss, batch);
+        var table = new TextTable("class", "iou (official)", "dice (official)", "iou per-image mean", "dice per-image mean", "hd95 per-image mean (px)");
+        for (int c = 0; c < classes.Count; c++)
+        {
+            var (o, pi) = (classes[c].Summary.Official, classes[c].Summary.PerImage);
+            table.Add((c + 1).ToString(), o.Iou.ToString("F4"), o.Dice.ToString("F4"), pi.Iou.Mean.ToString("F4"), pi.Dice.Mean.ToString("F4"), pi.Hd95.Mean.ToString("F2"));
+        }
+        table.Add("mean", classes.Average(x => x.Summary.Official.Iou).ToString("F4"), classes.Average(x => x.Summary.Official.Dice).ToString("F4"),
+            classes.Average(x => x.Summary.PerImage.Iou.Mean).ToString("F4"), classes.Average(x => x.Summary.PerImage.Dice.Mean).ToString("F4"),
+            classes.Average(x => x.Summary.PerImage.Hd95.Mean).ToString("F2"));
+        Console.WriteLine($"{spec.Describe()} on {ids.Count} images of {dataDir} ({(splitPath is null ? "all images" : "validation ids of " + splitPath)}), input {h}x{w}, batches of {batch}; " +
+                          "classes 1..C-1 scored (class 0 is the background), each as a binary mask of its predicted class (argmax)");
+        Console.Write(table);
+        if (json is not null)
+            AtomicFile.WriteAllText(json, System.Text.Json.JsonSerializer.Serialize(new
+            {
+                model = spec.Describe(), data = dataDir, size = new[] { h, w },
+                mean_iou = classes.Average(x => x.Summary.Official.Iou), mean_dice = classes.Average(x => x.Summary.Official.Dice),
+                classes = classes.Select((x, c) => new { @class = c + 1, summary = x.Summary }),
+            }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        SegmentationMeter.WriteImagesCsv(csvPath, classes.Select(x => x.Meter).ToList(), firstClass: 1);
+        Console.WriteLine($"per-image scores: {Path.GetFullPath(csvPath)}");
     }
 }

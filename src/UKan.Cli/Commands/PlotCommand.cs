@@ -96,7 +96,7 @@ static class PlotCommand
             return files.Take(MaxImages).ToList();
         }
         if (run is null || !Directory.Exists(run.Data)) return [];
-        var folder = new SegmentationFolder(run.Data, run.Model.NumClasses);
+        var folder = new SegmentationFolder(run.Data, run.Model.NumClasses, run.Model.Loss == UKan.Models.SegmentationLoss.CeDice);
         IReadOnlyList<string> ids = folder.Ids;
         // The run folder is where the weights sit (model.safetensors) or its parent (checkpoints/).
         var dir = Path.GetDirectoryName(Path.GetFullPath(weightsPath))!;

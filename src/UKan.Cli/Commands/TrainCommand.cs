@@ -127,6 +127,7 @@ static class TrainCommand
             "--mlp" => c.Model.Mixer == UKan.Models.TokenMixer.Mlp ? "on" : "off",
             "--in-channels" => c.Model.InChannels.ToString(inv),
             "--classes" => c.Model.NumClasses.ToString(inv),
+            "--loss" => UKan.Models.ModelSpec.LossName(c.Model.Loss),
             "--arch-options" => c.Model.ArchitectureOptions?.GetRawText() ?? "{}",
             "--batch" => c.Batch.ToString(inv),
             "--size" => $"{c.Height}x{c.Width}",
