@@ -20,17 +20,27 @@ sealed class ModelOptions
     public readonly Option<bool> Mlp = new("--mlp") { Description = "MLP ablation: nn.Linear instead of KANLinear in the KAN blocks (the official --no_kan, wired correctly)." };
     public readonly Option<int> InChannels = new("--in-channels") { Description = "Input channels.", DefaultValueFactory = _ => 3 };
     public readonly Option<int> Classes = new("--classes") { Description = "Output classes (1 = binary).", DefaultValueFactory = _ => 1 };
+    public readonly Option<string> Loss = new("--loss")
+    {
+        Description = "bce-dice (U-KAN's: a sigmoid per class, masks/0..C-1) or ce-dice (softmax over mutually exclusive classes, " +
+                      "label maps in labels/; --classes counts the background).",
+        DefaultValueFactory = _ => "bce-dice",
+    };
     public readonly Option<string?> ArchOptions = new("--arch-options")
     {
         Description = "Options of the allukan / stacked-kan layers as JSON, e.g. '{\"activation\":{\"gradient\":\"grad-free-recompute\"}}' " +
                       "(docs/allukan.md lists them); for unet, attunet, unetpp the first-stage width, e.g. '{\"width\":16}' (docs/models.md).",
     };
 
-    public ModelOptions() => Model.AcceptOnlyFromAmong([.. ArchitectureNames.All]);
+    public ModelOptions()
+    {
+        Model.AcceptOnlyFromAmong([.. ArchitectureNames.All]);
+        Loss.AcceptOnlyFromAmong("bce-dice", "ce-dice");
+    }
 
     public void AddTo(Command command)
     {
-        foreach (var o in new Option[] { Model, Preset, EmbedDims, Mlp, InChannels, Classes, ArchOptions }) command.Options.Add(o);
+        foreach (var o in new Option[] { Model, Preset, EmbedDims, Mlp, InChannels, Classes, Loss, ArchOptions }) command.Options.Add(o);
     }
 
     public ModelSpec Resolve(ParseResult parsed)
@@ -44,6 +54,9 @@ sealed class ModelOptions
         var name = ArchitectureNames.Name(architecture);
         if (!ArchitectureNames.UsesEmbedDims(architecture) && new Option[] { Preset, EmbedDims }.FirstOrDefault(o => parsed.GetResult(o) is { Implicit: false }) is { } sizing)
             throw new UserError($"{sizing.Name} sizes the models on U-KAN's skeleton; --model {name} is sized by its width: drop {sizing.Name} (or pass --arch-options '{{\"width\":16}}').");
+        var loss = parsed.GetValue(Loss) == "ce-dice" ? SegmentationLoss.CeDice : SegmentationLoss.BceDice;
+        if (loss == SegmentationLoss.CeDice && classes < 2)
+            throw new UserError($"--loss ce-dice: needs --classes 2 or more (the background counts as class 0); for one foreground class use --loss bce-dice.");
         System.Text.Json.JsonElement? options = null;
         if (parsed.GetValue(ArchOptions) is string json)
         {
@@ -61,6 +74,7 @@ sealed class ModelOptions
             Mixer = parsed.GetValue(Mlp) ? TokenMixer.Mlp : TokenMixer.Kan,
             InChannels = inChannels,
             NumClasses = classes,
+            Loss = loss,
             ArchitectureOptions = options,
         };
         // Read now, so that a misspelt key or a bad value fails before any data is touched.

@@ -102,6 +102,7 @@ sealed class TrainOptions
             "--mlp" => c.Model.Mixer == UKan.Models.TokenMixer.Mlp ? "on" : "off",
             "--in-channels" => c.Model.InChannels.ToString(Inv),
             "--classes" => c.Model.NumClasses.ToString(Inv),
+            "--loss" => UKan.Models.ModelSpec.LossName(c.Model.Loss),
             "--arch-options" => c.Model.ArchitectureOptions?.GetRawText() ?? "{}",
             "--batch" => c.Batch.ToString(Inv),
             "--size" => $"{c.Height}x{c.Width}",

@@ -37,11 +37,17 @@ static class DataCommand
     static Command Check()
     {
         var dir = new Argument<string>("dir") { Description = "The dataset folder (holding images/ and masks/)." };
-        var classes = new Option<int>("--classes") { Description = "Number of mask classes: folders masks/0 .. masks/N-1.", DefaultValueFactory = _ => 1 };
-        var command = new Command("check", "Check a dataset folder and list every problem (exit code 2 when there are errors).") { dir, classes };
+        var classes = new Option<int>("--classes") { Description = "Number of mask classes: folders masks/0 .. masks/N-1 (label maps: indices 0..N-1).", DefaultValueFactory = _ => 1 };
+        var labelMaps = new Option<bool>("--label-maps")
+        {
+            Description = "The dataset holds label maps in labels/ (class indices, for --loss ce-dice) instead of masks/; the default when it has labels/ and no masks/.",
+        };
+        var command = new Command("check", "Check a dataset folder and list every problem (exit code 2 when there are errors).") { dir, classes, labelMaps };
         command.SetAction(parsed =>
         {
-            var report = DataCheck.Run(parsed.GetValue(dir)!, parsed.GetValue(classes));
+            var root = parsed.GetValue(dir)!;
+            bool labels = parsed.GetValue(labelMaps) || (Directory.Exists(Path.Combine(root, "labels")) && !Directory.Exists(Path.Combine(root, "masks")));
+            var report = DataCheck.Run(root, parsed.GetValue(classes), labels);
             foreach (var issue in report.Issues) Console.WriteLine(issue);
             Console.WriteLine(report.Summary);
             if (report.Ok) return 0;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using UKan.Data;
 using UKan.Evaluation;
+using UKan.Models;
 
 namespace UKan.Cli.Commands;
 
@@ -42,8 +43,14 @@ static class EvalCommand
             var rt = CommandLine.StartTorch(parsed);
             var (net, spec, h, w, preset, resolvedRun) = inference.Resolve(parsed, resolved.Weights, resolved.Run, rt.Device);
             var dataDir = parsed.GetValue(data) ?? resolvedRun?.Data ?? throw new UserError("--data is required when evaluating a weights file.");
-            var images = EvaluationImages.Select(dataDir, splitPath, spec.NumClasses);
-            var dataset = new SegmentationDataset(new SegmentationFolder(dataDir, spec.NumClasses), h, w, preset, spec.InChannels);
+            bool labelMaps = spec.Loss == SegmentationLoss.CeDice;
+            var images = EvaluationImages.Select(dataDir, splitPath, spec.NumClasses, labelMaps);
+            var dataset = new SegmentationDataset(new SegmentationFolder(dataDir, spec.NumClasses, labelMaps), h, w, preset, spec.InChannels);
+            if (labelMaps)
+            {
+                PrintClasses(net, spec, dataset, images, rt.Device, b, h, w, json, csvPath);
+                return 0;
+            }
             var (summary, meter, _) = Evaluator.Run(net, dataset, images.Ids, rt.Device, b);
             Console.WriteLine($"{spec.Describe()} on {summary.Official.Images} images of {dataDir} ({images.Source}), input {h}x{w}, batches of {b}");
             Console.Write(SummaryTable(summary));
@@ -70,5 +77,36 @@ static class EvalCommand
         table.Add("recall", o.Recall.ToString("F4"), $"{pi.Recall.Mean:F4} ± {pi.Recall.Std:F4}", pi.Recall.Median.ToString("F4"));
         table.Add("specificity", o.Specificity.ToString("F4"), $"{pi.Specificity.Mean:F4} ± {pi.Specificity.Std:F4}", pi.Specificity.Median.ToString("F4"));
         return table;
+    }
+
+    /// <summary>
+    /// A softmax (ce-dice) model: every class after the background scored as its own binary problem, a row per class
+    /// and their mean (the mean IoU over foreground classes); per-image rows of every class in one CSV.
+    /// </summary>
+    static void PrintClasses(TorchSharp.torch.nn.Module<TorchSharp.torch.Tensor, TorchSharp.torch.Tensor> net, ModelSpec spec,
+        SegmentationDataset dataset, EvaluationImages images, TorchSharp.torch.Device device, int batch, int h, int w, string? json, string csvPath)
+    {
+        var (classes, _) = Evaluator.RunClasses(net, dataset, images.Ids, device, spec.Loss, batch);
+        var table = new TextTable("class", "iou (official)", "dice (official)", "iou per-image mean", "dice per-image mean", "hd95 per-image mean (px)");
+        for (int c = 0; c < classes.Count; c++)
+        {
+            var (o, pi) = (classes[c].Summary.Official, classes[c].Summary.PerImage);
+            table.Add((c + 1).ToString(), o.Iou.ToString("F4"), o.Dice.ToString("F4"), pi.Iou.Mean.ToString("F4"), pi.Dice.Mean.ToString("F4"), pi.Hd95.Mean.ToString("F2"));
+        }
+        table.Add("mean", classes.Average(x => x.Summary.Official.Iou).ToString("F4"), classes.Average(x => x.Summary.Official.Dice).ToString("F4"),
+            classes.Average(x => x.Summary.PerImage.Iou.Mean).ToString("F4"), classes.Average(x => x.Summary.PerImage.Dice.Mean).ToString("F4"),
+            classes.Average(x => x.Summary.PerImage.Hd95.Mean).ToString("F2"));
+        Console.WriteLine($"{spec.Describe()} on {images.Ids.Count} images of {images.Data} ({images.Source}), input {h}x{w}, batches of {batch}; " +
+                          "classes 1..C-1 scored (class 0 is the background), each as a binary mask of its predicted class (argmax)");
+        Console.Write(table);
+        if (json is not null)
+            AtomicFile.WriteAllText(json, UKan.IO.JsonFiles.Serialize(new
+            {
+                model = spec.Describe(), data = images.Data, images = images.Source, size = new[] { h, w },
+                mean_iou = classes.Average(x => x.Summary.Official.Iou), mean_dice = classes.Average(x => x.Summary.Official.Dice),
+                classes = classes.Select((x, c) => new { @class = c + 1, summary = x.Summary }),
+            }));
+        SegmentationMeter.WriteImagesCsv(csvPath, classes.Select(x => x.Meter).ToList(), firstClass: 1);
+        Console.WriteLine($"per-image scores: {Path.GetFullPath(csvPath)}");
     }
 }

@@ -17,12 +17,13 @@ static class PredictCommand
         var inputs = new Argument<string[]>("inputs") { Description = "Image files or folders of images.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string>("--out") { Description = "Output folder (not the input folder; existing masks there are replaced only with --overwrite).", Required = true };
         var probabilities = new Option<bool>("--probabilities") { Description = "Also write probability maps (16-bit PNG, 0..65535)." };
-        var overlays = new Option<bool>("--overlays") { Description = "Also write overlays (prediction in red)." };
+        var overlays = new Option<bool>("--overlays") { Description = "Also write overlays (prediction in red; classes of a ce-dice model in the colours of --colour)." };
+        var colour = new Option<bool>("--colour") { Description = "ce-dice models: also write the label map in colour (<name>_colour.png, a fixed palette; class 0 black)." };
         var batch = SharedOptions.Batch(8, "Images per forward pass.");
         var inference = new InferenceOptions();
         inference.AddTo(command);
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { weights, output, probabilities, overlays, batch, CommandLine.Overwrite }) command.Options.Add(o);
+        foreach (var o in new Option[] { weights, output, probabilities, overlays, colour, batch, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             int b = parsed.GetValue(batch), done = 0;
@@ -38,12 +39,18 @@ static class PredictCommand
                 n + ".png",
                 parsed.GetValue(probabilities) ? n + "_prob.png" : null,
                 parsed.GetValue(overlays) ? n + "_overlay.png" : null,
+                parsed.GetValue(colour) ? n + "_colour.png" : null,
             }).OfType<string>();
             UKan.IO.OutputGuard.CheckExisting(outFull, names, "--out", parsed.GetValue(CommandLine.Overwrite));
             var rt = CommandLine.StartTorch(parsed);
             var (net, spec, h, w, preset, _) = inference.Resolve(parsed, weightsPath, null, rt.Device);
+            bool labelMaps = spec.Loss == SegmentationLoss.CeDice;
+            if (labelMaps && parsed.GetValue(probabilities))
+                throw new UserError("--probabilities: a ce-dice model predicts one class per pixel (label maps); drop --probabilities.");
+            if (!labelMaps && parsed.GetValue(colour))
+                throw new UserError($"--colour: {weightsPath} is a bce-dice model (a mask per class, no label map); drop --colour.");
             UKan.IO.OutputGuard.CreateFolder(outFull, outDir, "--out");
-            var segmenter = new Inference(net, h, w, preset, spec.InChannels, rt.Device);
+            var segmenter = new Inference(net, h, w, preset, spec.InChannels, rt.Device, spec.Loss);
             foreach (var chunk in files.Chunk(b))
             {
                 var images = chunk.Select(f => ImageOps.ToColor8(ImageFile.Read(f), Preprocessing.Order(preset))).ToList();
@@ -51,6 +58,20 @@ static class PredictCommand
                 for (int i = 0; i < chunk.Length; i++)
                 {
                     var name = Path.GetFileNameWithoutExtension(chunk[i]);
+                    if (labelMaps)
+                    {
+                        // One 8-bit label map of class indices (argmax of the class probabilities at the image's size).
+                        byte[] labels;
+                        using (torch.NewDisposeScope()) labels = probs[i].argmax(0).to(torch.ScalarType.Byte).contiguous().data<byte>().ToArray();
+                        ImageFile.WritePng(Path.Combine(outDir, name + ".png"), Raster.Create8(images[i].Width, images[i].Height, 1, labels));
+                        if (parsed.GetValue(colour))
+                            ImageFile.WritePng(Path.Combine(outDir, name + "_colour.png"), LabelMap.Colour(labels, images[i].Width, images[i].Height));
+                        if (parsed.GetValue(overlays))
+                            ImageFile.WritePng(Path.Combine(outDir, name + "_overlay.png"),
+                                Overlays.LabelTile(ImageOps.ToColor8(ImageFile.Read(chunk[i]), ChannelOrder.Rgb), labels, null));
+                        probs[i].Dispose();
+                        continue;
+                    }
                     var prob = probs[i][0].contiguous().data<float>().ToArray();
                     var mask = prob.Select(v => v > 0.5f ? (byte)1 : (byte)0).ToArray();
                     ImageFile.WritePng(Path.Combine(outDir, name + ".png"), Mask.BinaryImage(mask, images[i].Width, images[i].Height));
@@ -128,7 +149,7 @@ sealed class InferenceOptions
     {
         runConfig ??= Near(weights);
         bool Given(Option o) => parsed.GetResult(o) is { Implicit: false };
-        bool explicitModel = new Option[] { Model.Model, Model.Preset, Model.EmbedDims, Model.Mlp, Model.InChannels, Model.Classes, Model.ArchOptions }.Any(Given);
+        bool explicitModel = new Option[] { Model.Model, Model.Preset, Model.EmbedDims, Model.Mlp, Model.InChannels, Model.Classes, Model.Loss, Model.ArchOptions }.Any(Given);
         var (net, spec) = ModelLoader.Load(weights, recorded =>
         {
             if (recorded is null)
@@ -146,6 +167,7 @@ sealed class InferenceOptions
                 Mixer = Given(Model.Mlp) ? asked.Mixer : recorded.Mixer,
                 InChannels = Given(Model.InChannels) ? asked.InChannels : recorded.InChannels,
                 NumClasses = Given(Model.Classes) ? asked.NumClasses : recorded.NumClasses,
+                Loss = Given(Model.Loss) ? asked.Loss : recorded.Loss,
                 ArchitectureOptions = Given(Model.ArchOptions) ? asked.ArchitectureOptions : null,
             };
             ModelLoader.RefuseConflict(recorded, given, weights);

@@ -18,6 +18,7 @@ static class Registry
         yield return CompareCommand.Create();
         yield return CvCommand.Create();
         yield return PredictCommand.Create();
+        yield return PlotCommand.Create();
         yield return DiffusionCommand.Create();
         yield return DiffusionCommand.TopLevelGenerate();
     }

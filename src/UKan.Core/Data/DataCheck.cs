@@ -69,9 +69,10 @@ public static class DataCheck
 {
     const string Layout = "a dataset holds images/<id>.png and masks/0/<id>.png (see 'ukan data prepare')";
 
-    public static DataCheckReport Run(string dir, int numClasses = 1)
+    /// <param name="labelMaps">Label maps in labels/ (class indices 0..numClasses-1) instead of masks/0..C-1.</param>
+    public static DataCheckReport Run(string dir, int numClasses = 1, bool labelMaps = false)
     {
-        var scan = FolderScan.Run(dir, numClasses);
+        var scan = FolderScan.Run(dir, numClasses, labelMaps);
         var issues = new List<DataIssue>();
         void Error(string path, string problem, string fix) => issues.Add(new(IssueSeverity.Error, path, problem, fix));
         void Warn(string path, string problem, string fix) => issues.Add(new(IssueSeverity.Warning, path, problem, fix));
@@ -82,7 +83,9 @@ public static class DataCheck
         {
             if (!scan.ImagesExists) Error(scan.ImagesDir, "the images folder is missing", $"create it; {Layout}");
             else if (scan.Ids.Count == 0) Error(scan.ImagesDir, "the images folder holds no images (.png .jpg .jpeg .bmp .tif .tiff)", "put the images there");
-            if (!scan.MasksExists) Error(scan.MasksDir, "the masks folder is missing", $"create it; {Layout}");
+            if (labelMaps && !scan.Classes[0].Exists)
+                Error(scan.Classes[0].Dir, "the labels folder is missing", $"create it; label maps go to labels/<id>.png (class indices 0..{numClasses - 1})");
+            if (!scan.MasksExists && !labelMaps) Error(scan.MasksDir, "the masks folder is missing", $"create it; {Layout}");
             foreach (var cls in scan.Classes.Where(c => !c.Exists && scan.MasksExists))
                 Error(cls.Dir, $"the mask folder of class {cls.Index} is missing",
                     scan.LooseMasks.Count > 0 && cls.Index == 0 ? $"move the {scan.LooseMasks.Count} mask files that lie directly in masks/ into masks/0/" : $"create it and put the class-{cls.Index} masks there");
@@ -101,7 +104,7 @@ public static class DataCheck
         // Decode every sample (in parallel: this is most of the time), then report in id order.
         var perSample = new (List<DataIssue> Issues, (int, int)? Size, double?[] Foreground)[scan.Ids.Count];
         Parallel.For(0, scan.Ids.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount },
-            i => perSample[i] = CheckSample(scan, scan.Ids[i]));
+            i => perSample[i] = CheckSample(scan, scan.Ids[i], numClasses));
         var sizes = new HashSet<(int, int)>();
         var fg = Enumerable.Range(0, numClasses).Select(_ => new List<double>()).ToArray();
         foreach (var s in perSample)
@@ -125,16 +128,17 @@ public static class DataCheck
             NumClasses = numClasses,
             Issues = issues,
             Images = scan.Ids.Count,
-            Masks = scan.Classes.Select(c => c.Masks.Count).ToArray(),
+            // Label maps: every map holds every class, so each class counts the maps (its share is of pixels).
+            Masks = scan.LabelMaps ? Enumerable.Repeat(scan.Classes[0].Masks.Count, numClasses).ToArray() : scan.Classes.Select(c => c.Masks.Count).ToArray(),
             Sizes = sizes,
             ForegroundFractions = fg.Select(l => l.ToArray()).ToArray(),
         };
     }
 
-    static (List<DataIssue>, (int, int)?, double?[]) CheckSample(FolderScan scan, string id)
+    static (List<DataIssue>, (int, int)?, double?[]) CheckSample(FolderScan scan, string id, int numClasses)
     {
         var issues = new List<DataIssue>();
-        var fg = new double?[scan.Classes.Length];
+        var fg = new double?[scan.LabelMaps ? numClasses : scan.Classes.Length];
         var imagePath = scan.Images[id];
         var image = TryRead(imagePath, issues);
         if (image is not null)
@@ -150,11 +154,16 @@ public static class DataCheck
                     "add the mask, or remove the image"));
                 continue;
             }
-            var decoded = TryRead(maskPath, issues);
+            var decoded = TryRead(maskPath, issues, keepPaletteIndices: scan.LabelMaps);
             if (decoded is null) continue;
             if (image is not null && (decoded.Width != image.Width || decoded.Height != image.Height))
                 issues.Add(new(IssueSeverity.Error, maskPath, $"mask is {decoded.Width}x{decoded.Height} but its image is {image.Width}x{image.Height}",
                     "resize the mask to the image size (nearest neighbour) or replace it"));
+            if (scan.LabelMaps)
+            {
+                CheckLabels(maskPath, decoded, numClasses, issues, fg);
+                continue;
+            }
             CheckMaskValues(maskPath, decoded, issues);
             var mask = Mask.FromDecoded(maskPath, decoded);
             fg[cls.Index] = mask.ForegroundFraction;
@@ -164,9 +173,9 @@ public static class DataCheck
         return (issues, image is null ? null : (image.Width, image.Height), fg);
     }
 
-    static Raster? TryRead(string path, List<DataIssue> issues)
+    static Raster? TryRead(string path, List<DataIssue> issues, bool keepPaletteIndices = false)
     {
-        try { return ImageFile.Read(path); }
+        try { return ImageFile.Read(path, keepPaletteIndices); }
         catch (UserError e)
         {
             // The codec message already names the file; keep only what is wrong.
@@ -210,6 +219,27 @@ public static class DataCheck
             string.Format(CultureInfo.InvariantCulture, "non-binary mask: {0} of {1} pixels ({2:0.##}%) have values other than 0 and 255 ({3}); foreground is taken as {4}",
                 odd, grey8.Length, 100.0 * odd / grey8.Length, values2, max >= 128 ? ">= 128" : "> 0"),
             "fine for soft edges (e.g. JPEG or resized masks); otherwise save masks as 0/255"));
+    }
+
+    /// <summary>A label map: one channel (palette indices count as one), every index below the number of classes; class fractions.</summary>
+    static void CheckLabels(string path, Raster decoded, int numClasses, List<DataIssue> issues, double?[] fractions)
+    {
+        if (decoded.Channels != 1)
+        {
+            issues.Add(new(IssueSeverity.Error, path, $"label map with {decoded.Channels} colour channels; its classes cannot be read",
+                "save class indices as 8-bit grey (or a palette PNG)"));
+            return;
+        }
+        var labels = Mask.ToGrey(decoded).Pixels8;
+        var hist = new long[256];
+        foreach (var v in labels) hist[v]++;
+        var outside = Enumerable.Range(numClasses, 256 - numClasses).Where(v => hist[v] > 0).ToList();
+        if (outside.Count > 0)
+            issues.Add(new(IssueSeverity.Error, path,
+                string.Format(CultureInfo.InvariantCulture, "label map with {0} pixel(s) of class {1}, outside 0..{2}",
+                    outside.Sum(v => hist[v]), string.Join(", ", outside.Take(8)), numClasses - 1),
+                $"fix the map, or pass --classes {outside[^1] + 1} if the dataset has that many classes"));
+        for (int c = 0; c < numClasses; c++) fractions[c] = (double)hist[c] / labels.Length;
     }
 
     static string Rel(FolderScan scan, string path) => Path.GetRelativePath(scan.Root, path);

@@ -22,7 +22,7 @@ public sealed record DatasetFingerprint(
         {
             hash.Append(Encoding.UTF8.GetBytes(id + "\n"));
             hash.Append(File.ReadAllBytes(folder.ImagePath(id)));
-            for (int c = 0; c < folder.NumClasses; c++) hash.Append(File.ReadAllBytes(folder.MaskPath(id, c)));
+            for (int c = 0; c < folder.MaskFiles; c++) hash.Append(File.ReadAllBytes(folder.MaskPath(id, c)));
         }
         var sizes = report.Sizes;
         return new DatasetFingerprint(report.Images, report.NumClasses,

@@ -22,7 +22,10 @@ sealed class FolderScan
     public List<string> Unsupported { get; } = [];
     /// <summary>Folders inside images/ or a class folder: not read.</summary>
     public List<string> IgnoredFolders { get; } = [];
+    /// <summary>Mask folders: masks/0..C-1, or for label maps the one folder labels/ (see <see cref="SegmentationFolder"/>).</summary>
     public ClassScan[] Classes { get; init; } = [];
+    /// <summary>One label map per image in labels/ (class indices) instead of one binary mask per class.</summary>
+    public bool LabelMaps { get; init; }
     /// <summary>masks/N folders with N ≥ the number of classes, and other folders in masks/.</summary>
     public List<string> ExtraClassFolders { get; } = [];
     /// <summary>Image files lying directly in masks/ (they belong in masks/0/).</summary>
@@ -41,7 +44,7 @@ sealed class FolderScan
         public List<string> Extra { get; } = [];
     }
 
-    public static FolderScan Run(string root, int numClasses)
+    public static FolderScan Run(string root, int numClasses, bool labelMaps = false)
     {
         if (numClasses < 1) throw new UserError($"the number of classes must be at least 1 (got {numClasses}); pass --classes 1 for binary masks.");
         if (File.Exists(root)) throw new UserError($"{root}: is a file; give the dataset folder (the one holding images/ and masks/).");
@@ -52,12 +55,15 @@ sealed class FolderScan
             RootExists = Directory.Exists(root),
             ImagesExists = Directory.Exists(Path.Combine(root, "images")),
             MasksExists = Directory.Exists(Path.Combine(root, "masks")),
-            Classes = Enumerable.Range(0, numClasses).Select(c => new ClassScan
-            {
-                Index = c,
-                Dir = Path.Combine(root, "masks", c.ToString()),
-                Exists = Directory.Exists(Path.Combine(root, "masks", c.ToString())),
-            }).ToArray(),
+            LabelMaps = labelMaps,
+            Classes = labelMaps
+                ? [new ClassScan { Index = 0, Dir = Path.Combine(root, "labels"), Exists = Directory.Exists(Path.Combine(root, "labels")) }]
+                : Enumerable.Range(0, numClasses).Select(c => new ClassScan
+                {
+                    Index = c,
+                    Dir = Path.Combine(root, "masks", c.ToString()),
+                    Exists = Directory.Exists(Path.Combine(root, "masks", c.ToString())),
+                }).ToArray(),
         };
         if (scan.ImagesExists)
         {
@@ -68,7 +74,7 @@ sealed class FolderScan
                 if (files.Length > 1) scan.DuplicateImages.Add((id, files));
             }
         }
-        if (scan.MasksExists)
+        if (scan.MasksExists && !labelMaps)
         {
             foreach (var dir in Directory.EnumerateDirectories(scan.MasksDir).Order(StringComparer.Ordinal))
             {

@@ -43,13 +43,16 @@ public sealed class SegmentationDataset
         return value;
     }
 
-    /// <summary>A sample at the training resolution for display: RGB image and 0/1 masks per class, no augmentation.</summary>
+    /// <summary>
+    /// A sample at the training resolution for display: RGB image and 0/1 masks per class, no augmentation; for label
+    /// maps the one map of class indices.
+    /// </summary>
     public (Raster Image, byte[][] Masks) Display(string id)
     {
         var (image, masks) = Decoded(id);
         var (img, msk) = Preprocessing.Geometry(image, masks, AugmentChoice.None, Height, Width, Preset);
         if (Preprocessing.Order(Preset) == ChannelOrder.Bgr && img.Channels == 3) img = SwapRedBlue(img);
-        return (img, msk.Select(m => Mask.Binarize(m.Pixels8)).ToArray());
+        return (img, folder.LabelMaps ? [msk[0].Pixels8] : msk.Select(m => Mask.Binarize(m.Pixels8)).ToArray());
     }
 
     static Raster SwapRedBlue(Raster bgr)
@@ -70,7 +73,9 @@ public sealed class SegmentationDataset
             var (image, masks) = Decoded(ids[i]);
             var (img, msk) = Preprocessing.Geometry(image, masks, choice(i), Height, Width, Preset);
             Preprocessing.ImageToChw(img, Preset, images.AsSpan(i * Channels * hw, Channels * hw));
-            Preprocessing.MasksToChw(msk, Preset, targets.AsSpan(i * Classes * hw, Classes * hw));
+            var destination = targets.AsSpan(i * Classes * hw, Classes * hw);
+            if (folder.LabelMaps) LabelMap.ToOneHot(msk[0].Pixels8, Classes, destination);
+            else Preprocessing.MasksToChw(msk, Preset, destination);
         });
         return new SegmentationBatch(ids.ToArray(), images, targets, Channels, Classes, Height, Width);
     }

@@ -7,12 +7,13 @@ public sealed record EvaluationImages(string Data, IReadOnlyList<string> Ids, st
 {
     /// <summary>
     /// The images of <paramref name="data"/> named by <paramref name="split"/>: the validation ids of a split.json,
-    /// the test ids of a cross-validation splits.json, or every image when there is no split.
+    /// the test ids of a cross-validation splits.json, or every image when there is no split. <paramref name="labelMaps"/>:
+    /// the folder holds label maps (softmax models) instead of one mask folder per class.
     /// </summary>
-    public static EvaluationImages Select(string data, string? split, int classes = 1)
+    public static EvaluationImages Select(string data, string? split, int classes = 1, bool labelMaps = false)
     {
         if (!Directory.Exists(data)) throw new UserError($"--data {data}: folder not found.");
-        var folder = new SegmentationFolder(data, classes);
+        var folder = new SegmentationFolder(data, classes, labelMaps);
         if (split is null) return new EvaluationImages(Path.GetFullPath(data), folder.Ids, "all images");
         if (File.Exists(split) && CrossValidationSplit.IsOne(split))
         {

@@ -7,9 +7,11 @@ namespace UKan.Evaluation;
 
 /// <summary>
 /// Segments images of any size: each is resized to the model's input size and normalised as in training, the
-/// probabilities are resized back to the image's own size (bilinear) and thresholded at 0.5.
+/// probabilities are resized back to the image's own size (bilinear) and thresholded at 0.5 (sigmoid outputs) or
+/// reduced to the most probable class (softmax outputs of a model trained with CE + Dice).
 /// </summary>
-public sealed class Inference(nn.Module<Tensor, Tensor> model, int height, int width, PreprocessingPreset preset, int channels, Device device)
+public sealed class Inference(nn.Module<Tensor, Tensor> model, int height, int width, PreprocessingPreset preset, int channels, Device device,
+    UKan.Models.SegmentationLoss output = UKan.Models.SegmentationLoss.BceDice)
 {
     /// <summary>Probabilities (classes, H, W) at each input's own size, for a batch of decoded images (in the preset's channel order).</summary>
     public IReadOnlyList<Tensor> Probabilities(IReadOnlyList<Raster> images)
@@ -26,7 +28,7 @@ public sealed class Inference(nn.Module<Tensor, Tensor> model, int height, int w
         model.eval();
         using var _ = no_grad();
         var logits = model.call(tensor(input).reshape(images.Count, channels, height, width).to(device));
-        var probs = logits.sigmoid();
+        var probs = output == UKan.Models.SegmentationLoss.CeDice ? logits.softmax(1) : logits.sigmoid();
         var result = new List<Tensor>();
         for (int i = 0; i < images.Count; i++)
         {

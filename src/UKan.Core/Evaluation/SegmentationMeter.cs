@@ -125,14 +125,30 @@ public sealed class SegmentationMeter(SegmentationMeterOptions? options = null)
     public void WriteImagesCsv(string path)
     {
         var csv = new StringBuilder(ImagesCsvHeader).Append('\n');
+        AppendImageRows(csv, "");
+        AtomicFile.WriteAllText(path, csv.ToString());
+    }
+
+    /// <summary>
+    /// The per-image rows of several classes' meters in one CSV: a first column <c>class</c> (the class index, from
+    /// <paramref name="firstClass"/>), then the columns of <see cref="ImagesCsvHeader"/>.
+    /// </summary>
+    public static void WriteImagesCsv(string path, IReadOnlyList<SegmentationMeter> classes, int firstClass)
+    {
+        var csv = new StringBuilder("class,").Append(ImagesCsvHeader).Append('\n');
+        for (int k = 0; k < classes.Count; k++) classes[k].AppendImageRows(csv, $"{firstClass + k},");
+        AtomicFile.WriteAllText(path, csv.ToString());
+    }
+
+    void AppendImageRows(StringBuilder csv, string prefix)
+    {
         foreach (var r in images)
         {
             var c = r.Counts;
-            csv.AppendJoin(',', Quote(r.Id), r.Batch, Number(r.Iou), Number(r.Dice), Number(r.Hd95), Number(r.Precision),
+            csv.Append(prefix).AppendJoin(',', Quote(r.Id), r.Batch, Number(r.Iou), Number(r.Dice), Number(r.Hd95), Number(r.Precision),
                 Number(r.Recall), Number(r.Specificity), r.TargetPixels, r.PredictedPixels,
                 c.TruePositive, c.FalsePositive, c.FalseNegative, c.TrueNegative, CsvName(r.EmptyCase)).Append('\n');
         }
-        AtomicFile.WriteAllText(path, csv.ToString());
     }
 
     /// <summary>Writes the official per-batch values as CSV (<see cref="BatchesCsvHeader"/>), atomically.</summary>

@@ -95,6 +95,20 @@ public sealed class KaLinear : nn.Module<Tensor, Tensor>, IMacCounter
     /// <summary>The weighted sum over edges (rows × out × in); ψ counts its own (it is a child module).</summary>
     public long CountMacs(Tensor input, Tensor output) => output.numel() * InFeatures;
 
+    /// <summary>
+    /// The function of every edge (input p → output q) as its two terms, for inputs x (rows, in): λ_qp·w_b·b(x_p + η_q)
+    /// and λ_qp·w_s·s(x_p + η_q), each (rows, in, out), from ψ's own <see cref="SharedActivation.Terms"/>; summed over
+    /// p and added to the bias they give forward's output.
+    /// </summary>
+    public (Tensor Base, Tensor Spline) EdgeTerms(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var rows = x.reshape(-1, InFeatures).unsqueeze(-1);                   // (rows, in, 1)
+        var (b, s) = act.Terms(shift is null ? rows : rows + shift);         // (rows, in, 1 or out)
+        var lambda = weight.T.unsqueeze(0);                                  // (1, in, out)
+        return ((b * lambda).MoveToOuterDisposeScope(), (s * lambda).MoveToOuterDisposeScope());
+    }
+
     public override Tensor forward(Tensor x)
     {
         if (shift is null) return F.linear(act.call(x), weight, bias);

@@ -162,6 +162,23 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
     public Tensor Activate(Tensor x) => BaseActivations.Apply(Options.BaseActivation, x);
 
     /// <summary>
+    /// The learned univariate function of every edge (input i → output j), as its two terms, for inputs x (rows, in):
+    /// base[r, i, j] = W_b[j, i]·b(x_ri) and spline[r, i, j] = Σ_k W_s[j, i, k]·scaler[j, i]·B_k(x_ri), so that
+    /// φ_ij = base + spline and the layer's output is y_rj = Σ_i φ_ij(x_ri). Built from <see cref="Features"/> and
+    /// <see cref="FusedWeight"/>, the very terms forward contracts, so the plotted functions cannot drift from the
+    /// layer. Returns rows·in·out floats per term: chunk large inputs.
+    /// </summary>
+    public (Tensor Base, Tensor Spline) EdgeTerms(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var features = Features(x.reshape(-1, InFeatures));                  // (rows, in, 1+K)
+        var weight = FusedWeight().view(OutFeatures, InFeatures, -1);        // (out, in, 1+K)
+        var b = features.select(-1, 0).unsqueeze(-1) * weight.select(-1, 0).T.unsqueeze(0);
+        var s = einsum("rik,oik->rio", features.narrow(-1, 1, BasisCount), weight.narrow(-1, 1, BasisCount));
+        return (b.MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
     /// curve2coeff: per input feature, the least-squares spline coefficients that reproduce y at the points x.
     /// x (batch, in), y (batch, in, out) → (out, in, G+k). torch.linalg.lstsq's default CPU driver (gelsy) returns
     /// the minimum-norm solution when the system is under-determined, as it is at initialisation (G+1 points, G+k

@@ -206,10 +206,28 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
     /// <summary>w_b·b(u) + w_s·spline, with a fixed scale of 1 where the option turns the parameter off.</summary>
     Tensor Combine(Tensor u, Tensor spline)
     {
+        var (b, s) = Scaled(u, spline);
+        return b + s;
+    }
+
+    /// <summary>The two terms of ψ, w_b·b(u) and w_s·spline, before they are added.</summary>
+    (Tensor Base, Tensor Spline) Scaled(Tensor u, Tensor spline)
+    {
         var b = ActivateBase(u);
         if (base_scale is not null) b = b * base_scale;
         if (spline_scale is not null) spline = spline * spline_scale;
-        return b + spline;
+        return (b, spline);
+    }
+
+    /// <summary>
+    /// ψ(u) as its two terms, w_b·b(u) and w_s·Σ_j c_j B_j(u) (plots and analysis; no autograd specialities):
+    /// their sum is what forward returns.
+    /// </summary>
+    public (Tensor Base, Tensor Spline) Terms(Tensor u)
+    {
+        using var scope = NewDisposeScope();
+        var (b, s) = Scaled(u, matmul(Basis(u), coef));
+        return (b.MoveToOuterDisposeScope(), s.MoveToOuterDisposeScope());
     }
 
     /// <summary>

@@ -31,6 +31,15 @@ public enum TokenMixer
     Mlp,
 }
 
+/// <summary>How the output channels are read, fixed by the loss the model trains with.</summary>
+public enum SegmentationLoss
+{
+    /// <summary>BCE + Dice (U-KAN's loss): one sigmoid per channel, classes may overlap (masks/0..C-1).</summary>
+    BceDice,
+    /// <summary>Cross-entropy + Dice over a softmax: mutually exclusive classes 0..C-1, class 0 the background (label maps).</summary>
+    CeDice,
+}
+
 /// <summary>
 /// Everything needed to rebuild a segmentation model; stored as JSON in every checkpoint's metadata.
 /// </summary>
@@ -42,6 +51,8 @@ public sealed record ModelSpec
     public int InChannels { get; init; } = 3;
     public int NumClasses { get; init; } = 1;
     public TokenMixer Mixer { get; init; } = TokenMixer.Kan;
+    /// <summary>The training loss, which also says how predictions are read (sigmoid per channel, or softmax + argmax).</summary>
+    public SegmentationLoss Loss { get; init; } = SegmentationLoss.BceDice;
     /// <summary>The preset it came from, for display; null for custom dims.</summary>
     public string? Preset { get; init; } = "paper";
     /// <summary>Options of ALL U-KAN's layers (ignored by the other architectures); null = defaults.</summary>
@@ -75,7 +86,8 @@ public sealed record ModelSpec
         {
             throw new UserError($"{source}: the model configuration in its metadata is unreadable ({e.Message.Split(". ")[0]}); the file is damaged or was not written by ukan.");
         }
-        if (spec is null || spec.EmbedDims is not { Length: 3 } || spec.EmbedDims.Any(d => d < 1) || spec.InChannels < 1 || spec.NumClasses < 1)
+        if (spec is null || spec.EmbedDims is not { Length: 3 } || spec.EmbedDims.Any(d => d < 1) || spec.InChannels < 1 || spec.NumClasses < 1
+            || (spec.Loss == SegmentationLoss.CeDice && spec.NumClasses < 2))
             throw new UserError($"{source}: the model configuration in its metadata is empty or invalid; the file is damaged or was not written by ukan.");
         return spec;
     }
@@ -93,10 +105,16 @@ public sealed record ModelSpec
         if (given.Mixer != Mixer) return ("--mlp", given.Mixer == TokenMixer.Mlp ? "on" : "off", Mixer == TokenMixer.Mlp ? "on" : "off");
         if (given.InChannels != InChannels) return ("--in-channels", given.InChannels.ToString(), InChannels.ToString());
         if (given.NumClasses != NumClasses) return ("--classes", given.NumClasses.ToString(), NumClasses.ToString());
+        if (given.Loss != Loss) return ("--loss", LossName(given.Loss), LossName(Loss));
         string Options(ModelSpec s) => s.ArchitectureOptions is JsonElement e && e.ValueKind != JsonValueKind.Null ? e.GetRawText() : "{}";
         if (given.ArchitectureOptions is not null && Options(given) != Options(this)) return ("--arch-options", Options(given), Options(this));
         return null;
     }
+
+    public static string LossName(SegmentationLoss loss) => loss == SegmentationLoss.CeDice ? "ce-dice" : "bce-dice";
+
+    /// <summary>Output channels that are scored: every channel with BCE + Dice, the classes after the background with softmax.</summary>
+    public int ScoredClasses => Loss == SegmentationLoss.CeDice ? NumClasses - 1 : NumClasses;
 
     /// <summary>
     /// One line naming the model, e.g. "ukan-mlp paper [128,160,256], 3 in, 1 class" or "unet width 64, 3 in, 1 class"
@@ -107,7 +125,8 @@ public sealed record ModelSpec
         (ArchitectureNames.UsesEmbedDims(Architecture)
             ? $"{(Preset ?? "custom")} [{string.Join(',', EmbedDims)}]"
             : $"width {ConvUNetOptions.WidthOf(this)}") +
-        $", {InChannels} in, {NumClasses} class{(NumClasses == 1 ? "" : "es")}";
+        $", {InChannels} in, {NumClasses} class{(NumClasses == 1 ? "" : "es")}" +
+        (Loss == SegmentationLoss.CeDice ? " (softmax, ce-dice)" : "");
 }
 
 /// <summary>Named embed dims.</summary>

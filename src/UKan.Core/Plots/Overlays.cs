@@ -33,6 +33,31 @@ public static class Overlays
         return Raster.Create8(w, h, 3, o);
     }
 
+    /// <summary>
+    /// One tile of a multi-class (label map) result: each predicted class c ≥ 1 tinted in its colour of the fixed
+    /// palette (<see cref="LabelMap.Palette"/>), the ground-truth class borders in white (ground truth may be null).
+    /// </summary>
+    public static Raster LabelTile(Raster image, byte[] prediction, byte[]? groundTruth)
+    {
+        int w = image.Width, h = image.Height;
+        var rgb = ImageOps.ToColor8(image, ChannelOrder.Rgb).Pixels8;
+        var o = new byte[w * h * 3];
+        var palette = LabelMap.Palette;
+        for (int i = 0; i < w * h; i++)
+            for (int k = 0; k < 3; k++)
+                o[3 * i + k] = prediction[i] == 0 ? rgb[3 * i + k] : (byte)(0.5f * rgb[3 * i + k] + 0.5f * palette[3 * prediction[i] + k]);
+        if (groundTruth is not null)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                {
+                    int i = y * w + x;
+                    byte g = groundTruth[i];
+                    bool border = (x > 0 && groundTruth[i - 1] != g) || (y > 0 && groundTruth[i - w] != g);
+                    if (border) { o[3 * i] = 255; o[3 * i + 1] = 255; o[3 * i + 2] = 255; }
+                }
+        return Raster.Create8(w, h, 3, o);
+    }
+
     /// <summary>Tiles of equal size in a grid with a 4-pixel gap.</summary>
     public static Raster Grid(IReadOnlyList<Raster> tiles, int columns = 4)
     {

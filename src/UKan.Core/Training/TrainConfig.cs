@@ -89,6 +89,9 @@ public sealed record TrainConfig
     {
         if (Epochs < 1) throw new UserError($"--epochs {Epochs}: must be at least 1.");
         if (Batch < 1) throw new UserError($"--batch {Batch}: must be at least 1.");
+        if (Model.NumClasses != 1 && Model.Loss == SegmentationLoss.BceDice)
+            throw new UserError($"--classes {Model.NumClasses}: training scores one class with --loss bce-dice; for mutually exclusive classes " +
+                                "use --loss ce-dice with label maps in labels/.");
         if (Height <= 0 || Width <= 0 || Height % 32 != 0 || Width % 32 != 0 || Height > MaxSide || Width > MaxSide)
             throw new UserError($"--size {Height}x{Width}: U-KAN needs positive multiples of 32 up to {MaxSide} (e.g. 256).");
         // Written as !(inside) so that NaN, which fails every comparison, is refused too.

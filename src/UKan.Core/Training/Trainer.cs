@@ -114,14 +114,15 @@ public sealed class Trainer
     static (SegmentationFolder Folder, DatasetFingerprint Fingerprint) OpenData(TrainConfig config)
     {
         if (!Directory.Exists(config.Data)) throw new UserError($"--data {config.Data}: folder not found; it must hold images/ and masks/0/ (see 'ukan data prepare').");
-        var report = DataCheck.Run(config.Data, config.Model.NumClasses);
+        bool labelMaps = config.Model.Loss == SegmentationLoss.CeDice;
+        var report = DataCheck.Run(config.Data, config.Model.NumClasses, labelMaps);
         if (!report.Ok)
         {
             var errors = report.Errors.ToList();
             var first = errors[0];
             throw new UserError($"--data {config.Data}: {errors.Count} data problem(s), first: {first.Path}: {first.Problem}; run 'ukan data check {config.Data}' for the full list.");
         }
-        var folder = new SegmentationFolder(config.Data, config.Model.NumClasses);
+        var folder = new SegmentationFolder(config.Data, config.Model.NumClasses, labelMaps);
         return (folder, DatasetFingerprint.Of(report, folder));
     }
 
@@ -147,8 +148,6 @@ public sealed class Trainer
         using var _side = side;
         // Training, validation and the exported model's overlays all run in the run's precision; restored afterwards.
         using var precision = PrecisionSettings.Scope(config.Precision, device);
-        if (config.Model.NumClasses != 1)
-            throw new UserError($"validation scores binary segmentation; this dataset has {config.Model.NumClasses} classes.");
 
         nn.Module<Tensor, Tensor> model;
         FlatAdam optimizer;
@@ -191,6 +190,13 @@ public sealed class Trainer
                 DataPlacement.Host => false,
                 _ => device.type == DeviceType.CUDA && DeviceDataset.BytesNeeded(dataset, all) <= DeviceDataBudgetBytes,
             };
+            if (toDevice && folder.LabelMaps)
+            {
+                // The device path augments binary masks with the official linear-resize-and-threshold rule; label maps
+                // need nearest neighbour, which the host path does.
+                progress.Message("label maps are augmented on the host (the device data path handles binary masks only)");
+                toDevice = false;
+            }
             onDevice = toDevice ? new DeviceDataset(dataset, all, device) : null;
             if (onDevice is not null) validationOnDevice = ValidationBatches(onDevice, split.Validation);
         }
@@ -198,10 +204,10 @@ public sealed class Trainer
 
         var records = run.ReadMetrics().Where(r => r.Epoch < startEpoch).ToList();
         var events = torch.utils.tensorboard.SummaryWriter(run.Events);
-        var lossFn = new BceDiceLoss();
+        nn.Module<Tensor, Tensor, Tensor> lossFn = config.Model.Loss == SegmentationLoss.CeDice ? new CeDiceLoss() : new BceDiceLoss();
         using var step = new TrainingStep(model, optimizer, lossFn, config.Batch, config.Model.InChannels, config.Model.NumClasses,
-            config.Height, config.Width, device, graphs, config.ChannelsLast);
-        using var validation = new ValidationPass(model, lossFn, graphs);
+            config.Height, config.Width, device, graphs, config.ChannelsLast, config.Model.Loss);
+        using var validation = new ValidationPass(model, lossFn, graphs, config.Model.Loss);
         // The device path's augmentation reads its batch's plan row from a fixed buffer, so that it can be part of the
         // step's CUDA graph: per step the host then issues one small device-to-device copy and one replay.
         using var planRow = onDevice is null ? null : zeros(config.Batch, DeviceDataset.PlanColumns, dtype: int64, device: device);
@@ -376,7 +382,9 @@ public sealed class Trainer
     ValidationScores Validate(nn.Module<Tensor, Tensor> model, ValidationPass pass, IEnumerable<(Tensor Images, Tensor Targets, string[] Ids)> batches)
     {
         model.eval();
-        var meter = new SegmentationMeter(new SegmentationMeterOptions { ComputeHd95 = false });
+        // One meter per scored class (multi-class: the mean over the classes is the score that selects the best epoch).
+        var meters = Enumerable.Range(0, config.Model.ScoredClasses)
+            .Select(_ => new SegmentationMeter(new SegmentationMeterOptions { ComputeHd95 = false })).ToArray();
         var idsPerBatch = new List<string[]>();
         Tensor counts, lossSum;
         using (var scope = NewDisposeScope())
@@ -400,16 +408,23 @@ public sealed class Trainer
         {
             var c = counts.data<long>().ToArray();
             int row = 0;
+            int images = 0;
             foreach (var ids in idsPerBatch)
             {
-                var batch = new ConfusionCounts[ids.Length];
-                for (int i = 0; i < ids.Length; i++, row++) batch[i] = new ConfusionCounts(c[row * 4], c[row * 4 + 1], c[row * 4 + 2], c[row * 4 + 3]);
-                meter.AddCounts(batch, ids);
+                // Counts are class-major within a batch (ValidationPass): the batch's images for class 0, then class 1, ...
+                foreach (var meter in meters)
+                {
+                    var batch = new ConfusionCounts[ids.Length];
+                    for (int i = 0; i < ids.Length; i++, row++) batch[i] = new ConfusionCounts(c[row * 4], c[row * 4 + 1], c[row * 4 + 2], c[row * 4 + 3]);
+                    meter.AddCounts(batch, ids);
+                }
+                images += ids.Length;
             }
             model.train();
-            var summary = meter.Summarize();
-            int n = Math.Max(1, row);
-            return new ValidationScores(lossSum.item<double>() / n, summary.Official.Iou, summary.Official.Dice, summary.PerImage.Iou.Mean, summary.PerImage.Dice.Mean);
+            var summaries = meters.Select(m => m.Summarize()).ToList();
+            int n = Math.Max(1, images);
+            return new ValidationScores(lossSum.item<double>() / n, summaries.Average(x => x.Official.Iou), summaries.Average(x => x.Official.Dice),
+                summaries.Average(x => x.PerImage.Iou.Mean), summaries.Average(x => x.PerImage.Dice.Mean));
         }
     }
 
@@ -432,11 +447,14 @@ public sealed class Trainer
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var (bx, _) = batch.ToTensors(device);
-            var pred = (model.call(bx) > 0).to(ScalarType.Byte).cpu();
+            var logits = model.call(bx);
+            bool labels = config.Model.Loss == SegmentationLoss.CeDice;
+            var pred = (labels ? ClassMasks.Labels(logits) : (logits > 0).to(ScalarType.Byte)[.., 0]).cpu();
             for (int i = 0; i < batch.Count; i++)
             {
                 var (image, masks) = dataset.Display(batch.Ids[i]);
-                tiles.Add(Overlays.Tile(image, pred[i][0].data<byte>().ToArray(), masks[0]));
+                var predicted = pred[i].data<byte>().ToArray();
+                tiles.Add(labels ? Overlays.LabelTile(image, predicted, masks[0]) : Overlays.Tile(image, predicted, masks[0]));
             }
         }
         ImageFile.WritePng(run.Overlays, Overlays.Grid(tiles));

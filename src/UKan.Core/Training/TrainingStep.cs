@@ -31,9 +31,14 @@ public sealed class TrainingStep : IDisposable
     /// <summary>Steps run since the sums were last reset.</summary>
     public int StepsSinceReset { get; private set; }
 
+    readonly UKan.Models.SegmentationLoss output;
+
+    /// <param name="output">How outputs are read for the training IoU (sigmoid per channel, or softmax).</param>
     public TrainingStep(nn.Module<Tensor, Tensor> model, FlatAdam optimizer, nn.Module<Tensor, Tensor, Tensor> loss,
-        int batch, int channels, int classes, int height, int width, Device device, bool graphs, bool channelsLast)
+        int batch, int channels, int classes, int height, int width, Device device, bool graphs, bool channelsLast,
+        UKan.Models.SegmentationLoss output = UKan.Models.SegmentationLoss.BceDice)
     {
+        this.output = output;
         (this.model, this.optimizer, this.loss) = (model, optimizer, loss);
         Images = InputBuffer(batch, channels, height, width, device, channelsLast);
         Targets = zeros(batch, classes, height, width, device: device);
@@ -85,8 +90,10 @@ public sealed class TrainingStep : IDisposable
         {
             // The reference logs the IoU of each training batch with all its pixels pooled: the official IoU of
             // SegmentationScores, computed here on the device so that nothing waits for the GPU.
-            var p = logits > 0;
-            var g = Targets > 0.5;
+            // Multi-class: pooled over the scored classes (the predicted class of softmax outputs).
+            var scored = UKan.Evaluation.ClassMasks.Split(logits, Targets, output);
+            var p = scored.Count == 1 ? scored[0].Logits > 0 : cat(scored.Select(c => c.Logits > 0).ToList(), 1);
+            var g = scored.Count == 1 ? scored[0].Target > 0.5 : cat(scored.Select(c => c.Target > 0.5).ToList(), 1);
             const double smooth = UKan.Evaluation.SegmentationScores.OfficialSmooth;
             var iou = ((p & g).sum().to(float32) + smooth) / ((p | g).sum().to(float32) + smooth);
             lossSum.add_(l.detach().reshape(1));

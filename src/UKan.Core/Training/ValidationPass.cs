@@ -13,7 +13,9 @@ namespace UKan.Training;
 /// norm statistics, which training updates in place. The model must be in eval mode, under no_grad, inside the
 /// trainer's side stream.
 /// </summary>
-public sealed class ValidationPass(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor, Tensor> loss, bool graphs) : IDisposable
+/// <param name="output">How outputs are read; the counts are per scored class (<see cref="ClassMasks"/>), class-major.</param>
+public sealed class ValidationPass(nn.Module<Tensor, Tensor> model, nn.Module<Tensor, Tensor, Tensor> loss, bool graphs,
+    UKan.Models.SegmentationLoss output = UKan.Models.SegmentationLoss.BceDice) : IDisposable
 {
     sealed record Captured(CudaGraph Graph, Tensor Images, Tensor Targets, Tensor Loss, Tensor Counts);
 
@@ -21,7 +23,7 @@ public sealed class ValidationPass(nn.Module<Tensor, Tensor> model, nn.Module<Te
     readonly HashSet<long> warmed = new();
     readonly bool graphs = graphs && TorchCudaShim.Available;
 
-    /// <summary>Loss (scalar, float32) and (B, 4) counts of one batch, owned by the caller's dispose scope.</summary>
+    /// <summary>Loss (scalar, float32) and (classes·B, 4) counts (class-major: the B images of class 0 first) of one batch, owned by the caller's dispose scope.</summary>
     public (Tensor Loss, Tensor Counts) Run(Tensor images, Tensor targets)
     {
         long n = images.shape[0];
@@ -54,7 +56,8 @@ public sealed class ValidationPass(nn.Module<Tensor, Tensor> model, nn.Module<Te
     (Tensor Loss, Tensor Counts) Eager(Tensor images, Tensor targets)
     {
         var logits = model.call(images);
-        return (loss.call(logits, targets), TensorMasks.CountsPerImage(logits, targets));
+        var counts = ClassMasks.Split(logits, targets, output).Select(c => TensorMasks.CountsPerImage(c.Logits, c.Target)).ToList();
+        return (loss.call(logits, targets), counts.Count == 1 ? counts[0] : cat(counts, 0));
     }
 
     public void Dispose()
