@@ -73,6 +73,9 @@ public sealed class Segmenter : IDisposable
             typeof(Segmenter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "");
     }
 
+    /// <summary>The lock predictions take (tests hold it to fill a service's queue).</summary>
+    internal object Gate => gate;
+
     /// <summary>What is loaded and how images are prepared.</summary>
     public SegmenterInfo Info { get; }
 

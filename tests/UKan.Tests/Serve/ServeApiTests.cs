@@ -225,6 +225,36 @@ public sealed class ServeApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_full_queue_is_503()
+    {
+        var http = await Client(new ServeOptions { QueueCapacity = 1, MaxBatch = 1, BatchWindow = TimeSpan.Zero });
+        var image = File.ReadAllBytes(SegmenterTests.DemoImages()[0]);
+        // Hold the model busy: the first request waits inside the forward pass, the second fills the queue's one place.
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = new Thread(() => { lock (segmenter.Gate) { held.Set(); release.Wait(); } });
+        holder.Start();
+        held.Wait(Ct);
+        var requests = new List<Task<HttpResponseMessage>>();
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                requests.Add(http.PostAsync("/v1/segment", Body(image), Ct));
+                await Task.Delay(150, Ct);
+            }
+            var refused = requests.Where(r => r.IsCompleted).ToList();
+            Assert.True(refused.Count >= 2, $"{refused.Count} of 4 requests answered while the model was busy; expected the last ones refused");
+            foreach (var r in refused) Assert.Equal("overloaded", await ErrorCode(await r, HttpStatusCode.ServiceUnavailable));
+            Assert.Equal("1", (await refused[0]).Headers.RetryAfter?.ToString());
+        }
+        finally { release.Set(); holder.Join(); }
+        // Those that were let in are answered once the model is free.
+        foreach (var r in requests) Assert.Contains((await r).StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable });
+        Assert.Contains(requests, r => r.Result.StatusCode == HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task The_api_key_is_required_when_set()
     {
         var http = await Client(new ServeOptions { ApiKey = "s3cret-key" });
