@@ -43,6 +43,21 @@ sealed class ModelOptions
         foreach (var o in new Option[] { Model, Preset, EmbedDims, Mlp, InChannels, Classes, Loss, ArchOptions }) command.Options.Add(o);
     }
 
+    /// <summary>The spec these options ask for, and which of its fields the user actually stated.</summary>
+    public ModelRequest Request(ParseResult parsed)
+    {
+        bool Given(Option o) => parsed.GetResult(o) is { Implicit: false };
+        var given = ModelFields.None;
+        if (Given(Model)) given |= ModelFields.Architecture;
+        if (Given(Preset) || Given(EmbedDims)) given |= ModelFields.EmbedDims;
+        if (Given(Mlp)) given |= ModelFields.Mixer;
+        if (Given(InChannels)) given |= ModelFields.InChannels;
+        if (Given(Classes)) given |= ModelFields.Classes;
+        if (Given(ArchOptions)) given |= ModelFields.ArchitectureOptions;
+        if (Given(Loss)) given |= ModelFields.Loss;
+        return new ModelRequest(Resolve(parsed), given);
+    }
+
     public ModelSpec Resolve(ParseResult parsed)
     {
         var custom = parsed.GetValue(EmbedDims);

@@ -19,6 +19,7 @@ static class Registry
         yield return CvCommand.Create();
         yield return PredictCommand.Create();
         yield return PlotCommand.Create();
+        yield return ServeCommand.Create();
         yield return DiffusionCommand.Create();
         yield return DiffusionCommand.TopLevelGenerate();
     }
