@@ -80,7 +80,9 @@ public static class KanActivationPlot
         s.Color = ScottPlot.Colors.OrangeRed;
         s.LegendText = "spline";
         plot.Title(c.Input < 0 ? "psi" : string.Create(CultureInfo.InvariantCulture, $"#{c.Rank}  {c.Input} -> {c.Output}  L1 {c.L1:G3}"), size: 12);
+        // One legend per figure (the first panel): ScottPlot shows one wherever items carry legend text.
         if (c.Rank <= 1) plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        else plot.HideLegend();
         return plot;
     }
 
