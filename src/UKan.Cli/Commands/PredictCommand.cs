@@ -19,10 +19,16 @@ static class PredictCommand
         var probabilities = new Option<bool>("--probabilities") { Description = "Also write probability maps (16-bit PNG, 0..65535)." };
         var overlays = new Option<bool>("--overlays") { Description = "Also write overlays (prediction in red)." };
         var batch = SharedOptions.Batch(8, "Images per forward pass.");
+        var engine = new Option<string>("--engine")
+        {
+            Description = "torch (TorchSharp, the weights of a run or a .pth) or onnx (ONNX Runtime on the CPU, a file from 'ukan export onnx' whose metadata gives the preprocessing).",
+            DefaultValueFactory = _ => "torch",
+        };
+        engine.AcceptOnlyFromAmong("torch", "onnx");
         var inference = new InferenceOptions();
         inference.AddTo(command);
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { weights, output, probabilities, overlays, batch, CommandLine.Overwrite }) command.Options.Add(o);
+        foreach (var o in new Option[] { weights, output, probabilities, overlays, batch, engine, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             int b = parsed.GetValue(batch), done = 0;
@@ -40,10 +46,27 @@ static class PredictCommand
                 parsed.GetValue(overlays) ? n + "_overlay.png" : null,
             }).OfType<string>();
             UKan.IO.OutputGuard.CheckExisting(outFull, names, "--out", parsed.GetValue(CommandLine.Overwrite));
+            bool onnx = parsed.GetValue(engine) == "onnx";
+            if (onnx) inference.RefuseForOnnx(parsed, weightsPath);
             var rt = CommandLine.StartTorch(parsed);
-            var (net, spec, h, w, preset, _) = inference.Resolve(parsed, weightsPath, null, rt.Device);
+            ISegmenter segmenter;
+            string model;
+            if (onnx)
+            {
+                var file = new UKan.Export.OnnxSegmenter(weightsPath, parsed.GetValue(inference.Size) is string size ? SharedOptions.ParseSize(size) : null,
+                    parsed.GetValue(CommandLine.Threads));
+                try { inference.RefuseOtherPreprocessing(parsed, file.Preset, weightsPath); }
+                catch { file.Dispose(); throw; }
+                (segmenter, model) = (file, $"{file.Metadata.Spec.Describe()}, ONNX Runtime CPU");
+            }
+            else
+            {
+                var r = inference.Resolve(parsed, weightsPath, null, rt.Device);
+                (segmenter, model) = (new Inference(r.Net, r.Height, r.Width, r.Preset, r.Spec.InChannels, rt.Device), r.Spec.Describe());
+            }
+            using var disposable = segmenter as IDisposable;
+            var preset = segmenter.Preset;
             UKan.IO.OutputGuard.CreateFolder(outFull, outDir, "--out");
-            var segmenter = new Inference(net, h, w, preset, spec.InChannels, rt.Device);
             foreach (var chunk in files.Chunk(b))
             {
                 var images = chunk.Select(f => ImageOps.ToColor8(ImageFile.Read(f), Preprocessing.Order(preset))).ToList();
@@ -64,7 +87,7 @@ static class PredictCommand
                 }
                 done += chunk.Length;
             }
-            Console.WriteLine($"wrote {done} mask(s) to {Path.GetFullPath(outDir)} ({spec.Describe()}, input {h}x{w}, {preset.ToString().ToLowerInvariant()} preprocessing)");
+            Console.WriteLine($"wrote {done} mask(s) to {Path.GetFullPath(outDir)} ({model}, input {segmenter.Height}x{segmenter.Width}, {preset.ToString().ToLowerInvariant()} preprocessing)");
             return 0;
         });
         return command;
@@ -95,10 +118,14 @@ static class PredictCommand
 /// The options eval and predict share: the weights, the model spec (recorded in the file, or given), the input size
 /// and the preprocessing, where settings recorded in the run folder a weights file sits in are the defaults.
 /// </summary>
-sealed class InferenceOptions
+/// <param name="dynamicSize">--size also takes "dynamic" (export: the size stays free in the graph; the run's size, else
+/// 256, is what the file recommends).</param>
+sealed class InferenceOptions(bool dynamicSize = false)
 {
     public readonly ModelOptions Model = new();
-    public readonly Option<string?> Size = SharedOptions.Size("Model input size N or HxW (default: the size the run trained at, else 256).");
+    public readonly Option<string?> Size = SharedOptions.Size(dynamicSize
+        ? "Input size in the graph: dynamic (default: any multiples of 32 at run time) or N / HxW fixed."
+        : "Model input size N or HxW (default: the size the run trained at, else 256).");
     public readonly Option<string?> Preprocessing = new("--preprocessing") { Description = "official or standard (default: the run's, else official)." };
 
     public void AddTo(Command command)
@@ -110,6 +137,22 @@ sealed class InferenceOptions
 
     public sealed record Resolved(torch.nn.Module<torch.Tensor, torch.Tensor> Net, UKan.Models.ModelSpec Spec, int Height, int Width,
         PreprocessingPreset Preset, UKan.Training.TrainConfig? Run);
+
+    /// <summary>Model options contradict an ONNX file, which states its own model: refused rather than ignored.</summary>
+    public void RefuseForOnnx(ParseResult parsed, string weights)
+    {
+        var given = new Option[] { Model.Model, Model.Preset, Model.EmbedDims, Model.Mlp, Model.InChannels, Model.Classes, Model.ArchOptions }
+            .FirstOrDefault(o => parsed.GetResult(o) is { Implicit: false });
+        if (given is not null)
+            throw new UserError($"{given.Name}: {weights} is an ONNX file, which states its own model; drop {given.Name}.");
+    }
+
+    /// <summary>--preprocessing that differs from what an ONNX file's metadata records is refused.</summary>
+    public void RefuseOtherPreprocessing(ParseResult parsed, PreprocessingPreset recorded, string weights)
+    {
+        if (parsed.GetValue(Preprocessing) is string p && UKan.Data.Preprocessing.Parse(p) != recorded)
+            throw new UserError($"--preprocessing {p}: {weights} was exported with {recorded.ToString().ToLowerInvariant()} preprocessing; drop --preprocessing.");
+    }
 
     /// <summary>A run folder given as --weights stands for its model.safetensors.</summary>
     public static string WeightsIn(string weights)
@@ -152,8 +195,9 @@ sealed class InferenceOptions
             return recorded;
         }, warning => Console.Error.WriteLine($"ukan: warning: {warning}"));
         net.to(device);
-        var (h, w) = parsed.GetValue(Size) is string s ? SharedOptions.ParseSize(s) : (runConfig?.Height ?? 256, runConfig?.Width ?? 256);
-        if (runConfig is not null && (h, w) != (runConfig.Height, runConfig.Width))
+        var sizeText = parsed.GetValue(Size) is string given && !(dynamicSize && given == "dynamic") ? given : null;
+        var (h, w) = sizeText is string s ? SharedOptions.ParseSize(s) : (runConfig?.Height ?? 256, runConfig?.Width ?? 256);
+        if (sizeText is not null && runConfig is not null && (h, w) != (runConfig.Height, runConfig.Width))
             throw new UserError($"--size {parsed.GetValue(Size)}: the run of {weights} trained at {runConfig.Height}x{runConfig.Width}, and the model only knows that size; drop --size.");
         var preset = parsed.GetValue(Preprocessing) is string p ? UKan.Data.Preprocessing.Parse(p) : runConfig?.Preprocessing ?? PreprocessingPreset.Official;
         if (runConfig is not null && preset != runConfig.Preprocessing)

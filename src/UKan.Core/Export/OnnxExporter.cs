@@ -31,7 +31,11 @@ public static class OnnxExporter
 
     /// <summary>The encoded ONNX model; <paramref name="model"/> is put in evaluation mode on the CPU side for reading.</summary>
     public static byte[] Export(nn.Module<Tensor, Tensor> model, OnnxMetadata metadata, OnnxExportOptions options) =>
-        Build(model, metadata, options).ToModel(metadata.Spec.Describe(), UkanVersion,
+        Encode(Build(model, metadata, options), metadata);
+
+    /// <summary>The ModelProto of a built graph with its metadata.</summary>
+    public static byte[] Encode(OnnxGraphBuilder graph, OnnxMetadata metadata) =>
+        graph.ToModel(metadata.Spec.Describe(), UkanVersion,
             $"{metadata.Spec.Describe()}; inputs {metadata.Preprocessing.ToString().ToLowerInvariant()} preprocessing (see metadata)",
             metadata.ToProps());
 

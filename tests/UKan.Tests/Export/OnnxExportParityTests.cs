@@ -37,6 +37,9 @@ public class OnnxExportParityTests
         ReferenceFixtures.UndoRecordedTrainingPass(model, t["x"], t);
         var onnx = OnnxCheck.Export(model);
         foreach (var (label, x) in Inputs(t["x"])) OnnxCheck.AssertMatches(model, onnx, x, $"{name} {label}");
+        // And against the official PyTorch model's own output on the fixture's batch.
+        var official = OnnxCheck.RelativeError(t["y_eval"], OnnxCheck.Run(onnx, t["x"])[OnnxExporter.LogitsName]);
+        Assert.True(official <= OnnxCheck.Tolerance, $"{name}: ONNX vs the official y_eval {official:G3} relative");
     }
 
     [Fact]
