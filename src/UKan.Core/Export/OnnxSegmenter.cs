@@ -56,15 +56,24 @@ public sealed class OnnxSegmenter : ISegmenter, IDisposable
         }
     }
 
-    /// <summary>Probabilities (classes, H, W) at each input's own size.</summary>
+    /// <summary>
+    /// Probabilities (classes, H, W) at each input's own size. A file exported for a fixed batch runs in batches of that
+    /// size, the last one filled up with zeros.
+    /// </summary>
     public IReadOnlyList<Tensor> Probabilities(IReadOnlyList<Raster> images)
     {
-        if (FixedBatch is int b && b != images.Count)
-            throw new UserError($"--batch {images.Count}: the ONNX file was exported for batches of {b}; pass --batch {b} (and a multiple of {b} images), or export with --batch dynamic.");
-        using var scope = NewDisposeScope();
-        var input = Inference.Prepare(images, Height, Width, Preset, channels);
-        var (probs, shape) = Run(input, images.Count);
-        return Inference.ToImageSizes(tensor(probs).reshape(shape), images);
+        int batch = FixedBatch ?? images.Count;
+        var result = new List<Tensor>();
+        foreach (var chunk in images.Chunk(batch))
+        {
+            using var scope = NewDisposeScope();
+            var input = Inference.Prepare(chunk, Height, Width, Preset, channels);
+            if (chunk.Length < batch) Array.Resize(ref input, input.Length / chunk.Length * batch);
+            var (probs, shape) = Run(input, batch);
+            var all = tensor(probs).reshape(shape);
+            result.AddRange(Inference.ToImageSizes(all.narrow(0, 0, chunk.Length), chunk));
+        }
+        return result;
     }
 
     /// <summary>The <c>probabilities</c> output for an input of (batch, channels, Height, Width) floats, and its shape.</summary>
