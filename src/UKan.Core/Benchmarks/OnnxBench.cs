@@ -52,7 +52,7 @@ public static class OnnxBench
         var onnxTime = BenchTimer.Measure(() => session.Run(run, inputNames, [input], outputNames).Dispose(), warmup, runs, CPU);
         using var outputs = session.Run(run, inputNames, [input], outputNames);
         var logits = tensor(outputs[0].GetTensorDataAsSpan<float>().ToArray()).reshape(expected.shape);
-        var difference = ((logits - expected).abs().max() / expected.abs().max()).item<double>();
+        var difference = (double)((logits - expected).abs().max() / expected.abs().max()).item<float>();
         return new OnnxBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, threads, torchTime, onnxTime,
             difference, graph.NodeCount, bytes.Length / 1048576.0);
     }

@@ -101,4 +101,16 @@ public class OnnxCommandTests
             Assert.True(worst <= 1e-4 * 65535 + 1, $"{name}: probability maps differ by {worst / 65535.0}");
         }
     }
+
+    [Fact]
+    public void Bench_onnx_times_both_engines_and_reports_their_difference()
+    {
+        var r = CliRunner.Run("bench", "onnx", "--preset", "tiny", "--size", "64", "--warmup", "0", "--runs", "2");
+        Assert.True(r.Code == 0, r.Stderr);
+        Assert.Contains("TorchSharp CPU", r.Stdout);
+        Assert.Contains("ONNX Runtime CPU", r.Stdout);
+        var difference = double.Parse(System.Text.RegularExpressions.Regex.Match(r.Stdout, @"max \|onnx - torch\| / max \|torch\| = ([^;]+);").Groups[1].Value,
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(difference <= OnnxCheck.Tolerance, $"bench: logits differ by {difference}");
+    }
 }
