@@ -27,15 +27,11 @@ public sealed class OnnxSegmenter : ISegmenter, IDisposable
     public OnnxSegmenter(string path, (int Height, int Width)? size = null, int? threads = null)
     {
         if (!File.Exists(path)) throw new UserError($"--weights {path}: no such file.");
-        var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        if (threads is int t) options.IntraOpNumThreads = t;
-        try { session = new InferenceSession(path, options); }
+        try { session = Open(path, threads); }
         catch (OnnxRuntimeException e)
         {
-            options.Dispose();
             throw new UserError($"--weights {path}: ONNX Runtime cannot load it ({CleanMessage(e)}); give a file written by 'ukan export onnx'.");
         }
-        options.Dispose();
         try
         {
             Metadata = OnnxMetadata.Read(session.ModelMetadata.CustomMetadataMap, path);
@@ -54,6 +50,22 @@ public sealed class OnnxSegmenter : ISegmenter, IDisposable
             session.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// An ONNX Runtime session on the CPU as a consumer would open it: every graph optimisation on (ORT_ENABLE_ALL).
+    /// <paramref name="model"/> is a path or the file's bytes; <paramref name="threads"/> null: ORT's default.
+    /// </summary>
+    public static InferenceSession Open(object model, int? threads = null)
+    {
+        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (threads is int t) options.IntraOpNumThreads = t;
+        return model switch
+        {
+            string path => new InferenceSession(path, options),
+            byte[] bytes => new InferenceSession(bytes, options),
+            _ => throw new ArgumentException("a path or the bytes of an ONNX model", nameof(model)),
+        };
     }
 
     /// <summary>

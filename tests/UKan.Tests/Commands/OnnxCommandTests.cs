@@ -103,6 +103,25 @@ public class OnnxCommandTests
     }
 
     [Fact]
+    public void A_run_folder_exports_with_the_runs_size_and_matches_its_weights()
+    {
+        var (run, _) = BadInputTests.TrainedRun();
+        var path = Path.Combine(BadInputTests.Temp(), "run.onnx");
+        var r = CliRunner.Run("export", "onnx", "--weights", run, "--out", path);
+        Assert.True(r.Code == 0, r.Stderr);
+        using (var session = OnnxSegmenter.Open(path))
+        {
+            var meta = session.ModelMetadata.CustomMetadataMap;
+            Assert.Equal("32x32", meta["input.size"]);
+            Assert.Equal(Path.GetFileName(run), meta["source.run"]);
+            Assert.Equal(OnnxExporter.Sha256(Path.Combine(run, "model.safetensors")), meta["source.sha256"]);
+        }
+        var (net, _) = ModelLoader.Load(Path.Combine(run, "model.safetensors"));
+        OnnxCheck.AssertMatches(net, File.ReadAllBytes(path), randn(2, 3, 32, 32), "trained run");
+        BadInputTests.AssertRefused(CliRunner.Run("export", "onnx", "--weights", run, "--size", "64", "--out", path + "2"), "trained at 32x32");
+    }
+
+    [Fact]
     public void Bench_onnx_times_both_engines_and_reports_their_difference()
     {
         var r = CliRunner.Run("bench", "onnx", "--preset", "tiny", "--size", "64", "--warmup", "0", "--runs", "2");

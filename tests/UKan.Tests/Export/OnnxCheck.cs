@@ -18,8 +18,7 @@ public static class OnnxCheck
     /// <summary>The outputs of <paramref name="model"/> for one float input, by output name.</summary>
     public static Dictionary<string, Tensor> Run(byte[] model, Tensor input, string inputName = OnnxExporter.InputName)
     {
-        using var options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        using var session = new InferenceSession(model, options);
+        using var session = OnnxSegmenter.Open(model);
         var data = input.detach().to(float32).cpu().contiguous().data<float>().ToArray();
         using var value = OrtValue.CreateTensorValueFromMemory(data, input.shape);
         using var run = new RunOptions();
@@ -35,10 +34,7 @@ public static class OnnxCheck
     public static double RelativeError(Tensor expected, Tensor actual)
     {
         Assert.Equal(expected.shape, actual.shape);
-        using var scope = NewDisposeScope();
-        var e = expected.detach().to(float64).cpu();
-        var a = actual.detach().to(float64).cpu();
-        return ((a - e).abs().max() / e.abs().max()).item<double>();
+        return UKan.Benchmarks.OnnxBench.RelativeDifference(expected, actual);
     }
 
     /// <summary>Exports <paramref name="model"/> with dynamic axes unless given, and returns the file's bytes.</summary>
