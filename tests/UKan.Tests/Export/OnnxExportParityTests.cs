@@ -89,6 +89,16 @@ public class OnnxExportParityTests
         Assert.Throws<Microsoft.ML.OnnxRuntime.OnnxRuntimeException>(() => OnnxCheck.Run(onnx, t["x"].narrow(0, 0, 1)));
     }
 
+    [Theory]
+    [InlineData(18)]
+    [InlineData(21)]
+    public void Newer_opsets_load_and_match(int opset)
+    {
+        var (model, t, _) = SegUKanParityTests.Load(ParityFixtures.UKan().First().Data);
+        ReferenceFixtures.UndoRecordedTrainingPass(model, t["x"], t);
+        OnnxCheck.AssertMatches(model, OnnxCheck.Export(model, new OnnxExportOptions { Opset = opset }), t["x"], $"opset {opset}");
+    }
+
     [Fact]
     public void Stacked_kan_is_refused_with_one_line()
     {
