@@ -26,8 +26,13 @@ public static class OnnxBench
         model.eval();
         var metadata = new OnnxMetadata
         {
-            Spec = spec, Preprocessing = PreprocessingPreset.Official, Height = size, Width = size,
-            UkanVersion = OnnxExporter.UkanVersion, SourceWeights = "(fresh initialisation)", SourceSha256 = "-",
+            Spec = spec,
+            Preprocessing = PreprocessingPreset.Official,
+            Height = size,
+            Width = size,
+            UkanVersion = OnnxExporter.UkanVersion,
+            SourceWeights = "(fresh initialisation)",
+            SourceSha256 = "-",
         };
         var graph = OnnxExporter.Build(model, metadata, new OnnxExportOptions());
         var bytes = OnnxExporter.Encode(graph, metadata);

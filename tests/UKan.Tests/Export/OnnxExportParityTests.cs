@@ -66,7 +66,9 @@ public class OnnxExportParityTests
         _ = TestTorch.Runtime;
         var spec = new ModelSpec
         {
-            Architecture = Architecture.AllUKan, EmbedDims = ModelPresets.Resolve("tiny"), Preset = "tiny",
+            Architecture = Architecture.AllUKan,
+            EmbedDims = ModelPresets.Resolve("tiny"),
+            Preset = "tiny",
             ArchitectureOptions = System.Text.Json.JsonDocument.Parse(options).RootElement.Clone(),
         };
         var model = ModelFactory.Create(spec);
