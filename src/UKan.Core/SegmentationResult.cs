@@ -12,7 +12,8 @@ public sealed class SegmentationResult
     readonly byte[] mask;
     readonly float[] probabilities;
 
-    internal SegmentationResult(Raster image, float[] probabilities, float threshold)
+    /// <summary>A result from the foreground probabilities of <paramref name="image"/> (row-major, one per pixel at the image's size).</summary>
+    public SegmentationResult(Raster image, float[] probabilities, float threshold)
     {
         Image = image;
         this.probabilities = probabilities;

@@ -93,6 +93,38 @@ static class BenchCommand
         });
         command.Subcommands.Add(kan);
         command.Subcommands.Add(BenchServeCommand.Create());
+        command.Subcommands.Add(Onnx());
+        return command;
+    }
+
+    /// <summary><c>bench onnx</c>: CPU inference, TorchSharp against ONNX Runtime on the exported graph.</summary>
+    static Command Onnx()
+    {
+        var command = new Command("onnx", "CPU inference of a model in TorchSharp and in ONNX Runtime (its exported graph): median of N runs after warm-up.");
+        var model = new ModelOptions();
+        model.AddTo(command);
+        var batch = SharedOptions.Batch(1);
+        var size = new Option<int>("--size") { Description = "Input size (square).", DefaultValueFactory = _ => 256 };
+        foreach (var o in new Option[] { batch, size, Warmup, Runs, Json, CommandLine.Overwrite }) command.Options.Add(o);
+        command.SetAction(parsed =>
+        {
+            CheckCommon(parsed);
+            if (parsed.GetValue(batch) is var b and (< 1 or > 1024)) throw new UserError($"--batch {b}: must be between 1 and 1024.");
+            if (parsed.GetValue(size) is var s && (s <= 0 || s % 32 != 0 || s > UKan.Training.TrainConfig.MaxSide))
+                throw new UserError($"--size {s}: must be a positive multiple of 32 up to {UKan.Training.TrainConfig.MaxSide}.");
+            if (parsed.GetValue(CommandLine.Device) == "cuda") throw new UserError("--device cuda: bench onnx times the CPU (ONNX Runtime's CPU provider); drop --device.");
+            CommandLine.StartTorch(parsed);
+            var spec = model.Resolve(parsed);
+            var r = OnnxBench.Run(spec, parsed.GetValue(batch), parsed.GetValue(size), parsed.GetValue(Warmup), parsed.GetValue(Runs));
+            var table = new TextTable("model", "params", "batch×size", "threads", "engine", "inference ms (p10–p90)", "img/s");
+            foreach (var (engine, t) in new[] { ("TorchSharp CPU", r.Torch), ("ONNX Runtime CPU", r.Onnx) })
+                table.Add(r.Model, r.Parameters.ToString("N0"), $"{r.Batch}×{r.Size}", r.Threads.ToString(), engine,
+                    $"{t.MedianMs:F2} ({t.Spread})", (r.Batch * 1000 / t.MedianMs).ToString("F2"));
+            Print("cpu", "-", table, [r], parsed.GetValue(Json));
+            Console.WriteLine($"ONNX graph: {r.OnnxNodes} nodes, {r.OnnxMiB:F1} MiB; logits max |onnx - torch| / max |torch| = {r.MaxRelativeDifference:G3}; " +
+                              $"ORT / TorchSharp time: {r.Onnx.MedianMs / r.Torch.MedianMs:F2}");
+            return 0;
+        });
         return command;
     }
 

@@ -19,10 +19,16 @@ static class PredictCommand
         var colour = new Option<bool>("--colour") { Description = "ce-dice models: also write the label map in colour (<name>_colour.png, a fixed palette; class 0 black)." };
         var batch = SharedOptions.Batch(8, "Images per forward pass.");
         var threshold = SharedOptions.Threshold();
+        var engine = new Option<string>("--engine")
+        {
+            Description = "torch (TorchSharp, the weights of a run or a .pth) or onnx (ONNX Runtime on the CPU, a file from 'ukan export onnx' whose metadata gives the preprocessing).",
+            DefaultValueFactory = _ => "torch",
+        };
+        engine.AcceptOnlyFromAmong("torch", "onnx");
         var inference = new InferenceOptions();
         inference.AddTo(command);
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { weights, output, probabilities, overlays, colour, batch, threshold, CommandLine.Overwrite }) command.Options.Add(o);
+        foreach (var o in new Option[] { weights, output, probabilities, overlays, colour, batch, threshold, engine, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             int b = parsed.GetValue(batch), done = 0;
@@ -42,7 +48,38 @@ static class PredictCommand
                 parsed.GetValue(colour) ? n + "_colour.png" : null,
             }).OfType<string>();
             UKan.IO.OutputGuard.CheckExisting(outFull, names, "--out", parsed.GetValue(CommandLine.Overwrite));
+            bool onnx = parsed.GetValue(engine) == "onnx";
+            if (onnx) inference.RefuseForOnnx(parsed, weightsPath);
             var rt = CommandLine.StartTorch(parsed);
+            void Write(string file, SegmentationResult result)
+            {
+                var name = Path.GetFileNameWithoutExtension(file);
+                ImageFile.WritePng(Path.Combine(outDir, name + ".png"), result.MaskImage());
+                if (parsed.GetValue(probabilities)) ImageFile.WritePng(Path.Combine(outDir, name + "_prob.png"), result.ProbabilityImage());
+                if (parsed.GetValue(overlays)) ImageFile.WritePng(Path.Combine(outDir, name + "_overlay.png"), result.Overlay());
+            }
+            if (onnx)
+            {
+                using var file = new UKan.Export.OnnxSegmenter(weightsPath, parsed.GetValue(inference.Size) is string size ? SharedOptions.ParseSize(size) : null,
+                    parsed.GetValue(CommandLine.Threads));
+                inference.RefuseOtherPreprocessing(parsed, file.Preset, weightsPath);
+                if (parsed.GetValue(colour)) throw new UserError($"--colour: {weightsPath} holds a binary (sigmoid) model, no label map; drop --colour.");
+                UKan.IO.OutputGuard.CreateFolder(outFull, outDir, "--out");
+                foreach (var chunk in files.Chunk(b))
+                {
+                    var images = chunk.Select(f => ImageFile.Read(f)).ToList();
+                    var probs = file.Probabilities(images.Select(i => ImageOps.ToColor8(i, Preprocessing.Order(file.Preset))).ToList());
+                    for (int i = 0; i < chunk.Length; i++)
+                    {
+                        using var p = probs[i];
+                        Write(chunk[i], new SegmentationResult(images[i], p[0].contiguous().data<float>().ToArray(), parsed.GetValue(threshold)));
+                    }
+                    done += chunk.Length;
+                }
+                Console.WriteLine($"wrote {done} mask(s) to {Path.GetFullPath(outDir)} ({file.Metadata.Spec.Describe()}, ONNX Runtime CPU, input {file.Height}x{file.Width}, " +
+                                  $"{file.Preset.ToString().ToLowerInvariant()} preprocessing)");
+                return 0;
+            }
             var model = inference.Resolve(parsed, weightsPath, null, rt.Device);
             bool labelMaps = model.Spec.Loss == UKan.Models.SegmentationLoss.CeDice;
             if (labelMaps && parsed.GetValue(probabilities))
@@ -60,13 +97,7 @@ static class PredictCommand
             foreach (var chunk in files.Chunk(b))
             {
                 var results = segmenter.Predict(chunk.Select(f => ImageFile.Read(f)).ToList());
-                for (int i = 0; i < chunk.Length; i++)
-                {
-                    var name = Path.GetFileNameWithoutExtension(chunk[i]);
-                    ImageFile.WritePng(Path.Combine(outDir, name + ".png"), results[i].MaskImage());
-                    if (parsed.GetValue(probabilities)) ImageFile.WritePng(Path.Combine(outDir, name + "_prob.png"), results[i].ProbabilityImage());
-                    if (parsed.GetValue(overlays)) ImageFile.WritePng(Path.Combine(outDir, name + "_overlay.png"), results[i].Overlay());
-                }
+                for (int i = 0; i < chunk.Length; i++) Write(chunk[i], results[i]);
                 done += chunk.Length;
             }
             Console.WriteLine($"wrote {done} mask(s) to {Path.GetFullPath(outDir)} ({segmenter.Info.Description}, input {model.Height}x{model.Width}, {segmenter.Info.Preprocessing} preprocessing)");
@@ -130,10 +161,14 @@ static class PredictCommand
 /// The options eval and predict share: the weights, the model spec (recorded in the file, or given), the input size
 /// and the preprocessing; <see cref="InferenceModel.Load"/> settles them (the run's settings are the defaults).
 /// </summary>
-sealed class InferenceOptions
+/// <param name="dynamicSize">--size also takes "dynamic" (export: the size stays free in the graph; the run's size, else
+/// 256, is what the file recommends).</param>
+sealed class InferenceOptions(bool dynamicSize = false)
 {
     public readonly ModelOptions Model = new();
-    public readonly Option<string?> Size = SharedOptions.Size("Model input size N or HxW (default: the size the run trained at, else 256).");
+    public readonly Option<string?> Size = SharedOptions.Size(dynamicSize
+        ? "Input size in the graph: dynamic (default: any multiples of 32 at run time) or N / HxW fixed."
+        : "Model input size N or HxW (default: the size the run trained at, else 256).");
     public readonly Option<string?> Preprocessing = new("--preprocessing") { Description = "official or standard (default: the run's, else official)." };
 
     public void AddTo(Command command)
@@ -152,7 +187,23 @@ sealed class InferenceOptions
     /// </summary>
     public InferenceModel Resolve(ParseResult parsed, string weights, UKan.Training.TrainConfig? runConfig, torch.Device device) =>
         InferenceModel.Load(weights, Model.Request(parsed),
-            parsed.GetValue(Size) is string s ? SharedOptions.ParseSize(s) : null,
+            parsed.GetValue(Size) is string s && !(dynamicSize && s == "dynamic") ? SharedOptions.ParseSize(s) : null,
             parsed.GetValue(Preprocessing) is string p ? UKan.Data.Preprocessing.Parse(p) : null,
             runConfig, device, warning => Console.Error.WriteLine($"ukan: warning: {warning}"));
+
+    /// <summary>Model options contradict an ONNX file, which states its own model: refused rather than ignored.</summary>
+    public void RefuseForOnnx(ParseResult parsed, string weights)
+    {
+        var given = new Option[] { Model.Model, Model.Preset, Model.EmbedDims, Model.Mlp, Model.InChannels, Model.Classes, Model.Loss, Model.ArchOptions }
+            .FirstOrDefault(o => parsed.GetResult(o) is { Implicit: false });
+        if (given is not null)
+            throw new UserError($"{given.Name}: {weights} is an ONNX file, which states its own model; drop {given.Name}.");
+    }
+
+    /// <summary>--preprocessing that differs from what an ONNX file's metadata records is refused.</summary>
+    public void RefuseOtherPreprocessing(ParseResult parsed, PreprocessingPreset recorded, string weights)
+    {
+        if (parsed.GetValue(Preprocessing) is string p && UKan.Data.Preprocessing.Parse(p) != recorded)
+            throw new UserError($"--preprocessing {p}: {weights} was exported with {recorded.ToString().ToLowerInvariant()} preprocessing; drop --preprocessing.");
+    }
 }

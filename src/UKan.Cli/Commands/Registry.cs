@@ -20,6 +20,7 @@ static class Registry
         yield return PredictCommand.Create();
         yield return PlotCommand.Create();
         yield return ServeCommand.Create();
+        yield return ExportCommand.Create();
         yield return DiffusionCommand.Create();
         yield return DiffusionCommand.TopLevelGenerate();
     }

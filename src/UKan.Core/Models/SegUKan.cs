@@ -38,6 +38,8 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
     private readonly nn.Module<Tensor, Tensor> final;
 
     public ModelSpec Spec { get; }
+    /// <summary>Whether the skeleton's ReLUs are in place (<see cref="SkeletonOptions.Relu"/>).</summary>
+    public bool UsesRelu => relu;
     readonly bool relu;
 
     /// <summary>The stages the reference's <c>_init_weights</c> runs on (PatchEmbed, KANBlock and what they contain).</summary>

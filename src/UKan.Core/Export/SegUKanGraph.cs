@@ -1,0 +1,148 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using UKan.Layers;
+using UKan.Models;
+using static TorchSharp.torch;
+
+namespace UKan.Export;
+
+/// <summary>
+/// Writes <see cref="SegUKan.forward"/> (Seg U-KAN, and ALL U-KAN, which is the same skeleton with KAonv / KA layers) as an
+/// ONNX graph, walking the module tree by the official state-dict names (CUHK-AIM-Group/U-KAN <c>Seg_UKAN/archs.py</c>
+/// @ b20bf63, class <c>UKAN</c>). The order of operations is the forward's, step for step; the ONNX parity tests compare
+/// every model kind with TorchSharp, so a change of the forward that is not mirrored here fails them.
+/// </summary>
+/// <remarks>
+/// Tokens (B, N, C) are made from a map (B, C, H, W) by Reshape(B, C, −1) + Transpose, and turned back by Transpose +
+/// Reshape to the shape of the map they came from (read at run time with Shape), so batch, height and width may all be
+/// dynamic: tokens.reshape(B, H, W, C).permute(0, 3, 1, 2) is the same tensor as tokens.transpose(1, 2).reshape(B, C, H, W).
+/// </remarks>
+public sealed class SegUKanGraph
+{
+    readonly OnnxGraphBuilder g;
+    readonly SegUKan model;
+    readonly bool relu;
+
+    SegUKanGraph(OnnxGraphBuilder g, SegUKan model)
+    {
+        this.g = g;
+        this.model = model;
+        relu = model.UsesRelu;
+    }
+
+    /// <summary>Emits the network on <paramref name="input"/> (B, C_in, H, W) and returns the logits' value name.</summary>
+    public static string Emit(OnnxGraphBuilder g, SegUKan model, string input) => new SegUKanGraph(g, model).Forward(input);
+
+    string Forward(string x)
+    {
+        // Encoder: three conv stages, each followed by max-pool and ReLU.
+        var t1 = Relu(OnnxLayers.MaxPool2(g, Stage("encoder1", x)));
+        var t2 = Relu(OnnxLayers.MaxPool2(g, Stage("encoder2", t1)));
+        var t3 = Relu(OnnxLayers.MaxPool2(g, Stage("encoder3", t2)));
+
+        // Tokenized KAN stages at 1/16 and 1/32.
+        var t4 = TokenStage("patch_embed3", "block1", "norm3", t3);
+        var bottom = TokenStage("patch_embed4", "block2", "norm4", t4);
+
+        // Decoder: upsample, add the skip; the first two stages also run the mirrored KAN blocks.
+        var d = g.Add(Up("decoder1", bottom), t4);
+        d = TokenBlocks("dblock1", "dnorm3", d);
+        d = g.Add(Up("decoder2", d), t3);
+        d = TokenBlocks("dblock2", "dnorm4", d);
+        d = g.Add(Up("decoder3", d), t2);
+        d = g.Add(Up("decoder4", d), t1);
+        d = Up("decoder5", d);
+        return OnnxLayers.Conv(g, Child(model, "final"), d, null, "final");
+    }
+
+    string Relu(string x) => relu ? g.Relu(x) : x;
+
+    string Up(string decoder, string x) => Relu(OnnxLayers.Upsample2(g, Stage(decoder, x)));
+
+    /// <summary>A DoubleConv: its Sequential conv.0 … conv.5 (conv, BN, ReLU or identity, twice), BN folded into the conv.</summary>
+    string Stage(string name, string x)
+    {
+        var children = Child(Child(model, name), "conv").named_children().ToList();
+        for (int i = 0; i < children.Count; i++)
+        {
+            var (key, module) = children[i];
+            var path = $"{name}.conv.{key}";
+            switch (module)
+            {
+                case BatchNorm2d:
+                    break;   // folded into the convolution before it
+                case ReLU:
+                    x = g.Relu(x);
+                    break;
+                case Identity:
+                    break;
+                default:
+                    var bn = i + 1 < children.Count ? children[i + 1].module as BatchNorm2d : null;
+                    x = OnnxLayers.Conv(g, module, x, bn, path);
+                    break;
+            }
+        }
+        return x;
+    }
+
+    string TokenStage(string embedName, string blocksName, string normName, string map)
+    {
+        var embed = Child(model, embedName);
+        var projected = OnnxLayers.Conv(g, Child(embed, "proj"), map, null, embedName + ".proj");
+        var shape = g.Op("Shape", [projected]);
+        var tokens = OnnxLayers.LayerNorm(g, (LayerNorm)Child(embed, "norm"), ToTokens(projected), embedName + ".norm");
+        tokens = Blocks(blocksName, tokens, shape);
+        return ToMap(OnnxLayers.LayerNorm(g, (LayerNorm)Child(model, normName), tokens, normName), shape);
+    }
+
+    string TokenBlocks(string blocksName, string normName, string map)
+    {
+        var shape = g.Op("Shape", [map]);
+        var tokens = Blocks(blocksName, ToTokens(map), shape);
+        return ToMap(OnnxLayers.LayerNorm(g, (LayerNorm)Child(model, normName), tokens, normName), shape);
+    }
+
+    /// <summary>Each KANBlock: x + KANLayer(LayerNorm(x)), KANLayer = fc1, dwconv_1, fc2, dwconv_2, fc3, dwconv_3.</summary>
+    string Blocks(string blocksName, string tokens, string mapShape)
+    {
+        foreach (var (index, block) in Child(model, blocksName).named_children())
+        {
+            var prefix = $"{blocksName}.{index}";
+            var layer = Child(block, "layer");
+            var h = OnnxLayers.LayerNorm(g, (LayerNorm)Child(block, "norm2"), tokens, prefix + ".norm2");
+            for (int i = 1; i <= 3; i++)
+            {
+                h = TokenLinear(Child(layer, $"fc{i}"), h, $"{prefix}.layer.fc{i}");
+                h = DwBnRelu(Child(layer, $"dwconv_{i}"), h, mapShape, $"{prefix}.layer.dwconv_{i}");
+            }
+            tokens = g.Add(tokens, h);
+        }
+        return tokens;
+    }
+
+    string TokenLinear(nn.Module fc, string tokens, string name) => fc switch
+    {
+        KanLinear kan => OnnxKan.KanLinear(g, kan, tokens, 3, name),
+        Linear linear => OnnxLayers.Linear(g, linear, tokens, name),
+        KaLinear ka => OnnxKan.KaLinear(g, ka, tokens, name),
+        _ => throw new UserError($"ONNX export: {name} is a {fc.GetType().Name}, which the exporter cannot write; export a ukan or allukan model."),
+    };
+
+    /// <summary>DW_bn_relu on tokens: view as the map, depthwise conv with BN folded, ReLU, back to tokens.</summary>
+    string DwBnRelu(nn.Module unit, string tokens, string mapShape, string name)
+    {
+        var map = ToMap(tokens, mapShape);
+        var y = OnnxLayers.Conv(g, Child(unit, "dwconv"), map, (BatchNorm2d)Child(unit, "bn"), name + ".dwconv");
+        return ToTokens(relu ? g.Relu(y) : y);
+    }
+
+    /// <summary>(B, C, H, W) → (B, H·W, C), as flatten(2).transpose(1, 2).</summary>
+    string ToTokens(string map) => g.Transpose(g.Reshape(map, 0, 0, -1), 0, 2, 1);
+
+    /// <summary>(B, H·W, C) → (B, C, H, W) of the given map shape.</summary>
+    string ToMap(string tokens, string mapShape) => g.Op("Reshape", [g.Transpose(tokens, 0, 2, 1), mapShape]);
+
+    static nn.Module Child(nn.Module parent, string name) =>
+        parent.named_children().FirstOrDefault(c => c.name == name).module
+        ?? throw new InvalidOperationException($"ONNX export: the model has no module {name} where U-KAN has one");
+}
