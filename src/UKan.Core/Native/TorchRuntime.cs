@@ -67,6 +67,9 @@ public static class TorchRuntime
                 return current;
             }
 
+            // Before libtorch allocates anything: in a process that ukan did not start with GLIBC_TUNABLES set (an app
+            // using the library, a test host), the same malloc behaviour through mallopt (MallocTuning).
+            MallocTuning.ApplyInProcess();
             var libtorch = ChooseLibTorch(options);
             var sharp = FindLibTorchSharp();
             var (sharpPath, patched) = PatchIfNeeded(sharp);
