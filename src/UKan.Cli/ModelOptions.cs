@@ -17,11 +17,25 @@ sealed class ModelOptions
         Description = "Options of the allukan / stacked-kan layers as JSON, e.g. '{\"activation\":{\"gradient\":\"grad-free-recompute\"}}' (docs/allukan.md lists them).",
     };
 
-    public ModelOptions() => Model.AcceptOnlyFromAmong("ukan", "allukan", "stacked-kan");
+    public ModelOptions() => Model.AcceptOnlyFromAmong([.. ModelSpec.ArchitectureNames.Keys]);
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Model, Preset, EmbedDims, Mlp, InChannels, Classes, ArchOptions }) command.Options.Add(o);
+    }
+
+    /// <summary>The spec these options ask for, and which of its fields the user actually stated.</summary>
+    public ModelRequest Request(ParseResult parsed)
+    {
+        bool Given(Option o) => parsed.GetResult(o) is { Implicit: false };
+        var given = ModelFields.None;
+        if (Given(Model)) given |= ModelFields.Architecture;
+        if (Given(Preset) || Given(EmbedDims)) given |= ModelFields.EmbedDims;
+        if (Given(Mlp)) given |= ModelFields.Mixer;
+        if (Given(InChannels)) given |= ModelFields.InChannels;
+        if (Given(Classes)) given |= ModelFields.Classes;
+        if (Given(ArchOptions)) given |= ModelFields.ArchitectureOptions;
+        return new ModelRequest(Resolve(parsed), given);
     }
 
     public ModelSpec Resolve(ParseResult parsed)
@@ -31,7 +45,7 @@ sealed class ModelOptions
         int inChannels = parsed.GetValue(InChannels), classes = parsed.GetValue(Classes);
         if (inChannels < 1) throw new UserError($"--in-channels {inChannels}: must be at least 1.");
         if (classes < 1) throw new UserError($"--classes {classes}: must be at least 1.");
-        var architecture = parsed.GetValue(Model) switch { "allukan" => Architecture.AllUKan, "stacked-kan" => Architecture.StackedKan, _ => Architecture.UKan };
+        var architecture = ModelSpec.ParseArchitecture(parsed.GetValue(Model)!);
         System.Text.Json.JsonElement? options = null;
         if (parsed.GetValue(ArchOptions) is string json)
         {

@@ -2,8 +2,6 @@ using System.CommandLine;
 using TorchSharp;
 using UKan.Data;
 using UKan.Evaluation;
-using UKan.Models;
-using UKan.Plots;
 
 namespace UKan.Cli.Commands;
 
@@ -41,30 +39,22 @@ static class PredictCommand
             }).OfType<string>();
             UKan.IO.OutputGuard.CheckExisting(outFull, names, "--out", parsed.GetValue(CommandLine.Overwrite));
             var rt = CommandLine.StartTorch(parsed);
-            var (net, spec, h, w, preset, _) = inference.Resolve(parsed, weightsPath, null, rt.Device);
+            var model = inference.Resolve(parsed, weightsPath, null, rt.Device);
             UKan.IO.OutputGuard.CreateFolder(outFull, outDir, "--out");
-            var segmenter = new Inference(net, h, w, preset, spec.InChannels, rt.Device);
+            using var segmenter = new Segmenter(model, rt.Device, source: weightsPath);
             foreach (var chunk in files.Chunk(b))
             {
-                var images = chunk.Select(f => ImageOps.ToColor8(ImageFile.Read(f), Preprocessing.Order(preset))).ToList();
-                var probs = segmenter.Probabilities(images);
+                var results = segmenter.Predict(chunk.Select(f => ImageFile.Read(f)).ToList());
                 for (int i = 0; i < chunk.Length; i++)
                 {
                     var name = Path.GetFileNameWithoutExtension(chunk[i]);
-                    var prob = probs[i][0].contiguous().data<float>().ToArray();
-                    var mask = prob.Select(v => v > 0.5f ? (byte)1 : (byte)0).ToArray();
-                    ImageFile.WritePng(Path.Combine(outDir, name + ".png"), Mask.BinaryImage(mask, images[i].Width, images[i].Height));
-                    if (parsed.GetValue(probabilities))
-                        ImageFile.WritePng(Path.Combine(outDir, name + "_prob.png"),
-                            Raster.Create16(images[i].Width, images[i].Height, 1, prob.Select(v => (ushort)Math.Round(Math.Clamp(v, 0f, 1f) * 65535)).ToArray()));
-                    if (parsed.GetValue(overlays))
-                        ImageFile.WritePng(Path.Combine(outDir, name + "_overlay.png"),
-                            Overlays.Tile(ImageOps.ToColor8(ImageFile.Read(chunk[i]), ChannelOrder.Rgb), mask, null));
-                    probs[i].Dispose();
+                    ImageFile.WritePng(Path.Combine(outDir, name + ".png"), results[i].MaskImage());
+                    if (parsed.GetValue(probabilities)) ImageFile.WritePng(Path.Combine(outDir, name + "_prob.png"), results[i].ProbabilityImage());
+                    if (parsed.GetValue(overlays)) ImageFile.WritePng(Path.Combine(outDir, name + "_overlay.png"), results[i].Overlay());
                 }
                 done += chunk.Length;
             }
-            Console.WriteLine($"wrote {done} mask(s) to {Path.GetFullPath(outDir)} ({spec.Describe()}, input {h}x{w}, {preset.ToString().ToLowerInvariant()} preprocessing)");
+            Console.WriteLine($"wrote {done} mask(s) to {Path.GetFullPath(outDir)} ({segmenter.Info.Description}, input {model.Height}x{model.Width}, {segmenter.Info.Preprocessing} preprocessing)");
             return 0;
         });
         return command;
@@ -93,7 +83,7 @@ static class PredictCommand
 
 /// <summary>
 /// The options eval and predict share: the weights, the model spec (recorded in the file, or given), the input size
-/// and the preprocessing, where settings recorded in the run folder a weights file sits in are the defaults.
+/// and the preprocessing; <see cref="InferenceModel.Load"/> settles them (the run's settings are the defaults).
 /// </summary>
 sealed class InferenceOptions
 {
@@ -108,78 +98,16 @@ sealed class InferenceOptions
         command.Options.Add(Preprocessing);
     }
 
-    public sealed record Resolved(torch.nn.Module<torch.Tensor, torch.Tensor> Net, UKan.Models.ModelSpec Spec, int Height, int Width,
-        PreprocessingPreset Preset, UKan.Training.TrainConfig? Run);
-
     /// <summary>A run folder given as --weights stands for its model.safetensors.</summary>
-    public static string WeightsIn(string weights)
-    {
-        if (!Directory.Exists(weights)) return weights;
-        var model = Path.Combine(weights, "model.safetensors");
-        return File.Exists(model) ? model
-            : throw new UserError($"--weights {weights}: a folder without model.safetensors; give a run folder whose first epoch has finished, or a weights file.");
-    }
+    public static string WeightsIn(string weights) => InferenceModel.WeightsIn(weights);
 
     /// <summary>
     /// Loads the weights onto the device and settles size and preprocessing. Model options, --size and
     /// --preprocessing that contradict what the weights file or its run records are refused, not ignored.
     /// </summary>
-    public Resolved Resolve(ParseResult parsed, string weights, UKan.Training.TrainConfig? runConfig, torch.Device device)
-    {
-        runConfig ??= Near(weights);
-        bool Given(Option o) => parsed.GetResult(o) is { Implicit: false };
-        bool explicitModel = new Option[] { Model.Model, Model.Preset, Model.EmbedDims, Model.Mlp, Model.InChannels, Model.Classes, Model.ArchOptions }.Any(Given);
-        var (net, spec) = ModelLoader.Load(weights, recorded =>
-        {
-            if (recorded is null)
-                return explicitModel || weights.EndsWith(".pth", StringComparison.OrdinalIgnoreCase) || weights.EndsWith(".pt", StringComparison.OrdinalIgnoreCase)
-                    ? Model.Resolve(parsed)
-                    : throw new UserError($"--weights {weights}: the file does not record its model configuration; pass --preset (or --embed-dims, --mlp, --model) as it was trained.");
-            if (!explicitModel) return recorded;
-            // Compare only what was given: the rest comes from the file.
-            var asked = Model.Resolve(parsed);
-            var given = recorded with
-            {
-                Architecture = Given(Model.Model) ? asked.Architecture : recorded.Architecture,
-                EmbedDims = Given(Model.Preset) || Given(Model.EmbedDims) ? asked.EmbedDims : recorded.EmbedDims,
-                Preset = Given(Model.Preset) || Given(Model.EmbedDims) ? asked.Preset : recorded.Preset,
-                Mixer = Given(Model.Mlp) ? asked.Mixer : recorded.Mixer,
-                InChannels = Given(Model.InChannels) ? asked.InChannels : recorded.InChannels,
-                NumClasses = Given(Model.Classes) ? asked.NumClasses : recorded.NumClasses,
-                ArchitectureOptions = Given(Model.ArchOptions) ? asked.ArchitectureOptions : null,
-            };
-            ModelLoader.RefuseConflict(recorded, given, weights);
-            return recorded;
-        }, warning => Console.Error.WriteLine($"ukan: warning: {warning}"));
-        net.to(device);
-        var (h, w) = parsed.GetValue(Size) is string s ? SharedOptions.ParseSize(s) : (runConfig?.Height ?? 256, runConfig?.Width ?? 256);
-        if (runConfig is not null && (h, w) != (runConfig.Height, runConfig.Width))
-            throw new UserError($"--size {parsed.GetValue(Size)}: the run of {weights} trained at {runConfig.Height}x{runConfig.Width}, and the model only knows that size; drop --size.");
-        var preset = parsed.GetValue(Preprocessing) is string p ? UKan.Data.Preprocessing.Parse(p) : runConfig?.Preprocessing ?? PreprocessingPreset.Official;
-        if (runConfig is not null && preset != runConfig.Preprocessing)
-            throw new UserError($"--preprocessing {parsed.GetValue(Preprocessing)}: the run of {weights} trained with {runConfig.Preprocessing.ToString().ToLowerInvariant()} preprocessing; drop --preprocessing.");
-        return new Resolved(net, spec, h, w, preset, runConfig);
-    }
-
-    /// <summary>
-    /// The training settings of the run a weights file belongs to, when it sits in a run folder (or its checkpoints/).
-    /// A run folder (marker) with a damaged config.json is an error; a config.json of something else is ignored.
-    /// </summary>
-    public static UKan.Training.TrainConfig? Near(string weightsPath)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(weightsPath));
-        for (int i = 0; i < 2 && dir is not null; i++, dir = Path.GetDirectoryName(dir))
-        {
-            var config = Path.Combine(dir, "config.json");
-            if (UKan.IO.RunDirectory.IsRun(dir) && UKan.IO.RunDirectory.Kind(dir) == UKan.IO.RunDirectory.Segmentation)
-                return File.Exists(config) ? UKan.Training.TrainConfig.Load(config)
-                    : throw new UserError($"{dir}: the run folder of {weightsPath} has no config.json; restore it, or copy the weights file out of the folder.");
-            if (File.Exists(config))
-            {
-                try { return UKan.Training.TrainConfig.FromJson(File.ReadAllText(config)); }
-                catch (Exception e) when (e is System.Text.Json.JsonException or UserError or NotSupportedException) { return null; }
-            }
-        }
-        return null;
-    }
+    public InferenceModel Resolve(ParseResult parsed, string weights, UKan.Training.TrainConfig? runConfig, torch.Device device) =>
+        InferenceModel.Load(weights, Model.Request(parsed),
+            parsed.GetValue(Size) is string s ? SharedOptions.ParseSize(s) : null,
+            parsed.GetValue(Preprocessing) is string p ? UKan.Data.Preprocessing.Parse(p) : null,
+            runConfig, device, warning => Console.Error.WriteLine($"ukan: warning: {warning}"));
 }

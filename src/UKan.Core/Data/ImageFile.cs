@@ -42,7 +42,8 @@ public static class ImageFile
         : ImageFormat.Unknown;
 
     /// <param name="keepPaletteIndices">For palette PNG/BMP: return the indices as a grey image (label maps such as GlaS annotations).</param>
-    public static Raster Read(string path, bool keepPaletteIndices = false)
+    /// <param name="maxPixels">The largest image decoded (default: <see cref="ImageHeader.MaxPixels"/>).</param>
+    public static Raster Read(string path, bool keepPaletteIndices = false, long? maxPixels = null)
     {
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
@@ -50,15 +51,18 @@ public static class ImageFile
         catch (DirectoryNotFoundException) { throw new UserError($"{path} does not exist (its folder is missing); check the path."); }
         catch (IOException e) { throw new UserError($"{path} cannot be read ({e.Message}); check the file and its permissions."); }
         catch (UnauthorizedAccessException) { throw new UserError($"{path} cannot be read (permission denied); fix its permissions."); }
-        return Decode(bytes, path, keepPaletteIndices);
+        return Decode(bytes, path, keepPaletteIndices, maxPixels);
     }
 
-    /// <summary>Decodes bytes; <paramref name="name"/> names the source in error messages.</summary>
-    public static Raster Decode(byte[] bytes, string name, bool keepPaletteIndices = false)
+    /// <summary>
+    /// Decodes bytes; <paramref name="name"/> names the source in error messages. An image larger than
+    /// <paramref name="maxPixels"/> (default: <see cref="ImageHeader.MaxPixels"/>) is refused from its header, before decoding.
+    /// </summary>
+    public static Raster Decode(byte[] bytes, string name, bool keepPaletteIndices = false, long? maxPixels = null)
     {
         if (bytes.Length == 0) throw new UserError($"{name} is empty (0 bytes); replace it with a valid image or delete it.");
         var format = DetectFormat(bytes);
-        ImageHeader.Check(bytes, format, name);
+        ImageHeader.Check(bytes, format, name, maxPixels);
         try
         {
             return format switch

@@ -49,13 +49,15 @@ public static class ImageHeader
         }
     }
 
-    /// <summary>Throws a <see cref="UserError"/> naming the file when its declared size is over <see cref="MaxPixels"/>.</summary>
-    public static void Check(ReadOnlySpan<byte> data, ImageFormat format, string name)
+    /// <summary>
+    /// Throws a <see cref="UserError"/> naming the file when its declared size is over <paramref name="maxPixels"/>
+    /// (default: <see cref="MaxPixels"/>).
+    /// </summary>
+    public static void Check(ReadOnlySpan<byte> data, ImageFormat format, string name, long? maxPixels = null)
     {
         if (Peek(data, format) is not (var w, var h)) return;
-        if ((long)w * h > MaxPixels)
-            throw new UserError($"{name} is {w}x{h} pixels ({(double)w * h / 1e6:0.#} megapixels), more than the --max-pixels limit of {MaxPixels / 1e6:0.#} megapixels; " +
-                                $"downscale it, or raise the limit (--max-pixels {(long)w * h}) if the memory is there.");
+        long limit = maxPixels ?? MaxPixels;
+        if ((long)w * h > limit) throw new PixelLimitError(name, w, h, limit);
     }
 
     /// <summary>The size in the first start-of-frame marker (SOF0–SOF15 except DHT, JPG and DAC).</summary>

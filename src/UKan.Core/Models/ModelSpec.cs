@@ -86,7 +86,7 @@ public sealed record ModelSpec
     {
         static string Dims(ModelSpec s) => s.Preset is string p && ModelPresets.Dims.TryGetValue(p, out var d) && d.SequenceEqual(s.EmbedDims)
             ? $"{p} [{string.Join(',', s.EmbedDims)}]" : string.Join(',', s.EmbedDims);
-        if (given.Architecture != Architecture) return ("--model", Name(given.Architecture), Name(Architecture));
+        if (given.Architecture != Architecture) return ("--model", NameOf(given.Architecture), NameOf(Architecture));
         if (!given.EmbedDims.SequenceEqual(EmbedDims)) return (given.Preset is null ? "--embed-dims" : "--preset", Dims(given), Dims(this));
         if (given.Mixer != Mixer) return ("--mlp", given.Mixer == TokenMixer.Mlp ? "on" : "off", Mixer == TokenMixer.Mlp ? "on" : "off");
         if (given.InChannels != InChannels) return ("--in-channels", given.InChannels.ToString(), InChannels.ToString());
@@ -96,7 +96,21 @@ public sealed record ModelSpec
         return null;
     }
 
-    static string Name(Architecture a) => a switch { Architecture.AllUKan => "allukan", Architecture.StackedKan => "stacked-kan", _ => "ukan" };
+    /// <summary>The name of <paramref name="a"/> on the command line ("ukan", "allukan", "stacked-kan").</summary>
+    public static string NameOf(Architecture a) => ArchitectureNames.First(n => n.Value == a).Key;
+
+    /// <summary>The names of the architectures on the command line (--model) and in the library's options.</summary>
+    public static readonly IReadOnlyDictionary<string, Architecture> ArchitectureNames = new Dictionary<string, Architecture>
+    {
+        ["ukan"] = Architecture.UKan,
+        ["allukan"] = Architecture.AllUKan,
+        ["stacked-kan"] = Architecture.StackedKan,
+    };
+
+    /// <summary>The architecture called <paramref name="name"/> ("ukan", "allukan" or "stacked-kan").</summary>
+    public static Architecture ParseArchitecture(string name) =>
+        ArchitectureNames.TryGetValue(name.ToLowerInvariant(), out var a) ? a
+        : throw new UserError($"--model {name}: unknown architecture; use one of {string.Join(", ", ArchitectureNames.Keys)}.");
 
     public string Describe() =>
         $"{Architecture.ToString().ToLowerInvariant()}{(Mixer == TokenMixer.Mlp ? "-mlp" : "")} " +
