@@ -19,6 +19,7 @@ public enum Precision
     Bf16,
 }
 
+/// <summary>Advanced: applies a <see cref="Precision"/> to torch's global switches (the trainer and bench do).</summary>
 public static class PrecisionSettings
 {
     /// <summary>Applies the TF32 switches of <paramref name="precision"/> (no effect on CPU).</summary>
@@ -54,6 +55,7 @@ public static class PrecisionSettings
         public void Dispose() { if (active) Apply(Precision.Fp32); }
     }
 
+    /// <summary>The option spelling: fp32, tf32, fp32-strict, bf16.</summary>
     public static string Name(Precision precision) => precision switch
     {
         Precision.Fp32Strict => "fp32-strict",
@@ -68,6 +70,7 @@ public static class PrecisionSettings
         return on;
     }
 
+    /// <summary>The precision an option spelling names; anything else is a <see cref="UserError"/>.</summary>
     public static Precision Parse(string text) => text.ToLowerInvariant() switch
     {
         "fp32" => Precision.Fp32,

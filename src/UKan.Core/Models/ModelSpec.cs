@@ -28,11 +28,15 @@ public enum TokenMixer
 /// </summary>
 public sealed record ModelSpec
 {
+    /// <summary>The network: Seg U-KAN (default), ALL U-KAN or the stacked-KAN baseline.</summary>
     public Architecture Architecture { get; init; } = Architecture.UKan;
     /// <summary>Channels of the three deep stages [d0, d1, d2]; encoder stages use d0/8, d0/4, d0.</summary>
     public int[] EmbedDims { get; init; } = [128, 160, 256];
+    /// <summary>Image channels the network takes: 3 (colour, the default) or 1 (grey).</summary>
     public int InChannels { get; init; } = 3;
+    /// <summary>Output channels (classes); training and the masks use binary segmentation, 1.</summary>
     public int NumClasses { get; init; } = 1;
+    /// <summary>KANLinear (U-KAN) or Linear (the MLP ablation) in the tokenized blocks.</summary>
     public TokenMixer Mixer { get; init; } = TokenMixer.Kan;
     /// <summary>The preset it came from, for display; null for custom dims.</summary>
     public string? Preset { get; init; } = "paper";
@@ -51,6 +55,7 @@ public sealed record ModelSpec
     // Options are read strictly: a misspelt key would otherwise silently give a default.
     static readonly JsonSerializerOptions StrictJson = new(Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
 
+    /// <summary>This spec as the compact JSON stored in checkpoint metadata.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>The architecture options as <typeparamref name="T"/>; absent options (or absent keys) give the defaults.</summary>
@@ -64,6 +69,8 @@ public sealed record ModelSpec
     /// <summary>This spec with <paramref name="options"/> stored as its architecture options.</summary>
     public ModelSpec WithOptions<T>(T options) => this with { ArchitectureOptions = JsonSerializer.SerializeToElement(options, Json) };
 
+    /// <summary>A spec from checkpoint-metadata JSON; a damaged one is a <see cref="UserError"/>.</summary>
+    /// <param name="json">The JSON written by <see cref="ToJson"/>.</param>
     /// <param name="source">The file the JSON comes from, for the message when it cannot be read.</param>
     public static ModelSpec FromJson(string json, string source = "the checkpoint")
     {
@@ -112,6 +119,7 @@ public sealed record ModelSpec
         ArchitectureNames.TryGetValue(name.ToLowerInvariant(), out var a) ? a
         : throw new UserError($"--model {name}: unknown architecture; use one of {string.Join(", ", ArchitectureNames.Keys)}.");
 
+    /// <summary>One line for people: architecture, preset, embed dims, channels and classes.</summary>
     public string Describe() =>
         $"{Architecture.ToString().ToLowerInvariant()}{(Mixer == TokenMixer.Mlp ? "-mlp" : "")} " +
         $"{(Preset ?? "custom")} [{string.Join(',', EmbedDims)}], {InChannels} in, {NumClasses} class{(NumClasses == 1 ? "" : "es")}";
@@ -131,6 +139,7 @@ public static class ModelPresets
         ["tiny"] = [32, 40, 64],
     };
 
+    /// <summary>The embed dims of a preset name (paper, large, tiny); an unknown name is a <see cref="UserError"/>.</summary>
     public static int[] Resolve(string preset) =>
         Dims.TryGetValue(preset, out var dims) ? dims
         : throw new UserError($"--preset {preset}: unknown preset; use one of {string.Join(", ", Dims.Keys)}, or --embed-dims d0,d1,d2.");
