@@ -114,7 +114,9 @@ public class PackageSampleTests
     {
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
         };
         foreach (var a in args) start.ArgumentList.Add(a);
         // A build started from inside a test run must not inherit the outer build's MSBuild settings.
