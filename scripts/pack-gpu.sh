@@ -21,10 +21,13 @@ if ls "$stage/app" | grep -qE '^libtorch_cpu\.so$'; then echo "pack-gpu: CPU lib
 
 dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
 fx="$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -1)"
+# ukan serve runs on ASP.NET Core's shared framework (the app will not start without it).
+aspnet="$(ls -d "$dotnet_root"/shared/Microsoft.AspNetCore.App/10.* | sort -V | tail -1)"
 hostfxr="$(ls -d "$dotnet_root"/host/fxr/10.* | sort -V | tail -1)"
-mkdir -p "$stage/dotnet/shared/Microsoft.NETCore.App" "$stage/dotnet/host/fxr"
+mkdir -p "$stage/dotnet/shared/Microsoft.NETCore.App" "$stage/dotnet/shared/Microsoft.AspNetCore.App" "$stage/dotnet/host/fxr"
 cp "$dotnet_root/dotnet" "$stage/dotnet/"
 cp -r "$fx" "$stage/dotnet/shared/Microsoft.NETCore.App/"
+cp -r "$aspnet" "$stage/dotnet/shared/Microsoft.AspNetCore.App/"
 cp -r "$hostfxr" "$stage/dotnet/host/fxr/"
 
 cat > "$stage/ukan" <<'LAUNCH'

@@ -34,6 +34,10 @@ static class SharedOptions
     /// --size N or HxW (read with <see cref="ParseSize"/>); without <paramref name="defaultValue"/> the option is
     /// absent unless given, for commands that take the size from a run.
     /// </summary>
+    /// <summary>--threshold: the probability above which a pixel is foreground (checked by <see cref="Segmenter.CheckThreshold"/>).</summary>
+    public static Option<float> Threshold() =>
+        new("--threshold") { Description = "Probability above which a pixel is foreground.", DefaultValueFactory = _ => 0.5f };
+
     public static Option<string?> Size(string description, string? defaultValue = null)
     {
         var size = new Option<string?>("--size") { Description = description };

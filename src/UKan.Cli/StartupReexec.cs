@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using UKan.Native;
 
 namespace UKan.Cli;
@@ -34,6 +35,13 @@ static class StartupReexec
         {
             using var child = Process.Start(start);
             if (child is null) return null;
+            // SIGTERM (kill, systemd, container stops) is sent to this process only: pass it on, so that the child
+            // stops as it would have (a training run at its next boundary, ukan serve after its requests in flight).
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+            {
+                context.Cancel = true;
+                _ = SendSignal(child.Id, SigTerm);
+            });
             child.WaitForExit();
             return child.ExitCode;
         }
@@ -113,6 +121,11 @@ static class StartupReexec
         }
         catch (System.ComponentModel.Win32Exception) { return null; }
     }
+
+    const int SigTerm = 15;
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    static extern int SendSignal(int pid, int signal);
 
     /// <summary>How to start this app again (under "dotnet ukan.dll" the host is the process: pass the dll on again).</summary>
     static ProcessStartInfo? SelfStart(IEnumerable<string> args)

@@ -44,8 +44,7 @@ public sealed class Segmenter : IDisposable
     {
         options ??= new SegmenterOptions();
         ArgumentNullException.ThrowIfNull(path);
-        if (!(options.Threshold > 0 && options.Threshold < 1))
-            throw new UserError($"threshold {options.Threshold}: must be between 0 and 1 (exclusive); 0.5 is the usual.");
+        CheckThreshold(options.Threshold);
         if (options.PixelLimit is < 1) throw new UserError($"pixel limit {options.PixelLimit}: must be at least 1.");
         if (!File.Exists(path) && !Directory.Exists(path)) throw new UserError($"{path}: no such run folder or weights file.");
         var device = StartTorch(options.Device);
@@ -61,6 +60,7 @@ public sealed class Segmenter : IDisposable
     public Segmenter(InferenceModel model, torch.Device device, float threshold = 0.5f, long? pixelLimit = null, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        CheckThreshold(threshold);
         this.model = model;
         this.pixelLimit = pixelLimit;
         inference = new Inference(model.Net, model.Height, model.Width, model.Preset, model.Spec.InChannels, device);
@@ -72,6 +72,9 @@ public sealed class Segmenter : IDisposable
             threshold, ModelFactory.CountParameters(model.Net), source is null ? "" : Path.GetFullPath(source), device.ToString(),
             typeof(Segmenter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "");
     }
+
+    /// <summary>The lock predictions take (tests hold it to fill a service's queue).</summary>
+    internal object Gate => gate;
 
     /// <summary>What is loaded and how images are prepared.</summary>
     public SegmenterInfo Info { get; }
@@ -126,6 +129,13 @@ public sealed class Segmenter : IDisposable
             disposed = true;
             model.Net.Dispose();
         }
+    }
+
+    /// <summary>Throws a <see cref="UserError"/> unless 0 &lt; <paramref name="threshold"/> &lt; 1.</summary>
+    public static void CheckThreshold(float threshold)
+    {
+        if (!(threshold > 0 && threshold < 1))
+            throw new UserError($"--threshold {threshold}: must be between 0 and 1 (exclusive); 0.5 is the usual.");
     }
 
     /// <summary>Starts torch (once per process) and returns the device <paramref name="device"/> names.</summary>

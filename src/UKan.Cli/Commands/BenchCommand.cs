@@ -91,6 +91,7 @@ static class BenchCommand
             return 0;
         });
         command.Subcommands.Add(kan);
+        command.Subcommands.Add(BenchServeCommand.Create());
         return command;
     }
 

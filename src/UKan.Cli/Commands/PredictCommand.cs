@@ -17,14 +17,16 @@ static class PredictCommand
         var probabilities = new Option<bool>("--probabilities") { Description = "Also write probability maps (16-bit PNG, 0..65535)." };
         var overlays = new Option<bool>("--overlays") { Description = "Also write overlays (prediction in red)." };
         var batch = SharedOptions.Batch(8, "Images per forward pass.");
+        var threshold = SharedOptions.Threshold();
         var inference = new InferenceOptions();
         inference.AddTo(command);
         command.Arguments.Add(inputs);
-        foreach (var o in new Option[] { weights, output, probabilities, overlays, batch, CommandLine.Overwrite }) command.Options.Add(o);
+        foreach (var o in new Option[] { weights, output, probabilities, overlays, batch, threshold, CommandLine.Overwrite }) command.Options.Add(o);
         command.SetAction(parsed =>
         {
             int b = parsed.GetValue(batch), done = 0;
             if (b is < 1 or > 1024) throw new UserError($"--batch {b}: must be between 1 and 1024.");
+            Segmenter.CheckThreshold(parsed.GetValue(threshold));
             var weightsPath = InferenceOptions.WeightsIn(parsed.GetValue(weights)!);
             var files = ExpandInputs(parsed.GetValue(inputs)!);
             var outDir = parsed.GetValue(output)!;
@@ -41,7 +43,7 @@ static class PredictCommand
             var rt = CommandLine.StartTorch(parsed);
             var model = inference.Resolve(parsed, weightsPath, null, rt.Device);
             UKan.IO.OutputGuard.CreateFolder(outFull, outDir, "--out");
-            using var segmenter = new Segmenter(model, rt.Device, source: weightsPath);
+            using var segmenter = new Segmenter(model, rt.Device, parsed.GetValue(threshold), source: weightsPath);
             foreach (var chunk in files.Chunk(b))
             {
                 var results = segmenter.Predict(chunk.Select(f => ImageFile.Read(f)).ToList());

@@ -16,6 +16,7 @@ static class Registry
         yield return TrainCommand.Create();
         yield return EvalCommand.Create();
         yield return PredictCommand.Create();
+        yield return ServeCommand.Create();
         yield return DiffusionCommand.Create();
         yield return DiffusionCommand.TopLevelGenerate();
     }
