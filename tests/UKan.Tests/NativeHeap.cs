@@ -36,6 +36,9 @@ public static class NativeHeap
         return (long)(m.Uordblks + m.Hblkhd);
     }
 
+    /// <summary>Bytes in blocks that malloc gave their own mmap (hblkhd), as opposed to heap (arena) blocks.</summary>
+    public static long MappedBytes() => (long)Native().Hblkhd;
+
     /// <summary>
     /// Native bytes that <paramref name="run"/> leaves allocated while the object it returns is alive (the object is
     /// then disposed): the median of <paramref name="repeats"/> measurements. The counters are process-wide and the

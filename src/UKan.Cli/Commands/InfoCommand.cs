@@ -32,7 +32,8 @@ static class InfoCommand
         yield return ("CPU cores", Environment.ProcessorCount.ToString());
         yield return ("torch threads", torch.get_num_threads().ToString());
         yield return ("garbage collector", (System.Runtime.GCSettings.IsServerGC ? "server" : "workstation") + $", {System.Runtime.GCSettings.LatencyMode}");
-        yield return ("malloc settings", MallocTuning.IsActive() ? $"active ({MallocTuning.Variable}={Environment.GetEnvironmentVariable(MallocTuning.Variable)})" : "NOT active (CPU training will be much slower)");
+        yield return ("malloc settings", MallocTuning.IsActive() ? $"active ({MallocTuning.Variable}={Environment.GetEnvironmentVariable(MallocTuning.Variable)})"
+            : MallocTuning.InProcessState == "mallopt" ? "active in-process (mallopt)" : "NOT active (CPU training will be much slower)");
         if (rt.CpuConvolutions is { } conv)
         {
             yield return ("CPU convolutions", (conv.OneDnn ? "oneDNN" : "ATen (oneDNN off)") + $": {conv.Reason}");

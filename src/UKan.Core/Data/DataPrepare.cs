@@ -4,17 +4,17 @@ using System.Text.RegularExpressions;
 namespace UKan.Data;
 
 /// <summary>What one <see cref="DataPrepare"/> run did.</summary>
+/// <param name="MergedMasks">Images whose mask was merged (OR) from several mask files (BUSI).</param>
+/// <param name="Groups">Images per source group (BUSI: benign/malignant; GlaS: train/testA/testB).</param>
+/// <param name="Skipped">"file: why" for each sample left out.</param>
 public sealed record PrepareResult(
     string Dataset,
     string Source,
     string Output,
     int Images,
     int Masks,
-    /// <summary>Images whose mask was merged (OR) from several mask files (BUSI).</summary>
     int MergedMasks,
-    /// <summary>Images per source group (BUSI: benign/malignant; GlaS: train/testA/testB).</summary>
     IReadOnlyDictionary<string, int> Groups,
-    /// <summary>"file: why" for each sample left out.</summary>
     IReadOnlyList<string> Skipped,
     IReadOnlyList<string> Notes);
 

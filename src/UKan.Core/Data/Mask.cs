@@ -4,7 +4,7 @@ namespace UKan.Data;
 /// One class mask of one sample: the 8-bit grey values as stored (<see cref="Grey"/>) and the foreground as 0/1
 /// (<see cref="Binary"/>).
 /// <para>
-/// Binarisation (<see cref="Binarize"/>): foreground = grey ≥ 128, except when every value is below 128 — masks
+/// Binarisation (<see cref="Binarize(ReadOnlySpan{byte})"/>): foreground = grey ≥ 128, except when every value is below 128 — masks
 /// stored as 0/1 (or small label ids) — where foreground = grey > 0. Why ≥ 128 and not > 0: masks are meant to be
 /// {0, 255}, but JPEG-compressed masks (Kvasir-SEG) and resampled ones (CVC-ClinicDB's soft edges) carry values
 /// near 0 and near 255; the midpoint splits those evenly, where > 0 would turn every ringing pixel into

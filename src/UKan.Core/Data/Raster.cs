@@ -8,7 +8,9 @@ namespace UKan.Data;
 /// </summary>
 public sealed class Raster
 {
+    /// <summary>Pixels per row.</summary>
     public int Width { get; }
+    /// <summary>Rows.</summary>
     public int Height { get; }
     /// <summary>1, 3 or 4.</summary>
     public int Channels { get; }
@@ -37,9 +39,13 @@ public sealed class Raster
     public static Raster Create16(int width, int height, int channels, ushort[]? samples = null) =>
         new(width, height, channels, 16, null, samples ?? new ushort[checked(width * height * channels)]);
 
+    /// <summary>Whether the samples are 16-bit (<see cref="Pixels16"/>) rather than 8-bit (<see cref="Pixels8"/>).</summary>
     public bool Is16Bit => BitDepth == 16;
+    /// <summary>Width × height.</summary>
     public int PixelCount => Width * Height;
+    /// <summary>Width × height × channels: the length of the sample array.</summary>
     public int SampleCount => Width * Height * Channels;
+    /// <summary>The largest sample value: 255 or 65535.</summary>
     public int MaxValue => Is16Bit ? 65535 : 255;
 
     /// <summary>The 8-bit samples; throws for a 16-bit image (convert with <see cref="ImageOps.To8Bit"/>).</summary>
@@ -58,10 +64,18 @@ public sealed class Raster
         }
     }
 
+    /// <summary>"W×H, grey|colour|colour+alpha, N-bit", for messages.</summary>
     public string Describe() => $"{Width}x{Height}, {Channels switch { 1 => "grey", 3 => "colour", _ => "colour+alpha" }}, {BitDepth}-bit";
 
+    /// <inheritdoc cref="Describe"/>
     public override string ToString() => Describe();
 }
 
 /// <summary>Colour sample order of a 3-channel image: RGB (files, PIL, torchvision) or BGR (OpenCV, hence U-KAN).</summary>
-public enum ChannelOrder { Rgb, Bgr }
+public enum ChannelOrder
+{
+    /// <summary>Red, green, blue: what the decoders give.</summary>
+    Rgb,
+    /// <summary>Blue, green, red: what cv2.imread gives, so what the official U-KAN pipeline feeds the network.</summary>
+    Bgr,
+}

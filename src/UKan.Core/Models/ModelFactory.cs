@@ -7,6 +7,10 @@ namespace UKan.Models;
 /// <summary>Builds any segmentation model from its <see cref="ModelSpec"/>.</summary>
 public static class ModelFactory
 {
+    /// <summary>
+    /// A new network for <paramref name="spec"/> with freshly initialised weights, on the CPU (move it with
+    /// <c>to(device)</c>). Input: N×C×H×W float32 with H and W multiples of 32; output: N×classes×H×W logits.
+    /// </summary>
     public static nn.Module<Tensor, Tensor> Create(ModelSpec spec) => spec.Architecture switch
     {
         Architecture.UKan => new SegUKan(spec, ConvFactories.Conv2d, UKanLinear(spec)),
@@ -50,6 +54,7 @@ public static class ModelFactory
         ? (i, o) => nn.Linear(i, o, hasBias: true)
         : (i, o) => new KanLinear(i, o);
 
+    /// <summary>The number of (trainable, unless <paramref name="trainableOnly"/> is false) parameters of <paramref name="model"/>.</summary>
     public static long CountParameters(nn.Module model, bool trainableOnly = true) =>
         model.parameters().Where(p => !trainableOnly || p.requires_grad).Sum(p => p.numel());
 }

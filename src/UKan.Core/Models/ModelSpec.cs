@@ -45,11 +45,15 @@ public enum SegmentationLoss
 /// </summary>
 public sealed record ModelSpec
 {
+    /// <summary>The network: Seg U-KAN (default), ALL U-KAN or the stacked-KAN baseline.</summary>
     public Architecture Architecture { get; init; } = Architecture.UKan;
     /// <summary>Channels of the three deep stages [d0, d1, d2]; encoder stages use d0/8, d0/4, d0.</summary>
     public int[] EmbedDims { get; init; } = [128, 160, 256];
+    /// <summary>Image channels the network takes: 3 (colour, the default) or 1 (grey).</summary>
     public int InChannels { get; init; } = 3;
+    /// <summary>Output channels (classes); training and the masks use binary segmentation, 1.</summary>
     public int NumClasses { get; init; } = 1;
+    /// <summary>KANLinear (U-KAN) or Linear (the MLP ablation) in the tokenized blocks.</summary>
     public TokenMixer Mixer { get; init; } = TokenMixer.Kan;
     /// <summary>The training loss, which also says how predictions are read (sigmoid per channel, or softmax + argmax).</summary>
     public SegmentationLoss Loss { get; init; } = SegmentationLoss.BceDice;
@@ -64,6 +68,7 @@ public sealed record ModelSpec
     // Options are read strictly: a misspelt key would otherwise silently give a default.
     static readonly JsonSerializerOptions StrictJson = new(Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
 
+    /// <summary>This spec as the compact JSON stored in checkpoint metadata.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>The architecture options as <typeparamref name="T"/>; absent options (or absent keys) give the defaults.</summary>
@@ -77,6 +82,8 @@ public sealed record ModelSpec
     /// <summary>This spec with <paramref name="options"/> stored as its architecture options.</summary>
     public ModelSpec WithOptions<T>(T options) => this with { ArchitectureOptions = JsonSerializer.SerializeToElement(options, Json) };
 
+    /// <summary>A spec from checkpoint-metadata JSON; a damaged one is a <see cref="UserError"/>.</summary>
+    /// <param name="json">The JSON written by <see cref="ToJson"/>.</param>
     /// <param name="source">The file the JSON comes from, for the message when it cannot be read.</param>
     public static ModelSpec FromJson(string json, string source = "the checkpoint")
     {
@@ -143,6 +150,7 @@ public static class ModelPresets
         ["tiny"] = [32, 40, 64],
     };
 
+    /// <summary>The embed dims of a preset name (paper, large, tiny); an unknown name is a <see cref="UserError"/>.</summary>
     public static int[] Resolve(string preset) =>
         Dims.TryGetValue(preset, out var dims) ? dims
         : throw new UserError($"--preset {preset}: unknown preset; use one of {string.Join(", ", Dims.Keys)}, or --embed-dims d0,d1,d2.");

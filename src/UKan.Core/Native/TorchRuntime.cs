@@ -4,12 +4,30 @@ using TorchSharp;
 
 namespace UKan.Native;
 
-public enum DeviceRequest { Auto, Cpu, Cuda }
+/// <summary>Where torch should compute.</summary>
+public enum DeviceRequest
+{
+    /// <summary>A GPU when a CUDA libtorch and a usable GPU are found, else the CPU.</summary>
+    Auto,
+    /// <summary>The CPU, even where a GPU is present.</summary>
+    Cpu,
+    /// <summary>A GPU; an error (<see cref="UserError"/>) when none is usable.</summary>
+    Cuda,
+}
 
 /// <summary>How the caller wants torch set up; every field has a sensible default.</summary>
+/// <param name="Device">Where to compute.</param>
+/// <param name="LibTorch">A libtorch folder to load (its lib folder, a libtorch root or a torch package folder);
+/// null: <c>UKAN_LIBTORCH</c>, else an installed PyTorch with CUDA (device auto/cuda), else the bundled CPU libtorch.</param>
+/// <param name="Threads">Torch's CPU threads; null: torch's default (all cores; 4 on a GPU run).</param>
 public sealed record RuntimeOptions(DeviceRequest Device = DeviceRequest.Auto, string? LibTorch = null, int? Threads = null);
 
 /// <summary>What was loaded, from where, and the device chosen. Printed by <c>ukan info</c>.</summary>
+/// <param name="Device">The device chosen.</param>
+/// <param name="LibTorch">The libtorch loaded and where it came from.</param>
+/// <param name="LibTorchSharpPath">The TorchSharp native wrapper loaded (a patched copy on older systems).</param>
+/// <param name="PatchedForOldLibStdCxx">Whether that wrapper is the copy patched for a libstdc++ older than GCC 13.</param>
+/// <param name="LibStdCxxPath">The libstdc++ the process uses.</param>
 public sealed record RuntimeInfo(
     torch.Device Device,
     LibTorchDirectory LibTorch,
@@ -36,16 +54,26 @@ public static class TorchRuntime
     static readonly object Gate = new();
     static RuntimeInfo? current;
 
+    /// <summary>The environment variable naming the cache folder (patched libraries, compiled shims).</summary>
     public const string CacheVariable = "UKAN_CACHE_DIR";
 
     /// <summary>The runtime, initialising it with defaults (device auto) on first use.</summary>
     public static RuntimeInfo Current => current ?? Initialize(new RuntimeOptions());
 
+    /// <summary>Whether torch has been started in this process.</summary>
     public static bool IsInitialized => current is not null;
 
     /// <summary>Torch's CPU threads on a GPU run unless --threads says otherwise.</summary>
     public const int GpuHostThreads = 4;
 
+    /// <summary>
+    /// Starts torch once per process: sets malloc up (<see cref="MallocTuning.ApplyInProcess"/>), chooses and loads
+    /// libtorch, picks the device and checks the CPU convolutions (<see cref="Native.CpuConvolutions"/>). Later calls
+    /// return the first call's runtime (and may change <see cref="RuntimeOptions.Threads"/>). Call it before any other
+    /// torch use when the defaults (device auto) are not wanted; the <c>Segmenter</c> and the <see cref="Training.Trainer"/>
+    /// call it themselves otherwise.
+    /// </summary>
+    /// <exception cref="UserError">No usable libtorch, or a GPU was required and none is usable.</exception>
     public static RuntimeInfo Initialize(RuntimeOptions options)
     {
         // The layers reach the fused CUDA kernels through this loader, never native code directly.
@@ -67,6 +95,9 @@ public static class TorchRuntime
                 return current;
             }
 
+            // Before libtorch allocates anything: in a process that ukan did not start with GLIBC_TUNABLES set (an app
+            // using the library, a test host), the same malloc behaviour through mallopt (MallocTuning).
+            MallocTuning.ApplyInProcess();
             var libtorch = ChooseLibTorch(options);
             var sharp = FindLibTorchSharp();
             var (sharpPath, patched) = PatchIfNeeded(sharp);

@@ -39,6 +39,7 @@ public static class PrecisionSettings
         public void Dispose() { if (active) Apply(Precision.Fp32); }
     }
 
+    /// <summary>The option spelling: fp32, tf32, fp32-strict, bf16.</summary>
     public static string Name(Precision precision) => precision switch
     {
         Precision.Fp32Strict => "fp32-strict",
@@ -73,6 +74,7 @@ public static class PrecisionSettings
         var v => throw new UserError($"UKAN_CUDNN_AUTOTUNE={v}: use on, off or a number of candidates (0 = all)."),
     };
 
+    /// <summary>The precision an option spelling names; anything else is a <see cref="UserError"/>.</summary>
     public static Precision Parse(string text) => text.ToLowerInvariant() switch
     {
         "fp32" => Precision.Fp32,

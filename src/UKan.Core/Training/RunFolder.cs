@@ -12,17 +12,29 @@ namespace UKan.Training;
 /// </summary>
 public sealed class RunFolder(string root)
 {
+    /// <summary>The run folder, as an absolute path.</summary>
     public string Root { get; } = Path.GetFullPath(root);
+    /// <summary>config.json: the resolved <see cref="TrainConfig"/>.</summary>
     public string Config => Path.Combine(Root, "config.json");
+    /// <summary>split.json: the training and validation image ids.</summary>
     public string Split => Path.Combine(Root, "split.json");
+    /// <summary>dataset_fingerprint.json: counts, sizes and hashes of the data the run was trained on.</summary>
     public string Fingerprint => Path.Combine(Root, "dataset_fingerprint.json");
+    /// <summary>metrics.csv: one <see cref="EpochRecord"/> per line.</summary>
     public string Metrics => Path.Combine(Root, "metrics.csv");
+    /// <summary>events/: the same metrics for TensorBoard.</summary>
     public string Events => Path.Combine(Root, "events");
+    /// <summary>checkpoints/: the training checkpoints.</summary>
     public string Checkpoints => Path.Combine(Root, "checkpoints");
+    /// <summary>checkpoints/last.safetensors: model and optimizer state after the last finished epoch (for resuming).</summary>
     public string Last => Path.Combine(Checkpoints, "last.safetensors");
+    /// <summary>checkpoints/best.safetensors: the checkpoint of the best validation epoch.</summary>
     public string Best => Path.Combine(Checkpoints, "best.safetensors");
+    /// <summary>model.safetensors: the best model's weights under the official names, what predict and the Segmenter load.</summary>
     public string ExportedModel => Path.Combine(Root, "model.safetensors");
+    /// <summary>curves.png: loss and IoU per epoch.</summary>
     public string Curves => Path.Combine(Root, "curves.png");
+    /// <summary>overlays_best.png: validation images with the best model's masks.</summary>
     public string Overlays => Path.Combine(Root, "overlays_best.png");
     /// <summary>Diffusion runs: the sample grids, one PNG per sampling epoch.</summary>
     public string Samples => Path.Combine(Root, "samples");
@@ -32,8 +44,10 @@ public sealed class RunFolder(string root)
     /// </summary>
     public string OldDiffusionLast => Path.Combine(Root, "last.safetensors");
 
+    /// <summary>The first line of metrics.csv.</summary>
     public static readonly string MetricsHeader = "epoch,lr,kan_lr,loss,iou,val_loss,val_iou,val_dice,val_iou_per_image,val_dice_per_image,seconds,best";
 
+    /// <summary>Writes metrics.csv (atomically) from <paramref name="records"/>.</summary>
     public void WriteMetrics(IReadOnlyList<EpochRecord> records)
     {
         var sb = new StringBuilder(MetricsHeader).Append('\n');
@@ -44,6 +58,7 @@ public sealed class RunFolder(string root)
         AtomicFile.WriteAllText(Metrics, sb.ToString());
     }
 
+    /// <summary>Reads metrics.csv; empty when the run has none yet.</summary>
     public List<EpochRecord> ReadMetrics()
     {
         var list = new List<EpochRecord>();

@@ -9,21 +9,33 @@ namespace UKan.Training;
 /// Everything a segmentation training run needs, with the official U-KAN defaults (Seg_UKAN/train.py of
 /// CUHK-AIM-Group/U-KAN @ b20bf63). Written resolved to config.json in every run folder.
 /// </summary>
+/// <remarks>
+/// Only <see cref="Data"/> and <see cref="Output"/> are required; <c>ukan train</c> maps its options one to one onto
+/// these properties. <see cref="Validate"/> (called by <see cref="Trainer.Start"/>) refuses impossible values.
+/// </remarks>
 public sealed record TrainConfig
 {
+    /// <summary>The dataset folder: <c>images/</c> and <c>masks/0/</c> with matching file names (<c>ukan data prepare</c>).</summary>
     public required string Data { get; init; }
+    /// <summary>The run folder to create; it must not exist or be empty (a new run never replaces files).</summary>
     public required string Output { get; init; }
+    /// <summary>The network to train; the default is Seg U-KAN with the paper's embed dims (<see cref="ModelPresets"/>).</summary>
     public ModelSpec Model { get; init; } = new();
     /// <summary>400 epochs, batch 8, as the reference.</summary>
     public int Epochs { get; init; } = 400;
+    /// <summary>Images per training step; incomplete last batches are dropped, as the reference's drop_last.</summary>
     public int Batch { get; init; } = 8;
     /// <summary>Training resolution (256 for BUSI and CVC-ClinicDB, 512 for GlaS in the paper).</summary>
     public int Height { get; init; } = 256;
+    /// <summary>Training width; height and width are multiples of 32 (the network downsamples five times).</summary>
     public int Width { get; init; } = 256;
     /// <summary>Adam, lr 1e-4 / weight decay 1e-4; KAN weights (names with "layer" and "fc") lr 1e-2 / 1e-4.</summary>
     public double Lr { get; init; } = 1e-4;
+    /// <summary>Weight decay of the non-KAN parameters.</summary>
     public double WeightDecay { get; init; } = 1e-4;
+    /// <summary>Learning rate of the KAN layers' parameters.</summary>
     public double KanLr { get; init; } = 1e-2;
+    /// <summary>Weight decay of the KAN layers' parameters.</summary>
     public double KanWeightDecay { get; init; } = 1e-4;
     /// <summary>CosineAnnealingLR over the epochs down to 1e-5, stepped once per epoch.</summary>
     public double MinLr { get; init; } = 1e-5;
@@ -31,7 +43,9 @@ public sealed record TrainConfig
     public long DataSeed { get; init; } = 2981;
     /// <summary>Seeds model initialisation (the reference fixes torch's seed at 1029).</summary>
     public long TorchSeed { get; init; } = 1029;
+    /// <summary>Share of the images held out for validation (0.2, as the reference's train_test_split).</summary>
     public double ValidationFraction { get; init; } = 0.2;
+    /// <summary>How images become inputs; <see cref="PreprocessingPreset.Official"/> reproduces the reference exactly.</summary>
     public PreprocessingPreset Preprocessing { get; init; } = PreprocessingPreset.Official;
     /// <summary>A split.json to reuse instead of making one.</summary>
     public string? Split { get; init; }
@@ -61,6 +75,7 @@ public sealed record TrainConfig
     /// <summary>Number of validation samples shown in the overlay grid.</summary>
     public int OverlaySamples { get; init; } = 16;
 
+    /// <summary>This configuration as config.json text (snake_case names, enums in kebab-case).</summary>
     public string ToJson() => JsonFiles.Serialize(this);
 
     /// <summary>A config from its JSON; keys in the camelCase or PascalCase of older versions are accepted too.</summary>

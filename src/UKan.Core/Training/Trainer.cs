@@ -11,9 +11,16 @@ using static TorchSharp.torch;
 namespace UKan.Training;
 
 /// <summary>What a finished (or stopped) run reports.</summary>
+/// <param name="RunFolder">The run folder (absolute); <see cref="Training.RunFolder"/> names the files in it, e.g. the
+/// exported best model <c>model.safetensors</c> that <c>ukan predict</c> and the <c>Segmenter</c> load.</param>
+/// <param name="EpochsDone">Epochs completed in total, including those before a resume.</param>
+/// <param name="BestIou">The best validation IoU so far (official, batch-pooled), the one the exported model reached.</param>
+/// <param name="BestEpoch">The 0-based epoch of <paramref name="BestIou"/>; −1 when no epoch was validated.</param>
+/// <param name="Stopped">True when the run was cancelled before its last epoch; it can be resumed with
+/// <see cref="Trainer.Resume"/>.</param>
 public sealed record TrainResult(string RunFolder, int EpochsDone, double BestIou, int BestEpoch, bool Stopped)
 {
-    /// <summary>Where the run's time went (see <see cref="TrainingProfile"/>).</summary>
+    /// <summary>Where the run's time went (see <see cref="TrainingProfile"/>); advanced.</summary>
     public TrainingProfile? Profile { get; init; }
 }
 
@@ -24,8 +31,18 @@ public sealed record TrainResult(string RunFolder, int EpochsDone, double BestIo
 /// a CUDA-graph path on the GPU, and a clear error when the loss diverges.
 /// </summary>
 /// <remarks>
-/// Determinism: the data order and every augmentation derive from (data seed, epoch, position), the model has no
-/// random layers, and the optimizer state is saved, so on the CPU a resumed run is bit-identical to an uninterrupted one.
+/// <para>Determinism: the data order and every augmentation derive from (data seed, epoch, position), the model has no
+/// random layers, and the optimizer state is saved, so on the CPU a resumed run is bit-identical to an uninterrupted one.</para>
+/// <para>From code (what <c>ukan train</c> does):</para>
+/// <code>
+/// var config = new TrainConfig { Data = "data/busi", Output = "runs/busi", Epochs = 100 };
+/// TrainResult result = Trainer.Start(config);                  // torch starts on first use (GPU if one is usable)
+/// string weights = new RunFolder(result.RunFolder).ExportedModel;  // model.safetensors of the best epoch
+/// </code>
+/// <para>The data folder holds <c>images/</c> and <c>masks/0/</c> (<c>ukan data prepare</c> makes one from a public
+/// dataset). Settings and data are checked before anything is written; errors a caller can fix are
+/// <see cref="UserError"/>s. Call <see cref="Native.TorchRuntime.Initialize"/> first to choose the device or the
+/// libtorch. A run holds its folder's lock, so one process trains one run folder at a time.</para>
 /// </remarks>
 public sealed class Trainer
 {
@@ -43,9 +60,18 @@ public sealed class Trainer
     /// start that ends (error or Ctrl+C) before its first checkpoint removes the folder again, so that a failed start
     /// never leaves a run that can neither be resumed nor started again.
     /// </summary>
+    /// <param name="config">The run's settings; <see cref="TrainConfig.Data"/> and <see cref="TrainConfig.Output"/> are required,
+    /// the rest default to the official recipe.</param>
+    /// <param name="progress">Receives messages, per-step losses and per-epoch metrics; null: none (<see cref="SilentProgress"/>).</param>
+    /// <param name="cancel">Stops the run at the next step; the last finished epoch's checkpoint is kept and the result
+    /// has <see cref="TrainResult.Stopped"/> set (before the first epoch ends, the folder is removed and
+    /// <see cref="OperationCanceledException"/> is thrown).</param>
     /// <param name="profile">Synchronise the device at phase boundaries so that the profile charges GPU time exactly (slower).</param>
-    public static TrainResult Start(TrainConfig config, ITrainingProgress progress, CancellationToken cancel = default, bool profile = false)
+    /// <returns>The run's outcome; the folder holds the best model, the last checkpoint, metrics.csv and the curves.</returns>
+    /// <exception cref="UserError">A setting, the data or the output folder is wrong (the message says how to fix it).</exception>
+    public static TrainResult Start(TrainConfig config, ITrainingProgress? progress = null, CancellationToken cancel = default, bool profile = false)
     {
+        progress ??= SilentProgress.Instance;
         var timing = new TrainingProfile(TorchRuntime.Current.Device, profile);
         config.Validate();
         var run = new RunFolder(config.Output);
@@ -85,8 +111,16 @@ public sealed class Trainer
     }
 
     /// <summary>Continues a run from its last checkpoint; <paramref name="epochs"/> may extend the schedule.</summary>
-    public static TrainResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default, bool profile = false)
+    /// <param name="runDir">A run folder made by <see cref="Start"/> (or <c>ukan train</c>).</param>
+    /// <param name="epochs">A new total number of epochs (the cosine schedule then runs to it); null: the run's own.</param>
+    /// <param name="progress">As for <see cref="Start"/>; null: none.</param>
+    /// <param name="cancel">As for <see cref="Start"/>.</param>
+    /// <param name="profile">As for <see cref="Start"/>.</param>
+    /// <exception cref="UserError">The folder is not a resumable run, or its data changed shape.</exception>
+    public static TrainResult Resume(string runDir, int? epochs = null, ITrainingProgress? progress = null, CancellationToken cancel = default,
+        bool profile = false)
     {
+        progress ??= SilentProgress.Instance;
         var timing = new TrainingProfile(TorchRuntime.Current.Device, profile);
         var run = new RunFolder(runDir);
         using var runLock = UKan.IO.RunDirectory.OpenExisting(run.Root, UKan.IO.RunDirectory.Segmentation);
@@ -371,6 +405,11 @@ public sealed class Trainer
     }
 
     /// <summary>Validation scores in both ways: official (batch-pooled, batch-size weighted) and per-image means.</summary>
+    /// <param name="Loss">Mean BCE + Dice loss.</param>
+    /// <param name="Iou">IoU pooled over each batch, weighted by batch size (the official validate()).</param>
+    /// <param name="Dice">Dice from the pooled IoU, 2·IoU/(1+IoU), as the official code reports it.</param>
+    /// <param name="IouPerImage">Mean of the per-image IoU.</param>
+    /// <param name="DicePerImage">Mean of the per-image Dice.</param>
     public sealed record ValidationScores(double Loss, double Iou, double Dice, double IouPerImage, double DicePerImage);
 
     /// <summary>

@@ -47,9 +47,13 @@ public class BackgroundWriterTests
         {
             writer.Enqueue(() => AtomicFile.WriteAllBytes(path, new byte[] { 1, 2, 3 }));
             writer.Flush();
-            // The next checkpoint breaks off after part of its bytes (a full disk, a crash of the writer).
-            writer.Enqueue(() => AtomicFile.Write(path, s => { s.Write(new byte[1000]); throw new IOException("disk full"); }));
-            Assert.Throws<UserError>(writer.Flush);
+            // The next checkpoint breaks off after part of its bytes (a full disk, a crash of the writer). The failure
+            // surfaces on the Enqueue itself when the writer thread gets there first, else on Flush.
+            Assert.Throws<UserError>(() =>
+            {
+                writer.Enqueue(() => AtomicFile.Write(path, s => { s.Write(new byte[1000]); throw new IOException("disk full"); }));
+                writer.Flush();
+            });
         }
         Assert.Equal(new byte[] { 1, 2, 3 }, File.ReadAllBytes(path));
         Assert.Equal([path], Directory.GetFiles(Path.GetDirectoryName(path)!));

@@ -141,7 +141,7 @@ public sealed class UpSample : TimedBlock
 /// <summary>
 /// The tokenized block of Diffusion U-KAN (shiftedBlock): KANLinear(LayerNorm(x)) with a Swish base, plus the projected
 /// time embedding broadcast over the tokens. No residual and no depthwise convolution, unlike the segmentation block.
-/// With <paramref name="mlp"/> the KAN is Linear → Swish → Linear (the UMLP baseline).
+/// With <c>mlp</c> (a constructor argument) the KAN is Linear → Swish → Linear (the UMLP baseline).
 /// </summary>
 public sealed class ShiftedBlock : nn.Module<Tensor, Tensor, Tensor>
 {
