@@ -18,6 +18,8 @@ dotnet publish "$stage/src/src/UKan.Cli/UKan.Cli.csproj" -c Release -r linux-x64
   -p:UKanNoCpuLibTorch=true -o "$stage/app" -nologo -v q -clp:ErrorsOnly
 # Nothing of the CPU libtorch may travel (hundreds of MB); fail loudly if a dependency brought it back.
 if ls "$stage/app" | grep -qE '^libtorch_cpu\.so$'; then echo "pack-gpu: CPU libtorch leaked into the bundle" >&2; exit 1; fi
+# ONNX Runtime's package copies its Windows DLL next to the Linux library even for linux-x64 (17 MB of nothing here).
+rm -f "$stage/app/onnxruntime.dll"
 
 dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
 fx="$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -1)"

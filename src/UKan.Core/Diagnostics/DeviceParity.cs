@@ -107,7 +107,11 @@ public static class DeviceParity
         var (yc, lc, gc) = TrainForward(cpuModel, input, target);
         var (yd, ld, gd) = TrainForward(devModel, input.to(device), target.to(device));
         var tag = $"{spec.Architecture} {Describe(precision)}";
-        yield return Compare($"{tag}: logits", yd, yc, OutputBound(precision));
+        // Attention U-Net's gates pass a one-channel map through BatchNorm in training mode: dividing by the batch's
+        // small spread amplifies the order of float sums, and its logits differed by 1.9e-5 (relative norm) between an
+        // H200 and the CPU in strict fp32 while loss and gradients agreed to 1e-5 (selftest, 2026-11-30); 5× the bound.
+        var logitsBound = OutputBound(precision) * (spec.Architecture == Architecture.AttUNet ? 5 : 1);
+        yield return Compare($"{tag}: logits", yd, yc, logitsBound);
         yield return Compare($"{tag}: loss", ld, lc, OutputBound(precision));
         yield return Compare($"{tag}: gradients", gd, gc, GradientBound(precision));
     }

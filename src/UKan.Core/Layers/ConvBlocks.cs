@@ -9,7 +9,7 @@ namespace UKan.Layers;
 /// <c>ConvLayer</c> and <c>D_ConvLayer</c>): two 3×3 conv → BN → ReLU units in a Sequential named <c>conv</c>, so the
 /// state-dict keys are <c>conv.0</c> (conv), <c>conv.1</c> (BN), <c>conv.3</c>, <c>conv.4</c> as in the reference.
 /// The same unit is U-Net's double convolution (<c>conv_block</c> of Attention U-Net's reference; <c>DoubleConv</c> of
-/// milesial/Pytorch-UNet, whose Sequential is named <c>double_conv</c>: see <paramref name="key"/>).
+/// milesial/Pytorch-UNet, whose Sequential is named <c>double_conv</c>: the constructor's <c>key</c>).
 /// </summary>
 public sealed class DoubleConv : nn.Module<Tensor, Tensor>
 {

@@ -118,6 +118,7 @@ public sealed record ModelSpec
         return null;
     }
 
+    /// <summary>The loss mode as the command line spells it (--loss bce-dice | ce-dice).</summary>
     public static string LossName(SegmentationLoss loss) => loss == SegmentationLoss.CeDice ? "ce-dice" : "bce-dice";
 
     /// <summary>Output channels that are scored: every channel with BCE + Dice, the classes after the background with softmax.</summary>
