@@ -44,7 +44,10 @@ public static class OnnxExporter
     {
         CheckOpset(options.Opset);
         if (model is not SegUKan net || net.Spec.Architecture == Architecture.StackedKan)
-            throw new UserError("ONNX export: only ukan (KAN or --mlp mixers) and allukan models can be exported; the stacked-KAN baseline's KAN convolutions have no ONNX form here.");
+            throw new UserError($"ONNX export: {(model is SegUKan s ? ArchitectureNames.Name(s.Spec.Architecture) : model.GetType().Name)} models cannot be exported yet; "
+                + "the exporter covers ukan (KAN or --mlp mixers) and allukan (the stacked-KAN baseline's KAN convolutions and the convolutional baselines have no emitters).");
+        if (metadata.Spec.Loss == SegmentationLoss.CeDice)
+            throw new UserError("ONNX export: softmax (ce-dice) models cannot be exported yet; the graph's probabilities output is a sigmoid per class.");
         if (options.Batch is < 1) throw new UserError($"--batch {options.Batch}: must be at least 1, or dynamic.");
         if (options.Size is ({ } h, { } w) && (h % 32 != 0 || w % 32 != 0 || h < 32 || w < 32))
             throw new UserError($"--size {h}x{w}: U-KAN needs multiples of 32 (five halvings).");
