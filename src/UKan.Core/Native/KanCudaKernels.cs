@@ -190,12 +190,7 @@ public sealed class KanCudaKernels : IFusedCudaKernels
         if (status != 0) throw new InvalidOperationException($"{what} failed (CUDA error {status})");
     }
 
-    static IntPtr Pointer(Tensor? t)
-    {
-        if (t is null) return IntPtr.Zero;
-        using var storage = t.storage<float>();
-        return storage.data_ptr() + (nint)(t.storage_offset() * sizeof(float));
-    }
+    static IntPtr Pointer(Tensor? t) => TensorPointer.Of(t);
 
     void Launch(IntPtr function, long n, params object[] args) => LaunchOn(function, (uint)((n + Block - 1) / Block), Block, 0, args);
 
