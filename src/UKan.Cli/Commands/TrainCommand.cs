@@ -1,6 +1,7 @@
 using System.CommandLine;
 using UKan.Data;
 using UKan.Training;
+using UKan.Training.Distributed;
 
 namespace UKan.Cli.Commands;
 
@@ -47,27 +48,48 @@ static class TrainCommand
             Arity = ArgumentArity.ZeroOrOne,
         };
         profileOption.AcceptOnlyFromAmong("sync", "async");
+        var gpus = SharedOptions.Gpus();
+        var devices = SharedOptions.Devices();
+        var syncBn = SharedOptions.SyncBatchNorm();
+        // Every step's loss (averaged over the workers) into a CSV file: for comparing runs step by step (it waits for
+        // the GPU after each step, so it is not for normal runs).
+        var logSteps = new Option<string?>("--log-steps") { Description = "Write every step's loss to this CSV file (slow: waits for each step).", Hidden = true };
         model.AddTo(command);
-        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs, precisionOption, layout, placement, profileOption })
+        foreach (var o in new Option[] { data, output, resume, epochs, batch, size, lr, kanLr, wd, kanWd, minLr, dataSeed, seed, preprocessing, split, valFraction, early, valEvery, graphs, precisionOption, layout, placement, profileOption, gpus, devices, syncBn, logSteps })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
         {
             bool profiling = parsed.GetResult(profileOption) is not null;
             bool profileSync = profiling && parsed.GetValue(profileOption) != "async";
+            var requested = DataParallelLaunch.Requested(parsed.GetValue(gpus), parsed.GetValue(devices));
+            var worker = WorkerEnvironment.Current();
+            if (worker is null && DataParallelLaunch.NeedsWorkers(requested))
+            {
+                // The supervisor: every worker gets this command line; a new run's default folder is fixed here so that they agree on it.
+                var extra = new List<string>();
+                if (parsed.GetValue(resume) is null && parsed.GetValue(output) is null && parsed.GetValue(data) is string d)
+                    extra.AddRange(["--out", DefaultOutput(d, model.Resolve(parsed))]);
+                using var stop = CommandLine.StopOnCtrlC("group of steps");
+                Console.WriteLine($"data-parallel training on {requested!.Count} devices ({string.Join(", ", requested)}), one worker process each");
+                return DataParallelLaunch.Supervise(parsed, requested, extra, stop.Token);
+            }
             var rt = CommandLine.StartTorch(parsed);
-            using var cancel = CommandLine.StopOnCtrlC("step");
+            // A worker stops when its supervisor says so (see StopChannel); a lone process on Ctrl+C or SIGTERM.
+            using CancellationTokenSource cancel = worker is null ? CommandLine.StopOnCtrlC("step") : new StopChannel(Console.In);
+            using var collectives = worker?.Connect();
+            var parallel = collectives is null ? null : new DataParallel(collectives);
             var progress = new ConsoleProgress();
             TrainResult result;
             if (parsed.GetValue(resume) is string runDir)
             {
                 var configPath = Path.Combine(runDir, "config.json");
                 TrainConfig? run = null;
-                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--profile" },
+                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--profile", "--gpus", "--devices", "--log-steps" },
                     name => RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));
                 SharedOptions.CheckResumeEpochs(parsed.GetValue(epochs));
-                Console.WriteLine($"resuming {runDir} on {rt.Device}");
-                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, profileSync));
+                Console.WriteLine($"resuming {runDir} on {Describe(rt, parallel)}");
+                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, profileSync, parallel, parsed.GetValue(logSteps)));
             }
             else
             {
@@ -81,7 +103,7 @@ static class TrainCommand
                 var config = new TrainConfig
                 {
                     Data = Path.GetFullPath(dataDir),
-                    Output = Path.GetFullPath(parsed.GetValue(output) ?? Path.Combine("runs", $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)))}-{spec.Architecture.ToString().ToLowerInvariant()}-{DateTime.Now:yyyyMMdd-HHmmss}")),
+                    Output = Path.GetFullPath(parsed.GetValue(output) ?? DefaultOutput(dataDir, spec)),
                     Model = spec,
                     Epochs = parsed.GetValue(epochs) ?? defaults.Epochs,
                     Batch = parsed.GetValue(batch), Height = h, Width = w,
@@ -93,9 +115,13 @@ static class TrainCommand
                     Precision = UKan.Benchmarks.PrecisionSettings.Parse(parsed.GetValue(precisionOption)!),
                     ChannelsLast = SharedOptions.ChannelsLast(parsed.GetValue(layout), rt.Device),
                     DataPlacement = Enum.Parse<DataPlacement>(parsed.GetValue(placement)!, ignoreCase: true),
+                    Devices = parallel?.WorldSize ?? 1,
+                    SyncBatchNorm = parsed.GetValue(syncBn),
                 };
-                Console.WriteLine($"training {spec.Describe()} on {config.Data} ({rt.Device}), run folder {config.Output}");
-                result = progress.Run(p => Trainer.Start(config, p, cancel.Token, profileSync));
+                Console.WriteLine($"training {spec.Describe()} on {config.Data} ({Describe(rt, parallel)}), run folder {config.Output}");
+                if (parallel is not null)
+                    Console.WriteLine($"batch {config.Batch} per device × {parallel.WorldSize} devices = global batch {config.Batch * parallel.WorldSize}; batch norm {(config.SyncBatchNorm ? "synchronised" : "per device")}; {collectives!.Describe}");
+                result = progress.Run(p => Trainer.Start(config, p, cancel.Token, profileSync, parallel, parsed.GetValue(logSteps)));
             }
             if (profiling && result.Profile is { } profile)
             {
@@ -111,6 +137,13 @@ static class TrainCommand
         });
         return command;
     }
+
+    /// <summary>runs/&lt;data&gt;-&lt;model&gt;-&lt;time&gt;: a new run's folder when --out is not given.</summary>
+    static string DefaultOutput(string dataDir, UKan.Models.ModelSpec spec) =>
+        Path.Combine("runs", $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)))}-{spec.Architecture.ToString().ToLowerInvariant()}-{DateTime.Now:yyyyMMdd-HHmmss}");
+
+    static string Describe(UKan.Native.RuntimeInfo rt, DataParallel? parallel) =>
+        parallel is null ? rt.Device.ToString() : $"{rt.Device}, worker {parallel.Rank} of {parallel.WorldSize}";
 
     /// <summary>A run's setting as the option that sets it would spell it, for the --resume conflict message.</summary>
     static string? RunValue(TrainConfig? c, string option)
@@ -145,6 +178,7 @@ static class TrainCommand
             "--graphs" => c.CudaGraphs ? "auto" : "off",
             "--precision" => c.Precision.ToString().ToLowerInvariant(),
             "--layout" => c.ChannelsLast ? "channels-last" : "nchw",
+            "--sync-bn" => c.SyncBatchNorm ? "on" : "off",
             _ => null,
         };
     }

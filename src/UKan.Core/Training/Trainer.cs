@@ -204,7 +204,7 @@ public sealed class Trainer
                 // Every worker starts from rank 0's weights and buffers (as DDP's constructor does), and with --sync-bn
                 // normalises with the statistics of the global batch.
                 GradientReducer.BroadcastModel(parallel.Collectives, optimizer, model);
-                if (parallel.SyncBatchNorm && parallel.WorldSize > 1) SyncBatchNorm.Attach(model, parallel.Collectives);
+                if (config.SyncBatchNorm && parallel.WorldSize > 1) SyncBatchNorm.Attach(model, parallel.Collectives);
             }
         }
         using var _optimizer = optimizer;

@@ -2,9 +2,9 @@ namespace UKan.Training.Distributed;
 
 /// <summary>
 /// How one worker of a data-parallel run takes part (PyTorch DistributedDataParallel's semantics): its
-/// <see cref="Collectives"/> and whether batch norm statistics are shared across workers (<c>--sync-bn</c>).
+/// <see cref="Collectives"/>. What the run does with them (sync-bn, the batch per worker) is in its TrainConfig.
 /// </summary>
-public sealed record DataParallel(ICollectives Collectives, bool SyncBatchNorm)
+public sealed record DataParallel(ICollectives Collectives)
 {
     public int Rank => Collectives.Rank;
     public int WorldSize => Collectives.WorldSize;
