@@ -87,7 +87,7 @@ static class DemoCommand
     }
 
     /// <summary>data/demo/kvasir-seg-48 of the repository the app was built from (searched upwards from the app).</summary>
-    static string FindDemoData()
+    internal static string FindDemoData()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
