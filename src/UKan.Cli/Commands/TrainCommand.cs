@@ -35,7 +35,7 @@ static class TrainCommand
         var early = new Option<int>("--early-stopping") { Description = "Stop after N epochs without a better validation IoU (-1: never).", DefaultValueFactory = _ => defaults.EarlyStopping };
         var valEvery = new Option<int>("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => defaults.ValidateEvery };
         var graphs = SharedOptions.Graphs();
-        var precisionOption = SharedOptions.Precision(acceptOnly: true, "fp32", "bf16");
+        var precisionOption = SharedOptions.Precision(acceptOnly: true, "fp32", "fp32-strict", "bf16");
         var layout = SharedOptions.Layout();
         preprocessing.AcceptOnlyFromAmong("official", "standard");
         var placement = new Option<string>("--data-placement") { Description = "Where batches are built and augmented: auto (on the GPU when the decoded data fit in 4 GiB), host, device.", DefaultValueFactory = _ => defaults.DataPlacement.ToString().ToLowerInvariant() };
