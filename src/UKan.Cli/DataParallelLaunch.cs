@@ -38,6 +38,32 @@ static class DataParallelLaunch
     /// <summary>True when the devices need worker processes: several, or one other than the first GPU (which this process can use itself).</summary>
     public static bool NeedsWorkers(IReadOnlyList<string>? devices) => devices is { Count: > 1 } || devices is [not "cuda:0"];
 
+    /// <summary>
+    /// For a training command: when <paramref name="gpus"/> / <paramref name="devices"/> ask for worker processes and
+    /// this process is not one, starts and supervises them and returns the exit code; otherwise null (train here).
+    /// <paramref name="extraArgs"/> are added to every worker's command line (a new run's folder, fixed once).
+    /// </summary>
+    public static int? SuperviseIfAsked(ParseResult parsed, Option<int?> gpus, Option<string?> devices, Func<IReadOnlyList<string>> extraArgs)
+    {
+        var requested = Requested(parsed.GetValue(gpus), parsed.GetValue(devices));
+        if (WorkerEnvironment.Current() is not null || !NeedsWorkers(requested)) return null;
+        using var stop = CommandLine.StopOnCtrlC("group of steps");
+        Console.WriteLine($"data-parallel training on {requested!.Count} devices ({string.Join(", ", requested)}), one worker process each");
+        return Supervise(parsed, requested, extraArgs(), stop.Token);
+    }
+
+    /// <summary>
+    /// This process's part in training: alone (stopped by Ctrl+C or SIGTERM at <paramref name="boundary"/>), or as a
+    /// worker (stopped by its supervisor, joined to the others; call after torch has started).
+    /// </summary>
+    public static (CancellationTokenSource Stop, DataParallel? Parallel) Join(string boundary)
+    {
+        var worker = WorkerEnvironment.Current();
+        if (worker is null) return (CommandLine.StopOnCtrlC(boundary), null);
+        var stop = new StopChannel(Console.In);
+        return (stop, new DataParallel(worker.Connect()));
+    }
+
     /// <summary>Starts and supervises the workers; returns the exit code (printing the one-line reason when a worker failed).</summary>
     public static int Supervise(ParseResult parsed, IReadOnlyList<string> devices, IReadOnlyList<string> extraArgs, CancellationToken stop)
     {

@@ -62,23 +62,16 @@ static class TrainCommand
         {
             bool profiling = parsed.GetResult(profileOption) is not null;
             bool profileSync = profiling && parsed.GetValue(profileOption) != "async";
-            var requested = DataParallelLaunch.Requested(parsed.GetValue(gpus), parsed.GetValue(devices));
-            var worker = WorkerEnvironment.Current();
-            if (worker is null && DataParallelLaunch.NeedsWorkers(requested))
-            {
-                // The supervisor: every worker gets this command line; a new run's default folder is fixed here so that they agree on it.
-                var extra = new List<string>();
-                if (parsed.GetValue(resume) is null && parsed.GetValue(output) is null && parsed.GetValue(data) is string d)
-                    extra.AddRange(["--out", DefaultOutput(d, model.Resolve(parsed))]);
-                using var stop = CommandLine.StopOnCtrlC("group of steps");
-                Console.WriteLine($"data-parallel training on {requested!.Count} devices ({string.Join(", ", requested)}), one worker process each");
-                return DataParallelLaunch.Supervise(parsed, requested, extra, stop.Token);
-            }
+            // The supervisor: every worker gets this command line; a new run's default folder is fixed here so that they agree on it.
+            if (DataParallelLaunch.SuperviseIfAsked(parsed, gpus, devices, () =>
+                    parsed.GetValue(resume) is null && parsed.GetValue(output) is null && parsed.GetValue(data) is string d
+                        ? ["--out", DefaultOutput(d, model.Resolve(parsed))] : []) is int supervised)
+                return supervised;
             var rt = CommandLine.StartTorch(parsed);
             // A worker stops when its supervisor says so (see StopChannel); a lone process on Ctrl+C or SIGTERM.
-            using CancellationTokenSource cancel = worker is null ? CommandLine.StopOnCtrlC("step") : new StopChannel(Console.In);
-            using var collectives = worker?.Connect();
-            var parallel = collectives is null ? null : new DataParallel(collectives);
+            var (cancel, parallel) = DataParallelLaunch.Join("step");
+            using var _cancel = cancel;
+            using var _collectives = parallel?.Collectives;
             var progress = new ConsoleProgress();
             TrainResult result;
             if (parsed.GetValue(resume) is string runDir)
@@ -120,7 +113,7 @@ static class TrainCommand
                 };
                 Console.WriteLine($"training {spec.Describe()} on {config.Data} ({Describe(rt, parallel)}), run folder {config.Output}");
                 if (parallel is not null)
-                    Console.WriteLine($"batch {config.Batch} per device × {parallel.WorldSize} devices = global batch {config.Batch * parallel.WorldSize}; batch norm {(config.SyncBatchNorm ? "synchronised" : "per device")}; {collectives!.Describe}");
+                    Console.WriteLine($"batch {config.Batch} per device × {parallel.WorldSize} devices = global batch {config.Batch * parallel.WorldSize}; batch norm {(config.SyncBatchNorm ? "synchronised" : "per device")}; {parallel.Collectives.Describe}");
                 result = progress.Run(p => Trainer.Start(config, p, cancel.Token, profileSync, parallel, parsed.GetValue(logSteps)));
             }
             if (profiling && result.Profile is { } profile)

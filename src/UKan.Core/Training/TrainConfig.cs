@@ -97,10 +97,7 @@ public sealed record TrainConfig
     public TrainConfig OnDevices(int devices)
     {
         if (devices == Devices) return this;
-        int global = Batch * Devices;
-        if (devices < 1 || global % devices != 0)
-            throw new UserError($"this run's global batch is {global} ({Devices} devices × batch {Batch}); it cannot be split over {devices} devices: resume on a number of devices that divides {global}.");
-        return this with { Batch = global / devices, Devices = devices };
+        return this with { Batch = UKan.Training.Distributed.GlobalBatch.PerDevice(Batch, Devices, devices), Devices = devices };
     }
 
     /// <summary>Checks option values a user can get wrong, with one-line messages.</summary>
