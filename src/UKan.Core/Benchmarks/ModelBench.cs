@@ -29,11 +29,13 @@ public static class ModelBench
 {
     /// <param name="graphs">Record the step in a CUDA graph and time its replays (CUDA only, needs the libtorch shim).</param>
     /// <remarks>The step is <see cref="TrainingStep"/>, the trainer's: what is timed here is what an epoch repeats.</remarks>
-    public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40, bool graphs = false, bool cudnnBenchmark = true, bool channelsLast = false, bool phases = false)
+    public static ModelBenchResult Run(ModelSpec spec, int batch, int size, Precision precision, Device device, int warmup = 10, int runs = 40, bool graphs = false, bool? cudnnBenchmark = null, bool channelsLast = false, bool phases = false)
     {
         graphs &= device.type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
         PrecisionSettings.Apply(precision);
-        cudnnBenchmark = device.type == DeviceType.CUDA && PrecisionSettings.EnableCudnnBenchmark(cudnnBenchmark);
+        // The trainer's default unless asked otherwise, so that bench times the step training runs.
+        bool autotune = device.type == DeviceType.CUDA
+            && PrecisionSettings.EnableCudnnBenchmark(cudnnBenchmark ?? new TrainConfig { Data = "", Output = "" }.CudnnAutotune);
         // Graph mode runs everything on a side stream from the first forward pass on (see SideStreamScope).
         using var side = graphs ? new UKan.Native.SideStreamScope(UKan.Native.DeviceIndex.Of(device)) : null;
         manual_seed(0);
@@ -92,7 +94,7 @@ public static class ModelBench
         var infer = BenchTimer.Measure(inferRun, warmup, runs, device);
         long inferPeak = probe.PeakBytes(), inferReserved = probe.PeakReservedBytes();
 
-        var mode = (graphs ? "graph" : "eager") + (cudnnBenchmark ? "+cudnnbench" : "") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null ? "+fused" : "")
+        var mode = (graphs ? "graph" : "eager") + (autotune ? "+cudnnbench" : "") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null ? "+fused" : "")
             + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
             device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method, trainReserved, inferReserved)

@@ -60,13 +60,33 @@ public static class PrecisionSettings
         _ => precision.ToString().ToLowerInvariant(),
     };
 
-    /// <summary>Turns on cuDNN's algorithm autotuning where possible (as the official training does); false if unavailable.</summary>
+    /// <summary>
+    /// Turns cuDNN's algorithm autotuning on or off (see <see cref="UKan.Training.TrainConfig.CudnnAutotune"/>); true when
+    /// it ends up on. <c>UKAN_CUDNN_AUTOTUNE</c> overrides the caller's choice.
+    /// </summary>
     public static bool EnableCudnnBenchmark(bool on = true)
     {
         if (!torch.cuda.is_available() || !UKan.Native.TorchCudaShim.Available) return false;
+        var setting = Environment.GetEnvironmentVariable("UKAN_CUDNN_AUTOTUNE");
+        var (enabled, limit) = CudnnAutotune(setting);
+        if (!string.IsNullOrWhiteSpace(setting)) on = enabled;
         UKan.Native.TorchCudaShim.SetCudnnBenchmark(on);
+        if (limit is { } n) UKan.Native.TorchCudaShim.SetCudnnBenchmarkLimit(n);
         return on;
     }
+
+    /// <summary>
+    /// <c>UKAN_CUDNN_AUTOTUNE</c>: unset = the caller's choice, <c>on</c> = autotuning with PyTorch's candidate limit,
+    /// <c>off</c> = cuDNN's heuristics only, a number N = autotuning over N candidates per shape (0 = all). Wrong values
+    /// are a user error.
+    /// </summary>
+    public static (bool Enabled, int? Limit) CudnnAutotune(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "on" => (true, null),
+        "off" => (false, null),
+        var v when int.TryParse(v, out var n) && n >= 0 => (true, n),
+        var v => throw new UserError($"UKAN_CUDNN_AUTOTUNE={v}: use on, off or a number of candidates (0 = all)."),
+    };
 
     public static Precision Parse(string text) => text.ToLowerInvariant() switch
     {

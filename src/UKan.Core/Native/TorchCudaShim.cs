@@ -40,7 +40,7 @@ public static class TorchCudaShim
         public required DestroyFn GraphDestroy;
         public required GraphFn CaptureBegin, CaptureEnd, Replay;
         public required ErrorFn LastError;
-        public required FlagFn CudnnBenchmark;
+        public required FlagFn CudnnBenchmark, CudnnBenchmarkLimit;
         public required DeviceStatusFn AutocastBf16;
     }
 
@@ -64,6 +64,11 @@ public static class TorchCudaShim
     /// official train.py turns it on). TorchSharp has no switch for it.
     /// </summary>
     public static void SetCudnnBenchmark(bool on) => A.CudnnBenchmark(on ? 1 : 0);
+    /// <summary>
+    /// torch.backends.cudnn.benchmark_limit (PyTorch's default 10): how many of cuDNN's heuristic candidates autotuning
+    /// times for each new shape; 0 times them all. Fewer candidates make the first steps of a run cheaper.
+    /// </summary>
+    public static void SetCudnnBenchmarkLimit(int candidates) => A.CudnnBenchmarkLimit(candidates);
     /// <summary>
     /// Turns CUDA autocast to bfloat16 on or off for the calling thread (TorchSharp has no autocast): convolutions and
     /// matrix products run in bf16 while weights, optimizer state and the ops autocast keeps in fp32 (norms, losses,
@@ -120,6 +125,7 @@ public static class TorchCudaShim
                 CaptureEnd = F<GraphFn>("ukan_graph_capture_end"), Replay = F<GraphFn>("ukan_graph_replay"),
                 LastError = F<ErrorFn>("ukan_last_error"),
                 CudnnBenchmark = F<FlagFn>("ukan_set_cudnn_benchmark"),
+                CudnnBenchmarkLimit = F<FlagFn>("ukan_set_cudnn_benchmark_limit"),
                 AutocastBf16 = F<DeviceStatusFn>("ukan_set_autocast_bf16"),
             };
             Cache = outcome with { Elapsed = clock.Elapsed };   // compile (or wait) and load

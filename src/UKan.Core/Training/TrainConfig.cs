@@ -39,6 +39,13 @@ public sealed record TrainConfig
     public int EarlyStopping { get; init; } = -1;
     /// <summary>Record the training step in a CUDA graph (GPU only, when the libtorch shim builds).</summary>
     public bool CudaGraphs { get; init; } = true;
+    /// <summary>
+    /// cuDNN algorithm autotuning (PyTorch's cudnn.benchmark, which the official train.py turns on). Off by default: on
+    /// an H200 autotuning every convolution shape cost 3.5–4.5 s of the first epoch (first epoch 6.5–7.2 s with it,
+    /// 2.5 s without) and the steady epoch was no faster with it (0.596 vs 0.582 s); docs/results.md §4. The choice of
+    /// algorithm changes rounding only, not the computation.
+    /// </summary>
+    public bool CudnnAutotune { get; init; }
     /// <summary>Numeric mode of the run: fp32 (PyTorch's default, TF32 convolutions) or bf16 autocast (CUDA only).</summary>
     public UKan.Benchmarks.Precision Precision { get; init; } = UKan.Benchmarks.Precision.Fp32;
     /// <summary>

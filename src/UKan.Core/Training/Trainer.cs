@@ -168,7 +168,7 @@ public sealed class Trainer
             graphs = config.CudaGraphs && device.type == DeviceType.CUDA && TorchCudaShim.Available;
             // Everything runs on a side stream when graphs are used (see SideStreamScope: from the first forward pass on).
             side = graphs ? new SideStreamScope(DeviceIndex.Of(device)) : null;
-            if (device.type == DeviceType.CUDA) UKan.Benchmarks.PrecisionSettings.EnableCudnnBenchmark();
+            if (device.type == DeviceType.CUDA) UKan.Benchmarks.PrecisionSettings.EnableCudnnBenchmark(config.CudnnAutotune);
         }
         using var _side = side;
         // Training, validation and the exported model's overlays all run in the run's precision; restored afterwards.

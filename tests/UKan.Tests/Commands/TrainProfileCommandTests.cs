@@ -45,4 +45,20 @@ public class TrainProfileCommandTests
         using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "profile.json")));
         Assert.Equal(1, json.RootElement.GetProperty("epochs").GetInt32());
     }
+
+    [Fact]
+    public void Cudnn_autotune_is_recorded_in_the_run_and_kept_by_resume()
+    {
+        var data = SyntheticDataset.Create(count: 6, size: 32);
+        var output = Path.Combine(Path.GetTempPath(), $"ukan-autotune-{Guid.NewGuid():N}");
+        Assert.Equal(0, CliRunner.Run(Train(data, output, "--cudnn-autotune")).Code);
+        Assert.True(UKan.Training.TrainConfig.Load(Path.Combine(output, "config.json")).CudnnAutotune);
+        var other = Path.Combine(Path.GetTempPath(), $"ukan-autotune-{Guid.NewGuid():N}");
+        Assert.Equal(0, CliRunner.Run(Train(data, other)).Code);
+        Assert.False(UKan.Training.TrainConfig.Load(Path.Combine(other, "config.json")).CudnnAutotune);
+        // --resume keeps the run's setting and refuses a different one instead of ignoring it.
+        var r = CliRunner.Run("train", "--resume", other, "--epochs", "3", "--cudnn-autotune");
+        Assert.Equal(2, r.Code);
+        Assert.Contains("--cudnn-autotune", r.Stderr);
+    }
 }

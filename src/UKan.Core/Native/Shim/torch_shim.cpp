@@ -27,6 +27,8 @@ int ukan_side_stream_exit(int d) { GUARD(
     at::cuda::CUDAEvent ev; ev.record(cur); ev.block(*outer_stream);
     c10::cuda::setCurrentCUDAStream(*outer_stream)) }
 void ukan_set_cudnn_benchmark(int on) { at::globalContext().setBenchmarkCuDNN(on != 0); }
+// torch.backends.cudnn.benchmark_limit: how many of cuDNN's heuristic candidates autotuning times per shape (0 = all).
+void ukan_set_cudnn_benchmark_limit(int n) { at::globalContext().setBenchmarkLimitCuDNN(n); }
 // CUDA autocast to bfloat16 on the calling thread (torch.autocast("cuda", torch.bfloat16, cache_enabled=False)):
 // without the weight-cast cache, so that a CUDA graph capture holds no cached casts from outside it.
 int ukan_set_autocast_bf16(int on) { GUARD(
