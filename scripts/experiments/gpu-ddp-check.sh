@@ -6,10 +6,9 @@
 #      if that run fails, again with --graphs off;
 #  (b) throughput, 1 vs 2 GPUs, per-GPU batch 8: paper preset at 512², large preset at 256² (images/s from the epoch
 #      times of metrics.csv, first and last epoch left out; the all-reduce cost per step is estimated as the step time
-#      difference, since it does not overlap backward);
+#      difference, since it does not overlap backward); Diffusion U-KAN at 64², per-GPU batch 32 (8 on the demo set);
 #  (c) `ukan sweep` of 3 seeds × 2 models (ukan, mlp), 2 epochs: on 2 GPUs, 2 runs per GPU, then one at a time on one
 #      GPU (as long as time is left).
-# Diffusion U-KAN has no multi-GPU training yet, so nothing of it is timed here.
 # Expects: .gpu/ukan-gpu.tar.xz (scripts/pack-gpu.sh); a dataset at $DATA (default .gpu/busi256j, e.g. `ukan data resize
 # <BUSI> .gpu/busi256j --size 256 --jpeg-quality 95`), else the demo set data/demo/kvasir-seg-48 of the working tree.
 # Writes the raw outputs to $OUT/ddp-check/ and $OUT/ddp-check.tar.gz (run folders without weights).
@@ -73,20 +72,28 @@ for cfg in "paper 512" "large 256"; do
   run b-$1-$2-1gpu 100 $U train --device cuda --data $D --preset $1 --size $2 --batch 8 --epochs 4 --val-every 1000 --out /tmp/runs/b-$1-$2-1gpu
   run b-$1-$2-2gpu 100 $U train --gpus 2 --data $D --preset $1 --size $2 --batch 8 --epochs 4 --val-every 1000 --out /tmp/runs/b-$1-$2-2gpu
 done
-python3 - > $R/b-throughput.txt 2>&1 <<'PY'
-import csv, json, os
+DB=32; [ $N -ge 640 ] || DB=8   # the demo set is too small for 2 × 32
+for g in 1 2; do
+  run b-diffusion-64-${g}gpu 100 $U diffusion train --gpus $g --data $D --dataset generic --batch $DB --epochs 4 --sample-every 1000 \
+    --sample-count 1 --sample-ddim-steps 1 --out /tmp/runs/b-diffusion-64-${g}gpu
+done
+python3 - $D > $R/b-throughput.txt 2>&1 <<'PY'
+import csv, json, os, sys
 def rate(run, gpus):
     m = f"/tmp/runs/{run}/metrics.csv"
     if not os.path.exists(m): return None
     rows = list(csv.DictReader(open(m)))
     cfg = json.load(open(f"/tmp/runs/{run}/config.json"))
-    train = len(json.load(open(f"/tmp/runs/{run}/split.json"))["train"])
+    if os.path.exists(f"/tmp/runs/{run}/split.json"):
+        train = len(json.load(open(f"/tmp/runs/{run}/split.json"))["train"])
+    else:   # diffusion trains on every image of the folder
+        train = len(os.listdir(os.path.join(sys.argv[1], "images")))
     glob = cfg["batch"] * gpus
     steps = train // glob
     mid = rows[1:-1] or rows
     sec = sum(float(r["seconds"]) for r in mid) / len(mid)
     return steps * glob / sec, sec / steps * 1000
-for cfg in ("paper-512", "large-256"):
+for cfg in ("paper-512", "large-256", "diffusion-64"):
     a, b = rate(f"b-{cfg}-1gpu", 1), rate(f"b-{cfg}-2gpu", 2)
     if a is None or b is None:
         print(f"{cfg}: missing run"); continue
