@@ -17,7 +17,7 @@ public class DataParallelCommandTests
     [Fact]
     public void A_two_worker_CPU_run_trains_like_one_process_with_the_global_batch_and_resumes_on_one_worker()
     {
-        var data = SyntheticDataset.Create(count: 20);
+        var data = SyntheticDataset.Create();
         var parallel = TempRun();
         var single = TempRun();
         var two = CliRunner.Run(Train(data, parallel, "--devices", "cpu,cpu", "--batch", "2", "--sync-bn", "--epochs", "1"));
