@@ -133,6 +133,8 @@ static class CommandLine
     public static RuntimeInfo StartTorch(ParseResult parsed)
     {
         var device = parsed.GetValue(Device) switch { "cpu" => DeviceRequest.Cpu, "cuda" => DeviceRequest.Cuda, _ => DeviceRequest.Auto };
+        // A data-parallel worker runs on the kind of device its supervisor chose (its GPU is then its device 0).
+        if (UKan.Training.Distributed.WorkerEnvironment.Current() is { } worker) device = worker.Cuda ? DeviceRequest.Cuda : DeviceRequest.Cpu;
         bool first = !TorchRuntime.IsInitialized;
         var rt = TorchRuntime.Initialize(new RuntimeOptions(device, parsed.GetValue(LibTorch), parsed.GetValue(Threads)));
         if (first && rt.CpuConvolutions is { Warn: true } conv) Console.Error.WriteLine($"ukan: warning: {conv.Reason}");

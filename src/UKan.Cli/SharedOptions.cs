@@ -121,4 +121,21 @@ static class SharedOptions
         if (acceptOnly) precision.AcceptOnlyFromAmong(values);
         return precision;
     }
+    /// <summary>--gpus N: data-parallel training on the first N GPUs (one worker process each); read with <see cref="DataParallelLaunch.Requested"/>.</summary>
+    public static Option<int?> Gpus() => new("--gpus")
+    {
+        Description = "Train data-parallel on the first N GPUs, one worker process each (NCCL); --batch is per GPU, the global batch is N × --batch.",
+    };
+
+    /// <summary>--devices LIST: the devices of a data-parallel run, named.</summary>
+    public static Option<string?> Devices() => new("--devices")
+    {
+        Description = "Train data-parallel on these devices, e.g. cuda:0,cuda:1 (NCCL), or cpu,cpu (CPU workers over loopback TCP, for testing).",
+    };
+
+    /// <summary>--sync-bn: batch norm over the global batch in a data-parallel run.</summary>
+    public static Option<bool> SyncBatchNorm() => new("--sync-bn")
+    {
+        Description = "With several devices: batch norm with the statistics of the global batch (SyncBatchNorm) instead of each device's own.",
+    };
 }

@@ -127,13 +127,19 @@ static class StartupReexec
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     static extern int SendSignal(int pid, int signal);
 
-    /// <summary>How to start this app again (under "dotnet ukan.dll" the host is the process: pass the dll on again).</summary>
-    static ProcessStartInfo? SelfStart(IEnumerable<string> args)
+    /// <summary>
+    /// How to start this app again: the same executable, or under "dotnet ukan.dll" the host with the dll again; when
+    /// ukan runs inside another program (the tests), "dotnet ukan.dll".
+    /// </summary>
+    internal static ProcessStartInfo? SelfStart(IEnumerable<string> args)
     {
         var exe = Environment.ProcessPath;
         if (exe is null) return null;
+        var cli = typeof(StartupReexec).Assembly;
+        bool hosted = System.Reflection.Assembly.GetEntryAssembly() != cli;
+        if (hosted) exe = "dotnet";
         var start = new ProcessStartInfo(exe) { UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(exe) == "dotnet") start.ArgumentList.Add(typeof(StartupReexec).Assembly.Location);
+        if (hosted || Path.GetFileNameWithoutExtension(exe) == "dotnet") start.ArgumentList.Add(cli.Location);
         foreach (var a in args) start.ArgumentList.Add(a);
         return start;
     }

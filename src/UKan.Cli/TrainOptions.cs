@@ -30,7 +30,7 @@ sealed class TrainOptions
     public readonly Option<int> EarlyStopping = new("--early-stopping") { Description = "Stop after N epochs without a better validation IoU (-1: never).", DefaultValueFactory = _ => Defaults.EarlyStopping };
     public readonly Option<int> ValidateEvery = new("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => Defaults.ValidateEvery };
     public readonly Option<string> Graphs = SharedOptions.Graphs();
-    public readonly Option<string> Precision = SharedOptions.Precision(acceptOnly: true, "fp32", "bf16");
+    public readonly Option<string> Precision = SharedOptions.Precision(acceptOnly: true, "fp32", "fp32-strict", "bf16");
     public readonly Option<string> Layout = SharedOptions.Layout();
     public readonly Option<bool> CudnnAutotune = new("--cudnn-autotune")
     {
@@ -120,6 +120,7 @@ sealed class TrainOptions
             "--val-every" => c.ValidateEvery.ToString(Inv),
             "--graphs" => c.CudaGraphs ? "auto" : "off",
             "--cudnn-autotune" => c.CudnnAutotune ? "on" : "off",
+            "--sync-bn" => c.SyncBatchNorm ? "on" : "off",
             "--precision" => c.Precision.ToString().ToLowerInvariant(),
             "--layout" => c.ChannelsLast ? "channels-last" : "nchw",
             _ => null,

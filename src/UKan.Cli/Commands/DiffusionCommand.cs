@@ -62,6 +62,10 @@ static class DiffusionCommand
         return command;
     }
 
+    /// <summary>runs/diffusion-&lt;data&gt;-&lt;model&gt;-&lt;time&gt;: a new run's folder when --out is not given.</summary>
+    static string DefaultOutput(string dataDir, DiffusionArchitecture arch) =>
+        Path.Combine("runs", $"diffusion-{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)))}-{DiffusionWeights.Name(arch)}-{DateTime.Now:yyyyMMdd-HHmmss}");
+
     static Command Train()
     {
         var defaults = new DiffusionConfig { Data = "", Output = "" };
@@ -80,19 +84,28 @@ static class DiffusionCommand
         var sampleCount = new Option<int>("--sample-count") { Description = "Images in each sample grid.", DefaultValueFactory = _ => defaults.SampleCount };
         var sampleSteps = new Option<int>("--sample-ddim-steps") { Description = "DDIM steps for the sample grids.", DefaultValueFactory = _ => defaults.SampleDdimSteps };
         var seed = new Option<long>("--seed") { Description = "Initialisation, shuffling and sampling seed.", DefaultValueFactory = _ => defaults.Seed };
-        foreach (var o in new Option[] { data, dataset, output, resume, model, epochs, batch, lr, loss, sampleEvery, sampleCount, sampleSteps, seed })
+        var gpus = SharedOptions.Gpus();
+        var devices = SharedOptions.Devices();
+        foreach (var o in new Option[] { data, dataset, output, resume, model, epochs, batch, lr, loss, sampleEvery, sampleCount, sampleSteps, seed, gpus, devices })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
         {
+            // Several devices: this process supervises one worker per device, each running this command line.
+            if (DataParallelLaunch.SuperviseIfAsked(parsed, gpus, devices, () =>
+                    parsed.GetValue(resume) is null && parsed.GetValue(output) is null && parsed.GetValue(data) is string d
+                        ? ["--out", DefaultOutput(d, ParseModel(parsed.GetValue(model)) ?? DiffusionArchitecture.UKanHybrid)] : []) is int supervised)
+                return supervised;
             CommandLine.StartTorch(parsed);
-            using var cancel = CommandLine.StopOnCtrlC("epoch");
+            var (cancel, parallel) = DataParallelLaunch.Join("epoch");
+            using var _cancel = cancel;
+            using var _collectives = parallel?.Collectives;
             var progress = new ConsoleProgress();
             DiffusionResult result;
             if (parsed.GetValue(resume) is string runDir)
             {
                 DiffusionConfig? run = null;
-                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs" }, name =>
+                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--gpus", "--devices" }, name =>
                 {
                     run ??= File.Exists(Path.Combine(runDir, "config.json")) ? DiffusionTrainer.LoadConfig(runDir) : null;
                     var inv = System.Globalization.CultureInfo.InvariantCulture;
@@ -113,17 +126,16 @@ static class DiffusionCommand
                     };
                 });
                 SharedOptions.CheckResumeEpochs(parsed.GetValue(epochs));
-                result = progress.Run(p => DiffusionTrainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token));
+                result = progress.Run(p => DiffusionTrainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, parallel));
             }
             else
             {
                 var dataDir = parsed.GetValue(data) ?? throw new UserError("--data is required (or --resume RUN to continue a run).");
                 var arch = ParseModel(parsed.GetValue(model)) ?? DiffusionArchitecture.UKanHybrid;
-                var name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)));
                 var config = defaults with
                 {
                     Data = dataDir,
-                    Output = parsed.GetValue(output) ?? Path.Combine("runs", $"diffusion-{name}-{DiffusionWeights.Name(arch)}-{DateTime.Now:yyyyMMdd-HHmmss}"),
+                    Output = parsed.GetValue(output) ?? DefaultOutput(dataDir, arch),
                     Dataset = Enum.Parse<DiffusionDataset>(parsed.GetValue(dataset)!, ignoreCase: true),
                     Model = arch,
                     Epochs = parsed.GetValue(epochs) ?? defaults.Epochs,
@@ -135,7 +147,7 @@ static class DiffusionCommand
                     SampleDdimSteps = parsed.GetValue(sampleSteps),
                     Seed = parsed.GetValue(seed),
                 };
-                result = progress.Run(p => DiffusionTrainer.Start(config, p, cancel.Token));
+                result = progress.Run(p => DiffusionTrainer.Start(config, p, cancel.Token, parallel));
             }
             Console.WriteLine(result.Stopped
                 ? $"stopped after epoch {result.EpochsDone}; continue with: ukan diffusion train --resume {result.RunFolder}"

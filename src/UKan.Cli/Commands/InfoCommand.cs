@@ -45,6 +45,7 @@ static class InfoCommand
         if (driver is not null) yield return ("NVIDIA driver", driver);
         yield return ("libtorch CUDA shim", ShimLine(rt));
         yield return ("fused CUDA kernels", KernelsLine(rt));
+        yield return ("NCCL (multi-GPU)", NcclLine(rt));
         foreach (var g in gpus)
             yield return ($"GPU {g.Index}", $"{g.Name}, {g.TotalBytes / (1 << 20):N0} MiB total, {g.FreeBytes / (1 << 20):N0} MiB free");
     }
@@ -66,6 +67,13 @@ static class InfoCommand
             { } k => $"{k.Architecture} (compiled in memory: no cache folder)",
             null => $"unavailable: {UKan.Layers.KanFeatures.CudaProblem}",
         };
+    }
+
+    /// <summary>The libnccl.so.2 that --gpus N would use (the installed PyTorch's nvidia-nccl), or why there is none.</summary>
+    static string NcclLine(RuntimeInfo rt)
+    {
+        if (!rt.LibTorch.HasCuda) return "not used (CPU-only libtorch)";
+        return Nccl.Available ? $"{Nccl.Version}, {Nccl.LoadedPath}" : $"not found: {Nccl.Problem}";
     }
 
     public static string AppVersion() =>

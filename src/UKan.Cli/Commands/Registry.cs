@@ -14,6 +14,7 @@ static class Registry
         yield return SelfTestCommand.Create();
         yield return DataCommand.Create();
         yield return TrainCommand.Create();
+        yield return SweepCommand.Create();
         yield return EvalCommand.Create();
         yield return CompareCommand.Create();
         yield return CvCommand.Create();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using UKan.Training;
+using UKan.Training.Distributed;
 
 namespace UKan.Cli.Commands;
 
@@ -24,41 +25,59 @@ static class TrainCommand
             Arity = ArgumentArity.ZeroOrOne,
         };
         profileOption.AcceptOnlyFromAmong("sync", "async");
+        var gpus = SharedOptions.Gpus();
+        var devices = SharedOptions.Devices();
+        var syncBn = SharedOptions.SyncBatchNorm();
+        // Every step's loss (averaged over the workers) into a CSV file: for comparing runs step by step (it waits for
+        // the GPU after each step, so it is not for normal runs).
+        var logSteps = new Option<string?>("--log-steps") { Description = "Write every step's loss to this CSV file (slow: waits for each step).", Hidden = true };
         recipe.AddTo(command);
-        foreach (var o in new Option[] { data, output, resume, split, valFraction, profileOption })
+        foreach (var o in new Option[] { data, output, resume, split, valFraction, profileOption, gpus, devices, syncBn, logSteps })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
         {
             bool profiling = parsed.GetResult(profileOption) is not null;
             bool profileSync = profiling && parsed.GetValue(profileOption) != "async";
+            // The supervisor: every worker gets this command line; a new run's default folder is fixed here so that they agree on it.
+            if (DataParallelLaunch.SuperviseIfAsked(parsed, gpus, devices, () =>
+                    parsed.GetValue(resume) is null && parsed.GetValue(output) is null && parsed.GetValue(data) is string d
+                        ? ["--out", DefaultOutput(d, recipe.Model.Resolve(parsed))] : []) is int supervised)
+                return supervised;
             var rt = CommandLine.StartTorch(parsed);
-            using var cancel = CommandLine.StopOnCtrlC("step");
+            // A worker stops when its supervisor says so (see StopChannel); a lone process on Ctrl+C or SIGTERM.
+            var (cancel, parallel) = DataParallelLaunch.Join("step");
+            using var _cancel = cancel;
+            using var _collectives = parallel?.Collectives;
             var progress = new ConsoleProgress();
             TrainResult result;
             if (parsed.GetValue(resume) is string runDir)
             {
                 var configPath = Path.Combine(runDir, "config.json");
                 TrainConfig? run = null;
-                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--profile" },
+                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--profile", "--gpus", "--devices", "--log-steps" },
                     name => TrainOptions.RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));
                 SharedOptions.CheckResumeEpochs(parsed.GetValue(recipe.Epochs));
-                Console.WriteLine($"resuming {runDir} on {rt.Device}");
-                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(recipe.Epochs), p, cancel.Token, profileSync));
+                Console.WriteLine($"resuming {runDir} on {Describe(rt, parallel)}");
+                result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(recipe.Epochs), p, cancel.Token, profileSync, parallel, parsed.GetValue(logSteps)));
             }
             else
             {
                 var dataDir = parsed.GetValue(data) ?? throw new UserError("--data is required (or --resume RUN to continue a run).");
                 var spec = recipe.Model.Resolve(parsed);
-                var outDir = parsed.GetValue(output) ?? Path.Combine("runs",
-                    $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)))}-{spec.Architecture.ToString().ToLowerInvariant()}-{DateTime.Now:yyyyMMdd-HHmmss}");
+                var outDir = parsed.GetValue(output) ?? DefaultOutput(dataDir, spec);
                 var config = recipe.Resolve(parsed, dataDir, outDir, rt.Device) with
                 {
                     Split = parsed.GetValue(split),
                     ValidationFraction = parsed.GetValue(valFraction),
+                    Devices = parallel?.WorldSize ?? 1,
+                    SyncBatchNorm = parsed.GetValue(syncBn),
                 };
-                Console.WriteLine($"training {spec.Describe()} on {config.Data} ({rt.Device}), run folder {config.Output}");
-                result = progress.Run(p => Trainer.Start(config, p, cancel.Token, profileSync));
+                Console.WriteLine($"training {spec.Describe()} on {config.Data} ({Describe(rt, parallel)}), run folder {config.Output}");
+                if (parallel is not null)
+                    Console.WriteLine($"batch {config.Batch} per device × {parallel.WorldSize} devices = global batch {config.Batch * parallel.WorldSize}; " +
+                                      $"batch norm {(config.SyncBatchNorm ? "synchronised" : "per device")}; {parallel.Collectives.Describe}");
+                result = progress.Run(p => Trainer.Start(config, p, cancel.Token, profileSync, parallel, parsed.GetValue(logSteps)));
             }
             if (profiling && result.Profile is { } profile)
             {
@@ -74,4 +93,11 @@ static class TrainCommand
         });
         return command;
     }
+
+    /// <summary>runs/&lt;data&gt;-&lt;model&gt;-&lt;time&gt;: a new run's folder when --out is not given.</summary>
+    static string DefaultOutput(string dataDir, UKan.Models.ModelSpec spec) =>
+        Path.Combine("runs", $"{Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDir)))}-{UKan.Models.ArchitectureNames.Name(spec.Architecture)}-{DateTime.Now:yyyyMMdd-HHmmss}");
+
+    static string Describe(UKan.Native.RuntimeInfo rt, DataParallel? parallel) =>
+        parallel is null ? rt.Device.ToString() : $"{rt.Device}, worker {parallel.Rank} of {parallel.WorldSize}";
 }

@@ -102,7 +102,11 @@ public sealed class SegmentationDataset
 
     /// <summary>The batches of <see cref="EpochPlan"/>, built on the host.</summary>
     public IEnumerable<Func<SegmentationBatch>> TrainingEpoch(IReadOnlyList<string> trainIds, int batchSize, long seed, int epoch) =>
-        EpochPlan(trainIds, batchSize, seed, epoch).Select(b => (Func<SegmentationBatch>)(() => Batch(b.Ids, i => b.Choices[i])));
+        TrainingBatches(EpochPlan(trainIds, batchSize, seed, epoch));
+
+    /// <summary>The batches of a plan (one worker's share of an epoch, say), built on the host.</summary>
+    public IEnumerable<Func<SegmentationBatch>> TrainingBatches(IEnumerable<BatchPlan> plan) =>
+        plan.Select(b => (Func<SegmentationBatch>)(() => Batch(b.Ids, i => b.Choices[i])));
 
     /// <summary>Validation batches in the given order, no augmentation, the last batch may be smaller.</summary>
     public IEnumerable<Func<SegmentationBatch>> Plain(IReadOnlyList<string> ids, int batchSize)

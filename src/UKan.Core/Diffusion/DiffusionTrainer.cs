@@ -7,6 +7,7 @@ using UKan.Checkpoints;
 using UKan.Data;
 using UKan.Models.Diffusion;
 using UKan.Training;
+using UKan.Training.Distributed;
 using static TorchSharp.torch;
 
 namespace UKan.Diffusion;
@@ -32,6 +33,8 @@ public sealed record DiffusionConfig
     public int SampleCount { get; init; } = 16;
     public int SampleDdimSteps { get; init; } = 50;
     public long Seed { get; init; } = 0;
+    /// <summary>Data-parallel workers (GPUs); <see cref="Batch"/> is per worker, the global batch Batch × Devices. 1 in configs written before it existed.</summary>
+    public int Devices { get; init; } = 1;
 
     public void Validate()
     {
@@ -59,16 +62,20 @@ public sealed record DiffusionResult(string RunFolder, int EpochsDone, bool Stop
 /// </summary>
 public static class DiffusionTrainer
 {
-    /// <summary>Starts a run in <see cref="DiffusionConfig.Output"/> (which must not hold one yet).</summary>
-    public static DiffusionResult Start(DiffusionConfig config, ITrainingProgress progress, CancellationToken cancel = default)
+    /// <summary>
+    /// Starts a run in <see cref="DiffusionConfig.Output"/> (which must not hold one yet). With <paramref name="parallel"/>
+    /// this process is one worker of a data-parallel run (config.Devices of them); only rank 0 makes and writes the folder.
+    /// </summary>
+    public static DiffusionResult Start(DiffusionConfig config, ITrainingProgress progress, CancellationToken cancel = default, DataParallel? parallel = null)
     {
-        config = config with { Data = Path.GetFullPath(config.Data), Output = Path.GetFullPath(config.Output) };
+        config = config with { Data = Path.GetFullPath(config.Data), Output = Path.GetFullPath(config.Output), Devices = parallel?.WorldSize ?? 1 };
         config.Validate();
         var run = new RunFolder(config.Output);
         var last = run.Last;
-        UKan.IO.OutputGuard.CheckFolder(config.Output, "--out", [config.Data]);
         var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
         StepsPerEpoch(config, data);
+        if (parallel is { IsLeader: false }) return Loop(config, data, resume: false, progress, cancel, parallel);
+        UKan.IO.OutputGuard.CheckFolder(config.Output, "--out", [config.Data]);
         var (runLock, created) = UKan.IO.RunDirectory.CreateNew(config.Output, UKan.IO.RunDirectory.Diffusion, () => File.Exists(last) || File.Exists(run.OldDiffusionLast));
         using (runLock)
         {
@@ -76,7 +83,7 @@ public static class DiffusionTrainer
             try
             {
                 AtomicFile.WriteAllText(run.Config, UKan.IO.JsonFiles.Serialize(config));
-                result = Loop(config, data, resume: false, progress, cancel);
+                result = Loop(config, data, resume: false, progress, cancel, parallel);
             }
             catch when (!File.Exists(last))
             {
@@ -95,16 +102,19 @@ public static class DiffusionTrainer
     /// <summary>
     /// Continues the run in <paramref name="runDir"/> from checkpoints/last.safetensors (a run of the older layout, with
     /// last.safetensors at its root, has it moved there first); <paramref name="epochs"/> extends its schedule.
+    /// On another number of devices than before (<paramref name="parallel"/>; null = one) the global batch is kept.
     /// </summary>
-    public static DiffusionResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default)
+    public static DiffusionResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default, DataParallel? parallel = null)
     {
         var root = Path.GetFullPath(runDir);
-        using var runLock = UKan.IO.RunDirectory.OpenExisting(root, UKan.IO.RunDirectory.Diffusion);
+        bool leader = parallel?.IsLeader ?? true;
+        using var runLock = leader ? UKan.IO.RunDirectory.OpenExisting(root, UKan.IO.RunDirectory.Diffusion) : null;
         var config = LoadConfig(root) with { Output = root };
-        config = config with { Epochs = epochs ?? config.Epochs };
+        int devices = parallel?.WorldSize ?? 1;
+        config = config with { Epochs = epochs ?? config.Epochs, Batch = GlobalBatch.PerDevice(config.Batch, config.Devices, devices), Devices = devices };
         config.Validate();
         var run = new RunFolder(root);
-        if (!File.Exists(run.Last) && File.Exists(run.OldDiffusionLast))
+        if (leader && !File.Exists(run.Last) && File.Exists(run.OldDiffusionLast))
         {
             Directory.CreateDirectory(run.Checkpoints);
             File.Move(run.OldDiffusionLast, run.Last);
@@ -112,8 +122,8 @@ public static class DiffusionTrainer
         if (!File.Exists(run.Last))
             throw new UserError($"--resume {root}: no checkpoints/last.safetensors yet; the run stopped before its first epoch ended: start it again with 'ukan diffusion train --out {root}' and its settings.");
         var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
-        AtomicFile.WriteAllText(run.Config, UKan.IO.JsonFiles.Serialize(config));
-        return Loop(config, data, resume: true, progress, cancel);
+        if (leader) AtomicFile.WriteAllText(run.Config, UKan.IO.JsonFiles.Serialize(config));
+        return Loop(config, data, resume: true, progress, cancel, parallel);
     }
 
     /// <summary>A diffusion run's config.json; a damaged one is a one-line error naming it.</summary>
@@ -135,14 +145,19 @@ public static class DiffusionTrainer
     /// <summary>The resolution of the official diffusion experiments (all three datasets are trained at 64×64).</summary>
     public const int ImageSize = 64;
 
-    static DiffusionResult Loop(DiffusionConfig config, DiffusionData data, bool resume, ITrainingProgress progress, CancellationToken cancel)
+    static DiffusionResult Loop(DiffusionConfig config, DiffusionData data, bool resume, ITrainingProgress progress, CancellationToken cancel, DataParallel? parallel)
     {
         var device = UKan.Native.TorchRuntime.Current.Device;
         var root = config.Output;
         var run = new RunFolder(root);
         var last = run.Last;
-        Directory.CreateDirectory(run.Checkpoints);
-        Directory.CreateDirectory(run.Samples);
+        int rank = parallel?.Rank ?? 0, world = parallel?.WorldSize ?? 1;
+        bool leader = rank == 0;
+        if (leader)
+        {
+            Directory.CreateDirectory(run.Checkpoints);
+            Directory.CreateDirectory(run.Samples);
+        }
         int steps = StepsPerEpoch(config, data);
         manual_seed(config.Seed);
         var model = DdpmBackbone.Create(config.Model, config.Dropout);
@@ -164,6 +179,10 @@ public static class DiffusionTrainer
         using var optimizer = new FlatAdam([(new GroupSettings("all", config.Lr, config.WeightDecay), named)], decoupledWeightDecay: true);
         if (state is not null) optimizer.LoadState(state, stepCount);
         if (state is not null) foreach (var t in state.Values) t.Dispose();
+        // Data parallel: every worker starts from rank 0's weights, and averages its gradients with the others' before
+        // clipping (as DDP with the reference's clip_grad_norm_ after backward).
+        if (parallel is not null) GradientReducer.BroadcastModel(parallel.Collectives, optimizer, model);
+        var reducer = parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer);
         var ddpm = new Ddpm();
         var officialLoss = config.Loss == "official";
         progress.Message($"training {DiffusionWeights.Name(config.Model)} ({model.TrainableParameters():N0} parameters) on {data.Count} images of {config.Data} ({device}), " +
@@ -171,7 +190,8 @@ public static class DiffusionTrainer
         double meanLoss = double.NaN;
         for (int epoch = start; epoch < config.Epochs; epoch++)
         {
-            if (cancel.IsCancellationRequested) return new DiffusionResult(root, epoch, true, meanLoss);
+            // Workers stop together: any one asked to stop stops all at this epoch boundary.
+            if (AnyOf(parallel, cancel.IsCancellationRequested, device)) return new DiffusionResult(root, epoch, true, meanLoss);
             var clock = Stopwatch.StartNew();
             progress.EpochStarted(epoch, config.Epochs, steps);
             optimizer.Groups[0].LearningRate = LearningRateSchedules.WarmupCosine(config.Lr, epoch, config.Epochs, config.WarmupMultiplier);
@@ -181,18 +201,21 @@ public static class DiffusionTrainer
             rng.Shuffle(order);
             // Timesteps, noise and dropout are drawn from a generator seeded per epoch, so a resumed run repeats the
             // uninterrupted one exactly (tested) instead of depending on how far the global generator had advanced.
-            manual_seed((long)(rng.Next() >> 1));
+            // Each worker draws its own timesteps and noise (rank 0 those of a single process).
+            manual_seed((long)(rng.Next() >> 1) + rank);
             double lossSum = 0;
             for (int s = 0; s < steps; s++)
             {
                 using var scope = NewDisposeScope();
-                var x0 = tensor(data.Batch(order.GetRange(s * config.Batch, config.Batch), rng)).reshape(config.Batch, 3, ImageSize, ImageSize).to(device);
+                // Worker r takes images r·B … (r+1)·B − 1 of each global batch of the epoch's shuffle.
+                var x0 = tensor(data.Batch(order.GetRange((s * world + rank) * config.Batch, config.Batch), rng)).reshape(config.Batch, 3, ImageSize, ImageSize).to(device);
                 var t = randint(0, ddpm.Steps, [config.Batch], dtype: int64, device: device);
                 var noise = randn_like(x0);
                 var eps = model.call(ddpm.NoiseImages(x0, t, noise), t);
                 var loss = officialLoss ? Ddpm.OfficialLoss(eps, noise) : Ddpm.MeanLoss(eps, noise);
                 optimizer.ZeroGrad();
                 loss.backward();
+                reducer?.AverageGradients();
                 optimizer.ClipGradNorm(config.GradClip);
                 optimizer.Step();
                 double value = loss.item<float>();
@@ -200,9 +223,16 @@ public static class DiffusionTrainer
                 progress.StepDone(epoch, s, steps, value);
             }
             meanLoss = lossSum / steps;
+            if (parallel is not null)
+            {
+                using var both = tensor(new[] { (float)meanLoss }, device: device);
+                parallel.Collectives.AllReduce(both, ReduceOp.Average);
+                meanLoss = both.item<float>();
+            }
             if (!double.IsFinite(meanLoss))
                 throw new UserError($"the loss became {meanLoss} in epoch {epoch + 1}; lower --lr (now {config.Lr}). " +
                                     (File.Exists(last) ? $"The last good checkpoint is {last}." : "No epoch had finished, so nothing was kept."));
+            if (!leader) continue;   // rank 0 alone writes the run folder
             // Checkpoint first, then the epoch's row: a crash between the two leaves a row-less epoch, which resuming
             // simply repeats, never a row for an epoch the checkpoint does not hold.
             SafeTensors.Write(last, model.state_dict().Select(kv => ("model." + kv.Key, kv.Value)).Concat(optimizer.StateTensors()),
@@ -222,9 +252,18 @@ public static class DiffusionTrainer
         return new DiffusionResult(root, config.Epochs, false, meanLoss);
     }
 
-    /// <summary>Full batches per epoch: the reference's DataLoader drops the last partial batch.</summary>
-    static int StepsPerEpoch(DiffusionConfig config, DiffusionData data) => data.Count / config.Batch is > 0 and var steps ? steps
-        : throw new UserError($"--batch {config.Batch}: larger than the {data.Count} training images; lower --batch.");
+    /// <summary>Full global batches per epoch: the reference's DataLoader drops the last partial batch.</summary>
+    static int StepsPerEpoch(DiffusionConfig config, DiffusionData data) => data.Count / (config.Batch * config.Devices) is > 0 and var steps ? steps
+        : throw new UserError($"--batch {config.Batch}{(config.Devices > 1 ? $" on {config.Devices} devices" : "")}: the global batch of {config.Batch * config.Devices} is larger than the {data.Count} training images; lower --batch.");
+
+    /// <summary>Whether any worker's <paramref name="flag"/> is set (just the flag when alone).</summary>
+    static bool AnyOf(DataParallel? parallel, bool flag, Device device)
+    {
+        if (parallel is null || parallel.WorldSize == 1) return flag;
+        using var t = tensor(new[] { flag ? 1f : 0f }, device: device);
+        parallel.Collectives.AllReduce(t, ReduceOp.Max);
+        return t.item<float>() > 0;
+    }
 
     static Dictionary<string, string> Metadata(DiffusionConfig config, int epoch, string kind, params (string Key, string Value)[] extra)
     {

@@ -184,12 +184,7 @@ public sealed class CudaKernelModule
     }
 
     /// <summary>The device address of <paramref name="t"/>'s first float32 element; zero for null (an absent optional argument).</summary>
-    public static IntPtr Pointer(Tensor? t)
-    {
-        if (t is null) return IntPtr.Zero;
-        using var storage = t.storage<float>();
-        return storage.data_ptr() + (nint)(t.storage_offset() * sizeof(float));
-    }
+    public static IntPtr Pointer(Tensor? t) => TensorPointer.Of(t);
 
     /// <summary>Launches <paramref name="function"/> with one thread per element of <paramref name="n"/>, in blocks of <see cref="Block"/>.</summary>
     public void Launch(IntPtr function, long n, params object[] args) => LaunchOn(function, (uint)((n + Block - 1) / Block), Block, 0, args);

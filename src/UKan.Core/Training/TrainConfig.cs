@@ -72,6 +72,13 @@ public sealed record TrainConfig
     public int ValidateEvery { get; init; } = 1;
     /// <summary>Where batches are built: auto (on the GPU when the decoded data fit in 4 GiB), host or device.</summary>
     public DataPlacement DataPlacement { get; init; } = DataPlacement.Auto;
+    /// <summary>
+    /// Data-parallel workers (GPUs) the run trains on; <see cref="Batch"/> is per worker, as in PyTorch DDP, so the
+    /// global batch of a step is Batch × Devices. 1 (one process) in configs written before it existed.
+    /// </summary>
+    public int Devices { get; init; } = 1;
+    /// <summary>With several devices: batch norm with the statistics of the global batch (SyncBatchNorm) instead of each device's own.</summary>
+    public bool SyncBatchNorm { get; init; }
     /// <summary>Number of validation samples shown in the overlay grid.</summary>
     public int OverlaySamples { get; init; } = 16;
 
@@ -99,6 +106,16 @@ public sealed record TrainConfig
         }
     }
 
+    /// <summary>
+    /// This config continued on <paramref name="devices"/> workers with the same global batch (Batch × Devices), so
+    /// that the data order and the steps per epoch continue unchanged; the global batch must divide.
+    /// </summary>
+    public TrainConfig OnDevices(int devices)
+    {
+        if (devices == Devices) return this;
+        return this with { Batch = UKan.Training.Distributed.GlobalBatch.PerDevice(Batch, Devices, devices), Devices = devices };
+    }
+
     /// <summary>Checks option values a user can get wrong, with one-line messages.</summary>
     public void Validate()
     {
@@ -107,6 +124,7 @@ public sealed record TrainConfig
         if (Model.NumClasses != 1 && Model.Loss == SegmentationLoss.BceDice)
             throw new UserError($"--classes {Model.NumClasses}: training scores one class with --loss bce-dice; for mutually exclusive classes " +
                                 "use --loss ce-dice with label maps in labels/.");
+        if (Devices < 1) throw new UserError($"devices {Devices}: must be at least 1.");
         if (Height <= 0 || Width <= 0 || Height % 32 != 0 || Width % 32 != 0 || Height > MaxSide || Width > MaxSide)
             throw new UserError($"--size {Height}x{Width}: U-KAN needs positive multiples of 32 up to {MaxSide} (e.g. 256).");
         // Written as !(inside) so that NaN, which fails every comparison, is refused too.

@@ -6,6 +6,7 @@ using UKan.Losses;
 using UKan.Models;
 using UKan.Native;
 using UKan.Plots;
+using UKan.Training.Distributed;
 using static TorchSharp.torch;
 
 namespace UKan.Training;
@@ -51,9 +52,17 @@ public sealed class Trainer
     readonly ITrainingProgress progress;
     readonly Device device;
     readonly TrainingProfile profile;
+    readonly DataParallel? parallel;
+    readonly string? stepLog;
+    /// <summary>Whether this process writes the run folder: always, except on the workers of rank &gt; 0 of a data-parallel run.</summary>
+    bool Leader => parallel?.IsLeader ?? true;
+    int WorldSize => parallel?.WorldSize ?? 1;
 
-    Trainer(TrainConfig config, RunFolder run, ITrainingProgress progress, Device device, TrainingProfile profile) =>
-        (this.config, this.run, this.progress, this.device, this.profile) = (config, run, progress, device, profile);
+    Trainer(TrainConfig config, RunFolder run, ITrainingProgress progress, Device device, TrainingProfile profile, DataParallel? parallel, string? stepLog) =>
+        (this.config, this.run, this.progress, this.device, this.profile, this.parallel, this.stepLog) = (config, run, progress, device, profile, parallel, stepLog);
+
+    /// <summary>Workers of a data-parallel run agree whether to stop every this many steps (one tiny all-reduce and a host wait).</summary>
+    public const int StopCheckInterval = 16;
 
     /// <summary>
     /// Starts a new run in config.Output. Every setting and the data are checked before the folder is made, and a
@@ -69,7 +78,11 @@ public sealed class Trainer
     /// <param name="profile">Synchronise the device at phase boundaries so that the profile charges GPU time exactly (slower).</param>
     /// <returns>The run's outcome; the folder holds the best model, the last checkpoint, metrics.csv and the curves.</returns>
     /// <exception cref="UserError">A setting, the data or the output folder is wrong (the message says how to fix it).</exception>
-    public static TrainResult Start(TrainConfig config, ITrainingProgress? progress = null, CancellationToken cancel = default, bool profile = false)
+    /// <param name="parallel">This process's part in a data-parallel run (null: train alone). config.Batch is then the
+    /// per-worker batch and config.Devices must be the number of workers; only rank 0 makes and writes the run folder.</param>
+    /// <param name="stepLog">A CSV file to receive every step's loss (averaged over the workers): epoch,step,loss.</param>
+    public static TrainResult Start(TrainConfig config, ITrainingProgress? progress = null, CancellationToken cancel = default, bool profile = false,
+        DataParallel? parallel = null, string? stepLog = null)
     {
         progress ??= SilentProgress.Instance;
         var timing = new TrainingProfile(TorchRuntime.Current.Device, profile);
@@ -82,7 +95,11 @@ public sealed class Trainer
             ? DataSplit.Make(folder.Ids, config.DataSeed, config.ValidationFraction)
             : DataSplit.Load(config.Split);
         split.CheckAgainst(folder.Ids, config.Data);
-        StepsPerEpoch(split, config.Batch);   // before the folder is made
+        StepsPerEpoch(split, config.Batch, config.Devices);   // before the folder is made
+        if (parallel is not null && parallel.WorldSize != config.Devices)
+            throw new InvalidOperationException($"{parallel.WorldSize} workers for a config of {config.Devices} devices");
+        if (parallel is { IsLeader: false })
+            return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: null, cancel);
         UKan.IO.OutputGuard.CheckFolder(run.Root, "--out", [config.Data, config.Split]);
         var (runLock, created) = UKan.IO.RunDirectory.CreateNew(run.Root, UKan.IO.RunDirectory.Segmentation, () => File.Exists(run.Last));
         using (runLock)
@@ -94,7 +111,7 @@ public sealed class Trainer
                 AtomicFile.WriteAllText(run.Config, config.ToJson());
                 split.Save(run.Split);
                 AtomicFile.WriteAllText(run.Fingerprint, fingerprint.ToJson());
-                result = new Trainer(config, run, progress, TorchRuntime.Current.Device, timing).Loop(folder, split, resumeFrom: null, cancel);
+                result = new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: null, cancel);
             }
             catch when (!File.Exists(run.Last))
             {
@@ -110,38 +127,47 @@ public sealed class Trainer
         }
     }
 
-    /// <summary>Continues a run from its last checkpoint; <paramref name="epochs"/> may extend the schedule.</summary>
+    /// <summary>
+    /// Continues a run from its last checkpoint; <paramref name="epochs"/> may extend the schedule. A run may continue on
+    /// another number of workers (<paramref name="parallel"/>; null = one): the global batch is kept (per-worker batch =
+    /// global batch / workers, which must divide), so the data order and the steps per epoch continue unchanged.
+    /// </summary>
     /// <param name="runDir">A run folder made by <see cref="Start"/> (or <c>ukan train</c>).</param>
     /// <param name="epochs">A new total number of epochs (the cosine schedule then runs to it); null: the run's own.</param>
     /// <param name="progress">As for <see cref="Start"/>; null: none.</param>
     /// <param name="cancel">As for <see cref="Start"/>.</param>
     /// <param name="profile">As for <see cref="Start"/>.</param>
+    /// <param name="parallel">As for <see cref="Start"/>.</param>
+    /// <param name="stepLog">As for <see cref="Start"/>.</param>
     /// <exception cref="UserError">The folder is not a resumable run, or its data changed shape.</exception>
     public static TrainResult Resume(string runDir, int? epochs = null, ITrainingProgress? progress = null, CancellationToken cancel = default,
-        bool profile = false)
+        bool profile = false, DataParallel? parallel = null, string? stepLog = null)
     {
         progress ??= SilentProgress.Instance;
         var timing = new TrainingProfile(TorchRuntime.Current.Device, profile);
         var run = new RunFolder(runDir);
-        using var runLock = UKan.IO.RunDirectory.OpenExisting(run.Root, UKan.IO.RunDirectory.Segmentation);
+        bool leader = parallel?.IsLeader ?? true;
+        // Only the leader holds the run's lock; the other workers read the folder and write nothing.
+        using var runLock = leader ? UKan.IO.RunDirectory.OpenExisting(run.Root, UKan.IO.RunDirectory.Segmentation) : null;
         if (!File.Exists(run.Config)) throw new UserError($"--resume {runDir}: no config.json there; give the folder of a run started with 'ukan train'.");
         if (!File.Exists(run.Last)) throw new UserError($"--resume {runDir}: no checkpoints/last.safetensors yet; the run stopped before its first epoch ended: start it again with 'ukan train --out {runDir}' and its settings.");
         var config = TrainConfig.Load(run.Config);
         if (epochs is int e) config = config with { Epochs = e };
+        config = config.OnDevices(parallel?.WorldSize ?? 1);
         config.Validate();
         SegmentationFolder folder;
         DatasetFingerprint fingerprint;
         using (timing.Phase("startup.data_check")) (folder, fingerprint) = OpenData(config);
         // Runs started before fingerprints existed get one now; a changed dataset is said, not refused (a user may
         // have fixed a mask on purpose), so that curves that jump at the resume have an explanation.
-        if (DatasetFingerprint.TryLoad(run.Fingerprint) is { } before && before.Difference(fingerprint) is { } change)
+        if (leader && DatasetFingerprint.TryLoad(run.Fingerprint) is { } before && before.Difference(fingerprint) is { } change)
             progress.Message($"warning: the data in {config.Data} changed since this run started ({change}); its earlier epochs were trained on the old data.");
-        AtomicFile.WriteAllText(run.Fingerprint, fingerprint.ToJson());
+        if (leader) AtomicFile.WriteAllText(run.Fingerprint, fingerprint.ToJson());
         if (!File.Exists(run.Split)) throw new UserError($"--resume {runDir}: split.json is missing; the run folder is damaged.");
         var split = DataSplit.Load(run.Split);
         split.CheckAgainst(folder.Ids, config.Data);
-        AtomicFile.WriteAllText(run.Config, config.ToJson());
-        return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing).Loop(folder, split, resumeFrom: run.Last, cancel);
+        if (leader) AtomicFile.WriteAllText(run.Config, config.ToJson());
+        return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: run.Last, cancel);
     }
 
     /// <summary>Checks the dataset completely (every problem at once) and opens it, with its fingerprint.</summary>
@@ -160,9 +186,10 @@ public sealed class Trainer
         return (folder, DatasetFingerprint.Of(report, folder));
     }
 
-    /// <summary>Full batches per epoch (drop_last); none is a user error.</summary>
-    public static int StepsPerEpoch(DataSplit split, int batch) => split.Train.Count / batch is > 0 and var steps ? steps
-        : throw new UserError($"--batch {batch}: larger than the {split.Train.Count} training images; lower --batch.");
+    /// <summary>Full global batches (per-worker batch × workers) per epoch (drop_last); none is a user error.</summary>
+    public static int StepsPerEpoch(DataSplit split, int batch, int workers = 1) => split.Train.Count / (batch * workers) is > 0 and var steps ? steps
+        : throw new UserError(workers == 1 ? $"--batch {batch}: larger than the {split.Train.Count} training images; lower --batch."
+            : $"--batch {batch} on {workers} devices: the global batch of {batch * workers} is larger than the {split.Train.Count} training images; lower --batch.");
 
     /// <summary>Decoded pixels up to this size go to the GPU when <see cref="DataPlacement.Auto"/> (a BUSI-sized set at 256² is ~0.2 GiB).</summary>
     public const long DeviceDataBudgetBytes = 4L << 30;
@@ -206,10 +233,17 @@ public sealed class Trainer
                 ParameterGroups.Official(named, config.Lr, config.WeightDecay, config.KanLr, config.KanWeightDecay), capturable: graphs,
                 channelsLast: config.ChannelsLast);
             if (resumeTensors is not null) optimizer.LoadState(resumeTensors, steps);
+            if (parallel is not null)
+            {
+                // Every worker starts from rank 0's weights and buffers (as DDP's constructor does), and with --sync-bn
+                // normalises with the statistics of the global batch.
+                GradientReducer.BroadcastModel(parallel.Collectives, optimizer, model);
+                if (config.SyncBatchNorm && parallel.WorldSize > 1) SyncBatchNorm.Attach(model, parallel.Collectives);
+            }
         }
         using var _optimizer = optimizer;
 
-        int stepsPerEpoch = StepsPerEpoch(split, config.Batch);
+        int stepsPerEpoch = StepsPerEpoch(split, config.Batch, WorldSize);
         var dataset = new SegmentationDataset(folder, config.Height, config.Width, config.Preprocessing, config.Model.InChannels);
         DeviceDataset? onDevice;
         List<(Tensor Images, Tensor Targets, string[] Ids)>? validationOnDevice = null;
@@ -232,15 +266,19 @@ public sealed class Trainer
                 toDevice = false;
             }
             onDevice = toDevice ? new DeviceDataset(dataset, all, device) : null;
-            if (onDevice is not null) validationOnDevice = ValidationBatches(onDevice, split.Validation);
+            // Only the leader validates.
+            if (onDevice is not null && Leader) validationOnDevice = ValidationBatches(onDevice, split.Validation);
         }
         using var _onDevice = onDevice;
 
         var records = run.ReadMetrics().Where(r => r.Epoch < startEpoch).ToList();
-        var events = torch.utils.tensorboard.SummaryWriter(run.Events);
+        var events = Leader ? torch.utils.tensorboard.SummaryWriter(run.Events) : null;
         nn.Module<Tensor, Tensor, Tensor> lossFn = config.Model.Loss == SegmentationLoss.CeDice ? new CeDiceLoss() : new BceDiceLoss();
         using var step = new TrainingStep(model, optimizer, lossFn, config.Batch, config.Model.InChannels, config.Model.NumClasses,
-            config.Height, config.Width, device, graphs, config.ChannelsLast, config.Model.Loss);
+            config.Height, config.Width, device, graphs, config.ChannelsLast, config.Model.Loss,
+            parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer));
+        using var stepLosses = stepLog is not null && Leader ? new StreamWriter(stepLog, append: false) : null;
+        stepLosses?.WriteLine("epoch,step,loss");
         using var validation = new ValidationPass(model, lossFn, graphs, config.Model.Loss);
         // The device path's augmentation reads its batch's plan row from a fixed buffer, so that it can be part of the
         // step's CUDA graph: per step the host then issues one small device-to-device copy and one replay.
@@ -266,15 +304,16 @@ public sealed class Trainer
                 IEnumerator<SegmentationBatch>? hostBatches = null;
                 using (profile.Phase("data"))
                 {
-                    if (onDevice is not null) plan = onDevice.UploadPlan(SegmentationDataset.EpochPlan(split.Train, config.Batch, config.DataSeed, epoch));
-                    else hostBatches = Prefetch.Ahead(dataset.TrainingEpoch(split.Train, config.Batch, config.DataSeed, epoch)).GetEnumerator();
+                    var batches = DistributedSampler.EpochPlan(split.Train, config.Batch, config.DataSeed, epoch, parallel?.Rank ?? 0, WorldSize);
+                    if (onDevice is not null) plan = onDevice.UploadPlan(batches);
+                    else hostBatches = Prefetch.Ahead(dataset.TrainingBatches(batches)).GetEnumerator();
                 }
                 using (plan)
                 using (hostBatches)
                 {
                     for (int s = 0; s < stepsPerEpoch; s++)
                     {
-                        if (cancel.IsCancellationRequested) { stopped = true; break; }
+                        if (ShouldStop(s, cancel)) { stopped = true; break; }
                         using (profile.Phase("data"))
                         using (var scope = NewDisposeScope())
                         using (no_grad())
@@ -292,14 +331,20 @@ public sealed class Trainer
                         using (profile.Phase(processSteps < 2 ? "first_step" : "step")) step.Run(fill);
                         processSteps++;
                         steps++;
+                        if (stepLog is not null) LogStepLoss(step, stepLosses, epoch, steps);
                         progress.StepDone(epoch, s + 1, stepsPerEpoch, double.NaN);
                     }
                 }
                 if (stopped) break;
 
                 double trainLoss, trainIou;
-                // Reading the sums waits for the GPU to finish the epoch's queued steps: step time, not logging.
-                using (profile.Phase("step")) (trainLoss, trainIou) = step.ReadMeans();
+                // Reading the sums waits for the GPU to finish the epoch's queued steps: step time, not logging. With
+                // several workers the means are over all of them (every worker then takes the same decisions).
+                using (profile.Phase("step"))
+                {
+                    if (parallel is not null) step.AverageSums(parallel.Collectives);
+                    (trainLoss, trainIou) = step.ReadMeans();
+                }
                 if (!double.IsFinite(trainLoss))
                 {
                     writer.Flush();   // the last good checkpoint may still be on its way to the disk
@@ -308,7 +353,7 @@ public sealed class Trainer
                 }
 
                 ValidationScores? val = null;
-                if ((epoch + 1) % config.ValidateEvery == 0 || epoch == config.Epochs - 1)
+                if (Leader && ((epoch + 1) % config.ValidateEvery == 0 || epoch == config.Epochs - 1))
                     using (profile.Phase("validation"))
                         val = Validate(model, validation, validationOnDevice ?? HostBatches(dataset, split.Validation));
                 bool best = val is not null && val.Iou > bestIou;
@@ -318,30 +363,36 @@ public sealed class Trainer
                 var record = new EpochRecord(epoch, lrs.GetValueOrDefault("base"), lrs.GetValueOrDefault("kan"), trainLoss, trainIou,
                     val?.Loss, val?.Iou, val?.Dice, val?.IouPerImage, val?.DicePerImage, clock.Elapsed.TotalSeconds, best);
                 records.Add(record);
-                using (profile.Phase("checkpoint"))
+                if (Leader)
                 {
-                    var snapshot = TrainingCheckpoint.Take(model, optimizer, new TrainingCheckpoint.State(epoch, steps, bestIou, bestEpoch, config.Model, config.ToJson()));
-                    var rows = records.ToList();
-                    var note = $"best validation IoU {bestIou:F4} at epoch {epoch}";
-                    // One job per epoch, in this order: metrics.csv never lists an epoch whose checkpoint is not written.
-                    // The best checkpoint keeps the weights and the state but not Adam's moments (only last is resumed).
-                    writer.Enqueue(() =>
+                    using (profile.Phase("checkpoint"))
                     {
-                        if (best)
+                        var snapshot = TrainingCheckpoint.Take(model, optimizer, new TrainingCheckpoint.State(epoch, steps, bestIou, bestEpoch, config.Model, config.ToJson()));
+                        var rows = records.ToList();
+                        var note = $"best validation IoU {bestIou:F4} at epoch {epoch}";
+                        // One job per epoch, in this order: metrics.csv never lists an epoch whose checkpoint is not written.
+                        // The best checkpoint keeps the weights and the state but not Adam's moments (only last is resumed).
+                        writer.Enqueue(() =>
                         {
-                            snapshot.Write(run.Best, withOptimizer: false);
-                            snapshot.WriteWeights(run.ExportedModel, note);
-                        }
-                        snapshot.Write(run.Last);
-                        run.WriteMetrics(rows);
-                    }, after: snapshot.Dispose);
+                            if (best)
+                            {
+                                snapshot.Write(run.Best, withOptimizer: false);
+                                snapshot.WriteWeights(run.ExportedModel, note);
+                            }
+                            snapshot.Write(run.Last);
+                            run.WriteMetrics(rows);
+                        }, after: snapshot.Dispose);
+                    }
                 }
 
                 using (profile.Phase("logging"))
                 {
-                    events.add_scalar("train/loss", (float)trainLoss, epoch);
-                    events.add_scalar("train/iou", (float)trainIou, epoch);
-                    if (val is not null)
+                    if (events is not null)
+                    {
+                        events.add_scalar("train/loss", (float)trainLoss, epoch);
+                        events.add_scalar("train/iou", (float)trainIou, epoch);
+                    }
+                    if (events is not null && val is not null)
                     {
                         events.add_scalar("val/loss", (float)val.Loss, epoch);
                         events.add_scalar("val/iou", (float)val.Iou, epoch);
@@ -352,7 +403,8 @@ public sealed class Trainer
                 }
                 profile.EpochDone(clock.Elapsed.TotalSeconds);
 
-                if (config.EarlyStopping > 0 && bestEpoch >= 0 && epoch - bestEpoch >= config.EarlyStopping)
+                // Early stopping is the leader's decision (it alone validates), shared with the other workers.
+                if (LeaderSays(config.EarlyStopping > 0 && bestEpoch >= 0 && epoch - bestEpoch >= config.EarlyStopping))
                 {
                     progress.Message($"early stopping: no better validation IoU for {config.EarlyStopping} epochs.");
                     epoch++;
@@ -367,13 +419,48 @@ public sealed class Trainer
         }
 
         // Pictures once, at the end (stopped runs too): the curves, and the overlays of the best model.
-        using (profile.Phase("final_outputs"))
+        if (Leader)
         {
-            writer.Flush();
-            if (records.Count > 0) TrainingCurves.Save(run.Curves, records);
-            if (File.Exists(run.ExportedModel)) SaveBestOverlays(model, dataset, split.Validation);
+            using (profile.Phase("final_outputs"))
+            {
+                writer.Flush();
+                if (records.Count > 0) TrainingCurves.Save(run.Curves, records);
+                if (File.Exists(run.ExportedModel)) SaveBestOverlays(model, dataset, split.Validation);
+            }
         }
         return new TrainResult(run.Root, epoch, bestIou, bestEpoch, stopped) { Profile = profile };
+    }
+
+    /// <summary>
+    /// Whether to stop before step <paramref name="s"/>: at once when alone; in a data-parallel run every
+    /// <see cref="StopCheckInterval"/> steps, all workers together when any of them was asked to (Ctrl+C, SIGTERM, the
+    /// supervisor), so that none is left waiting in a collective for the others.
+    /// </summary>
+    bool ShouldStop(int s, CancellationToken cancel)
+    {
+        if (parallel is null || parallel.WorldSize == 1) return cancel.IsCancellationRequested;
+        if (s % StopCheckInterval != 0) return false;
+        using var flag = full(1, cancel.IsCancellationRequested ? 1f : 0f, device: device);
+        parallel.Collectives.AllReduce(flag, ReduceOp.Max);
+        return flag.item<float>() > 0;
+    }
+
+    /// <summary>The leader's <paramref name="decision"/>, on every worker.</summary>
+    bool LeaderSays(bool decision)
+    {
+        if (parallel is null || parallel.WorldSize == 1) return decision;
+        using var flag = full(1, decision ? 1f : 0f, device: device);
+        parallel.Collectives.Broadcast(flag);
+        return flag.item<float>() > 0;
+    }
+
+    /// <summary>The loss of the step just run (over all workers) as a line of the step log; waits for the step.</summary>
+    void LogStepLoss(TrainingStep step, StreamWriter? log, int epoch, long stepNumber)
+    {
+        using var loss = step.LastLoss();
+        parallel?.Collectives.AllReduce(loss, ReduceOp.Average);
+        var value = loss.item<float>();
+        log?.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{epoch},{stepNumber},{value:G9}"));
     }
 
     /// <summary>The validation batches, built once on the device (they never change): batch size as training, the last one smaller.</summary>

@@ -19,7 +19,8 @@ public sealed class TrainingStep : IDisposable
     readonly nn.Module<Tensor, Tensor> model;
     readonly FlatAdam optimizer;
     readonly nn.Module<Tensor, Tensor, Tensor> loss;
-    readonly Tensor lossSum, iouSum;
+    readonly Tensor lossSum, iouSum, lastLoss;
+    readonly UKan.Training.Distributed.GradientReducer? reducer;
     readonly CudaGraph? graph;
     bool warmedUp, captured;
 
@@ -36,14 +37,15 @@ public sealed class TrainingStep : IDisposable
     /// <param name="output">How outputs are read for the training IoU (sigmoid per channel, or softmax).</param>
     public TrainingStep(nn.Module<Tensor, Tensor> model, FlatAdam optimizer, nn.Module<Tensor, Tensor, Tensor> loss,
         int batch, int channels, int classes, int height, int width, Device device, bool graphs, bool channelsLast,
-        UKan.Models.SegmentationLoss output = UKan.Models.SegmentationLoss.BceDice)
+        UKan.Models.SegmentationLoss output = UKan.Models.SegmentationLoss.BceDice, UKan.Training.Distributed.GradientReducer? reducer = null)
     {
         this.output = output;
-        (this.model, this.optimizer, this.loss) = (model, optimizer, loss);
+        (this.model, this.optimizer, this.loss, this.reducer) = (model, optimizer, loss, reducer);
         Images = InputBuffer(batch, channels, height, width, device, channelsLast);
         Targets = zeros(batch, classes, height, width, device: device);
         lossSum = zeros(1, device: device);
         iouSum = zeros(1, device: device);
+        lastLoss = zeros(1, device: device);
         graph = graphs && device.type == DeviceType.CUDA && TorchCudaShim.Available ? new CudaGraph() : null;
     }
 
@@ -85,6 +87,9 @@ public sealed class TrainingStep : IDisposable
         var logits = model.call(Images);
         var l = loss.call(logits, Targets);
         l.backward();
+        // Data-parallel: the gradients averaged over the workers before the update (queued on the same stream, and
+        // recorded in the graph with the rest of the step).
+        reducer?.AverageGradients();
         optimizer.Step();
         using (no_grad())
         {
@@ -96,7 +101,8 @@ public sealed class TrainingStep : IDisposable
             var g = scored.Count == 1 ? scored[0].Target > 0.5 : cat(scored.Select(c => c.Target > 0.5).ToList(), 1);
             const double smooth = UKan.Evaluation.SegmentationScores.OfficialSmooth;
             var iou = ((p & g).sum().to(float32) + smooth) / ((p | g).sum().to(float32) + smooth);
-            lossSum.add_(l.detach().reshape(1));
+            lastLoss.copy_(l.detach().reshape(1));
+            lossSum.add_(lastLoss);
             iouSum.add_(iou.reshape(1));
         }
     }
@@ -106,6 +112,19 @@ public sealed class TrainingStep : IDisposable
         lossSum.zero_();
         iouSum.zero_();
         StepsSinceReset = 0;
+    }
+
+    /// <summary>The loss of the last step (a copy, on the device).</summary>
+    public Tensor LastLoss() => lastLoss.clone();
+
+    /// <summary>Replaces the loss and IoU sums by their means over the workers of a data-parallel run (every worker ran as many steps).</summary>
+    public void AverageSums(UKan.Training.Distributed.ICollectives collectives)
+    {
+        using var scope = NewDisposeScope();
+        var both = cat([lossSum, iouSum]);
+        collectives.AllReduce(both, UKan.Training.Distributed.ReduceOp.Average);
+        lossSum.copy_(both[0..1]);
+        iouSum.copy_(both[1..2]);
     }
 
     /// <summary>Mean loss and mean pooled IoU of the steps since the last reset (one device synchronisation).</summary>
@@ -124,5 +143,6 @@ public sealed class TrainingStep : IDisposable
         Targets.Dispose();
         lossSum.Dispose();
         iouSum.Dispose();
+        lastLoss.Dispose();
     }
 }

@@ -1,0 +1,4 @@
+namespace UKan.Training.Distributed;
+
+/// <summary>How <see cref="ICollectives.AllReduce"/> combines the workers' buffers.</summary>
+public enum ReduceOp { Sum, Average, Max }
