@@ -28,7 +28,9 @@ public static class SweepGrid
     }
 
     public static IReadOnlyList<Run> Make(IReadOnlyList<(string Name, string Path)> datasets, IReadOnlyList<string> models, IReadOnlyList<long> seeds, string output) =>
-        (from d in datasets from m in models from s in seeds
+        (from d in datasets
+         from m in models
+         from s in seeds
          select new Run(d.Name, d.Path, m, s, Path.Combine(Path.GetFullPath(output), $"{d.Name}-{m}-{s.ToString(CultureInfo.InvariantCulture)}"))).ToList();
 
     /// <summary>

@@ -23,7 +23,8 @@ public sealed class StopChannel : CancellationTokenSource
             catch (IOException) { }
             catch (ObjectDisposedException) { }
             try { Cancel(); } catch (ObjectDisposedException) { }
-        }) { IsBackground = true, Name = "ukan-stop-channel" };
+        })
+        { IsBackground = true, Name = "ukan-stop-channel" };
         reader.Start();
     }
 
