@@ -17,8 +17,8 @@ static class SharedOptions
     /// --epochs of the training commands: nullable, because with --resume a given value extends the schedule and an
     /// absent one keeps the run's; <paramref name="defaultEpochs"/> (the config's) only appears in the help.
     /// </summary>
-    public static Option<int?> Epochs(int defaultEpochs) =>
-        new("--epochs") { Description = $"Epochs (default {defaultEpochs}; with --resume: extend the schedule)." };
+    public static Option<int?> Epochs(int defaultEpochs, bool resumable = true) =>
+        new("--epochs") { Description = resumable ? $"Epochs (default {defaultEpochs}; with --resume: extend the schedule)." : $"Epochs (default {defaultEpochs})." };
 
     /// <summary>Refuses a non-positive --epochs given with --resume (a new run's config checks its own).</summary>
     public static void CheckResumeEpochs(int? epochs)

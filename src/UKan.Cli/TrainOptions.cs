@@ -15,7 +15,7 @@ sealed class TrainOptions
     static readonly System.Globalization.CultureInfo Inv = System.Globalization.CultureInfo.InvariantCulture;
 
     public readonly ModelOptions Model = new();
-    public readonly Option<int?> Epochs = SharedOptions.Epochs(Defaults.Epochs);
+    public readonly Option<int?> Epochs;
     public readonly Option<int> Batch = SharedOptions.Batch(Defaults.Batch);
     public readonly Option<string?> Size = SharedOptions.Size("Training size: N or HxW (multiples of 32; 256 for BUSI/CVC, 512 for GlaS).",
         Defaults.Height == Defaults.Width ? Defaults.Height.ToString(Inv) : $"{Defaults.Height}x{Defaults.Width}");
@@ -39,8 +39,10 @@ sealed class TrainOptions
     };
     public readonly Option<string> Placement = new("--data-placement") { Description = "Where batches are built and augmented: auto (on the GPU when the decoded data fit in 4 GiB), host, device.", DefaultValueFactory = _ => Defaults.DataPlacement.ToString().ToLowerInvariant() };
 
-    public TrainOptions()
+    /// <param name="resumable">Whether the command has --resume (the help of --epochs says what it does then).</param>
+    public TrainOptions(bool resumable)
     {
+        Epochs = SharedOptions.Epochs(Defaults.Epochs, resumable);
         Preprocessing.AcceptOnlyFromAmong("official", "standard");
         Placement.AcceptOnlyFromAmong("auto", "host", "device");
     }

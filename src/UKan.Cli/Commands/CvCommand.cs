@@ -23,7 +23,7 @@ static class CvCommand
         var folds = new Option<int?>("--folds") { Description = $"Number of folds (default {DefaultFolds}, or the split file's)." };
         var testFraction = new Option<double?>("--test-fraction") { Description = $"Share of images held out as the test set before the folds are made (default {DefaultTestFraction})." };
         var splitFile = new Option<string?>("--split-file") { Description = "Reuse the splits.json of another cv (same test set and folds, e.g. to compare models) instead of making them from --data-seed." };
-        var recipe = new TrainOptions();
+        var recipe = new TrainOptions(resumable: false);
         recipe.AddTo(command);
         foreach (var o in new Option[] { data, output, folds, testFraction, splitFile }) command.Options.Add(o);
         command.SetAction(parsed =>
@@ -37,7 +37,6 @@ static class CvCommand
             if (file is not null && parsed.GetValue(testFraction) is not null)
                 throw new UserError("--test-fraction: the split file fixes the test set; drop --test-fraction.");
             CrossValidationSplit.CheckSettings(k, fraction);
-            SharedOptions.CheckResumeEpochs(parsed.GetValue(recipe.Epochs));
             var rt = CommandLine.StartTorch(parsed);
             var config = new CrossValidationConfig
             {

@@ -14,7 +14,7 @@ static class TrainCommand
         var data = new Option<string?>("--data") { Description = "Dataset folder: images/<id>.<ext> and masks/0/<id>.<ext> (see 'ukan data prepare')." };
         var output = new Option<string?>("--out") { Description = "Run folder to create (default: runs/<data>-<model>-<time>)." };
         var resume = SharedOptions.Resume();
-        var recipe = new TrainOptions();
+        var recipe = new TrainOptions(resumable: true);
         var split = new Option<string?>("--split") { Description = "Reuse a split.json instead of making one from --data-seed." };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of images held out for validation.", DefaultValueFactory = _ => defaults.ValidationFraction };
         var profileOption = new Option<string?>("--profile")
