@@ -116,7 +116,8 @@ static class PredictCommand
         int done = 0;
         foreach (var chunk in files.Chunk(batch))
         {
-            var images = chunk.Select(f => ImageOps.ToColor8(ImageFile.Read(f), Preprocessing.Order(model.Preset))).ToList();
+            var raw = chunk.Select(f => ImageFile.Read(f)).ToList();
+            var images = raw.Select(r => ImageOps.ToColor8(r, Preprocessing.Order(model.Preset))).ToList();
             var probs = inference.Probabilities(images);
             for (int i = 0; i < chunk.Length; i++)
             {
@@ -129,7 +130,7 @@ static class PredictCommand
                     ImageFile.WritePng(Path.Combine(outDir, name + "_colour.png"), LabelMap.Colour(labels, images[i].Width, images[i].Height));
                 if (overlays)
                     ImageFile.WritePng(Path.Combine(outDir, name + "_overlay.png"),
-                        UKan.Plots.Overlays.LabelTile(ImageOps.ToColor8(ImageFile.Read(chunk[i]), ChannelOrder.Rgb), labels, null));
+                        UKan.Plots.Overlays.LabelTile(ImageOps.ToColor8(raw[i], ChannelOrder.Rgb), labels, null));
             }
             done += chunk.Length;
         }

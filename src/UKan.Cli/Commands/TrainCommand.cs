@@ -53,7 +53,7 @@ static class TrainCommand
             TrainResult result;
             if (parsed.GetValue(resume) is string runDir)
             {
-                var configPath = Path.Combine(runDir, "config.json");
+                var configPath = new RunFolder(runDir).Config;
                 TrainConfig? run = null;
                 ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--profile", "--gpus", "--devices", "--log-steps" },
                     name => TrainOptions.RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));

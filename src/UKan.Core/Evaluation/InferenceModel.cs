@@ -23,7 +23,7 @@ public sealed record InferenceModel(nn.Module<Tensor, Tensor> Net, ModelSpec Spe
     public static string WeightsIn(string weights)
     {
         if (!Directory.Exists(weights)) return weights;
-        var model = Path.Combine(weights, "model.safetensors");
+        var model = new RunFolder(weights).ExportedModel;
         return File.Exists(model) ? model
             : throw new UserError($"--weights {weights}: a folder without model.safetensors; give a run folder whose first epoch has finished, or a weights file.");
     }
@@ -37,7 +37,7 @@ public sealed record InferenceModel(nn.Module<Tensor, Tensor> Net, ModelSpec Spe
         var dir = Path.GetDirectoryName(Path.GetFullPath(weightsPath));
         for (int i = 0; i < 2 && dir is not null; i++, dir = Path.GetDirectoryName(dir))
         {
-            var config = Path.Combine(dir, "config.json");
+            var config = new RunFolder(dir).Config;
             if (RunDirectory.IsRun(dir) && RunDirectory.Kind(dir) == RunDirectory.Segmentation)
                 return File.Exists(config) ? TrainConfig.Load(config)
                     : throw new UserError($"{dir}: the run folder of {weightsPath} has no config.json; restore it, or copy the weights file out of the folder.");
