@@ -10,9 +10,16 @@ full FP32), random inputs and masks. Each step is timed between CUDA events afte
 spread are reported (docs/results.md §2c reports the mean), and the peak of the CUDA caching allocator over the timed
 steps.
 
+As a PyTorch 2 user would tune it (the peer of issue "beat torch.compile"), --modes times the same step under
+torch.compile as well: `default`, `reduce-overhead` (Inductor/Triton fusion plus CUDA graphs) and `max-autotune`; each
+mode's compile time (the warm-up calls, which trigger compilation and, for the graph modes, capture) is reported beside
+the step time. --fused-adam uses Adam(fused=True), the fastest optimizer a user gets for free. Inductor's cache persists
+within one process only unless TORCHINDUCTOR_CACHE_DIR points at a kept folder.
+
 Usage (on the GPU machine):
   python3 scripts/official_bench.py --official path/to/U-KAN/Seg_UKAN [--size 256 512] [--preset paper large]
                                     [--kan 2048x160 8192x256 32768x128] [--json out.json]
+                                    [--modes eager default reduce-overhead max-autotune] [--fused-adam]
 """
 import argparse
 import json
@@ -35,18 +42,22 @@ def bce_dice(logits, target):
     return 0.5 * bce + (1 - dice.mean())
 
 
-def official_optimizer(model):
+def official_optimizer(model, fused=False):
     groups = []
     for name, p in model.named_parameters():
         kan = "layer" in name.lower() and "fc" in name.lower()
         groups.append({"params": p, "lr": 1e-2 if kan else 1e-4, "weight_decay": 1e-4})
-    return torch.optim.Adam(groups)
+    return torch.optim.Adam(groups, fused=True) if fused else torch.optim.Adam(groups)
 
 
-def time_cuda(fn, warmup, runs):
+def time_cuda(fn, warmup, runs, stats=None):
+    import time
+    t0 = time.perf_counter()
     for _ in range(warmup):
         fn()
     torch.cuda.synchronize()
+    if stats is not None:
+        stats["warmup_s"] = time.perf_counter() - t0
     torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(runs):
@@ -58,36 +69,51 @@ def time_cuda(fn, warmup, runs):
         times.append(start.elapsed_time(end))
     peak = torch.cuda.max_memory_allocated() / 2**20
     q = statistics.quantiles(times, n=10)
-    return {"mean_ms": statistics.fmean(times), "median_ms": statistics.median(times), "p10_ms": q[0], "p90_ms": q[-1],
-            "peak_mib": peak}
+    out = {"mean_ms": statistics.fmean(times), "median_ms": statistics.median(times), "p10_ms": q[0], "p90_ms": q[-1],
+           "peak_mib": peak}
+    out.update(stats or {})
+    return out
 
 
-def bench_model(UKAN, preset, size, batch, warmup, runs):
+def bench_model(UKAN, preset, size, batch, warmup, runs, mode="eager", fused=False):
     torch.manual_seed(0)
+    torch._dynamo.reset()
     model = UKAN(num_classes=1, input_channels=3, img_size=size, embed_dims=PRESETS[preset]).cuda()
     params = sum(p.numel() for p in model.parameters())
     x = torch.randn(batch, 3, size, size, device="cuda")
     y = (torch.rand(batch, 1, size, size, device="cuda") > 0.5).float()
-    opt = official_optimizer(model)
+    opt = official_optimizer(model, fused)
+    # The model (and the loss with it) compiled as one function; the optimizer step stays eager (fused Adam is one
+    # kernel launch per group). "default" and "max-autotune" keep Python dispatch between steps; "reduce-overhead"
+    # replays CUDA graphs.
+    fwd = (lambda a, b: bce_dice(model(a), b)) if mode == "eager" else torch.compile(lambda a, b: bce_dice(model(a), b), mode=mode)
 
     def train_step():
-        loss = bce_dice(model(x), y)
+        if mode == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()
+        loss = fwd(x, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
 
     model.train()
-    train = time_cuda(train_step, warmup, runs)
+    # Compilation happens in the first calls; graph modes record after a few steps: more warm-up for them.
+    train = time_cuda(train_step, warmup if mode == "eager" else max(warmup, 20), runs, {})
+
+    infer_fn = model if mode == "eager" else torch.compile(model, mode=mode)
 
     def infer():
         with torch.no_grad():
-            model(x)
+            if mode == "reduce-overhead":
+                torch.compiler.cudagraph_mark_step_begin()
+            infer_fn(x)
 
     model.eval()
-    infer_stats = time_cuda(infer, warmup, runs)
-    del model, opt
+    infer_stats = time_cuda(infer, warmup if mode == "eager" else max(warmup, 20), runs, {})
+    del model, opt, fwd, infer_fn
     torch.cuda.empty_cache()
-    return {"preset": preset, "size": size, "batch": batch, "params": params, "train": train, "inference": infer_stats}
+    return {"preset": preset, "size": size, "batch": batch, "params": params, "mode": mode, "fused_adam": fused,
+            "train": train, "inference": infer_stats}
 
 
 def bench_kan(KANLinear, rows, d, warmup, runs):
@@ -118,6 +144,9 @@ def main():
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--kan", nargs="*", default=["2048x160", "8192x256", "32768x128"], help="rows x d of the KAN test")
     ap.add_argument("--json")
+    ap.add_argument("--modes", nargs="+", default=["eager"], choices=["eager", "default", "reduce-overhead", "max-autotune"],
+                    help="eager and/or torch.compile modes (model + loss compiled; the optimizer eager)")
+    ap.add_argument("--fused-adam", action="store_true", help="Adam(fused=True) instead of the official per-parameter Adam")
     a = ap.parse_args()
     if not torch.cuda.is_available():
         sys.exit("official_bench: no CUDA device")
@@ -130,16 +159,21 @@ def main():
               "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32, "models": [], "kan": []}
     print(f"# official U-KAN on {result['gpu']}, torch {result['torch']}, cuDNN TF32 {result['cudnn_allow_tf32']}, "
           f"matmul TF32 {result['matmul_allow_tf32']}; batch {a.batch}, {a.warmup} warm-up + {a.runs} timed runs")
-    print("| preset | size | params | train mean | train median (p10-p90) | train peak | infer mean | infer median |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for preset in a.preset:
-        for size in a.size:
-            r = bench_model(UKAN, preset, size, a.batch, a.warmup, a.runs)
-            result["models"].append(r)
-            t, i = r["train"], r["inference"]
-            print(f"| {preset} | {size} | {r['params']:,} | {t['mean_ms']:.2f} ms | {t['median_ms']:.2f} "
-                  f"({t['p10_ms']:.2f}-{t['p90_ms']:.2f}) ms | {t['peak_mib']:,.0f} MiB | {i['mean_ms']:.2f} ms | "
-                  f"{i['median_ms']:.2f} ms |", flush=True)
+    result["fused_adam"] = a.fused_adam
+    print("| preset | size | mode | params | train mean | train median (p10-p90) | train peak | infer mean | infer median "
+          "| warm-up (compile) train / infer |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for mode in a.modes:
+        for preset in a.preset:
+            for size in a.size:
+                r = bench_model(UKAN, preset, size, a.batch, a.warmup, a.runs, mode, a.fused_adam)
+                result["models"].append(r)
+                t, i = r["train"], r["inference"]
+                print(f"| {preset} | {size} | {mode} | {r['params']:,} | {t['mean_ms']:.2f} ms | {t['median_ms']:.2f} "
+                      f"({t['p10_ms']:.2f}-{t['p90_ms']:.2f}) ms | {t['peak_mib']:,.0f} MiB | {i['mean_ms']:.2f} ms | "
+                      f"{i['median_ms']:.2f} ms | {t['warmup_s']:.1f} s / {i['warmup_s']:.1f} s |", flush=True)
+                if a.json:
+                    write_json(a.json, result)   # each mode as it finishes (max-autotune may not)
     if a.kan:
         print("| rows x d | KANLinear mean / median | Linear mean / median | ratio mean / median | peak KAN / Linear |")
         print("| --- | --- | --- | --- | --- |")

@@ -5,7 +5,8 @@
 # with U-KAN on the common test images (ukan compare: Wilcoxon signed-rank p-value and bootstrap 95 % CI per metric).
 # The cv folders live in .gpu/cv (ignored, kept on a warm machine): each call runs until LIMIT, stops the folds with
 # SIGINT (the last finished epoch is kept), and the next call continues them; call again until every cv_summary.json
-# exists. Expects the app in .gpu/u (or .gpu/ukan-gpu.tar.xz) and .gpu/busi256. Writes $OUT/busi-cv.tar.gz.
+# exists. Expects the app in .gpu/u (or .gpu/ukan-gpu.tar.xz) and .gpu/busi256j (DATA). Writes $OUT/busi-cv.tar.gz.
+# On a host with several GPUs, MODELS entries may name one: "unet:0 ukan:1 mlp:1" (CUDA_VISIBLE_DEVICES per cv).
 set -uo pipefail
 LIMIT="${LIMIT:-540}"
 EPOCHS="${EPOCHS:-100}"
@@ -14,14 +15,21 @@ source "$(dirname "$0")/../gpu-common.sh"
 CV=.gpu/cv
 mkdir -p $CV
 model_args() { case $1 in ukan) ;; mlp) echo --mlp ;; *) echo --model "$1" ;; esac; }
-for m in $MODELS; do
-  timeout -s INT -k 60 $(( $(left) - 60 )) $U cv --device cuda --data .gpu/busi256 --out $CV/$m --folds 5 --test-fraction 0.2 \
-    --data-seed 2981 --epochs "$EPOCHS" $(model_args $m) >> $CV/$m.log 2>&1 &
+DATA="${DATA:-.gpu/busi256j}"
+ENTRIES="$MODELS"
+MODELS=""
+for e in $ENTRIES; do
+  m=${e%%:*}; gpu=${e#*:}; [ "$gpu" = "$e" ] && gpu=0
+  MODELS="$MODELS $m"
+  CUDA_VISIBLE_DEVICES=$gpu timeout -s INT -k 60 $(( $(left) - 60 )) $U cv --device cuda --data $DATA --out $CV/$m --folds 5 \
+    --test-fraction 0.2 --data-seed 2981 --epochs "$EPOCHS" $(model_args $m) >> $CV/$m.log 2>&1 &
 done
 wait
 for m in $MODELS; do echo "$m: $(tail -1 $CV/$m.log)"; done
 done_models=""
 for m in $MODELS; do [ -f $CV/$m/cv_summary.json ] && done_models="$done_models $CV/$m"; done
+# U-KAN first: compare pairs every other model with the first one given.
+case " $done_models " in *" $CV/ukan "*) done_models="$CV/ukan ${done_models/$CV\/ukan/}";; esac
 if [ "$(echo $done_models | wc -w)" -ge 2 ]; then
   $U compare $done_models --device cuda --out $CV/compare --overwrite > $CV/compare.txt 2>&1
   cat $CV/compare.txt
