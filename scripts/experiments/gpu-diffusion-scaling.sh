@@ -7,15 +7,16 @@
 # first step is its own phase and left out) and the speed-up, plus the same from the steady epoch for comparison.
 # The set: the 48 demo images made 64×64 by `ukan diffusion prepare --dataset generic`, copied under new names to 640.
 # Expects: .gpu/ukan-gpu.tar.xz (scripts/pack-gpu.sh). About 1-2 minutes of GPU time (LIMIT caps it).
-# Writes the logs and profile.json files to $OUT/diffusion-scaling/ and prints the summary (also in summary.txt there).
+# Writes the logs and profile.json files to $OUT/diffusion-scaling.tar.gz; prints the phase tables, then the summary.
 set -uo pipefail
 LIMIT="${LIMIT:-115}"
 source "$(dirname "$0")/../gpu-common.sh"
 export NCCL_NVLS_ENABLE=0
-R=$OUT/diffusion-scaling && mkdir -p $R
+R=/tmp/diffusion-scaling && rm -rf $R && mkdir -p $R
 D=/tmp/diffusion640
 rm -rf $D /tmp/d64 /tmp/runs/scaling-*
-$U diffusion prepare --data data/demo/kvasir-seg-48 --dataset generic --out /tmp/d64 > $R/prepare.txt 2>&1 || { cat $R/prepare.txt; exit 1; }
+$U diffusion prepare --data data/demo/kvasir-seg-48 --dataset generic --out /tmp/d64 > $R/prepare.txt 2>&1 \
+  || { cat $R/prepare.txt; exit 1; }
 mkdir -p $D/images
 n=0
 for k in $(seq 0 99); do
@@ -58,6 +59,7 @@ for g, r in res.items():
 if res[1] and res[2]:
     print(f"speed-up 2 vs 1 GPU: {res[2][0] / res[1][0]:.2f}x from the step phase, {res[2][2] / res[1][2]:.2f}x from the steady epoch")
 PY
-cat $R/summary.txt | tee -a $R/log.txt
+cat $R/summary.txt >> $R/log.txt
+tar -C $R -czf "$OUT/diffusion-scaling.tar.gz" .
 for g in 1 2; do echo "== ${g} GPU(s)"; grep -A16 "^phase " $R/${g}gpu.txt; done
-ls -la $R
+cat $R/log.txt

@@ -87,7 +87,8 @@ static class DiffusionCommand
         var gpus = SharedOptions.Gpus();
         var devices = SharedOptions.Devices();
         var profileOption = SharedOptions.Profile();
-        foreach (var o in new Option[] { data, dataset, output, resume, model, epochs, batch, lr, loss, sampleEvery, sampleCount, sampleSteps, seed, gpus, devices, profileOption })
+        foreach (var o in new Option[]
+                 { data, dataset, output, resume, model, epochs, batch, lr, loss, sampleEvery, sampleCount, sampleSteps, seed, gpus, devices, profileOption })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
@@ -107,7 +108,8 @@ static class DiffusionCommand
             if (parsed.GetValue(resume) is string runDir)
             {
                 DiffusionConfig? run = null;
-                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--gpus", "--devices", "--profile" }, name =>
+                var allowed = new HashSet<string> { "--resume", "--epochs", "--gpus", "--devices", "--profile" };
+                ResumeConflicts.Refuse(parsed, command, runDir, allowed, name =>
                 {
                     run ??= File.Exists(Path.Combine(runDir, "config.json")) ? DiffusionTrainer.LoadConfig(runDir) : null;
                     var inv = System.Globalization.CultureInfo.InvariantCulture;
@@ -152,7 +154,8 @@ static class DiffusionCommand
                 result = progress.Run(p => DiffusionTrainer.Start(config, p, cancel.Token, parallel, profileSync));
             }
             // Rank 0 writes the run folder; the other workers' profiles are theirs alone.
-            if (profiling && (parallel?.IsLeader ?? true) && result.Profile is { } profile) SharedOptions.WriteProfile(profile, result.RunFolder);
+            if (profiling && (parallel?.IsLeader ?? true) && result.Profile is { } profile)
+                SharedOptions.WriteProfile(profile, result.RunFolder);
             Console.WriteLine(result.Stopped
                 ? $"stopped after epoch {result.EpochsDone}; continue with: ukan diffusion train --resume {result.RunFolder}"
                 : $"done: {result.EpochsDone} epochs, last loss {result.LastLoss:F4}; run folder {result.RunFolder} (model.safetensors, metrics.csv, samples/); " +

@@ -280,7 +280,8 @@ public static class DiffusionTrainer
                 continue;
             }
             bool sample = (epoch + 1) % config.SampleEvery == 0 || epoch == config.Epochs - 1;
-            using (timing.Phase("checkpoint")) WriteEpoch(writer, run, config, model, optimizer, epoch, meanLoss, clock.Elapsed.TotalSeconds, sample);
+            using (timing.Phase("checkpoint"))
+                WriteEpoch(writer, run, config, model, optimizer, epoch, meanLoss, clock.Elapsed.TotalSeconds, sample);
             if (sample)
             {
                 using (timing.Phase("sampling"))

@@ -10,7 +10,8 @@ namespace UKan.Training;
 public sealed class CheckpointSnapshot(IReadOnlyList<(string Name, Tensor Value)> weights,
     IReadOnlyList<(string Name, Tensor Value)> moments, TrainingCheckpoint.State? state) : IDisposable
 {
-    public TrainingCheckpoint.State State => state ?? throw new InvalidOperationException("this snapshot was taken without a segmentation state");
+    public TrainingCheckpoint.State State =>
+        state ?? throw new InvalidOperationException("this snapshot was taken without a segmentation state");
 
     /// <summary>
     /// The training checkpoint: weights under "model.", the optimizer's moments (unless <paramref name="withOptimizer"/>
