@@ -35,7 +35,16 @@ for name, x, y in (("1 GPU vs 1 GPU (both --deterministic)", a, b), ("1 GPU batc
     print(f"{name}: {n} steps, max relative difference {max(rel):.3e} (step {rel.index(max(rel)) + 1}), "
           f"identical steps {sum(r == 0 for r in rel)}; first five {' '.join(f'{r:.1e}' for r in rel[:5])}")
 PY
-[ -f scripts/experiments/gpu-diffusion-scaling.sh ] && LIMIT=$(( $(left) - 5 )) bash scripts/experiments/gpu-diffusion-scaling.sh > $R/diffusion-scaling.txt 2>&1
+# Optional (NCU=1): Nsight Compute's kernel durations for the first 2,500 launches of the eager step (ncu replays each
+# launch, so all of `ukan bench` would not finish), grouped per step by scripts/kernel_families.py.
+if [ "${NCU:-0}" = 1 ]; then
+  CUDA_VISIBLE_DEVICES=0 timeout 75 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-count 2500 \
+    --log-file $R/ncu.csv $U bench --device cuda --size 256 --graphs off --warmup 0 --runs 3 > $R/ncu.txt 2>&1
+  echo "ncu rc=$?" | tee -a $R/log.txt
+  python3 scripts/kernel_families.py $R/ncu.csv --json $R/kernel-families.json > $R/kernel-families.txt 2>&1
+  cat $R/kernel-families.txt
+fi
+[ "${DIFFUSION:-1}" = 1 ] && [ -f scripts/experiments/gpu-diffusion-scaling.sh ] && LIMIT=$(( $(left) - 5 )) bash scripts/experiments/gpu-diffusion-scaling.sh > $R/diffusion-scaling.txt 2>&1
 tail -n 15 $R/diffusion-scaling.txt 2>/dev/null
 cp $OUT/*.tar.gz $R/ 2>/dev/null; rm -f $OUT/*.tar.gz
 tar -C $R -czf "$OUT/determinism.tar.gz" .

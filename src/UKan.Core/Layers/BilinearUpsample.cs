@@ -35,7 +35,9 @@ public static class BilinearUpsample
     {
         using var scope = NewDisposeScope();
         long channels = g.shape[1];
-        var taps = tensor(new[] { 0.25f, 0.75f, 0.75f, 0.25f }, dtype: g.dtype, device: g.device);
+        // [¼, ¾, ¾, ¼] = 1 − ¼·|2i − 3|, made on the device: a host-to-device copy is not allowed during a CUDA
+        // graph capture, where this backward also runs.
+        var taps = 1 - 0.25 * (2 * arange(4, dtype: g.dtype, device: g.device) - 3).abs();
         var alongW = F.conv2d(g, taps.view(1, 1, 1, 4).expand(channels, 1, 1, 4).contiguous(), strides: [1, 2], padding: [0, 1], groups: channels);
         AddBorders(alongW, g, 3);
         var both = F.conv2d(alongW, taps.view(1, 1, 4, 1).expand(channels, 1, 4, 1).contiguous(), strides: [2, 1], padding: [1, 0], groups: channels);
