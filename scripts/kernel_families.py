@@ -3,29 +3,33 @@
 
 Input: the CSV that `ncu --csv --metrics gpu__time_duration.sum --log-file F <app> bench --graphs off ...` writes (one
 row per kernel launch, in launch order). A training step launches the same kernels in the same order every time, so
-the step is found as the shortest period P of the kernel-name sequence that repeats at least twice in a row (three
-identical steps); one period is one step's kernels (cut anywhere in the cycle; the sum is the same). The kernels are
+the step is found as the shortest period P (at least 100 launches, so that a layer pattern repeated inside one step is
+not taken for it) of the kernel-name sequence that is followed by one full repetition (two identical steps in a
+row); one period is one step's kernels (cut anywhere in the cycle; the sum is the same). The training steps come
+before the inference runs in `ukan bench`'s launches, so the period whose repetition starts first is the training
+step. The kernels are
 then grouped by name into families (convolution, batch norm, matrix products, the KAN basis kernels, element-wise,
 reductions, copies and layout, optimizer) and printed as a Markdown table of time and launch count per step.
 
 Note that ncu serialises kernels and runs each alone, so the sum is the GPU's busy time without overlap, not the
 wall-clock step (which a CUDA graph brings close to the sum when launches are the bottleneck).
 
-Usage: python3 scripts/kernel_families.py ncu.csv [--json out.json]
+Usage: python3 scripts/kernel_families.py ncu.csv [--json out.json] [--min-period N]
 """
 import csv
 import json
 import re
 import sys
 
-UNIT = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3}
+UNIT = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3, "ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}
 
-# First match wins: convolution kernels also say "gemm", so they come before the matrix products.
+# First match wins: cuDNN's batch-norm kernels say "cudnn" and convolution kernels "gemm", so batch norm comes before
+# convolutions, and convolutions before the matrix products.
 FAMILIES = [
     ("KAN basis (our NVRTC kernels)", r"kan_features|psi_forward|psi_backward"),
-    ("convolution (cuDNN)", r"conv|implicit_gemm|xmma_fprop|xmma_dgrad|xmma_wgrad|fprop|dgrad|wgrad|winograd|cudnn|depthwise|nchwtonhwc|nhwctonchw"),
     ("batch norm", r"batch_norm|batchnorm|bn_fw|bn_bw|welford"),
-    ("layer norm", r"layer_norm|layernorm"),
+    ("layer norm", r"layer_norm|layernorm|gammabetabackward"),
+    ("convolution (cuDNN)", r"conv|implicit_gemm|xmma_fprop|xmma_dgrad|xmma_wgrad|fprop|dgrad|wgrad|winograd|cudnn|depthwise|nchwtonhwc|nhwctonchw"),
     ("matrix products (cuBLAS)", r"gemm|cutlass|sm90_|ampere_|nvjet|gemv|splitk"),
     ("reductions", r"reduce|sum_kernel|softmax|norm_kernel"),
     ("copies and layout", r"copy|cat_|catarray|transpose|permute|im2col|col2im|index|gather|scatter|upsample|fill"),
@@ -45,16 +49,21 @@ def read(path):
     return rows
 
 
-def period(names, shortest=5):
-    """(start, P): the shortest P with names[i] == names[i + P] for 2·P consecutive i."""
+def period(names, shortest=100):
+    """(start, P): among the P >= shortest for which names[i] == names[i + P] holds for P consecutive i, the one whose
+    repetition starts first (the training steps precede the inference runs), the shorter on a tie."""
     n = len(names)
-    for p in range(shortest, n // 3 + 1):
+    best = None
+    for p in range(shortest, n // 2 + 1):
         run = 0
         for i in range(n - p):
             run = run + 1 if names[i] == names[i + p] else 0
-            if run >= 2 * p:
-                return i - run + 1, p
-    return None
+            if run >= p:
+                start = i - run + 1
+                if best is None or start < best[0]:
+                    best = (start, p)
+                break
+    return best
 
 
 def family(name):
@@ -68,7 +77,7 @@ def family(name):
 def main():
     rows = read(sys.argv[1])
     names = [n for n, _ in rows]
-    found = period(names)
+    found = period(names, int(sys.argv[sys.argv.index("--min-period") + 1]) if "--min-period" in sys.argv else 100)
     if found is None:
         sys.exit(f"kernel_families: no repeating step among {len(rows)} kernels")
     start, p = found
