@@ -65,8 +65,8 @@ static class CompareCommand
             if (scored.Models.Select(m => (m.Config.Height, m.Config.Width)).Distinct().Count() > 1)
                 Console.Error.WriteLine("ukan: warning: the models trained at different sizes; each is scored at its own (masks resized to it), so HD95 in pixels is not comparable between them.");
             var compared = scored.Models;
-            var comparison = ModelComparison.Of(compared.Select(m => m.Folder).ToList(), scored.Images, metrics, compared.Select(m => m.Rows).ToList(),
-                n, parsed.GetValue(seed));
+            var comparison = ModelComparison.Of(compared.Select(m => m.Folder).ToList(), scored.Images, metrics,
+                compared.Select(m => m.Rows).ToList(), n, parsed.GetValue(seed));
             for (int i = 0; i < compared.Count; i++)
                 Console.WriteLine($"{(i == 0 ? "reference" : $"model {i}")}: {compared[i].Folder} ({compared[i].Description})");
             Console.Write(Table(comparison));
@@ -108,8 +108,8 @@ static class CompareCommand
                 Console.Error.WriteLine($"ukan: warning: {paths[i]} was trained on {saved[i].Images.Data}, {paths[0]} on {first.Data}; " +
                                         "their saved scores are paired by image id.");
         }
-        Console.WriteLine($"comparing {saved.Count} models from saved scores (scores/ensemble_test_per_image.csv of each cv folder; no model is loaded): " +
-                          $"{first.Ids.Count} test images of {first.Data}");
+        Console.WriteLine($"comparing {saved.Count} models from saved scores (scores/ensemble_test_per_image.csv of each cv folder; " +
+                          $"no model is loaded): {first.Ids.Count} test images of {first.Data}");
         return (first, saved.Select(s => new ScoredModel(s.Folder, s.Description, s.Config, s.Rows)).ToList());
     }
 
@@ -124,8 +124,8 @@ static class CompareCommand
             foreach (var p in paths) opened.Add(EvaluationModel.Open(p, rt.Device));
             var images = ChooseImages(opened, paths, data, split);
             Console.WriteLine($"scoring {opened.Count} models on {images.Ids.Count} images of {images.Data} ({images.Source})");
-            return (images, opened.Select(m => new ScoredModel(m.Folder, m.Description, m.Config, m.Score(images, rt.Device, batch, hd95).Meter.Images))
-                .ToList());
+            return (images, opened.Select(m =>
+                new ScoredModel(m.Folder, m.Description, m.Config, m.Score(images, rt.Device, batch, hd95).Meter.Images)).ToList());
         }
         finally
         {

@@ -25,9 +25,11 @@ public sealed record SavedScores(string Folder, TrainConfig Config, int Folds, E
         var settings = CrossValidationConfig.Load(Path.Combine(path, CrossValidation.SettingsFile));
         var file = CrossValidation.EnsembleTestScores(path);
         var rows = SegmentationMeter.ReadImagesCsv(file);
-        if (rows.Count == 0) throw new UserError($"{file}: holds no image; the cv folder is damaged (run the same 'ukan cv' again to score its folds).");
+        if (rows.Count == 0)
+            throw new UserError($"{file}: holds no image; the cv folder is damaged (run the same 'ukan cv' again to score its folds).");
         var twice = rows.GroupBy(r => r.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
-        if (twice is not null) throw new UserError($"{file}: image {twice.Key} is scored twice; the file is damaged (run the same 'ukan cv' again).");
+        if (twice is not null)
+            throw new UserError($"{file}: image {twice.Key} is scored twice; the file is damaged (run the same 'ukan cv' again).");
         var images = new EvaluationImages(Path.GetFullPath(settings.Train.Data), rows.Select(r => r.Id).ToList(), "test images, from saved scores");
         return new SavedScores(Path.GetFullPath(path), settings.Train, settings.Folds, images, rows);
     }

@@ -31,6 +31,7 @@ public class BaselineWorkflowTests
     [InlineData("unet", Architecture.UNet, """{"width":8}""")]
     [InlineData("attunet", Architecture.AttUNet, """{"width":8}""")]
     [InlineData("unetpp", Architecture.UNetPlusPlus, """{"width":8}""")]
+    [InlineData("unetpp", Architecture.UNetPlusPlus, """{"width":8,"deep_supervision":true}""")]
     [InlineData("unext", Architecture.UNext, null)]
     public void Trains_on_the_demo_set_and_evaluates_and_predicts(string model, Architecture architecture, string? options)
     {
