@@ -243,6 +243,13 @@ public sealed class Trainer
         }
         using var _optimizer = optimizer;
 
+        // The GPU's one-time costs (kernel loading, cuDNN, cuBLAS, the KAN kernels' compilation) overlap the decoding below.
+        var warmup = device.type == DeviceType.CUDA && parallel is null && StartupWarmup.Enabled
+            ? StartupWarmup.Start(model, () => config.Model.Loss == SegmentationLoss.CeDice ? new CeDiceLoss() : new BceDiceLoss(),
+                config.Batch, config.Model.InChannels, config.Model.NumClasses, config.Height, config.Width, device, config.ChannelsLast,
+                sideStream: graphs, config.Precision, config.TorchSeed)
+            : null;
+        using var _warmup = warmup;
         int stepsPerEpoch = StepsPerEpoch(split, config.Batch, WorldSize);
         var dataset = new SegmentationDataset(folder, config.Height, config.Width, config.Preprocessing, config.Model.InChannels);
         DeviceDataset? onDevice;
@@ -270,6 +277,9 @@ public sealed class Trainer
             if (onDevice is not null && Leader) validationOnDevice = ValidationBatches(onDevice, split.Validation);
         }
         using var _onDevice = onDevice;
+        if (warmup is not null)
+            using (profile.Phase("startup.warmup"))
+                if (warmup.Finish() is { } failed) progress.Message($"note: the start-up warm-up failed ({failed}); the first step pays its costs instead.");
 
         var records = run.ReadMetrics().Where(r => r.Epoch < startEpoch).ToList();
         var events = Leader ? torch.utils.tensorboard.SummaryWriter(run.Events) : null;
@@ -327,8 +337,9 @@ public sealed class Trainer
                                 step.Targets.copy_(bt);
                             }
                         }
-                        // The first two steps of a process: eager warm-up (cuDNN autotuning, kernel loading), then the capture.
-                        using (profile.Phase(processSteps < 2 ? "first_step" : "step")) step.Run(fill);
+                        // The first two steps of a process: eager (handles and workspaces of this thread and stream; without
+                        // the start-up warm-up also kernel loading and cuDNN), then, with graphs, the capture and first replay.
+                        using (profile.Phase(processSteps switch { 0 => "first_step", 1 => "second_step", _ => "step" })) step.Run(fill);
                         processSteps++;
                         steps++;
                         if (stepLog is not null) LogStepLoss(step, stepLosses, epoch, steps);

@@ -9,7 +9,8 @@ namespace UKan.Training;
 
 /// <summary>
 /// Where the wall-clock time of a training run goes, phase by phase: start-up (process, data check, CUDA streams and
-/// the libtorch shim, model and optimizer, decoding and upload), the first step (cuDNN autotuning, kernel loading, graph capture), then per epoch data, steps,
+/// the libtorch shim, model and optimizer, decoding and upload, the wait for <see cref="StartupWarmup"/>), the first step
+/// (eager) and the second (with graphs: the capture), then per epoch data, steps,
 /// validation, checkpoints, logging, and the final outputs. Phases are timed on the host. With
 /// <see cref="Synchronize"/> (ukan train --profile on a GPU) every phase ends with a device synchronisation, so that
 /// the GPU work a phase queued is charged to it and not to the next phase that waits; that costs a little speed (the
@@ -20,8 +21,8 @@ public sealed class TrainingProfile
     /// <summary>The phases in the order they are reported.</summary>
     public static readonly string[] Phases =
     [
-        "startup.process", "startup.data_check", "startup.cuda", "startup.model", "startup.data_load", "first_step",
-        "data", "step", "validation", "checkpoint", "logging", "final_outputs",
+        "startup.process", "startup.data_check", "startup.cuda", "startup.model", "startup.data_load", "startup.warmup", "first_step",
+        "second_step", "data", "step", "validation", "checkpoint", "logging", "final_outputs",
     ];
 
     readonly Dictionary<string, (double Seconds, long Count)> totals = Phases.ToDictionary(p => p, _ => (0.0, 0L));
