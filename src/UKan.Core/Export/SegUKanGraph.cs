@@ -60,30 +60,7 @@ public sealed class SegUKanGraph
     string Up(string decoder, string x) => Relu(OnnxLayers.Upsample2(g, Stage(decoder, x)));
 
     /// <summary>A DoubleConv: its Sequential conv.0 … conv.5 (conv, BN, ReLU or identity, twice), BN folded into the conv.</summary>
-    string Stage(string name, string x)
-    {
-        var children = Child(Child(model, name), "conv").named_children().ToList();
-        for (int i = 0; i < children.Count; i++)
-        {
-            var (key, module) = children[i];
-            var path = $"{name}.conv.{key}";
-            switch (module)
-            {
-                case BatchNorm2d:
-                    break;   // folded into the convolution before it
-                case ReLU:
-                    x = g.Relu(x);
-                    break;
-                case Identity:
-                    break;
-                default:
-                    var bn = i + 1 < children.Count ? children[i + 1].module as BatchNorm2d : null;
-                    x = OnnxLayers.Conv(g, module, x, bn, path);
-                    break;
-            }
-        }
-        return x;
-    }
+    string Stage(string name, string x) => OnnxLayers.Modules(g, Child(model, name), x, name);
 
     string TokenStage(string embedName, string blocksName, string normName, string map)
     {
@@ -142,7 +119,5 @@ public sealed class SegUKanGraph
     /// <summary>(B, H·W, C) → (B, C, H, W) of the given map shape.</summary>
     string ToMap(string tokens, string mapShape) => g.Op("Reshape", [g.Transpose(tokens, 0, 2, 1), mapShape]);
 
-    static nn.Module Child(nn.Module parent, string name) =>
-        parent.named_children().FirstOrDefault(c => c.name == name).module
-        ?? throw new InvalidOperationException($"ONNX export: the model has no module {name} where U-KAN has one");
+    static nn.Module Child(nn.Module parent, string name) => OnnxLayers.Child(parent, name);
 }

@@ -80,6 +80,25 @@ public class OnnxExportParityTests
         foreach (var (label, x) in Inputs(randn(2, 3, 64, 64)).Skip(1).Take(2)) OnnxCheck.AssertMatches(model, onnx, x, $"allukan {options} {label}");
     }
 
+    [Theory]
+    [InlineData(Architecture.UNet, "{\"width\":8}")]
+    [InlineData(Architecture.AttUNet, "{\"width\":8}")]
+    [InlineData(Architecture.UNetPlusPlus, "{\"width\":8}")]
+    [InlineData(Architecture.UNetPlusPlus, "{\"width\":8,\"deep_supervision\":true}")]
+    public void Convolutional_baselines_match_torch(Architecture architecture, string options)
+    {
+        _ = TestTorch.Runtime;
+        manual_seed(5);
+        var spec = new ModelSpec { Architecture = architecture, ArchitectureOptions = System.Text.Json.JsonDocument.Parse(options).RootElement.Clone() };
+        var model = ModelFactory.Create(spec);
+        RandomiseNorms(model);
+        var onnx = OnnxCheck.Export(model);
+        var name = $"{ArchitectureNames.Name(architecture)} {options}";
+        foreach (var (label, x) in Inputs(randn(2, 3, 64, 64)).Skip(1).Take(2)) OnnxCheck.AssertMatches(model, onnx, x, $"{name} {label}");
+        // Sides that are multiples of 16 but not of 32, not square.
+        OnnxCheck.AssertMatches(model, onnx, randn(1, 3, 48, 80), $"{name} batch 1 at 48x80");
+    }
+
     [Fact]
     public void Fixed_batch_and_size_are_written_into_the_file()
     {

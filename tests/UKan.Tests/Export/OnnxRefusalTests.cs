@@ -6,12 +6,12 @@ namespace UKan.Tests.Export;
 public class OnnxRefusalTests
 {
     [Fact]
-    public void A_convolutional_baseline_is_refused_by_name()
+    public void Unext_is_refused_by_name()
     {
         _ = TestTorch.Runtime;
-        var spec = new ModelSpec { Architecture = Architecture.UNet }.WithOptions(new ConvUNetOptions { Width = 8 });
+        var spec = new ModelSpec { Architecture = Architecture.UNext, EmbedDims = [32, 40, 64], Preset = "tiny" };
         var e = Assert.Throws<UserError>(() => OnnxCheck.Export(ModelFactory.Create(spec)));
-        Assert.Contains("UNet models cannot be exported yet", e.Message);
+        Assert.Contains("unext models cannot be exported yet", e.Message);
     }
 
     [Fact]
