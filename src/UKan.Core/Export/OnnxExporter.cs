@@ -46,15 +46,15 @@ public static class OnnxExporter
         bool baseline = BaselineGraph.Covers(model);
         if (!(baseline || model is SegUKan { Spec.Architecture: not Architecture.StackedKan }) || model is not ISegmentationModel net)
             throw new UserError($"ONNX export: {(model is ISegmentationModel s ? ArchitectureNames.Name(s.Spec.Architecture) : model.GetType().Name)} models cannot be exported yet; "
-                + "the exporter covers ukan (KAN or --mlp mixers), allukan, unet, attunet and unetpp (the stacked-KAN baseline's KAN convolutions and "
-                + "UNeXt's shifted MLPs have no emitters).");
+                + "the exporter covers ukan (KAN or --mlp mixers), allukan, unet, attunet, unetpp and unext (the stacked-KAN baseline's KAN "
+                + "convolutions have no emitter).");
         if (metadata.Spec.Loss == SegmentationLoss.CeDice)
             throw new UserError("ONNX export: softmax (ce-dice) models cannot be exported yet; the graph's probabilities output is a sigmoid per class.");
         if (options.Batch is < 1) throw new UserError($"--batch {options.Batch}: must be at least 1, or dynamic.");
-        int multiple = baseline ? UNet.SizeMultiple : 32;
+        int multiple = baseline ? BaselineGraph.SizeMultiple(model) : 32;
         if (options.Size is ({ } h, { } w) && (h % multiple != 0 || w % multiple != 0 || h < multiple || w < multiple))
             throw new UserError($"--size {h}x{w}: {ArchitectureNames.Name(net.Spec.Architecture)} needs multiples of {multiple} " +
-                                $"({(baseline ? "four" : "five")} halvings).");
+                                $"({(multiple == 16 ? "four" : "five")} halvings).");
         model.eval();
         using var _ = no_grad();
         using var scope = NewDisposeScope();

@@ -99,6 +99,21 @@ public class OnnxExportParityTests
         OnnxCheck.AssertMatches(model, onnx, randn(1, 3, 48, 80), $"{name} batch 1 at 48x80");
     }
 
+    [Theory]
+    [InlineData(new[] { 32, 40, 64 })]
+    [InlineData(new[] { 16, 13, 24 })]   // channel counts that do not split in five equal groups (13: groups of 3, the last of 1)
+    public void Unext_matches_torch(int[] dims)
+    {
+        _ = TestTorch.Runtime;
+        manual_seed(6);
+        var model = ModelFactory.Create(new ModelSpec { Architecture = Architecture.UNext, EmbedDims = dims, Preset = null });
+        RandomiseNorms(model);
+        var onnx = OnnxCheck.Export(model);
+        var name = $"unext [{string.Join(',', dims)}]";
+        foreach (var (label, x) in Inputs(randn(2, 3, 64, 64)).Skip(1).Take(2)) OnnxCheck.AssertMatches(model, onnx, x, $"{name} {label}");
+        OnnxCheck.AssertMatches(model, onnx, randn(1, 3, 32, 96), $"{name} batch 1 at 32x96");
+    }
+
     [Fact]
     public void Fixed_batch_and_size_are_written_into_the_file()
     {

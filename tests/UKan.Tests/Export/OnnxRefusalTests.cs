@@ -6,15 +6,6 @@ namespace UKan.Tests.Export;
 public class OnnxRefusalTests
 {
     [Fact]
-    public void Unext_is_refused_by_name()
-    {
-        _ = TestTorch.Runtime;
-        var spec = new ModelSpec { Architecture = Architecture.UNext, EmbedDims = [32, 40, 64], Preset = "tiny" };
-        var e = Assert.Throws<UserError>(() => OnnxCheck.Export(ModelFactory.Create(spec)));
-        Assert.Contains("unext models cannot be exported yet", e.Message);
-    }
-
-    [Fact]
     public void A_softmax_model_is_refused_because_the_graph_would_apply_a_sigmoid()
     {
         _ = TestTorch.Runtime;
