@@ -4,7 +4,10 @@ EPOCHS="${EPOCHS:-80}"
 # The app lives in .gpu/u (ignored, so it stays on a warm machine between calls): a call may carry the bundle and a
 # later one only the data, when both together would pass the 64 MiB that may travel.
 U=.gpu/u/ukan
-if [ -f .gpu/ukan-gpu.tar.xz ]; then mkdir -p .gpu/u && tar -xJf .gpu/ukan-gpu.tar.xz -C .gpu/u; fi
+# Unpacked once per bundle: a script that calls another (or a second call carrying the same bundle) skips it.
+if [ -f .gpu/ukan-gpu.tar.xz ] && ! [ .gpu/u/.unpacked -nt .gpu/ukan-gpu.tar.xz ]; then
+  mkdir -p .gpu/u && tar -xJf .gpu/ukan-gpu.tar.xz -C .gpu/u && touch .gpu/u/.unpacked
+fi
 [ -x $U ] || { echo "no app: carry .gpu/ukan-gpu.tar.xz (scripts/pack-gpu.sh)" >&2; exit 1; }
 mkdir -p /tmp/runs
 DEADLINE=$(( $(date +%s) + LIMIT ))

@@ -138,4 +138,37 @@ static class SharedOptions
     {
         Description = "With several devices: batch norm with the statistics of the global batch (SyncBatchNorm) instead of each device's own.",
     };
+
+    /// <summary>
+    /// --profile [sync|async] of the training commands: the run's time by phase, printed and written as profile.json
+    /// (<see cref="WriteProfile"/>); read the mode with <see cref="ProfileMode"/>.
+    /// </summary>
+    public static Option<string?> Profile()
+    {
+        var option = new Option<string?>("--profile")
+        {
+            Description = "Print where the run's time went (start-up, data, steps, checkpoints, ...) and write profile.json into the run folder. "
+                + "On a GPU each phase ends with a synchronisation (sync, the default) so that its GPU work is charged to it; "
+                + "--profile async leaves the GPU running ahead (true epoch times, GPU work charged to the phase that waits for it).",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        option.AcceptOnlyFromAmong("sync", "async");
+        return option;
+    }
+
+    /// <summary>Whether --profile was given, and whether its phases end with a device synchronisation (all but --profile async).</summary>
+    public static (bool Profiling, bool Synchronize) ProfileMode(ParseResult parsed, Option<string?> profile)
+    {
+        bool profiling = parsed.GetResult(profile) is not null;
+        return (profiling, profiling && parsed.GetValue(profile) != "async");
+    }
+
+    /// <summary>Writes the profile as profile.json into the run folder (atomically) and prints its table.</summary>
+    public static void WriteProfile(TrainingProfile profile, string runFolder)
+    {
+        var path = Path.Combine(runFolder, "profile.json");
+        UKan.AtomicFile.WriteAllText(path, profile.ToJson());
+        Console.WriteLine(profile.ToTable());
+        Console.WriteLine($"profile written to {path}");
+    }
 }

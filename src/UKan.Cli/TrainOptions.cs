@@ -37,6 +37,10 @@ sealed class TrainOptions
         Description = "Time cuDNN's convolution algorithms for each shape (cudnn.benchmark, as the official train.py). "
             + "Off by default: cuDNN's heuristics start about 4 s sooner and were as fast per epoch on an H200.",
     };
+    public readonly Option<bool> Deterministic = new("--deterministic")
+    {
+        Description = "Bit-reproducible training: deterministic cuDNN algorithms and upsampling backward (same losses when run again on the same machine; some speed lost).",
+    };
     public readonly Option<string> Placement = new("--data-placement") { Description = "Where batches are built and augmented: auto (on the GPU when the decoded data fit in 4 GiB), host, device.", DefaultValueFactory = _ => Defaults.DataPlacement.ToString().ToLowerInvariant() };
 
     /// <param name="resumable">Whether the command has --resume (the help of --epochs says what it does then).</param>
@@ -50,7 +54,7 @@ sealed class TrainOptions
     public void AddTo(Command command)
     {
         Model.AddTo(command);
-        foreach (var o in new Option[] { Epochs, Batch, Size, Lr, KanLr, WeightDecay, KanWeightDecay, MinLr, DataSeed, Seed, Preprocessing, EarlyStopping, ValidateEvery, Graphs, CudnnAutotune, Precision, Layout, Placement })
+        foreach (var o in new Option[] { Epochs, Batch, Size, Lr, KanLr, WeightDecay, KanWeightDecay, MinLr, DataSeed, Seed, Preprocessing, EarlyStopping, ValidateEvery, Graphs, CudnnAutotune, Deterministic, Precision, Layout, Placement })
             command.Options.Add(o);
     }
 
@@ -84,6 +88,7 @@ sealed class TrainOptions
             ValidateEvery = parsed.GetValue(ValidateEvery),
             CudaGraphs = graphsMode != "off",
             CudnnAutotune = parsed.GetValue(CudnnAutotune),
+            Deterministic = parsed.GetValue(Deterministic),
             Precision = UKan.Training.PrecisionSettings.Parse(parsed.GetValue(Precision)!),
             ChannelsLast = SharedOptions.ChannelsLast(parsed.GetValue(Layout), device),
             DataPlacement = Enum.Parse<DataPlacement>(parsed.GetValue(Placement)!, ignoreCase: true),
@@ -122,6 +127,7 @@ sealed class TrainOptions
             "--val-every" => c.ValidateEvery.ToString(Inv),
             "--graphs" => c.CudaGraphs ? "auto" : "off",
             "--cudnn-autotune" => c.CudnnAutotune ? "on" : "off",
+            "--deterministic" => c.Deterministic ? "on" : "off",
             "--sync-bn" => c.SyncBatchNorm ? "on" : "off",
             "--precision" => c.Precision.ToString().ToLowerInvariant(),
             "--layout" => c.ChannelsLast ? "channels-last" : "nchw",

@@ -86,7 +86,9 @@ static class DiffusionCommand
         var seed = new Option<long>("--seed") { Description = "Initialisation, shuffling and sampling seed.", DefaultValueFactory = _ => defaults.Seed };
         var gpus = SharedOptions.Gpus();
         var devices = SharedOptions.Devices();
-        foreach (var o in new Option[] { data, dataset, output, resume, model, epochs, batch, lr, loss, sampleEvery, sampleCount, sampleSteps, seed, gpus, devices })
+        var profileOption = SharedOptions.Profile();
+        foreach (var o in new Option[]
+                 { data, dataset, output, resume, model, epochs, batch, lr, loss, sampleEvery, sampleCount, sampleSteps, seed, gpus, devices, profileOption })
             command.Options.Add(o);
 
         command.SetAction(parsed =>
@@ -96,6 +98,7 @@ static class DiffusionCommand
                     parsed.GetValue(resume) is null && parsed.GetValue(output) is null && parsed.GetValue(data) is string d
                         ? ["--out", DefaultOutput(d, ParseModel(parsed.GetValue(model)) ?? DiffusionArchitecture.UKanHybrid)] : []) is int supervised)
                 return supervised;
+            var (profiling, profileSync) = SharedOptions.ProfileMode(parsed, profileOption);
             CommandLine.StartTorch(parsed);
             var (cancel, parallel) = DataParallelLaunch.Join("epoch");
             using var _cancel = cancel;
@@ -105,7 +108,8 @@ static class DiffusionCommand
             if (parsed.GetValue(resume) is string runDir)
             {
                 DiffusionConfig? run = null;
-                ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--gpus", "--devices" }, name =>
+                var allowed = new HashSet<string> { "--resume", "--epochs", "--gpus", "--devices", "--profile" };
+                ResumeConflicts.Refuse(parsed, command, runDir, allowed, name =>
                 {
                     run ??= File.Exists(Path.Combine(runDir, "config.json")) ? DiffusionTrainer.LoadConfig(runDir) : null;
                     var inv = System.Globalization.CultureInfo.InvariantCulture;
@@ -126,7 +130,7 @@ static class DiffusionCommand
                     };
                 });
                 SharedOptions.CheckResumeEpochs(parsed.GetValue(epochs));
-                result = progress.Run(p => DiffusionTrainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, parallel));
+                result = progress.Run(p => DiffusionTrainer.Resume(runDir, parsed.GetValue(epochs), p, cancel.Token, parallel, profileSync));
             }
             else
             {
@@ -147,8 +151,11 @@ static class DiffusionCommand
                     SampleDdimSteps = parsed.GetValue(sampleSteps),
                     Seed = parsed.GetValue(seed),
                 };
-                result = progress.Run(p => DiffusionTrainer.Start(config, p, cancel.Token, parallel));
+                result = progress.Run(p => DiffusionTrainer.Start(config, p, cancel.Token, parallel, profileSync));
             }
+            // Rank 0 writes the run folder; the other workers' profiles are theirs alone.
+            if (profiling && (parallel?.IsLeader ?? true) && result.Profile is { } profile)
+                SharedOptions.WriteProfile(profile, result.RunFolder);
             Console.WriteLine(result.Stopped
                 ? $"stopped after epoch {result.EpochsDone}; continue with: ukan diffusion train --resume {result.RunFolder}"
                 : $"done: {result.EpochsDone} epochs, last loss {result.LastLoss:F4}; run folder {result.RunFolder} (model.safetensors, metrics.csv, samples/); " +

@@ -17,14 +17,7 @@ static class TrainCommand
         var recipe = new TrainOptions(resumable: true);
         var split = new Option<string?>("--split") { Description = "Reuse a split.json instead of making one from --data-seed." };
         var valFraction = new Option<double>("--val-fraction") { Description = "Share of images held out for validation.", DefaultValueFactory = _ => defaults.ValidationFraction };
-        var profileOption = new Option<string?>("--profile")
-        {
-            Description = "Print where the run's time went (start-up, data, steps, validation, checkpoints, ...) and write profile.json into the run folder. "
-                + "On a GPU each phase ends with a synchronisation (sync, the default) so that its GPU work is charged to it; "
-                + "--profile async leaves the GPU running ahead (true epoch times, GPU work charged to the phase that waits for it).",
-            Arity = ArgumentArity.ZeroOrOne,
-        };
-        profileOption.AcceptOnlyFromAmong("sync", "async");
+        var profileOption = SharedOptions.Profile();
         var gpus = SharedOptions.Gpus();
         var devices = SharedOptions.Devices();
         var syncBn = SharedOptions.SyncBatchNorm();
@@ -37,8 +30,7 @@ static class TrainCommand
 
         command.SetAction(parsed =>
         {
-            bool profiling = parsed.GetResult(profileOption) is not null;
-            bool profileSync = profiling && parsed.GetValue(profileOption) != "async";
+            var (profiling, profileSync) = SharedOptions.ProfileMode(parsed, profileOption);
             // The supervisor: every worker gets this command line; a new run's default folder is fixed here so that they agree on it.
             if (DataParallelLaunch.SuperviseIfAsked(parsed, gpus, devices, () =>
                     parsed.GetValue(resume) is null && parsed.GetValue(output) is null && parsed.GetValue(data) is string d
@@ -79,13 +71,7 @@ static class TrainCommand
                                       $"batch norm {(config.SyncBatchNorm ? "synchronised" : "per device")}; {parallel.Collectives.Describe}");
                 result = progress.Run(p => Trainer.Start(config, p, cancel.Token, profileSync, parallel, parsed.GetValue(logSteps)));
             }
-            if (profiling && result.Profile is { } profile)
-            {
-                var path = Path.Combine(result.RunFolder, "profile.json");
-                UKan.AtomicFile.WriteAllText(path, profile.ToJson());
-                Console.WriteLine(profile.ToTable());
-                Console.WriteLine($"profile written to {path}");
-            }
+            if (profiling && result.Profile is { } profile) SharedOptions.WriteProfile(profile, result.RunFolder);
             Console.WriteLine(result.Stopped
                 ? $"stopped after epoch {result.EpochsDone}; continue with: ukan train --resume {result.RunFolder}"
                 : $"done: best validation IoU {result.BestIou:F4} at epoch {result.BestEpoch + 1}; run folder {result.RunFolder} (model.safetensors, metrics.csv, curves.png, overlays_best.png)");

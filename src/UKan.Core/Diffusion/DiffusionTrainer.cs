@@ -53,28 +53,38 @@ public sealed record DiffusionConfig
 }
 
 /// <summary>How a diffusion run ended: its folder, the epochs it holds, whether it was stopped, and the last epoch's mean loss.</summary>
-public sealed record DiffusionResult(string RunFolder, int EpochsDone, bool Stopped, double LastLoss);
+public sealed record DiffusionResult(string RunFolder, int EpochsDone, bool Stopped, double LastLoss)
+{
+    /// <summary>Where the run's time went, phase by phase (<see cref="TrainingProfile.DiffusionPhases"/>).</summary>
+    public TrainingProfile? Profile { get; init; }
+}
 
 /// <summary>
 /// Trains a DDPM noise predictor as Diffusion_UKAN/Diffusion/Train.py: per step a uniform t, Gaussian ε, the official
 /// loss, gradient clipping at 1.0, AdamW; per epoch the warm-up-then-cosine learning rate; periodic sample grids and
 /// checkpoints (weights, optimizer state, epoch), written atomically so that a run can be resumed.
+/// Within an epoch the host never waits for the device: the loss is summed on the device and read once per epoch, and
+/// the epoch's files are written on a background thread from a host snapshot, so an epoch takes its steps' time.
 /// </summary>
 public static class DiffusionTrainer
 {
     /// <summary>
     /// Starts a run in <see cref="DiffusionConfig.Output"/> (which must not hold one yet). With <paramref name="parallel"/>
     /// this process is one worker of a data-parallel run (config.Devices of them); only rank 0 makes and writes the folder.
+    /// With <paramref name="profile"/> every phase ends with a device synchronisation (exact GPU time per phase, slower);
+    /// the result's <see cref="DiffusionResult.Profile"/> is filled either way.
     /// </summary>
-    public static DiffusionResult Start(DiffusionConfig config, ITrainingProgress progress, CancellationToken cancel = default, DataParallel? parallel = null)
+    public static DiffusionResult Start(DiffusionConfig config, ITrainingProgress progress, CancellationToken cancel = default, DataParallel? parallel = null,
+        bool profile = false)
     {
+        var timing = NewProfile(profile);
         config = config with { Data = Path.GetFullPath(config.Data), Output = Path.GetFullPath(config.Output), Devices = parallel?.WorldSize ?? 1 };
         config.Validate();
         var run = new RunFolder(config.Output);
         var last = run.Last;
-        var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
+        var data = LoadData(config, timing);
         StepsPerEpoch(config, data);
-        if (parallel is { IsLeader: false }) return Loop(config, data, resume: false, progress, cancel, parallel);
+        if (parallel is { IsLeader: false }) return Loop(config, data, resume: false, progress, cancel, parallel, timing);
         UKan.IO.OutputGuard.CheckFolder(config.Output, "--out", [config.Data]);
         var (runLock, created) = UKan.IO.RunDirectory.CreateNew(config.Output, UKan.IO.RunDirectory.Diffusion, () => File.Exists(last) || File.Exists(run.OldDiffusionLast));
         using (runLock)
@@ -83,7 +93,7 @@ public static class DiffusionTrainer
             try
             {
                 AtomicFile.WriteAllText(run.Config, UKan.IO.JsonFiles.Serialize(config));
-                result = Loop(config, data, resume: false, progress, cancel, parallel);
+                result = Loop(config, data, resume: false, progress, cancel, parallel, timing);
             }
             catch when (!File.Exists(last))
             {
@@ -103,9 +113,12 @@ public static class DiffusionTrainer
     /// Continues the run in <paramref name="runDir"/> from checkpoints/last.safetensors (a run of the older layout, with
     /// last.safetensors at its root, has it moved there first); <paramref name="epochs"/> extends its schedule.
     /// On another number of devices than before (<paramref name="parallel"/>; null = one) the global batch is kept.
+    /// <paramref name="profile"/> as for <see cref="Start"/>.
     /// </summary>
-    public static DiffusionResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default, DataParallel? parallel = null)
+    public static DiffusionResult Resume(string runDir, int? epochs, ITrainingProgress progress, CancellationToken cancel = default, DataParallel? parallel = null,
+        bool profile = false)
     {
+        var timing = NewProfile(profile);
         var root = Path.GetFullPath(runDir);
         bool leader = parallel?.IsLeader ?? true;
         using var runLock = leader ? UKan.IO.RunDirectory.OpenExisting(root, UKan.IO.RunDirectory.Diffusion) : null;
@@ -121,9 +134,18 @@ public static class DiffusionTrainer
         }
         if (!File.Exists(run.Last))
             throw new UserError($"--resume {root}: no checkpoints/last.safetensors yet; the run stopped before its first epoch ended: start it again with 'ukan diffusion train --out {root}' and its settings.");
-        var data = new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
+        var data = LoadData(config, timing);
         if (leader) AtomicFile.WriteAllText(run.Config, UKan.IO.JsonFiles.Serialize(config));
-        return Loop(config, data, resume: true, progress, cancel, parallel);
+        return Loop(config, data, resume: true, progress, cancel, parallel, timing);
+    }
+
+    static TrainingProfile NewProfile(bool synchronize) =>
+        new(UKan.Native.TorchRuntime.Current.Device, synchronize, TrainingProfile.DiffusionPhases);
+
+    /// <summary>The run's images, decoded and resized once (the start-up's data phase).</summary>
+    static DiffusionData LoadData(DiffusionConfig config, TrainingProfile timing)
+    {
+        using (timing.Phase("startup.data_load")) return new DiffusionData(config.Data, config.Dataset, ImageSize, config.Seed);
     }
 
     /// <summary>A diffusion run's config.json; a damaged one is a one-line error naming it.</summary>
@@ -145,7 +167,8 @@ public static class DiffusionTrainer
     /// <summary>The resolution of the official diffusion experiments (all three datasets are trained at 64×64).</summary>
     public const int ImageSize = 64;
 
-    static DiffusionResult Loop(DiffusionConfig config, DiffusionData data, bool resume, ITrainingProgress progress, CancellationToken cancel, DataParallel? parallel)
+    static DiffusionResult Loop(DiffusionConfig config, DiffusionData data, bool resume, ITrainingProgress progress, CancellationToken cancel,
+        DataParallel? parallel, TrainingProfile timing)
     {
         var device = UKan.Native.TorchRuntime.Current.Device;
         var root = config.Output;
@@ -159,39 +182,52 @@ public static class DiffusionTrainer
             Directory.CreateDirectory(run.Samples);
         }
         int steps = StepsPerEpoch(config, data);
-        manual_seed(config.Seed);
-        var model = DdpmBackbone.Create(config.Model, config.Dropout);
+        DdpmBackbone model;
+        FlatAdam optimizer;
         int start = 0;
-        long stepCount = 0;
-        Dictionary<string, Tensor>? state = null;
-        if (resume)
+        using (timing.Phase("startup.model"))
         {
-            (state, var meta) = SafeTensors.Read(last);
-            if (meta.GetValueOrDefault("ukan.kind") != "diffusion-checkpoint") throw new UserError($"{last}: not a diffusion training checkpoint.");
-            StateDictLoader.Load(model, state.Where(kv => kv.Key.StartsWith("model.")).ToDictionary(kv => kv.Key[6..], kv => kv.Value), last);
-            if (!int.TryParse(meta.GetValueOrDefault("ukan.epoch"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var epochDone)
-                || !long.TryParse(meta.GetValueOrDefault("ukan.steps"), NumberStyles.Integer, CultureInfo.InvariantCulture, out stepCount))
-                throw new UserError($"{last}: unreadable epoch or step count in its metadata; the checkpoint is damaged (start a new run).");
-            start = epochDone + 1;
+            manual_seed(config.Seed);
+            model = DdpmBackbone.Create(config.Model, config.Dropout);
+            long stepCount = 0;
+            Dictionary<string, Tensor>? state = null;
+            if (resume)
+            {
+                (state, var meta) = SafeTensors.Read(last);
+                if (meta.GetValueOrDefault("ukan.kind") != "diffusion-checkpoint") throw new UserError($"{last}: not a diffusion training checkpoint.");
+                StateDictLoader.Load(model, state.Where(kv => kv.Key.StartsWith("model.")).ToDictionary(kv => kv.Key[6..], kv => kv.Value), last);
+                if (!int.TryParse(meta.GetValueOrDefault("ukan.epoch"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var epochDone)
+                    || !long.TryParse(meta.GetValueOrDefault("ukan.steps"), NumberStyles.Integer, CultureInfo.InvariantCulture, out stepCount))
+                    throw new UserError($"{last}: unreadable epoch or step count in its metadata; the checkpoint is damaged (start a new run).");
+                start = epochDone + 1;
+            }
+            model.to(device);
+            var named = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
+            optimizer = new FlatAdam([(new GroupSettings("all", config.Lr, config.WeightDecay), named)], decoupledWeightDecay: true);
+            if (state is not null) optimizer.LoadState(state, stepCount);
+            if (state is not null) foreach (var t in state.Values) t.Dispose();
+            // Data parallel: every worker starts from rank 0's weights, and averages its gradients with the others' before
+            // clipping (as DDP with the reference's clip_grad_norm_ after backward).
+            if (parallel is not null) GradientReducer.BroadcastModel(parallel.Collectives, optimizer, model);
         }
-        model.to(device);
-        var named = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
-        using var optimizer = new FlatAdam([(new GroupSettings("all", config.Lr, config.WeightDecay), named)], decoupledWeightDecay: true);
-        if (state is not null) optimizer.LoadState(state, stepCount);
-        if (state is not null) foreach (var t in state.Values) t.Dispose();
-        // Data parallel: every worker starts from rank 0's weights, and averages its gradients with the others' before
-        // clipping (as DDP with the reference's clip_grad_norm_ after backward).
-        if (parallel is not null) GradientReducer.BroadcastModel(parallel.Collectives, optimizer, model);
+        using var _optimizer = optimizer;
         var reducer = parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer);
         var ddpm = new Ddpm();
         var officialLoss = config.Loss == "official";
         progress.Message($"training {DiffusionWeights.Name(config.Model)} ({model.TrainableParameters():N0} parameters) on {data.Count} images of {config.Data} ({device}), " +
                          $"{steps} steps per epoch, run folder {root}{(start > 0 ? $", from epoch {start + 1}" : "")}");
+        // The epoch's checkpoint, metrics row and weights are written on a background thread, in order, each atomically.
+        using var writer = new BackgroundWriter();
         double meanLoss = double.NaN;
+        int processSteps = 0;
         for (int epoch = start; epoch < config.Epochs; epoch++)
         {
             // Workers stop together: any one asked to stop stops all at this epoch boundary.
-            if (AnyOf(parallel, cancel.IsCancellationRequested, device)) return new DiffusionResult(root, epoch, true, meanLoss);
+            if (AnyOf(parallel, cancel.IsCancellationRequested, device))
+            {
+                writer.Flush();   // the caller looks for the last checkpoint
+                return new DiffusionResult(root, epoch, true, meanLoss) { Profile = timing };
+            }
             var clock = Stopwatch.StartNew();
             progress.EpochStarted(epoch, config.Epochs, steps);
             optimizer.Groups[0].LearningRate = LearningRateSchedules.WarmupCosine(config.Lr, epoch, config.Epochs, config.WarmupMultiplier);
@@ -203,53 +239,99 @@ public static class DiffusionTrainer
             // uninterrupted one exactly (tested) instead of depending on how far the global generator had advanced.
             // Each worker draws its own timesteps and noise (rank 0 those of a single process).
             manual_seed((long)(rng.Next() >> 1) + rank);
-            double lossSum = 0;
+            // The steps' losses are summed on the device in float64 (each float32 loss widened, then added in step order:
+            // the same sum as adding them on the host), so that no step waits for the device to report its loss.
+            using var lossSum = zeros(1, dtype: float64, device: device);
             for (int s = 0; s < steps; s++)
             {
                 using var scope = NewDisposeScope();
+                Tensor x0;
                 // Worker r takes images r·B … (r+1)·B − 1 of each global batch of the epoch's shuffle.
-                var x0 = tensor(data.Batch(order.GetRange((s * world + rank) * config.Batch, config.Batch), rng)).reshape(config.Batch, 3, ImageSize, ImageSize).to(device);
-                var t = randint(0, ddpm.Steps, [config.Batch], dtype: int64, device: device);
-                var noise = randn_like(x0);
-                var eps = model.call(ddpm.NoiseImages(x0, t, noise), t);
-                var loss = officialLoss ? Ddpm.OfficialLoss(eps, noise) : Ddpm.MeanLoss(eps, noise);
-                optimizer.ZeroGrad();
-                loss.backward();
-                reducer?.AverageGradients();
-                optimizer.ClipGradNorm(config.GradClip);
-                optimizer.Step();
-                double value = loss.item<float>();
-                lossSum += value;
-                progress.StepDone(epoch, s, steps, value);
+                using (timing.Phase("data"))
+                    x0 = tensor(data.Batch(order.GetRange((s * world + rank) * config.Batch, config.Batch), rng)).reshape(config.Batch, 3, ImageSize, ImageSize).to(device);
+                // The process's first step carries the one-off costs (kernel loading, cuDNN's choices, allocator growth).
+                using (timing.Phase(processSteps == 0 ? "first_step" : "step"))
+                {
+                    var t = randint(0, ddpm.Steps, [config.Batch], dtype: int64, device: device);
+                    var noise = randn_like(x0);
+                    var eps = model.call(ddpm.NoiseImages(x0, t, noise), t);
+                    var loss = officialLoss ? Ddpm.OfficialLoss(eps, noise) : Ddpm.MeanLoss(eps, noise);
+                    optimizer.ZeroGrad();
+                    loss.backward();
+                    reducer?.AverageGradients();
+                    optimizer.ClipGradNorm(config.GradClip);
+                    optimizer.Step();
+                    lossSum.add_(loss.detach().to(float64));
+                }
+                processSteps++;
+                progress.StepDone(epoch, s, steps, double.NaN);
             }
-            meanLoss = lossSum / steps;
-            if (parallel is not null)
-            {
-                using var both = tensor(new[] { (float)meanLoss }, device: device);
-                parallel.Collectives.AllReduce(both, ReduceOp.Average);
-                meanLoss = both.item<float>();
-            }
+            // Reading the mean waits for the epoch's queued steps: step time, as in the segmentation trainer's profile.
+            using (timing.Phase("step")) meanLoss = EpochMean(lossSum, steps, parallel);
             if (!double.IsFinite(meanLoss))
+            {
+                writer.Flush();   // the last good checkpoint may still be on its way to the disk
                 throw new UserError($"the loss became {meanLoss} in epoch {epoch + 1}; lower --lr (now {config.Lr}). " +
                                     (File.Exists(last) ? $"The last good checkpoint is {last}." : "No epoch had finished, so nothing was kept."));
-            if (!leader) continue;   // rank 0 alone writes the run folder
-            // Checkpoint first, then the epoch's row: a crash between the two leaves a row-less epoch, which resuming
-            // simply repeats, never a row for an epoch the checkpoint does not hold.
-            SafeTensors.Write(last, model.state_dict().Select(kv => ("model." + kv.Key, kv.Value)).Concat(optimizer.StateTensors()),
-                Metadata(config, epoch, "diffusion-checkpoint", ("ukan.steps", optimizer.StepCount.ToString(CultureInfo.InvariantCulture))));
-            AtomicFile.WriteAllText(run.Metrics, Metrics(run.Metrics, epoch, optimizer.Groups[0].LearningRate, meanLoss, clock.Elapsed.TotalSeconds));
+            }
+            if (!leader)   // rank 0 alone writes the run folder
+            {
+                timing.EpochDone(clock.Elapsed.TotalSeconds);
+                continue;
+            }
             bool sample = (epoch + 1) % config.SampleEvery == 0 || epoch == config.Epochs - 1;
+            using (timing.Phase("checkpoint"))
+                WriteEpoch(writer, run, config, model, optimizer, epoch, meanLoss, clock.Elapsed.TotalSeconds, sample);
             if (sample)
             {
-                SafeTensors.Write(run.ExportedModel, model.state_dict().Select(kv => (kv.Key, kv.Value)), Metadata(config, epoch, DiffusionWeights.Kind));
-                // A fixed seed per run: grids of successive epochs show the same noise denoised by a better model.
-                var images = Samples.Generate(model, ddpm, config.SampleCount, device, ddimSteps: config.SampleDdimSteps, seed: config.Seed,
-                    onStep: cancel.ThrowIfCancellationRequested);
-                ImageFile.WritePng(Path.Combine(run.Samples, $"epoch{epoch + 1:D5}.png"), Samples.Grid(images));
+                using (timing.Phase("sampling"))
+                {
+                    // The live model: its weights are those just snapshotted. A fixed seed per run: grids of successive
+                    // epochs show the same noise denoised by a better model.
+                    var images = Samples.Generate(model, ddpm, config.SampleCount, device, ddimSteps: config.SampleDdimSteps, seed: config.Seed,
+                        onStep: cancel.ThrowIfCancellationRequested);
+                    ImageFile.WritePng(Path.Combine(run.Samples, $"epoch{epoch + 1:D5}.png"), Samples.Grid(images));
+                }
             }
-            progress.Message($"epoch {epoch + 1}/{config.Epochs}  loss {meanLoss:F4}  lr {optimizer.Groups[0].LearningRate:E2}  {clock.Elapsed.TotalSeconds:F1} s{(sample ? "  (samples)" : "")}");
+            using (timing.Phase("logging"))
+                progress.Message($"epoch {epoch + 1}/{config.Epochs}  loss {meanLoss:F4}  lr {optimizer.Groups[0].LearningRate:E2}  {clock.Elapsed.TotalSeconds:F1} s{(sample ? "  (samples)" : "")}");
+            timing.EpochDone(clock.Elapsed.TotalSeconds);
         }
-        return new DiffusionResult(root, config.Epochs, false, meanLoss);
+        using (timing.Phase("final_outputs")) writer.Flush();
+        return new DiffusionResult(root, config.Epochs, false, meanLoss) { Profile = timing };
+    }
+
+    /// <summary>
+    /// The epoch's mean loss from its device-side sum: one host read; with several workers the mean over all of them
+    /// (in float32, as the all-reduce carries it).
+    /// </summary>
+    static double EpochMean(Tensor lossSum, int steps, DataParallel? parallel)
+    {
+        using var mean = lossSum.div(steps);
+        if (parallel is null) return mean.item<double>();
+        using var single = mean.to(float32);
+        parallel.Collectives.AllReduce(single, ReduceOp.Average);
+        return single.item<float>();
+    }
+
+    /// <summary>
+    /// Queues the epoch's files on <paramref name="writer"/> from a host snapshot taken now: the checkpoint first, then
+    /// the epoch's metrics row (a crash between the two leaves a row-less epoch, which resuming simply repeats, never
+    /// a row for an epoch the checkpoint does not hold), then, on a sampling epoch, the exported weights.
+    /// </summary>
+    static void WriteEpoch(BackgroundWriter writer, RunFolder run, DiffusionConfig config, DdpmBackbone model, FlatAdam optimizer, int epoch,
+        double loss, double seconds, bool weights)
+    {
+        var snapshot = TrainingCheckpoint.Take(model, optimizer, state: null);
+        var checkpoint = Metadata(config, epoch, "diffusion-checkpoint", ("ukan.steps", optimizer.StepCount.ToString(CultureInfo.InvariantCulture)));
+        var exported = weights ? Metadata(config, epoch, DiffusionWeights.Kind) : null;
+        double lr = optimizer.Groups[0].LearningRate;
+        writer.Enqueue(() =>
+        {
+            snapshot.Write(run.Last, checkpoint);
+            AtomicFile.WriteAllText(run.Metrics, Metrics(run.Metrics, epoch, lr, loss, seconds));
+            if (exported is not null) snapshot.Write(run.ExportedModel, exported, withOptimizer: false, weightPrefix: "");
+        }, after: snapshot.Dispose);
     }
 
     /// <summary>Full global batches per epoch: the reference's DataLoader drops the last partial batch.</summary>

@@ -113,7 +113,7 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
     }
 
     Tensor Up(DoubleConv decoder, Tensor x) =>
-        Relu(F.interpolate(decoder.call(x), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false));
+        Relu(BilinearUpsample.Twice(decoder.call(x)));
 
     Tensor Relu(Tensor x) => relu ? x.relu() : x;
 }

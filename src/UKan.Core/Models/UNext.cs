@@ -111,5 +111,5 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel
     }
 
     static Tensor Up(Tensor x) =>
-        F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false).relu();
+        BilinearUpsample.Twice(x).relu();
 }

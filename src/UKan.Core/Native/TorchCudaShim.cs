@@ -40,7 +40,7 @@ public static class TorchCudaShim
         public required DestroyFn GraphDestroy;
         public required GraphFn CaptureBegin, CaptureEnd, Replay;
         public required ErrorFn LastError;
-        public required FlagFn CudnnBenchmark, CudnnBenchmarkLimit;
+        public required FlagFn CudnnBenchmark, CudnnBenchmarkLimit, Deterministic;
         public required DeviceStatusFn AutocastBf16;
     }
 
@@ -69,6 +69,8 @@ public static class TorchCudaShim
     /// times for each new shape; 0 times them all. Fewer candidates make the first steps of a run cheaper.
     /// </summary>
     public static void SetCudnnBenchmarkLimit(int candidates) => A.CudnnBenchmarkLimit(candidates);
+    /// <summary>cuDNN's and PyTorch's deterministic algorithms (and deterministic cuBLAS workspaces) on or off.</summary>
+    public static void SetDeterministic(bool on) => A.Deterministic(on ? 1 : 0);
     /// <summary>
     /// Turns CUDA autocast to bfloat16 on or off for the calling thread (TorchSharp has no autocast): convolutions and
     /// matrix products run in bf16 while weights, optimizer state and the ops autocast keeps in fp32 (norms, losses,
@@ -126,6 +128,7 @@ public static class TorchCudaShim
                 LastError = F<ErrorFn>("ukan_last_error"),
                 CudnnBenchmark = F<FlagFn>("ukan_set_cudnn_benchmark"),
                 CudnnBenchmarkLimit = F<FlagFn>("ukan_set_cudnn_benchmark_limit"),
+                Deterministic = F<FlagFn>("ukan_set_deterministic"),
                 AutocastBf16 = F<DeviceStatusFn>("ukan_set_autocast_bf16"),
             };
             Cache = outcome with { Elapsed = clock.Elapsed };   // compile (or wait) and load

@@ -60,6 +60,12 @@ public sealed record TrainConfig
     /// algorithm changes rounding only, not the computation.
     /// </summary>
     public bool CudnnAutotune { get; init; }
+    /// <summary>
+    /// Bit-reproducible training on one machine (<see cref="Determinism"/>): deterministic cuDNN algorithms and a
+    /// deterministic backward of the decoder's bilinear upsampling. Off by default, as in PyTorch: the same seed then
+    /// gives the same data, initialisation and augmentation, but not the same rounding.
+    /// </summary>
+    public bool Deterministic { get; init; }
     /// <summary>Numeric mode of the run: fp32 (PyTorch's default, TF32 convolutions) or bf16 autocast (CUDA only).</summary>
     public Precision Precision { get; init; } = Precision.Fp32;
     /// <summary>

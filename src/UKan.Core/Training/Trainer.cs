@@ -207,6 +207,8 @@ public sealed class Trainer
             if (device.type == DeviceType.CUDA) PrecisionSettings.EnableCudnnBenchmark(config.CudnnAutotune);
         }
         using var _side = side;
+        // Before the first convolution and matrix product (cuBLAS reads its workspace setting once).
+        using var determinism = Determinism.Scope(config.Deterministic, device);
         // Training, validation and the exported model's overlays all run in the run's precision; restored afterwards.
         using var precision = PrecisionSettings.Scope(config.Precision, device);
 

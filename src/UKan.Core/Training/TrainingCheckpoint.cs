@@ -16,8 +16,9 @@ public static class TrainingCheckpoint
     /// <summary>
     /// Copies the model's state dict and the optimizer's moments to host memory as they are now, so that they can be
     /// written on another thread while training goes on (the copies never alias the live tensors, on the CPU too).
+    /// <paramref name="state"/> is null for a run that writes the snapshot with metadata of its own (the diffusion trainer).
     /// </summary>
-    public static CheckpointSnapshot Take(nn.Module model, FlatAdam? optimizer, State state)
+    public static CheckpointSnapshot Take(nn.Module model, FlatAdam? optimizer, State? state)
     {
         static Tensor Copy(Tensor t)
         {

@@ -18,14 +18,25 @@ namespace UKan.Training;
 /// </summary>
 public sealed class TrainingProfile
 {
-    /// <summary>The phases in the order they are reported.</summary>
+    /// <summary>The phases of a segmentation run, in the order they are reported.</summary>
     public static readonly string[] Phases =
     [
         "startup.process", "startup.data_check", "startup.cuda", "startup.model", "startup.data_load", "startup.warmup", "first_step",
         "second_step", "data", "step", "validation", "checkpoint", "logging", "final_outputs",
     ];
 
-    readonly Dictionary<string, (double Seconds, long Count)> totals = Phases.ToDictionary(p => p, _ => (0.0, 0L));
+    /// <summary>
+    /// The phases of a diffusion run (ukan diffusion train): no validation, but sample grids; the names they share
+    /// with <see cref="Phases"/> mean the same, so that one reader handles both profiles.
+    /// </summary>
+    public static readonly string[] DiffusionPhases =
+    [
+        "startup.process", "startup.data_load", "startup.model", "first_step", "data", "step", "checkpoint", "sampling",
+        "logging", "final_outputs",
+    ];
+
+    readonly string[] phases;
+    readonly Dictionary<string, (double Seconds, long Count)> totals;
     readonly List<double> epochSeconds = [];
     readonly Device device;
     readonly Stopwatch sinceStart = Stopwatch.StartNew();
@@ -36,8 +47,13 @@ public sealed class TrainingProfile
     /// <summary>Seconds from process start to when the trainer was called.</summary>
     public double ProcessSeconds { get; }
 
-    public TrainingProfile(Device device, bool synchronize)
+    /// <param name="device">The device the run trains on (synchronised at phase ends with <paramref name="synchronize"/>).</param>
+    /// <param name="synchronize">End every phase with a device synchronisation (CUDA only).</param>
+    /// <param name="phases">The phases this run reports (<see cref="Phases"/> when null).</param>
+    public TrainingProfile(Device device, bool synchronize, IReadOnlyList<string>? phases = null)
     {
+        this.phases = [.. phases ?? Phases];
+        totals = this.phases.ToDictionary(p => p, _ => (0.0, 0L));
         this.device = device;
         Synchronize = synchronize && device.type == DeviceType.CUDA;
         ProcessSeconds = Math.Max(0, (DateTime.Now - Process.GetCurrentProcess().StartTime).TotalSeconds);
@@ -70,6 +86,10 @@ public sealed class TrainingProfile
     }
 
     public double Seconds(string phase) => totals[phase].Seconds;
+    /// <summary>How often a phase was timed.</summary>
+    public long Calls(string phase) => totals[phase].Count;
+    /// <summary>The phases this profile reports, in order.</summary>
+    public IReadOnlyList<string> PhaseNames => phases;
     public IReadOnlyList<double> EpochSeconds => epochSeconds;
 
     /// <summary>Median of the epochs after the first (the steady state), or of all when only one ran.</summary>
@@ -91,7 +111,7 @@ public sealed class TrainingProfile
         double total = TotalSeconds;
         var sb = new StringBuilder();
         sb.AppendLine(string.Format(inv, "{0,-20} {1,10} {2,7} {3,8} {4,12}", "phase", "seconds", "share", "calls", "ms per call"));
-        foreach (var p in Phases)
+        foreach (var p in phases)
         {
             var (s, n) = totals[p];
             sb.AppendLine(string.Format(inv, "{0,-20} {1,10:F3} {2,6:F1}% {3,8} {4,12:F2}", p, s, 100 * s / total, n, n == 0 ? 0 : 1000 * s / n));
@@ -110,7 +130,7 @@ public sealed class TrainingProfile
         total_seconds = TotalSeconds,
         synchronized = Synchronize,
         device = device.ToString(),
-        phases = Phases.Select(p => new { name = p, seconds = totals[p].Seconds, calls = totals[p].Count }),
+        phases = phases.Select(p => new { name = p, seconds = totals[p].Seconds, calls = totals[p].Count }),
         epochs = epochSeconds.Count,
         first_epoch_seconds = epochSeconds.Count > 0 ? epochSeconds[0] : (double?)null,
         steady_epoch_seconds = epochSeconds.Count > 0 ? SteadyEpochSeconds : (double?)null,

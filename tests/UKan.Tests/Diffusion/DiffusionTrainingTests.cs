@@ -83,6 +83,52 @@ public class DiffusionTrainingTests : IDisposable
         Assert.Equal(first.Select(r => r.Pixels8), again.Select(r => r.Pixels8));
     }
 
+    /// <summary>
+    /// The epoch loss the trainer reports (summed on the device, read once per epoch) is the plain mean of its steps'
+    /// losses, each read on the host: recomputed here step by step from the recipe (same seeds, data order, model,
+    /// AdamW, clipping), with the loss read after every step as the trainer did before it stopped waiting for them.
+    /// </summary>
+    [Fact]
+    public void The_epoch_loss_is_the_mean_of_the_step_losses()
+    {
+        _ = TestTorch.Runtime;
+        var config = Config("mean") with { Model = DiffusionArchitecture.UMlp, Epochs = 1, SampleCount = 1 };
+        var result = DiffusionTrainer.Start(config, SilentProgress.Instance, TestContext.Current.CancellationToken);
+
+        var data = new DiffusionData(config.Data, config.Dataset, DiffusionTrainer.ImageSize, config.Seed);
+        manual_seed(config.Seed);
+        var model = DdpmBackbone.Create(config.Model, config.Dropout);
+        var named = model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => (p.name, p.parameter)).ToList();
+        using var optimizer = new FlatAdam([(new GroupSettings("all", config.Lr, config.WeightDecay), named)], decoupledWeightDecay: true);
+        optimizer.Groups[0].LearningRate = LearningRateSchedules.WarmupCosine(config.Lr, 0, config.Epochs, config.WarmupMultiplier);
+        model.train();
+        var order = Enumerable.Range(0, data.Count).ToList();
+        var rng = SplitMix64.For(config.Seed, 0);
+        rng.Shuffle(order);
+        manual_seed((long)(rng.Next() >> 1));
+        var ddpm = new Ddpm();
+        int steps = data.Count / config.Batch;
+        Assert.True(steps > 1, "the mean of a single step would not test the sum");
+        var losses = new List<double>();
+        for (int s = 0; s < steps; s++)
+        {
+            using var scope = NewDisposeScope();
+            var x0 = tensor(data.Batch(order.GetRange(s * config.Batch, config.Batch), rng)).reshape(config.Batch, 3, 64, 64);
+            var t = randint(0, ddpm.Steps, [config.Batch], dtype: int64);
+            var noise = randn_like(x0);
+            var loss = Ddpm.OfficialLoss(model.call(ddpm.NoiseImages(x0, t, noise), t), noise);
+            optimizer.ZeroGrad();
+            loss.backward();
+            optimizer.ClipGradNorm(config.GradClip);
+            optimizer.Step();
+            losses.Add(loss.item<float>());
+        }
+        Assert.Equal(losses.Sum() / steps, result.LastLoss);
+        // metrics.csv, written on the background writer, holds the same number (9 significant digits).
+        var row = File.ReadAllLines(Path.Combine(result.RunFolder, "metrics.csv"))[1].Split(',');
+        Assert.Equal(result.LastLoss.ToString("G9", System.Globalization.CultureInfo.InvariantCulture), row[2]);
+    }
+
     [Theory]
     [InlineData(DiffusionDataset.Generic, 4)]
     [InlineData(DiffusionDataset.Glas, 20)]

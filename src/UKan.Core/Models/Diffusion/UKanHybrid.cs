@@ -170,7 +170,7 @@ public sealed class UKanHybrid : DdpmBackbone
     }
 
     static Tensor Up(DSingleConv decoder, Tensor x, Tensor temb) =>
-        F.silu(F.interpolate(decoder.call(x, temb), scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false));
+        F.silu(BilinearUpsample.Twice(decoder.call(x, temb)));
 }
 
 /// <summary>

@@ -4,6 +4,7 @@
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
+#include <cstdlib>
 #include <optional>
 #include <string>
 static std::string last_error;
@@ -29,6 +30,15 @@ int ukan_side_stream_exit(int d) { GUARD(
 void ukan_set_cudnn_benchmark(int on) { at::globalContext().setBenchmarkCuDNN(on != 0); }
 // torch.backends.cudnn.benchmark_limit: how many of cuDNN's heuristic candidates autotuning times per shape (0 = all).
 void ukan_set_cudnn_benchmark_limit(int n) { at::globalContext().setBenchmarkLimitCuDNN(n); }
+// Bit-reproducible runs (ukan train --deterministic): cuDNN's deterministic algorithms only, and PyTorch's
+// deterministic implementations where it has them (torch.use_deterministic_algorithms(True, warn_only=True): a warning,
+// not an error, for the rest), with the cuBLAS workspace setting that deterministic cuBLAS needs (read when cuBLAS
+// first allocates its workspace: call this before the first matrix product; a value the user set is kept).
+void ukan_set_deterministic(int on) {
+    if (on) setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 0);
+    at::globalContext().setDeterministicCuDNN(on != 0);
+    at::globalContext().setDeterministicAlgorithms(on != 0, true);
+}
 // CUDA autocast to bfloat16 on the calling thread (torch.autocast("cuda", torch.bfloat16, cache_enabled=False)):
 // without the weight-cast cache, so that a CUDA graph capture holds no cached casts from outside it.
 int ukan_set_autocast_bf16(int on) { GUARD(
