@@ -21,7 +21,8 @@ static class CompareCommand
             "The first model is the reference.");
         var models = new Argument<string[]>("runs")
         {
-            Description = "Run folders of 'ukan train' (their best model) or folders of 'ukan cv' (the ensemble of their folds); at least two, the first is the reference.",
+            Description = "Run folders of 'ukan train' (their best model) or folders of 'ukan cv' (the ensemble of their folds); at least two, the first is the reference. " +
+                          "When all are cv folders and neither --data nor --split is given, the test scores the cv folders saved are compared: no model is loaded, the weights may be gone.",
             Arity = ArgumentArity.OneOrMore,
         };
         var data = new Option<string?>("--data") { Description = "Score every model on this dataset folder (default: the runs' own data, which must be the same)." };
@@ -57,39 +58,86 @@ static class CompareCommand
                 UKan.IO.OutputGuard.CheckExisting(full, OutputFiles.Concat(metrics.Select(m => $"compare_{m.Name}.png")), "--out", overwrite);
             }
 
-            var rt = CommandLine.StartTorch(parsed);
-            var opened = new List<EvaluationModel>();
-            try
+            bool hd95 = metrics.Any(m => m.Name == "hd95");
+            var scored = SavedScoresApply(paths, dataDir, splitPath)
+                ? ReadSaved(paths)
+                : ScoreAgain(parsed, paths, dataDir, splitPath, b, hd95);
+            if (scored.Models.Select(m => (m.Config.Height, m.Config.Width)).Distinct().Count() > 1)
+                Console.Error.WriteLine("ukan: warning: the models trained at different sizes; each is scored at its own (masks resized to it), so HD95 in pixels is not comparable between them.");
+            var compared = scored.Models;
+            var comparison = ModelComparison.Of(compared.Select(m => m.Folder).ToList(), scored.Images, metrics,
+                compared.Select(m => m.Rows).ToList(), n, parsed.GetValue(seed));
+            for (int i = 0; i < compared.Count; i++)
+                Console.WriteLine($"{(i == 0 ? "reference" : $"model {i}")}: {compared[i].Folder} ({compared[i].Description})");
+            Console.Write(Table(comparison));
+            Console.WriteLine("difference = model − reference per image; CI: percentile bootstrap of the mean difference; p: two-sided Wilcoxon signed-rank test (docs/metrics.md)");
+            if (outDir is not null)
             {
-                foreach (var p in paths) opened.Add(EvaluationModel.Open(p, rt.Device));
-                var images = ChooseImages(opened, paths, dataDir, splitPath);
-                Console.WriteLine($"scoring {opened.Count} models on {images.Ids.Count} images of {images.Data} ({images.Source})");
-                if (opened.Select(m => (m.Config.Height, m.Config.Width)).Distinct().Count() > 1)
-                    Console.Error.WriteLine("ukan: warning: the models trained at different sizes; each is scored at its own (masks resized to it), so HD95 in pixels is not comparable between them.");
-                bool hd95 = metrics.Any(m => m.Name == "hd95");
-                var rows = opened.Select(m => (IReadOnlyList<ImageMetrics>)m.Score(images, rt.Device, b, hd95).Meter.Images).ToList();
-                var comparison = ModelComparison.Of(opened.Select(m => m.Folder).ToList(), images, metrics, rows, n, parsed.GetValue(seed));
-                for (int i = 0; i < opened.Count; i++) Console.WriteLine($"{(i == 0 ? "reference" : $"model {i}")}: {opened[i].Folder} ({opened[i].Description})");
-                Console.Write(Table(comparison));
-                Console.WriteLine("difference = model − reference per image; CI: percentile bootstrap of the mean difference; p: two-sided Wilcoxon signed-rank test (docs/metrics.md)");
-                if (outDir is not null)
-                {
-                    UKan.IO.OutputGuard.CreateFolder(Path.GetFullPath(outDir), outDir, "--out");
-                    AtomicFile.WriteAllText(Path.Combine(outDir, "compare.csv"), comparison.ToCsv());
-                    AtomicFile.WriteAllText(Path.Combine(outDir, "compare.md"), comparison.ToMarkdown());
-                    AtomicFile.WriteAllText(Path.Combine(outDir, "compare.json"), comparison.ToJson());
-                    AtomicFile.WriteAllText(Path.Combine(outDir, "per_image.csv"), comparison.PerImageCsv());
-                    foreach (var m in metrics) UKan.Plots.PairedScatter.Save(Path.Combine(outDir, $"compare_{m.Name}.png"), comparison, m);
-                    Console.WriteLine($"written to {Path.GetFullPath(outDir)}: {string.Join(", ", OutputFiles)}, compare_<metric>.png");
-                }
-            }
-            finally
-            {
-                foreach (var m in opened) m.Dispose();
+                UKan.IO.OutputGuard.CreateFolder(Path.GetFullPath(outDir), outDir, "--out");
+                AtomicFile.WriteAllText(Path.Combine(outDir, "compare.csv"), comparison.ToCsv());
+                AtomicFile.WriteAllText(Path.Combine(outDir, "compare.md"), comparison.ToMarkdown());
+                AtomicFile.WriteAllText(Path.Combine(outDir, "compare.json"), comparison.ToJson());
+                AtomicFile.WriteAllText(Path.Combine(outDir, "per_image.csv"), comparison.PerImageCsv());
+                foreach (var m in metrics) UKan.Plots.PairedScatter.Save(Path.Combine(outDir, $"compare_{m.Name}.png"), comparison, m);
+                Console.WriteLine($"written to {Path.GetFullPath(outDir)}: {string.Join(", ", OutputFiles)}, compare_<metric>.png");
             }
             return 0;
         });
         return command;
+    }
+
+    /// <summary>One compared model: its folder, what it is, the settings it trained with and its per-image rows.</summary>
+    sealed record ScoredModel(string Folder, string Description, UKan.Training.TrainConfig Config, IReadOnlyList<ImageMetrics> Rows);
+
+    /// <summary>
+    /// Whether the saved scores are compared instead of scoring the models again: every folder is a cv folder with
+    /// its ensemble's test scores, and no other images are asked for. Those scores are what scoring again would give.
+    /// </summary>
+    static bool SavedScoresApply(IReadOnlyList<string> paths, string? data, string? split) =>
+        data is null && split is null && paths.All(SavedScores.Exist);
+
+    /// <summary>The saved test scores of cv folders, which must cover the same images; no model is loaded, no device started.</summary>
+    static (EvaluationImages Images, IReadOnlyList<ScoredModel> Models) ReadSaved(IReadOnlyList<string> paths)
+    {
+        var saved = paths.Select(SavedScores.Load).ToList();
+        var first = saved[0].Images;
+        for (int i = 1; i < saved.Count; i++)
+        {
+            if (!saved[i].Images.SameIds(first)) throw NotTheSameImages(paths[i], saved[i].Images, paths[0], first);
+            if (saved[i].Images.Data != first.Data)
+                Console.Error.WriteLine($"ukan: warning: {paths[i]} was trained on {saved[i].Images.Data}, {paths[0]} on {first.Data}; " +
+                                        "their saved scores are paired by image id.");
+        }
+        Console.WriteLine($"comparing {saved.Count} models from saved scores (scores/ensemble_test_per_image.csv of each cv folder; " +
+                          $"no model is loaded): {first.Ids.Count} test images of {first.Data}");
+        return (first, saved.Select(s => new ScoredModel(s.Folder, s.Description, s.Config, s.Rows)).ToList());
+    }
+
+    /// <summary>Loads every model and scores it on the chosen images (<see cref="ChooseImages"/>).</summary>
+    static (EvaluationImages Images, IReadOnlyList<ScoredModel> Models) ScoreAgain(ParseResult parsed, IReadOnlyList<string> paths,
+        string? data, string? split, int batch, bool hd95)
+    {
+        var rt = CommandLine.StartTorch(parsed);
+        var opened = new List<EvaluationModel>();
+        try
+        {
+            foreach (var p in paths) opened.Add(EvaluationModel.Open(p, rt.Device));
+            var images = ChooseImages(opened, paths, data, split);
+            Console.WriteLine($"scoring {opened.Count} models on {images.Ids.Count} images of {images.Data} ({images.Source})");
+            return (images, opened.Select(m =>
+                new ScoredModel(m.Folder, m.Description, m.Config, m.Score(images, rt.Device, batch, hd95).Meter.Images)).ToList());
+        }
+        finally
+        {
+            foreach (var m in opened) m.Dispose();
+        }
+    }
+
+    static UserError NotTheSameImages(string path, EvaluationImages own, string firstPath, EvaluationImages first)
+    {
+        int common = own.Ids.Intersect(first.Ids, StringComparer.Ordinal).Count();
+        return new UserError($"{path}: its {own.Source} ({own.Ids.Count}) are not those of {firstPath} ({first.Ids.Count}, {common} in common); " +
+                             "a paired comparison needs the same images: give --split F (or --data D) to score all on one set.");
     }
 
     /// <summary>
@@ -106,12 +154,7 @@ static class CompareCommand
                 var own = models[i].OwnImages;
                 if (own.Data != first.Data)
                     throw new UserError($"{paths[i]}: trained on {own.Data}, but {paths[0]} on {first.Data}; give --data D (and --split F) to score both on the same images.");
-                if (split is null && !own.SameAs(first))
-                {
-                    int common = own.Ids.Intersect(first.Ids, StringComparer.Ordinal).Count();
-                    throw new UserError($"{paths[i]}: its {own.Source} ({own.Ids.Count}) are not those of {paths[0]} ({first.Ids.Count}, {common} in common); " +
-                                        "a paired comparison needs the same images: give --split F (or --data D) to score all on one set.");
-                }
+                if (split is null && !own.SameAs(first)) throw NotTheSameImages(paths[i], own, paths[0], first);
             }
             if (split is null) return first;
             data = first.Data;

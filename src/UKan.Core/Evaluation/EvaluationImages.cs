@@ -27,6 +27,8 @@ public sealed record EvaluationImages(string Data, IReadOnlyList<string> Ids, st
     }
 
     /// <summary>Whether both name the same images of the same folder (in any order).</summary>
-    public bool SameAs(EvaluationImages other) =>
-        Data == other.Data && Ids.Count == other.Ids.Count && Ids.ToHashSet(StringComparer.Ordinal).SetEquals(other.Ids);
+    public bool SameAs(EvaluationImages other) => Data == other.Data && SameIds(other);
+
+    /// <summary>Whether both name the same image ids (in any order), whatever folder they are in.</summary>
+    public bool SameIds(EvaluationImages other) => Ids.Count == other.Ids.Count && Ids.ToHashSet(StringComparer.Ordinal).SetEquals(other.Ids);
 }

@@ -25,7 +25,11 @@ public sealed class EvaluationModel : IDisposable
         (Folder, Config, Members, OwnImages) = (folder, config, members, own);
 
     /// <summary>What the model is, for tables: the architecture, and "ensemble of k folds" for a cv folder.</summary>
-    public string Description => Config.Model.Describe() + (Members.Count > 1 ? $", ensemble of {Members.Count} folds" : "");
+    public string Description => Describe(Config, Members.Count);
+
+    /// <summary>"&lt;architecture&gt;" for one model, "&lt;architecture&gt;, ensemble of k folds" for k fold models.</summary>
+    public static string Describe(TrainConfig config, int members) =>
+        config.Model.Describe() + (members > 1 ? $", ensemble of {members} folds" : "");
 
     /// <summary>Whether <paramref name="path"/> is a folder <see cref="Open"/> takes.</summary>
     public static bool IsModelFolder(string path) =>
@@ -40,6 +44,17 @@ public sealed class EvaluationModel : IDisposable
             var settings = CrossValidationConfig.Load(Path.Combine(path, CrossValidation.SettingsFile));
             var split = Path.Combine(path, CrossValidation.SplitsFile);
             var own = EvaluationImages.Select(settings.Train.Data, split, settings.Train.Model.NumClasses);
+            for (int k = 0; k < settings.Folds; k++)
+            {
+                var weights = new RunFolder(CrossValidation.FoldFolder(path, k)).ExportedModel;
+                if (File.Exists(weights)) continue;
+                // Folders copied back without their weights (only small files) can still be compared from their scores.
+                if (!File.Exists(CrossValidation.EnsembleTestScores(path)))
+                    throw new UserError($"{path}: fold {k} has no weights ({weights}) and the folder has no saved scores " +
+                                        $"({CrossValidation.EnsembleTestScores(path)}); copy either back, or finish the cv by running the same 'ukan cv' again.");
+                throw new UserError($"{path}: fold {k} has no weights ({weights}), so it cannot be scored again; compare reads saved test scores " +
+                                    "instead only when every folder given is a cv folder holding them and neither --data nor --split is given.");
+            }
             var members = CrossValidation.LoadFoldModels(path, settings.Folds, device);
             return new EvaluationModel(Path.GetFullPath(path), settings.Train, members, own);
         }

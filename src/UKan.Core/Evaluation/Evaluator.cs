@@ -34,8 +34,13 @@ public static class Evaluator
         model.eval();
         var meters = Score(dataset, ids, device, batchSize, hd95, scored, (m, x, t, batchIds) =>
         {
-            var logits = model.call(x);
-            if (loss is not null) lossSum += loss.call(logits, t).item<float>() * batchIds.Count;
+            Tensor logits;
+            if (loss is null) logits = model.call(x);
+            else
+            {
+                (var l, logits) = UKan.Losses.ModelLoss.Of(model, loss, x, t);
+                lossSum += l.item<float>() * batchIds.Count;
+            }
             var perClass = ClassMasks.Split(logits, t, output);
             for (int c = 0; c < m.Length; c++) m[c].AddLogits(perClass[c].Logits, perClass[c].Target, batchIds);
         });

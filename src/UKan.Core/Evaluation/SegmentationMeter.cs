@@ -130,6 +130,76 @@ public sealed class SegmentationMeter(SegmentationMeterOptions? options = null)
     }
 
     /// <summary>
+    /// The rows of a per-image CSV written by <see cref="WriteImagesCsv(string)"/>, in file order: every score read from
+    /// its column (an empty field, HD95 not computed, is NaN), the counts from tp/fp/fn/tn. A file that is not such a
+    /// CSV is a <see cref="UserError"/> naming the line.
+    /// </summary>
+    public static IReadOnlyList<ImageMetrics> ReadImagesCsv(string path)
+    {
+        var records = CsvRecords(File.ReadAllText(path));
+        var header = ImagesCsvHeader.Split(',');
+        if (records.Count == 0 || !records[0].SequenceEqual(header))
+            throw new UserError($"{path}: not a per-image score file of ukan (its first line must be '{ImagesCsvHeader}').");
+        int Column(string name) => Array.IndexOf(header, name);
+        var rows = new List<ImageMetrics>();
+        for (int i = 1; i < records.Count; i++)
+        {
+            var r = records[i];
+            string Where() => $"{path}: line {i + 1}";
+            if (r.Length != header.Length) throw new UserError($"{Where()}: {r.Length} fields instead of {header.Length}; the file is damaged.");
+            double Score(string name)
+            {
+                var text = r[Column(name)];
+                if (text.Length == 0) return double.NaN;
+                return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
+                    : throw new UserError($"{Where()}: {name} '{text}' is not a number; the file is damaged.");
+            }
+            long Count(string name) => long.TryParse(r[Column(name)], NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v
+                : throw new UserError($"{Where()}: {name} '{r[Column(name)]}' is not a pixel count; the file is damaged.");
+            var counts = new ConfusionCounts(Count("tp"), Count("fp"), Count("fn"), Count("tn"));
+            int batch = int.TryParse(r[Column("batch")], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var b) ? b : -1;
+            rows.Add(new ImageMetrics(r[Column("id")], counts, EmptyMaskRule.Classify(counts), Score("iou"), Score("dice"), Score("hd95"),
+                Score("precision"), Score("recall"), Score("specificity"))
+            { Batch = batch });
+        }
+        return rows;
+    }
+
+    /// <summary>RFC 4180 records of <paramref name="text"/> (quoted fields may hold commas, quotes and line breaks).</summary>
+    static List<string[]> CsvRecords(string text)
+    {
+        var records = new List<string[]>();
+        var fields = new List<string>();
+        var field = new StringBuilder();
+        bool quoted = false, any = false;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char c = text[i];
+            any = true;
+            if (quoted)
+            {
+                if (c != '"') field.Append(c);
+                else if (i + 1 < text.Length && text[i + 1] == '"') field.Append(text[++i]);
+                else quoted = false;
+            }
+            else if (c == '"') quoted = true;
+            else if (c == ',') { fields.Add(field.ToString()); field.Clear(); }
+            else if (c is '\n' or '\r')
+            {
+                if (c == '\r' && i + 1 < text.Length && text[i + 1] == '\n') i++;
+                fields.Add(field.ToString());
+                field.Clear();
+                records.Add([.. fields]);
+                fields.Clear();
+                any = false;
+            }
+            else field.Append(c);
+        }
+        if (any) { fields.Add(field.ToString()); records.Add([.. fields]); }
+        return records;
+    }
+
+    /// <summary>
     /// The per-image rows of several classes' meters in one CSV: a first column <c>class</c> (the class index, from
     /// <paramref name="firstClass"/>), then the columns of <see cref="ImagesCsvHeader"/>.
     /// </summary>

@@ -43,14 +43,18 @@ public static class OnnxExporter
     public static OnnxGraphBuilder Build(nn.Module<Tensor, Tensor> model, OnnxMetadata metadata, OnnxExportOptions options)
     {
         CheckOpset(options.Opset);
-        if (model is not SegUKan net || net.Spec.Architecture == Architecture.StackedKan)
-            throw new UserError($"ONNX export: {(model is SegUKan s ? ArchitectureNames.Name(s.Spec.Architecture) : model.GetType().Name)} models cannot be exported yet; "
-                + "the exporter covers ukan (KAN or --mlp mixers) and allukan (the stacked-KAN baseline's KAN convolutions and the convolutional baselines have no emitters).");
+        bool baseline = BaselineGraph.Covers(model);
+        if (!(baseline || model is SegUKan { Spec.Architecture: not Architecture.StackedKan }) || model is not ISegmentationModel net)
+            throw new UserError($"ONNX export: {(model is ISegmentationModel s ? ArchitectureNames.Name(s.Spec.Architecture) : model.GetType().Name)} models cannot be exported yet; "
+                + "the exporter covers ukan (KAN or --mlp mixers), allukan, unet, attunet, unetpp and unext (the stacked-KAN baseline's KAN "
+                + "convolutions have no emitter).");
         if (metadata.Spec.Loss == SegmentationLoss.CeDice)
             throw new UserError("ONNX export: softmax (ce-dice) models cannot be exported yet; the graph's probabilities output is a sigmoid per class.");
         if (options.Batch is < 1) throw new UserError($"--batch {options.Batch}: must be at least 1, or dynamic.");
-        if (options.Size is ({ } h, { } w) && (h % 32 != 0 || w % 32 != 0 || h < 32 || w < 32))
-            throw new UserError($"--size {h}x{w}: U-KAN needs multiples of 32 (five halvings).");
+        int multiple = baseline ? BaselineGraph.SizeMultiple(model) : 32;
+        if (options.Size is ({ } h, { } w) && (h % multiple != 0 || w % multiple != 0 || h < multiple || w < multiple))
+            throw new UserError($"--size {h}x{w}: {ArchitectureNames.Name(net.Spec.Architecture)} needs multiples of {multiple} " +
+                                $"({(multiple == 16 ? "four" : "five")} halvings).");
         model.eval();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -60,7 +64,7 @@ public static class OnnxExporter
         OnnxDim[] Dims(int channels) =>
             [Axis(options.Batch, "batch"), new OnnxDim(channels), Axis(options.Size?.Height, "height"), Axis(options.Size?.Width, "width")];
         var x = g.Input(InputName, Dims(spec.InChannels));
-        var logits = SegUKanGraph.Emit(g, net, x);
+        var logits = baseline ? BaselineGraph.Emit(g, model, x) : SegUKanGraph.Emit(g, (SegUKan)model, x);
         g.Output(logits, LogitsName, Dims(spec.NumClasses));
         g.Output(g.Op("Sigmoid", [logits]), ProbabilitiesName, Dims(spec.NumClasses));
         return g;

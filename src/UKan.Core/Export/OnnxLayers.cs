@@ -99,6 +99,78 @@ public static class OnnxLayers
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
+    /// <summary>
+    /// A module made of plain layers, in its order: a Sequential or <see cref="DoubleConv"/> (recursively), a convolution
+    /// with the BatchNorm2d that follows it folded in (<see cref="Conv"/>), ReLU, Identity, Sigmoid, 2×2 max-pool and
+    /// nearest ×2 upsampling. <paramref name="path"/> is the module's state-dict prefix (the weights' names).
+    /// </summary>
+    public static string Modules(OnnxGraphBuilder g, nn.Module module, string x, string path)
+    {
+        if (module is not (Sequential or DoubleConv)) return Layer(g, module, null, x, path);
+        var children = module.named_children().ToList();
+        for (int i = 0; i < children.Count; i++)
+        {
+            var (key, child) = children[i];
+            var bn = i + 1 < children.Count ? children[i + 1].module as BatchNorm2d : null;
+            x = child switch
+            {
+                BatchNorm2d => x,   // folded into the convolution before it
+                Sequential or DoubleConv => Modules(g, child, x, $"{path}.{key}"),
+                _ => Layer(g, child, bn, x, $"{path}.{key}"),
+            };
+        }
+        return x;
+    }
+
+    static string Layer(OnnxGraphBuilder g, nn.Module layer, BatchNorm2d? bn, string x, string name) => layer switch
+    {
+        ReLU => g.Relu(x),
+        Identity => x,
+        Sigmoid => g.Op("Sigmoid", [x]),
+        MaxPool2d pool when Two(pool.kernel_size).SequenceEqual([2L, 2L]) && Two(pool.stride ?? pool.kernel_size).SequenceEqual([2L, 2L])
+            && (pool.padding ?? [0]).All(p => p == 0) && (pool.dilation ?? [1]).All(d => d == 1) && !pool.ceil_mode => MaxPool2(g, x),
+        MaxPool2d => throw new NotSupportedException($"ONNX export: {name} is a max-pool other than 2×2 with stride 2"),
+        Upsample up => Upsample(g, up, x, name),
+        _ => Conv(g, layer, x, bn, name),
+    };
+
+    /// <summary>nn.Upsample ×2, nearest: ONNX Resize, nearest mode, asymmetric coordinates, floor (PyTorch's 'nearest').</summary>
+    static string Upsample(OnnxGraphBuilder g, Upsample up, string x, string name)
+    {
+        var scale = up.scale_factor.ToArray();
+        if (up.mode != UpsampleMode.Nearest || scale.Length == 0 || scale.Any(s => s != 2))
+            throw new NotSupportedException($"ONNX export: {name} upsamples by {up.mode}; only nearest ×2 is written");
+        return g.Op("Resize", [x, "", g.Floats([4], 1f, 1f, 2f, 2f)], A.Text("mode", "nearest"),
+            A.Text("coordinate_transformation_mode", "asymmetric"), A.Text("nearest_mode", "floor"));
+    }
+
+    /// <summary>nn.ConvTranspose2d without padding or groups: ONNX ConvTranspose (weights (in, out, k, k) as PyTorch's).</summary>
+    public static string ConvTranspose(OnnxGraphBuilder g, ConvTranspose2d c, string x, string name)
+    {
+        if (Two(c.padding ?? [0]).Any(p => p != 0) || Two(c.output_padding ?? [0]).Any(p => p != 0) || c.groups != 1
+            || Two(c.dilation ?? [1]).Any(d => d != 1))
+            throw new NotSupportedException($"ONNX export: {name} is a transposed convolution with padding, groups or dilation");
+        var operands = new List<string> { x, g.Weight(name + ".weight", c.weight) };
+        if (c.bias is not null) operands.Add(g.Weight(name + ".bias", c.bias));
+        return g.Op("ConvTranspose", [.. operands], A.Ints("kernel_shape", c.weight.shape[2], c.weight.shape[3]), A.Ints("strides", Two(c.stride)));
+    }
+
+    /// <summary>
+    /// Bilinear ×2 with align_corners=True (F.interpolate as U-Net++ upsamples): ONNX Resize, linear mode,
+    /// align_corners coordinates (source = dest·(in − 1)/(out − 1)).
+    /// </summary>
+    public static string Upsample2AlignCorners(OnnxGraphBuilder g, string x) =>
+        g.Op("Resize", [x, "", g.Floats([4], 1f, 1f, 2f, 2f)],
+            A.Text("mode", "linear"), A.Text("coordinate_transformation_mode", "align_corners"));
+
+    /// <summary>Concatenation along the channels (torch.cat(…, 1)).</summary>
+    public static string ConcatChannels(OnnxGraphBuilder g, params string[] maps) => g.Op("Concat", maps, A.Int("axis", 1));
+
+    /// <summary>The child module <paramref name="name"/> of <paramref name="parent"/> (its state-dict name).</summary>
+    public static nn.Module Child(nn.Module parent, string name) =>
+        parent.named_children().FirstOrDefault(c => c.name == name).module
+        ?? throw new InvalidOperationException($"ONNX export: the model has no module {name} where the exporter expects one");
+
     /// <summary>2×2 max-pool with stride 2 (F.max_pool2d(x, 2, 2)).</summary>
     public static string MaxPool2(OnnxGraphBuilder g, string x) =>
         g.Op("MaxPool", [x], A.Ints("kernel_shape", 2, 2), A.Ints("strides", 2, 2));

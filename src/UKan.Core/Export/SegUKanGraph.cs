@@ -12,11 +12,7 @@ namespace UKan.Export;
 /// @ b20bf63, class <c>UKAN</c>). The order of operations is the forward's, step for step; the ONNX parity tests compare
 /// every model kind with TorchSharp, so a change of the forward that is not mirrored here fails them.
 /// </summary>
-/// <remarks>
-/// Tokens (B, N, C) are made from a map (B, C, H, W) by Reshape(B, C, −1) + Transpose, and turned back by Transpose +
-/// Reshape to the shape of the map they came from (read at run time with Shape), so batch, height and width may all be
-/// dynamic: tokens.reshape(B, H, W, C).permute(0, 3, 1, 2) is the same tensor as tokens.transpose(1, 2).reshape(B, C, H, W).
-/// </remarks>
+/// <remarks>The tokenized stages are <see cref="OnnxTokens"/>'s, with U-KAN's blocks.</remarks>
 public sealed class SegUKanGraph
 {
     readonly OnnxGraphBuilder g;
@@ -60,47 +56,13 @@ public sealed class SegUKanGraph
     string Up(string decoder, string x) => Relu(OnnxLayers.Upsample2(g, Stage(decoder, x)));
 
     /// <summary>A DoubleConv: its Sequential conv.0 … conv.5 (conv, BN, ReLU or identity, twice), BN folded into the conv.</summary>
-    string Stage(string name, string x)
-    {
-        var children = Child(Child(model, name), "conv").named_children().ToList();
-        for (int i = 0; i < children.Count; i++)
-        {
-            var (key, module) = children[i];
-            var path = $"{name}.conv.{key}";
-            switch (module)
-            {
-                case BatchNorm2d:
-                    break;   // folded into the convolution before it
-                case ReLU:
-                    x = g.Relu(x);
-                    break;
-                case Identity:
-                    break;
-                default:
-                    var bn = i + 1 < children.Count ? children[i + 1].module as BatchNorm2d : null;
-                    x = OnnxLayers.Conv(g, module, x, bn, path);
-                    break;
-            }
-        }
-        return x;
-    }
+    string Stage(string name, string x) => OnnxLayers.Modules(g, Child(model, name), x, name);
 
-    string TokenStage(string embedName, string blocksName, string normName, string map)
-    {
-        var embed = Child(model, embedName);
-        var projected = OnnxLayers.Conv(g, Child(embed, "proj"), map, null, embedName + ".proj");
-        var shape = g.Op("Shape", [projected]);
-        var tokens = OnnxLayers.LayerNorm(g, (LayerNorm)Child(embed, "norm"), ToTokens(projected), embedName + ".norm");
-        tokens = Blocks(blocksName, tokens, shape);
-        return ToMap(OnnxLayers.LayerNorm(g, (LayerNorm)Child(model, normName), tokens, normName), shape);
-    }
+    string TokenStage(string embedName, string blocksName, string normName, string map) =>
+        OnnxTokens.Embedded(g, model, embedName, normName, map, (tokens, shape) => Blocks(blocksName, tokens, shape));
 
-    string TokenBlocks(string blocksName, string normName, string map)
-    {
-        var shape = g.Op("Shape", [map]);
-        var tokens = Blocks(blocksName, ToTokens(map), shape);
-        return ToMap(OnnxLayers.LayerNorm(g, (LayerNorm)Child(model, normName), tokens, normName), shape);
-    }
+    string TokenBlocks(string blocksName, string normName, string map) =>
+        OnnxTokens.InPlace(g, model, normName, map, (tokens, shape) => Blocks(blocksName, tokens, shape));
 
     /// <summary>Each KANBlock: x + KANLayer(LayerNorm(x)), KANLayer = fc1, dwconv_1, fc2, dwconv_2, fc3, dwconv_3.</summary>
     string Blocks(string blocksName, string tokens, string mapShape)
@@ -136,13 +98,9 @@ public sealed class SegUKanGraph
         return ToTokens(relu ? g.Relu(y) : y);
     }
 
-    /// <summary>(B, C, H, W) → (B, H·W, C), as flatten(2).transpose(1, 2).</summary>
-    string ToTokens(string map) => g.Transpose(g.Reshape(map, 0, 0, -1), 0, 2, 1);
+    string ToTokens(string map) => OnnxTokens.ToTokens(g, map);
 
-    /// <summary>(B, H·W, C) → (B, C, H, W) of the given map shape.</summary>
-    string ToMap(string tokens, string mapShape) => g.Op("Reshape", [g.Transpose(tokens, 0, 2, 1), mapShape]);
+    string ToMap(string tokens, string mapShape) => OnnxTokens.ToMap(g, tokens, mapShape);
 
-    static nn.Module Child(nn.Module parent, string name) =>
-        parent.named_children().FirstOrDefault(c => c.name == name).module
-        ?? throw new InvalidOperationException($"ONNX export: the model has no module {name} where U-KAN has one");
+    static nn.Module Child(nn.Module parent, string name) => OnnxLayers.Child(parent, name);
 }

@@ -38,7 +38,10 @@ public static class ModelFactory
         }
     }
 
-    /// <summary>The spec of a baseline, refused when it asks for U-KAN's MLP ablation or (UNeXt) for options.</summary>
+    /// <summary>
+    /// The spec of a baseline, refused when it asks for U-KAN's MLP ablation, (UNeXt) for options, or (U-Net, Attention
+    /// U-Net) for deep supervision.
+    /// </summary>
     static ModelSpec Baseline(ModelSpec spec)
     {
         var name = ArchitectureNames.Name(spec.Architecture);
@@ -46,6 +49,7 @@ public static class ModelFactory
             throw new UserError($"--mlp is U-KAN's MLP ablation; --model {name} has no KAN layers to replace (drop --mlp).");
         if (spec.Architecture == Architecture.UNext && spec.ArchitectureOptions is { ValueKind: not System.Text.Json.JsonValueKind.Null })
             throw new UserError("--arch-options: --model unext has none; size it with --preset or --embed-dims as U-KAN.");
+        if (spec.Architecture != Architecture.UNext) _ = ConvUNetOptions.DeepSupervisionOf(spec);
         return spec;
     }
 

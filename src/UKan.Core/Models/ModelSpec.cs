@@ -16,7 +16,7 @@ public enum Architecture
     UNet,
     /// <summary>Attention U-Net (Oktay et al., 2018).</summary>
     AttUNet,
-    /// <summary>U-Net++ (Zhou et al., 2018), without deep supervision.</summary>
+    /// <summary>U-Net++ (Zhou et al., 2018), with deep supervision as an option.</summary>
     UNetPlusPlus,
     /// <summary>UNeXt (Valanarasu and Patel, 2022): U-KAN's skeleton with shifted tokenized MLPs.</summary>
     UNext,
@@ -133,6 +133,7 @@ public sealed record ModelSpec
         (ArchitectureNames.UsesEmbedDims(Architecture)
             ? $"{(Preset ?? "custom")} [{string.Join(',', EmbedDims)}]"
             : $"width {ConvUNetOptions.WidthOf(this)}") +
+        (Architecture == Architecture.UNetPlusPlus && ConvUNetOptions.DeepSupervisionOf(this) ? " with deep supervision" : "") +
         $", {InChannels} in, {NumClasses} class{(NumClasses == 1 ? "" : "es")}" +
         (Loss == SegmentationLoss.CeDice ? " (softmax, ce-dice)" : "");
 }

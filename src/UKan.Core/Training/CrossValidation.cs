@@ -35,6 +35,8 @@ public static class CrossValidation
     public static string FoldFolder(string root, int fold) => Path.Combine(root, $"fold-{fold}");
     static string FoldSplit(string root, int fold) => Path.Combine(root, "splits", $"fold-{fold}.json");
     static string Scores(string root) => Path.Combine(root, "scores");
+    /// <summary>The per-image scores of the folds' ensemble on the test images (<see cref="SegmentationMeter.WriteImagesCsv(string)"/>).</summary>
+    public static string EnsembleTestScores(string root) => Path.Combine(Scores(root), "ensemble_test_per_image.csv");
 
     public static CrossValidationResult Run(CrossValidationConfig config, ITrainingProgress progress, CancellationToken cancel = default)
     {
@@ -164,7 +166,7 @@ public static class CrossValidation
                     records.LastOrDefault(r => r.Best)?.Epoch ?? -1, validation, test));
             }
             var (ensemble, ensembleMeter) = Evaluator.RunEnsemble(models, dataset, splits.Test, device, train.Batch);
-            ensembleMeter.WriteImagesCsv(Path.Combine(Scores(root), "ensemble_test_per_image.csv"));
+            ensembleMeter.WriteImagesCsv(EnsembleTestScores(root));
             return new CrossValidationSummary(train.Model.Describe(), train.Data, models.Count, splits.Test.Count, splits.Seed, splits.TestFraction,
                 folds, FoldSpread.Of(folds.Select(f => f.Test).ToList()), SegmentationMeter.SummarizePerImage(outOfFold), ensemble);
         }

@@ -57,7 +57,7 @@ public sealed class StartupWarmup : IDisposable
                 var t = zeros(batch, classes, height, width, device: device);
                 using var lossFn = loss();
                 model.train();
-                lossFn.call(model.call(x), t).backward();
+                UKan.Losses.ModelLoss.Of(model, lossFn, x, t).Loss.backward();   // the step's work, deep supervision's heads included
                 model.eval();
                 using (no_grad()) model.call(x);
             }

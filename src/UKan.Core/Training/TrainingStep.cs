@@ -84,8 +84,8 @@ public sealed class TrainingStep : IDisposable
     {
         using var scope = NewDisposeScope();
         optimizer.ZeroGrad();
-        var logits = model.call(Images);
-        var l = loss.call(logits, Targets);
+        // Deep supervision: the mean loss over the network's outputs, the final output scored (ModelLoss).
+        var (l, logits) = UKan.Losses.ModelLoss.Of(model, loss, Images, Targets);
         l.backward();
         // Data-parallel: the gradients averaged over the workers before the update (queued on the same stream, and
         // recorded in the graph with the rest of the step).

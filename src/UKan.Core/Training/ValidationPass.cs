@@ -55,9 +55,9 @@ public sealed class ValidationPass(nn.Module<Tensor, Tensor> model, nn.Module<Te
 
     (Tensor Loss, Tensor Counts) Eager(Tensor images, Tensor targets)
     {
-        var logits = model.call(images);
+        var (l, logits) = UKan.Losses.ModelLoss.Of(model, loss, images, targets);
         var counts = ClassMasks.Split(logits, targets, output).Select(c => TensorMasks.CountsPerImage(c.Logits, c.Target)).ToList();
-        return (loss.call(logits, targets), counts.Count == 1 ? counts[0] : cat(counts, 0));
+        return (l, counts.Count == 1 ? counts[0] : cat(counts, 0));
     }
 
     public void Dispose()

@@ -5,7 +5,7 @@ namespace UKan.Tests.Commands;
 
 /// <summary>
 /// Each baseline trains on the embedded demo set (Kvasir-SEG subset) through the CLI with U-KAN's recipe, and its run
-/// goes through eval and predict; the weights file records the architecture and refuses a contradicting --model.
+/// goes through eval, predict, and ONNX export and prediction; the weights file records the architecture and refuses a contradicting --model.
 /// </summary>
 public class BaselineWorkflowTests
 {
@@ -31,6 +31,7 @@ public class BaselineWorkflowTests
     [InlineData("unet", Architecture.UNet, """{"width":8}""")]
     [InlineData("attunet", Architecture.AttUNet, """{"width":8}""")]
     [InlineData("unetpp", Architecture.UNetPlusPlus, """{"width":8}""")]
+    [InlineData("unetpp", Architecture.UNetPlusPlus, """{"width":8,"deep_supervision":true}""")]
     [InlineData("unext", Architecture.UNext, null)]
     public void Trains_on_the_demo_set_and_evaluates_and_predicts(string model, Architecture architecture, string? options)
     {
@@ -59,11 +60,18 @@ public class BaselineWorkflowTests
             Assert.Equal(2, refused.Code);
             Assert.Contains($"--model {other}", refused.Stderr);
             Assert.False(Directory.Exists(run + "-other"));
+
+            // Exported to ONNX, the file predicts the same images through ONNX Runtime.
+            var onnx = run + ".onnx";
+            Ok("export", "onnx", "--weights", run, "--out", onnx);
+            Ok("predict", "--engine", "onnx", "--weights", onnx, Path.Combine(data, "images"), "--out", run + "-onnx");
+            Assert.Equal(Directory.GetFiles(Path.Combine(data, "images")).Length, Directory.GetFiles(run + "-onnx", "*.png").Length);
         }
         finally
         {
-            foreach (var dir in new[] { run, run + "-pred" })
+            foreach (var dir in new[] { run, run + "-pred", run + "-onnx" })
                 if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            File.Delete(run + ".onnx");
         }
     }
 

@@ -8,7 +8,7 @@ namespace UKan.Tests.Commands;
 /// <summary><c>ukan cv</c> on a tiny synthetic set (12 images at 32², 2 folds, 1 epoch each).</summary>
 public class CvCommandTests
 {
-    static string[] Cv(string data, string output, params string[] extra) =>
+    internal static string[] Cv(string data, string output, params string[] extra) =>
         ["cv", "--data", data, "--out", output, "--folds", "2", "--test-fraction", "0.25", "--preset", "tiny", "--size", "32",
          "--epochs", "1", "--batch", "2", "--data-seed", "5", .. extra];
 

@@ -117,4 +117,38 @@ public class SegmentationMeterTests
             dir.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public void Per_image_csv_reads_back_to_the_same_rows()
+    {
+        var (p, t, shape) = Batch(11, count: 4);
+        Array.Clear(p, 0, shape.ImagePixels);                  // image 0: prediction empty (HD95 from the empty-mask rule)
+        var meter = new SegmentationMeter();
+        meter.Add(p, t, shape, ["plain", "with,comma", "with \"quote\"", "line\nbreak"]);
+        var skipped = new SegmentationMeter(new SegmentationMeterOptions { ComputeHd95 = false });
+        skipped.Add(p, t, shape);
+        var dir = Directory.CreateTempSubdirectory("ukan-metrics-");
+        try
+        {
+            foreach (var m in new[] { meter, skipped })
+            {
+                var path = Path.Combine(dir.FullName, "per_image.csv");
+                m.WriteImagesCsv(path);
+                var read = SegmentationMeter.ReadImagesCsv(path);
+                // Records compare every field; NaN (HD95 not computed) equals NaN in a record's Equals.
+                Assert.Equal(m.Images, read);
+            }
+            Assert.All(SegmentationMeter.ReadImagesCsv(Path.Combine(dir.FullName, "per_image.csv")), r => Assert.True(double.IsNaN(r.Hd95)));
+
+            var broken = Path.Combine(dir.FullName, "broken.csv");
+            File.WriteAllText(broken, SegmentationMeter.ImagesCsvHeader + "\nx,0,0.5\n");
+            Assert.Contains("line 2", Assert.Throws<UserError>(() => SegmentationMeter.ReadImagesCsv(broken)).Message);
+            File.WriteAllText(broken, "id,iou\nx,0.5\n");
+            Assert.Contains("first line", Assert.Throws<UserError>(() => SegmentationMeter.ReadImagesCsv(broken)).Message);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
 }

@@ -80,6 +80,34 @@ public class OnnxExportParityTests
         foreach (var (label, x) in Inputs(randn(2, 3, 64, 64)).Skip(1).Take(2)) OnnxCheck.AssertMatches(model, onnx, x, $"allukan {options} {label}");
     }
 
+    [Theory]
+    [InlineData(Architecture.UNet, "{\"width\":8}")]
+    [InlineData(Architecture.AttUNet, "{\"width\":8}")]
+    [InlineData(Architecture.UNetPlusPlus, "{\"width\":8}")]
+    [InlineData(Architecture.UNetPlusPlus, "{\"width\":8,\"deep_supervision\":true}")]
+    public void Convolutional_baselines_match_torch(Architecture architecture, string options) =>
+        // Sides that are multiples of 16 but not of 32, not square.
+        AssertBaselineMatches(new ModelSpec { Architecture = architecture, ArchitectureOptions = System.Text.Json.JsonDocument.Parse(options).RootElement.Clone() },
+            $"{ArchitectureNames.Name(architecture)} {options}", (48, 80));
+
+    [Theory]
+    [InlineData(new[] { 32, 40, 64 })]
+    [InlineData(new[] { 16, 13, 24 })]   // channel counts that do not split in five equal groups (13: groups of 3, the last of 1)
+    public void Unext_matches_torch(int[] dims) =>
+        AssertBaselineMatches(new ModelSpec { Architecture = Architecture.UNext, EmbedDims = dims, Preset = null }, $"unext [{string.Join(',', dims)}]", (32, 96));
+
+    /// <summary>A fresh baseline with random norms against its file, at batch 1 and 3 and at one more, non-square size.</summary>
+    static void AssertBaselineMatches(ModelSpec spec, string name, (int Height, int Width) other)
+    {
+        _ = TestTorch.Runtime;
+        manual_seed(5);
+        var model = ModelFactory.Create(spec);
+        RandomiseNorms(model);
+        var onnx = OnnxCheck.Export(model);
+        foreach (var (label, x) in Inputs(randn(2, 3, 64, 64)).Skip(1).Take(2)) OnnxCheck.AssertMatches(model, onnx, x, $"{name} {label}");
+        OnnxCheck.AssertMatches(model, onnx, randn(1, 3, other.Height, other.Width), $"{name} batch 1 at {other.Height}x{other.Width}");
+    }
+
     [Fact]
     public void Fixed_batch_and_size_are_written_into_the_file()
     {

@@ -6,15 +6,6 @@ namespace UKan.Tests.Export;
 public class OnnxRefusalTests
 {
     [Fact]
-    public void A_convolutional_baseline_is_refused_by_name()
-    {
-        _ = TestTorch.Runtime;
-        var spec = new ModelSpec { Architecture = Architecture.UNet }.WithOptions(new ConvUNetOptions { Width = 8 });
-        var e = Assert.Throws<UserError>(() => OnnxCheck.Export(ModelFactory.Create(spec)));
-        Assert.Contains("UNet models cannot be exported yet", e.Message);
-    }
-
-    [Fact]
     public void A_softmax_model_is_refused_because_the_graph_would_apply_a_sigmoid()
     {
         _ = TestTorch.Runtime;

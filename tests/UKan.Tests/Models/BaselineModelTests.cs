@@ -54,6 +54,21 @@ public sealed class UNetPlusPlusModelTests : ModelTester
     protected override IEnumerable<(ModelSpec, long)> KnownCounts => [(Baselines.Spec(Architecture.UNetPlusPlus), 9_163_329)];
 }
 
+/// <summary>
+/// U-Net++ with deep supervision (NestedUNet's <c>deep_supervision=True</c>): the three extra 1×1 heads add 3 × 33
+/// parameters, 9,163,428; the gradient check trains through all four heads (the mean loss).
+/// </summary>
+public sealed class UNetPlusPlusDeepSupervisionModelTests : ModelTester
+{
+    static ModelSpec WithHeads(int? width) =>
+        new ModelSpec { Architecture = Architecture.UNetPlusPlus }.WithOptions(new ConvUNetOptions { Width = width, DeepSupervision = true });
+
+    protected override ModelSpec SmallSpec => WithHeads(8);
+    protected override int SizeMultiple => 16;
+
+    protected override IEnumerable<(ModelSpec, long)> KnownCounts => [(WithHeads(null), 9_163_428)];
+}
+
 /// <summary>UNeXt as jeya-maria-jose/UNeXt-pytorch's UNext: 1,471,921 parameters with its default dims [128,160,256] (1.47 M).</summary>
 public sealed class UNextModelTests : ModelTester
 {
@@ -83,6 +98,20 @@ public class BaselineArchitectureTests
         // Nothing registered a second time under its field name (DoubleConv's Sequential is registered under its key).
         if (architecture == Architecture.UNet) Assert.DoesNotContain(stateKeys, k => k.StartsWith("inc.conv."));
         else Assert.DoesNotContain(stateKeys, k => k.Contains("double_conv"));
+    }
+
+    [Fact]
+    public void Deep_supervision_heads_have_the_reference_names()
+    {
+        _ = TestTorch.Runtime;
+        var spec = Baselines.Spec(Architecture.UNetPlusPlus).WithOptions(new ConvUNetOptions { Width = 8, DeepSupervision = true });
+        var model = ModelFactory.Create(spec);
+        var keys = model.state_dict().Keys.ToList();
+        Assert.Equal(["final1.bias", "final1.weight", "final2.bias", "final2.weight", "final3.bias", "final3.weight", "final4.bias", "final4.weight"],
+            keys.Where(k => k.StartsWith("final")).Order());
+        // The heads' parameters come last, as the reference registers them after the nodes.
+        Assert.Equal(["final1.weight", "final1.bias", "final2.weight", "final2.bias", "final3.weight", "final3.bias", "final4.weight", "final4.bias"],
+            model.named_parameters().Select(p => p.name).TakeLast(8));
     }
 
     /// <summary>The reference's shift: pad by 2, chunk the channels, roll chunk i by i − 2, crop (UNeXt-pytorch's shiftmlp).</summary>
@@ -119,6 +148,14 @@ public class BaselineArchitectureTests
         var typo = Baselines.Spec(Architecture.UNetPlusPlus) with { ArchitectureOptions = System.Text.Json.JsonDocument.Parse("{\"widht\":8}").RootElement };
         Assert.Throws<UserError>(() => ModelFactory.Validate(typo));
         Assert.Equal("unetpp width 32, 3 in, 1 class", Baselines.Spec(Architecture.UNetPlusPlus).Describe());
+        var heads = new ConvUNetOptions { DeepSupervision = true };
+        Assert.Equal("unetpp width 32 with deep supervision, 3 in, 1 class", Baselines.Spec(Architecture.UNetPlusPlus).WithOptions(heads).Describe());
+        foreach (var other in new[] { Architecture.UNet, Architecture.AttUNet })
+        {
+            var e = Assert.Throws<UserError>(() => ModelFactory.Validate(Baselines.Spec(other).WithOptions(heads)));
+            Assert.Contains("deep_supervision", e.Message);
+            Assert.Throws<UserError>(() => ModelFactory.Create(Baselines.Spec(other).WithOptions(heads)));
+        }
         Assert.Equal("unext tiny [32,40,64], 3 in, 1 class", Baselines.TinyUNext.Describe());
     }
 }

@@ -33,6 +33,14 @@ public abstract class ModelTester : NetworkTester
 
     protected override Tensor Loss(Tensor output) => new BceDiceLoss().call(output, (randn(output.shape) > 0.5).to(float32));
 
+    // As the trainer's step (ModelLoss): with deep supervision the mean loss over every head's output.
+    protected override Tensor TrainingLoss(nn.Module model, Tensor[] inputs)
+    {
+        var x = inputs[0];
+        var target = (randn(x.shape[0], ((ISegmentationModel)model).Spec.NumClasses, x.shape[2], x.shape[3]) > 0.5).to(float32);
+        return ModelLoss.Of((nn.Module<Tensor, Tensor>)model, new BceDiceLoss(), x, target).Loss;
+    }
+
     protected override IEnumerable<(Func<long> Count, long Published)> PublishedCounts =>
         KnownCounts.Select(k => ((Func<long>)(() => ModelFactory.CountParameters(Build(k.Spec))), k.Parameters));
 

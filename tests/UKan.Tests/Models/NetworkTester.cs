@@ -25,6 +25,12 @@ public abstract class NetworkTester
     /// <summary>A scalar training loss of <paramref name="output"/>, through which every trainable parameter matters.</summary>
     protected abstract Tensor Loss(Tensor output);
 
+    /// <summary>
+    /// The loss one training step backpropagates for <paramref name="inputs"/>: <see cref="Loss"/> of <see cref="Run"/> by
+    /// default; a kind whose training sees more than the output (deep supervision's auxiliary heads) says so here.
+    /// </summary>
+    protected virtual Tensor TrainingLoss(nn.Module model, Tensor[] inputs) => Loss(Run(model, inputs));
+
     /// <summary>(trainable parameters counted, as the papers or the official code give them) pairs.</summary>
     protected virtual IEnumerable<(Func<long> Count, long Published)> PublishedCounts => [];
 
@@ -55,7 +61,7 @@ public abstract class NetworkTester
     {
         var model = BuildSmall(0);
         model.train();
-        Loss(Run(model, SmallInputs())).backward();
+        TrainingLoss(model, SmallInputs()).backward();
         foreach (var (name, p) in model.named_parameters())
         {
             if (IsFrozenOnPurpose(name, p)) continue;
