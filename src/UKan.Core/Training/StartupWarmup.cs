@@ -18,17 +18,21 @@ namespace UKan.Training;
 /// numbers in training mode).
 /// </summary>
 /// <remarks>
-/// Measured on an H200 (docs/results.md §1, "first epoch"): without it the first two steps of a process took 2.3 s.
-/// Off with <c>UKAN_WARMUP=off</c> (to measure its effect; the results do not depend on it). Not used for
-/// data-parallel workers, whose forward passes talk to each other (synchronised batch norm).
+/// Opt-in (<c>UKAN_WARMUP=on</c>): measured on a host with two H200 (docs/results.md §4, 2026-11-30), it brought the
+/// first epoch from 2.93 s to 1.72–2.22 s, but the time from process start to the end of the first epoch went from
+/// 5.48 s to 5.92–6.22 s: the thread needed 2.0–2.6 s, more than the 1.75 s eager first step it replaces (it shares the
+/// host with the parallel decoding, and the main thread's first step still took 0.6–0.8 s), and the 0.7–1.0 s of data
+/// loading hid only part of it. So it moves one-time work out of the first epoch without shortening the run, and is
+/// off by default. Not used for data-parallel workers, whose forward passes talk to each other (synchronised batch
+/// norm).
 /// </remarks>
 public sealed class StartupWarmup : IDisposable
 {
     readonly Thread thread;
     Exception? failure;
 
-    /// <summary>Whether the environment allows the warm-up (UKAN_WARMUP is not off/0/false).</summary>
-    public static bool Enabled => Environment.GetEnvironmentVariable("UKAN_WARMUP")?.Trim().ToLowerInvariant() is not ("off" or "0" or "false");
+    /// <summary>Whether the environment asks for the warm-up (UKAN_WARMUP=on, 1 or true).</summary>
+    public static bool Enabled => Environment.GetEnvironmentVariable("UKAN_WARMUP")?.Trim().ToLowerInvariant() is "on" or "1" or "true";
 
     StartupWarmup(Action work)
     {
