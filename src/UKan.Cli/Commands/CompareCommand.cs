@@ -59,6 +59,11 @@ static class CompareCommand
             }
 
             bool hd95 = metrics.Any(m => m.Name == "hd95");
+            // cv folders are compared on their saved test scores; one without them has not finished its folds.
+            if (dataDir is null && splitPath is null && paths.All(p => UKan.IO.RunDirectory.Kind(p) == UKan.IO.RunDirectory.CrossValidation)
+                && paths.FirstOrDefault(p => !SavedScores.Exist(p)) is { } unfinished)
+                throw new UserError($"{unfinished}: no saved scores (scores/ensemble_test_per_image.csv of a finished cv); " +
+                                    $"continue it with 'ukan cv --out {unfinished}' and its options, or compare only finished cv folders.");
             var scored = SavedScoresApply(paths, dataDir, splitPath)
                 ? ReadSaved(paths)
                 : ScoreAgain(parsed, paths, dataDir, splitPath, b, hd95);
