@@ -35,10 +35,11 @@ for name, x, y in (("1 GPU vs 1 GPU (both --deterministic)", a, b), ("1 GPU batc
     print(f"{name}: {n} steps, max relative difference {max(rel):.3e} (step {rel.index(max(rel)) + 1}), "
           f"identical steps {sum(r == 0 for r in rel)}; first five {' '.join(f'{r:.1e}' for r in rel[:5])}")
 PY
-# Optional (NCU=1): Nsight Compute's kernel durations for the first 2,500 launches of the eager step (ncu replays each
-# launch, so all of `ukan bench` would not finish), grouped per step by scripts/kernel_families.py.
+# Optional (NCU=1): Nsight Compute's kernel durations of launches 2,501-7,000 of `ukan bench --graphs off` (the first
+# 2,500 are start-up: weight initialisation and copies; ncu replays each launch, so all of it would not finish in
+# time), grouped per step by scripts/kernel_families.py (docs/runs/kernels-h200x2 was made this way).
 if [ "${NCU:-0}" = 1 ]; then
-  CUDA_VISIBLE_DEVICES=0 timeout 75 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-count 2500 \
+  CUDA_VISIBLE_DEVICES=0 timeout 75 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 2500 --launch-count 4500 \
     --log-file $R/ncu.csv $U bench --device cuda --size 256 --graphs off --warmup 0 --runs 3 > $R/ncu.txt 2>&1
   echo "ncu rc=$?" | tee -a $R/log.txt
   python3 scripts/kernel_families.py $R/ncu.csv --json $R/kernel-families.json > $R/kernel-families.txt 2>&1

@@ -28,11 +28,13 @@ for k in $(seq 0 99); do
 done
 echo "data: $D ($(ls $D/images | wc -l) images)" | tee $R/log.txt
 nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv > $R/gpu.txt 2>&1
+nvidia-smi topo -m >> $R/gpu.txt 2>&1   # which path NCCL can take between the GPUs (NVLink or PCIe)
 COMMON="--data $D --dataset generic --batch 32 --epochs 3 --sample-every 1000 --sample-count 1 --sample-ddim-steps 1 --profile"
 for g in 1 2; do
   [ $(left) -gt 15 ] || { echo "${g}gpu skipped: no time left" | tee -a $R/log.txt; continue; }
   if [ $g = 1 ]; then dev="--device cuda"; else dev="--gpus 2"; fi
-  timeout -k 10 $(( $(left) - 5 )) $U diffusion train $dev $COMMON --out /tmp/runs/scaling-${g}gpu > $R/${g}gpu.txt 2>&1
+  # NCCL_DEBUG=INFO: the transport NCCL chose (P2P/NVLink, SHM, ...) goes into the log.
+  NCCL_DEBUG=INFO timeout -k 10 $(( $(left) - 5 )) $U diffusion train $dev $COMMON --out /tmp/runs/scaling-${g}gpu > $R/${g}gpu.txt 2>&1
   echo "${g}gpu rc=$? left=$(left)s" | tee -a $R/log.txt
   cp /tmp/runs/scaling-${g}gpu/profile.json $R/profile-${g}gpu.json 2>/dev/null
   cp /tmp/runs/scaling-${g}gpu/metrics.csv $R/metrics-${g}gpu.csv 2>/dev/null
