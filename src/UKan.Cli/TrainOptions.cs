@@ -39,7 +39,7 @@ sealed class TrainOptions
     };
     public readonly Option<bool> Deterministic = new("--deterministic")
     {
-        Description = "Bit-reproducible training: deterministic cuDNN algorithms and upsampling backward (same losses when run again on the same machine; some speed lost).",
+        Description = "Bit-reproducible training: deterministic cuDNN algorithms and upsampling backward (same losses when run again on the same machine; it may be slower: cuDNN then uses only its deterministic algorithms).",
     };
     public readonly Option<string> Placement = new("--data-placement") { Description = "Where batches are built and augmented: auto (on the GPU when the decoded data fit in 4 GiB), host, device.", DefaultValueFactory = _ => Defaults.DataPlacement.ToString().ToLowerInvariant() };
 
