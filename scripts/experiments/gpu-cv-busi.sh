@@ -26,10 +26,11 @@ for e in $ENTRIES; do
 done
 wait
 for m in $MODELS; do echo "$m: $(tail -1 $CV/$m.log)"; done
+# Every finished cv folder on this machine, those of earlier calls too; U-KAN first (compare pairs every other model
+# with the first one given).
 done_models=""
-for m in $MODELS; do [ -f $CV/$m/cv_summary.json ] && done_models="$done_models $CV/$m"; done
-# U-KAN first: compare pairs every other model with the first one given.
-case " $done_models " in *" $CV/ukan "*) done_models="$CV/ukan ${done_models/$CV\/ukan/}";; esac
+[ -f $CV/ukan/cv_summary.json ] && done_models="$CV/ukan"
+for d in $CV/*/; do d=${d%/}; [ "$d" != $CV/ukan ] && [ -f $d/cv_summary.json ] && done_models="$done_models $d"; done
 if [ "$(echo $done_models | wc -w)" -ge 2 ]; then
   $U compare $done_models --device cuda --out $CV/compare --overwrite > $CV/compare.txt 2>&1
   cat $CV/compare.txt

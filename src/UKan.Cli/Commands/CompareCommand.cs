@@ -59,11 +59,6 @@ static class CompareCommand
             }
 
             bool hd95 = metrics.Any(m => m.Name == "hd95");
-            // cv folders are compared on their saved test scores; one without them has not finished its folds.
-            if (dataDir is null && splitPath is null && paths.All(p => UKan.IO.RunDirectory.Kind(p) == UKan.IO.RunDirectory.CrossValidation)
-                && paths.FirstOrDefault(p => !SavedScores.Exist(p)) is { } unfinished)
-                throw new UserError($"{unfinished}: no saved scores (scores/ensemble_test_per_image.csv of a finished cv); " +
-                                    $"continue it with 'ukan cv --out {unfinished}' and its options, or compare only finished cv folders.");
             var scored = SavedScoresApply(paths, dataDir, splitPath)
                 ? ReadSaved(paths)
                 : ScoreAgain(parsed, paths, dataDir, splitPath, b, hd95);
@@ -95,11 +90,12 @@ static class CompareCommand
     sealed record ScoredModel(string Folder, string Description, UKan.Training.TrainConfig Config, IReadOnlyList<ImageMetrics> Rows);
 
     /// <summary>
-    /// Whether the saved scores are compared instead of scoring the models again: every folder is a cv folder with
-    /// its ensemble's test scores, and no other images are asked for. Those scores are what scoring again would give.
+    /// Whether the saved scores are compared instead of scoring the models again: every folder is a cv folder and no
+    /// other images are asked for. A finished cv holds its ensemble's test scores, which are what scoring again would
+    /// give; one without them has not finished (<see cref="SavedScores.Load"/> says so).
     /// </summary>
     static bool SavedScoresApply(IReadOnlyList<string> paths, string? data, string? split) =>
-        data is null && split is null && paths.All(SavedScores.Exist);
+        data is null && split is null && paths.All(p => UKan.IO.RunDirectory.Kind(p) == UKan.IO.RunDirectory.CrossValidation);
 
     /// <summary>The saved test scores of cv folders, which must cover the same images; no model is loaded, no device started.</summary>
     static (EvaluationImages Images, IReadOnlyList<ScoredModel> Models) ReadSaved(IReadOnlyList<string> paths)

@@ -1,4 +1,3 @@
-using UKan.IO;
 using UKan.Training;
 
 namespace UKan.Evaluation;
@@ -15,15 +14,14 @@ public sealed record SavedScores(string Folder, TrainConfig Config, int Folds, E
     /// <summary>What the model was, for tables (as <see cref="EvaluationModel.Description"/>).</summary>
     public string Description => EvaluationModel.Describe(Config, Folds);
 
-    /// <summary>Whether <paramref name="path"/> is a cv folder holding its ensemble's test scores.</summary>
-    public static bool Exist(string path) =>
-        Directory.Exists(path) && RunDirectory.Kind(path) == RunDirectory.CrossValidation && File.Exists(CrossValidation.EnsembleTestScores(path));
-
-    /// <summary>The saved scores of the cv folder <paramref name="path"/> (see <see cref="Exist"/>); no model or image is read.</summary>
+    /// <summary>The saved scores of the cv folder <paramref name="path"/>; no model or image is read.</summary>
     public static SavedScores Load(string path)
     {
         var settings = CrossValidationConfig.Load(Path.Combine(path, CrossValidation.SettingsFile));
         var file = CrossValidation.EnsembleTestScores(path);
+        if (!File.Exists(file))
+            throw new UserError($"{path}: no saved scores ({file} is written when a cv finishes); " +
+                                $"continue it with 'ukan cv --out {path}' and its options, or compare only finished cv folders.");
         var rows = SegmentationMeter.ReadImagesCsv(file);
         if (rows.Count == 0)
             throw new UserError($"{file}: holds no image; the cv folder is damaged (run the same 'ukan cv' again to score its folds).");

@@ -245,9 +245,10 @@ public sealed class Trainer
         }
         using var _optimizer = optimizer;
 
+        nn.Module<Tensor, Tensor, Tensor> NewLoss() => config.Model.Loss == SegmentationLoss.CeDice ? new CeDiceLoss() : new BceDiceLoss();
         // The GPU's one-time costs (kernel loading, cuDNN, cuBLAS, the KAN kernels' compilation) overlap the decoding below.
         var warmup = device.type == DeviceType.CUDA && parallel is null && StartupWarmup.Enabled
-            ? StartupWarmup.Start(model, () => config.Model.Loss == SegmentationLoss.CeDice ? new CeDiceLoss() : new BceDiceLoss(),
+            ? StartupWarmup.Start(model, NewLoss,
                 config.Batch, config.Model.InChannels, config.Model.NumClasses, config.Height, config.Width, device, config.ChannelsLast,
                 sideStream: graphs, config.Precision, config.TorchSeed)
             : null;
@@ -285,7 +286,7 @@ public sealed class Trainer
 
         var records = run.ReadMetrics().Where(r => r.Epoch < startEpoch).ToList();
         var events = Leader ? torch.utils.tensorboard.SummaryWriter(run.Events) : null;
-        nn.Module<Tensor, Tensor, Tensor> lossFn = config.Model.Loss == SegmentationLoss.CeDice ? new CeDiceLoss() : new BceDiceLoss();
+        var lossFn = NewLoss();
         using var step = new TrainingStep(model, optimizer, lossFn, config.Batch, config.Model.InChannels, config.Model.NumClasses,
             config.Height, config.Width, device, graphs, config.ChannelsLast, config.Model.Loss,
             parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer));
