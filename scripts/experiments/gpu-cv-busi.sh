@@ -14,6 +14,12 @@ MODELS="${MODELS:-ukan mlp}"
 source "$(dirname "$0")/../gpu-common.sh"
 CV=.gpu/cv
 mkdir -p $CV
+# PRIOR: a folder of finished cv folders from an earlier machine (their saved per-image scores, no weights), copied in
+# so that this call's models are compared with them, e.g. PRIOR=docs/runs/busi-cv-h200x2.
+for d in ${PRIOR:+$PRIOR/*/}; do
+  d=${d%/}; n=$(basename $d)
+  [ -f $d/cv_summary.json ] && ! [ -e $CV/$n ] && cp -r $d $CV/$n
+done
 model_args() { case $1 in ukan) ;; mlp) echo --mlp ;; *) echo --model "$1" ;; esac; }
 DATA="${DATA:-.gpu/busi256j}"
 ENTRIES="$MODELS"
@@ -35,5 +41,7 @@ if [ "$(echo $done_models | wc -w)" -ge 2 ]; then
   $U compare $done_models --device cuda --out $CV/compare --overwrite > $CV/compare.txt 2>&1
   cat $CV/compare.txt
 fi
-tar -C $CV -czf "$OUT/busi-cv.tar.gz" --exclude='*.safetensors' --exclude='events' .
+# Only the small text files: an archive with pictures (tens of MB) may not come back from the device machine.
+(cd $CV && find . -type f \( -name '*.json' -o -name '*.csv' -o -name '*.md' -o -name '*.log' -o -name '*.txt' -o -name .ukan-run \) \
+  -print0 | tar --null -czf "$OUT/busi-cv.tar.gz" -T -)
 ls -la "$OUT"
