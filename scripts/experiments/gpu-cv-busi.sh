@@ -12,7 +12,7 @@ LIMIT="${LIMIT:-540}"
 EPOCHS="${EPOCHS:-100}"
 MODELS="${MODELS:-ukan mlp}"
 source "$(dirname "$0")/../gpu-common.sh"
-CV=.gpu/cv
+CV="${CV:-.gpu/cv}"   # one folder per dataset (e.g. CV=.gpu/cv-cvc DATA=.gpu/cvc256j)
 mkdir -p $CV
 # PRIOR: a folder of finished cv folders from an earlier machine (their saved per-image scores, no weights), copied in
 # so that this call's models are compared with them, e.g. PRIOR=docs/runs/busi-cv-h200x2.
@@ -43,5 +43,5 @@ if [ "$(echo $done_models | wc -w)" -ge 2 ]; then
 fi
 # Only the small text files: an archive with pictures (tens of MB) may not come back from the device machine.
 (cd $CV && find . -type f \( -name '*.json' -o -name '*.csv' -o -name '*.md' -o -name '*.log' -o -name '*.txt' -o -name .ukan-run \) \
-  -print0 | tar --null -czf "$OUT/busi-cv.tar.gz" -T -)
+  -print0 | tar --null -czf "$OUT/$(basename $CV).tar.gz" -T -)
 ls -la "$OUT"

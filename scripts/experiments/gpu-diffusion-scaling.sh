@@ -10,6 +10,8 @@
 # Writes the logs and profile.json files to $OUT/diffusion-scaling.tar.gz; prints the phase tables, then the summary.
 set -uo pipefail
 LIMIT="${LIMIT:-115}"
+IMAGES="${IMAGES:-640}"   # copies of the 48 demo images (more images: more steps per epoch, a steadier step time)
+EPOCHS="${EPOCHS:-3}"
 source "$(dirname "$0")/../gpu-common.sh"
 export NCCL_NVLS_ENABLE=0
 R=/tmp/diffusion-scaling && rm -rf $R && mkdir -p $R
@@ -19,9 +21,9 @@ $U diffusion prepare --data data/demo/kvasir-seg-48 --dataset generic --out /tmp
   || { cat $R/prepare.txt; exit 1; }
 mkdir -p $D/images
 n=0
-for k in $(seq 0 99); do
+for k in $(seq 0 999); do
   for f in /tmp/d64/*.png; do
-    [ $n -lt 640 ] || break 2
+    [ $n -lt $IMAGES ] || break 2
     cp "$f" "$D/images/c${k}-$(basename "$f")"
     n=$((n + 1))
   done
@@ -29,7 +31,7 @@ done
 echo "data: $D ($(ls $D/images | wc -l) images)" | tee $R/log.txt
 nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv > $R/gpu.txt 2>&1
 nvidia-smi topo -m >> $R/gpu.txt 2>&1   # which path NCCL can take between the GPUs (NVLink or PCIe)
-COMMON="--data $D --dataset generic --batch 32 --epochs 3 --sample-every 1000 --sample-count 1 --sample-ddim-steps 1 --profile"
+COMMON="--data $D --dataset generic --batch 32 --epochs $EPOCHS --sample-every 1000 --sample-count 1 --sample-ddim-steps 1 --profile"
 for g in 1 2; do
   [ $(left) -gt 15 ] || { echo "${g}gpu skipped: no time left" | tee -a $R/log.txt; continue; }
   if [ $g = 1 ]; then dev="--device cuda"; else dev="--gpus 2"; fi
@@ -39,9 +41,9 @@ for g in 1 2; do
   cp /tmp/runs/scaling-${g}gpu/profile.json $R/profile-${g}gpu.json 2>/dev/null
   cp /tmp/runs/scaling-${g}gpu/metrics.csv $R/metrics-${g}gpu.csv 2>/dev/null
 done
-python3 - $R > $R/summary.txt 2>&1 <<'PY'
+python3 - $R $IMAGES $EPOCHS > $R/summary.txt 2>&1 <<'PY'
 import json, os, sys
-R, images, batch, epochs = sys.argv[1], 640, 32, 3
+R, images, batch, epochs = sys.argv[1], int(sys.argv[2]), 32, int(sys.argv[3])
 def rate(g):
     path = os.path.join(R, f"profile-{g}gpu.json")
     if not os.path.exists(path): return None
@@ -61,6 +63,7 @@ for g, r in res.items():
 if res[1] and res[2]:
     print(f"speed-up 2 vs 1 GPU: {res[2][0] / res[1][0]:.2f}x from the step phase, {res[2][2] / res[1][2]:.2f}x from the steady epoch")
 PY
+grep -h "via \|P2P is\|NCCL version" $R/2gpu.txt | sed -e 's/^.*NCCL INFO //' -e 's/Channel [0-9]*\/[0-9]* : //' | sort | uniq -c | sort -rn | head -8 >> $R/summary.txt
 cat $R/summary.txt >> $R/log.txt
 tar -C $R -czf "$OUT/diffusion-scaling.tar.gz" .
 for g in 1 2; do echo "== ${g} GPU(s)"; grep -A16 "^phase " $R/${g}gpu.txt; done

@@ -4,7 +4,7 @@ training gets (its gradient all-reduce of one step is ~107 MB for Diffusion U-KA
 Two (or --gpus) processes on one host, float32 all-reduce (sum) of 1 MiB .. 256 MiB, 5 warm-up and 20 timed calls each;
 prints the time per call, the algorithm bandwidth (bytes / time) and the bus bandwidth (algbw * 2 (n-1) / n, the
 figure nccl-tests reports). Run with NCCL_DEBUG=INFO to see the transport NCCL chose (P2P/NVLink, P2P/IPC, SHM).
-Usage: python3 scripts/experiments/nccl_bandwidth.py [--gpus 2]
+Usage: python3 scripts/experiments/nccl_bandwidth.py [--gpus 2] [--isolate]
 """
 import argparse
 import os
@@ -15,10 +15,14 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 
-def worker(rank, world, port):
+def worker(rank, world, port, isolate):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.cuda.set_device(rank)
-    dist.init_process_group("nccl", rank=rank, world_size=world, device_id=torch.device("cuda", rank))
+    if isolate:
+        # Each process sees only its own GPU (as `ukan train --gpus N` starts its workers), before CUDA starts here.
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(rank)
+    device = 0 if isolate else rank
+    torch.cuda.set_device(device)
+    dist.init_process_group("nccl", rank=rank, world_size=world, device_id=torch.device("cuda", device))
     for mib in (1, 4, 16, 64, 107, 256):
         x = torch.ones(mib * (1 << 20) // 4, device="cuda")
         for _ in range(5):
@@ -40,7 +44,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--gpus", type=int, default=torch.cuda.device_count())
     parser.add_argument("--port", type=int, default=29533)
+    parser.add_argument("--isolate", action="store_true", help="each process sees only its GPU (CUDA_VISIBLE_DEVICES)")
     a = parser.parse_args()
     print(f"torch {torch.__version__}, NCCL {torch.cuda.nccl.version()}, {a.gpus} GPUs: "
           + ", ".join(torch.cuda.get_device_name(i) for i in range(a.gpus)), flush=True)
-    mp.spawn(worker, args=(a.gpus, a.port), nprocs=a.gpus)
+    mp.spawn(worker, args=(a.gpus, a.port, a.isolate), nprocs=a.gpus)

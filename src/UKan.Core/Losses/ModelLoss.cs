@@ -7,6 +7,10 @@ namespace UKan.Losses;
 /// <summary>The loss of a segmentation network on one batch, for every step that trains or validates it.</summary>
 public static class ModelLoss
 {
+    /// <summary>The loss module of a <see cref="SegmentationLoss"/>: BCE + Dice (U-KAN's) or softmax cross-entropy + Dice.</summary>
+    public static nn.Module<Tensor, Tensor, Tensor> Create(SegmentationLoss kind) =>
+        kind == SegmentationLoss.CeDice ? new CeDiceLoss() : new BceDiceLoss();
+
     /// <summary>
     /// The loss and the logits that are scored. A network with deep supervision (<see cref="IDeepSupervision"/>) is
     /// scored on its final output, and its loss is the mean of <paramref name="loss"/> over all its outputs, as

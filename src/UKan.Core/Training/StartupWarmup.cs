@@ -1,86 +1,98 @@
 using TorchSharp;
+using UKan.Models;
 using UKan.Native;
 using static TorchSharp.torch;
 
 namespace UKan.Training;
 
 /// <summary>
-/// The GPU's one-time start-up costs, paid on a background thread while the main thread decodes and uploads the
-/// dataset: loading the CUDA modules of every kernel a step uses (CUDA loads them lazily, at first launch), cuDNN's
-/// engine libraries and heuristics for each convolution shape (and its autotuning, when asked for), cuBLAS and its
-/// handles, the KAN kernels' runtime compilation, and .NET's JIT of the step's code. It runs one forward and backward
-/// pass in training mode and one forward pass in eval mode on zero batches of the training shapes, through the
-/// trainer's own model, on the trainer's side stream (autograd binds gradient accumulators to the stream of the first
-/// backward, see <see cref="SideStreamScope"/>), and then puts back what those passes changed: the buffers (batch
-/// norm's running statistics and counters) are restored from a copy and the gradients zeroed; no optimizer step is
-/// taken. So the run that follows is the run without the warm-up: same weights, buffers and random draws (the CUDA
-/// generator is re-seeded with the run's seed, as the trainer's seeding left it, in case the model draws random
-/// numbers in training mode).
+/// The GPU's one-time start-up costs, paid on a background thread from the moment a run's settings are known, while
+/// the main thread checks, decodes and uploads the dataset: compiling or loading the libtorch shim, loading the CUDA
+/// modules of the kernels a step uses (CUDA loads them lazily, at first launch), cuDNN's engine libraries and
+/// heuristics for each convolution shape (and its autotuning, when asked for), cuBLAS and its handles, the KAN
+/// kernels' runtime compilation, and .NET's JIT of the model's code. It builds a model of the run's architecture of
+/// its own and runs one training step (forward, loss, backward, optimizer) and one eval-mode forward pass on zero
+/// batches of the run's shapes, in the run's precision, layout and stream set-up, then throws that model away. All of
+/// those costs are per process, not per model, so the run's own first step finds them paid.
 /// </summary>
 /// <remarks>
-/// Opt-in (<c>UKAN_WARMUP=on</c>): measured on a host with two H200 (docs/results.md §4, 2026-11-30), it brought the
-/// first epoch from 2.93 s to 1.72–2.22 s, but the time from process start to the end of the first epoch went from
-/// 5.48 s to 5.92–6.22 s: the thread needed 2.0–2.6 s, more than the 1.75 s eager first step it replaces (it shares the
-/// host with the parallel decoding, and the main thread's first step still took 0.6–0.8 s), and the 0.7–1.0 s of data
-/// loading hid only part of it. So it moves one-time work out of the first epoch without shortening the run, and is
-/// off by default. Not used for data-parallel workers, whose forward passes talk to each other (synchronised batch
-/// norm).
+/// <para>Why its own model: the run's model is then untouched (weights, batch norm statistics, optimizer state), and
+/// the warm-up can start before the data check, the longest part of start-up that needs no GPU. The one shared state
+/// is torch's global random generator: the warm-up's model draws its initial weights from it, so the trainer calls
+/// <see cref="WaitForModel"/> before it seeds the generator and makes the run's model; the CUDA generator is
+/// re-seeded with the run's seed at the end, as the trainer's seeding left it.</para>
+/// <para>Measured on a host with two H200 (docs/results.md §4): when the warm-up used the run's own model and started
+/// only after the model was made, it took the first epoch from 2.93 s to 1.72–2.22 s but did not shorten the time from
+/// process start to the end of the first epoch (5.48 s before, 5.92–6.22 s with it); starting before the data check
+/// is what hides it. On by default on CUDA; <c>UKAN_WARMUP=off</c> turns it off (for comparison). Not used with
+/// <c>--deterministic</c>, whose settings must precede the first convolution and matrix product.</para>
 /// </remarks>
 public sealed class StartupWarmup : IDisposable
 {
     readonly Thread thread;
+    readonly ManualResetEventSlim modelMade = new(false);
     Exception? failure;
+    volatile bool abandoned;
 
-    /// <summary>Whether the environment asks for the warm-up (UKAN_WARMUP=on, 1 or true).</summary>
-    public static bool Enabled => Environment.GetEnvironmentVariable("UKAN_WARMUP")?.Trim().ToLowerInvariant() is "on" or "1" or "true";
+    /// <summary>Whether the environment leaves the warm-up on (anything but UKAN_WARMUP=off, 0 or false).</summary>
+    public static bool Enabled => Environment.GetEnvironmentVariable("UKAN_WARMUP")?.Trim().ToLowerInvariant() is not ("off" or "0" or "false");
 
-    StartupWarmup(Action work)
+    /// <summary>Starts the warm-up for a run of <paramref name="config"/> on <paramref name="device"/>, or returns null where it does not apply (not CUDA, turned off, deterministic).</summary>
+    public static StartupWarmup? Begin(TrainConfig config, Device device) =>
+        device.type == DeviceType.CUDA && Enabled && !config.Deterministic ? new StartupWarmup(config, device) : null;
+
+    /// <summary>Starts the warm-up on any device (the CPU in tests); the trainer calls <see cref="Begin"/>.</summary>
+    public StartupWarmup(TrainConfig config, Device device)
     {
         thread = new Thread(() =>
         {
-            try { work(); }
+            try { Run(config, device); }
             catch (Exception e) { failure = e; }
+            finally { modelMade.Set(); }
         })
         { IsBackground = true, Name = "ukan-warmup" };
         thread.Start();
     }
 
-    /// <summary>Starts the warm-up of <paramref name="model"/> for batches of the given shape; call <see cref="Finish"/> before the model's first step.</summary>
-    public static StartupWarmup Start(nn.Module<Tensor, Tensor> model, Func<nn.Module<Tensor, Tensor, Tensor>> loss, int batch, int channels,
-        int classes, int height, int width, Device device, bool channelsLast, bool sideStream, Precision precision, long seed) =>
-        new(() =>
+    void Run(TrainConfig config, Device device)
+    {
+        nn.Module<Tensor, Tensor> model;
+        try { model = ModelFactory.Create(config.Model); }
+        finally { modelMade.Set(); }
+        bool onGpu = device.type == DeviceType.CUDA;
+        using var _model = model;
+        if (abandoned) return;
+        // The same stream set-up as the trainer's (see Trainer.Loop): the shim is compiled here on a machine that
+        // never ran ukan, and a CUDA-graph run works on a side stream.
+        bool graphs = config.CudaGraphs && onGpu && TorchCudaShim.Available;
+        if (abandoned) return;
+        using var side = graphs ? new SideStreamScope(DeviceIndex.Of(device)) : null;
+        if (onGpu) PrecisionSettings.EnableCudnnBenchmark(config.CudnnAutotune);
+        using var precision = PrecisionSettings.Scope(config.Precision, device);
+        using var scope = NewDisposeScope();
+        model.to(device);
+        var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        using var optimizer = new FlatAdam(
+            ParameterGroups.Official(named, config.Lr, config.WeightDecay, config.KanLr, config.KanWeightDecay), capturable: graphs,
+            channelsLast: config.ChannelsLast);
+        var x = TrainingStep.InputBuffer(config.Batch, config.Model.InChannels, config.Height, config.Width, device, config.ChannelsLast);
+        var t = zeros(config.Batch, config.Model.NumClasses, config.Height, config.Width, device: device);
+        using var lossFn = UKan.Losses.ModelLoss.Create(config.Model.Loss);
+        model.train();
+        UKan.Losses.ModelLoss.Of(model, lossFn, x, t).Loss.backward();   // the step's work, deep supervision's heads included
+        optimizer.Step();
+        optimizer.ZeroGrad();
+        model.eval();
+        using (no_grad()) model.call(x);
+        if (onGpu && !abandoned)
         {
-            // The main thread's stream and precision are per thread: this one enters the same ones.
-            using var side = sideStream ? new SideStreamScope(DeviceIndex.Of(device)) : null;
-            using var _precision = PrecisionSettings.Scope(precision, device);
-            using var scope = NewDisposeScope();
-            var buffers = model.named_buffers().Select(b => (b.buffer, Copy: b.buffer.clone())).ToList();
-            try
-            {
-                var x = TrainingStep.InputBuffer(batch, channels, height, width, device, channelsLast);
-                var t = zeros(batch, classes, height, width, device: device);
-                using var lossFn = loss();
-                model.train();
-                UKan.Losses.ModelLoss.Of(model, lossFn, x, t).Loss.backward();   // the step's work, deep supervision's heads included
-                model.eval();
-                using (no_grad()) model.call(x);
-            }
-            finally
-            {
-                // Whatever happened above, the model is left as it was.
-                model.train();
-                using (no_grad())
-                {
-                    foreach (var (buffer, copy) in buffers) buffer.copy_(copy);
-                    foreach (var p in model.parameters()) p.grad?.zero_();
-                }
-                if (device.type == DeviceType.CUDA)
-                {
-                    cuda.synchronize(device);
-                    cuda.manual_seed_all(seed);
-                }
-            }
-        });
+            cuda.synchronize(device);
+            cuda.manual_seed_all(config.TorchSeed);
+        }
+    }
+
+    /// <summary>Blocks until the warm-up's model has drawn its initial weights from torch's global generator.</summary>
+    public void WaitForModel() => modelMade.Wait();
 
     /// <summary>
     /// Waits for the warm-up. Its failure is not the user's problem (the first step does the same work and reports a
@@ -92,6 +104,10 @@ public sealed class StartupWarmup : IDisposable
         return failure?.Message.Split('\n')[0];
     }
 
-    /// <summary>Waits for the thread (when the start-up failed before <see cref="Finish"/>: it must not outlive the model).</summary>
-    public void Dispose() => thread.Join();
+    /// <summary>
+    /// Leaves the warm-up to end on its own without waiting (a start-up that fails on the data check reports at once,
+    /// not after a first compilation of the shim): the thread stops at its next stage and does not touch the random
+    /// generators; it is a background thread, so it does not keep the process alive.
+    /// </summary>
+    public void Dispose() => abandoned = true;
 }

@@ -87,6 +87,8 @@ public sealed class Trainer
         progress ??= SilentProgress.Instance;
         var timing = new TrainingProfile(TorchRuntime.Current.Device, profile);
         config.Validate();
+        // The GPU's one-time costs are paid on a background thread while the data are checked and decoded.
+        using var warmup = StartupWarmup.Begin(config, TorchRuntime.Current.Device);
         var run = new RunFolder(config.Output);
         SegmentationFolder folder;
         DatasetFingerprint fingerprint;
@@ -99,7 +101,7 @@ public sealed class Trainer
         if (parallel is not null && parallel.WorldSize != config.Devices)
             throw new InvalidOperationException($"{parallel.WorldSize} workers for a config of {config.Devices} devices");
         if (parallel is { IsLeader: false })
-            return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: null, cancel);
+            return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: null, warmup, cancel);
         UKan.IO.OutputGuard.CheckFolder(run.Root, "--out", [config.Data, config.Split]);
         var (runLock, created) = UKan.IO.RunDirectory.CreateNew(run.Root, UKan.IO.RunDirectory.Segmentation, () => File.Exists(run.Last));
         using (runLock)
@@ -111,7 +113,7 @@ public sealed class Trainer
                 AtomicFile.WriteAllText(run.Config, config.ToJson());
                 split.Save(run.Split);
                 AtomicFile.WriteAllText(run.Fingerprint, fingerprint.ToJson());
-                result = new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: null, cancel);
+                result = new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: null, warmup, cancel);
             }
             catch when (!File.Exists(run.Last))
             {
@@ -155,6 +157,7 @@ public sealed class Trainer
         if (epochs is int e) config = config with { Epochs = e };
         config = config.OnDevices(parallel?.WorldSize ?? 1);
         config.Validate();
+        using var warmup = StartupWarmup.Begin(config, TorchRuntime.Current.Device);
         SegmentationFolder folder;
         DatasetFingerprint fingerprint;
         using (timing.Phase("startup.data_check")) (folder, fingerprint) = OpenData(config);
@@ -167,7 +170,7 @@ public sealed class Trainer
         var split = DataSplit.Load(run.Split);
         split.CheckAgainst(folder.Ids, config.Data);
         if (leader) AtomicFile.WriteAllText(run.Config, config.ToJson());
-        return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: run.Last, cancel);
+        return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: run.Last, warmup, cancel);
     }
 
     /// <summary>Checks the dataset completely (every problem at once) and opens it, with its fingerprint.</summary>
@@ -194,7 +197,7 @@ public sealed class Trainer
     /// <summary>Decoded pixels up to this size go to the GPU when <see cref="DataPlacement.Auto"/> (a BUSI-sized set at 256² is ~0.2 GiB).</summary>
     public const long DeviceDataBudgetBytes = 4L << 30;
 
-    TrainResult Loop(SegmentationFolder folder, DataSplit split, string? resumeFrom, CancellationToken cancel)
+    TrainResult Loop(SegmentationFolder folder, DataSplit split, string? resumeFrom, StartupWarmup? warmup, CancellationToken cancel)
     {
         bool graphs;
         SideStreamScope? side;
@@ -219,6 +222,8 @@ public sealed class Trainer
         long steps = 0;
         using (profile.Phase("startup.model"))
         {
+            // The warm-up's own model draws from the same global generator: it must be made before the run's is seeded.
+            warmup?.WaitForModel();
             manual_seed(config.TorchSeed);
             model = ModelFactory.Create(config.Model);
             Dictionary<string, Tensor>? resumeTensors = null;
@@ -245,14 +250,6 @@ public sealed class Trainer
         }
         using var _optimizer = optimizer;
 
-        nn.Module<Tensor, Tensor, Tensor> NewLoss() => config.Model.Loss == SegmentationLoss.CeDice ? new CeDiceLoss() : new BceDiceLoss();
-        // The GPU's one-time costs (kernel loading, cuDNN, cuBLAS, the KAN kernels' compilation) overlap the decoding below.
-        var warmup = device.type == DeviceType.CUDA && parallel is null && StartupWarmup.Enabled
-            ? StartupWarmup.Start(model, NewLoss,
-                config.Batch, config.Model.InChannels, config.Model.NumClasses, config.Height, config.Width, device, config.ChannelsLast,
-                sideStream: graphs, config.Precision, config.TorchSeed)
-            : null;
-        using var _warmup = warmup;
         int stepsPerEpoch = StepsPerEpoch(split, config.Batch, WorldSize);
         var dataset = new SegmentationDataset(folder, config.Height, config.Width, config.Preprocessing, config.Model.InChannels);
         DeviceDataset? onDevice;
@@ -286,7 +283,7 @@ public sealed class Trainer
 
         var records = run.ReadMetrics().Where(r => r.Epoch < startEpoch).ToList();
         var events = Leader ? torch.utils.tensorboard.SummaryWriter(run.Events) : null;
-        var lossFn = NewLoss();
+        var lossFn = ModelLoss.Create(config.Model.Loss);
         using var step = new TrainingStep(model, optimizer, lossFn, config.Batch, config.Model.InChannels, config.Model.NumClasses,
             config.Height, config.Width, device, graphs, config.ChannelsLast, config.Model.Loss,
             parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer));
