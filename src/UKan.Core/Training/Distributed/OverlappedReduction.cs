@@ -24,8 +24,6 @@ public sealed class OverlappedReduction : IDisposable
     Exception? failure;
 
     public GradientBucketPlan Plan { get; }
-    /// <summary>Buckets whose all-reduce started during the last backward (the rest started after it).</summary>
-    public int StartedEarly { get { lock (gate) return schedule.StartedEarly; } }
 
     /// <param name="order">The model's parameter names in forward order (model.named_parameters()); without it, the optimizer's order.</param>
     public OverlappedReduction(NcclCollectives nccl, FlatAdam optimizer, IReadOnlyList<string>? order = null)
