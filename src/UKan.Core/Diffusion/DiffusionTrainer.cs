@@ -211,7 +211,8 @@ public static class DiffusionTrainer
             if (parallel is not null) GradientReducer.BroadcastModel(parallel.Collectives, optimizer, model);
         }
         using var _optimizer = optimizer;
-        var reducer = parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer);
+        using var reducer = parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer, model);
+        if (reducer is not null && leader) progress.Message($"data parallel: {reducer.Describe}");
         var ddpm = new Ddpm();
         var officialLoss = config.Loss == "official";
         progress.Message($"training {DiffusionWeights.Name(config.Model)} ({model.TrainableParameters():N0} parameters) on {data.Count} images of {config.Data} ({device}), " +
@@ -257,6 +258,7 @@ public static class DiffusionTrainer
                     var eps = model.call(ddpm.NoiseImages(x0, t, noise), t);
                     var loss = officialLoss ? Ddpm.OfficialLoss(eps, noise) : Ddpm.MeanLoss(eps, noise);
                     optimizer.ZeroGrad();
+                    reducer?.BeginBackward();
                     loss.backward();
                     reducer?.AverageGradients();
                     optimizer.ClipGradNorm(config.GradClip);

@@ -39,6 +39,7 @@ public static class Nccl
         public required GetUniqueIdFn GetUniqueId;
         public required CommInitRankFn CommInitRank;
         public required AllReduceFn AllReduce;
+        public required IntPtr AllReduceAddress;
         public required BroadcastFn Broadcast;
         public required CommFn CommDestroy;
         public required VoidFn GroupStart, GroupEnd;
@@ -97,7 +98,8 @@ public static class Nccl
                 {
                     Path = byName ? candidate + " (system)" : candidate, Version = version,
                     GetUniqueId = F<GetUniqueIdFn>("ncclGetUniqueId"), CommInitRank = F<CommInitRankFn>("ncclCommInitRank"),
-                    AllReduce = F<AllReduceFn>("ncclAllReduce"), Broadcast = F<BroadcastFn>("ncclBroadcast"),
+                    AllReduce = F<AllReduceFn>("ncclAllReduce"), AllReduceAddress = NativeLibrary.GetExport(h, "ncclAllReduce"),
+                    Broadcast = F<BroadcastFn>("ncclBroadcast"),
                     CommDestroy = F<CommFn>("ncclCommDestroy"), GroupStart = F<VoidFn>("ncclGroupStart"), GroupEnd = F<VoidFn>("ncclGroupEnd"),
                     ErrorString = F<ErrorStringFn>("ncclGetErrorString"),
                 };
@@ -140,6 +142,9 @@ public static class Nccl
 
     public static void AllReduce(IntPtr buffer, long count, DataType type, RedOp op, IntPtr comm, IntPtr stream) =>
         Check(A.AllReduce(buffer, buffer, (nuint)count, (int)type, (int)op, comm, stream), "ncclAllReduce");
+
+    /// <summary>The address of ncclAllReduce, for native code that queues all-reduces itself (<see cref="OverlapShim"/>).</summary>
+    public static IntPtr AllReduceAddress => A.AllReduceAddress;
 
     public static void Broadcast(IntPtr buffer, long count, DataType type, int root, IntPtr comm, IntPtr stream) =>
         Check(A.Broadcast(buffer, buffer, (nuint)count, (int)type, root, comm, stream), "ncclBroadcast");

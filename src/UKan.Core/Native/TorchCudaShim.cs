@@ -17,9 +17,6 @@ namespace UKan.Native;
 /// </summary>
 public static class TorchCudaShim
 {
-    /// <summary>The shim's C++ source (Native/Shim/torch_shim.cpp, embedded).</summary>
-    static string Source => NativeSources.Read("torch_shim.cpp");
-
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate long StatFn(int device);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void DeviceFn(int device);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate int DeviceStatusFn(int device);
@@ -92,30 +89,7 @@ public static class TorchCudaShim
     {
         try
         {
-            var rt = TorchRuntime.Current;
-            if (!rt.LibTorch.HasCuda) { Problem = "libtorch has no CUDA"; return null; }
-            var lib = rt.LibTorch.Path;
-            var include = Path.GetFullPath(Path.Combine(lib, "..", "include"));
-            if (!Directory.Exists(Path.Combine(include, "c10"))) { Problem = $"no libtorch headers at {include}"; return null; }
-            var cudaInclude = FindCudaInclude(lib);
-            if (cudaInclude is null) { Problem = "no complete CUDA headers (cuda_runtime_api.h with crt/host_config.h); set CUDA_HOME"; return null; }
-            // The shim must use libtorch's C++ ABI; libraries built with the new ABI carry std::__cxx11 symbols.
-            var abi = File.ReadAllText(Path.Combine(lib, "libc10.so"), Encoding.Latin1).Contains("St7__cxx11") ? 1 : 0;
-            var source = Source;
-            var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(lib + source + (rt.LibTorch.Version ?? "") + abi)))[..16];
-            var dir = Path.Combine(TorchRuntime.CacheFolder(), "torch-shim", key);
-            var so = Path.Combine(dir, "libukan_torchshim.so");
-            // Compiled once per machine: concurrent first runs wait for one compile (CompileCache) instead of each
-            // running g++ for a minute.
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var outcome = CompileCache.GetOrBuild(so, tmp =>
-            {
-                var src = Path.Combine(dir, "shim.cpp");
-                AtomicFile.WriteAllText(src, source);
-                var args = $"-O2 -shared -fPIC -std=c++17 -D_GLIBCXX_USE_CXX11_ABI={abi} -I\"{include}\" -I\"{include}/torch/csrc/api/include\" -I\"{cudaInclude}\" \"{src}\" -L\"{lib}\" -lc10_cuda -lc10 -ltorch_cuda -ltorch_cpu -o \"{tmp}\"";
-                if (RunCompiler(args) is { } error) throw new InvalidOperationException(error);
-            });
-            var h = NativeLibrary.Load(so);
+            var (h, outcome) = Compile("torch_shim.cpp", "libukan_torchshim.so");
             T F<T>(string name) where T : Delegate => Marshal.GetDelegateForFunctionPointer<T>(NativeLibrary.GetExport(h, name));
             var result = new Api
             {
@@ -131,10 +105,44 @@ public static class TorchCudaShim
                 Deterministic = F<FlagFn>("ukan_set_deterministic"),
                 AutocastBf16 = F<DeviceStatusFn>("ukan_set_autocast_bf16"),
             };
-            Cache = outcome with { Elapsed = clock.Elapsed };   // compile (or wait) and load
+            Cache = outcome;
             return result;
         }
         catch (Exception e) { Problem = e.Message.Split('\n')[0]; return null; }
+    }
+
+    /// <summary>
+    /// Compiles the embedded C++ source <paramref name="sourceFile"/> (Native/Shim) into <paramref name="library"/>
+    /// against the libtorch in use, once per machine (<see cref="CompileCache"/>), and loads it. Throws with one line
+    /// saying why where it cannot (no CUDA libtorch, no headers, no compiler, a compile error).
+    /// </summary>
+    internal static (IntPtr Handle, CacheOutcome Outcome) Compile(string sourceFile, string library)
+    {
+        var rt = TorchRuntime.Current;
+        if (!rt.LibTorch.HasCuda) throw new InvalidOperationException("libtorch has no CUDA");
+        var lib = rt.LibTorch.Path;
+        var include = Path.GetFullPath(Path.Combine(lib, "..", "include"));
+        if (!Directory.Exists(Path.Combine(include, "c10"))) throw new InvalidOperationException($"no libtorch headers at {include}");
+        var cudaInclude = FindCudaInclude(lib)
+            ?? throw new InvalidOperationException("no complete CUDA headers (cuda_runtime_api.h with crt/host_config.h); set CUDA_HOME");
+        // The shim must use libtorch's C++ ABI; libraries built with the new ABI carry std::__cxx11 symbols.
+        var abi = File.ReadAllText(Path.Combine(lib, "libc10.so"), Encoding.Latin1).Contains("St7__cxx11") ? 1 : 0;
+        var source = NativeSources.Read(sourceFile);
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(lib + source + (rt.LibTorch.Version ?? "") + abi)))[..16];
+        var dir = Path.Combine(TorchRuntime.CacheFolder(), "torch-shim", key);
+        var so = Path.Combine(dir, library);
+        // Compiled once per machine: concurrent first runs wait for one compile (CompileCache) instead of each
+        // running g++ for a minute.
+        var clock = Stopwatch.StartNew();
+        var outcome = CompileCache.GetOrBuild(so, tmp =>
+        {
+            var src = Path.Combine(dir, Path.ChangeExtension(library, ".cpp"));
+            AtomicFile.WriteAllText(src, source);
+            var args = $"-O2 -shared -fPIC -std=c++17 -D_GLIBCXX_USE_CXX11_ABI={abi} -I\"{include}\" -I\"{include}/torch/csrc/api/include\" -I\"{cudaInclude}\" \"{src}\" -L\"{lib}\" -lc10_cuda -lc10 -ltorch_cuda -ltorch_cpu -o \"{tmp}\"";
+            if (RunCompiler(args) is { } error) throw new InvalidOperationException(error);
+        });
+        var handle = NativeLibrary.Load(so);
+        return (handle, outcome with { Elapsed = clock.Elapsed });   // compile (or wait) and load
     }
 
     /// <summary>CUDA headers: a toolkit's are complete; pip wheels carry only some (not always crt/host_config.h).</summary>

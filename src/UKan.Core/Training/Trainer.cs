@@ -284,9 +284,11 @@ public sealed class Trainer
         var records = run.ReadMetrics().Where(r => r.Epoch < startEpoch).ToList();
         var events = Leader ? torch.utils.tensorboard.SummaryWriter(run.Events) : null;
         var lossFn = ModelLoss.Create(config.Model.Loss);
+        var reducer = parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer, model);
+        if (reducer is not null && Leader) progress.Message($"data parallel: {reducer.Describe}");
         using var step = new TrainingStep(model, optimizer, lossFn, config.Batch, config.Model.InChannels, config.Model.NumClasses,
             config.Height, config.Width, device, graphs, config.ChannelsLast, config.Model.Loss,
-            parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer));
+            reducer);
         using var stepLosses = stepLog is not null && Leader ? new StreamWriter(stepLog, append: false) : null;
         stepLosses?.WriteLine("epoch,step,loss");
         using var validation = new ValidationPass(model, lossFn, graphs, config.Model.Loss);

@@ -86,9 +86,10 @@ public sealed class TrainingStep : IDisposable
         optimizer.ZeroGrad();
         // Deep supervision: the mean loss over the network's outputs, the final output scored (ModelLoss).
         var (l, logits) = UKan.Losses.ModelLoss.Of(model, loss, Images, Targets);
+        // Data-parallel: the gradients averaged over the workers before the update, started during backward where the
+        // overlap is on (the streams' fork and join are recorded in the graph with the rest of the step).
+        reducer?.BeginBackward();
         l.backward();
-        // Data-parallel: the gradients averaged over the workers before the update (queued on the same stream, and
-        // recorded in the graph with the rest of the step).
         reducer?.AverageGradients();
         optimizer.Step();
         using (no_grad())
@@ -136,9 +137,11 @@ public sealed class TrainingStep : IDisposable
         return ((double)both[0] / n, (double)both[1] / n);
     }
 
+    /// <summary>Also disposes the reducer given to the constructor.</summary>
     public void Dispose()
     {
         graph?.Dispose();
+        reducer?.Dispose();
         Images.Dispose();
         Targets.Dispose();
         lossSum.Dispose();

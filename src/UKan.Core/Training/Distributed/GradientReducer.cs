@@ -1,33 +1,85 @@
+using UKan.Native;
 using static TorchSharp.torch;
 
 namespace UKan.Training.Distributed;
 
 /// <summary>
 /// The collective parts of a data-parallel training step: the start-up broadcast that gives every worker rank 0's
-/// weights and buffers, and after each backward pass the average of the gradients over the workers (DDP's
-/// all-reduce; with the loss a per-batch mean, the average of the workers' gradients is the gradient of the global
-/// batch). FlatAdam keeps each parameter group's gradients in one flat buffer, so the all-reduce is one call per
-/// group, with no packing.
+/// weights and buffers, and the average of the gradients over the workers in every step (DDP's all-reduce; with the
+/// loss a per-batch mean, the average of the workers' gradients is the gradient of the global batch).
 /// </summary>
 /// <remarks>
-/// The all-reduce runs after backward, not bucket by bucket during it: TorchSharp 0.107 exposes no hook that fires
-/// when a parameter's gradient has been accumulated (PyTorch's register_post_accumulate_grad_hook), which DDP uses to
-/// start a bucket's all-reduce while backward continues. On the GPU the calls are queued on the step's stream, so the
-/// host is not blocked; the time they take is on the step's critical path.
+/// <para>On GPUs (NCCL) the average overlaps backward by default (<see cref="OverlappedReduction"/>: buckets of about
+/// 25 MiB start as soon as their gradients are complete, on a communication stream, as DistributedDataParallel
+/// does); the step calls <see cref="BeginBackward"/> before backward and <see cref="AverageGradients"/> after it.</para>
+/// <para>Otherwise, and with <c>UKAN_DDP_OVERLAP=off</c>, the average runs after backward: one all-reduce per
+/// parameter group (FlatAdam keeps each group's gradients in one flat buffer, so nothing is packed), queued on the
+/// step's stream, with its whole time on the step's critical path. That is the path of CPU workers (TCP), and the
+/// one taken when the overlap's native part cannot be built or any worker lacks it (all workers take one path: NCCL
+/// needs the same calls everywhere).</para>
 /// </remarks>
-public sealed class GradientReducer
+public sealed class GradientReducer : IDisposable
 {
+    /// <summary>off (or 0): the all-reduce runs after backward, as on CPU workers (to compare the two).</summary>
+    public const string OverlapVariable = "UKAN_DDP_OVERLAP";
+
     readonly ICollectives collectives;
     readonly FlatAdam optimizer;
+    readonly OverlappedReduction? overlap;
 
-    public GradientReducer(ICollectives collectives, FlatAdam optimizer) => (this.collectives, this.optimizer) = (collectives, optimizer);
+    /// <summary>How the gradients are averaged, in one line (for the run's log).</summary>
+    public string Describe { get; }
+    public bool Overlapped => overlap is not null;
 
-    /// <summary>Averages every gradient over the workers, in place.</summary>
+    /// <param name="model">Gives the forward order of the parameters, which orders the overlap's buckets.</param>
+    public GradientReducer(ICollectives collectives, FlatAdam optimizer, nn.Module? model = null)
+    {
+        (this.collectives, this.optimizer) = (collectives, optimizer);
+        Describe = "gradients averaged after backward";
+        if (collectives.WorldSize == 1 || collectives is not NcclCollectives nccl) return;
+        if (OverlapDisabled(Environment.GetEnvironmentVariable(OverlapVariable)))
+        {
+            Describe += $" ({OverlapVariable}={Environment.GetEnvironmentVariable(OverlapVariable)})";
+            return;
+        }
+        string? problem = null;
+        try { overlap = new OverlappedReduction(nccl, optimizer, model?.named_parameters().Select(p => p.name).ToList()); }
+        catch (Exception e) when (e is InvalidOperationException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            problem = OverlapShim.Problem ?? e.Message.Split('\n')[0];
+        }
+        // Every worker must take the same path: count the workers that could hook their parameters.
+        using (var able = tensor(new[] { overlap is null ? 0f : 1f }, device: optimizer.Groups[0].Grads.device))
+        {
+            collectives.AllReduce(able, ReduceOp.Sum);
+            if (able.item<float>() < collectives.WorldSize && overlap is not null)
+            {
+                overlap.Dispose();
+                overlap = null;
+                problem = "not every worker could hook its parameters";
+            }
+        }
+        Describe = overlap is null
+            ? $"{Describe} (the overlap with backward is unavailable: {problem})"
+            : $"gradients averaged during backward, in {overlap.Plan.Buckets.Count} buckets of at most {TensorBuckets.DefaultCapBytes >> 20} MiB";
+    }
+
+    /// <summary>Whether <see cref="OverlapVariable"/>'s value asks for the all-reduce after backward.</summary>
+    public static bool OverlapDisabled(string? value) =>
+        value is not null && (value.Trim().Equals("off", StringComparison.OrdinalIgnoreCase) || value.Trim() == "0");
+
+    /// <summary>Call just before backward: with the overlap, gradients are averaged as backward completes them.</summary>
+    public void BeginBackward() => overlap?.Begin();
+
+    /// <summary>Averages every gradient over the workers, in place (with the overlap: finishes what backward started).</summary>
     public void AverageGradients()
     {
         if (collectives.WorldSize == 1) return;
+        if (overlap is not null) { overlap.Finish(); return; }
         foreach (var g in optimizer.Groups) collectives.AllReduce(g.Grads, ReduceOp.Average);
     }
+
+    public void Dispose() => overlap?.Dispose();
 
     /// <summary>Gives every worker rank 0's parameters and floating-point buffers (batch norm running statistics).</summary>
     public static void BroadcastModel(ICollectives collectives, FlatAdam optimizer, nn.Module model)

@@ -19,6 +19,8 @@ public sealed class NcclCollectives : ICollectives
     public int Rank { get; }
     public int WorldSize { get; }
     public string Describe => $"nccl {Nccl.Version} ({Nccl.LoadedPath})";
+    /// <summary>The ncclComm_t, for native code that queues collectives itself (<see cref="OverlappedReduction"/>).</summary>
+    internal IntPtr Communicator => comm;
 
     /// <summary>Joins the communicator named by <paramref name="hexId"/> (made by the parent with <see cref="Nccl.NewUniqueId"/>); blocks until every rank joined.</summary>
     public NcclCollectives(string hexId, int rank, int worldSize, int device)
