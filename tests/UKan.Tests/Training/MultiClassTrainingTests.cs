@@ -121,4 +121,21 @@ public class MultiClassTrainingTests
         Assert.Equal(3, ImageFile.Read(Path.Combine(predictions, id + "_colour.png")).Channels);
         Assert.True(File.Exists(Path.Combine(predictions, id + "_overlay.png")));
     }
+
+    [Fact]
+    public void A_softmax_model_with_fewer_head_channels_than_classes_is_warned_about()
+    {
+        ModelSpec Spec(int[] dims, int classes, SegmentationLoss loss = SegmentationLoss.CeDice) =>
+            new() { EmbedDims = dims, Preset = null, NumClasses = classes, Loss = loss };
+        var warning = Trainer.NarrowHeadWarning(Spec([16, 24, 32], 3));
+        Assert.NotNull(warning);
+        Assert.Contains("2 channel(s)", warning);
+        Assert.Contains("at least 24", warning);
+        Assert.Null(Trainer.NarrowHeadWarning(Spec([16, 24, 32], 2)));
+        Assert.Null(Trainer.NarrowHeadWarning(Spec([32, 40, 64], 3)));
+        Assert.Null(Trainer.NarrowHeadWarning(Spec([32, 40, 64], 4)));
+        Assert.NotNull(Trainer.NarrowHeadWarning(Spec([32, 40, 64], 5)));
+        Assert.Null(Trainer.NarrowHeadWarning(Spec([8, 16, 32], 1, SegmentationLoss.BceDice)));
+        Assert.Null(Trainer.NarrowHeadWarning(Spec([16, 24, 32], 3) with { Architecture = Architecture.UNet }));
+    }
 }
