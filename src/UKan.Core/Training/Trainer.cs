@@ -194,6 +194,21 @@ public sealed class Trainer
         : throw new UserError(workers == 1 ? $"--batch {batch}: larger than the {split.Train.Count} training images; lower --batch."
             : $"--batch {batch} on {workers} devices: the global batch of {batch * workers} is larger than the {split.Train.Count} training images; lower --batch.");
 
+    /// <summary>
+    /// A warning when a softmax Seg U-KAN has fewer head channels than classes: its output head is a 1×1 convolution on
+    /// the last decoder's d0/8 channels (SegUKan's <c>final</c>), and with 2 of them for 3 classes a foreground class
+    /// often never won the argmax in short CPU runs (its IoU stayed 0), while 4 learnt every class. Null when fine.
+    /// </summary>
+    public static string? NarrowHeadWarning(ModelSpec spec)
+    {
+        if (spec.Architecture != Architecture.UKan || spec.Loss != SegmentationLoss.CeDice) return null;
+        int head = spec.EmbedDims[0] / 8;
+        return head >= spec.NumClasses ? null
+            : $"warning: embed dims {string.Join(',', spec.EmbedDims)} give the output head {head} channel(s) (d0/8) for " +
+              $"{spec.NumClasses} classes; a class may never be predicted: use a first embed dim of at least {8 * spec.NumClasses} " +
+              "(e.g. --preset tiny for 3 or 4 classes).";
+    }
+
     /// <summary>Decoded pixels up to this size go to the GPU when <see cref="DataPlacement.Auto"/> (a BUSI-sized set at 256² is ~0.2 GiB).</summary>
     public const long DeviceDataBudgetBytes = 4L << 30;
 
@@ -265,6 +280,7 @@ public sealed class Trainer
                 DataPlacement.Host => false,
                 _ => device.type == DeviceType.CUDA && DeviceDataset.BytesNeeded(dataset, all) <= DeviceDataBudgetBytes,
             };
+            if (Leader && NarrowHeadWarning(config.Model) is { } narrow) progress.Message(narrow);
             if (toDevice && folder.LabelMaps)
             {
                 // The device path augments binary masks with the official linear-resize-and-threshold rule; label maps

@@ -9,7 +9,7 @@ public class MultiClassCommandTests
 {
     static string Temp() => Path.Combine(Path.GetTempPath(), $"ukan-multiclass-{Guid.NewGuid():N}");
 
-    static string Data() => MultiClassDemo.Create(SyntheticDataset.Create(count: 4, size: 64), size: 64);
+    static string Data() => MultiClassDemo.CoreAndRim(SyntheticDataset.Create(count: 4, size: 64), size: 64);
 
     /// <summary>A softmax model with random weights as a weights file (the spec records classes and loss).</summary>
     static string Weights(int classes = 3)
