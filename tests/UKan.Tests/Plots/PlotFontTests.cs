@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using UKan.Data;
+using UKan.Evaluation;
 using UKan.Plots;
 using UKan.Training;
 
@@ -46,6 +47,9 @@ public class PlotFontTests
             // Training curves: the title line above the plot frame.
             var curves = ImageFile.Read(Path.Combine(dir, "curves.png"));
             Assert.True(DarkPixels(curves, 0, 18) > 30, $"the curves' title has {DarkPixels(curves, 0, 18)} dark pixels");
+            // The paired scatter's title likewise.
+            var compare = ImageFile.Read(Path.Combine(dir, "compare.png"));
+            Assert.True(DarkPixels(compare, 0, 18) > 30, $"the comparison's title has {DarkPixels(compare, 0, 18)} dark pixels");
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
@@ -66,6 +70,12 @@ public class PlotFontTests
             .Select(e => new EpochRecord(e, 1e-3, 1e-2, 1.0 / (e + 1), 0.1 * e, 1.1 / (e + 1), 0.08 * e, 0.1 * e, 0.07 * e, 0.09 * e, 1, false))
             .ToList();
         TrainingCurves.Save(Path.Combine(dir, "curves.png"), records);
+        var perImage = new[] { 0.0, 0.1 }
+            .Select(shift => (IReadOnlyList<ImageMetrics>)Enumerable.Range(0, 6)
+                .Select(i => new ImageMetrics($"{i}", default, EmptyCase.None, 0.1 * i + shift, 0.1 * i + shift, 1, 1, 1, 1)).ToList())
+            .ToList();
+        var comparison = new ModelComparison(["runs/a", "runs/b"], new EvaluationImages("data", ["0"], "test"), ComparedMetric.All, perImage, []);
+        PairedScatter.Save(Path.Combine(dir, "compare.png"), comparison, ComparedMetric.All[0]);
     }
 
     /// <summary>Pixels of rows [<paramref name="top"/>, <paramref name="bottom"/>) darker than mid-grey in every channel.</summary>
