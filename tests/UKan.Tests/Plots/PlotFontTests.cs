@@ -30,12 +30,11 @@ public class PlotFontTests
             string[] child = [Dotnet(), "exec", self, "-method", probe, "-explicit", "only"];
             bool fontsInstalled = Directory.Exists(SystemFonts)
                 && Directory.EnumerateFiles(SystemFonts, "*", SearchOption.AllDirectories).Any();
-            var command = fontsInstalled
-                ? ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", $"mount -t tmpfs none {SystemFonts} && exec \"$@\"", "sh", .. child]
-                : child;
-            var (code, output) = Run(command, dir);
-            if (fontsInstalled && code != 0 && output.Contains("unshare", StringComparison.Ordinal) && !File.Exists(Path.Combine(dir, "ran")))
-                Assert.Skip($"cannot hide {SystemFonts} from a child process here (no user namespaces?): {output.Trim()}");
+            string[] hidden =
+                ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", $"mount -t tmpfs none {SystemFonts} && exec \"$@\"", "sh"];
+            if (fontsInstalled && Run([.. hidden, "true"], dir) is { Code: not 0 } refused)
+                Assert.Skip($"cannot hide {SystemFonts} from a child process here (no user namespaces?): {refused.Output.Trim()}");
+            var (code, output) = Run(fontsInstalled ? [.. hidden, .. child] : child, dir);
             Assert.True(code == 0, $"the probe process exited with {code}:\n{output}");
             Assert.True(File.Exists(Path.Combine(dir, "ran")), $"the probe test did not run:\n{output}");
 
@@ -67,14 +66,17 @@ public class PlotFontTests
         var layer = new LayerActivations("encoder.fc1", "linear", 12, curves);
         KanActivationPlot.Save(Path.Combine(dir, "kan.png"), Path.Combine(dir, "kan.svg"), layer, "ranked by test");
         var records = Enumerable.Range(0, 5)
-            .Select(e => new EpochRecord(e, 1e-3, 1e-2, 1.0 / (e + 1), 0.1 * e, 1.1 / (e + 1), 0.08 * e, 0.1 * e, 0.07 * e, 0.09 * e, 1, false))
+            .Select(e => new EpochRecord(e, 1e-3, 1e-2, 1.0 / (e + 1), 0.1 * e, 1.1 / (e + 1), 0.08 * e, 0.1 * e, 0.07 * e, 0.09 * e,
+                Seconds: 1, Best: false))
             .ToList();
         TrainingCurves.Save(Path.Combine(dir, "curves.png"), records);
         var perImage = new[] { 0.0, 0.1 }
             .Select(shift => (IReadOnlyList<ImageMetrics>)Enumerable.Range(0, 6)
-                .Select(i => new ImageMetrics($"{i}", default, EmptyCase.None, 0.1 * i + shift, 0.1 * i + shift, 1, 1, 1, 1)).ToList())
+                .Select(i => new ImageMetrics($"{i}", default, EmptyCase.None, 0.1 * i + shift, 0.1 * i + shift, 1, 1, 1, 1))
+                .ToList())
             .ToList();
-        var comparison = new ModelComparison(["runs/a", "runs/b"], new EvaluationImages("data", ["0"], "test"), ComparedMetric.All, perImage, []);
+        var images = new EvaluationImages("data", ["0"], "test");
+        var comparison = new ModelComparison(["runs/a", "runs/b"], images, ComparedMetric.All, perImage, []);
         PairedScatter.Save(Path.Combine(dir, "compare.png"), comparison, ComparedMetric.All[0]);
     }
 
@@ -92,7 +94,12 @@ public class PlotFontTests
 
     static (int Code, string Output) Run(IReadOnlyList<string> command, string probeDir)
     {
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(command[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
         foreach (var a in command.Skip(1)) start.ArgumentList.Add(a);
         start.Environment[ProbeVariable] = probeDir;
         Process process;
