@@ -66,7 +66,7 @@ public static class KanActivationPlot
 
     static ScottPlot.Plot Panel(LayerActivations layer, EdgeCurve c)
     {
-        var plot = new ScottPlot.Plot();
+        var plot = PlotFont.NewPlot();
         var phi = plot.Add.ScatterLine(c.X, c.Phi);
         phi.LineWidth = 2.5f;
         phi.Color = ScottPlot.Colors.Black;
@@ -88,7 +88,7 @@ public static class KanActivationPlot
 
     static ScottPlot.Plot Header(string title)
     {
-        var plot = new ScottPlot.Plot();
+        var plot = PlotFont.NewPlot();
         plot.Layout.Frameless();
         plot.HideGrid();
         plot.Axes.SetLimits(0, 1, 0, 1);

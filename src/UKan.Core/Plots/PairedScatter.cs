@@ -10,7 +10,7 @@ public static class PairedScatter
 {
     public static void Save(string path, ModelComparison comparison, ComparedMetric metric)
     {
-        var plot = new ScottPlot.Plot();
+        var plot = PlotFont.NewPlot();
         var reference = comparison.PerImage[0].Select(metric.Value).ToArray();
         double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
         for (int m = 1; m < comparison.Models.Count; m++)

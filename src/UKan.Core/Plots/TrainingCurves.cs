@@ -8,8 +8,8 @@ public static class TrainingCurves
     public static void Save(string path, IReadOnlyList<EpochRecord> records)
     {
         if (records.Count == 0) return;
-        var loss = new ScottPlot.Plot();
-        var iou = new ScottPlot.Plot();
+        var loss = PlotFont.NewPlot();
+        var iou = PlotFont.NewPlot();
         double[] epochs = records.Select(r => (double)r.Epoch + 1).ToArray();
         var trainLoss = loss.Add.Scatter(epochs, records.Select(r => r.Loss).ToArray());
         trainLoss.LegendText = "train loss";

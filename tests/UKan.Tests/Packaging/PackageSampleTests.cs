@@ -71,12 +71,16 @@ public class PackageSampleTests
         }
     }
 
-    /// <summary>The package's own files: the library, its XML documentation and the README; the dependencies a consumer gets.</summary>
+    /// <summary>
+    /// The package's own files: the library, its XML documentation, the README and the embedded font's licence; the
+    /// dependencies a consumer gets.
+    /// </summary>
     static void CheckPackage(string package)
     {
         using var zip = System.IO.Compression.ZipFile.OpenRead(package);
         var names = zip.Entries.Select(e => e.FullName).ToHashSet();
-        foreach (var expected in new[] { "lib/net10.0/UKan.Core.dll", "lib/net10.0/UKan.Core.xml", "README.md" })
+        string[] files = ["lib/net10.0/UKan.Core.dll", "lib/net10.0/UKan.Core.xml", "README.md", "licenses/DejaVu-LICENSE.txt"];
+        foreach (var expected in files)
             Assert.Contains(expected, names);
         using var nuspec = new StreamReader(zip.GetEntry("UKan.Core.nuspec")!.Open());
         var text = nuspec.ReadToEnd();
