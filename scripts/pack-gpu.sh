@@ -20,6 +20,9 @@ dotnet publish "$stage/src/src/UKan.Cli/UKan.Cli.csproj" -c Release -r linux-x64
 if ls "$stage/app" | grep -qE '^libtorch_cpu\.so$'; then echo "pack-gpu: CPU libtorch leaked into the bundle" >&2; exit 1; fi
 # ONNX Runtime's package copies its Windows DLL next to the Linux library even for linux-x64 (17 MB of nothing here).
 rm -f "$stage/app/onnxruntime.dll"
+# PACK_NO_ONNX=1: ONNX Runtime's library (29 MB, ~7 MB packed) left out, for calls that train and plot only and must
+# fit the 64 MiB transfer beside the working tree (`ukan export --check` and `bench onnx` then say it is missing).
+[ "${PACK_NO_ONNX:-0}" = 1 ] && rm -f "$stage/app/libonnxruntime.so"
 
 dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
 fx="$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -1)"
