@@ -23,13 +23,6 @@ for k in 1 2 3; do
   run off-$k UKAN_WARMUP=off 8
   run on-$k UKAN_WARMUP=on 8
 done
-for f in $R/*/profile.json; do python3 - "$f" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-print(sys.argv[1].split("/")[-2], "first %.2f s" % d["first_epoch_seconds"], "steady %.3f s" % d["steady_epoch_seconds"],
-      "start->end of epoch 1 %.2f s" % d["process_start_to_first_epoch_end_seconds"],
-      " ".join("%s=%.2f" % (p["name"], p["seconds"]) for p in d["phases"] if p["name"].startswith(("startup", "first", "second", "valid"))))
-PY
-done | tee $R/summary.txt
+python3 "$(dirname "$0")/startup_summary.py" $R/*/profile.json | tee $R/summary.txt
 for d in $R/*/; do cp $d/profile.json $R/$(basename $d)-profile.json 2>/dev/null; cp $d/metrics.csv $R/$(basename $d)-metrics.csv 2>/dev/null; rm -rf $d; done
 tar -C $R -czf "$OUT/startup-busi.tar.gz" .

@@ -31,14 +31,7 @@ first_epoch warm-off 1 UKAN_WARMUP=off 8
 first_epoch warm-2 1 UKAN_WARMUP=on 8
 first_epoch warm-gpu0 0 UKAN_WARMUP=on 8
 # (GPU 0 without the warm-up: left out to save device time)
-for f in $R/*/profile.json; do python3 - "$f" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-print(sys.argv[1].split("/")[-2], "first %.2f s" % d["first_epoch_seconds"], "steady %.3f s" % d["steady_epoch_seconds"],
-      "start->end of epoch 1 %.2f s" % d["process_start_to_first_epoch_end_seconds"],
-      " ".join("%s=%.2f" % (p["name"], p["seconds"]) for p in d["phases"] if p["name"].startswith(("startup", "first", "second", "valid"))))
-PY
-done | tee $R/summary.txt
+python3 "$(dirname "$0")/startup_summary.py" $R/*/profile.json | tee $R/summary.txt
 # (2) 60 epochs, split seed 2981: 1 GPU batch 8, then 2 GPUs batch 4 each.
 for g in 1 2; do
   N=busi-60-2981-${g}gpu
