@@ -64,6 +64,8 @@ public sealed record InferenceModel(nn.Module<Tensor, Tensor> Net, ModelSpec Spe
         run ??= RunOf(weights);
         var (net, spec) = ModelLoader.Load(weights, recorded => model.Choose(recorded, weights), warn);
         net.to(device);
+        // Inference only from here on: each conv → BN pair runs as one convolution (UKAN_FOLD_BN=off to compare).
+        UKan.Layers.BatchNormFold.ApplyForInference(net);
         var (h, w) = size ?? (run?.Height ?? DefaultSize, run?.Width ?? DefaultSize);
         if (run is not null && (h, w) != (run.Height, run.Width))
             throw new UserError($"--size {h}x{w}: the run of {weights} trained at {run.Height}x{run.Width}, and the model only knows that size; drop --size.");
