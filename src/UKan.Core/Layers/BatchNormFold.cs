@@ -28,7 +28,8 @@ public static class BatchNormFold
     {
         if (model.training) throw new InvalidOperationException("batch-norm folding needs a model in evaluation mode (call eval() first)");
         int folded = 0;
-        foreach (var (_, module) in model.named_modules().ToList())
+        // named_modules() leaves out the model itself, which may pair convs with BNs too (UNeXt).
+        foreach (var module in model.named_modules().Select(m => m.module).Prepend(model).ToList())
             if (module is IBatchNormFoldable block) folded += block.FoldBatchNorm();
         return folded;
     }
