@@ -20,7 +20,8 @@ public sealed class FoldedConv : nn.Module<Tensor, Tensor>
     public FoldedConv(Conv2d conv, BatchNorm2d bn) : base(nameof(FoldedConv))
     {
         if (conv.padding_type is not null || conv.padding_mode != PaddingModes.Zeros)
-            throw new NotSupportedException($"batch-norm folding: a convolution padded by {conv.padding_type}/{conv.padding_mode}; only explicit zero padding is folded");
+            throw new NotSupportedException(
+                $"batch-norm folding: a convolution padded by {conv.padding_type}/{conv.padding_mode}; only explicit zero padding is folded");
         replaced = bn;
         (stride, padding, dilation, groups) = (conv.stride, conv.padding!, conv.dilation, conv.groups);
         using var _ = no_grad();
@@ -37,7 +38,8 @@ public sealed class FoldedConv : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         if (replaced.training)
-            throw new InvalidOperationException("a convolution with its batch norm folded in ran in training mode; fold only models used for inference");
+            throw new InvalidOperationException(
+                "a convolution with its batch norm folded in ran in training mode; fold only models used for inference");
         return F.conv2d(x, get_buffer("weight")!, get_buffer("bias"), stride, padding, dilation, groups);
     }
 }

@@ -38,7 +38,8 @@ public class BatchNormFoldCommandTests
             Assert.Equal(mask.Length, written.Length);
             for (int k = 0; k < mask.Length; k++)
                 if (mask[k] != written[k])
-                    Assert.True(Math.Abs(expected.Probabilities[k] - 0.5f) < 1e-4f, $"{file}, pixel {k}: the folded mask differs away from the threshold");
+                    Assert.True(Math.Abs(expected.Probabilities[k] - 0.5f) < 1e-4f,
+                        $"{file}, pixel {k}: the folded mask differs away from the threshold");
             compared++;
         }
         Assert.Equal(6, compared);
