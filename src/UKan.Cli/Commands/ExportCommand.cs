@@ -38,7 +38,8 @@ static class ExportCommand
             UKan.IO.OutputGuard.CheckFile(outPath, "--out", parsed.GetValue(CommandLine.Overwrite), [weightsPath, given]);
 
             CommandLine.StartTorch(parsed);
-            var resolved = inference.Resolve(parsed, weightsPath, null, torch.CPU);
+            // Unfolded: the exporter walks the model's own layers and folds each BN into its conv in the graph.
+            var resolved = inference.Resolve(parsed, weightsPath, null, torch.CPU, foldBatchNorm: false);
             var metadata = new OnnxMetadata
             {
                 Spec = resolved.Spec,

@@ -186,11 +186,13 @@ sealed class InferenceOptions(bool dynamicSize = false)
     /// Loads the weights onto the device and settles size and preprocessing. Model options, --size and
     /// --preprocessing that contradict what the weights file or its run records are refused, not ignored.
     /// </summary>
-    public InferenceModel Resolve(ParseResult parsed, string weights, UKan.Training.TrainConfig? runConfig, torch.Device device) =>
+    /// <param name="foldBatchNorm">See <see cref="InferenceModel.Load"/>: false for the ONNX export.</param>
+    public InferenceModel Resolve(ParseResult parsed, string weights, UKan.Training.TrainConfig? runConfig, torch.Device device,
+        bool foldBatchNorm = true) =>
         InferenceModel.Load(weights, Model.Request(parsed),
             parsed.GetValue(Size) is string s && !(dynamicSize && s == "dynamic") ? SharedOptions.ParseSize(s) : null,
             parsed.GetValue(Preprocessing) is string p ? UKan.Data.Preprocessing.Parse(p) : null,
-            runConfig, device, warning => Console.Error.WriteLine($"ukan: warning: {warning}"));
+            runConfig, device, warning => Console.Error.WriteLine($"ukan: warning: {warning}"), foldBatchNorm);
 
     /// <summary>Model options contradict an ONNX file, which states its own model: refused rather than ignored.</summary>
     public void RefuseForOnnx(ParseResult parsed, string weights)

@@ -79,7 +79,9 @@ public static class ModelBench
             split = new StepPhases(Timing.Of(fwd), Timing.Of(bwd), Timing.Of(opt));
         }
 
-        model.eval();
+        // As the inference commands run it: conv → BN pairs folded unless UKAN_FOLD_BN=off (after the training steps, whose
+        // weights the folded copies take; the channels_last layout is kept).
+        bool foldedBn = UKan.Layers.BatchNormFold.ApplyForInference(model) > 0;
         void Infer()
         {
             using var scope = NewDisposeScope();
@@ -95,7 +97,8 @@ public static class ModelBench
         long inferPeak = probe.PeakBytes(), inferReserved = probe.PeakReservedBytes();
 
         var mode = (graphs ? "graph" : "eager") + (autotune ? "+cudnnbench" : "") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null ? "+fused" : "")
-            + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "");
+            + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "")
+            + (foldedBn ? "+bn-folded" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
             device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method, trainReserved, inferReserved)
         { Phases = split };

@@ -1,6 +1,7 @@
 using TorchSharp;
 using UKan.Data;
 using UKan.IO;
+using UKan.Layers;
 using UKan.Models;
 using UKan.Training;
 using static TorchSharp.torch;
@@ -56,6 +57,7 @@ public sealed class EvaluationModel : IDisposable
                                     "instead only when every folder given is a cv folder holding them and neither --data nor --split is given.");
             }
             var members = CrossValidation.LoadFoldModels(path, settings.Folds, device);
+            foreach (var member in members) BatchNormFold.ApplyForInference(member);
             return new EvaluationModel(Path.GetFullPath(path), settings.Train, members, own);
         }
         if (kind != RunDirectory.Segmentation)
@@ -66,6 +68,8 @@ public sealed class EvaluationModel : IDisposable
         if (!File.Exists(run.ExportedModel)) throw new UserError($"{path}: the run has no model.safetensors yet (no epoch finished).");
         var images = EvaluationImages.Select(config.Data, File.Exists(run.Split) ? run.Split : null, config.Model.NumClasses);
         var model = ModelLoader.Load(run.ExportedModel).Model.to(device);
+        // Only scored from here on: each conv → BN pair runs as one convolution (UKAN_FOLD_BN=off to compare).
+        BatchNormFold.ApplyForInference(model);
         return new EvaluationModel(run.Root, config, [model], images);
     }
 

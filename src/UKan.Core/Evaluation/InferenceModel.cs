@@ -58,12 +58,16 @@ public sealed record InferenceModel(nn.Module<Tensor, Tensor> Net, ModelSpec Spe
     /// <param name="preprocessing">null: the run's, else official.</param>
     /// <param name="run">The run's settings when the caller has them already; null: looked up with <see cref="RunOf"/>.</param>
     /// <param name="warn">Told about weights that hold NaN or infinite values.</param>
+    /// <param name="foldBatchNorm">Run each conv → BN pair as one convolution (<see cref="UKan.Layers.BatchNormFold"/>, unless
+    /// UKAN_FOLD_BN=off); false for callers that read the model's own layers (the ONNX exporter folds by itself).</param>
     public static InferenceModel Load(string weights, ModelRequest model, (int Height, int Width)? size, PreprocessingPreset? preprocessing,
-        TrainConfig? run, Device device, Action<string>? warn = null)
+        TrainConfig? run, Device device, Action<string>? warn = null, bool foldBatchNorm = true)
     {
         run ??= RunOf(weights);
         var (net, spec) = ModelLoader.Load(weights, recorded => model.Choose(recorded, weights), warn);
         net.to(device);
+        // Inference only from here on: each conv → BN pair runs as one convolution (UKAN_FOLD_BN=off to compare).
+        if (foldBatchNorm) UKan.Layers.BatchNormFold.ApplyForInference(net);
         var (h, w) = size ?? (run?.Height ?? DefaultSize, run?.Width ?? DefaultSize);
         if (run is not null && (h, w) != (run.Height, run.Width))
             throw new UserError($"--size {h}x{w}: the run of {weights} trained at {run.Height}x{run.Width}, and the model only knows that size; drop --size.");

@@ -50,16 +50,9 @@ public static class OnnxLayers
         long[] stride, long[] padding, long[] dilation, long groups)
     {
         using var scope = NewDisposeScope();
-        var w = weight.detach().to(float64);
-        var b = bias?.detach().to(float64) ?? zeros(w.shape[0], dtype: float64);
-        if (bn is not null)
-        {
-            if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
-                throw new NotSupportedException($"ONNX export: {name}'s BatchNorm has no affine parameters or running statistics");
-            var s = bn.weight.detach().to(float64) / (bn.running_var.to(float64) + bn.eps).sqrt();
-            w = w * s.reshape(-1, 1, 1, 1);
-            b = (b - bn.running_mean.to(float64)) * s + bn.bias.detach().to(float64);
-        }
+        var (w, b) = bn is not null
+            ? BatchNormFold.Folded(weight, bias, bn)
+            : (weight.detach().to(float64), bias?.detach().to(float64) ?? zeros(weight.shape[0], dtype: float64));
         long k0 = w.shape[2], k1 = w.shape[3];
         return g.Op("Conv", [x, g.Weight(name + ".weight", w), g.Weight(name + ".bias", b)],
             A.Ints("kernel_shape", k0, k1), A.Ints("strides", stride), A.Ints("pads", padding[0], padding[1], padding[0], padding[1]),

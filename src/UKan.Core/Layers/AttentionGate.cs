@@ -11,9 +11,10 @@ namespace UKan.Layers;
 /// signal g comes from the decoder at the same resolution as x (the reference upsamples before gating, so no resampling of
 /// α is needed). Keys <c>W_g.0</c>, <c>W_g.1</c>, <c>W_x.*</c>, <c>psi.0</c>, <c>psi.1</c> as the reference.
 /// </summary>
-public sealed class AttentionGate : nn.Module<Tensor, Tensor, Tensor>
+public sealed class AttentionGate : nn.Module<Tensor, Tensor, Tensor>, IBatchNormFoldable
 {
     private readonly Sequential W_g, W_x, psi;
+    private Sequential? foldedG, foldedX, foldedPsi;
 
     public AttentionGate(int gateChannels, int skipChannels, int innerChannels) : base(nameof(AttentionGate))
     {
@@ -23,7 +24,13 @@ public sealed class AttentionGate : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
+    public int FoldBatchNorm() =>
+        BatchNormFold.Once(W_g, ref foldedG, m => register_module("W_g_folded", m))
+        + BatchNormFold.Once(W_x, ref foldedX, m => register_module("W_x_folded", m))
+        + BatchNormFold.Once(psi, ref foldedPsi, m => register_module("psi_folded", m));
+
     /// <param name="g">The gating signal (decoder features).</param>
     /// <param name="x">The skip features to be gated.</param>
-    public override Tensor forward(Tensor g, Tensor x) => x * psi.call((W_g.call(g) + W_x.call(x)).relu());
+    public override Tensor forward(Tensor g, Tensor x) =>
+        x * (foldedPsi ?? psi).call(((foldedG ?? W_g).call(g) + (foldedX ?? W_x).call(x)).relu());
 }

@@ -11,9 +11,11 @@ namespace UKan.Layers;
 /// The same unit is U-Net's double convolution (<c>conv_block</c> of Attention U-Net's reference; <c>DoubleConv</c> of
 /// milesial/Pytorch-UNet, whose Sequential is named <c>double_conv</c>: the constructor's <c>key</c>).
 /// </summary>
-public sealed class DoubleConv : nn.Module<Tensor, Tensor>
+public sealed class DoubleConv : nn.Module<Tensor, Tensor>, IBatchNormFoldable
 {
     private readonly Sequential conv;
+    /// <summary>The same units with each conv → BN as one convolution, once folded for inference.</summary>
+    private Sequential? folded;
 
     /// <param name="middle">Channels between the two convolutions: <c>out</c> for ConvLayer, <c>in</c> for D_ConvLayer.</param>
     /// <param name="relu">False puts identities where the ReLUs were (ALL U-KAN's drop-ReLU option); keys are unchanged.</param>
@@ -43,7 +45,9 @@ public sealed class DoubleConv : nn.Module<Tensor, Tensor>
     /// <summary>D_ConvLayer(in, out): conv in→in, conv in→out (decoder).</summary>
     public static DoubleConv Decoder(int inChannels, int outChannels, ConvFactory? factory = null, bool relu = true) => new(inChannels, inChannels, outChannels, factory, relu);
 
-    public override Tensor forward(Tensor x) => conv.call(x);
+    public int FoldBatchNorm() => BatchNormFold.Once(conv, ref folded, m => register_module("folded", m));
+
+    public override Tensor forward(Tensor x) => (folded ?? conv).call(x);
 }
 
 /// <summary>

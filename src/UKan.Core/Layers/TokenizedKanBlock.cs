@@ -45,10 +45,11 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
 }
 
 /// <summary>Depthwise 3×3 conv → BN → ReLU applied to tokens viewed as a map (the reference's DW_bn_relu).</summary>
-public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>
+public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>, IBatchNormFoldable
 {
     private readonly nn.Module<Tensor, Tensor> dwconv;
     private readonly BatchNorm2d bn;
+    private FoldedConv? folded;
     readonly bool relu;
 
     /// <param name="relu">False drops the ReLU (ALL U-KAN's drop-ReLU option).</param>
@@ -60,12 +61,19 @@ public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>
         RegisterComponents();
     }
 
+    public int FoldBatchNorm()
+    {
+        if (folded is not null || BatchNormFold.Pair(dwconv, bn) is not { } conv) return 0;
+        register_module("folded", folded = conv);
+        return 1;
+    }
+
     public override Tensor forward(Tensor tokens, long h, long w)
     {
         var b = tokens.shape[0];
         var c = tokens.shape[2];
         var map = tokens.transpose(1, 2).reshape(b, c, h, w);
-        var normed = bn.call(dwconv.call(map));
+        var normed = folded is not null ? folded.call(map) : bn.call(dwconv.call(map));
         return TokenMaps.ToTokens(relu ? normed.relu() : normed);
     }
 }

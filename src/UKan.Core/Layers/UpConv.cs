@@ -8,9 +8,10 @@ namespace UKan.Layers;
 /// Attention U-Net's up-sampling step (<c>up_conv</c> of LeeJunHyun/Image_Segmentation <c>network.py</c>): nearest ×2,
 /// then 3×3 conv → BN → ReLU, in a Sequential named <c>up</c> (keys <c>up.1</c> conv, <c>up.2</c> BN, as the reference).
 /// </summary>
-public sealed class UpConv : nn.Module<Tensor, Tensor>
+public sealed class UpConv : nn.Module<Tensor, Tensor>, IBatchNormFoldable
 {
     private readonly Sequential up;
+    private Sequential? folded;
 
     public UpConv(int inChannels, int outChannels) : base(nameof(UpConv))
     {
@@ -22,5 +23,7 @@ public sealed class UpConv : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x) => up.call(x);
+    public int FoldBatchNorm() => BatchNormFold.Once(up, ref folded, m => register_module("folded", m));
+
+    public override Tensor forward(Tensor x) => (folded ?? up).call(x);
 }

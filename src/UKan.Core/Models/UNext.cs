@@ -32,7 +32,7 @@ namespace UKan.Models;
 /// Under U-KAN's training recipe no UNeXt parameter is in the "KAN" learning-rate group (names with 'layer' and 'fc'),
 /// as in the official script. Input height and width must be multiples of 32.
 /// </remarks>
-public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel
+public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel, IBatchNormFoldable
 {
     private readonly Conv2d encoder1, encoder2, encoder3;
     private readonly BatchNorm2d ebn1, ebn2, ebn3;
@@ -42,6 +42,8 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel
     private readonly Conv2d decoder1, decoder2, decoder3, decoder4, decoder5;
     private readonly BatchNorm2d dbn1, dbn2, dbn3, dbn4;
     private readonly Conv2d final;
+    /// <summary>Each conv → BN pair as one convolution, once folded for inference (null until then).</summary>
+    private Dictionary<Conv2d, FoldedConv>? folded;
 
     public ModelSpec Spec { get; }
 
@@ -93,21 +95,42 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel
         SegmentationInput.Require(x, 32, "UNeXt");
         using var scope = NewDisposeScope();
         // Encoder: conv → BN → max-pool → ReLU, three times.
-        var t1 = F.max_pool2d(ebn1.call(encoder1.call(x)), 2, 2).relu();
-        var t2 = F.max_pool2d(ebn2.call(encoder2.call(t1)), 2, 2).relu();
-        var t3 = F.max_pool2d(ebn3.call(encoder3.call(t2)), 2, 2).relu();
+        var t1 = F.max_pool2d(ConvBn(encoder1, ebn1, x), 2, 2).relu();
+        var t2 = F.max_pool2d(ConvBn(encoder2, ebn2, t1), 2, 2).relu();
+        var t3 = F.max_pool2d(ConvBn(encoder3, ebn3, t2), 2, 2).relu();
 
         var t4 = TokenStages.Embedded(patch_embed3, block1, norm3, t3);
         var bottom = TokenStages.Embedded(patch_embed4, block2, norm4, t4);
 
-        var d = Up(dbn1.call(decoder1.call(bottom))) + t4;
+        var d = Up(ConvBn(decoder1, dbn1, bottom)) + t4;
         d = TokenStages.InPlace(dblock1, dnorm3, d);
-        d = Up(dbn2.call(decoder2.call(d))) + t3;
+        d = Up(ConvBn(decoder2, dbn2, d)) + t3;
         d = TokenStages.InPlace(dblock2, dnorm4, d);
-        d = Up(dbn3.call(decoder3.call(d))) + t2;
-        d = Up(dbn4.call(decoder4.call(d))) + t1;
+        d = Up(ConvBn(decoder3, dbn3, d)) + t2;
+        d = Up(ConvBn(decoder4, dbn4, d)) + t1;
         d = Up(decoder5.call(d));
         return final.call(d).MoveToOuterDisposeScope();
+    }
+
+    Tensor ConvBn(Conv2d conv, BatchNorm2d bn, Tensor x) =>
+        folded is not null && folded.TryGetValue(conv, out var both) ? both.call(x) : bn.call(conv.call(x));
+
+    public int FoldBatchNorm()
+    {
+        if (folded is not null) return 0;
+        folded = [];
+        foreach (var (name, conv, bn) in new[]
+                 {
+                     (nameof(encoder1), encoder1, ebn1), (nameof(encoder2), encoder2, ebn2), (nameof(encoder3), encoder3, ebn3),
+                     (nameof(decoder1), decoder1, dbn1), (nameof(decoder2), decoder2, dbn2), (nameof(decoder3), decoder3, dbn3),
+                     (nameof(decoder4), decoder4, dbn4),
+                 })
+        {
+            var both = new FoldedConv(conv, bn);
+            register_module(name + "_folded", both);
+            folded[conv] = both;
+        }
+        return folded.Count;
     }
 
     static Tensor Up(Tensor x) =>

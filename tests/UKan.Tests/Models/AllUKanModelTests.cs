@@ -22,6 +22,7 @@ public sealed class AllUKanModelTests : ModelTester
     internal static ModelSpec Paper => new() { Architecture = Architecture.AllUKan, EmbedDims = ModelPresets.Resolve("paper") };
 
     protected override ModelSpec SmallSpec => Tiny;
+    protected override bool EveryBatchNormFollowsAConv2d => false;
 
     protected override IEnumerable<(ModelSpec, long)> KnownCounts =>
     [
@@ -45,6 +46,7 @@ public sealed class AllUKanVariantModelTests : ModelTester
     };
 
     protected override ModelSpec SmallSpec => AllUKanModelTests.Tiny.WithOptions(Variant);
+    protected override bool EveryBatchNormFollowsAConv2d => false;
 
     // 179,509 (Λ, b, norms) + 15 stage-shared ψ · 10 + 12 KA layers' η (3·(40 + 64 + 40 + 32) = 528).
     protected override IEnumerable<(ModelSpec, long)> KnownCounts => [(SmallSpec, 179_509 + 150 + 528)];
@@ -57,6 +59,7 @@ public sealed class AllUKanVariantModelTests : ModelTester
 public sealed class StackedKanModelTests : ModelTester
 {
     protected override ModelSpec SmallSpec => new() { Architecture = Architecture.StackedKan, EmbedDims = [32, 40, 64], Preset = "tiny" };
+    protected override bool EveryBatchNormFollowsAConv2d => false;
 
     protected override IEnumerable<(ModelSpec, long)> KnownCounts =>
     [

@@ -1,4 +1,6 @@
 using TorchSharp;
+using TorchSharp.Modules;
+using UKan.Layers;
 using UKan.Losses;
 using UKan.Models;
 using static TorchSharp.torch;
@@ -66,6 +68,58 @@ public abstract class ModelTester : NetworkTester
         model.eval();
         using var _ = no_grad();
         Assert.Equal([1L, 1, h, w], model.call(randn(1, 3, h, w)).shape);
+    }
+
+    /// <summary>
+    /// True where every BatchNorm2d follows a plain nn.Conv2d, so that folding leaves none; false where BNs follow KAN
+    /// convolutions (ALL U-KAN's KAonv, the stacked-KAN baseline), which keep theirs.
+    /// </summary>
+    protected virtual bool EveryBatchNormFollowsAConv2d => true;
+
+    [Fact]
+    public void Folding_batch_norm_keeps_outputs_and_state_dict()
+    {
+        var model = Build(SmallSpec, seed: 1);
+        var norms = model.named_modules().Select(m => m.module).OfType<BatchNorm2d>().ToList();
+        Assert.NotEmpty(norms);
+        using var _ = no_grad();
+        // Statistics and affine parameters far from a fresh BN's identity, so that a wrong fold shows.
+        foreach (var bn in norms)
+        {
+            bn.running_mean!.copy_(randn_like(bn.running_mean) * 0.5);
+            bn.running_var!.copy_(rand_like(bn.running_var) * 1.5 + 0.5);
+            bn.weight!.copy_(rand_like(bn.weight) + 0.5);
+            bn.bias!.copy_(randn_like(bn.bias) * 0.2);
+        }
+        model.eval();
+        var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        int applied = 0;
+        foreach (var bn in norms) bn.register_forward_hook((m, input, output) => { applied++; return output; });
+        var x = randn(2, 3, 64, 64);
+        var reference = model.call(x);
+        int appliedUnfolded = applied;
+        applied = 0;
+
+        int pairs = BatchNormFold.Apply(model);
+        var folded = model.call(x);
+
+        Assert.Equal(norms.Count, appliedUnfolded);
+        if (EveryBatchNormFollowsAConv2d)
+        {
+            Assert.Equal(norms.Count, pairs);
+            Assert.Equal(0, applied);
+        }
+        else Assert.Equal(appliedUnfolded - pairs, applied);
+        double error = (folded - reference).abs().max().item<float>(), scale = reference.abs().max().item<float>();
+        Assert.True(error <= 1e-5 * scale, $"folded outputs differ by {error:G3} (outputs up to {scale:G3})");
+        var after = model.state_dict();
+        Assert.Equal(before.Keys.Order(), after.Keys.Order());
+        foreach (var (key, value) in before) Assert.True(value.equal(after[key]).all().item<bool>(), $"{key} changed in the fold");
+        if (pairs > 0)
+        {
+            model.train();
+            Assert.Throws<InvalidOperationException>(() => model.call(x));
+        }
     }
 
     [Fact]
