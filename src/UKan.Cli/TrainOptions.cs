@@ -22,7 +22,12 @@ sealed class TrainOptions
     public readonly Option<double> Lr = new("--lr") { Description = "Learning rate of all non-KAN weights.", DefaultValueFactory = _ => Defaults.Lr };
     public readonly Option<double> KanLr = new("--kan-lr") { Description = "Learning rate of the KAN weights (names with 'layer' and 'fc').", DefaultValueFactory = _ => Defaults.KanLr };
     public readonly Option<double> WeightDecay = new("--weight-decay") { Description = "Weight decay of non-KAN weights.", DefaultValueFactory = _ => Defaults.WeightDecay };
-    public readonly Option<double> KanWeightDecay = new("--kan-weight-decay") { Description = "Weight decay of the KAN weights.", DefaultValueFactory = _ => Defaults.KanWeightDecay };
+    public readonly Option<double> KanWeightDecay = new("--kan-weight-decay")
+    {
+        Description = "Weight decay of the KAN weights (L2, as the official Adam). With it the splines of U-KAN's KANLinear decay "
+            + "to about zero; 0 keeps them (docs/results.md §6).",
+        DefaultValueFactory = _ => Defaults.KanWeightDecay,
+    };
     public readonly Option<double> MinLr = new("--min-lr") { Description = "Final learning rate of the cosine schedule.", DefaultValueFactory = _ => Defaults.MinLr };
     public readonly Option<long> DataSeed = new("--data-seed") { Description = "Split seed, also the seed of the data order and augmentation (the paper averages 2981, 6142, 1187).", DefaultValueFactory = _ => Defaults.DataSeed };
     public readonly Option<long> Seed = new("--seed") { Description = "Model initialisation seed.", DefaultValueFactory = _ => Defaults.TorchSeed };
