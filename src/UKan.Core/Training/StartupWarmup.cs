@@ -64,17 +64,14 @@ public sealed class StartupWarmup : IDisposable
         if (abandoned) return;
         // The same stream set-up as the trainer's (see Trainer.Loop): the shim is compiled here on a machine that
         // never ran ukan, and a CUDA-graph run works on a side stream.
-        bool graphs = config.CudaGraphs && onGpu && TorchCudaShim.Available;
+        bool graphs = Trainer.UsesCudaGraphs(config, device);
         if (abandoned) return;
         using var side = graphs ? new SideStreamScope(DeviceIndex.Of(device)) : null;
         if (onGpu) PrecisionSettings.EnableCudnnBenchmark(config.CudnnAutotune);
         using var precision = PrecisionSettings.Scope(config.Precision, device);
         using var scope = NewDisposeScope();
         model.to(device);
-        var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-        using var optimizer = new FlatAdam(
-            ParameterGroups.Official(named, config.Lr, config.WeightDecay, config.KanLr, config.KanWeightDecay), capturable: graphs,
-            channelsLast: config.ChannelsLast);
+        using var optimizer = Trainer.NewOptimizer(model, config, graphs);
         var x = TrainingStep.InputBuffer(config.Batch, config.Model.InChannels, config.Height, config.Width, device, config.ChannelsLast);
         var t = zeros(config.Batch, config.Model.NumClasses, config.Height, config.Width, device: device);
         using var lossFn = UKan.Losses.ModelLoss.Create(config.Model.Loss);

@@ -209,6 +209,16 @@ public sealed class Trainer
               "(e.g. --preset tiny for 3 or 4 classes).";
     }
 
+    /// <summary>Whether a run of <paramref name="config"/> on <paramref name="device"/> replays its step as a CUDA graph (the first call compiles the shim on a machine that never ran ukan).</summary>
+    internal static bool UsesCudaGraphs(TrainConfig config, Device device) =>
+        config.CudaGraphs && device.type == DeviceType.CUDA && TorchCudaShim.Available;
+
+    /// <summary>The run's Adam on <paramref name="model"/> (on its device): the official two parameter groups with the run's rates and decays.</summary>
+    internal static FlatAdam NewOptimizer(nn.Module model, TrainConfig config, bool graphs) => new(
+        ParameterGroups.Official(model.named_parameters().Select(p => (p.name, p.parameter)).ToList(),
+            config.Lr, config.WeightDecay, config.KanLr, config.KanWeightDecay),
+        capturable: graphs, channelsLast: config.ChannelsLast);
+
     /// <summary>Decoded pixels up to this size go to the GPU when <see cref="DataPlacement.Auto"/> (a BUSI-sized set at 256² is ~0.2 GiB).</summary>
     public const long DeviceDataBudgetBytes = 4L << 30;
 
@@ -219,7 +229,7 @@ public sealed class Trainer
         using (profile.Phase("startup.cuda"))
         {
             // The first use of the shim compiles it on a machine that has never run ukan (cached afterwards).
-            graphs = config.CudaGraphs && device.type == DeviceType.CUDA && TorchCudaShim.Available;
+            graphs = UsesCudaGraphs(config, device);
             // Everything runs on a side stream when graphs are used (see SideStreamScope: from the first forward pass on).
             side = graphs ? new SideStreamScope(DeviceIndex.Of(device)) : null;
             if (device.type == DeviceType.CUDA) PrecisionSettings.EnableCudnnBenchmark(config.CudnnAutotune);
@@ -250,10 +260,7 @@ public sealed class Trainer
                 resumeTensors = tensors;
             }
             model.to(device);
-            var named = model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
-            optimizer = new FlatAdam(
-                ParameterGroups.Official(named, config.Lr, config.WeightDecay, config.KanLr, config.KanWeightDecay), capturable: graphs,
-                channelsLast: config.ChannelsLast);
+            optimizer = NewOptimizer(model, config, graphs);
             if (resumeTensors is not null) optimizer.LoadState(resumeTensors, steps);
             if (parallel is not null)
             {
