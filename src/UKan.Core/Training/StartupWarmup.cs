@@ -78,7 +78,7 @@ public sealed class StartupWarmup : IDisposable
         model.train();
         // The step's work, deep supervision's heads included, its gradients delivered as a step without the data-parallel
         // overlap delivers them (whether a run overlaps is known only once its workers have met).
-        TrainingStep.Backward(UKan.Losses.ModelLoss.Of(model, lossFn, x, t).Loss, optimizer, FlatAdam.ShouldGather(accumulationHooked: false));
+        TrainingStep.Backward(UKan.Losses.ModelLoss.Of(model, lossFn, x, t).Loss, optimizer, TrainingStep.GathersWith(reducer: null));
         optimizer.Step();
         model.eval();
         using (no_grad()) model.call(x);

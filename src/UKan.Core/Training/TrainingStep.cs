@@ -39,8 +39,7 @@ public sealed class TrainingStep : IDisposable
     readonly UKan.Models.SegmentationLoss output;
 
     /// <param name="output">How outputs are read for the training IoU (sigmoid per channel, or softmax).</param>
-    /// <param name="gatherGradients">Gather or accumulate the gradients; null (the default): <see cref="FlatAdam.ShouldGather(bool)"/>,
-    /// which accumulates where the reducer's all-reduce overlaps backward.</param>
+    /// <param name="gatherGradients">Gather or accumulate the gradients; null (the default): <see cref="GathersWith"/>.</param>
     public TrainingStep(nn.Module<Tensor, Tensor> model, FlatAdam optimizer, nn.Module<Tensor, Tensor, Tensor> loss,
         int batch, int channels, int classes, int height, int width, Device device, bool graphs, bool channelsLast,
         UKan.Models.SegmentationLoss output = UKan.Models.SegmentationLoss.BceDice, UKan.Training.Distributed.GradientReducer? reducer = null,
@@ -48,7 +47,7 @@ public sealed class TrainingStep : IDisposable
     {
         this.output = output;
         (this.model, this.optimizer, this.loss, this.reducer) = (model, optimizer, loss, reducer);
-        gather = gatherGradients ?? FlatAdam.ShouldGather(accumulationHooked: reducer?.Overlapped == true);
+        gather = gatherGradients ?? GathersWith(reducer);
         Images = InputBuffer(batch, channels, height, width, device, channelsLast);
         Targets = zeros(batch, classes, height, width, device: device);
         lossSum = zeros(1, device: device);
@@ -110,6 +109,14 @@ public sealed class TrainingStep : IDisposable
             iouSum.add_(iou.reshape(1));
         }
     }
+
+    /// <summary>
+    /// Whether a training step with <paramref name="reducer"/> (or none) gathers its gradients: accumulated where the
+    /// reducer's all-reduce overlaps backward (its hooks read the flat buffers during backward), else by default
+    /// gathered (<see cref="FlatAdam.ShouldGather(bool)"/>).
+    /// </summary>
+    public static bool GathersWith(UKan.Training.Distributed.GradientReducer? reducer) =>
+        FlatAdam.ShouldGather(accumulationHooked: reducer?.Overlapped == true);
 
     /// <summary>
     /// Backward of <paramref name="loss"/> into <paramref name="optimizer"/>'s flat gradient buffers, as a step runs it
