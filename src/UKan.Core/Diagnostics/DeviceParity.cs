@@ -284,7 +284,8 @@ public static class DeviceParity
         using var opt = new FlatAdam(ParameterGroups.Official(model.named_parameters().Select(p => (p.name, p.parameter)).ToList()), capturable: graph, channelsLast: channelsLast);
         // Step 0 runs eagerly in both variants (it also warms up cuBLAS/cuDNN); with graphs step 1 is captured and
         // replayed, the later ones replayed: exactly what an epoch of training does.
-        using var step = new TrainingStep(model, opt, new BceDiceLoss(), 2, 3, 1, 64, 64, device, graph, channelsLast, gatherGradients: gather);
+        using var step = new TrainingStep(model, opt, new BceDiceLoss(), 2, 3, 1, 64, 64, device, graph, channelsLast,
+            gatherGradients: gather);
         var gen = new Generator(7);
         var losses = new List<float>();
         for (int i = 0; i < 6; i++)

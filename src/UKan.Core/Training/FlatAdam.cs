@@ -36,7 +36,7 @@ public sealed class FlatAdam : IDisposable
         public required IReadOnlyList<(string Name, Parameter Parameter, long Offset)> Members { get; init; }
         public required Tensor Params { get; init; }
         public required Tensor Grads { get; init; }
-        /// <summary>Each member's view of <see cref="Grads"/> (in <see cref="Members"/>' order): its <c>.grad</c> outside backward.</summary>
+        /// <summary>Each member's view of <see cref="Grads"/>, in <see cref="Members"/>' order: its <c>.grad</c> outside backward.</summary>
         public required IReadOnlyList<Tensor> GradViews { get; init; }
         public required Tensor ExpAvg { get; init; }
         public required Tensor ExpAvgSq { get; init; }
@@ -200,16 +200,18 @@ public sealed class FlatAdam : IDisposable
             if (multiTensor && SameLayout(slice, grad)) batched.Add((slice, grad));
             else slice.copy_(grad);
         if (batched.Count > 0)
-            UKan.Native.TorchCudaShim.ForeachCopy(batched.Select(p => p.Slice.Handle).ToArray(), batched.Select(p => p.Grad.Handle).ToArray());
+            UKan.Native.TorchCudaShim.ForeachCopy([.. batched.Select(p => p.Slice.Handle)], [.. batched.Select(p => p.Grad.Handle)]);
     }
 
     /// <summary>Whether two tensors have one dtype, device, shape and strides (so element i is at the same place in both).</summary>
     public static bool SameLayout(Tensor a, Tensor b) =>
-        a.dtype == b.dtype && a.device_type == b.device_type && a.device_index == b.device_index && a.shape.SequenceEqual(b.shape) && a.stride().SequenceEqual(b.stride());
+        a.dtype == b.dtype && a.device_type == b.device_type && a.device_index == b.device_index
+        && a.shape.SequenceEqual(b.shape) && a.stride().SequenceEqual(b.stride());
 
     public void Step()
     {
-        if (released) throw new InvalidOperationException("the gradients were released for backward but not gathered (call GatherGrads after backward)");
+        if (released)
+            throw new InvalidOperationException("the gradients were released for backward but not gathered (call GatherGrads after backward)");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         StepCount++;
