@@ -12,9 +12,8 @@ namespace UKan.Native;
 /// (so that our own kernels run in order with torch's), side streams, CUDA graph capture and replay
 /// (at::cuda::CUDAGraph) to remove per-kernel launch overhead, and the multi-tensor copy (torch._foreach_copy_).
 /// Where the shim cannot be built (no compiler, no headers), <see cref="Available"/> is false, <see cref="Problem"/>
-/// says why, and callers fall back. The source is
-/// Native/Shim/torch_shim.cpp (embedded); the compiled library is cached per machine under a lock
-/// (<see cref="CompileCache"/>), so processes that start together run g++ once.
+/// says why, and callers fall back. The source is Native/Shim/torch_shim.cpp (embedded); the compiled library is
+/// cached per machine under a lock (<see cref="CompileCache"/>), so processes that start together run g++ once.
 /// </summary>
 public static class TorchCudaShim
 {
