@@ -68,10 +68,10 @@ public static class ModelBench
             for (int i = 0; i < warmup + runs; i++)
             {
                 using var scope = NewDisposeScope();
-                optimizer.ZeroGrad();
                 Tensor l = null!;
                 double a = BenchTimer.Time(() => l = loss.call(model.call(x), target), device);
-                double b = BenchTimer.Time(() => l.backward(), device);
+                // Backward as the step runs it: the gradients zeroed, then gathered or accumulated into the flat buffers.
+                double b = BenchTimer.Time(() => TrainingStep.Backward(l, optimizer, step.GathersGradients), device);
                 double c = BenchTimer.Time(optimizer.Step, device);
                 if (i < warmup) continue;
                 fwd.Add(a); bwd.Add(b); opt.Add(c);

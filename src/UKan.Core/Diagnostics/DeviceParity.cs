@@ -83,6 +83,7 @@ public static class DeviceParity
             PrecisionSettings.Apply(Precision.Fp32Strict);
             checks.Add(GraphVersusEager(device));
             checks.Add(ChannelsLastVersusNchw(device));
+            checks.Add(GatherVersusAccumulate(device));
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
         }
@@ -258,8 +259,22 @@ public static class DeviceParity
         return Compare("training: channels_last vs NCHW, losses of 6 steps", TrainLosses(spec, device, true, true), TrainLosses(spec, device, true, false), 1e-3);
     }
 
-    /// <summary>Six training steps from one seed on random batches, through the trainer's own step; the losses.</summary>
-    static Tensor TrainLosses(ModelSpec spec, Device device, bool graph, bool channelsLast)
+    /// <summary>
+    /// Gradients gathered into the flat optimizer buffers after backward (the multi-tensor copy of the libtorch shim,
+    /// channels_last strides) against accumulated into them during backward: the same 6 losses, graph-replayed.
+    /// </summary>
+    static ParityCheck GatherVersusAccumulate(Device device)
+    {
+        var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
+        return Compare("training: gradients gathered vs accumulated, losses of 6 steps",
+            TrainLosses(spec, device, true, true, gather: true), TrainLosses(spec, device, true, true, gather: false), 1e-3);
+    }
+
+    /// <summary>
+    /// Six training steps from one seed on random batches, through the trainer's own step; the losses.
+    /// <paramref name="gather"/>: gather or accumulate the gradients (null: the step's default).
+    /// </summary>
+    static Tensor TrainLosses(ModelSpec spec, Device device, bool graph, bool channelsLast, bool? gather = null)
     {
         using var side = graph ? new UKan.Native.SideStreamScope(UKan.Native.DeviceIndex.Of(device)) : null;
         manual_seed(5);
@@ -269,7 +284,8 @@ public static class DeviceParity
         using var opt = new FlatAdam(ParameterGroups.Official(model.named_parameters().Select(p => (p.name, p.parameter)).ToList()), capturable: graph, channelsLast: channelsLast);
         // Step 0 runs eagerly in both variants (it also warms up cuBLAS/cuDNN); with graphs step 1 is captured and
         // replayed, the later ones replayed: exactly what an epoch of training does.
-        using var step = new TrainingStep(model, opt, new BceDiceLoss(), 2, 3, 1, 64, 64, device, graph, channelsLast);
+        using var step = new TrainingStep(model, opt, new BceDiceLoss(), 2, 3, 1, 64, 64, device, graph, channelsLast,
+            gatherGradients: gather);
         var gen = new Generator(7);
         var losses = new List<float>();
         for (int i = 0; i < 6; i++)

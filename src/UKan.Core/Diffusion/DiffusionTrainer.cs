@@ -213,6 +213,7 @@ public static class DiffusionTrainer
         using var _optimizer = optimizer;
         using var reducer = parallel is null ? null : new GradientReducer(parallel.Collectives, optimizer, model);
         if (reducer is not null && leader) progress.Message($"data parallel: {reducer.Describe}");
+        bool gatherGradients = TrainingStep.GathersWith(reducer);
         var ddpm = new Ddpm();
         var officialLoss = config.Loss == "official";
         progress.Message($"training {DiffusionWeights.Name(config.Model)} ({model.TrainableParameters():N0} parameters) on {data.Count} images of {config.Data} ({device}), " +
@@ -257,10 +258,7 @@ public static class DiffusionTrainer
                     var noise = randn_like(x0);
                     var eps = model.call(ddpm.NoiseImages(x0, t, noise), t);
                     var loss = officialLoss ? Ddpm.OfficialLoss(eps, noise) : Ddpm.MeanLoss(eps, noise);
-                    optimizer.ZeroGrad();
-                    reducer?.BeginBackward();
-                    loss.backward();
-                    reducer?.AverageGradients();
+                    TrainingStep.Backward(loss, optimizer, gatherGradients, reducer);
                     optimizer.ClipGradNorm(config.GradClip);
                     optimizer.Step();
                     lossSum.add_(loss.detach().to(float64));

@@ -9,11 +9,11 @@ namespace UKan.Native;
 /// The few libtorch C++ facilities TorchSharp does not expose, reached through a small C shim compiled on first
 /// need against the headers of the libtorch in use (with the machine's C++ compiler) and cached:
 /// the CUDA caching allocator's statistics (what torch.cuda.max_memory_allocated reports), the current CUDA stream
-/// (so that our own kernels run in order with torch's), side streams, and CUDA graph capture and replay
-/// (at::cuda::CUDAGraph) to remove per-kernel launch overhead. Where the shim cannot be built (no compiler, no
-/// headers), <see cref="Available"/> is false, <see cref="Problem"/> says why, and callers fall back. The source is
-/// Native/Shim/torch_shim.cpp (embedded); the compiled library is cached per machine under a lock
-/// (<see cref="CompileCache"/>), so processes that start together run g++ once.
+/// (so that our own kernels run in order with torch's), side streams, CUDA graph capture and replay
+/// (at::cuda::CUDAGraph) to remove per-kernel launch overhead, and the multi-tensor copy (torch._foreach_copy_).
+/// Where the shim cannot be built (no compiler, no headers), <see cref="Available"/> is false, <see cref="Problem"/>
+/// says why, and callers fall back. The source is Native/Shim/torch_shim.cpp (embedded); the compiled library is
+/// cached per machine under a lock (<see cref="CompileCache"/>), so processes that start together run g++ once.
 /// </summary>
 public static class TorchCudaShim
 {
@@ -26,6 +26,7 @@ public static class TorchCudaShim
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void DestroyFn(IntPtr graph);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate IntPtr ErrorFn();
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate void FlagFn(int on);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)] delegate int PairsFn(IntPtr[] destinations, IntPtr[] sources, int count);
 
     sealed class Api
     {
@@ -39,6 +40,7 @@ public static class TorchCudaShim
         public required ErrorFn LastError;
         public required FlagFn CudnnBenchmark, CudnnBenchmarkLimit, Deterministic;
         public required DeviceStatusFn AutocastBf16;
+        public required PairsFn ForeachCopy;
     }
 
     static readonly Lazy<Api?> api = new(Load);
@@ -74,6 +76,16 @@ public static class TorchCudaShim
     /// reductions) stay fp32. Backward passes run on autograd's threads, outside autocast, as in PyTorch.
     /// </summary>
     public static void SetAutocastBf16(bool on) => Check(A.AutocastBf16(on ? 1 : 0));
+    /// <summary>
+    /// destinations[i].copy_(sources[i]) for every i in PyTorch's multi-tensor kernel (torch._foreach_copy_), a few
+    /// launches in all instead of one per pair. TorchSharp tensor handles, pairwise of equal sizes and strides (the
+    /// kernel's fast path; other pairs would be copied one by one).
+    /// </summary>
+    public static void ForeachCopy(IntPtr[] destinations, IntPtr[] sources)
+    {
+        if (destinations.Length != sources.Length) throw new ArgumentException("as many sources as destinations are needed");
+        Check(A.ForeachCopy(destinations, sources, destinations.Length));
+    }
     internal static IntPtr GraphCreate() => A.GraphCreate();
     internal static void GraphDestroy(IntPtr g) => A.GraphDestroy(g);
     internal static void CaptureBegin(IntPtr g) => Check(A.CaptureBegin(g));
@@ -104,6 +116,7 @@ public static class TorchCudaShim
                 CudnnBenchmarkLimit = F<FlagFn>("ukan_set_cudnn_benchmark_limit"),
                 Deterministic = F<FlagFn>("ukan_set_deterministic"),
                 AutocastBf16 = F<DeviceStatusFn>("ukan_set_autocast_bf16"),
+                ForeachCopy = F<PairsFn>("ukan_foreach_copy"),
             };
             Cache = outcome;
             return result;

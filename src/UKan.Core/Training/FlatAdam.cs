@@ -13,8 +13,16 @@ namespace UKan.Training;
 /// <remarks>
 /// The update is PyTorch's single-tensor Adam: coupled weight decay g += wd·p (Adam) or decoupled p *= 1 − lr·wd
 /// (AdamW); m ← m + (1−β1)(g − m); v ← β2 v + (1−β2) g²; p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε).
-/// Parameters must be on their final device before construction (moving them afterwards breaks the views), and
-/// gradients are zeroed in place, never set to null, so that autograd keeps accumulating into the flat buffer.
+/// Parameters must be on their final device before construction (moving them afterwards breaks the views).
+/// <para>Outside backward every parameter's <c>.grad</c> is its view of the flat gradient buffer. Backward can fill the
+/// buffer in two ways. Accumulate (<see cref="ZeroGrad"/>, then backward): autograd's AccumulateGrad finds a defined
+/// <c>.grad</c> and adds the new gradient into it, one element-wise kernel per parameter (~200 for U-KAN: launches of
+/// tiny tensors). Gather (<see cref="ReleaseGrads"/>, backward, <see cref="GatherGrads"/>): with <c>.grad</c>
+/// undefined, AccumulateGrad keeps the gradient tensor backward computed (no kernel) when it is laid out like the
+/// parameter (dense, same strides; otherwise it keeps a copy so laid out), and one call copies all of them into the
+/// buffer, on CUDA in PyTorch's multi-tensor kernel (a few launches), and points every <c>.grad</c> back at its view.
+/// Both give the same values (adding into zeros is exact); gathering holds every gradient twice until the copy.
+/// Accumulation is what hooks on gradient accumulation need (<see cref="ShouldGather(bool)"/>).</para>
 /// Every parameter starts on a 256-byte boundary inside the buffer (<see cref="AlignBytes"/>), as a tensor of its own
 /// from PyTorch's CUDA allocator would: cuDNN's batch norm faults ("misaligned address") on a scale or shift that is
 /// only 8-byte aligned, which packing ALL U-KAN's 10-scalar ψ parameters back to back produced. The gaps hold zeros
@@ -28,6 +36,8 @@ public sealed class FlatAdam : IDisposable
         public required IReadOnlyList<(string Name, Parameter Parameter, long Offset)> Members { get; init; }
         public required Tensor Params { get; init; }
         public required Tensor Grads { get; init; }
+        /// <summary>Each member's view of <see cref="Grads"/>, in <see cref="Members"/>' order: its <c>.grad</c> outside backward.</summary>
+        public required IReadOnlyList<Tensor> GradViews { get; init; }
         public required Tensor ExpAvg { get; init; }
         public required Tensor ExpAvgSq { get; init; }
         /// <summary>The learning rate used by the next step (schedules set it).</summary>
@@ -54,6 +64,22 @@ public sealed class FlatAdam : IDisposable
     /// </summary>
     public bool Capturable { get; }
     readonly Tensor? stepOnDevice;
+    bool released;
+
+    /// <summary>off (or 0): backward accumulates into the flat buffer instead of being gathered (to compare the two).</summary>
+    public const string GatherVariable = "UKAN_GRAD_GATHER";
+
+    /// <summary>
+    /// Whether a training step gathers its gradients (<see cref="ReleaseGrads"/> … <see cref="GatherGrads"/>): yes,
+    /// unless something hooks gradient accumulation (the data-parallel all-reduce overlapped with backward reads each
+    /// parameter's slice of the flat buffer as soon as its gradient is accumulated) or <see cref="GatherVariable"/> is off.
+    /// </summary>
+    public static bool ShouldGather(bool accumulationHooked) =>
+        ShouldGather(accumulationHooked, Environment.GetEnvironmentVariable(GatherVariable));
+
+    /// <summary><see cref="ShouldGather(bool)"/> with <see cref="GatherVariable"/>'s value given.</summary>
+    public static bool ShouldGather(bool accumulationHooked, string? variable) =>
+        !accumulationHooked && variable?.Trim().ToLowerInvariant() is not ("off" or "0");
 
     /// <summary>The alignment of every parameter inside its group's buffer (cudaMalloc's own).</summary>
     public const int AlignBytes = 256;
@@ -85,6 +111,7 @@ public sealed class FlatAdam : IDisposable
             var flat = zeros(total, dtype: first.dtype, device: first.device);
             var grads = zeros(total, dtype: first.dtype, device: first.device);
             var placed = new List<(string, Parameter, long)>();
+            var views = new List<Tensor>();
             for (int i = 0; i < members.Count; i++)
             {
                 var (name, p) = members[i];
@@ -94,12 +121,13 @@ public sealed class FlatAdam : IDisposable
                 var view = Place(flat.narrow(0, offsets[i], n), p.shape, channelsLast);
                 view.copy_(p);
                 p.set_(view);                                    // the parameter now lives inside the flat buffer
-                p.grad = Place(grads.narrow(0, offsets[i], n), p.shape, channelsLast);
+                views.Add(Place(grads.narrow(0, offsets[i], n), p.shape, channelsLast));
+                p.grad = views[^1];
                 placed.Add((name, p, offsets[i]));
             }
             built.Add(new Group
             {
-                Settings = settings, Members = placed, Params = flat, Grads = grads,
+                Settings = settings, Members = placed, Params = flat, Grads = grads, GradViews = views,
                 ExpAvg = zeros_like(flat), ExpAvgSq = zeros_like(flat),
                 LearningRateOnDevice = capturable ? tensor(settings.LearningRate, dtype: flat.dtype, device: flat.device) : null,
                 LearningRate = settings.LearningRate,
@@ -119,14 +147,71 @@ public sealed class FlatAdam : IDisposable
             ? slice.view(shape[0], shape[2], shape[3], shape[1]).permute(0, 3, 1, 2)
             : slice.view(shape);
 
-    /// <summary>Zeroes every gradient in place (one kernel per group).</summary>
+    /// <summary>Zeroes every gradient in place (one kernel per group): the next backward accumulates into them.</summary>
     public void ZeroGrad()
     {
         foreach (var g in Groups) g.Grads.zero_();
     }
 
+    /// <summary>
+    /// Before a backward pass to be gathered: zeroes the flat gradient buffers (the slices of parameters that get no
+    /// gradient stay zero) and leaves every parameter's <c>.grad</c> undefined (host-only, nothing is launched).
+    /// </summary>
+    public void ReleaseGrads()
+    {
+        ZeroGrad();
+        foreach (var g in Groups)
+            foreach (var m in g.Members) m.Parameter.grad = null;
+        released = true;
+    }
+
+    /// <summary>
+    /// After the backward pass that followed <see cref="ReleaseGrads"/>: copies every gradient it produced into its
+    /// slice of the flat buffer and points every <c>.grad</c> back at its slice (the gradients backward allocated are
+    /// then freed). Does nothing when the gradients were not released.
+    /// </summary>
+    public void GatherGrads()
+    {
+        if (!released) return;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var pairs = new List<(Tensor Slice, Tensor Grad)>();
+        foreach (var g in Groups)
+            for (int i = 0; i < g.Members.Count; i++)
+            {
+                var p = g.Members[i].Parameter;
+                if (p.grad is { } grad) pairs.Add((g.GradViews[i], grad));
+                p.grad = g.GradViews[i];
+            }
+        released = false;
+        CopyAll(pairs);
+    }
+
+    /// <summary>
+    /// slice.copy_(grad) for every pair: on CUDA with the libtorch shim, the pairs of one layout (equal sizes and
+    /// strides, what the multi-tensor kernel's fast path requires and what AccumulateGrad's layout contract gives) in
+    /// torch._foreach_copy_'s few launches; the rest, and everything elsewhere (where launches cost nothing), one copy_ each.
+    /// </summary>
+    static void CopyAll(List<(Tensor Slice, Tensor Grad)> pairs)
+    {
+        bool multiTensor = pairs.Count > 1 && pairs[0].Slice.device_type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
+        var batched = new List<(Tensor Slice, Tensor Grad)>();
+        foreach (var (slice, grad) in pairs)
+            if (multiTensor && SameLayout(slice, grad)) batched.Add((slice, grad));
+            else slice.copy_(grad);
+        if (batched.Count > 0)
+            UKan.Native.TorchCudaShim.ForeachCopy([.. batched.Select(p => p.Slice.Handle)], [.. batched.Select(p => p.Grad.Handle)]);
+    }
+
+    /// <summary>Whether two tensors have one dtype, device, shape and strides (so element i is at the same place in both).</summary>
+    public static bool SameLayout(Tensor a, Tensor b) =>
+        a.dtype == b.dtype && a.device_type == b.device_type && a.device_index == b.device_index
+        && a.shape.SequenceEqual(b.shape) && a.stride().SequenceEqual(b.stride());
+
     public void Step()
     {
+        if (released)
+            throw new InvalidOperationException("the gradients were released for backward but not gathered (call GatherGrads after backward)");
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         StepCount++;

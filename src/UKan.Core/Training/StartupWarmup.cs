@@ -76,9 +76,10 @@ public sealed class StartupWarmup : IDisposable
         var t = zeros(config.Batch, config.Model.NumClasses, config.Height, config.Width, device: device);
         using var lossFn = UKan.Losses.ModelLoss.Create(config.Model.Loss);
         model.train();
-        UKan.Losses.ModelLoss.Of(model, lossFn, x, t).Loss.backward();   // the step's work, deep supervision's heads included
+        // The step's work, deep supervision's heads included, its gradients delivered as a step without the data-parallel
+        // overlap delivers them (whether a run overlaps is known only once its workers have met).
+        TrainingStep.Backward(UKan.Losses.ModelLoss.Of(model, lossFn, x, t).Loss, optimizer, TrainingStep.GathersWith(reducer: null));
         optimizer.Step();
-        optimizer.ZeroGrad();
         model.eval();
         using (no_grad()) model.call(x);
         if (onGpu && !abandoned)

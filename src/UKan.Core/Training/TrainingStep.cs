@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace UKan.Training;
 
 /// <summary>
-/// One training step as training runs it, for the trainer and the benchmark alike: zero the gradients, forward,
-/// loss (BCE + Dice), backward, Adam over the official parameter groups, and the batch's loss and pooled IoU added
+/// One training step as training runs it, for the trainer and the benchmark alike: forward, loss (BCE + Dice),
+/// backward into the optimizer's flat gradient buffers (<see cref="Backward"/>: gathered after backward, or
+/// accumulated during it), Adam over the official parameter groups, and the batch's loss and pooled IoU added
 /// to device-side sums that are read once per epoch (no host synchronisation inside an epoch). On a GPU with the
 /// libtorch shim the step is recorded once as a CUDA graph and replayed; the first step of every process runs
 /// eagerly, because it creates the cuBLAS and cuDNN handles and workspaces, which cannot be allocated during a
@@ -22,6 +23,7 @@ public sealed class TrainingStep : IDisposable
     readonly Tensor lossSum, iouSum, lastLoss;
     readonly UKan.Training.Distributed.GradientReducer? reducer;
     readonly CudaGraph? graph;
+    readonly bool gather;
     bool warmedUp, captured;
 
     /// <summary>Input batch (B, C, H, W), channels-last in memory when asked for.</summary>
@@ -29,18 +31,23 @@ public sealed class TrainingStep : IDisposable
     /// <summary>Target batch (B, classes, H, W).</summary>
     public Tensor Targets { get; }
     public bool Graphs => graph is not null;
+    /// <summary>Whether backward's gradients are gathered into the flat buffers (else accumulated there: <see cref="FlatAdam"/>).</summary>
+    public bool GathersGradients => gather;
     /// <summary>Steps run since the sums were last reset.</summary>
     public int StepsSinceReset { get; private set; }
 
     readonly UKan.Models.SegmentationLoss output;
 
     /// <param name="output">How outputs are read for the training IoU (sigmoid per channel, or softmax).</param>
+    /// <param name="gatherGradients">Gather or accumulate the gradients; null (the default): <see cref="GathersWith"/>.</param>
     public TrainingStep(nn.Module<Tensor, Tensor> model, FlatAdam optimizer, nn.Module<Tensor, Tensor, Tensor> loss,
         int batch, int channels, int classes, int height, int width, Device device, bool graphs, bool channelsLast,
-        UKan.Models.SegmentationLoss output = UKan.Models.SegmentationLoss.BceDice, UKan.Training.Distributed.GradientReducer? reducer = null)
+        UKan.Models.SegmentationLoss output = UKan.Models.SegmentationLoss.BceDice, UKan.Training.Distributed.GradientReducer? reducer = null,
+        bool? gatherGradients = null)
     {
         this.output = output;
         (this.model, this.optimizer, this.loss, this.reducer) = (model, optimizer, loss, reducer);
+        gather = gatherGradients ?? GathersWith(reducer);
         Images = InputBuffer(batch, channels, height, width, device, channelsLast);
         Targets = zeros(batch, classes, height, width, device: device);
         lossSum = zeros(1, device: device);
@@ -83,14 +90,9 @@ public sealed class TrainingStep : IDisposable
     void Eager()
     {
         using var scope = NewDisposeScope();
-        optimizer.ZeroGrad();
         // Deep supervision: the mean loss over the network's outputs, the final output scored (ModelLoss).
         var (l, logits) = UKan.Losses.ModelLoss.Of(model, loss, Images, Targets);
-        // Data-parallel: the gradients averaged over the workers before the update, started during backward where the
-        // overlap is on (the streams' fork and join are recorded in the graph with the rest of the step).
-        reducer?.BeginBackward();
-        l.backward();
-        reducer?.AverageGradients();
+        Backward(l, optimizer, gather, reducer);
         optimizer.Step();
         using (no_grad())
         {
@@ -106,6 +108,32 @@ public sealed class TrainingStep : IDisposable
             lossSum.add_(lastLoss);
             iouSum.add_(iou.reshape(1));
         }
+    }
+
+    /// <summary>
+    /// Whether a training step with <paramref name="reducer"/> (or none) gathers its gradients: accumulated where the
+    /// reducer's all-reduce overlaps backward (its hooks read the flat buffers during backward), else by default
+    /// gathered (<see cref="FlatAdam.ShouldGather(bool)"/>).
+    /// </summary>
+    public static bool GathersWith(UKan.Training.Distributed.GradientReducer? reducer) =>
+        FlatAdam.ShouldGather(accumulationHooked: reducer?.Overlapped == true);
+
+    /// <summary>
+    /// Backward of <paramref name="loss"/> into <paramref name="optimizer"/>'s flat gradient buffers, as a step runs it
+    /// (the start-up warm-up too): zeroed, then filled by backward (accumulated) or gathered after it; with a
+    /// <paramref name="reducer"/>, averaged over the workers, started during backward where the overlap is on (the
+    /// streams' fork and join are recorded in the graph with the rest of the step). In a CUDA graph capture, releasing
+    /// and re-pointing the gradients are host-only; the gradients backward computes come from the graph's memory pool
+    /// and the gather's copies are recorded, so every replay refills the same flat buffers.
+    /// </summary>
+    internal static void Backward(Tensor loss, FlatAdam optimizer, bool gather, UKan.Training.Distributed.GradientReducer? reducer = null)
+    {
+        if (gather) optimizer.ReleaseGrads();
+        else optimizer.ZeroGrad();
+        reducer?.BeginBackward();
+        loss.backward();
+        optimizer.GatherGrads();
+        reducer?.AverageGradients();
     }
 
     public void ResetSums()

@@ -4,9 +4,11 @@
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/ops/_foreach_copy.h>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <vector>
 static std::string last_error;
 static std::optional<c10::cuda::CUDAStream> side_stream;
 static thread_local std::optional<c10::cuda::CUDAStream> outer_stream;
@@ -45,6 +47,14 @@ int ukan_set_autocast_bf16(int on) { GUARD(
     at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
     at::autocast::set_autocast_cache_enabled(false);
     at::autocast::set_autocast_enabled(at::kCUDA, on != 0)) }
+// dst[i].copy_(src[i]) for every i through torch._foreach_copy_ (PyTorch >= 2.1), which copies many tensors per launch
+// where every pair has equal sizes and strides and all are dense on one device (the caller passes only such pairs).
+// dst and src: TorchSharp tensor handles (at::Tensor*).
+int ukan_foreach_copy(void** dst, void** src, int count) { GUARD(
+    std::vector<at::Tensor> to;
+    std::vector<at::Tensor> from;
+    for (int i = 0; i < count; i++) { to.push_back(*(at::Tensor*)dst[i]); from.push_back(*(at::Tensor*)src[i]); }
+    if (count > 0) at::_foreach_copy_(to, from)) }
 void* ukan_graph_create() { return new at::cuda::CUDAGraph(); }
 void ukan_graph_destroy(void* g) { delete (at::cuda::CUDAGraph*)g; }
 int ukan_graph_capture_begin(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_begin()) }
