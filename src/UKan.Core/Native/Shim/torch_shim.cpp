@@ -4,7 +4,11 @@
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/Context.h>
 #include <ATen/autocast_mode.h>
+// torch._foreach_copy_ exists from PyTorch 2.1; with older headers the copy below falls back to one copy_ per pair.
+#if __has_include(<ATen/ops/_foreach_copy.h>)
 #include <ATen/ops/_foreach_copy.h>
+#define UKAN_FOREACH_COPY 1
+#endif
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -12,6 +16,14 @@
 static std::string last_error;
 static std::optional<c10::cuda::CUDAStream> side_stream;
 static thread_local std::optional<c10::cuda::CUDAStream> outer_stream;
+// to[i].copy_(from[i]) for every i: in PyTorch's multi-tensor kernel where the headers have it.
+static void copy_all(std::vector<at::Tensor>& to, std::vector<at::Tensor>& from) {
+#ifdef UKAN_FOREACH_COPY
+    if (!to.empty()) at::_foreach_copy_(to, from);
+#else
+    for (size_t i = 0; i < to.size(); i++) to[i].copy_(from[i]);
+#endif
+}
 #define GUARD(body) try { body; return 0; } catch (const std::exception& e) { last_error = e.what(); return 1; }
 extern "C" {
 const char* ukan_last_error() { return last_error.c_str(); }
@@ -54,7 +66,7 @@ int ukan_foreach_copy(void** dst, void** src, int count) { GUARD(
     std::vector<at::Tensor> to;
     std::vector<at::Tensor> from;
     for (int i = 0; i < count; i++) { to.push_back(*(at::Tensor*)dst[i]); from.push_back(*(at::Tensor*)src[i]); }
-    if (count > 0) at::_foreach_copy_(to, from)) }
+    copy_all(to, from)) }
 void* ukan_graph_create() { return new at::cuda::CUDAGraph(); }
 void ukan_graph_destroy(void* g) { delete (at::cuda::CUDAGraph*)g; }
 int ukan_graph_capture_begin(void* g) { GUARD(((at::cuda::CUDAGraph*)g)->capture_begin()) }
