@@ -237,14 +237,16 @@ public static class DeviceParity
         var y = model.call(x);
         var loss = new BceDiceLoss().call(y, target);
         loss.backward();
-        var grads = cat(model.parameters().Select(p => p.grad!.flatten()).ToArray());
+        // A parameter the forward leaves out (a convolution's bias before a training-mode batch norm) has no gradient: zero.
+        var grads = cat(model.parameters().Select(p => (p.grad ?? zeros_like(p)).flatten()).ToArray());
         return (y.cpu(), loss.cpu(), grads.cpu());
     }
 
     /// <summary>
     /// Trains the tiny model six steps eagerly and six steps by replaying one captured step, and compares the losses.
     /// Parameters themselves are not compared: Adam turns the rounding noise of gradients that are mathematically zero
-    /// (conv biases before BatchNorm) into full-size steps of either sign, so they differ between any two runs.
+    /// (conv biases before BatchNorm where they still get one: ALL U-KAN, UKAN_BIAS_BEFORE_BN=official) into full-size
+    /// steps of either sign, so they differ between any two runs.
     /// </summary>
     static ParityCheck GraphVersusEager(Device device)
     {

@@ -32,5 +32,6 @@ public sealed class AttentionGate : nn.Module<Tensor, Tensor, Tensor>, IBatchNor
     /// <param name="g">The gating signal (decoder features).</param>
     /// <param name="x">The skip features to be gated.</param>
     public override Tensor forward(Tensor g, Tensor x) =>
-        x * (foldedPsi ?? psi).call(((foldedG ?? W_g).call(g) + (foldedX ?? W_x).call(x)).relu());
+        x * ConvBatchNorm.Sequence(psi, foldedPsi,
+            (ConvBatchNorm.Sequence(W_g, foldedG, g) + ConvBatchNorm.Sequence(W_x, foldedX, x)).relu());
 }

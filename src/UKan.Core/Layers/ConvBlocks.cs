@@ -47,7 +47,8 @@ public sealed class DoubleConv : nn.Module<Tensor, Tensor>, IBatchNormFoldable
 
     public int FoldBatchNorm() => BatchNormFold.Once(conv, ref folded, m => register_module("folded", m));
 
-    public override Tensor forward(Tensor x) => (folded ?? conv).call(x);
+    // Training leaves the convolutions' biases out (the batch norms remove them: ConvBatchNorm).
+    public override Tensor forward(Tensor x) => ConvBatchNorm.Sequence(conv, folded, x);
 }
 
 /// <summary>

@@ -25,5 +25,5 @@ public sealed class UpConv : nn.Module<Tensor, Tensor>, IBatchNormFoldable
 
     public int FoldBatchNorm() => BatchNormFold.Once(up, ref folded, m => register_module("folded", m));
 
-    public override Tensor forward(Tensor x) => (folded ?? up).call(x);
+    public override Tensor forward(Tensor x) => ConvBatchNorm.Sequence(up, folded, x);
 }

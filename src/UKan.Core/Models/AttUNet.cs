@@ -24,6 +24,8 @@ namespace UKan.Models;
 /// helper is not called by its own solver either).</item>
 /// <item>The paper's gate takes g from the coarser scale and resamples α; the reference (and this) gates at the skip's
 /// scale after upsampling, and has no deep supervision.</item>
+/// <item>Training runs each convolution that feeds a BatchNorm2d without its bias (<see cref="ConvBatchNorm"/>, docs/models.md):
+/// the same function, but those biases get no gradient instead of rounding noise; <c>UKAN_BIAS_BEFORE_BN=official</c> adds them.</item>
 /// </list>
 /// </remarks>
 public sealed class AttUNet : nn.Module<Tensor, Tensor>, ISegmentationModel

@@ -25,6 +25,12 @@ namespace UKan.Models;
 /// depths are fixed at one block per stage as in the reference.</item>
 /// <item>Skeleton and layers are built through <see cref="ConvFactory"/> / <see cref="LinearFactory"/> seams so that ALL U-KAN
 /// and the stacked-KAN baseline reuse this file (<see cref="AllUKan"/>, <see cref="StackedKan"/>).</item>
+/// <item>In training, the convolutions whose output goes into a BatchNorm2d (both of each ConvLayer and D_ConvLayer, and
+/// the depthwise one of each DW_bn_relu: 28 pairs) run without their bias, and the running mean receives the bias's
+/// share afterwards (<see cref="ConvBatchNorm"/>). The batch mean removes a per-channel bias exactly, so outputs, running
+/// statistics and evaluation-mode results are the official ones up to float rounding; what differs is that these biases
+/// get no gradient instead of the official code's rounding noise (docs/models.md). <c>UKAN_BIAS_BEFORE_BN=official</c>
+/// restores the official computation; ALL U-KAN's and the stacked KAN's convolutions always keep it.</item>
 /// </list>
 /// Input height and width must be multiples of 32 (five halvings).
 /// </remarks>

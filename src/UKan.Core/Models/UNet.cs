@@ -21,6 +21,8 @@ namespace UKan.Models;
 /// <item>The width is an option (<see cref="ConvUNetOptions"/>; 64 by default), for small test models.</item>
 /// <item>Inputs must be multiples of 16; the reference pads the upsampled map when sizes are odd, which never happens then.</item>
 /// <item>The original paper's unpadded convolutions and cropping are not used (nor by the reference): outputs have the input's size.</item>
+/// <item>Training runs each convolution that feeds a BatchNorm2d without its bias (<see cref="ConvBatchNorm"/>, docs/models.md):
+/// the same function, but those biases get no gradient instead of rounding noise; <c>UKAN_BIAS_BEFORE_BN=official</c> adds them.</item>
 /// </list>
 /// </remarks>
 public sealed class UNet : nn.Module<Tensor, Tensor>, ISegmentationModel

@@ -25,6 +25,8 @@ namespace UKan.Models;
 /// where the reference's forward returns the list of the four outputs, ours returns the last one (what its validation
 /// and inference use) and gives all four through <see cref="IDeepSupervision.Outputs"/> to the training loss.</item>
 /// <item>The width is an option (<see cref="ConvUNetOptions"/>; 32 by default); inputs must be multiples of 16.</item>
+/// <item>Training runs each convolution that feeds a BatchNorm2d without its bias (<see cref="ConvBatchNorm"/>, docs/models.md):
+/// the same function, but those biases get no gradient instead of rounding noise; <c>UKAN_BIAS_BEFORE_BN=official</c> adds them.</item>
 /// </list>
 /// </remarks>
 public sealed class UNetPlusPlus : nn.Module<Tensor, Tensor>, ISegmentationModel, IDeepSupervision

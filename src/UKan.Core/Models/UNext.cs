@@ -28,6 +28,8 @@ namespace UKan.Models;
 /// does (d0/8, d0/4, d0, d1, d2; the reference hard-codes 16, 32 and the decoder widths for [128,160,256]), so
 /// --preset and --embed-dims size it like U-KAN.</item>
 /// <item>The unused <c>softmax</c> member and arguments (heads, ratios, drop rates: all inactive) are left out.</item>
+/// <item>Training runs each convolution that feeds a BatchNorm2d without its bias (<see cref="ConvBatchNorm"/>, docs/models.md):
+/// the same function, but those biases get no gradient instead of rounding noise; <c>UKAN_BIAS_BEFORE_BN=official</c> adds them.</item>
 /// </list>
 /// Under U-KAN's training recipe no UNeXt parameter is in the "KAN" learning-rate group (names with 'layer' and 'fc'),
 /// as in the official script. Input height and width must be multiples of 32.
@@ -113,7 +115,7 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel, IBatc
     }
 
     Tensor ConvBn(Conv2d conv, BatchNorm2d bn, Tensor x) =>
-        folded is not null && folded.TryGetValue(conv, out var both) ? both.call(x) : bn.call(conv.call(x));
+        folded is not null && folded.TryGetValue(conv, out var both) ? both.call(x) : ConvBatchNorm.Forward(conv, bn, x);
 
     public int FoldBatchNorm()
     {

@@ -1,0 +1,98 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// A convolution with bias followed by a BatchNorm2d, run in training mode without adding the bias. Every such pair of
+/// U-KAN (CUHK-AIM-Group/U-KAN @ b20bf63, <c>Seg_UKAN/archs.py</c>: <c>ConvLayer</c>, <c>D_ConvLayer</c>,
+/// <c>DW_bn_relu</c>) and of the convolutional baselines gives its bias to a batch norm that subtracts the batch mean of
+/// each channel, so BN_train(conv(x) + b) = BN_train(conv(x)) for any per-channel b: the output does not depend on b and
+/// ∂L/∂b is exactly zero. PyTorch still adds b in a broadcast kernel and computes ∂L/∂b as a sum over N, H and W (a few
+/// channels over millions of rows), which comes out as rounding noise. Here the convolution runs without its bias and b
+/// gets no gradient at all.
+/// </summary>
+/// <remarks>
+/// b matters only through the running mean, which nn.BatchNorm2d moves towards the batch mean of its input with the
+/// momentum f: μ ← (1 − f)·μ + f·mean(conv(x) + b) = (1 − f)·(μ + f·b/(1 − f)) + f·mean(conv(x)). So μ gets f·b/(1 − f)
+/// just before the batch norm runs on conv(x), and comes out of its usual update as in the official computation, up to
+/// float rounding. (Adding f·b afterwards would change a tensor that the batch norm's backward keeps, which autograd
+/// refuses.) The batch norm's own forward runs, hooks included (the synchronised batch norm of data-parallel training
+/// attaches there), so num_batches_tracked and the running variance, which does not depend on b, are its own; and so is
+/// everything evaluation mode computes.
+/// The official computation runs whenever the shortcut does not apply: evaluation mode; a batch norm without running
+/// statistics, or with a cumulative average (momentum null: its factor is 1 on the first batch) or a momentum of 1;
+/// a convolution that is not a plain zero-padded nn.Conv2d with bias (ALL U-KAN's KAonv, the stacked-KAN baseline's KAN
+/// convolution); or <see cref="EnvironmentVariable"/>=official. The convolution's own forward and its hooks are skipped
+/// on the shortcut (only evaluation-mode passes hook convolutions here: the model summary).
+/// </remarks>
+public static class ConvBatchNorm
+{
+    /// <summary>Set to <c>official</c> to add the bias before the batch norm in training too, as the official code does.</summary>
+    public const string EnvironmentVariable = "UKAN_BIAS_BEFORE_BN";
+
+    /// <summary>The value of <see cref="EnvironmentVariable"/> that restores the official computation.</summary>
+    public const string Official = "official";
+
+    static readonly AsyncLocal<bool?> forced = new();
+
+    /// <summary>
+    /// Whether training-mode passes leave the bias out (default); false under <see cref="EnvironmentVariable"/>=official
+    /// or inside <see cref="With{T}"/>(false, …).
+    /// </summary>
+    public static bool DropsBias => forced.Value ?? !IsOfficial(Environment.GetEnvironmentVariable(EnvironmentVariable));
+
+    /// <summary>Whether a value of <see cref="EnvironmentVariable"/> asks for the official computation.</summary>
+    public static bool IsOfficial(string? value) => string.Equals(value?.Trim(), Official, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// <paramref name="body"/>'s result with the calling flow (this thread and the tasks it starts) taking one computation,
+    /// whatever the environment says: comparisons of both in one process, where setting the variable would reach other
+    /// threads.
+    /// </summary>
+    internal static T With<T>(bool dropBias, Func<T> body)
+    {
+        var before = forced.Value;
+        forced.Value = dropBias;
+        try { return body(); }
+        finally { forced.Value = before; }
+    }
+
+    /// <summary>bn(conv(x)), without the convolution's bias in training mode when that changes nothing (see the class).</summary>
+    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, Tensor x)
+    {
+        if (!bn.training || bn.running_mean is not { } runningMean || bn.momentum is not double momentum || momentum is < 0 or >= 1
+            || conv is not Conv2d c || c.bias is not { } bias || c.padding_type is not null || c.padding_mode != PaddingModes.Zeros
+            || !DropsBias)
+            return bn.call(conv.call(x));
+        var y = F.conv2d(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups);
+        using (no_grad()) runningMean.add_(bias, alpha: momentum / (1 - momentum));
+        return bn.call(y);
+    }
+
+    /// <summary>
+    /// <paramref name="sequence"/>'s children applied in order, each (convolution, BatchNorm2d) pair of consecutive
+    /// children through <see cref="Forward"/>.
+    /// </summary>
+    public static Tensor Sequence(Sequential sequence, Tensor x)
+    {
+        var children = sequence.named_children().Select(c => (nn.Module<Tensor, Tensor>)c.module).ToList();
+        for (int i = 0; i < children.Count; i++)
+        {
+            if (i + 1 < children.Count && children[i + 1] is BatchNorm2d bn)
+                x = Forward(children[i++], bn, x);
+            else
+                x = children[i].call(x);
+        }
+        return x;
+    }
+
+    /// <summary>
+    /// <paramref name="folded"/> (the sequence with its batch norms folded in, for inference: <see cref="BatchNormFold"/>)
+    /// when there is one, else <see cref="Sequence(Sequential, Tensor)"/>.
+    /// </summary>
+    public static Tensor Sequence(Sequential sequence, Sequential? folded, Tensor x) =>
+        folded is not null ? folded.call(x) : Sequence(sequence, x);
+}
