@@ -37,9 +37,32 @@ public class ConvBatchNormTests
             input.grad!.clone());
     }
 
+    static double MaxAbs(Tensor t) => t.abs().max().to(float64).item<double>();
+
     /// <summary><paramref name="actual"/> equals <paramref name="expected"/> to <paramref name="tolerance"/> of the largest expected value.</summary>
     static void AssertRelative(Tensor expected, Tensor actual, double tolerance, string what) =>
-        TestTorch.AssertClose(expected, actual, atol: tolerance * Math.Max(expected.abs().max().item<float>(), 1e-30), rtol: tolerance, what);
+        TestTorch.AssertClose(expected, actual, atol: tolerance * Math.Max(MaxAbs(expected), 1e-30), rtol: tolerance, what);
+
+    /// <summary>
+    /// The official gradient of the bias <paramref name="name"/> is rounding noise, far below the gradient of its
+    /// convolution's weight: what a bias that the batch mean cancels gets.
+    /// </summary>
+    internal static void AssertOfficialGradientIsNoise(IReadOnlyDictionary<string, Tensor?> officialGradients, string name, string what)
+    {
+        Assert.True(name.EndsWith(".bias") && officialGradients[name] is not null, $"{what}: {name} has no gradient");
+        double noise = MaxAbs(officialGradients[name]!), scale = MaxAbs(officialGradients[name[..^"bias".Length] + "weight"]!);
+        Assert.True(noise <= 1e-4 * scale, $"{what}: {name}'s official gradient {noise:G3} is not noise (its weight's up to {scale:G3})");
+    }
+
+    /// <summary>
+    /// ‖actual − expected‖ ≤ <paramref name="tolerance"/>·‖expected‖: gradients, where one element's rounding may stand out
+    /// (batch norms over a few values per channel amplify the order of float sums) while the tensor agrees.
+    /// </summary>
+    static void AssertRelativeNorm(Tensor expected, Tensor actual, double tolerance, string what)
+    {
+        var check = UKan.Diagnostics.DeviceParity.Compare(what, actual, expected, tolerance);
+        Assert.True(check.Passed, $"{what}: relative difference {check.RelativeNorm:G3} (largest {check.MaxAbs:G3}) exceeds {tolerance}");
+    }
 
     static bool IsZeroOrAbsent(Tensor? gradient) => gradient is null || gradient.eq(0).all().item<bool>();
 
@@ -52,7 +75,8 @@ public class ConvBatchNormTests
         Func<Tensor, Tensor> loss, Func<Generator, Tensor> batch, bool flatAdam = false, bool channelsLast = false)
     {
         static FlatAdam? Optimizer(nn.Module m, bool use, bool channelsLast) => use
-            ? new FlatAdam(ParameterGroups.Official(m.named_parameters().Select(p => (p.name, p.parameter)).ToList()), channelsLast: channelsLast)
+            ? new FlatAdam(ParameterGroups.Official(m.named_parameters().Select(p => (p.name, p.parameter)).ToList()),
+                channelsLast: channelsLast)
             : null;
         using var officialOpt = Optimizer(official, flatAdam, channelsLast);
         using var oursOpt = Optimizer(ours, flatAdam, channelsLast);
@@ -64,21 +88,18 @@ public class ConvBatchNormTests
             var expected = Train(official, x1 => run(official, x1), loss, x, dropBias: false, officialOpt);
             var actual = Train(ours, x1 => run(ours, x1), loss, x, dropBias: true, oursOpt);
             AssertRelative(expected.Output, actual.Output, 1e-5, $"step {step}: output");
-            AssertRelative(expected.InputGradient, actual.InputGradient, 1e-4, $"step {step}: input gradient");
+            AssertRelativeNorm(expected.InputGradient, actual.InputGradient, 1e-4, $"step {step}: input gradient");
             foreach (var (name, gradient) in actual.Gradients)
             {
                 var reference = expected.Gradients[name];
                 Assert.True(reference is not null, $"step {step}: {name} has no gradient in the official computation");
                 if (IsZeroOrAbsent(gradient) && !IsZeroOrAbsent(reference) && name.EndsWith(".bias"))
                 {
-                    // The official gradient of a bias the batch mean cancels: rounding noise, far below its weight's.
-                    var weight = expected.Gradients[name[..^"bias".Length] + "weight"]!;
-                    double noise = reference!.abs().max().item<float>(), scale = weight.abs().max().item<float>();
-                    Assert.True(noise <= 1e-4 * scale, $"step {step}: {name}'s official gradient {noise:G3} is not noise (its weight's up to {scale:G3})");
+                    AssertOfficialGradientIsNoise(expected.Gradients, name, $"step {step}");
                     dropped.Add(name);
                     continue;
                 }
-                AssertRelative(reference!, gradient!, 1e-4, $"step {step}: gradient of {name}");
+                AssertRelativeNorm(reference!, gradient!, 1e-4, $"step {step}: gradient of {name}");
             }
         }
         var officialBuffers = official.named_buffers().ToDictionary(b => b.name, b => b.buffer);
@@ -160,18 +181,28 @@ public class ConvBatchNormTests
         Assert.Equal(["dwconv.bias"], dropped);
     }
 
+    /// <remarks>
+    /// In float64: in float32 the official computation's own rounding (b added, then the batch mean subtracted) is
+    /// amplified by the batch norms of the deep stages, which see 8 values per channel here, to output differences of
+    /// up to 1.8e-5 of the largest logit and input-gradient differences of up to 4 % (relative norm) over 12 random
+    /// initialisations; in float64
+    /// both computations agree to the bounds below, which a missing term would break by far.
+    /// </remarks>
     [Fact]
     public void Tiny_UKan_without_the_biases_before_its_28_batch_norms_trains_as_the_official_computation()
     {
         var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
         var (official, ours) = Twins(() => (SegUKan)ModelFactory.Create(spec));
-        var target = (rand(2, 1, 64, 64, generator: new Generator(3)) > 0.6).to(float32);
+        official.to(float64);
+        ours.to(float64);
+        var target = (rand(2, 1, 64, 64, generator: new Generator(3)) > 0.6).to(float64);
         var lossFn = new BceDiceLoss();
         var dropped = AssertSameTraining(official, ours, (m, x) => ((SegUKan)m).call(x), y => lossFn.call(y, target),
-            g => randn(2, 3, 64, 64, generator: g));
+            g => randn(2, 3, 64, 64, generator: g, dtype: float64));
         // ConvLayer and D_ConvLayer (two each: 3 encoder and 5 decoder stages) and three DW_bn_relu in each of 4 KAN blocks.
         Assert.Equal(2 * (3 + 5) + 3 * 4, dropped.Count);
-        Assert.All(dropped, name => Assert.Matches(@"^(encoder\d\.conv\.[03]|decoder\d\.conv\.[03]|d?block\d\.0\.layer\.dwconv_\d\.dwconv)\.bias$", name));
+        Assert.All(dropped, name =>
+            Assert.Matches(@"^(encoder\d\.conv\.[03]|decoder\d\.conv\.[03]|d?block\d\.0\.layer\.dwconv_\d\.dwconv)\.bias$", name));
     }
 
     [Fact]
@@ -183,7 +214,8 @@ public class ConvBatchNormTests
         var x = randn(2, 2, 5, 5, requires_grad: true);
         ConvBatchNorm.With(true, () => plain.call(x)).sum().backward();
         // In evaluation mode the bias shifts the output, so it must be added and get its gradient.
-        Assert.All(plain.named_parameters().Where(p => p.name.EndsWith(".bias")), p => Assert.False(IsZeroOrAbsent(p.parameter.grad), p.name));
+        Assert.All(plain.named_parameters().Where(p => p.name.EndsWith(".bias")),
+            p => Assert.False(IsZeroOrAbsent(p.parameter.grad), p.name));
 
         var withoutBias = nn.Conv2d(2, 3, 3, padding: 1, bias: false);
         var reflected = nn.Conv2d(2, 3, 3, padding: 1, padding_mode: PaddingModes.Reflect, bias: true);
