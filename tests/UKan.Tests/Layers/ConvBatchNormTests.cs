@@ -28,11 +28,14 @@ public class ConvBatchNormTests
     static Pass Train(nn.Module module, Func<Tensor, Tensor> run, Func<Tensor, Tensor> loss, Tensor x, bool dropBias, FlatAdam? optimizer)
     {
         module.train();
+        // As a training step does: gradients gathered into the optimizer's flat buffer, where a parameter without one
+        // keeps a zero slice.
         if (optimizer is null) module.zero_grad();
-        else optimizer.ZeroGrad();
+        else optimizer.ReleaseGrads();
         var input = x.detach().clone().requires_grad_(true);
         var y = ConvBatchNorm.With(dropBias, () => run(input));
         loss(y).backward();
+        optimizer?.GatherGrads();
         return new Pass(y.detach().clone(), module.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad?.detach().clone()),
             input.grad!.clone());
     }
