@@ -8,11 +8,22 @@ namespace UKan.Training.Distributed;
 /// after backward, for parameters that got no gradient in this step. <see cref="Reset"/> before each backward pass.
 /// Not thread-safe: the caller serialises (autograd reports from its own thread).
 /// </summary>
+/// <remarks>
+/// A parameter that gets no gradient in a step would hold its bucket, and every bucket after it, until the flush: no
+/// overlap at all when it sits in the first bucket. Training leaves some parameters out on purpose, every step (the
+/// convolution biases that a batch norm cancels: UKan.Layers.ConvBatchNorm), so the parameters not reported in a step
+/// count as complete from the start of the next one, as DistributedDataParallel does with <c>static_graph</c>; one that
+/// is reported after all once its bucket has started is an error (its gradient missed the average).
+/// </remarks>
 public sealed class BucketSchedule
 {
     readonly GradientBucketPlan plan;
     readonly int[] missing;
     readonly bool[] ready;
+    /// <summary>Reported in this step.</summary>
+    readonly bool[] reported;
+    /// <summary>Not reported in the last step that had reports: counted complete from the start.</summary>
+    readonly bool[] absent;
     int next;
 
     public BucketSchedule(GradientBucketPlan plan)
@@ -20,17 +31,26 @@ public sealed class BucketSchedule
         this.plan = plan;
         missing = new int[plan.Buckets.Count];
         ready = new bool[plan.BucketOf.Count];
+        reported = new bool[plan.BucketOf.Count];
+        absent = new bool[plan.BucketOf.Count];
         Reset();
     }
 
     /// <summary>Buckets started during backward (by <see cref="Ready"/>) since the last reset.</summary>
     public int StartedEarly { get; private set; }
 
-    /// <summary>A new step: no parameter ready, no bucket started.</summary>
+    /// <summary>A new step: no bucket started, no parameter ready but those that got no gradient in the last step.</summary>
     public void Reset()
     {
         for (int b = 0; b < missing.Length; b++) missing[b] = plan.Buckets[b].Parameters.Length;
         Array.Clear(ready);
+        Array.Clear(reported);
+        for (int p = 0; p < absent.Length; p++)
+            if (absent[p])
+            {
+                ready[p] = true;
+                missing[plan.BucketOf[p]]--;
+            }
         next = 0;
         StartedEarly = 0;
     }
@@ -41,6 +61,10 @@ public sealed class BucketSchedule
     /// </summary>
     public IReadOnlyList<int> Ready(int parameter)
     {
+        reported[parameter] = true;
+        if (absent[parameter] && plan.BucketOf[parameter] < next)
+            throw new InvalidOperationException(
+                $"parameter {parameter} got a gradient after its bucket's all-reduce had started (it had none in the step before)");
         if (ready[parameter]) return [];
         ready[parameter] = true;
         missing[plan.BucketOf[parameter]]--;
@@ -50,9 +74,14 @@ public sealed class BucketSchedule
         return start;
     }
 
-    /// <summary>Every bucket not started yet, in order (after backward: their missing parameters got no gradient).</summary>
+    /// <summary>
+    /// Every bucket not started yet, in order (after backward: their missing parameters got no gradient). The parameters
+    /// not reported in this step, if any was, are counted complete from the start of the next (<see cref="Reset"/>).
+    /// </summary>
     public IReadOnlyList<int> Flush()
     {
+        if (reported.Any(r => r))
+            for (int p = 0; p < absent.Length; p++) absent[p] = !reported[p];
         var rest = Enumerable.Range(next, missing.Length - next).ToList();
         next = missing.Length;
         return rest;

@@ -75,4 +75,31 @@ public class BucketScheduleTests
             Assert.Equal(plan.Buckets.Count, schedule.StartedEarly);
         }
     }
+
+    [Fact]
+    public void Parameters_without_gradient_in_one_step_hold_no_bucket_back_in_the_next()
+    {
+        var plan = Plan();
+        var schedule = new BucketSchedule(plan);
+        int[] order = [0, 2, 4, 6, 8, 10, 12, 1, 3, 5, 7];
+        var backward = Enumerable.Range(0, order.Length).OrderByDescending(p => order[p]).ToList();
+        // One parameter of the first bucket and one of the last never get a gradient (biases a batch norm cancels).
+        int[] unused = [plan.Buckets[0].Parameters[0], plan.Buckets[^1].Parameters[^1]];
+        var reports = backward.Except(unused).ToList();
+        var early = new List<int>();
+        Assert.Equal(Enumerable.Range(0, plan.Buckets.Count), Issued(schedule, reports, early));
+        Assert.Empty(early);   // the first bucket waits for the flush, and every other bucket behind it
+        // A step without any report (no backward hooks) teaches nothing.
+        Assert.Equal(Enumerable.Range(0, plan.Buckets.Count), Issued(schedule, []));
+        for (int step = 0; step < 2; step++)
+        {
+            early.Clear();
+            Assert.Equal(Enumerable.Range(0, plan.Buckets.Count), Issued(schedule, reports, early));
+            Assert.Equal(plan.Buckets.Count, early.Count);
+        }
+        // One of them reporting after its bucket started would have missed the average: an error, not a silent one.
+        schedule.Reset();
+        foreach (var p in reports) schedule.Ready(p);
+        Assert.Throws<InvalidOperationException>(() => schedule.Ready(unused[0]));
+    }
 }
