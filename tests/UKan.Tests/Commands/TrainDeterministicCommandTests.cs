@@ -36,7 +36,8 @@ public class TrainDeterministicCommandTests
         // them added as the official code does by 8e-7. A broken backward would differ by far more.
         double Value(string v) => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(plain[0], a[0]);
-        for (int i = 1; i < 3; i++) Assert.True(Math.Abs(Value(a[i]) - Value(plain[i])) <= 1e-3 * Value(plain[i]), $"step {i + 1}: {a[i]} vs {plain[i]}");
+        for (int i = 1; i < 3; i++)
+            Assert.True(Math.Abs(Value(a[i]) - Value(plain[i])) <= 1e-3 * Value(plain[i]), $"step {i + 1}: {a[i]} vs {plain[i]}");
         Assert.All(a, v => Assert.True(double.IsFinite(Value(v))));
     }
 }

@@ -42,7 +42,9 @@ public class ConvBatchNormTests
 
     static double MaxAbs(Tensor t) => t.abs().max().to(float64).item<double>();
 
-    /// <summary><paramref name="actual"/> equals <paramref name="expected"/> to <paramref name="tolerance"/> of the largest expected value.</summary>
+    /// <summary>
+    /// <paramref name="actual"/> equals <paramref name="expected"/> to <paramref name="tolerance"/> of the largest expected value.
+    /// </summary>
     static void AssertRelative(Tensor expected, Tensor actual, double tolerance, string what) =>
         TestTorch.AssertClose(expected, actual, atol: tolerance * Math.Max(MaxAbs(expected), 1e-30), rtol: tolerance, what);
 

@@ -11,8 +11,9 @@ namespace UKan.Training.Distributed;
 /// exchange of the last layers' gradients runs while backward still computes the first layers'. <see cref="Finish"/>
 /// after backward starts the buckets still waiting (parameters that got no gradient) and makes the step's stream wait
 /// for all of them, so the optimizer reads averaged gradients. Parameters that got no gradient in a step count as
-/// complete from the next one on (<see cref="BucketSchedule"/>), so that they hold no bucket back. Every call is a stream operation, so a step recorded
-/// in a CUDA graph records the overlap too (the hooks fire while the capture runs backward).
+/// complete from the next one on (<see cref="BucketSchedule"/>), so that they hold no bucket back. Every call is a
+/// stream operation, so a step recorded in a CUDA graph records the overlap too (the hooks fire while the capture runs
+/// backward).
 /// </summary>
 public sealed class OverlappedReduction : IDisposable
 {
