@@ -50,6 +50,7 @@ if [ "$PART" = bench ]; then
   wait
   # The overlapped all-reduce now treats parameters without gradient (the biases above) as complete: 2 GPUs under
   # --deterministic with and without the overlap must give the same losses bit for bit, and a run must finish.
+  unset CUDA_VISIBLE_DEVICES
   LIMIT=$(( $(left) - 10 )) RUNS="check-overlap check-off" bash scripts/experiments/gpu-ddp-overlap.sh > $R/ddp-check.txt 2>&1
   echo "ddp-check rc=$?" >> $R/log.txt
   grep -h "rc=" $R/log.txt
