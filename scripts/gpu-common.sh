@@ -46,3 +46,14 @@ diffusion_cvc() {
   cp /tmp/gens/grid.png $R/diffusion-cvc-grid.png 2>/dev/null
   pack
 }
+# run NAME SECONDS COMMAND...: COMMAND's output into $R/NAME.txt (the caller sets R), cut to the time left, and its exit
+# status and wall-clock appended to $R/log.txt; skipped when less than 15 s are left. (Some scripts define their own.)
+ms() { date +%s%3N; }
+run() { # name, seconds, command...
+  local name=$1 secs=$2; shift 2
+  [ $(left) -gt 15 ] || { echo "$name skipped: no time left" | tee -a $R/log.txt; return 1; }
+  [ $secs -gt $(( $(left) - 5 )) ] && secs=$(( $(left) - 5 ))
+  local t0=$(ms)
+  timeout -k 10 $secs "$@" > $R/$name.txt 2>&1
+  echo "$name rc=$? wall=$(( $(ms) - t0 )) ms" | tee -a $R/log.txt
+}

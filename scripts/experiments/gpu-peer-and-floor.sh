@@ -14,15 +14,6 @@ LIMIT="${LIMIT:-420}"
 source "$(dirname "$0")/../gpu-common.sh"
 export NCCL_NVLS_ENABLE=0
 R=/tmp/peer && mkdir -p $R
-ms() { date +%s%3N; }
-run() { # name, seconds, command...
-  local name=$1 secs=$2; shift 2
-  [ $(left) -gt 15 ] || { echo "$name skipped: no time left" | tee -a $R/log.txt; return 1; }
-  [ $secs -gt $(( $(left) - 5 )) ] && secs=$(( $(left) - 5 ))
-  local t0=$(ms)
-  timeout -k 10 $secs "$@" > $R/$name.txt 2>&1
-  echo "$name rc=$? wall=$(( $(ms) - t0 )) ms" | tee -a $R/log.txt
-}
 nvidia-smi --query-gpu=index,name,memory.total,driver_version,clocks.max.sm --format=csv > $R/gpu.txt 2>&1
 export CUDA_VISIBLE_DEVICES=0
 run bench 90 $U bench --device cuda --size 256 --size 512 --json $R/bench.json

@@ -19,15 +19,6 @@ PART="${PART:-bench}"
 ROUNDS="${ROUNDS:-3}"
 source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/fusion && mkdir -p $R
-ms() { date +%s%3N; }
-run() { # name, seconds, command... (environment variables before the command via env)
-  local name=$1 secs=$2; shift 2
-  [ $(left) -gt 15 ] || { echo "$name skipped: no time left" | tee -a $R/log.txt; return 1; }
-  [ $secs -gt $(( $(left) - 5 )) ] && secs=$(( $(left) - 5 ))
-  local t0=$(ms)
-  timeout -k 10 $secs "$@" > $R/$name.txt 2>&1
-  echo "$name rc=$? wall=$(( $(ms) - t0 )) ms" | tee -a $R/log.txt
-}
 nvidia-smi --query-gpu=index,name,memory.total,driver_version,clocks.max.sm --format=csv > $R/gpu.txt 2>&1
 if [ "$PART" = bench ]; then
   (
