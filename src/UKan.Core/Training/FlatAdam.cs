@@ -175,12 +175,12 @@ public sealed class FlatAdam : IDisposable
         if (!released) return;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var pairs = new List<(Tensor Slice, Tensor Grad)>();
+        var pairs = new List<(Tensor View, Tensor Flat, Tensor Grad)>();
         foreach (var g in Groups)
             for (int i = 0; i < g.Members.Count; i++)
             {
-                var p = g.Members[i].Parameter;
-                if (p.grad is { } grad) pairs.Add((g.GradViews[i], grad));
+                var (_, p, offset) = g.Members[i];
+                if (p.grad is { } grad) pairs.Add((g.GradViews[i], g.Grads.narrow(0, offset, p.numel()), grad));
                 p.grad = g.GradViews[i];
             }
         released = false;
@@ -188,25 +188,41 @@ public sealed class FlatAdam : IDisposable
     }
 
     /// <summary>
-    /// slice.copy_(grad) for every pair: on CUDA with the libtorch shim, the pairs of one layout (equal sizes and
-    /// strides, what the multi-tensor kernel's fast path requires and what AccumulateGrad's layout contract gives) in
-    /// torch._foreach_copy_'s few launches; the rest, and everything elsewhere (where launches cost nothing), one copy_ each.
+    /// view.copy_(grad) for every pair: on CUDA with the libtorch shim, the pairs whose gradient has the memory order of
+    /// its view (what AccumulateGrad's layout contract gives) as 1-D runs of the flat buffer in torch._foreach_copy_'s
+    /// few launches (its fast path needs equal strides, which 1-D dense runs have even where a size-1 dimension's stride
+    /// differs, as for depth-wise (C, 1, 3, 3) weights); the rest, and everything elsewhere (where launches cost nothing),
+    /// one copy_ each.
     /// </summary>
-    static void CopyAll(List<(Tensor Slice, Tensor Grad)> pairs)
+    static void CopyAll(List<(Tensor View, Tensor Flat, Tensor Grad)> pairs)
     {
-        bool multiTensor = pairs.Count > 1 && pairs[0].Slice.device_type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
-        var batched = new List<(Tensor Slice, Tensor Grad)>();
-        foreach (var (slice, grad) in pairs)
-            if (multiTensor && SameLayout(slice, grad)) batched.Add((slice, grad));
-            else slice.copy_(grad);
+        bool multiTensor = pairs.Count > 1 && pairs[0].View.device_type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
+        var batched = new List<(Tensor Flat, Tensor Grad)>();
+        foreach (var (view, flat, grad) in pairs)
+            if (multiTensor && SameMemoryOrder(view, grad))
+                batched.Add((flat, AsRun(grad)));
+            else view.copy_(grad);
         if (batched.Count > 0)
-            UKan.Native.TorchCudaShim.ForeachCopy([.. batched.Select(p => p.Slice.Handle)], [.. batched.Select(p => p.Grad.Handle)]);
+            UKan.Native.TorchCudaShim.ForeachCopy([.. batched.Select(p => p.Flat.Handle)], [.. batched.Select(p => p.Grad.Handle)]);
     }
 
-    /// <summary>Whether two tensors have one dtype, device, shape and strides (so element i is at the same place in both).</summary>
-    public static bool SameLayout(Tensor a, Tensor b) =>
-        a.dtype == b.dtype && a.device_type == b.device_type && a.device_index == b.device_index
-        && a.shape.SequenceEqual(b.shape) && a.stride().SequenceEqual(b.stride());
+    /// <summary>A tensor whose elements fill numel consecutive places from its storage offset, as that 1-D run.</summary>
+    public static Tensor AsRun(Tensor dense) => dense.as_strided([dense.numel()], [1L], dense.storage_offset());
+
+    /// <summary>
+    /// Whether <paramref name="b"/> holds its elements in the order and the span <paramref name="a"/> does: one dtype,
+    /// device and shape, and equal strides in every dimension longer than 1 (a size-1 dimension's stride never moves an
+    /// address). With <paramref name="a"/> dense, both are then one run of numel elements from their storage offsets.
+    /// </summary>
+    public static bool SameMemoryOrder(Tensor a, Tensor b)
+    {
+        if (a.dtype != b.dtype || a.device_type != b.device_type || a.device_index != b.device_index || !a.shape.SequenceEqual(b.shape))
+            return false;
+        long[] sa = a.stride(), sb = b.stride();
+        for (int d = 0; d < sa.Length; d++)
+            if (a.shape[d] > 1 && sa[d] != sb[d]) return false;
+        return true;
+    }
 
     public void Step()
     {

@@ -105,7 +105,7 @@ public class GradientGatherTests
             channelsLast: true);
         var weight = conv.named_parameters().Single(p => p.name == "weight").parameter;
         var expected = arange(weight.numel(), dtype: float32).reshape(weight.shape);   // contiguous, the weight is NHWC
-        Assert.False(FlatAdam.SameLayout(weight, expected));
+        Assert.False(FlatAdam.SameMemoryOrder(weight, expected));
         optimizer.ReleaseGrads();
         Assert.Null(weight.grad);
         weight.grad = expected;
@@ -113,10 +113,36 @@ public class GradientGatherTests
         using var grad = weight.grad!;
         Assert.True(grad.equal(expected).all().item<bool>());
         Assert.Equal(weight.stride(), grad.stride());
-        Assert.True(FlatAdam.SameLayout(weight, grad));
+        Assert.True(FlatAdam.SameMemoryOrder(weight, grad));
         // The bias got no gradient: its slice holds the zeros ReleaseGrads left.
         var bias = conv.named_parameters().Single(p => p.name == "bias").parameter;
         Assert.Equal(0f, bias.grad!.abs().max().item<float>());
+    }
+
+    [Fact]
+    public void A_gradient_whose_strides_differ_only_in_a_size_one_dimension_is_one_run_of_its_parameter_s_slice()
+    {
+        // A depth-wise weight (C, 1, 3, 3) placed channels-last has strides (9, 1, 3, 1); the gradient cuDNN returns may
+        // have another stride in the size-1 dimension, which AccumulateGrad accepts. The gather copies both as 1-D runs.
+        _ = TestTorch.Runtime;
+        var conv = nn.Conv2d(4, 4, 3, groups: 4);
+        using var optimizer = new FlatAdam(ParameterGroups.Official(conv.named_parameters().Select(p => (p.name, p.parameter)).ToList()),
+            channelsLast: true);
+        var weight = conv.named_parameters().Single(p => p.name == "weight").parameter;
+        var (_, _, offset) = optimizer.Groups.SelectMany(g => g.Members).Single(m => m.Name == "weight");
+        var flat = optimizer.Groups.Single(g => g.Members.Any(m => m.Name == "weight")).Grads.narrow(0, offset, weight.numel());
+        using var values = arange(weight.numel(), dtype: float32);
+        var grad = values.as_strided(weight.shape, [9, 9, 3, 1]);                // contiguous: size-1 dimension's stride 9
+        Assert.NotEqual(weight.stride(), grad.stride());
+        Assert.True(FlatAdam.SameMemoryOrder(weight, grad));
+        // The run of the gradient is the values in the order the weight's slice of the flat buffer holds them.
+        flat.zero_();
+        ((Tensor)weight.grad!).copy_(grad);
+        Assert.True(FlatAdam.AsRun(grad).equal(flat).all().item<bool>());
+        // Not the same order: channels-last against NCHW with more than one input channel.
+        var full = nn.Conv2d(2, 4, 3);
+        using var dense = zeros(4, 2, 3, 3);
+        Assert.False(FlatAdam.SameMemoryOrder(full.weight!.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), dense));
     }
 
     [Fact]
