@@ -25,7 +25,7 @@ namespace UKan.Models;
 /// <item>The paper's gate takes g from the coarser scale and resamples α; the reference (and this) gates at the skip's
 /// scale after upsampling, and has no deep supervision.</item>
 /// <item>Training runs each convolution that feeds a BatchNorm2d without its bias (<see cref="ConvBatchNorm"/>, docs/models.md):
-/// the same function, but those biases get no gradient instead of rounding noise; <c>UKAN_BIAS_BEFORE_BN=official</c> adds them.</item>
+/// the same function, but those biases get no gradient instead of rounding noise; on CUDA by default (<c>UKAN_BIAS_BEFORE_BN=official</c> adds them; <c>=dropped</c> also on the CPU).</item>
 /// </list>
 /// </remarks>
 public sealed class AttUNet : nn.Module<Tensor, Tensor>, ISegmentationModel

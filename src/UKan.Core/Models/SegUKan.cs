@@ -29,8 +29,8 @@ namespace UKan.Models;
 /// the depthwise one of each DW_bn_relu: 28 pairs) run without their bias, and the running mean receives the bias's
 /// share afterwards (<see cref="ConvBatchNorm"/>). The batch mean removes a per-channel bias exactly, so outputs, running
 /// statistics and evaluation-mode results are the official ones up to float rounding; what differs is that these biases
-/// get no gradient instead of the official code's rounding noise (docs/models.md). <c>UKAN_BIAS_BEFORE_BN=official</c>
-/// restores the official computation; ALL U-KAN's and the stacked KAN's convolutions always keep it.</item>
+/// get no gradient instead of the official code's rounding noise (docs/models.md). On CUDA by default (the CPU keeps the
+/// official computation unless <c>UKAN_BIAS_BEFORE_BN=dropped</c>); <c>UKAN_BIAS_BEFORE_BN=official</c> restores it there; ALL U-KAN's and the stacked KAN's convolutions always keep it.</item>
 /// </list>
 /// Input height and width must be multiples of 32 (five halvings).
 /// </remarks>

@@ -22,7 +22,7 @@ namespace UKan.Models;
 /// <item>Inputs must be multiples of 16; the reference pads the upsampled map when sizes are odd, which never happens then.</item>
 /// <item>The original paper's unpadded convolutions and cropping are not used (nor by the reference): outputs have the input's size.</item>
 /// <item>Training runs each convolution that feeds a BatchNorm2d without its bias (<see cref="ConvBatchNorm"/>, docs/models.md):
-/// the same function, but those biases get no gradient instead of rounding noise; <c>UKAN_BIAS_BEFORE_BN=official</c> adds them.</item>
+/// the same function, but those biases get no gradient instead of rounding noise; on CUDA by default (<c>UKAN_BIAS_BEFORE_BN=official</c> adds them; <c>=dropped</c> also on the CPU).</item>
 /// </list>
 /// </remarks>
 public sealed class UNet : nn.Module<Tensor, Tensor>, ISegmentationModel

@@ -26,7 +26,7 @@ namespace UKan.Models;
 /// and inference use) and gives all four through <see cref="IDeepSupervision.Outputs"/> to the training loss.</item>
 /// <item>The width is an option (<see cref="ConvUNetOptions"/>; 32 by default); inputs must be multiples of 16.</item>
 /// <item>Training runs each convolution that feeds a BatchNorm2d without its bias (<see cref="ConvBatchNorm"/>, docs/models.md):
-/// the same function, but those biases get no gradient instead of rounding noise; <c>UKAN_BIAS_BEFORE_BN=official</c> adds them.</item>
+/// the same function, but those biases get no gradient instead of rounding noise; on CUDA by default (<c>UKAN_BIAS_BEFORE_BN=official</c> adds them; <c>=dropped</c> also on the CPU).</item>
 /// </list>
 /// </remarks>
 public sealed class UNetPlusPlus : nn.Module<Tensor, Tensor>, ISegmentationModel, IDeepSupervision

@@ -29,7 +29,7 @@ namespace UKan.Models;
 /// --preset and --embed-dims size it like U-KAN.</item>
 /// <item>The unused <c>softmax</c> member and arguments (heads, ratios, drop rates: all inactive) are left out.</item>
 /// <item>Training runs each convolution that feeds a BatchNorm2d without its bias (<see cref="ConvBatchNorm"/>, docs/models.md):
-/// the same function, but those biases get no gradient instead of rounding noise; <c>UKAN_BIAS_BEFORE_BN=official</c> adds them.</item>
+/// the same function, but those biases get no gradient instead of rounding noise; on CUDA by default (<c>UKAN_BIAS_BEFORE_BN=official</c> adds them; <c>=dropped</c> also on the CPU).</item>
 /// </list>
 /// Under U-KAN's training recipe no UNeXt parameter is in the "KAN" learning-rate group (names with 'layer' and 'fc'),
 /// as in the official script. Input height and width must be multiples of 32.

@@ -246,7 +246,7 @@ public class ConvBatchNormTests
         bool drops;
         // Only the forward runs with the variable set: other tests in parallel see it for as short a time as possible.
         Environment.SetEnvironmentVariable(ConvBatchNorm.EnvironmentVariable, ConvBatchNorm.Official);
-        try { (drops, y) = (ConvBatchNorm.DropsBias, block.call(x)); }
+        try { (drops, y) = (ConvBatchNorm.DropsBias(DeviceType.CUDA), block.call(x)); }
         finally { Environment.SetEnvironmentVariable(ConvBatchNorm.EnvironmentVariable, before); }
         Assert.False(drops);
         (y * randn_like(y)).sum().backward();
@@ -255,4 +255,15 @@ public class ConvBatchNormTests
         Assert.False(ConvBatchNorm.IsOfficial(null));
         Assert.False(ConvBatchNorm.IsOfficial("off"));
     }
+
+    [Theory]
+    [InlineData(null, DeviceType.CUDA, true)]
+    [InlineData(null, DeviceType.CPU, false)]           // the CPU keeps the official rounding unless asked
+    [InlineData("dropped", DeviceType.CPU, true)]
+    [InlineData(" Dropped ", DeviceType.CUDA, true)]
+    [InlineData("official", DeviceType.CUDA, false)]
+    [InlineData("official", DeviceType.CPU, false)]
+    [InlineData("anything else", DeviceType.CPU, false)]
+    public void The_bias_is_left_out_by_default_on_CUDA_only(string? variable, DeviceType device, bool drops) =>
+        Assert.Equal(drops, ConvBatchNorm.DropsBias(variable, device));
 }
