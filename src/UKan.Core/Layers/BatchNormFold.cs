@@ -17,8 +17,7 @@ public static class BatchNormFold
     public const string EnvironmentVariable = "UKAN_FOLD_BN";
 
     /// <summary>Whether the inference paths fold (default on; <see cref="EnvironmentVariable"/>=off turns it off).</summary>
-    public static bool Enabled =>
-        !string.Equals(Environment.GetEnvironmentVariable(EnvironmentVariable)?.Trim(), "off", StringComparison.OrdinalIgnoreCase);
+    public static bool Enabled => !EnvironmentSwitch.IsOffIn(EnvironmentVariable);
 
     /// <summary>
     /// Folds every foldable block of <paramref name="model"/> (which must be in evaluation mode, on its final device and

@@ -79,7 +79,7 @@ public sealed class FlatAdam : IDisposable
 
     /// <summary><see cref="ShouldGather(bool)"/> with <see cref="GatherVariable"/>'s value given.</summary>
     public static bool ShouldGather(bool accumulationHooked, string? variable) =>
-        !accumulationHooked && variable?.Trim().ToLowerInvariant() is not ("off" or "0");
+        !accumulationHooked && !EnvironmentSwitch.IsOff(variable);
 
     /// <summary>The alignment of every parameter inside its group's buffer (cudaMalloc's own).</summary>
     public const int AlignBytes = 256;

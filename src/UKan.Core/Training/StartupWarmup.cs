@@ -35,7 +35,7 @@ public sealed class StartupWarmup : IDisposable
     volatile bool abandoned;
 
     /// <summary>Whether the environment leaves the warm-up on (anything but UKAN_WARMUP=off, 0 or false).</summary>
-    public static bool Enabled => Environment.GetEnvironmentVariable("UKAN_WARMUP")?.Trim().ToLowerInvariant() is not ("off" or "0" or "false");
+    public static bool Enabled => !EnvironmentSwitch.IsOffIn("UKAN_WARMUP");
 
     /// <summary>Starts the warm-up for a run of <paramref name="config"/> on <paramref name="device"/>, or returns null where it does not apply (not CUDA, turned off, deterministic).</summary>
     public static StartupWarmup? Begin(TrainConfig config, Device device) =>

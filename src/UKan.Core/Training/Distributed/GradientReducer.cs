@@ -65,8 +65,7 @@ public sealed class GradientReducer : IDisposable
     }
 
     /// <summary>Whether <see cref="OverlapVariable"/>'s value asks for the all-reduce after backward.</summary>
-    public static bool OverlapDisabled(string? value) =>
-        value is not null && (value.Trim().Equals("off", StringComparison.OrdinalIgnoreCase) || value.Trim() == "0");
+    public static bool OverlapDisabled(string? value) => EnvironmentSwitch.IsOff(value);
 
     /// <summary>Call just before backward: with the overlap, gradients are averaged as backward completes them.</summary>
     public void BeginBackward() => overlap?.Begin();

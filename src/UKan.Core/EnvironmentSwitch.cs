@@ -1,0 +1,15 @@
+namespace UKan;
+
+/// <summary>
+/// The environment variables that turn one of our speed-ups off for a comparison (UKAN_FOLD_BN, UKAN_WARMUP,
+/// UKAN_GRAD_GATHER, UKAN_DDP_OVERLAP): each is on unless set to <c>off</c>, <c>0</c> or <c>false</c> (any case,
+/// spaces around ignored), read the same way everywhere.
+/// </summary>
+public static class EnvironmentSwitch
+{
+    /// <summary>Whether <paramref name="value"/> (a variable's value, null when unset) turns the switch off.</summary>
+    public static bool IsOff(string? value) => value?.Trim().ToLowerInvariant() is "off" or "0" or "false";
+
+    /// <summary>Whether the environment variable <paramref name="name"/> turns its switch off.</summary>
+    public static bool IsOffIn(string name) => IsOff(Environment.GetEnvironmentVariable(name));
+}
