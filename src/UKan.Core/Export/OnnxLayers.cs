@@ -23,7 +23,7 @@ public static class OnnxLayers
         switch (conv)
         {
             case Conv2d c:
-                if (c.padding_type is not null || c.padding_mode != PaddingModes.Zeros)
+                if (!BatchNormFold.ZeroPadded(c))
                     throw new NotSupportedException($"ONNX export: {name} pads by {c.padding_type}/{c.padding_mode}; only explicit zero padding is written");
                 return ConvNode(g, x, c.weight, c.bias, bn, name, Two(c.stride), Two(c.padding!), Two(c.dilation), c.groups);
             case KaConv2d ka:

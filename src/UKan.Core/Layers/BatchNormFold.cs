@@ -54,8 +54,18 @@ public static class BatchNormFold
         return (w * s.reshape(-1, 1, 1, 1), (b - bn.running_mean.to(float64)) * s + bn.bias.detach().to(float64));
     }
 
-    /// <summary>A folded convolution when <paramref name="conv"/> is a plain nn.Conv2d, else null (the pair stays).</summary>
-    public static FoldedConv? Pair(nn.Module conv, BatchNorm2d bn) => conv is Conv2d c ? new FoldedConv(c, bn) : null;
+    /// <summary>
+    /// Whether <paramref name="conv"/> pads with explicit zeros (no padding string, zeros mode): the convolution that
+    /// F.conv2d redoes from its weight, stride, padding, dilation and groups, which the fold, the training shortcut of
+    /// <see cref="ConvBatchNorm"/> and the ONNX exporter write as one plain convolution.
+    /// </summary>
+    public static bool ZeroPadded(Conv2d conv) => conv.padding_type is null && conv.padding_mode == PaddingModes.Zeros;
+
+    /// <summary>
+    /// A folded convolution when <paramref name="conv"/> is a zero-padded nn.Conv2d (<see cref="ZeroPadded"/>), else null:
+    /// the pair stays as it is.
+    /// </summary>
+    public static FoldedConv? Pair(nn.Module conv, BatchNorm2d bn) => conv is Conv2d c && ZeroPadded(c) ? new FoldedConv(c, bn) : null;
 
     /// <summary>
     /// <paramref name="sequence"/> with each (nn.Conv2d, BatchNorm2d) pair of consecutive children replaced by one folded

@@ -75,7 +75,7 @@ public static class ConvBatchNorm
     public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, Tensor x)
     {
         if (!bn.training || bn.running_mean is not { } runningMean || bn.momentum is not double momentum || momentum is < 0 or >= 1
-            || conv is not Conv2d c || c.bias is not { } bias || c.padding_type is not null || c.padding_mode != PaddingModes.Zeros
+            || conv is not Conv2d c || c.bias is not { } bias || !BatchNormFold.ZeroPadded(c)
             || !DropsBias(x.device_type))
             return bn.call(conv.call(x));
         var y = F.conv2d(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups);

@@ -19,7 +19,7 @@ public sealed class FoldedConv : nn.Module<Tensor, Tensor>
 
     public FoldedConv(Conv2d conv, BatchNorm2d bn) : base(nameof(FoldedConv))
     {
-        if (conv.padding_type is not null || conv.padding_mode != PaddingModes.Zeros)
+        if (!BatchNormFold.ZeroPadded(conv))
             throw new NotSupportedException(
                 $"batch-norm folding: a convolution padded by {conv.padding_type}/{conv.padding_mode}; only explicit zero padding is folded");
         replaced = bn;

@@ -63,4 +63,18 @@ public class BatchNormFoldTests
         Assert.Null(BatchNormFold.Sequence(nn.Sequential(("0", relu), ("1", tail)), out int none));
         Assert.Equal(0, none);
     }
+
+    [Fact]
+    public void A_conv_that_does_not_pad_with_zeros_keeps_its_batch_norm_instead_of_failing_the_fold()
+    {
+        // One convolution, written out as F.conv2d with explicit padding, is what the fold builds; reflect padding is not.
+        var reflected = nn.Conv2d(3, 4, 3, padding: 1, padding_mode: PaddingModes.Reflect);
+        var bn = nn.BatchNorm2d(4);
+        Assert.False(BatchNormFold.ZeroPadded(reflected));
+        Assert.Null(BatchNormFold.Pair(reflected, bn));
+        var sequence = nn.Sequential(("0", reflected), ("1", bn), ("2", nn.ReLU()));
+        Assert.Null(BatchNormFold.Sequence(sequence, out int pairs));
+        Assert.Equal(0, pairs);
+        Assert.True(BatchNormFold.ZeroPadded(nn.Conv2d(3, 4, 3, padding: 1)));
+    }
 }
