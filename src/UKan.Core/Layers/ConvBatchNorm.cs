@@ -83,6 +83,13 @@ public static class ConvBatchNorm
         return bn.call(y);
     }
 
+    /// <summary>
+    /// <paramref name="folded"/> (the pair as one convolution, for inference: <see cref="BatchNormFold"/>) when there is one,
+    /// else <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor)"/>.
+    /// </summary>
+    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, FoldedConv? folded, Tensor x) =>
+        folded is not null ? folded.call(x) : Forward(conv, bn, x);
+
     static readonly System.Collections.Concurrent.ConcurrentDictionary<double, Scalar> biasShares = new();
 
     /// <summary>
@@ -95,7 +102,7 @@ public static class ConvBatchNorm
 
     /// <summary>
     /// <paramref name="sequence"/>'s children applied in order, each (convolution, BatchNorm2d) pair of consecutive
-    /// children through <see cref="Forward"/>.
+    /// children through <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor)"/>.
     /// </summary>
     public static Tensor Sequence(Sequential sequence, Tensor x)
     {

@@ -73,7 +73,7 @@ public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>, IBatchNorm
         var b = tokens.shape[0];
         var c = tokens.shape[2];
         var map = tokens.transpose(1, 2).reshape(b, c, h, w);
-        var normed = folded is not null ? folded.call(map) : ConvBatchNorm.Forward(dwconv, bn, map);
+        var normed = ConvBatchNorm.Forward(dwconv, bn, folded, map);
         return TokenMaps.ToTokens(relu ? normed.relu() : normed);
     }
 }

@@ -115,7 +115,7 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel, IBatc
     }
 
     Tensor ConvBn(Conv2d conv, BatchNorm2d bn, Tensor x) =>
-        folded is not null && folded.TryGetValue(conv, out var both) ? both.call(x) : ConvBatchNorm.Forward(conv, bn, x);
+        ConvBatchNorm.Forward(conv, bn, folded?.GetValueOrDefault(conv), x);
 
     public int FoldBatchNorm()
     {
