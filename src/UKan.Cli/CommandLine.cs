@@ -86,7 +86,42 @@ static class CommandLine
             Console.Error.WriteLine($"ukan: error: {OneLine(Unwrap(e).Message)} (a file system error: check the path, its permissions and the free space).");
             return 2;
         }
+        catch (Exception e) when (OutOfMemory(Unwrap(e)) is string memory)
+        {
+            Console.Error.WriteLine($"ukan: error: the {memory} ran out of memory: use a smaller --batch-size or --input-size, or stop what else uses it.");
+            return 2;
+        }
+        catch (Exception e)
+        {
+            return ReportInternalError(args, e);
+        }
     }
+
+    /// <summary>
+    /// A defect of ours or of a library: one line on standard error, the whole trace in a file of the temporary folder
+    /// for the report; <see cref="InternalError"/>.
+    /// </summary>
+    internal static int ReportInternalError(string[] args, Exception e)
+    {
+        var inner = Unwrap(e);
+        var details = Path.Combine(Path.GetTempPath(), $"ukan-error-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}.txt");
+        try { AtomicFile.WriteAllText(details, $"ukan {string.Join(' ', args)}\n\n{e}\n"); }
+        catch (Exception write) when (write is IOException or UnauthorizedAccessException) { details = "(could not be written)"; }
+        Console.Error.WriteLine($"ukan: internal error: {OneLine(inner.Message)} ({inner.GetType().Name}); the details are in {details}; please report it.");
+        return InternalError;
+    }
+
+    /// <summary>The exit code of an unexpected failure (sysexits' EX_SOFTWARE), apart from 2 for what the user can fix.</summary>
+    public const int InternalError = 70;
+
+    /// <summary>"GPU" or "host" when <paramref name="e"/> is an allocation that failed, as libtorch and .NET report it; else null.</summary>
+    internal static string? OutOfMemory(Exception e) => e switch
+    {
+        OutOfMemoryException => "host",
+        System.Runtime.InteropServices.ExternalException when e.Message.Contains("CUDA out of memory", StringComparison.OrdinalIgnoreCase) => "GPU",
+        System.Runtime.InteropServices.ExternalException when e.Message.Contains("can't allocate memory", StringComparison.OrdinalIgnoreCase) => "host",
+        _ => null,
+    };
 
     /// <summary>
     /// The error inside parallel work (Parallel.For wraps what its bodies throw in AggregateException) or a

@@ -28,6 +28,7 @@ static class InfoCommand
         yield return ("libtorch folder", rt.LibTorch.Path);
         yield return ("LibTorchSharp", rt.LibTorchSharpPath + (rt.PatchedForOldLibStdCxx ? " (copy patched: GLIBCXX_3.4.32 made weak)" : ""));
         yield return ("libstdc++", rt.LibStdCxxPath ?? "?");
+        yield return ("Scalar frees", DeferredScalarFree.Status);
         yield return (".NET", Environment.Version.ToString());
         yield return ("CPU cores", Environment.ProcessorCount.ToString());
         yield return ("torch threads", torch.get_num_threads().ToString());

@@ -79,7 +79,7 @@ public static class ConvBatchNorm
             || !DropsBias(x.device_type))
             return bn.call(conv.call(x));
         var y = F.conv2d(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups);
-        using (no_grad()) runningMean.add_(bias, alpha: BiasShare(momentum));
+        using (no_grad()) runningMean.add_(bias, alpha: momentum / (1 - momentum));
         return bn.call(y);
     }
 
@@ -89,16 +89,6 @@ public static class ConvBatchNorm
     /// </summary>
     public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, FoldedConv? folded, Tensor x) =>
         folded is not null ? folded.call(x) : Forward(conv, bn, x);
-
-    static readonly System.Collections.Concurrent.ConcurrentDictionary<double, Scalar> biasShares = new();
-
-    /// <summary>
-    /// f/(1 − f) as a Scalar that lives as long as the process. A Scalar made on the fly from a double is a temporary
-    /// whose finalizer TorchSharp 0.107 can run while libtorch still reads it (the garbage collector sees it dead once
-    /// its handle is passed): CPU training runs here ended in c10::Scalar::toFloat's check from this very call, 1 of
-    /// 8 runs of 800 steps; a Scalar held in this table is never finalized.
-    /// </summary>
-    static Scalar BiasShare(double momentum) => biasShares.GetOrAdd(momentum, f => (f / (1 - f)).ToScalar());
 
     /// <summary>
     /// <paramref name="sequence"/>'s children applied in order, each (convolution, BatchNorm2d) pair of consecutive

@@ -224,7 +224,8 @@ public static class TorchRuntime
             if (!NativeLibrary.TryLoad(path, out _))
                 throw new UserError($"cannot load {path}; check that this libtorch matches this machine (CUDA driver, glibc).");
         }
-        try { NativeLibrary.Load(libTorchSharp); }
+        // Before TorchSharp makes its first Scalar (see DeferredScalarFree).
+        try { DeferredScalarFree.Install(NativeLibrary.Load(libTorchSharp)); }
         catch (DllNotFoundException e)
         {
             throw new UserError($"cannot load {libTorchSharp}: {FirstLine(e.Message)}");
