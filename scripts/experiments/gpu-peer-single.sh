@@ -7,6 +7,8 @@
 #  official: the same step under PyTorch eager and torch.compile(mode="reduce-overhead") with Adam(fused=True)
 #        (scripts/official_bench.py), 256² and 512², compile time included in its output;
 #  and the kernel families of one bf16 eager step (Nsight Compute, scripts/kernel_families.py): where bf16 loses.
+# PART=features: selftest, ours at 256²/512² in fp32 and tf32, bench kan and the 256² kernel families (after a kernel change).
+# PART=profile: Nsight Compute's kernel families of one eager step at 512² (fp32), 256² in bf16 and 256² in fp32.
 # PART=autotune instead: `ukan selftest`, then the official step under torch.compile(mode="max-autotune") at 256²
 # (Inductor's cache persists within the call; autotuning alone took more than 400 s in an earlier try).
 # Expects .gpu/ukan-gpu.tar.xz and .gpu/official (Seg_UKAN sources). Writes $OUT/peer-single.tar.gz.
@@ -31,6 +33,28 @@ if [ "$PART" = bench ]; then
     $U bench --device cuda --size 256 --precision bf16 --graphs off --warmup 0 --runs 3
   python3 scripts/kernel_families.py $R/ncu-bf16.csv > $R/kernel-families-bf16.txt 2>&1
   gzip -f $R/ncu-bf16.csv
+elif [ "$PART" = features ]; then
+  # The KAN feature kernel with a shared-memory tile (one thread per input): parity, then the step and its profile.
+  run selftest 90 $U selftest --device cuda
+  for prec in fp32 tf32; do
+    run bench-$prec 70 $U bench --device cuda --size 256 --size 512 --precision $prec --json $R/bench-$prec.json
+  done
+  run kan 40 $U bench kan --device cuda --json $R/kan.json
+  run ncu-fp32-256 150 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 1500 --launch-count 2600 \
+    --log-file $R/ncu-fp32-256.csv $U bench --device cuda --size 256 --graphs off --warmup 0 --runs 8
+  python3 scripts/kernel_families.py $R/ncu-fp32-256.csv > $R/kernel-families-fp32-256.txt 2>&1
+  gzip -f $R/ncu-fp32-256.csv
+  tail -n 14 $R/kernel-families-fp32-256.txt
+elif [ "$PART" = profile ]; then
+  # One eager step cut out of launches 1,501-4,100 (past start-up and the first steps), as in docs/results.md §2e.
+  for v in "fp32 512" "bf16 256" "fp32 256"; do
+    set -- $v
+    run ncu-$1-$2 150 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 1500 --launch-count 2600 \
+      --log-file $R/ncu-$1-$2.csv $U bench --device cuda --size $2 --precision $1 --graphs off --warmup 0 --runs 8
+    python3 scripts/kernel_families.py $R/ncu-$1-$2.csv > $R/kernel-families-$1-$2.txt 2>&1
+    gzip -f $R/ncu-$1-$2.csv
+  done
+  for f in $R/kernel-families-*.txt; do echo "== $f"; tail -n 14 $f; done
 else
   run selftest 90 $U selftest --device cuda
   export TORCHINDUCTOR_CACHE_DIR=/tmp/inductor-cache

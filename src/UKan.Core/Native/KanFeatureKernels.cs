@@ -26,8 +26,7 @@ public sealed class KanFeatureKernels : IKanFeatureKernels
         var xc = x.contiguous();
         var feat = empty(x.shape[0], x.shape[1] * (knots.BasisCount + 1), dtype: float32, device: x.device);
         long n = xc.numel();
-        // One thread per feature value (n·(1+K) of them), see the kernel.
-        if (n > 0) module.Launch(features, n * (knots.BasisCount + 1), Pointer(xc), Pointer(feat), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
+        if (n > 0) LaunchTiled(features, n, knots, Pointer(xc), Pointer(feat));
         return feat.MoveToOuterDisposeScope();
     }
 
@@ -38,16 +37,21 @@ public sealed class KanFeatureKernels : IKanFeatureKernels
         var gf = gradFeatures.contiguous();
         var gx = empty_like(xc);
         long n = xc.numel();
-        if (n > 0)
-        {
-            // Each block stages its inputs' 1+K gradients in shared memory: as many threads (a multiple of a warp, at
-            // most 256) as keep that tile within the shared-memory limit.
-            int width = knots.BasisCount + 1;
-            int block = Math.Max(32, Math.Min(Block, SharedLimit / (width * sizeof(float)) / 32 * 32));
-            if (block * width * sizeof(float) > SharedLimit) throw new ArgumentException($"KAN features backward: {knots.BasisCount} bases do not fit a block's shared memory");
-            module.LaunchOn(backward, (uint)((n + block - 1) / block), block, block * width * sizeof(float),
-                Pointer(xc), Pointer(gf), Pointer(gx), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount);
-        }
+        if (n > 0) LaunchTiled(backward, n, knots, Pointer(xc), Pointer(gf), Pointer(gx));
         return gx.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Launches one of the two kernels over <paramref name="n"/> inputs, one thread per input; each block stages its
+    /// inputs' 1+K values in shared memory, so a block has as many threads (a multiple of a warp, at most 256) as keep
+    /// that tile within the shared-memory limit. The kernels take their pointers, then n, t0, 1/h and K.
+    /// </summary>
+    void LaunchTiled(IntPtr function, long n, BSplineBasis.UniformKnots knots, params IntPtr[] pointers)
+    {
+        int width = knots.BasisCount + 1;
+        int block = Math.Max(32, Math.Min(Block, SharedLimit / (width * sizeof(float)) / 32 * 32));
+        if (block * width * sizeof(float) > SharedLimit) throw new ArgumentException($"KAN features: {knots.BasisCount} bases do not fit a block's shared memory");
+        object[] args = [.. pointers.Cast<object>(), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount];
+        module.LaunchOn(function, (uint)((n + block - 1) / block), block, block * width * sizeof(float), args);
     }
 }

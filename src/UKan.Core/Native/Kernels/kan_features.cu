@@ -9,17 +9,27 @@ __device__ __forceinline__ float cardinal_slope(float d, float inv_h) {
     float dn = (4.0f * b * b - a * a) * 0.5f * inv_h;
     return d < 0.0f ? -dn : dn;
 }
-// Features [SiLU(x), B_0(x) .. B_{K-1}(x)] per input, interleaved. One thread per OUTPUT value, so that a warp's
-// stores are 32 consecutive floats (one thread per input wrote 1+K floats at a stride of 1+K, which splits
-// every store instruction over many sectors); the 1+K threads of an input read the same x from L1.
+// Features [SiLU(x), B_0(x) .. B_{K-1}(x)] per input, interleaved. Each thread evaluates the 1+K features of one
+// input into a shared-memory tile (stride 1+K words: conflict-free when 1+K is odd, as for the default K = 8), then
+// the block stores the tile with consecutive threads writing consecutive floats, so every store is coalesced. (One
+// thread per output value, the earlier layout, also stored coalesced but paid a 64-bit division per value and
+// recomputed the input's position 1+K times: 0.47 of 0.64 ms of KAN-basis time per step on an H200 at 256x256.)
 extern "C" __global__ void kan_features(const float* __restrict__ x, float* __restrict__ feat,
                                         long long n, float t0, float inv_h, int K) {
-    long long e = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= n * (K + 1)) return;
-    long long i = e / (K + 1);
-    int j = (int)(e - i * (K + 1));
-    float v = x[i];
-    feat[e] = j == 0 ? v / (1.0f + expf(-v)) : cardinal((v - t0) * inv_h - (float)(j - 1) - 2.0f);
+    extern __shared__ float tile[];
+    int width = K + 1;
+    long long first = (long long)blockIdx.x * blockDim.x;
+    int count = (int)min((long long)blockDim.x, n - first);
+    if (threadIdx.x < count) {
+        float v = x[first + threadIdx.x];
+        float* row = tile + threadIdx.x * width;
+        row[0] = v / (1.0f + expf(-v));
+        float u = (v - t0) * inv_h;
+        for (int j = 0; j < K; ++j) row[1 + j] = cardinal(u - (float)j - 2.0f);
+    }
+    __syncthreads();
+    float* dst = feat + first * width;
+    for (int e = threadIdx.x; e < count * width; e += blockDim.x) dst[e] = tile[e];
 }
 // dL/dx = dL/dSiLU * SiLU'(x) + sum_j dL/dB_j * B_j'(x). A block first copies its inputs' 1+K gradients into
 // shared memory with consecutive threads reading consecutive floats (coalesced), then each thread reduces its own
