@@ -34,7 +34,7 @@ public static unsafe class DeferredScalarFree
     public const string EnvironmentVariable = "UKAN_SCALAR_FREE";
 
     /// <summary>How long a disposed Scalar's memory is kept before it is freed.</summary>
-    public static TimeSpan Delay { get; internal set; } = TimeSpan.FromSeconds(2);
+    public static TimeSpan Delay { get; } = TimeSpan.FromSeconds(2);
 
     /// <summary>The most disposed Scalars kept at once; beyond it the oldest are freed sooner than <see cref="Delay"/>.</summary>
     internal const int MaxPending = 1_000_000;
