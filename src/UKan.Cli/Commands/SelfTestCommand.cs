@@ -27,7 +27,7 @@ static class SelfTestCommand
             if (folder is not null) checks.AddRange(FixtureParity.Run(folder, rt.Device));
             var table = new TextTable("check", "max |diff|", "‖diff‖/‖ref‖", "bound", "result");
             foreach (var c in checks) table.Add(c.Name, c.MaxAbs.ToString("E2"), c.RelativeNorm.ToString("E2"), c.Bound.ToString("G2"), c.Passed ? "ok" : "FAILED");
-            Console.WriteLine($"device: {rt.Device}; fused kernels: {(UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(rt.Device)) is null ? "no (" + (UKan.Layers.KanFeatures.CudaProblem ?? "CPU") + ")" : "yes")}; shim: {(UKan.Native.TorchCudaShim.Available ? "yes" : "no (" + UKan.Native.TorchCudaShim.Problem + ")")}");
+            Console.WriteLine($"device: {rt.Device}; fused kernels: {(UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(rt.Device)) is null ? "no (" + (UKan.Layers.KanFeatures.CudaProblem ?? "CPU") + ")" : "yes")}; shim: {(UKan.Native.TorchCudaShim.Available ? "yes" : "no (" + UKan.Native.TorchCudaShim.Problem + ")")}; Scalar frees: {UKan.Native.DeferredScalarFree.Status}");
             Console.WriteLine(folder is null
                 ? "official fixtures: not found (pass --fixtures <folder of kan_linear.*, ukan_tiny.*>); their checks were skipped"
                 : $"official fixtures: {Path.GetFullPath(folder)}");
