@@ -18,6 +18,36 @@ public class BadOptionTests
     [InlineData("-3")]
     public void Thread_count_out_of_range(string threads) => AssertRefused(Run("model", "summary", "--preset", "tiny", "--threads", threads), "--threads");
 
+    [Theory]
+    [InlineData("predict", "--weights")]
+    [InlineData("predict", "--out")]
+    [InlineData("predict", "<inputs>")]
+    [InlineData("train", "--data")]
+    [InlineData("compare", "--out")]
+    public void Empty_values_are_refused(string verb, string empty)
+    {
+        // What "$UNSET_VARIABLE" gives; a path option used to end in an ArgumentException from Path.GetFullPath.
+        var (run, _) = TrainedRun();
+        var output = Temp();
+        string[] args = verb switch
+        {
+            "predict" => ["predict", "--weights", empty == "--weights" ? "" : run, empty == "<inputs>" ? " " : SyntheticImage(),
+                          "--out", empty == "--out" ? "" : output],
+            "train" => Train("", output),
+            _ => ["compare", run, run + "-copy", "--out", ""],
+        };
+        AssertRefused(Run(args), $"{empty}: an empty value");
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void A_number_too_large_for_its_option_is_explained_in_words()
+    {
+        var r = Run("cv", "--data", Dataset(), "--out", Temp(), "--folds", "2147483648");
+        AssertRefused(r, "as a whole number from -2147483648 to 2147483647");
+        Assert.DoesNotContain("System.", r.Stderr);
+    }
+
     [Fact]
     public void Not_a_number_as_validation_fraction()
     {
