@@ -36,6 +36,14 @@ public sealed class EvaluationModel : IDisposable
     public static bool IsModelFolder(string path) =>
         Directory.Exists(path) && RunDirectory.Kind(path) is RunDirectory.Segmentation or RunDirectory.CrossValidation;
 
+    /// <summary>
+    /// The dataset folder the model of <paramref name="path"/> (a folder <see cref="IsModelFolder"/> takes) trained on,
+    /// read from its settings without loading a model: an input of whatever scores it, so no output goes there.
+    /// </summary>
+    public static string DataOf(string path) => RunDirectory.Kind(path) == RunDirectory.CrossValidation
+        ? CrossValidationConfig.Load(Path.Combine(path, CrossValidation.SettingsFile)).Train.Data
+        : TrainConfig.Load(new RunFolder(path).Config).Data;
+
     public static EvaluationModel Open(string path, Device device)
     {
         if (!Directory.Exists(path)) throw new UserError($"{path}: no such folder; give a run folder of 'ukan train' or a folder of 'ukan cv'.");

@@ -61,6 +61,26 @@ public class OutputSafetyTests
     }
 
     [Fact]
+    public void Compare_and_plot_into_the_dataset_the_runs_trained_on_are_refused()
+    {
+        // Without --data both score the runs' own dataset: it is an input, as --data D would be.
+        var (run, data) = TrainedRun();
+        var copy = Temp();
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(run, "*", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) != RunLock.FileName))
+        {
+            var target = Path.Combine(copy, Path.GetRelativePath(run, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+        var before = Snapshot(data);
+        AssertRefused(Run("compare", run, copy, "--out", data), "holds the input");
+        AssertRefused(Run("plot", "kan", "--weights", run, "--out", data), "holds the input");
+        AssertUnchanged(before);
+        Assert.Equal(before.Count, Directory.GetFiles(data, "*", SearchOption.AllDirectories).Length);
+    }
+
+    [Fact]
     public void Eval_csv_over_the_model_is_refused()
     {
         var (run, _) = TrainedRun();
