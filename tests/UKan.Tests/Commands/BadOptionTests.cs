@@ -48,6 +48,19 @@ public class BadOptionTests
         Assert.DoesNotContain("System.", r.Stderr);
     }
 
+    [Theory]
+    [InlineData("--lr", "NaN")]
+    [InlineData("--batch", "0")]
+    [InlineData("--size", "63")]
+    [InlineData("--split", "/nonexistent/split.json")]
+    public void Sweep_checks_the_train_options_before_starting_runs(string option, string value)
+    {
+        // Each run is a 'ukan train' process; a bad value used to fail every one of them (exit 1, logs and folders left).
+        var output = Temp();
+        AssertRefused(Run("sweep", "--data", Dataset(), "--out", output, "--preset", "tiny", "--seeds", "1,2", "--epochs", "1", option, value), option);
+        Assert.False(Directory.Exists(output), "the sweep made its folder before its options were checked");
+    }
+
     [Fact]
     public void Not_a_number_as_validation_fraction()
     {

@@ -81,6 +81,16 @@ public class OutputSafetyTests
     }
 
     [Fact]
+    public void Sweep_into_a_run_folder_is_refused()
+    {
+        var (run, data) = TrainedRun();
+        var before = Snapshot(run);
+        AssertRefused(Run("sweep", "--data", data, "--out", run, "--preset", "tiny", "--seeds", "1", "--epochs", "1"), "holds a segmentation run");
+        AssertUnchanged(before);
+        Assert.Equal(before.Count, Directory.GetFiles(run, "*", SearchOption.AllDirectories).Length);
+    }
+
+    [Fact]
     public void Eval_csv_over_the_model_is_refused()
     {
         var (run, _) = TrainedRun();
