@@ -91,6 +91,20 @@ public class OutputSafetyTests
     }
 
     [Fact]
+    public void Eval_outputs_inside_the_evaluated_dataset_are_refused_even_with_overwrite()
+    {
+        var (run, _) = TrainedRun();
+        var data = Dataset(n: 4);
+        var before = Snapshot(data);
+        var image = Path.Combine(data, "images", "case000.png");
+        AssertRefused(Run("eval", run, "--data", data, "--csv", image, "--overwrite"), "inside the dataset");
+        AssertRefused(Run("eval", run, "--data", data, "--json", Path.Combine(data, "masks", "0", "case001.png"), "--overwrite"), "inside the dataset");
+        AssertRefused(Run("eval", run, "--data", data, "--csv", Path.Combine(data, "scores.csv")), "inside the dataset");
+        AssertUnchanged(before);
+        Assert.Equal(before.Count, Directory.GetFiles(data, "*", SearchOption.AllDirectories).Length);
+    }
+
+    [Fact]
     public void Eval_csv_over_the_model_is_refused()
     {
         var (run, _) = TrainedRun();
