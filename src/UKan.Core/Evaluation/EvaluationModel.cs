@@ -48,6 +48,10 @@ public sealed class EvaluationModel : IDisposable
     {
         if (!Directory.Exists(path)) throw new UserError($"{path}: no such folder; give a run folder of 'ukan train' or a folder of 'ukan cv'.");
         var kind = RunDirectory.Kind(path);
+        // Scoring here reads masks/ and sigmoid probabilities (Evaluator.RunEnsemble); a softmax model's label maps are not.
+        if (kind == RunDirectory.Segmentation && File.Exists(new RunFolder(path).Config)
+            && TrainConfig.Load(new RunFolder(path).Config).Model.Loss == SegmentationLoss.CeDice)
+            throw new UserError($"{path}: a ce-dice (softmax) model; compare scores bce-dice models only for now: score it with 'ukan eval {path}'.");
         if (kind == RunDirectory.CrossValidation)
         {
             var settings = CrossValidationConfig.Load(Path.Combine(path, CrossValidation.SettingsFile));

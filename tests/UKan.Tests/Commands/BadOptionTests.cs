@@ -62,6 +62,25 @@ public class BadOptionTests
     }
 
     [Fact]
+    public void Cv_and_compare_refuse_softmax_models_in_one_line()
+    {
+        // Both score with sigmoid probabilities and masks/ folders; a ce-dice dataset was reported as lacking masks/0.
+        var output = Temp();
+        AssertRefused(Run("cv", "--data", Dataset(), "--out", output, "--preset", "tiny", "--size", "32", "--epochs", "1", "--batch", "2",
+            "--classes", "3", "--loss", "ce-dice"), "--loss ce-dice");
+        Assert.False(Directory.Exists(output));
+        // A copy of a run whose settings say ce-dice: compare refuses it from config.json, before loading any model.
+        var (run, _) = TrainedRun();
+        var softmax = Temp();
+        Directory.CreateDirectory(softmax);
+        foreach (var f in new[] { UKan.IO.RunDirectory.MarkerName, "config.json", "split.json", "model.safetensors" })
+            File.Copy(Path.Combine(run, f), Path.Combine(softmax, f));
+        var config = Path.Combine(softmax, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"bce-dice\"", "\"ce-dice\"", StringComparison.Ordinal));
+        AssertRefused(Run("compare", run, softmax), "ce-dice");
+    }
+
+    [Fact]
     public void Not_a_number_as_validation_fraction()
     {
         var output = Temp();
