@@ -80,6 +80,19 @@ public class BadOptionTests
         AssertRefused(Run("compare", run, softmax), "ce-dice");
     }
 
+    [Theory]
+    [InlineData("stacked-kan", "{\"nosuch\":1}", "unknown key 'nosuch'")]
+    [InlineData("unet", "{\"width\":\"x\"}", "width: not a value it takes")]
+    [InlineData("allukan", "{\"activation\":{\"gradient\":\"zzz\"}}", "activation.gradient: not a value it takes")]
+    public void Wrong_architecture_options_are_named_in_the_users_terms(string model, string json, string expected)
+    {
+        string[] sizing = model == "unet" ? [] : ["--preset", "tiny"];
+        var r = Run(["model", "summary", "--model", model, .. sizing, "--arch-options", json]);
+        AssertRefused(r, expected);
+        Assert.DoesNotContain("System.", r.Stderr);
+        Assert.DoesNotContain("UKan.", r.Stderr);
+    }
+
     [Fact]
     public void Not_a_number_as_validation_fraction()
     {
