@@ -76,7 +76,7 @@ public sealed record ModelSpec
     {
         if (ArchitectureOptions is not JsonElement element || element.ValueKind == JsonValueKind.Null) return new T();
         try { return element.Deserialize<T>(StrictJson) ?? new T(); }
-        catch (JsonException e) { throw new UserError($"--arch-options of {ArchitectureNames.Name(Architecture)}: {Explain(e)}"); }
+        catch (JsonException e) { throw new UserError($"architecture options (--arch-options) of {ArchitectureNames.Name(Architecture)}: {Explain(e)}"); }
     }
 
     /// <summary>What is wrong in the options, in the user's terms (the serializer's message names .NET types).</summary>
