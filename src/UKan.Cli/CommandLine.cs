@@ -61,7 +61,12 @@ static class CommandLine
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            Console.Error.WriteLine($"ukan: error: {OneLine(parsed.Errors[0].Message)} (see 'ukan {string.Join(' ', CommandPath(parsed))} --help')");
+            Console.Error.WriteLine($"ukan: error: {Readable(OneLine(parsed.Errors[0].Message))} (see 'ukan {string.Join(' ', CommandPath(parsed))} --help')");
+            return 2;
+        }
+        if (EmptyValue(parsed) is string empty)
+        {
+            Console.Error.WriteLine($"ukan: error: {empty}: an empty value; give one or leave the option out (see 'ukan {string.Join(' ', CommandPath(parsed))} --help')");
             return 2;
         }
         try
@@ -144,6 +149,36 @@ static class CommandLine
         if (maxPixels < 1) throw new UserError($"--max-pixels {maxPixels}: must be at least 1.");
         UKan.Data.ImageHeader.MaxPixels = maxPixels;
     }
+
+    /// <summary>
+    /// The option (or argument) given an empty or blank value, e.g. <c>--weights ""</c> from an unset shell variable,
+    /// else null. No option of ours means anything by it, and a path option would fail deep inside .NET.
+    /// </summary>
+    static string? EmptyValue(ParseResult parsed)
+    {
+        for (var r = parsed.CommandResult; r is not null; r = r.Parent as System.CommandLine.Parsing.CommandResult)
+        {
+            foreach (var option in r.Command.Options)
+                if (parsed.GetResult(option) is { } o && o.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value))) return option.Name;
+            foreach (var argument in r.Command.Arguments)
+                if (parsed.GetResult(argument) is { } a && a.Tokens.Any(t => string.IsNullOrWhiteSpace(t.Value))) return $"<{argument.Name}>";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The parser's message with the .NET type it wanted said in words: "... for option '--folds' as a whole number
+    /// from -2147483648 to 2147483647" rather than "as expected type 'System.Nullable`1[System.Int32]'".
+    /// </summary>
+    internal static string Readable(string message) => System.Text.RegularExpressions.Regex.Replace(message,
+        @"as expected type '(?:System\.Nullable`1\[)?System\.(\w+)\]?'", m => m.Groups[1].Value switch
+        {
+            "Int32" => $"as a whole number from {int.MinValue} to {int.MaxValue}",
+            "Int64" => $"as a whole number from {long.MinValue} to {long.MaxValue}",
+            "Single" or "Double" => "as a number (e.g. 0.5 or 1e-4)",
+            "Boolean" => "as true or false",
+            _ => m.Value,
+        });
 
     /// <summary>Collapses a multi-line message (the parser lists allowed values on lines of their own).</summary>
     public static string OneLine(string message) =>

@@ -40,6 +40,9 @@ public sealed class SegmentServer : IAsyncDisposable
         Validate(options);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // A failed start (e.g. the port in use) reaches the caller as an exception, which 'ukan serve' turns into one
+        // line; the host would also log it, stack trace included.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(30));
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(o => o.MultipartBodyLengthLimit = options.MaxBodyBytes);
         builder.WebHost.ConfigureKestrel(k =>

@@ -52,7 +52,9 @@ static class CompareCommand
             bool overwrite = parsed.GetValue(CommandLine.Overwrite);
             if (outDir is not null)
             {
-                var full = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", paths.Append(dataDir).Append(splitPath));
+                // Without --data the models are scored on the data they trained on, which is as much an input.
+                IEnumerable<string?> datasets = dataDir is null ? paths.Select(EvaluationModel.DataOf) : [dataDir];
+                var full = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", paths.Append(splitPath).Concat(datasets));
                 foreach (var p in paths)
                     if (UKan.IO.OutputGuard.IsWithin(full, p)) throw new UserError($"--out {outDir}: lies inside the run {p}; write to a folder outside it.");
                 UKan.IO.OutputGuard.CheckExisting(full, OutputFiles.Concat(metrics.Select(m => $"compare_{m.Name}.png")), "--out", overwrite);

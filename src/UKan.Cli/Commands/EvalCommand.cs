@@ -31,7 +31,8 @@ static class EvalCommand
             // Outputs are checked before the (long) evaluation: never an input, never an existing file without --overwrite
             // (the per-image CSV a run folder keeps for itself excepted).
             bool overwrite = parsed.GetValue(CommandLine.Overwrite);
-            string?[] inputs = [resolved.Weights, splitPath, resolved.RunRoot is null ? null : new UKan.Training.RunFolder(resolved.RunRoot).Config];
+            string?[] inputs = [resolved.Weights, splitPath, resolved.RunRoot is null ? null : new UKan.Training.RunFolder(resolved.RunRoot).Config,
+                parsed.GetValue(data) ?? resolved.Run?.Data];
             var csvPath = parsed.GetValue(csv) ?? resolved.RunCsv ?? "eval_per_image.csv";
             UKan.IO.OutputGuard.CheckFile(csvPath, "--csv", overwrite, inputs, replaceable: resolved.RunCsv is not null && parsed.GetValue(csv) is null);
             var json = parsed.GetValue(jsonOut);

@@ -37,10 +37,12 @@ static class PlotCommand
             var dataDir = parsed.GetValue(data);
             if (dataDir is not null && !Directory.Exists(dataDir)) throw new UserError($"--data {dataDir}: folder not found.");
             var outDir = parsed.GetValue(output)!;
-            var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", [weightsPath, dataDir]);
+            UKan.IO.OutputGuard.CheckFolder(outDir, "--out", [weightsPath, dataDir]);
 
             var rt = CommandLine.StartTorch(parsed);
             var (net, spec, h, w, preset, run) = inference.Resolve(parsed, weightsPath, null, rt.Device);
+            // Without --data the run's own images are read: its dataset is an input too.
+            var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", [weightsPath, dataDir ?? run?.Data]);
             var all = KanActivations.Layers(net);
             if (all.Count == 0) throw new UserError($"--weights {weightsPath}: {spec.Describe()} has no KAN layers (the MLP ablation has none); plot a KAN model.");
             var wanted = parsed.GetValue(layer)!;

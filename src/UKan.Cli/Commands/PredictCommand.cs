@@ -84,6 +84,8 @@ static class PredictCommand
             bool labelMaps = model.Spec.Loss == UKan.Models.SegmentationLoss.CeDice;
             if (labelMaps && parsed.GetValue(probabilities))
                 throw new UserError("--probabilities: a ce-dice model predicts one class per pixel (label maps); drop --probabilities.");
+            if (labelMaps && parsed.GetResult(threshold) is { Implicit: false })
+                throw new UserError("--threshold: a ce-dice model takes the most probable class of each pixel, no threshold; drop --threshold.");
             if (!labelMaps && parsed.GetValue(colour))
                 throw new UserError($"--colour: {weightsPath} is a bce-dice model (a mask per class, no label map); drop --colour.");
             UKan.IO.OutputGuard.CreateFolder(outFull, outDir, "--out");

@@ -42,11 +42,25 @@ static class ServeCommand
         await using var server = SegmentServer.Create(segmenter, options);
         string url;
         try { url = await server.StartAsync(); }
-        catch (IOException e) { throw new UserError($"--port {options.Port}: cannot listen on {options.Host}:{options.Port} ({e.Message}); pick another port, or 0 for any free one."); }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { throw CannotListen(options, e); }
         Console.WriteLine($"serving {segmenter.Info.Description} (input {segmenter.Info.InputHeight}x{segmenter.Info.InputWidth}, {segmenter.Info.Device}) at {url}");
         Console.WriteLine($"  page: {url}   API: POST {url}v1/segment   (Ctrl-C or SIGTERM stops after the requests in flight)");
         await server.WaitForShutdownAsync();
         Console.WriteLine("ukan: stopped.");
         return 0;
+    }
+
+    /// <summary>
+    /// Why the socket could not be bound, as the option to change: an address that is not this machine's (Kestrel
+    /// lets the SocketException through) is the --host's fault, a port in use or reserved the --port's.
+    /// </summary>
+    static UserError CannotListen(ServeOptions options, Exception e)
+    {
+        var socket = e as System.Net.Sockets.SocketException ?? e.InnerException?.InnerException as System.Net.Sockets.SocketException;
+        var reason = CommandLine.OneLine(e.Message);
+        return socket?.SocketErrorCode == System.Net.Sockets.SocketError.AddressNotAvailable
+            ? new UserError($"--host {options.Host}: cannot listen there ({reason}): it is not an address of this machine; " +
+                            "give one of its addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).")
+            : new UserError($"--port {options.Port}: cannot listen on {options.Host}:{options.Port} ({reason}); pick another port, or 0 for any free one.");
     }
 }

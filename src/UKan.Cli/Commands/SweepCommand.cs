@@ -53,6 +53,8 @@ static class SweepCommand
             int? epochCount = parsed.GetValue(epochs);
             SharedOptions.CheckResumeEpochs(epochCount);
             UKan.IO.OutputGuard.CheckFolder(Path.GetFullPath(outDir), "--out", sets.Select(s => (string?)s.Path));
+            if (UKan.IO.RunDirectory.Kind(outDir) is string kind)
+                throw new UserError($"--out {outDir}: holds a {kind} run; a sweep folder holds one run folder per grid point: choose another --out.");
 
             var rt = CommandLine.StartTorch(parsed);
             bool cuda = rt.Device.type == TorchSharp.DeviceType.CUDA;
@@ -71,6 +73,9 @@ static class SweepCommand
 
             var grid = SweepGrid.Make(sets, modelNames, seedValues, outDir);
             var todo = grid.Where(r => SweepGrid.StateOf(r, epochCount) != SweepGrid.State.Done).ToList();
+            // The new runs' options, checked here once per dataset and model before any folder or process is made.
+            foreach (var r in todo.Where(r => SweepGrid.StateOf(r, epochCount) == SweepGrid.State.New).DistinctBy(r => (r.DataPath, r.Model)))
+                TrainCommand.CheckNewRun(ChildArgs(r, given, epochCount, [])[1..], rt.Device);
             Console.WriteLine($"sweep of {grid.Count} runs ({sets.Count} dataset(s) × {modelNames.Count} model(s) × {seedValues.Count} seed(s)) in {Path.GetFullPath(outDir)}: "
                 + $"{grid.Count - todo.Count} done, {todo.Count} to train, {slots.Count} at a time {(cuda ? $"on {gpus} GPU(s)" : "on the CPU")}");
             using var cancel = CommandLine.StopOnCtrlC("run (the runs under way stop at their next step)");

@@ -7,7 +7,25 @@ namespace UKan.Cli.Commands;
 /// <summary><c>ukan train</c>: train a segmentation model on a dataset folder, or continue a run.</summary>
 static class TrainCommand
 {
-    public static Command Create()
+    public static Command Create() => Build().Command;
+
+    /// <summary>
+    /// Checks the options of a new run as 'ukan train <paramref name="args"/>' would (values, the split file) without
+    /// reading the data or making anything: for commands that start train processes (sweep), so that a wrong value
+    /// fails once, up front, rather than in every run's log.
+    /// </summary>
+    public static void CheckNewRun(IReadOnlyList<string> args, TorchSharp.torch.Device device)
+    {
+        var (command, newRun) = Build();
+        var parsed = command.Parse(args);
+        if (parsed.Errors.Count > 0) throw new UserError(CommandLine.Readable(CommandLine.OneLine(parsed.Errors[0].Message)));
+        var config = newRun(parsed, device, 1);
+        config.Validate();
+        if (config.Split is string split) UKan.Data.DataSplit.Load(split);
+    }
+
+    /// <summary>The command, and how it makes a new run's config from its options (device, number of workers).</summary>
+    static (Command Command, Func<ParseResult, TorchSharp.torch.Device, int, TrainConfig> NewRun) Build()
     {
         var defaults = new TrainConfig { Data = "", Output = "" };
         var command = new Command("train", "Train a segmentation model on a folder of images and masks (official U-KAN recipe by default), or --resume a run.");
@@ -25,6 +43,19 @@ static class TrainCommand
         // the GPU after each step, so it is not for normal runs).
         var logSteps = new Option<string?>("--log-steps") { Description = "Write every step's loss to this CSV file (slow: waits for each step).", Hidden = true };
         recipe.AddTo(command);
+        TrainConfig NewRun(ParseResult parsed, TorchSharp.torch.Device device, int workers)
+        {
+            var dataDir = parsed.GetValue(data) ?? throw new UserError("--data is required (or --resume RUN to continue a run).");
+            var outDir = parsed.GetValue(output) ?? DefaultOutput(dataDir, recipe.Model.Resolve(parsed));
+            return recipe.Resolve(parsed, dataDir, outDir, device) with
+            {
+                Split = parsed.GetValue(split),
+                ValidationFraction = parsed.GetValue(valFraction),
+                Devices = workers,
+                SyncBatchNorm = parsed.GetValue(syncBn),
+            };
+        }
+
         foreach (var o in new Option[] { data, output, resume, split, valFraction, profileOption, gpus, devices, syncBn, logSteps })
             command.Options.Add(o);
 
@@ -55,17 +86,8 @@ static class TrainCommand
             }
             else
             {
-                var dataDir = parsed.GetValue(data) ?? throw new UserError("--data is required (or --resume RUN to continue a run).");
-                var spec = recipe.Model.Resolve(parsed);
-                var outDir = parsed.GetValue(output) ?? DefaultOutput(dataDir, spec);
-                var config = recipe.Resolve(parsed, dataDir, outDir, rt.Device) with
-                {
-                    Split = parsed.GetValue(split),
-                    ValidationFraction = parsed.GetValue(valFraction),
-                    Devices = parallel?.WorldSize ?? 1,
-                    SyncBatchNorm = parsed.GetValue(syncBn),
-                };
-                Console.WriteLine($"training {spec.Describe()} on {config.Data} ({Describe(rt, parallel)}), run folder {config.Output}");
+                var config = NewRun(parsed, rt.Device, parallel?.WorldSize ?? 1);
+                Console.WriteLine($"training {config.Model.Describe()} on {config.Data} ({Describe(rt, parallel)}), run folder {config.Output}");
                 if (parallel is not null)
                     Console.WriteLine($"batch {config.Batch} per device × {parallel.WorldSize} devices = global batch {config.Batch * parallel.WorldSize}; " +
                                       $"batch norm {(config.SyncBatchNorm ? "synchronised" : "per device")}; {parallel.Collectives.Describe}");
@@ -77,7 +99,7 @@ static class TrainCommand
                 : $"done: best validation IoU {result.BestIou:F4} at epoch {result.BestEpoch + 1}; run folder {result.RunFolder} (model.safetensors, metrics.csv, curves.png, overlays_best.png)");
             return result.Stopped ? 130 : 0;
         });
-        return command;
+        return (command, NewRun);
     }
 
     /// <summary>runs/&lt;data&gt;-&lt;model&gt;-&lt;time&gt;: a new run's folder when --out is not given.</summary>

@@ -36,10 +36,22 @@ public sealed class EvaluationModel : IDisposable
     public static bool IsModelFolder(string path) =>
         Directory.Exists(path) && RunDirectory.Kind(path) is RunDirectory.Segmentation or RunDirectory.CrossValidation;
 
+    /// <summary>
+    /// The dataset folder the model of <paramref name="path"/> (a folder <see cref="IsModelFolder"/> takes) trained on,
+    /// read from its settings without loading a model: an input of whatever scores it, so no output goes there.
+    /// </summary>
+    public static string DataOf(string path) => RunDirectory.Kind(path) == RunDirectory.CrossValidation
+        ? CrossValidationConfig.Load(Path.Combine(path, CrossValidation.SettingsFile)).Train.Data
+        : TrainConfig.Load(new RunFolder(path).Config).Data;
+
     public static EvaluationModel Open(string path, Device device)
     {
         if (!Directory.Exists(path)) throw new UserError($"{path}: no such folder; give a run folder of 'ukan train' or a folder of 'ukan cv'.");
         var kind = RunDirectory.Kind(path);
+        // Scoring here reads masks/ and sigmoid probabilities (Evaluator.RunEnsemble); a softmax model's label maps are not.
+        if (kind == RunDirectory.Segmentation && File.Exists(new RunFolder(path).Config)
+            && TrainConfig.Load(new RunFolder(path).Config).Model.Loss == SegmentationLoss.CeDice)
+            throw new UserError($"{path}: a ce-dice (softmax) model; compare scores bce-dice models only for now: score it with 'ukan eval {path}'.");
         if (kind == RunDirectory.CrossValidation)
         {
             var settings = CrossValidationConfig.Load(Path.Combine(path, CrossValidation.SettingsFile));

@@ -16,6 +16,13 @@ public sealed record EvaluationTarget(string Weights, TrainConfig? Run, string? 
         if (Directory.Exists(path))
         {
             var run = new RunFolder(path);
+            // Folders of the other kinds hold a config.json of other settings (a diffusion run) or none (a cv folder).
+            if (UKan.IO.RunDirectory.Kind(path) == UKan.IO.RunDirectory.Diffusion)
+                throw new UserError($"{path}: a diffusion run; eval scores segmentation models: sample it with 'ukan diffusion generate --weights {path}' " +
+                                    "and score the images with 'ukan diffusion eval'.");
+            if (UKan.IO.RunDirectory.Kind(path) == UKan.IO.RunDirectory.CrossValidation)
+                throw new UserError($"{path}: a cv folder (its test scores are in cv_summary.md); evaluate one fold's run, " +
+                                    $"e.g. 'ukan eval {CrossValidation.FoldFolder(path, 0)}', or compare cv folders with 'ukan compare'.");
             if (!File.Exists(run.Config)) throw new UserError($"{path}: not a run folder (no config.json); pass a run folder or a weights file.");
             var config = TrainConfig.Load(run.Config);
             var weights = File.Exists(run.ExportedModel) ? run.ExportedModel : throw new UserError($"{path}: the run has no model.safetensors yet (no epoch finished).");

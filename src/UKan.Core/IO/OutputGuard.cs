@@ -59,7 +59,7 @@ public static class OutputGuard
     }
 
     /// <summary>
-    /// Checks an output file: not a folder, not an input, not a run's own file, not an existing file unless
+    /// Checks an output file: not a folder, not an input nor inside an input dataset, not a run's own file, not an existing file unless
     /// <paramref name="overwrite"/> or <paramref name="replaceable"/> (a file the command keeps in its own run folder),
     /// and in a place that can be written. Creates nothing. Returns its full path.
     /// </summary>
@@ -69,8 +69,14 @@ public static class OutputGuard
         if (Directory.Exists(full) || path.EndsWith('/') || path.EndsWith(Path.DirectorySeparatorChar))
             throw new UserError($"{label} {path}: is a folder; give a file name (e.g. {Path.Combine(path, "results" + (label.Contains("csv") ? ".csv" : ".json"))}).");
         foreach (var input in inputs.OfType<string>())
-            if (string.Equals(Path.GetFullPath(input), full, StringComparison.Ordinal))
+        {
+            var inFull = Path.GetFullPath(input);
+            if (string.Equals(inFull, full, StringComparison.Ordinal))
                 throw new UserError($"{label} {path}: is an input of this command; choose another file name.");
+            // A dataset given as an input (X with X/images/): even with --overwrite its images and masks are not to be replaced.
+            if (Directory.Exists(Path.Combine(inFull, "images")) && IsWithin(full, inFull))
+                throw new UserError($"{label} {path}: lies inside the dataset {input}, whose images and masks could be replaced; write to a file outside it.");
+        }
         var dir = Path.GetDirectoryName(full)!;
         if (RunDirectory.IsRun(dir) && RunDirectory.OwnFiles.Contains(Path.GetFileName(full)))
             throw new UserError($"{label} {path}: is a file of the run in {dir}; choose another file name.");

@@ -76,7 +76,17 @@ public sealed record ModelSpec
     {
         if (ArchitectureOptions is not JsonElement element || element.ValueKind == JsonValueKind.Null) return new T();
         try { return element.Deserialize<T>(StrictJson) ?? new T(); }
-        catch (JsonException e) { throw new UserError($"architecture options of {Architecture}: {e.Message}"); }
+        catch (JsonException e) { throw new UserError($"architecture options (--arch-options) of {ArchitectureNames.Name(Architecture)}: {Explain(e)}"); }
+    }
+
+    /// <summary>What is wrong in the options, in the user's terms (the serializer's message names .NET types).</summary>
+    static string Explain(JsonException e)
+    {
+        const string Docs = "docs/allukan.md and docs/models.md list each model's options";
+        var unknown = System.Text.RegularExpressions.Regex.Match(e.Message, "JSON property '([^']+)' could not be mapped");
+        if (unknown.Success) return $"unknown key '{unknown.Groups[1].Value}' ({Docs}).";
+        var key = e.Path is { Length: > 2 } path ? path[2..] : "the options";
+        return $"{key}: not a value it takes (a number, a name or an object of the documented kind; {Docs}).";
     }
 
     /// <summary>This spec with <paramref name="options"/> stored as its architecture options.</summary>

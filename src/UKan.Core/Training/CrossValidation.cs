@@ -43,6 +43,10 @@ public static class CrossValidation
         CrossValidationSplit.CheckSettings(config.Folds, config.TestFraction);
         var train = config.Train;
         train.Validate();
+        // The fold ensemble averages sigmoid probabilities (Evaluator.RunEnsemble); label maps are not read here.
+        if (train.Model.Loss == SegmentationLoss.CeDice)
+            throw new UserError("--loss ce-dice: cross-validation scores its fold ensemble with sigmoid probabilities, so it takes bce-dice models only "
+                                + "for now; train a ce-dice model with 'ukan train' and score it with 'ukan eval'.");
         var root = Path.GetFullPath(train.Output);
         if (!Directory.Exists(train.Data)) throw new UserError($"--data {train.Data}: folder not found; it must hold images/ and masks/0/ (see 'ukan data prepare').");
         var folder = new SegmentationFolder(train.Data, train.Model.NumClasses);

@@ -1,4 +1,5 @@
 using UKan.Data;
+using UKan.IO;
 
 namespace UKan.Tests.Commands;
 
@@ -183,6 +184,19 @@ public class BadInputTests
     {
         var (run, _) = TrainedRun();
         AssertRefused(Run("predict", "--weights", Path.Combine(run, "model.safetensors"), "/nonexistent/x.png", "--out", Temp()), "/nonexistent/x.png");
+    }
+
+    [Theory]
+    [InlineData(RunDirectory.Diffusion, "'ukan diffusion eval'")]
+    [InlineData(RunDirectory.CrossValidation, "fold-0")]
+    public void Eval_of_a_run_of_another_kind_says_what_it_is(string kind, string hint)
+    {
+        // A diffusion run's config.json holds other settings; it was reported as a damaged config.json.
+        var folder = Temp();
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, RunDirectory.MarkerName), $"{{\"kind\":\"{kind}\"}}");
+        File.WriteAllText(Path.Combine(folder, "config.json"), "{\"data\":\"/x\",\"model\":\"umlp\"}");
+        AssertRefused(Run("eval", folder), hint);
     }
 
     [Fact]

@@ -18,6 +18,81 @@ public class BadOptionTests
     [InlineData("-3")]
     public void Thread_count_out_of_range(string threads) => AssertRefused(Run("model", "summary", "--preset", "tiny", "--threads", threads), "--threads");
 
+    [Theory]
+    [InlineData("predict", "--weights")]
+    [InlineData("predict", "--out")]
+    [InlineData("predict", "<inputs>")]
+    [InlineData("train", "--data")]
+    [InlineData("compare", "--out")]
+    public void Empty_values_are_refused(string verb, string empty)
+    {
+        // What "$UNSET_VARIABLE" gives; a path option used to end in an ArgumentException from Path.GetFullPath.
+        var (run, _) = TrainedRun();
+        var output = Temp();
+        string[] args = verb switch
+        {
+            "predict" => ["predict", "--weights", empty == "--weights" ? "" : run, empty == "<inputs>" ? " " : SyntheticImage(),
+                          "--out", empty == "--out" ? "" : output],
+            "train" => Train("", output),
+            _ => ["compare", run, run + "-copy", "--out", ""],
+        };
+        AssertRefused(Run(args), $"{empty}: an empty value");
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void A_number_too_large_for_its_option_is_explained_in_words()
+    {
+        var r = Run("cv", "--data", Dataset(), "--out", Temp(), "--folds", "2147483648");
+        AssertRefused(r, "as a whole number from -2147483648 to 2147483647");
+        Assert.DoesNotContain("System.", r.Stderr);
+    }
+
+    [Theory]
+    [InlineData("--lr", "NaN")]
+    [InlineData("--batch", "0")]
+    [InlineData("--size", "63")]
+    [InlineData("--split", "/nonexistent/split.json")]
+    public void Sweep_checks_the_train_options_before_starting_runs(string option, string value)
+    {
+        // Each run is a 'ukan train' process; a bad value used to fail every one of them (exit 1, logs and folders left).
+        var output = Temp();
+        AssertRefused(Run("sweep", "--data", Dataset(), "--out", output, "--preset", "tiny", "--seeds", "1,2", "--epochs", "1", option, value), option);
+        Assert.False(Directory.Exists(output), "the sweep made its folder before its options were checked");
+    }
+
+    [Fact]
+    public void Cv_and_compare_refuse_softmax_models_in_one_line()
+    {
+        // Both score with sigmoid probabilities and masks/ folders; a ce-dice dataset was reported as lacking masks/0.
+        var output = Temp();
+        AssertRefused(Run("cv", "--data", Dataset(), "--out", output, "--preset", "tiny", "--size", "32", "--epochs", "1", "--batch", "2",
+            "--classes", "3", "--loss", "ce-dice"), "--loss ce-dice");
+        Assert.False(Directory.Exists(output));
+        // A copy of a run whose settings say ce-dice: compare refuses it from config.json, before loading any model.
+        var (run, _) = TrainedRun();
+        var softmax = Temp();
+        Directory.CreateDirectory(softmax);
+        foreach (var f in new[] { UKan.IO.RunDirectory.MarkerName, "config.json", "split.json", "model.safetensors" })
+            File.Copy(Path.Combine(run, f), Path.Combine(softmax, f));
+        var config = Path.Combine(softmax, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"bce-dice\"", "\"ce-dice\"", StringComparison.Ordinal));
+        AssertRefused(Run("compare", run, softmax), "ce-dice");
+    }
+
+    [Theory]
+    [InlineData("stacked-kan", "{\"nosuch\":1}", "unknown key 'nosuch'")]
+    [InlineData("unet", "{\"width\":\"x\"}", "width: not a value it takes")]
+    [InlineData("allukan", "{\"activation\":{\"gradient\":\"zzz\"}}", "activation.gradient: not a value it takes")]
+    public void Wrong_architecture_options_are_named_in_the_users_terms(string model, string json, string expected)
+    {
+        string[] sizing = model == "unet" ? [] : ["--preset", "tiny"];
+        var r = Run(["model", "summary", "--model", model, .. sizing, "--arch-options", json]);
+        AssertRefused(r, expected);
+        Assert.DoesNotContain("System.", r.Stderr);
+        Assert.DoesNotContain("UKan.", r.Stderr);
+    }
+
     [Fact]
     public void Not_a_number_as_validation_fraction()
     {

@@ -109,6 +109,7 @@ public class MultiClassCommandTests
         Refused(CliRunner.Run("predict", "--weights", weights, image, "--out", Temp(), "--loss", "bce-dice"), "--loss bce-dice");
         Refused(CliRunner.Run("predict", "--weights", weights, image, "--out", Temp(), "--classes", "4", "--loss", "ce-dice"), "--classes 4");
         Refused(CliRunner.Run("predict", "--weights", weights, image, "--out", Temp(), "--probabilities"), "--probabilities");
+        Refused(CliRunner.Run("predict", "--weights", weights, image, "--out", Temp(), "--threshold", "0.3"), "--threshold");
         Refused(CliRunner.Run("train", "--data", data, "--out", Temp(), "--loss", "ce-dice"), "--classes 2 or more");
         Refused(CliRunner.Run("train", "--data", data, "--out", Temp(), "--classes", "3"), "--loss ce-dice");
     }

@@ -61,6 +61,50 @@ public class OutputSafetyTests
     }
 
     [Fact]
+    public void Compare_and_plot_into_the_dataset_the_runs_trained_on_are_refused()
+    {
+        // Without --data both score the runs' own dataset: it is an input, as --data D would be.
+        var (run, data) = TrainedRun();
+        var copy = Temp();
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(run, "*", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) != RunLock.FileName))
+        {
+            var target = Path.Combine(copy, Path.GetRelativePath(run, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+        var before = Snapshot(data);
+        AssertRefused(Run("compare", run, copy, "--out", data), "holds the input");
+        AssertRefused(Run("plot", "kan", "--weights", run, "--out", data), "holds the input");
+        AssertUnchanged(before);
+        Assert.Equal(before.Count, Directory.GetFiles(data, "*", SearchOption.AllDirectories).Length);
+    }
+
+    [Fact]
+    public void Sweep_into_a_run_folder_is_refused()
+    {
+        var (run, data) = TrainedRun();
+        var before = Snapshot(run);
+        AssertRefused(Run("sweep", "--data", data, "--out", run, "--preset", "tiny", "--seeds", "1", "--epochs", "1"), "holds a segmentation run");
+        AssertUnchanged(before);
+        Assert.Equal(before.Count, Directory.GetFiles(run, "*", SearchOption.AllDirectories).Length);
+    }
+
+    [Fact]
+    public void Eval_outputs_inside_the_evaluated_dataset_are_refused_even_with_overwrite()
+    {
+        var (run, _) = TrainedRun();
+        var data = Dataset(n: 4);
+        var before = Snapshot(data);
+        var image = Path.Combine(data, "images", "case000.png");
+        AssertRefused(Run("eval", run, "--data", data, "--csv", image, "--overwrite"), "inside the dataset");
+        AssertRefused(Run("eval", run, "--data", data, "--json", Path.Combine(data, "masks", "0", "case001.png"), "--overwrite"), "inside the dataset");
+        AssertRefused(Run("eval", run, "--data", data, "--csv", Path.Combine(data, "scores.csv")), "inside the dataset");
+        AssertUnchanged(before);
+        Assert.Equal(before.Count, Directory.GetFiles(data, "*", SearchOption.AllDirectories).Length);
+    }
+
+    [Fact]
     public void Eval_csv_over_the_model_is_refused()
     {
         var (run, _) = TrainedRun();

@@ -21,6 +21,30 @@ public class ServeCommandTests
         BadInputTests.AssertRefused(CliRunner.Run("serve", "--weights", "/nonexistent/run.safetensors", "--port", "0"), "/nonexistent/run.safetensors");
 
     [Fact]
+    public void Serve_refuses_an_address_of_another_machine()
+    {
+        // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine, so binding it fails in the socket layer.
+        var (run, _) = BadInputTests.TrainedRun();
+        BadInputTests.AssertRefused(CliRunner.Run("serve", "--weights", run, "--host", "192.0.2.1", "--port", "0"), "--host 192.0.2.1");
+    }
+
+    [Fact]
+    public void Serve_refuses_a_port_in_use_in_one_line()
+    {
+        var (run, _) = BadInputTests.TrainedRun();
+        var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        try
+        {
+            int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+            var r = CliRunner.Run("serve", "--weights", run, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            BadInputTests.AssertRefused(r, $"--port {port}");
+            Assert.DoesNotContain("   at ", r.Stdout);   // the host's own log of the failure, stack trace and all
+        }
+        finally { taken.Stop(); }
+    }
+
+    [Fact]
     public void Bench_serve_answers_every_request()
     {
         var (run, _) = BadInputTests.TrainedRun();
