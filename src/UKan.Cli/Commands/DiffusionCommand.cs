@@ -231,7 +231,7 @@ static class DiffusionCommand
             int b = parsed.GetValue(batch);
             if (b is < 1 or > 1024) throw new UserError($"--batch {b}: must be between 1 and 1024.");
             if (parsed.GetValue(output) is string jsonOut)
-                UKan.IO.OutputGuard.CheckFile(jsonOut, "--out", parsed.GetValue(CommandLine.Overwrite), [fid, inception]);
+                UKan.IO.OutputGuard.CheckFile(jsonOut, "--out", parsed.GetValue(CommandLine.Overwrite), [fid, inception, parsed.GetValue(generated), realDir]);
             var genFiles = InceptionMetrics.ImageFiles(parsed.GetValue(generated)!, "--generated");
             var realFiles = realDir is null ? null : InceptionMetrics.ImageFiles(realDir, "--real");
             var rt = CommandLine.StartTorch(parsed);

@@ -59,7 +59,8 @@ public static class OutputGuard
     }
 
     /// <summary>
-    /// Checks an output file: not a folder, not an input nor inside an input dataset, not a run's own file, not an existing file unless
+    /// Checks an output file: not a folder, not an input nor inside an input dataset or input folder (a run folder
+    /// excepted), not a run's own file, not an existing file unless
     /// <paramref name="overwrite"/> or <paramref name="replaceable"/> (a file the command keeps in its own run folder),
     /// and in a place that can be written. Creates nothing. Returns its full path.
     /// </summary>
@@ -76,6 +77,10 @@ public static class OutputGuard
             // A dataset given as an input (X with X/images/): even with --overwrite its images and masks are not to be replaced.
             if (Directory.Exists(Path.Combine(inFull, "images")) && IsWithin(full, inFull))
                 throw new UserError($"{label} {path}: lies inside the dataset {input}, whose images and masks could be replaced; write to a file outside it.");
+            // Any other input folder but a run's (whose own results the command may keep there): a folder of images,
+            // e.g. diffusion eval's --generated and --real, keeps its files too.
+            if (Directory.Exists(inFull) && !RunDirectory.IsRun(inFull) && IsWithin(full, inFull))
+                throw new UserError($"{label} {path}: lies inside the input folder {input}, whose files could be replaced; write to a file outside it.");
         }
         var dir = Path.GetDirectoryName(full)!;
         if (RunDirectory.IsRun(dir) && RunDirectory.OwnFiles.Contains(Path.GetFileName(full)))

@@ -105,6 +105,20 @@ public class OutputSafetyTests
     }
 
     [Fact]
+    public void Diffusion_eval_scores_inside_the_image_folders_are_refused_even_with_overwrite()
+    {
+        var generated = Dataset(n: 2);   // any folder with files in it stands for a folder of images
+        var images = Path.Combine(generated, "images");
+        var before = Snapshot(generated);
+        var target = Directory.GetFiles(images)[0];
+        AssertRefused(Run("diffusion", "eval", "--generated", images, "--is-weights", Temp() + ".pth", "--out", target, "--overwrite"),
+            "inside the input folder");
+        AssertRefused(Run("diffusion", "eval", "--generated", Temp(), "--real", images, "--fid-weights", Temp() + ".pth",
+            "--out", Path.Combine(images, "scores.json")), "inside the input folder");
+        AssertUnchanged(before);
+    }
+
+    [Fact]
     public void Eval_csv_over_the_model_is_refused()
     {
         var (run, _) = TrainedRun();
