@@ -87,6 +87,7 @@ static class TrainCommand
             else
             {
                 var config = NewRun(parsed, rt.Device, parallel?.WorldSize ?? 1);
+                Trainer.RequireDataFolder(config.Data);
                 Console.WriteLine($"training {config.Model.Describe()} on {config.Data} ({Describe(rt, parallel)}), run folder {config.Output}");
                 if (parallel is not null)
                     Console.WriteLine($"batch {config.Batch} per device × {parallel.WorldSize} devices = global batch {config.Batch * parallel.WorldSize}; " +

@@ -48,7 +48,7 @@ public static class CrossValidation
             throw new UserError("--loss ce-dice: cross-validation scores its fold ensemble with sigmoid probabilities, so it takes bce-dice models only "
                                 + "for now; train a ce-dice model with 'ukan train' and score it with 'ukan eval'.");
         var root = Path.GetFullPath(train.Output);
-        if (!Directory.Exists(train.Data)) throw new UserError($"--data {train.Data}: folder not found; it must hold images/ and masks/0/ (see 'ukan data prepare').");
+        Trainer.RequireDataFolder(train.Data);
         var folder = new SegmentationFolder(train.Data, train.Model.NumClasses);
         var splits = config.SplitFile is null
             ? CrossValidationSplit.Make(folder.Ids, train.DataSeed, config.Folds, config.TestFraction)

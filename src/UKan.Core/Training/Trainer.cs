@@ -173,10 +173,17 @@ public sealed class Trainer
         return new Trainer(config, run, progress, TorchRuntime.Current.Device, timing, parallel, stepLog).Loop(folder, split, resumeFrom: run.Last, warmup, cancel);
     }
 
+    /// <summary>The first check of a training dataset, before anything is said or made: the folder must exist.</summary>
+    /// <exception cref="UserError">It does not.</exception>
+    public static void RequireDataFolder(string data)
+    {
+        if (!Directory.Exists(data)) throw new UserError($"--data {data}: folder not found; it must hold images/ and masks/0/ (see 'ukan data prepare').");
+    }
+
     /// <summary>Checks the dataset completely (every problem at once) and opens it, with its fingerprint.</summary>
     static (SegmentationFolder Folder, DatasetFingerprint Fingerprint) OpenData(TrainConfig config)
     {
-        if (!Directory.Exists(config.Data)) throw new UserError($"--data {config.Data}: folder not found; it must hold images/ and masks/0/ (see 'ukan data prepare').");
+        RequireDataFolder(config.Data);
         bool labelMaps = config.Model.Loss == SegmentationLoss.CeDice;
         var report = DataCheck.Run(config.Data, config.Model.NumClasses, labelMaps);
         if (!report.Ok)
