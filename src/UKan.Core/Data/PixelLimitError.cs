@@ -6,7 +6,7 @@ namespace UKan.Data;
 /// costs nothing.
 /// </summary>
 public sealed class PixelLimitError(string name, int width, int height, long limit) : UserError(
-    $"{name} is {width}x{height} pixels ({(double)width * height / 1e6:0.#} megapixels), more than the --max-pixels limit of {limit / 1e6:0.#} megapixels; " +
+    $"{name} is {width}x{height} = {(long)width * height:N0} pixels, more than the --max-pixels limit of {limit:N0}; " +
     $"downscale it, or raise the limit (--max-pixels {(long)width * height}) if the memory is there.")
 {
     /// <summary>The width the header declares.</summary>

@@ -217,8 +217,22 @@ public class BadOptionTests
         Assert.Equal(2, check.Code);
         Assert.Contains("--max-pixels", check.Stdout);
         AssertRefused(Run(Train(data, Temp())), "case001");
-        AssertRefused(Run("predict", "--weights", Model(), Path.Combine(data, "images", "case001.png"), "--out", Temp()), "--max-pixels");
+        AssertRefused(Run("predict", "--weights", Model(), Path.Combine(data, "images", "case001.png"), "--out", Temp()),
+            "30000x30000 = 900,000,000 pixels, more than the --max-pixels limit of 40,000,000");
         AssertRefused(Run("data", "check", data, "--max-pixels", "0"), "--max-pixels");
+    }
+
+    [Fact]
+    public void A_tiny_pixel_limit_is_stated_in_pixels()
+    {
+        var data = Dataset(n: 2);
+        long before = UKan.Data.ImageHeader.MaxPixels;
+        try
+        {
+            var outcome = Run("predict", "--weights", Model(), Path.Combine(data, "images", "case001.png"), "--out", Temp(), "--max-pixels", "1");
+            AssertRefused(outcome, "more than the --max-pixels limit of 1;");
+        }
+        finally { UKan.Data.ImageHeader.MaxPixels = before; }
     }
 
     [Fact]
