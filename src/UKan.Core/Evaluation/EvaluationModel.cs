@@ -48,10 +48,6 @@ public sealed class EvaluationModel : IDisposable
     {
         if (!Directory.Exists(path)) throw new UserError($"{path}: no such folder; give a run folder of 'ukan train' or a folder of 'ukan cv'.");
         var kind = RunDirectory.Kind(path);
-        // Scoring here reads masks/ and sigmoid probabilities (Evaluator.RunEnsemble); a softmax model's label maps are not.
-        if (kind == RunDirectory.Segmentation && File.Exists(new RunFolder(path).Config)
-            && TrainConfig.Load(new RunFolder(path).Config).Model.Loss == SegmentationLoss.CeDice)
-            throw new UserError($"{path}: a ce-dice (softmax) model; compare scores bce-dice models only for now: score it with 'ukan eval {path}'.");
         if (kind == RunDirectory.CrossValidation)
         {
             var settings = CrossValidationConfig.Load(Path.Combine(path, CrossValidation.SettingsFile));
@@ -77,6 +73,9 @@ public sealed class EvaluationModel : IDisposable
         var run = new RunFolder(path);
         if (!File.Exists(run.Config)) throw new UserError($"{path}: not a run folder (no config.json); pass a run folder or a weights file.");
         var config = TrainConfig.Load(run.Config);
+        // Scoring here reads masks/ and sigmoid probabilities (Evaluator.RunEnsemble); a softmax model's label maps are not.
+        if (config.Model.Loss == SegmentationLoss.CeDice)
+            throw new UserError($"{path}: a ce-dice (softmax) model; compare scores bce-dice models only for now: score it with 'ukan eval {path}'.");
         if (!File.Exists(run.ExportedModel)) throw new UserError($"{path}: the run has no model.safetensors yet (no epoch finished).");
         var images = EvaluationImages.Select(config.Data, File.Exists(run.Split) ? run.Split : null, config.Model.NumClasses);
         var model = ModelLoader.Load(run.ExportedModel).Model.to(device);

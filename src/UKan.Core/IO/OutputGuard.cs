@@ -5,7 +5,8 @@ namespace UKan.IO;
 /// <list type="bullet">
 /// <item>an output folder never holds an input of the same command, nor lies inside the dataset an input image comes from
 /// (its masks are the ground truth);</item>
-/// <item>an output file is never an input of the command nor one of a run folder's own files;</item>
+/// <item>an output file is never an input of the command, nor inside an input folder other than a run folder (a
+/// dataset's images and masks, a folder of generated images), nor one of a run folder's own files;</item>
 /// <item>an existing file is replaced only with --overwrite (files a command keeps in its own run folder excepted);</item>
 /// <item>a file where a folder is expected, a folder where a file is expected, or a place that cannot be written is
 /// refused with one line naming the option.</item>
@@ -74,12 +75,12 @@ public static class OutputGuard
             var inFull = Path.GetFullPath(input);
             if (string.Equals(inFull, full, StringComparison.Ordinal))
                 throw new UserError($"{label} {path}: is an input of this command; choose another file name.");
-            // A dataset given as an input (X with X/images/): even with --overwrite its images and masks are not to be replaced.
-            if (Directory.Exists(Path.Combine(inFull, "images")) && IsWithin(full, inFull))
+            if (!Directory.Exists(inFull) || !IsWithin(full, inFull)) continue;
+            // Inside an input folder, --overwrite or not: a dataset's images and masks, or any other folder's files
+            // (e.g. diffusion eval's --generated and --real); only a run folder takes its command's own results.
+            if (Directory.Exists(Path.Combine(inFull, "images")))
                 throw new UserError($"{label} {path}: lies inside the dataset {input}, whose images and masks could be replaced; write to a file outside it.");
-            // Any other input folder but a run's (whose own results the command may keep there): a folder of images,
-            // e.g. diffusion eval's --generated and --real, keeps its files too.
-            if (Directory.Exists(inFull) && !RunDirectory.IsRun(inFull) && IsWithin(full, inFull))
+            if (!RunDirectory.IsRun(inFull))
                 throw new UserError($"{label} {path}: lies inside the input folder {input}, whose files could be replaced; write to a file outside it.");
         }
         var dir = Path.GetDirectoryName(full)!;

@@ -36,6 +36,9 @@ public static unsafe class DeferredScalarFree
     /// <summary>How long a disposed Scalar's memory is kept before it is freed.</summary>
     public static TimeSpan Delay { get; } = TimeSpan.FromSeconds(2);
 
+    /// <summary><see cref="Delay"/> in <see cref="Stopwatch"/> ticks, what the queue's times are in.</summary>
+    static readonly long delayTicks = (long)(Delay.TotalSeconds * Stopwatch.Frequency);
+
     /// <summary>The most disposed Scalars kept at once; beyond it the oldest are freed sooner than <see cref="Delay"/>.</summary>
     internal const int MaxPending = 1_000_000;
 
@@ -44,9 +47,6 @@ public static unsafe class DeferredScalarFree
 
     /// <summary>Whether Scalar frees are deferred in this process.</summary>
     public static bool Active { get; private set; }
-
-    /// <summary>Disposed Scalars whose memory has not been freed yet.</summary>
-    public static int Pending { get { lock (gate) return queue.Count; } }
 
     // THSTorch_dispose_scalar in libLibTorchSharp.so of TorchSharp 0.107 (linux-x64), 51 bytes:
     //   if (p == nullptr) return; if (p->tag is SymInt, SymFloat or SymBool && p->v.p != nullptr) reset_not_null(p->v.p);
@@ -58,9 +58,6 @@ public static unsafe class DeferredScalarFree
 
     const int PatchLength = 12; // movabs rax, imm64; jmp rax
     const int ResetCall = 0x1F, DeleteJump = 0x2D; // offsets of the call and the jmp (opcode, then rel32)
-
-    static IntPtr RelativeTarget(IntPtr function, int instruction) =>
-        function + instruction + 5 + Unsafe.ReadUnaligned<int>((void*)(function + instruction + 1));
     const int ScalarSize = 32;
 
     static readonly object gate = new();
@@ -118,6 +115,10 @@ public static unsafe class DeferredScalarFree
         Status = $"deferred by {Delay.TotalSeconds:0.#} s";
     }
 
+    /// <summary>The target of the rel32 call or jump at <paramref name="instruction"/> bytes into <paramref name="function"/>.</summary>
+    static IntPtr RelativeTarget(IntPtr function, int instruction) =>
+        function + instruction + 5 + Unsafe.ReadUnaligned<int>((void*)(function + instruction + 1));
+
     /// <summary>Whether a value of <see cref="EnvironmentVariable"/> asks for TorchSharp's own, immediate frees.</summary>
     internal static bool TurnedOff(string? value) => string.Equals(value?.Trim(), "immediate", StringComparison.OrdinalIgnoreCase);
 
@@ -130,11 +131,10 @@ public static unsafe class DeferredScalarFree
     {
         if (scalar == IntPtr.Zero) return;
         long now = Stopwatch.GetTimestamp();
-        long delay = (long)(Delay.TotalSeconds * Stopwatch.Frequency);
         lock (gate)
         {
             queue.Enqueue((scalar, now));
-            while (queue.Count > 0 && (now - queue.Peek().Time >= delay || queue.Count > MaxPending))
+            while (queue.Count > 0 && (now - queue.Peek().Time >= delayTicks || queue.Count > MaxPending))
                 Free(queue.Dequeue().Scalar);
         }
     }
