@@ -35,7 +35,7 @@ sealed class TrainOptions
     public readonly Option<int> EarlyStopping = new("--early-stopping") { Description = "Stop after N epochs without a better validation IoU (-1: never).", DefaultValueFactory = _ => Defaults.EarlyStopping };
     public readonly Option<int> ValidateEvery = new("--val-every") { Description = "Validate every N epochs.", DefaultValueFactory = _ => Defaults.ValidateEvery };
     public readonly Option<string> Graphs = SharedOptions.Graphs();
-    public readonly Option<string> Precision = SharedOptions.Precision(acceptOnly: true, "fp32", "fp32-strict", "bf16");
+    public readonly Option<string> Precision = SharedOptions.Precision(acceptOnly: true, "fp32", "tf32", "fp32-strict", "bf16");
     public readonly Option<string> Layout = SharedOptions.Layout();
     public readonly Option<bool> CudnnAutotune = new("--cudnn-autotune")
     {
@@ -69,8 +69,9 @@ sealed class TrainOptions
         var spec = Model.Resolve(parsed);
         var (h, w) = SharedOptions.ParseSize(parsed.GetValue(Size)!);
         var graphsMode = parsed.GetValue(Graphs);
-        if (parsed.GetValue(Precision) == "bf16" && device.type != TorchSharp.DeviceType.CUDA)
-            throw new UserError($"--precision bf16 is for CUDA devices (CUDA autocast); on {device} use --precision fp32.");
+        var precision = parsed.GetValue(Precision)!;
+        if (precision != "fp32" && device.type != TorchSharp.DeviceType.CUDA)
+            throw new UserError($"--precision {precision} is for CUDA devices; on {device} use --precision fp32.");
         SharedOptions.CheckGraphs(graphsMode);
         return new TrainConfig
         {

@@ -64,7 +64,7 @@ static class InfoCommand
         var kernels = UKan.Layers.KanFeatures.CudaKernels(DeviceIndex.Of(rt.Device));
         return kernels switch
         {
-            KanCudaKernels { Cache: { } c } k => $"{k.Architecture}, {c.Path} ({c.Describe()})",
+            FusedCudaKernels { Cache: { } c } k => $"{k.Architecture}, {c.Path} ({c.Describe()})",
             { } k => $"{k.Architecture} (compiled in memory: no cache folder)",
             null => $"unavailable: {UKan.Layers.KanFeatures.CudaProblem}",
         };

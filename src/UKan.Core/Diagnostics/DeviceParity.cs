@@ -45,6 +45,10 @@ public static class DeviceParity
             foreach (var gradient in new[] { SplineGradient.GradFree, SplineGradient.ExactRecompute })
                 checks.AddRange(Guarded($"ψ {gradient}", () => PsiFusedVersusTorch(gradient, device)));
 
+        // 1c. Batch norm + ReLU in training: the fused kernels vs BatchNorm2d then ReLU, and vs their torch formulation.
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("batch norm + ReLU", () => BatchNormReluFusedVersusModules(device)));
+
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
@@ -84,6 +88,7 @@ public static class DeviceParity
             checks.Add(GraphVersusEager(device));
             checks.Add(ChannelsLastVersusNchw(device));
             checks.Add(GatherVersusAccumulate(device));
+            checks.Add(FusedBatchNormReluVersusModules(device));
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
         }
@@ -271,6 +276,63 @@ public static class DeviceParity
         return Compare("training: gradients gathered vs accumulated, losses of 6 steps",
             TrainLosses(spec, device, true, true, gather: true), TrainLosses(spec, device, true, true, gather: false), 1e-3);
     }
+
+    /// <summary>The fused batch norm + ReLU node against the two modules: the same 6 losses, graph-replayed, channels_last.</summary>
+    static ParityCheck FusedBatchNormReluVersusModules(Device device)
+    {
+        var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
+        return Compare("training: fused batch norm + ReLU vs the two modules, losses of 6 steps",
+            BatchNormRelu.With(true, () => TrainLosses(spec, device, true, true)), BatchNormRelu.With(false, () => TrainLosses(spec, device, true, true)), 1e-3);
+    }
+
+    /// <summary>
+    /// One training-mode batch norm + ReLU on channels-last input: the fused kernels against BatchNorm2d then ReLU
+    /// (output, running statistics, gradients of x, w and b) and against <see cref="BatchNormRelu.Torch"/>. Two shapes:
+    /// U-KAN's first stage (32 channels, 32,768 rows) and an odd one (37 channels: a partial tile of 32; 189 rows).
+    /// </summary>
+    static IEnumerable<ParityCheck> BatchNormReluFusedVersusModules(Device device)
+    {
+        foreach (var (n, c, h, w) in new[] { (8, 32, 64, 64), (3, 37, 9, 7) })
+        {
+            var tag = $"batch norm + ReLU ({n}x{c}x{h}x{w})";
+            var fused = nn.BatchNorm2d(c);
+            var modules = nn.BatchNorm2d(c);
+            var torchForm = nn.BatchNorm2d(c);
+            using (no_grad())
+                foreach (var bn in new[] { fused, modules, torchForm })
+                {
+                    bn.weight!.copy_(linspace(0.5, 1.5, c));
+                    bn.bias!.copy_(linspace(-0.3, 0.4, c));
+                    bn.running_mean!.copy_(linspace(-0.1, 0.1, c));
+                    bn.running_var!.copy_(linspace(0.8, 1.2, c));
+                }
+            foreach (var bn in new[] { fused, modules, torchForm }) bn.to(device).train();
+            var x0 = (randn(n, h, w, c) * 2 + 0.5).to(device).permute(0, 3, 1, 2);   // channels_last strides
+            var gy = randn(n, h, w, c).to(device).permute(0, 3, 1, 2);
+            var kernels = KanFeatures.CudaKernels(DeviceIndex(device))
+                ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+            (Tensor Y, Tensor[] Grads) Run(TorchSharp.Modules.BatchNorm2d bn, Func<Tensor, Tensor> f)
+            {
+                var x = x0.detach().requires_grad_(true);
+                var y = f(x);
+                return (y, torch.autograd.grad([(y * gy).sum()], [x, bn.weight!, bn.bias!]).ToArray());
+            }
+            var (yf, gf) = Run(fused, x => BatchNormRelu.Apply(fused, x, kernels));
+            var (ym, gm) = Run(modules, x => nn.functional.relu(modules.call(x)));
+            var (yt, gt) = Run(torchForm, x => BatchNormRelu.Apply(torchForm, x, BatchNormRelu.Torch.Instance));
+            foreach (var (what, y, g, bn) in new[] { ("vs modules", ym, gm, modules), ("vs torch formulation", yt, gt, torchForm) })
+            {
+                yield return Compare($"{tag} {what}: output", yf, y, 1e-5);
+                yield return Compare($"{tag} {what}: running mean and variance", cat([fused.running_mean!, fused.running_var!]),
+                    cat([bn.running_mean!, bn.running_var!]), 1e-5);
+                yield return Compare($"{tag} {what}: dx", gf[0], g[0], 1e-5);
+                yield return Compare($"{tag} {what}: dw, db", cat([gf[1], gf[2]]), cat([g[1], g[2]]), 1e-5);
+            }
+            yield return Compare($"{tag}: batches tracked", fused.num_batches_tracked!, modules.num_batches_tracked!, 0);
+        }
+    }
+
+    static int DeviceIndex(Device device) => device.index < 0 ? 0 : device.index;
 
     /// <summary>
     /// Six training steps from one seed on random batches, through the trainer's own step; the losses.

@@ -71,28 +71,35 @@ public static class ConvBatchNorm
         finally { forced.Value = before; }
     }
 
-    /// <summary>bn(conv(x)), without the convolution's bias in training mode when that changes nothing (see the class).</summary>
-    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, Tensor x)
+    /// <summary>
+    /// bn(conv(x)), or relu(bn(conv(x))) with the ReLU module <paramref name="relu"/> (through <see cref="BatchNormRelu"/>:
+    /// one fused node in training on the GPU), without the convolution's bias in training mode when that changes nothing
+    /// (see the class).
+    /// </summary>
+    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, Tensor x, nn.Module<Tensor, Tensor>? relu = null)
     {
         if (!bn.training || bn.running_mean is not { } runningMean || bn.momentum is not double momentum || momentum is < 0 or >= 1
             || conv is not Conv2d c || c.bias is not { } bias || !BatchNormFold.ZeroPadded(c)
             || !DropsBias(x.device_type))
-            return bn.call(conv.call(x));
+            return Normalize(bn, conv.call(x), relu);
         var y = F.conv2d(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups);
         using (no_grad()) runningMean.add_(bias, alpha: momentum / (1 - momentum));
-        return bn.call(y);
+        return Normalize(bn, y, relu);
     }
+
+    static Tensor Normalize(BatchNorm2d bn, Tensor y, nn.Module<Tensor, Tensor>? relu) => relu is null ? bn.call(y) : BatchNormRelu.Forward(bn, y, relu);
 
     /// <summary>
     /// <paramref name="folded"/> (the pair as one convolution, for inference: <see cref="BatchNormFold"/>) when there is one,
-    /// else <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor)"/>.
+    /// followed by <paramref name="relu"/> if given, else <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor, nn.Module{Tensor, Tensor})"/>.
     /// </summary>
-    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, FoldedConv? folded, Tensor x) =>
-        folded is not null ? folded.call(x) : Forward(conv, bn, x);
+    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, FoldedConv? folded, Tensor x, nn.Module<Tensor, Tensor>? relu = null) =>
+        folded is null ? Forward(conv, bn, x, relu) : relu is null ? folded.call(x) : relu.call(folded.call(x));
 
     /// <summary>
     /// <paramref name="sequence"/>'s children applied in order, each (convolution, BatchNorm2d) pair of consecutive
-    /// children through <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor)"/>.
+    /// children, with the ReLU that follows it if one does, through
+    /// <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor, nn.Module{Tensor, Tensor})"/>.
     /// </summary>
     public static Tensor Sequence(Sequential sequence, Tensor x)
     {
@@ -100,7 +107,11 @@ public static class ConvBatchNorm
         for (int i = 0; i < children.Count; i++)
         {
             if (i + 1 < children.Count && children[i + 1] is BatchNorm2d bn)
-                x = Forward(children[i++], bn, x);
+            {
+                var relu = i + 2 < children.Count && children[i + 2] is ReLU r ? r : null;
+                x = Forward(children[i], bn, x, relu);
+                i += relu is null ? 1 : 2;
+            }
             else
                 x = children[i].call(x);
         }

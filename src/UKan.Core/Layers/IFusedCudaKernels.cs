@@ -1,10 +1,10 @@
 namespace UKan.Layers;
 
 /// <summary>
-/// The fused CUDA kernels of one device: KAN features and ψ. Implemented outside the layers (UKan.Native compiles and
+/// The fused CUDA kernels of one device: KAN features, ψ, and batch norm with ReLU. Implemented outside the layers (UKan.Native compiles and
 /// loads them) and handed in through <see cref="KanFeatures.CudaLoader"/>, so that the layers never call native code.
 /// </summary>
-public interface IFusedCudaKernels : IKanFeatureKernels, IPsiKernels
+public interface IFusedCudaKernels : IKanFeatureKernels, IPsiKernels, IBatchNormReluKernels
 {
     /// <summary>The device ordinal whose context the kernels are loaded into.</summary>
     int Device { get; }

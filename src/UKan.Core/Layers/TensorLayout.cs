@@ -21,6 +21,21 @@ public static class TensorLayout
         return true;
     }
 
+    /// <summary>
+    /// True when the 4-D <paramref name="t"/> (N, C, H, W) is laid out as a dense NHWC array: element (n, c, h, w) at
+    /// ((n·H + h)·W + w)·C + c, so that it is a row-major (N·H·W, C) matrix. Strides of size-1 dimensions do not matter.
+    /// </summary>
+    public static bool IsChannelsLastDense(Tensor t)
+    {
+        if (t.dim() != 4) return false;
+        var (shape, stride) = (t.shape, t.stride());
+        long c = shape[1], w = shape[3], h = shape[2];
+        long[] expected = [h * w * c, 1, w * c, c];
+        for (int d = 0; d < 4; d++)
+            if (shape[d] != 1 && stride[d] != expected[d]) return false;
+        return true;
+    }
+
     /// <summary><paramref name="t"/> itself when dense, else a contiguous copy.</summary>
     public static Tensor DenseLayout(Tensor t) => IsDense(t) ? t.alias() : t.contiguous();
 }

@@ -73,8 +73,7 @@ public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>, IBatchNorm
         var b = tokens.shape[0];
         var c = tokens.shape[2];
         var map = tokens.transpose(1, 2).reshape(b, c, h, w);
-        var normed = ConvBatchNorm.Forward(dwconv, bn, folded, map);
-        return TokenMaps.ToTokens(relu ? normed.relu() : normed);
+        return TokenMaps.ToTokens(ConvBatchNorm.Forward(dwconv, bn, folded, map, relu ? BatchNormRelu.Relu : null));
     }
 }
 

@@ -195,7 +195,11 @@ public sealed class CudaKernelModule
     public const int SharedLimit = 48 * 1024;
 
     /// <summary>Launches <paramref name="function"/> on torch's current stream of this module's device, in this device's context.</summary>
-    public void LaunchOn(IntPtr function, uint grid, int block, int sharedBytes, params object[] args)
+    public void LaunchOn(IntPtr function, uint grid, int block, int sharedBytes, params object[] args) =>
+        LaunchOn(function, (grid, 1), (block, 1), sharedBytes, args);
+
+    /// <summary><see cref="LaunchOn(IntPtr, uint, int, int, object[])"/> with a two-dimensional grid and block.</summary>
+    public void LaunchOn(IntPtr function, (uint X, uint Y) grid, (int X, int Y) block, int sharedBytes, params object[] args)
     {
         // The calling thread (e.g. autograd's device thread) may not have this device's context current yet, or may
         // have another device's current (tensors on cuda:1 while the thread's device is 0): the launch needs ours.
@@ -212,7 +216,7 @@ public sealed class CudaKernelModule
                 return h.AddrOfPinnedObject();
             }).ToArray();
             var stream = TorchCudaShim.Available ? TorchCudaShim.CurrentStream(device) : IntPtr.Zero;
-            Check(cuLaunchKernel(function, grid, 1, 1, (uint)block, 1, 1, (uint)sharedBytes, stream, parameters, IntPtr.Zero), "cuLaunchKernel");
+            Check(cuLaunchKernel(function, grid.X, grid.Y, 1, (uint)block.X, (uint)block.Y, 1, (uint)sharedBytes, stream, parameters, IntPtr.Zero), "cuLaunchKernel");
         }
         finally
         {

@@ -77,7 +77,7 @@ public static class TorchRuntime
     public static RuntimeInfo Initialize(RuntimeOptions options)
     {
         // The layers reach the fused CUDA kernels through this loader, never native code directly.
-        UKan.Layers.KanFeatures.CudaLoader ??= device => (KanCudaKernels.TryLoad(device, out var problem), problem);
+        UKan.Layers.KanFeatures.CudaLoader ??= device => (FusedCudaKernels.TryLoad(device, out var problem), problem);
         lock (Gate)
         {
             if (current is not null)

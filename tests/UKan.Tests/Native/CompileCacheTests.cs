@@ -134,7 +134,7 @@ public sealed class CompileCacheTests : IDisposable
         var shim = NativeSources.Read("torch_shim.cpp");
         Assert.Contains("extern \"C\"", shim);
         Assert.Contains("ukan_graph_replay", shim);
-        var kernels = KanCudaKernels.Source;
+        var kernels = FusedCudaKernels.Source;
         foreach (var name in new[] { "kan_features(", "kan_features_backward(", "psi_forward(", "psi_backward(" })
             Assert.Contains($"extern \"C\" __global__ void {name}", kernels);
         // The ψ kernels use the cardinal B-spline helpers defined in the first file: one program, in this order.

@@ -28,6 +28,7 @@ public static class SyncBatchNorm
         {
             if (module is not BatchNorm2d bn) continue;
             found++;
+            UKan.Layers.BatchNormRelu.Exclude(bn);   // the fused batch norm + ReLU would skip these hooks
             bool swapped = false;
             bn.register_forward_pre_hook((m, input) =>
             {

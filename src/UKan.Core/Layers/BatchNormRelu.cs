@@ -1,0 +1,177 @@
+using System.Runtime.CompilerServices;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// ReLU(BatchNorm2d(x)) in training mode as one autograd node with fused CUDA kernels: every batch norm of U-KAN
+/// (CUHK-AIM-Group/U-KAN @ b20bf63, <c>Seg_UKAN/archs.py</c>: <c>ConvLayer</c>, <c>D_ConvLayer</c>, <c>DW_bn_relu</c>)
+/// is followed by a ReLU, and PyTorch runs the pair as cuDNN's batch norm, ATen's ReLU and their two backward kernels,
+/// each a pass over the activations. The fused node computes the same function (batch statistics, biased variance
+/// for the normalisation, running statistics moved by the momentum towards the unbiased variance, num_batches_tracked
+/// counted) and keeps only x and two C-vectors for backward, where it recomputes ReLU's mask.
+/// </summary>
+/// <remarks>
+/// Used when all of these hold, else the module and ReLU run as before: training mode; a float32 CUDA tensor laid out
+/// channels-last (the default on CUDA); running statistics with a momentum (not a cumulative average); fused kernels
+/// allowed (<see cref="KanFeatures.UseFusedKernels"/>) and built; <see cref="EnvironmentVariable"/> not <c>off</c>; the
+/// layer not handed to another forward (<see cref="Exclude"/>: the synchronised batch norm of data-parallel training
+/// replaces the layer's output through hooks, which this path would skip). Evaluation mode folds the batch norm into
+/// the convolution instead (<see cref="BatchNormFold"/>). Forward hooks on the batch norm or the ReLU module do not run
+/// on this path.
+/// </remarks>
+public static class BatchNormRelu
+{
+    /// <summary>Set to <c>off</c> to run batch norm and ReLU as two modules (PyTorch's kernels) for a comparison.</summary>
+    public const string EnvironmentVariable = "UKAN_FUSED_BN_RELU";
+
+    static readonly ConditionalWeakTable<BatchNorm2d, object> excluded = [];
+    static readonly AsyncLocal<bool?> forced = new();
+
+    /// <summary>Keeps <paramref name="bn"/> on its own module forward (its hooks must run).</summary>
+    public static void Exclude(BatchNorm2d bn) => excluded.AddOrUpdate(bn, bn);
+
+    /// <summary>Whether <see cref="Exclude"/> was called for <paramref name="bn"/>.</summary>
+    public static bool IsExcluded(BatchNorm2d bn) => excluded.TryGetValue(bn, out _);
+
+    /// <summary>
+    /// relu(bn(x)): the fused node where it applies (see the class), else the two modules, <paramref name="relu"/> a
+    /// ReLU module of the network (or <see cref="Relu"/> where the network applies the function).
+    /// </summary>
+    public static Tensor Forward(BatchNorm2d bn, Tensor x, nn.Module<Tensor, Tensor> relu) =>
+        KernelsFor(bn, x) is { } kernels ? Apply(bn, x, kernels) : relu.call(bn.call(x));
+
+    /// <summary>A ReLU module for layers whose reference applies ReLU as a function (owned by no network).</summary>
+    public static nn.Module<Tensor, Tensor> Relu => relu.Value;
+    static readonly Lazy<ReLU> relu = new(() => nn.ReLU());
+
+    /// <summary>The fused kernels for this layer and input, or null where the fused node does not apply.</summary>
+    public static IBatchNormReluKernels? KernelsFor(BatchNorm2d bn, Tensor x)
+    {
+        if (!bn.training || !(forced.Value ?? !EnvironmentSwitch.IsOffIn(EnvironmentVariable)) || !KanFeatures.UseFusedKernels
+            || x.device_type != DeviceType.CUDA || x.dtype != ScalarType.Float32 || !TensorLayout.IsChannelsLastDense(x)
+            || x.numel() / Math.Max(1, x.shape[1]) <= 1
+            || bn.running_mean is null || bn.running_var is null || bn.momentum is not double momentum || momentum is <= 0 or > 1
+            || bn.weight is null || bn.bias is null
+            || IsExcluded(bn))
+            return null;
+        return KanFeatures.CudaKernels(x.device_index < 0 ? 0 : x.device_index);
+    }
+
+    /// <summary>
+    /// <paramref name="body"/>'s result with the calling flow taking the fused node or not, whatever the environment
+    /// says (comparisons of both in one process).
+    /// </summary>
+    internal static T With<T>(bool fused, Func<T> body)
+    {
+        var before = forced.Value;
+        forced.Value = fused;
+        try { return body(); }
+        finally { forced.Value = before; }
+    }
+
+    /// <summary>
+    /// relu(bn(x)) in training mode as one autograd node computed by <paramref name="kernels"/>: the CUDA kernels, or
+    /// <see cref="Torch.Instance"/> (any device; the reference the tests check against the two modules).
+    /// </summary>
+    public static Tensor Apply(BatchNorm2d bn, Tensor x, IBatchNormReluKernels kernels)
+    {
+        var momentum = bn.momentum ?? throw new ArgumentException("fused batch norm: a cumulative average (momentum null) is not supported");
+        if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
+            throw new ArgumentException("fused batch norm: an affine layer with running statistics");
+        var y = Function.apply(x, bn.weight, bn.bias, bn, kernels, momentum);
+        using (no_grad()) bn.num_batches_tracked?.add_(1);
+        return y;
+    }
+
+    /// <summary>The node: saves x, w, b and the batch's mean and invstd; backward recomputes the normalisation and ReLU's mask.</summary>
+    sealed class Function : autograd.SingleTensorFunction<Function>
+    {
+        public override string Name => "BatchNormRelu";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            HandedBackGradients.Release();
+            var (x, weight, bias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
+            var bn = (BatchNorm2d)vars[3];
+            var kernels = (IBatchNormReluKernels)vars[4];
+            var (y, mean, invstd) = kernels.BatchNormReluForward(x, weight, bias, bn.running_mean!, bn.running_var!, (double)vars[5], bn.eps);
+            ctx.save_for_backward([x, weight, bias, mean, invstd]);
+            ctx.save_data("kernels", kernels);
+            ctx.save_data("grads", (x.requires_grad, weight.requires_grad, bias.requires_grad));
+            ctx.set_materialize_grads(false);
+            return y;
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
+        {
+            HandedBackGradients.Release();
+            if (g is null || g.IsInvalid) return [null!, null!, null!, null!, null!, null!];
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var saved = ctx.get_saved_variables();
+            var (x, w, b, mean, invstd) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
+            var kernels = (IBatchNormReluKernels)ctx.get_data("kernels");
+            var (needX, needW, needB) = ((bool, bool, bool))ctx.get_data("grads");
+            var gx = g.stride().SequenceEqual(x.stride()) ? g : empty_strided(x.shape, x.stride(), dtype: g.dtype, device: g.device).copy_(g);
+            var (dx, dw, db) = kernels.BatchNormReluBackward(x, gx, mean, invstd, w, b);
+            List<Tensor> grads = [needX ? dx : null!, needW ? dw! : null!, needB ? db! : null!, null!, null!, null!];
+            foreach (var t in grads)
+                if (t is not null) HandedBackGradients.Keep(t.MoveToOuterDisposeScope());
+            return grads;
+        }
+    }
+
+    /// <summary>
+    /// The torch formulation of the fused kernels (any device): the reference they are checked against, and which
+    /// the tests check against BatchNorm2d followed by ReLU.
+    /// </summary>
+    public sealed class Torch : IBatchNormReluKernels
+    {
+        public static readonly Torch Instance = new();
+
+        static readonly long[] Reduced = [0, 2, 3];
+
+        public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
+            Tensor runningMean, Tensor runningVar, double momentum, double eps)
+        {
+            using var scope = NewDisposeScope();
+            long n = x.numel() / x.shape[1];
+            var mean = x.mean(Reduced);
+            var variance = (x - Channel(mean)).square().mean(Reduced);     // biased, what the normalisation uses
+            var invstd = (variance + eps).rsqrt();
+            var y = F.relu(Pre(x, mean, invstd, weight, bias));
+            runningMean.mul_(1 - momentum).add_(mean, alpha: momentum);
+            runningVar.mul_(1 - momentum).add_(variance * (n / (double)(n - 1)), alpha: momentum);
+            return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());
+        }
+
+        public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
+            Tensor? weight, Tensor? bias)
+        {
+            using var scope = NewDisposeScope();
+            long n = x.numel() / x.shape[1];
+            var g = grad * Pre(x, mean, invStd, weight, bias).gt(0);         // ReLU's gradient
+            var centred = x - Channel(mean);
+            var sumG = g.sum(Reduced);
+            var gradW = (g * centred).sum(Reduced) * invStd;                  // Σ g·x̂
+            var scale = weight is null ? invStd : weight * invStd;
+            var gradX = Channel(scale) * (g - Channel(sumG / n) - centred * Channel(invStd) * Channel(gradW / n));
+            return (gradX.MoveToOuterDisposeScope(), weight is null ? null : gradW.MoveToOuterDisposeScope(),
+                bias is null ? null : sumG.MoveToOuterDisposeScope());
+        }
+
+        /// <summary>(x − mean)·invstd·w + b, the pre-activation.</summary>
+        static Tensor Pre(Tensor x, Tensor mean, Tensor invstd, Tensor? weight, Tensor? bias)
+        {
+            var scale = weight is null ? invstd : invstd * weight;
+            var pre = (x - Channel(mean)) * Channel(scale);
+            return bias is null ? pre : pre + Channel(bias);
+        }
+
+        static Tensor Channel(Tensor v) => v.view(1, -1, 1, 1);
+    }
+}

@@ -1,0 +1,26 @@
+using static TorchSharp.torch;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// Training-mode batch norm followed by ReLU as one operation (<see cref="BatchNormRelu"/>): the fused CUDA kernels
+/// (UKan.Native, reached through <see cref="KanFeatures.CudaKernels"/>) and the torch formulation
+/// (<see cref="BatchNormRelu.Torch"/>, their reference) implement it.
+/// </summary>
+public interface IBatchNormReluKernels
+{
+    /// <summary>
+    /// y = max(0, (x − mean)·invstd·w + b) with the batch's per-channel mean and invstd = 1/√(var + eps) (biased
+    /// variance), for x of shape (N, C, H, W); moves the running statistics by <paramref name="momentum"/> (the
+    /// running variance towards the unbiased variance). Returns y (x's strides), mean and invstd (C each).
+    /// </summary>
+    (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
+        Tensor runningMean, Tensor runningVar, double momentum, double eps);
+
+    /// <summary>
+    /// The gradients from dL/dy = <paramref name="grad"/> (x's strides): dL/dx, dL/dw and dL/db (null when
+    /// <paramref name="weight"/> or <paramref name="bias"/> is), ReLU's mask recomputed from x.
+    /// </summary>
+    (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
+        Tensor? weight, Tensor? bias);
+}

@@ -1,0 +1,99 @@
+using UKan.Layers;
+using static TorchSharp.torch;
+using static UKan.Native.CudaKernelModule;
+
+namespace UKan.Native;
+
+/// <summary>
+/// Training-mode batch norm followed by ReLU over channels-last activations (Native/Kernels/batch_norm_relu.cu): three
+/// launches forward (per-block statistics, their merge with the running-statistics update, the normalisation with
+/// ReLU) and three backward (per-block sums of the masked gradient, their merge into dL/dw and dL/db, dL/dx). The math
+/// is that of <see cref="BatchNormRelu.Torch"/>; <c>ukan selftest --device cuda</c> compares the two.
+/// </summary>
+/// <remarks>
+/// Against cuDNN's batch norm and ATen's ReLU it reads and writes the activations fewer times (forward: x twice, y
+/// once, instead of x twice and the normalised map written, read and written again; backward: x and dy twice, dx once,
+/// instead of ReLU's mask pass and the batch norm's two), and needs no tensor between the two operations.
+/// </remarks>
+public sealed class BatchNormReluKernels : IBatchNormReluKernels
+{
+    /// <summary>The kernels of this family in the CUDA source.</summary>
+    public static readonly string[] Functions =
+        ["bn_relu_stats", "bn_relu_stats_finalize", "bn_relu_apply", "bn_relu_backward_sums", "bn_relu_backward_finalize", "bn_relu_backward_input"];
+
+    /// <summary>The thread block of the row-striding kernels: 32 channels by 8 rows.</summary>
+    static readonly (int X, int Y) TileBlock = (32, 8);
+
+    /// <summary>Warps per block of the two merge kernels (a warp per channel).</summary>
+    const int MergeWarps = 8;
+
+    readonly CudaKernelModule module;
+    readonly IntPtr stats, statsFinalize, apply, backwardSums, backwardFinalize, backwardInput;
+
+    public BatchNormReluKernels(CudaKernelModule module)
+    {
+        this.module = module;
+        (stats, statsFinalize, apply) = (module.Function("bn_relu_stats"), module.Function("bn_relu_stats_finalize"), module.Function("bn_relu_apply"));
+        (backwardSums, backwardFinalize, backwardInput) =
+            (module.Function("bn_relu_backward_sums"), module.Function("bn_relu_backward_finalize"), module.Function("bn_relu_backward_input"));
+    }
+
+    /// <summary>Whether the kernels take <paramref name="x"/>: float32 (N, C, H, W), channels-last and dense, more than one value per channel.</summary>
+    public static bool Supports(Tensor x) =>
+        x.dtype == ScalarType.Float32 && x.dim() == 4 && TensorLayout.IsChannelsLastDense(x) && x.numel() / x.shape[1] > 1;
+
+    public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
+        Tensor runningMean, Tensor runningVar, double momentum, double eps)
+    {
+        var (rows, c, grid) = Geometry(x);
+        using var scope = NewDisposeScope();
+        var y = empty_strided(x.shape, x.stride(), dtype: float32, device: x.device);
+        var mean = empty(c, dtype: float32, device: x.device);
+        var invstd = empty(c, dtype: float32, device: x.device);
+        var partial = empty(3 * grid.Y * c, dtype: float32, device: x.device);
+        module.LaunchOn(stats, grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial));
+        module.LaunchOn(statsFinalize, MergeGrid(c), (32 * MergeWarps, 1), 0, Pointer(partial), (int)grid.Y, (int)c, (float)eps, (float)momentum,
+            Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)));
+        module.LaunchOn(apply, grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));
+        return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());
+    }
+
+    public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
+        Tensor? weight, Tensor? bias)
+    {
+        if (!grad.stride().SequenceEqual(x.stride())) throw new ArgumentException("batch norm + ReLU backward: the gradient must have the input's strides");
+        var (rows, c, grid) = Geometry(x);
+        using var scope = NewDisposeScope();
+        var dx = empty_strided(x.shape, x.stride(), dtype: float32, device: x.device);
+        var gradW = weight is null ? null : empty(c, dtype: float32, device: x.device);
+        var gradB = bias is null ? null : empty(c, dtype: float32, device: x.device);
+        var partial = empty(2 * grid.Y * c, dtype: float32, device: x.device);
+        var k = empty(2 * c, dtype: float32, device: x.device);
+        module.LaunchOn(backwardSums, grid, TileBlock, 0, Pointer(x), Pointer(grad), rows, (int)c, Pointer(mean), Pointer(invStd),
+            Pointer(weight), Pointer(bias), Pointer(partial));
+        module.LaunchOn(backwardFinalize, MergeGrid(c), (32 * MergeWarps, 1), 0, Pointer(partial), (int)grid.Y, (int)c, rows, Pointer(invStd),
+            Pointer(gradW), Pointer(gradB), Pointer(k));
+        module.LaunchOn(backwardInput, grid, TileBlock, 0, Pointer(x), Pointer(grad), Pointer(dx), rows, (int)c, Pointer(mean), Pointer(invStd),
+            Pointer(weight), Pointer(bias), Pointer(k));
+        return (dx.MoveToOuterDisposeScope(), gradW?.MoveToOuterDisposeScope(), gradB?.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Rows (N·H·W), channels, and the grid of the row-striding kernels: a block column per 32 channels and as many
+    /// blocks down the rows as fill the GPU about four times over (1,024 blocks in all) while each thread still gets
+    /// four rows or more.
+    /// </summary>
+    static (long Rows, long Channels, (uint X, uint Y) Grid) Geometry(Tensor x)
+    {
+        if (!Supports(x)) throw new ArgumentException("batch norm + ReLU kernels: a float32 channels-last (N, C, H, W) tensor with more than one value per channel");
+        long c = x.shape[1], rows = x.numel() / c;
+        long tiles = (c + TileBlock.X - 1) / TileBlock.X;
+        long down = Math.Clamp((rows + 4 * TileBlock.Y - 1) / (4 * TileBlock.Y), 1, Math.Max(1, 1024 / tiles));
+        return (rows, c, ((uint)tiles, (uint)down));
+    }
+
+    static (uint X, uint Y) MergeGrid(long channels) => ((uint)((channels + MergeWarps - 1) / MergeWarps), 1);
+
+    static Tensor Float32(Tensor t) =>
+        t.dtype == ScalarType.Float32 && t.is_contiguous() ? t : throw new ArgumentException("batch norm + ReLU kernels: running statistics must be contiguous float32");
+}

@@ -1,0 +1,65 @@
+using UKan.Layers;
+using static TorchSharp.torch;
+
+namespace UKan.Native;
+
+/// <summary>
+/// The fused CUDA kernels of this toolkit on one device: the KANLinear feature kernels (<see cref="KanFeatureKernels"/>),
+/// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>) and batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
+/// compiled as one NVRTC program and loaded by
+/// <see cref="CudaKernelModule"/>; each device gets its own module (<see cref="TryLoad"/>).
+/// </summary>
+public sealed class FusedCudaKernels : IFusedCudaKernels
+{
+    /// <summary>
+    /// The kernels' CUDA source: Native/Kernels/kan_features.cu, shared_activation_psi.cu and batch_norm_relu.cu
+    /// (embedded), one NVRTC program (the ψ kernels use the cardinal B-spline helpers of the first file).
+    /// </summary>
+    public static string Source => source.Value;
+    static readonly Lazy<string> source = new(() => string.Join("\n",
+        NativeSources.Read("kan_features.cu"), NativeSources.Read("shared_activation_psi.cu"), NativeSources.Read("batch_norm_relu.cu")));
+
+    readonly CudaKernelModule module;
+    readonly KanFeatureKernels features;
+    readonly PsiKernels psi;
+    readonly BatchNormReluKernels batchNormRelu;
+
+    public string Architecture => module.Architecture;
+    public int Device => module.Device;
+    /// <summary>The cached CUBIN, and whether this process compiled it; Elapsed covers compiling (or reading) and loading.</summary>
+    public CacheOutcome? Cache => module.Cache;
+
+    /// <summary>The most bases the ψ kernels take (the size of their per-thread accumulators, less w_b and w_s).</summary>
+    public const int MaxPsiBases = PsiKernels.MaxPsiBases;
+    int IPsiKernels.MaxPsiBases => MaxPsiBases;
+
+    FusedCudaKernels(CudaKernelModule module) =>
+        (this.module, features, psi, batchNormRelu) = (module, new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module));
+
+    /// <summary>
+    /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
+    /// <paramref name="deviceIndex"/>, or returns null with the reason (no NVRTC, no driver, compile error).
+    /// </summary>
+    public static FusedCudaKernels? TryLoad(int deviceIndex, out string? problem) =>
+        CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels", [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions],
+            out problem) is { } module ? new FusedCudaKernels(module) : null;
+
+    public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => features.Forward(x, knots);
+
+    public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots) => features.BackwardInput(x, gradFeatures, knots);
+
+    public Tensor PsiForward(Tensor u, Tensor coef, Tensor? baseScale, Tensor? splineScale, BSplineBasis.UniformKnots knots) =>
+        psi.PsiForward(u, coef, baseScale, splineScale, knots);
+
+    public (Tensor? GradU, Tensor Sums) PsiBackward(Tensor u, Tensor grad, Tensor coef, Tensor? baseScale, Tensor? splineScale,
+        BSplineBasis.UniformKnots knots, bool exact, bool inputGrad) =>
+        psi.PsiBackward(u, grad, coef, baseScale, splineScale, knots, exact, inputGrad);
+
+    public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
+        Tensor runningMean, Tensor runningVar, double momentum, double eps) =>
+        batchNormRelu.BatchNormReluForward(x, weight, bias, runningMean, runningVar, momentum, eps);
+
+    public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
+        Tensor? weight, Tensor? bias) =>
+        batchNormRelu.BatchNormReluBackward(x, grad, mean, invStd, weight, bias);
+}

@@ -1,0 +1,162 @@
+// Training-mode batch norm followed by ReLU, y = max(0, (x - mean) * invstd * w + b), and its backward pass, over
+// channels-last activations: x is a row-major (rows, C) matrix with rows = N*H*W (an NHWC map, or the tokens of a KAN
+// stage). Every kernel runs on blocks of 32 x 8 threads: threadIdx.x picks a channel of the block's tile of 32, so a
+// warp reads 32 consecutive floats of one row, and the 8 threadIdx.y lanes with gridDim.y blocks stride over the rows.
+// Per channel, the reductions go thread -> block (shared memory, fixed order) -> one partial per block -> a warp per
+// channel in double (fixed order): the same input gives the same bits on every run.
+
+// The pre-activation, one expression for forward and backward so that both take the same ReLU branch.
+__device__ __forceinline__ float bn_pre(float v, float mean, float scale, float shift) {
+    return (v - mean) * scale + shift;
+}
+
+// Chan et al.'s merge of (count, mean, M2) statistics: (na, ma, qa) absorbs (nb, mb, qb).
+template <typename T>
+__device__ __forceinline__ void chan_merge(T& na, T& ma, T& qa, T nb, T mb, T qb) {
+    T n = na + nb;
+    if (nb == T(0)) return;
+    T delta = mb - ma, f = nb / n;
+    ma += delta * f;
+    qa += qb + delta * delta * na * f;
+    na = n;
+}
+
+// Pass 1 of the forward: per block and channel, (count, mean, M2) of its rows, written to partial[(3*blockIdx.y +
+// {0,1,2}) * C + c]. Each thread sums x - k and (x - k)^2 with k its own first value (two FMAs per element, and the
+// shift keeps the sums far from cancelling), then the 8 lanes merge in order.
+extern "C" __global__ void bn_relu_stats(const float* __restrict__ x, long long rows, int C, float* __restrict__ partial) {
+    __shared__ float sn[8][32], sm[8][32], sq[8][32];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    float n = 0.0f, mean = 0.0f, m2 = 0.0f;
+    if (c < C) {
+        long long r = (long long)blockIdx.y * 8 + threadIdx.y, step = (long long)gridDim.y * 8;
+        if (r < rows) {
+            float k = x[r * C + c], s1 = 0.0f, s2 = 0.0f;
+            for (; r < rows; r += step) {
+                float d = x[r * C + c] - k;
+                s1 += d;
+                s2 = fmaf(d, d, s2);
+                n += 1.0f;
+            }
+            mean = k + s1 / n;
+            m2 = fmaxf(s2 - s1 * (s1 / n), 0.0f);
+        }
+    }
+    sn[threadIdx.y][threadIdx.x] = n;
+    sm[threadIdx.y][threadIdx.x] = mean;
+    sq[threadIdx.y][threadIdx.x] = m2;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < C) {
+        for (int i = 1; i < 8; i++) chan_merge(n, mean, m2, sn[i][threadIdx.x], sm[i][threadIdx.x], sq[i][threadIdx.x]);
+        partial[(3LL * blockIdx.y) * C + c] = n;
+        partial[(3LL * blockIdx.y + 1) * C + c] = mean;
+        partial[(3LL * blockIdx.y + 2) * C + c] = m2;
+    }
+}
+
+// Pass 2 of the forward, a warp per channel: merges the G partials in double, writes the batch mean and 1/sqrt(var +
+// eps) (biased variance, as batch norm normalises with), and moves the running statistics by the momentum, the
+// running variance towards the unbiased estimate (x n/(n-1)) as torch.nn.BatchNorm2d does. Null running buffers are
+// skipped.
+extern "C" __global__ void bn_relu_stats_finalize(const float* __restrict__ partial, int G, int C, float eps, float momentum,
+                                                  float* __restrict__ mean_out, float* __restrict__ invstd_out,
+                                                  float* __restrict__ running_mean, float* __restrict__ running_var) {
+    int lane = threadIdx.x & 31, c = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (c >= C) return;
+    double n = 0.0, mean = 0.0, m2 = 0.0;
+    for (int g = lane; g < G; g += 32)
+        chan_merge<double>(n, mean, m2, partial[(3LL * g) * C + c], partial[(3LL * g + 1) * C + c], partial[(3LL * g + 2) * C + c]);
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        double nb = __shfl_down_sync(0xffffffffu, n, offset);
+        double mb = __shfl_down_sync(0xffffffffu, mean, offset);
+        double qb = __shfl_down_sync(0xffffffffu, m2, offset);
+        chan_merge<double>(n, mean, m2, nb, mb, qb);
+    }
+    if (lane != 0) return;
+    double var = m2 / n;
+    mean_out[c] = (float)mean;
+    invstd_out[c] = (float)(1.0 / sqrt(var + (double)eps));
+    if (running_mean) running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
+    if (running_var) running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * (m2 / (n - 1.0)));
+}
+
+// Pass 3 of the forward: y = ReLU(bn_pre(x)); NaN passes through as torch's ReLU lets it. w, b may be null (1, 0).
+extern "C" __global__ void bn_relu_apply(const float* __restrict__ x, float* __restrict__ y, long long rows, int C,
+                                         const float* __restrict__ mean, const float* __restrict__ invstd,
+                                         const float* __restrict__ w, const float* __restrict__ b) {
+    int c = blockIdx.x * 32 + threadIdx.x;
+    if (c >= C) return;
+    float m = mean[c], scale = invstd[c] * (w ? w[c] : 1.0f), shift = b ? b[c] : 0.0f;
+    for (long long r = (long long)blockIdx.y * 8 + threadIdx.y; r < rows; r += (long long)gridDim.y * 8) {
+        float v = bn_pre(x[r * C + c], m, scale, shift);
+        y[r * C + c] = (v > 0.0f || v != v) ? v : 0.0f;
+    }
+}
+
+// Pass 1 of the backward: with g = dy where the pre-activation is positive (ReLU's gradient) and 0 elsewhere, per
+// block and channel the sums of g and of g * (x - mean), at partial[(2*blockIdx.y + {0,1}) * C + c].
+extern "C" __global__ void bn_relu_backward_sums(const float* __restrict__ x, const float* __restrict__ dy, long long rows, int C,
+                                                 const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                 const float* __restrict__ w, const float* __restrict__ b,
+                                                 float* __restrict__ partial) {
+    __shared__ float s1[8][32], s2[8][32];
+    int c = blockIdx.x * 32 + threadIdx.x;
+    float sg = 0.0f, sgx = 0.0f;
+    if (c < C) {
+        float m = mean[c], scale = invstd[c] * (w ? w[c] : 1.0f), shift = b ? b[c] : 0.0f;
+        for (long long r = (long long)blockIdx.y * 8 + threadIdx.y; r < rows; r += (long long)gridDim.y * 8) {
+            float v = x[r * C + c];
+            float g = bn_pre(v, m, scale, shift) > 0.0f ? dy[r * C + c] : 0.0f;
+            sg += g;
+            sgx = fmaf(g, v - m, sgx);
+        }
+    }
+    s1[threadIdx.y][threadIdx.x] = sg;
+    s2[threadIdx.y][threadIdx.x] = sgx;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < C) {
+        for (int i = 1; i < 8; i++) { sg += s1[i][threadIdx.x]; sgx += s2[i][threadIdx.x]; }
+        partial[(2LL * blockIdx.y) * C + c] = sg;
+        partial[(2LL * blockIdx.y + 1) * C + c] = sgx;
+    }
+}
+
+// Pass 2 of the backward, a warp per channel: dL/db = sum g, dL/dw = invstd * sum g (x - mean) (null outputs are
+// skipped), and for pass 3 the two means k[c] = sum g / n and k[C + c] = invstd * sum g (x - mean) / n.
+extern "C" __global__ void bn_relu_backward_finalize(const float* __restrict__ partial, int G, int C, long long rows,
+                                                     const float* __restrict__ invstd, float* __restrict__ grad_w,
+                                                     float* __restrict__ grad_b, float* __restrict__ k) {
+    int lane = threadIdx.x & 31, c = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (c >= C) return;
+    double sg = 0.0, sgx = 0.0;
+    for (int g = lane; g < G; g += 32) {
+        sg += partial[(2LL * g) * C + c];
+        sgx += partial[(2LL * g + 1) * C + c];
+    }
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        sg += __shfl_down_sync(0xffffffffu, sg, offset);
+        sgx += __shfl_down_sync(0xffffffffu, sgx, offset);
+    }
+    if (lane != 0) return;
+    double is = invstd[c], gw = sgx * is;
+    if (grad_b) grad_b[c] = (float)sg;
+    if (grad_w) grad_w[c] = (float)gw;
+    k[c] = (float)(sg / (double)rows);
+    k[C + c] = (float)(gw / (double)rows);
+}
+
+// Pass 3 of the backward: dL/dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), xhat = (x - mean) * invstd.
+extern "C" __global__ void bn_relu_backward_input(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx,
+                                                  long long rows, int C, const float* __restrict__ mean,
+                                                  const float* __restrict__ invstd, const float* __restrict__ w,
+                                                  const float* __restrict__ b, const float* __restrict__ k) {
+    int c = blockIdx.x * 32 + threadIdx.x;
+    if (c >= C) return;
+    float m = mean[c], is = invstd[c], wc = w ? w[c] : 1.0f, scale = is * wc, shift = b ? b[c] : 0.0f;
+    float k1 = k[c], k2 = k[C + c], out = wc * is;
+    for (long long r = (long long)blockIdx.y * 8 + threadIdx.y; r < rows; r += (long long)gridDim.y * 8) {
+        float v = x[r * C + c];
+        float g = bn_pre(v, m, scale, shift) > 0.0f ? dy[r * C + c] : 0.0f;
+        dx[r * C + c] = out * (g - k1 - (v - m) * is * k2);
+    }
+}
