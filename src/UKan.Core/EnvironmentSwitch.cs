@@ -12,4 +12,10 @@ public static class EnvironmentSwitch
 
     /// <summary>Whether the environment variable <paramref name="name"/> turns its switch off.</summary>
     public static bool IsOffIn(string name) => IsOff(Environment.GetEnvironmentVariable(name));
+
+    /// <summary>
+    /// Whether <paramref name="value"/> turns on a switch that is off by default (UKAN_FUSED_BN_RELU until it is
+    /// measured on a GPU): <c>on</c>, <c>1</c> or <c>true</c>, read like <see cref="IsOff"/>.
+    /// </summary>
+    public static bool IsOn(string? value) => value?.Trim().ToLowerInvariant() is "on" or "1" or "true";
 }

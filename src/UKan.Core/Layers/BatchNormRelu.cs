@@ -15,9 +15,12 @@ namespace UKan.Layers;
 /// counted) and keeps only x and two C-vectors for backward, where it recomputes ReLU's mask.
 /// </summary>
 /// <remarks>
-/// Used when all of these hold, else the module and ReLU run as before: training mode; a float32 CUDA tensor laid out
-/// channels-last (the default on CUDA); running statistics with a momentum (not a cumulative average); fused kernels
-/// allowed (<see cref="KanFeatures.UseFusedKernels"/>) and built; <see cref="EnvironmentVariable"/> not <c>off</c>; the
+/// Off by default until its kernels have been checked and timed on a GPU (<c>ukan selftest --device cuda</c> compares
+/// them with the modules whatever the setting; a CPU test runs the kernel source under an emulation of CUDA's thread
+/// model): <see cref="EnvironmentVariable"/>=on turns it on. Then it is used when all of these hold, else the module
+/// and ReLU run as before: training mode; a float32 CUDA tensor laid out channels-last (the default on CUDA); an
+/// affine layer with running statistics and a momentum (not a cumulative average); fused kernels allowed
+/// (<see cref="KanFeatures.UseFusedKernels"/>) and built; the
 /// layer not handed to another forward (<see cref="Exclude"/>: the synchronised batch norm of data-parallel training
 /// replaces the layer's output through hooks, which this path would skip). Evaluation mode folds the batch norm into
 /// the convolution instead (<see cref="BatchNormFold"/>). Forward hooks on the batch norm or the ReLU module do not run
@@ -25,7 +28,7 @@ namespace UKan.Layers;
 /// </remarks>
 public static class BatchNormRelu
 {
-    /// <summary>Set to <c>off</c> to run batch norm and ReLU as two modules (PyTorch's kernels) for a comparison.</summary>
+    /// <summary>Set to <c>on</c> to run training-mode batch norm + ReLU on the GPU as the fused node (off by default: see the class).</summary>
     public const string EnvironmentVariable = "UKAN_FUSED_BN_RELU";
 
     static readonly ConditionalWeakTable<BatchNorm2d, object> excluded = [];
@@ -51,7 +54,7 @@ public static class BatchNormRelu
     /// <summary>The fused kernels for this layer and input, or null where the fused node does not apply.</summary>
     public static IBatchNormReluKernels? KernelsFor(BatchNorm2d bn, Tensor x)
     {
-        if (!bn.training || !(forced.Value ?? !EnvironmentSwitch.IsOffIn(EnvironmentVariable)) || !KanFeatures.UseFusedKernels
+        if (!bn.training || !(forced.Value ?? EnvironmentSwitch.IsOn(Environment.GetEnvironmentVariable(EnvironmentVariable))) || !KanFeatures.UseFusedKernels
             || x.device_type != DeviceType.CUDA || x.dtype != ScalarType.Float32 || !TensorLayout.IsChannelsLastDense(x)
             || x.numel() / Math.Max(1, x.shape[1]) <= 1
             || bn.running_mean is null || bn.running_var is null || bn.momentum is not double momentum || momentum is <= 0 or > 1

@@ -25,7 +25,7 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
     static readonly (int X, int Y) TileBlock = (32, 8);
 
     /// <summary>Warps per block of the two merge kernels (a warp per channel).</summary>
-    const int MergeWarps = 8;
+    internal const int MergeWarps = 8;
 
     readonly CudaKernelModule module;
     readonly IntPtr stats, statsFinalize, apply, backwardSums, backwardFinalize, backwardInput;
@@ -83,7 +83,7 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
     /// blocks down the rows as fill the GPU about four times over (1,024 blocks in all) while each thread still gets
     /// four rows or more.
     /// </summary>
-    static (long Rows, long Channels, (uint X, uint Y) Grid) Geometry(Tensor x)
+    internal static (long Rows, long Channels, (uint X, uint Y) Grid) Geometry(Tensor x)
     {
         if (!Supports(x)) throw new ArgumentException("batch norm + ReLU kernels: a float32 channels-last (N, C, H, W) tensor with more than one value per channel");
         long c = x.shape[1], rows = x.numel() / c;

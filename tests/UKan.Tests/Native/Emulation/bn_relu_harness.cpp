@@ -1,0 +1,51 @@
+// Runs the batch norm + ReLU kernels (KERNEL_SOURCE: batch_norm_relu.cu) under cuda_emulation.h in the order and
+// geometry of Native/BatchNormReluKernels.cs, forward then backward, on raw float32 files of a folder.
+// Usage: bn_relu_harness DIR ROWS C GRID_X GRID_Y MERGE_WARPS EPS MOMENTUM
+// Reads x, dy (ROWS x C), w, b, running_mean, running_var (C); writes y, mean, invstd, running_mean.out,
+// running_var.out, dx, dw, db.
+#include "cuda_emulation.h"
+#include KERNEL_SOURCE
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+static std::vector<float> load(const std::string& dir, const char* name, size_t n) {
+    std::vector<float> v(n);
+    FILE* f = fopen((dir + "/" + name).c_str(), "rb");
+    if (!f || fread(v.data(), sizeof(float), n, f) != n) { fprintf(stderr, "cannot read %s\n", name); exit(1); }
+    fclose(f);
+    return v;
+}
+
+static void save(const std::string& dir, const char* name, const std::vector<float>& v) {
+    FILE* f = fopen((dir + "/" + name).c_str(), "wb");
+    if (!f || fwrite(v.data(), sizeof(float), v.size(), f) != v.size()) { fprintf(stderr, "cannot write %s\n", name); exit(1); }
+    fclose(f);
+}
+
+int main(int argc, char** argv) {
+    if (argc != 9) { fprintf(stderr, "usage: DIR ROWS C GRID_X GRID_Y MERGE_WARPS EPS MOMENTUM\n"); return 2; }
+    std::string dir = argv[1];
+    long long rows = atoll(argv[2]);
+    int C = atoi(argv[3]);
+    unsigned gx = (unsigned)atoi(argv[4]), gy = (unsigned)atoi(argv[5]), warps = (unsigned)atoi(argv[6]);
+    float eps = (float)atof(argv[7]), momentum = (float)atof(argv[8]);
+    size_t n = (size_t)rows * C;
+    auto x = load(dir, "x", n), dy = load(dir, "dy", n), w = load(dir, "w", C), b = load(dir, "b", C);
+    auto rm = load(dir, "running_mean", C), rv = load(dir, "running_var", C);
+    std::vector<float> y(n), mean(C), invstd(C), partial(3 * (size_t)gy * C), dx(n), dw(C), db(C), sums(2 * (size_t)gy * C), k(2 * C);
+    dim3 grid{gx, gy, 1}, tile{32, 8, 1}, merge{(C + warps - 1) / warps, 1, 1}, mergeBlock{32 * warps, 1, 1};
+    launch(grid, tile, bn_relu_stats, (const float*)x.data(), rows, C, partial.data());
+    launch(merge, mergeBlock, bn_relu_stats_finalize, (const float*)partial.data(), (int)gy, C, eps, momentum, mean.data(), invstd.data(), rm.data(), rv.data());
+    launch(grid, tile, bn_relu_apply, (const float*)x.data(), y.data(), rows, C, (const float*)mean.data(), (const float*)invstd.data(),
+           (const float*)w.data(), (const float*)b.data());
+    launch(grid, tile, bn_relu_backward_sums, (const float*)x.data(), (const float*)dy.data(), rows, C, (const float*)mean.data(),
+           (const float*)invstd.data(), (const float*)w.data(), (const float*)b.data(), sums.data());
+    launch(merge, mergeBlock, bn_relu_backward_finalize, (const float*)sums.data(), (int)gy, C, rows, (const float*)invstd.data(), dw.data(), db.data(), k.data());
+    launch(grid, tile, bn_relu_backward_input, (const float*)x.data(), (const float*)dy.data(), dx.data(), rows, C, (const float*)mean.data(),
+           (const float*)invstd.data(), (const float*)w.data(), (const float*)b.data(), (const float*)k.data());
+    save(dir, "y", y); save(dir, "mean", mean); save(dir, "invstd", invstd);
+    save(dir, "running_mean.out", rm); save(dir, "running_var.out", rv);
+    save(dir, "dx", dx); save(dir, "dw", dw); save(dir, "db", db);
+    return 0;
+}

@@ -1,0 +1,68 @@
+// A test-only emulation of the parts of CUDA's execution model that the project's kernels use, so that their source
+// (src/UKan.Core/Native/Kernels/*.cu) compiles with g++ and runs on the CPU: every thread of a block is a std::thread,
+// blocks run one after another, __shared__ arrays are function statics (one block at a time uses them),
+// __syncthreads() is a barrier of the block and __shfl_down_sync a barrier of the warp around an exchange buffer.
+// It checks indexing, reductions and formulas, not speed or the GPU's memory model.
+#pragma once
+#include <barrier>
+#include <math.h>
+#include <memory>
+#include <thread>
+#include <vector>
+
+struct dim3 {
+    unsigned x = 1, y = 1, z = 1;
+};
+inline thread_local dim3 threadIdx, blockIdx;
+inline dim3 blockDim, gridDim;
+
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __restrict__ __restrict
+#define __shared__ static
+
+struct EmulatedBlock {
+    explicit EmulatedBlock(unsigned threads) : block(threads), exchange(threads) {
+        for (unsigned first = 0; first < threads; first += 32)
+            warps.push_back(std::make_unique<std::barrier<>>(threads - first < 32 ? threads - first : 32));
+    }
+    std::barrier<> block;
+    std::vector<std::unique_ptr<std::barrier<>>> warps;
+    std::vector<double> exchange;
+};
+inline thread_local EmulatedBlock* emulated_block = nullptr;
+
+inline void __syncthreads() { emulated_block->block.arrive_and_wait(); }
+
+template <typename T>
+T __shfl_down_sync(unsigned, T value, int offset) {
+    unsigned t = threadIdx.y * blockDim.x + threadIdx.x, lane = t & 31;
+    auto& warp = *emulated_block->warps[t >> 5];
+    emulated_block->exchange[t] = (double)value;   // exact for float and double
+    warp.arrive_and_wait();
+    T result = lane + offset < 32 ? (T)emulated_block->exchange[t + offset] : value;
+    warp.arrive_and_wait();
+    return result;
+}
+
+// kernel<<<grid, block>>>(args...), synchronously.
+template <typename Kernel, typename... Args>
+void launch(dim3 grid, dim3 block, Kernel kernel, Args... args) {
+    gridDim = grid;
+    blockDim = block;
+    unsigned threads = block.x * block.y * block.z;
+    for (unsigned by = 0; by < grid.y; by++)
+        for (unsigned bx = 0; bx < grid.x; bx++) {
+            EmulatedBlock sync(threads);
+            std::vector<std::thread> pool;
+            for (unsigned t = 0; t < threads; t++)
+                pool.emplace_back([&, t] {
+                    threadIdx = dim3{t % block.x, t / block.x % block.y, t / (block.x * block.y)};
+                    blockIdx = dim3{bx, by, 0};
+                    emulated_block = &sync;
+                    kernel(args...);
+                });
+            for (auto& thread : pool) thread.join();
+        }
+}
