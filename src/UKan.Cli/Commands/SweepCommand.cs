@@ -52,9 +52,8 @@ static class SweepCommand
             if (k < 1) throw new UserError($"--per-gpu {k}: must be at least 1.");
             int? epochCount = parsed.GetValue(epochs);
             SharedOptions.CheckResumeEpochs(epochCount);
-            UKan.IO.OutputGuard.CheckFolder(Path.GetFullPath(outDir), "--out", sets.Select(s => (string?)s.Path));
-            if (UKan.IO.RunDirectory.Kind(outDir) is string kind)
-                throw new UserError($"--out {outDir}: holds a {kind} run; a sweep folder holds one run folder per grid point: choose another --out.");
+            var inputs = sets.Select(s => (string?)s.Path).ToList();
+            UKan.IO.RunDirectory.CheckSweep(outDir, inputs);
 
             var rt = CommandLine.StartTorch(parsed);
             bool cuda = rt.Device.type == TorchSharp.DeviceType.CUDA;
@@ -78,6 +77,7 @@ static class SweepCommand
                 TrainCommand.CheckNewRun(ChildArgs(r, given, epochCount, [])[1..], rt.Device);
             Console.WriteLine($"sweep of {grid.Count} runs ({sets.Count} dataset(s) × {modelNames.Count} model(s) × {seedValues.Count} seed(s)) in {Path.GetFullPath(outDir)}: "
                 + $"{grid.Count - todo.Count} done, {todo.Count} to train, {slots.Count} at a time {(cuda ? $"on {gpus} GPU(s)" : "on the CPU")}");
+            using var sweepLock = UKan.IO.RunDirectory.OpenSweep(outDir, inputs);
             using var cancel = CommandLine.StopOnCtrlC("run (the runs under way stop at their next step)");
             int failed = RunAll(todo, slots, visible, r => ChildArgs(r, given, epochCount, global), Path.Combine(Path.GetFullPath(outDir), "logs"), cancel.Token);
 

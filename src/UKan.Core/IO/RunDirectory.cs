@@ -15,6 +15,8 @@ public static class RunDirectory
     public const string Diffusion = "diffusion";
     /// <summary>A <c>ukan cv</c> folder: its settings, splits, summaries and one segmentation run per fold.</summary>
     public const string CrossValidation = "cross-validation";
+    /// <summary>A <c>ukan sweep</c> folder: one segmentation run per grid point, logs/, sweep.csv and sweep.md.</summary>
+    public const string Sweep = "sweep";
 
     /// <summary>The files a run keeps directly in its folder; no other command may write them.</summary>
     public static readonly IReadOnlySet<string> OwnFiles = new HashSet<string>(StringComparer.Ordinal)
@@ -40,7 +42,62 @@ public static class RunDirectory
         return null;
     }
 
-    static string Verb(string kind) => kind switch { Diffusion => "ukan diffusion train", CrossValidation => "ukan cv", _ => "ukan train" };
+    static string Verb(string kind) => kind switch
+    {
+        Diffusion => "ukan diffusion train", CrossValidation => "ukan cv", Sweep => "ukan sweep", _ => "ukan train",
+    };
+
+    /// <summary>
+    /// Checks, writing nothing, that <paramref name="root"/> may be a sweep's folder: new, empty, a sweep folder (its
+    /// marker), or one that a sweep made before sweeps had a marker (only run folders, logs/, sweep.csv and
+    /// sweep.md). Anything else could hold files of the user's that the sweep would add to or replace.
+    /// </summary>
+    public static string CheckSweep(string root, IEnumerable<string?> inputs)
+    {
+        var full = OutputGuard.CheckFolder(Path.GetFullPath(root), "--out", inputs);
+        switch (Kind(full))
+        {
+            case Sweep: break;
+            case string other:
+                throw new UserError($"--out {root}: holds a {other} run; a sweep folder holds one run folder per grid point: choose another --out.");
+            case null when Directory.Exists(full) && !IsUnmarkedSweep(full):
+                throw new UserError($"--out {root}: not empty and not a sweep folder (no {MarkerName}); choose a new or empty folder, so that no file of yours is replaced.");
+        }
+        return full;
+    }
+
+    /// <summary>Creates (or reopens) the sweep folder that <see cref="CheckSweep"/> accepted, marks it and locks it for the sweep.</summary>
+    public static RunLock OpenSweep(string root, IEnumerable<string?> inputs)
+    {
+        var full = CheckSweep(root, inputs);
+        OutputGuard.CreateFolder(full, root, "--out");
+        var runLock = RunLock.Acquire(full, "--out");
+        try
+        {
+            if (!IsRun(full)) WriteMarker(full, Sweep);
+            // Temporaries of the sweep's own files only: its run folders have locks of their own.
+            foreach (var file in Directory.EnumerateFiles(full, ".*.tmp")) File.Delete(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            runLock.Dispose();
+            throw new UserError($"--out {root}: cannot write there ({e.Message}).");
+        }
+        return runLock;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="folder"/> is empty, or holds the logs/ folder that every sweep makes first and nothing
+    /// but what a sweep writes.
+    /// </summary>
+    static bool IsUnmarkedSweep(string folder) =>
+        !Directory.EnumerateFileSystemEntries(folder).Any()
+        || (Directory.Exists(Path.Combine(folder, "logs")) && Directory.EnumerateFileSystemEntries(folder).All(e => Path.GetFileName(e) switch
+        {
+            "logs" => Directory.Exists(e),
+            RunLock.FileName or "sweep.csv" or "sweep.md" => File.Exists(e),
+            _ => Directory.Exists(e) && Kind(e) is not null,
+        }));
 
     /// <summary>
     /// Makes <paramref name="root"/> a new run folder of <paramref name="kind"/> and locks it. It must not exist, be
@@ -95,6 +152,8 @@ public static class RunDirectory
         var found = Kind(full);
         if (found is null)
             throw new UserError($"{option} {root}: not a ukan run folder (no {MarkerName} or config.json); give the folder of a run started with '{Verb(kind)}'.");
+        if (found == Sweep && kind != Sweep)
+            throw new UserError($"{option} {root}: a sweep folder; continue the sweep with the same 'ukan sweep' command (same --out), or give one of its run folders.");
         if (found != kind)
             throw new UserError($"{option} {root}: a {found} run; continue it with '{Verb(found)} --resume {root}'.");
         var runLock = RunLock.Acquire(full, option);

@@ -32,6 +32,13 @@ public class SweepCommandTests
         Assert.Equal(SweepGrid.MeanSd(ious).Mean.ToString("F4", System.Globalization.CultureInfo.InvariantCulture), cells[3]);
         Assert.Contains("| kvasir-seg-48 | ukan | 2/2 |", File.ReadAllText(Path.Combine(output, "sweep.md")));
 
+        Assert.Equal(UKan.IO.RunDirectory.Sweep, UKan.IO.RunDirectory.Kind(output));
+        var resume = CliRunner.Run("train", "--resume", output);
+        Assert.Equal(2, resume.Code);
+        Assert.Contains("a sweep folder", resume.Stderr);
+
+        // A sweep folder from before sweeps were marked (only what a sweep writes) is taken up and marked.
+        File.Delete(Path.Combine(output, UKan.IO.RunDirectory.MarkerName));
         var lastBefore = File.GetLastWriteTimeUtc(Path.Combine(output, "kvasir-seg-48-ukan-2981", "checkpoints", "last.safetensors"));
         var second = CliRunner.Run(args);
         Assert.True(second.Code == 0, second.Stderr);
@@ -39,6 +46,7 @@ public class SweepCommandTests
         Assert.DoesNotContain("started", second.Stdout);
         Assert.Equal(lastBefore, File.GetLastWriteTimeUtc(Path.Combine(output, "kvasir-seg-48-ukan-2981", "checkpoints", "last.safetensors")));
         Assert.Equal(csv, File.ReadAllLines(Path.Combine(output, "sweep.csv")));
+        Assert.Equal(UKan.IO.RunDirectory.Sweep, UKan.IO.RunDirectory.Kind(output));
     }
 
     [Fact]
@@ -49,6 +57,20 @@ public class SweepCommandTests
         Assert.Equal(0.1, sd, 12);
         Assert.Equal((0.5, 0.0), SweepGrid.MeanSd([0.5]));
         Assert.True(double.IsNaN(SweepGrid.MeanSd([]).Mean));
+    }
+
+    [Fact]
+    public void A_folder_that_is_not_a_sweep_folder_is_refused_and_left_as_it_was()
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"ukan-sweep-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(output);
+        File.WriteAllText(Path.Combine(output, "notes.txt"), "mine");
+        File.WriteAllText(Path.Combine(output, "sweep.csv"), "my own table");
+        var r = CliRunner.Run(["sweep", "--data", Demo, "--seeds", "1", "--models", "ukan", "--out", output, "--epochs", "1"]);
+        Assert.Equal(2, r.Code);
+        Assert.Contains("not a sweep folder", r.Stderr);
+        Assert.Equal(["notes.txt", "sweep.csv"], Directory.EnumerateFileSystemEntries(output).Select(Path.GetFileName).Order().ToArray());
+        Assert.Equal("my own table", File.ReadAllText(Path.Combine(output, "sweep.csv")));
     }
 
     [Fact]
