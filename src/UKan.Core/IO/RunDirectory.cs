@@ -44,7 +44,10 @@ public static class RunDirectory
 
     static string Verb(string kind) => kind switch
     {
-        Diffusion => "ukan diffusion train", CrossValidation => "ukan cv", Sweep => "ukan sweep", _ => "ukan train",
+        Diffusion => "ukan diffusion train",
+        CrossValidation => "ukan cv",
+        Sweep => "ukan sweep",
+        _ => "ukan train",
     };
 
     /// <summary>

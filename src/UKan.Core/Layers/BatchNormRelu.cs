@@ -32,7 +32,7 @@ public static class BatchNormRelu
     public const string EnvironmentVariable = "UKAN_FUSED_BN_RELU";
 
     static readonly ConditionalWeakTable<BatchNorm2d, object> excluded = [];
-    static readonly AsyncLocal<bool?> forced = new();
+    static readonly FlowOverride forced = new();
 
     /// <summary>Keeps <paramref name="bn"/> on its own module forward (its hooks must run).</summary>
     public static void Exclude(BatchNorm2d bn) => excluded.AddOrUpdate(bn, bn);
@@ -68,13 +68,7 @@ public static class BatchNormRelu
     /// <paramref name="body"/>'s result with the calling flow taking the fused node or not, whatever the environment
     /// says (comparisons of both in one process).
     /// </summary>
-    internal static T With<T>(bool fused, Func<T> body)
-    {
-        var before = forced.Value;
-        forced.Value = fused;
-        try { return body(); }
-        finally { forced.Value = before; }
-    }
+    internal static T With<T>(bool fused, Func<T> body) => forced.With(fused, body);
 
     /// <summary>
     /// relu(bn(x)) in training mode as one autograd node computed by <paramref name="kernels"/>: the CUDA kernels, or

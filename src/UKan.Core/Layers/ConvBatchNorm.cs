@@ -36,7 +36,7 @@ public static class ConvBatchNorm
     /// <summary>The value of <see cref="EnvironmentVariable"/> that restores the official computation.</summary>
     public const string Official = "official";
 
-    static readonly AsyncLocal<bool?> forced = new();
+    static readonly FlowOverride forced = new();
 
     /// <summary>The value of <see cref="EnvironmentVariable"/> that leaves the bias out on every device, the CPU included.</summary>
     public const string Dropped = "dropped";
@@ -63,13 +63,7 @@ public static class ConvBatchNorm
     /// whatever the environment says: comparisons of both in one process, where setting the variable would reach other
     /// threads.
     /// </summary>
-    internal static T With<T>(bool dropBias, Func<T> body)
-    {
-        var before = forced.Value;
-        forced.Value = dropBias;
-        try { return body(); }
-        finally { forced.Value = before; }
-    }
+    internal static T With<T>(bool dropBias, Func<T> body) => forced.With(dropBias, body);
 
     /// <summary>
     /// bn(conv(x)), or relu(bn(conv(x))) with the ReLU module <paramref name="relu"/> (through <see cref="BatchNormRelu"/>:
