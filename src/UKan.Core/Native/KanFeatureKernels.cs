@@ -41,6 +41,15 @@ public sealed class KanFeatureKernels : IKanFeatureKernels
         return gx.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Threads per block for <paramref name="basisCount"/> bases: a multiple of a warp, at most 256, whose tile fits shared memory.</summary>
+    internal static int TileBlock(int basisCount)
+    {
+        int width = basisCount + 1;
+        int block = Math.Max(32, Math.Min(Block, SharedLimit / (width * sizeof(float)) / 32 * 32));
+        if (block * width * sizeof(float) > SharedLimit) throw new ArgumentException($"KAN features: {basisCount} bases do not fit a block's shared memory");
+        return block;
+    }
+
     /// <summary>
     /// Launches one of the two kernels over <paramref name="n"/> inputs, one thread per input; each block stages its
     /// inputs' 1+K values in shared memory, so a block has as many threads (a multiple of a warp, at most 256) as keep
@@ -49,8 +58,7 @@ public sealed class KanFeatureKernels : IKanFeatureKernels
     void LaunchTiled(IntPtr function, long n, BSplineBasis.UniformKnots knots, params IntPtr[] pointers)
     {
         int width = knots.BasisCount + 1;
-        int block = Math.Max(32, Math.Min(Block, SharedLimit / (width * sizeof(float)) / 32 * 32));
-        if (block * width * sizeof(float) > SharedLimit) throw new ArgumentException($"KAN features: {knots.BasisCount} bases do not fit a block's shared memory");
+        int block = TileBlock(knots.BasisCount);
         object[] args = [.. pointers.Cast<object>(), n, (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount];
         module.LaunchOn(function, (uint)((n + block - 1) / block), block, block * width * sizeof(float), args);
     }

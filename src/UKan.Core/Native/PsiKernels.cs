@@ -51,13 +51,18 @@ public sealed class PsiKernels : IPsiKernels
         var gradU = inputGrad ? empty_strided(u.shape, u.stride(), dtype: float32, device: u.device) : null;
         var sums = zeros(knots.BasisCount + 2, dtype: float32, device: u.device);
         long n = u.numel();
-        // A grid-stride loop over at most 1,024 blocks: partial sums stay per thread, one atomicAdd per block and value.
-        uint grid = (uint)Math.Clamp((n + Block - 1) / Block, 1, 1024);
+        uint grid = BackwardGrid(n);
         if (n > 0)
             module.LaunchOn(psiBackward, grid, Block, 0, Pointer(u), Pointer(grad), Pointer(gradU), n, Pointer(coef), Pointer(baseScale), Pointer(splineScale),
                 (float)knots.First, (float)(1.0 / knots.Step), knots.BasisCount, exact ? 1 : 0, Pointer(sums));
         return (gradU, sums);
     }
+
+    /// <summary>
+    /// Blocks of the backward kernel: a grid-stride loop over at most 1,024 blocks, so that partial sums stay per thread
+    /// and there is one atomicAdd per block and value.
+    /// </summary>
+    internal static uint BackwardGrid(long n) => (uint)Math.Clamp((n + Block - 1) / Block, 1, 1024);
 
     static void CheckPsi(Tensor u, Tensor coef, BSplineBasis.UniformKnots knots)
     {

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Runtime.InteropServices;
 using UKan.Layers;
 using UKan.Native;
 using static TorchSharp.torch;
@@ -8,45 +5,13 @@ using static TorchSharp.torch;
 namespace UKan.Tests.Native;
 
 /// <summary>
-/// The batch norm + ReLU CUDA kernels (Native/Kernels/batch_norm_relu.cu, as embedded in UKan.Core) compiled with g++
-/// under Emulation/cuda_emulation.h and launched in the order and geometry of <see cref="BatchNormReluKernels"/>
-/// (Emulation/bn_relu_harness.cpp), against <see cref="BatchNormRelu.Torch"/>: the kernels' indexing, per-block
-/// reductions, merges and formulas are checked without a GPU. (<c>ukan selftest --device cuda</c> checks them on one.)
+/// The batch norm + ReLU CUDA kernels (Native/Kernels/batch_norm_relu.cu) run on the CPU (<see cref="CudaEmulation"/>,
+/// Emulation/bn_relu_harness.cpp: the order and geometry of <see cref="BatchNormReluKernels"/>) against
+/// <see cref="BatchNormRelu.Torch"/>: the kernels' indexing, per-block reductions, merges and formulas are checked
+/// without a GPU. (<c>ukan selftest --device cuda</c> checks them on one.)
 /// </summary>
 public class BatchNormReluEmulationTests
 {
-    static readonly Lazy<string> harness = new(Compile);
-
-    static string Compile()
-    {
-        var emulation = Path.Combine(AppContext.BaseDirectory, "Native", "Emulation");
-        var dir = Directory.CreateTempSubdirectory("ukan-emulation-").FullName;
-        var source = Path.Combine(dir, "batch_norm_relu.cu");
-        File.WriteAllText(source, NativeSources.Read("batch_norm_relu.cu"));
-        var exe = Path.Combine(dir, "bn_relu_harness");
-        var (code, output) = Execute("g++", "-std=c++20", "-O1", "-pthread", $"-DKERNEL_SOURCE=\"{source}\"", "-I", emulation,
-            Path.Combine(emulation, "bn_relu_harness.cpp"), "-o", exe);
-        Assert.True(code == 0, $"g++ failed on the kernel source:\n{output}");
-        return exe;
-    }
-
-    static (int Code, string Output) Execute(string file, params string[] args)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var p = Process.Start(start)!;
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), $"{file} did not finish");
-        return (p.ExitCode, stdout.Result + stderr.Result);
-    }
-
-    static void Write(string dir, string name, Tensor t) =>
-        File.WriteAllBytes(Path.Combine(dir, name), MemoryMarshal.AsBytes(t.contiguous().data<float>().ToArray().AsSpan()).ToArray());
-
-    static Tensor Read(string dir, string name, params long[] shape) =>
-        tensor(MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Path.Combine(dir, name))).ToArray()).view(shape);
-
     /// <summary>
     /// Shapes: a partial tile of 32 channels and few rows; two tiles; 48 blocks down the rows (more partials than a
     /// warp's lanes, so the merge's strided loop and shuffles both run).
@@ -70,30 +35,27 @@ public class BatchNormReluEmulationTests
         const double eps = 1e-5, momentum = 0.1;
         var (rows, channels, grid) = BatchNormReluKernels.Geometry(x);
 
-        var dir = Directory.CreateTempSubdirectory("ukan-bnrelu-").FullName;
-        Write(dir, "x", nhwc);
-        Write(dir, "dy", dy.permute(0, 2, 3, 1));
-        Write(dir, "w", weight);
-        Write(dir, "b", bias);
-        Write(dir, "running_mean", runningMean);
-        Write(dir, "running_var", runningVar);
-        var (code, output) = Execute(harness.Value, dir, rows.ToString(CultureInfo.InvariantCulture), channels.ToString(CultureInfo.InvariantCulture),
-            grid.X.ToString(CultureInfo.InvariantCulture), grid.Y.ToString(CultureInfo.InvariantCulture),
-            BatchNormReluKernels.MergeWarps.ToString(CultureInfo.InvariantCulture), eps.ToString("R", CultureInfo.InvariantCulture),
-            momentum.ToString("R", CultureInfo.InvariantCulture));
-        Assert.True(code == 0, output);
+        var dir = CudaEmulation.Folder();
+        CudaEmulation.Write(dir, "x", nhwc);
+        CudaEmulation.Write(dir, "dy", dy.permute(0, 2, 3, 1));
+        CudaEmulation.Write(dir, "w", weight);
+        CudaEmulation.Write(dir, "b", bias);
+        CudaEmulation.Write(dir, "running_mean", runningMean);
+        CudaEmulation.Write(dir, "running_var", runningVar);
+        CudaEmulation.Run("bn_relu_harness", dir, rows, channels, grid.X, grid.Y, BatchNormReluKernels.MergeWarps,
+            CudaEmulation.Text(eps), CudaEmulation.Text(momentum));
 
         var reference = BatchNormRelu.Torch.Instance;
         var (rm, rv) = (runningMean.clone(), runningVar.clone());
         var (y, mean, invstd) = reference.BatchNormReluForward(x, weight, bias, rm, rv, momentum, eps);
         var (dx, dw, db) = reference.BatchNormReluBackward(x, dy, mean, invstd, weight, bias);
-        TestTorch.AssertClose(mean, Read(dir, "mean", c), 1e-6, 1e-5, "mean");
-        TestTorch.AssertClose(invstd, Read(dir, "invstd", c), 1e-6, 1e-5, "invstd");
-        TestTorch.AssertClose(rm, Read(dir, "running_mean.out", c), 1e-6, 1e-5, "running mean");
-        TestTorch.AssertClose(rv, Read(dir, "running_var.out", c), 1e-6, 1e-5, "running variance");
-        TestTorch.AssertClose(y.permute(0, 2, 3, 1), Read(dir, "y", n, h, w, c), 1e-5, 1e-5, "output");
-        TestTorch.AssertClose(dx.permute(0, 2, 3, 1), Read(dir, "dx", n, h, w, c), 1e-5, 1e-4, "dx");
-        TestTorch.AssertClose(dw!, Read(dir, "dw", c), 1e-5, 1e-4, "dw");
-        TestTorch.AssertClose(db!, Read(dir, "db", c), 1e-5, 1e-4, "db");
+        TestTorch.AssertClose(mean, CudaEmulation.Read(dir, "mean", c), 1e-6, 1e-5, "mean");
+        TestTorch.AssertClose(invstd, CudaEmulation.Read(dir, "invstd", c), 1e-6, 1e-5, "invstd");
+        TestTorch.AssertClose(rm, CudaEmulation.Read(dir, "running_mean.out", c), 1e-6, 1e-5, "running mean");
+        TestTorch.AssertClose(rv, CudaEmulation.Read(dir, "running_var.out", c), 1e-6, 1e-5, "running variance");
+        TestTorch.AssertClose(y.permute(0, 2, 3, 1), CudaEmulation.Read(dir, "y", n, h, w, c), 1e-5, 1e-5, "output");
+        TestTorch.AssertClose(dx.permute(0, 2, 3, 1), CudaEmulation.Read(dir, "dx", n, h, w, c), 1e-5, 1e-4, "dx");
+        TestTorch.AssertClose(dw!, CudaEmulation.Read(dir, "dw", c), 1e-5, 1e-4, "dw");
+        TestTorch.AssertClose(db!, CudaEmulation.Read(dir, "db", c), 1e-5, 1e-4, "db");
     }
 }

@@ -1,14 +1,20 @@
 // A test-only emulation of the parts of CUDA's execution model that the project's kernels use, so that their source
 // (src/UKan.Core/Native/Kernels/*.cu) compiles with g++ and runs on the CPU: every thread of a block is a std::thread,
-// blocks run one after another, __shared__ arrays are function statics (one block at a time uses them),
-// __syncthreads() is a barrier of the block and __shfl_down_sync a barrier of the warp around an exchange buffer.
-// It checks indexing, reductions and formulas, not speed or the GPU's memory model.
+// blocks run one after another, __shared__ arrays are function statics (one block at a time uses them), dynamic shared
+// memory (`extern __shared__ T name[];`, which the test rewrites to emulated_dynamic_shared) is one buffer per launch,
+// __syncthreads() is a barrier of the block, __shfl_down_sync a barrier of the warp around an exchange buffer, and
+// atomicAdd a lock. It checks indexing, reductions and formulas, not speed or the GPU's memory model.
 #pragma once
+#include <algorithm>
 #include <barrier>
 #include <math.h>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
+
+using std::max;
+using std::min;
 
 struct dim3 {
     unsigned x = 1, y = 1, z = 1;
@@ -35,6 +41,16 @@ inline thread_local EmulatedBlock* emulated_block = nullptr;
 
 inline void __syncthreads() { emulated_block->block.arrive_and_wait(); }
 
+inline std::vector<unsigned char> emulated_dynamic_shared;
+inline std::mutex emulated_atomics;
+
+inline float atomicAdd(float* address, float value) {
+    std::lock_guard<std::mutex> hold(emulated_atomics);
+    float old = *address;
+    *address = old + value;
+    return old;
+}
+
 template <typename T>
 T __shfl_down_sync(unsigned, T value, int offset) {
     unsigned t = threadIdx.y * blockDim.x + threadIdx.x, lane = t & 31;
@@ -46,9 +62,10 @@ T __shfl_down_sync(unsigned, T value, int offset) {
     return result;
 }
 
-// kernel<<<grid, block>>>(args...), synchronously.
+// kernel<<<grid, block, sharedBytes>>>(args...), synchronously.
 template <typename Kernel, typename... Args>
-void launch(dim3 grid, dim3 block, Kernel kernel, Args... args) {
+void launch_shared(dim3 grid, dim3 block, size_t sharedBytes, Kernel kernel, Args... args) {
+    emulated_dynamic_shared.assign(sharedBytes, 0);
     gridDim = grid;
     blockDim = block;
     unsigned threads = block.x * block.y * block.z;
@@ -65,4 +82,10 @@ void launch(dim3 grid, dim3 block, Kernel kernel, Args... args) {
                 });
             for (auto& thread : pool) thread.join();
         }
+}
+
+// kernel<<<grid, block>>>(args...), synchronously.
+template <typename Kernel, typename... Args>
+void launch(dim3 grid, dim3 block, Kernel kernel, Args... args) {
+    launch_shared(grid, block, 0, kernel, args...);
 }

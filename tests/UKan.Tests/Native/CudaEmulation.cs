@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using UKan.Native;
+using static TorchSharp.torch;
+
+namespace UKan.Tests.Native;
+
+/// <summary>
+/// Runs the project's CUDA kernels on the CPU: the fused program's source (<see cref="FusedCudaKernels.Source"/>, what
+/// NVRTC compiles on a GPU machine) compiled with g++ under Emulation/cuda_emulation.h into one of the harnesses in
+/// Emulation/, which launch the kernels in the geometry of their C# launchers and exchange raw float32 files.
+/// </summary>
+static partial class CudaEmulation
+{
+    static readonly ConcurrentDictionary<string, Lazy<string>> harnesses = new();
+
+    /// <summary>The harness Emulation/<paramref name="name"/>.cpp, compiled once per test process.</summary>
+    public static string Harness(string name) => harnesses.GetOrAdd(name, n => new Lazy<string>(() => Compile(n))).Value;
+
+    static string Compile(string name)
+    {
+        var emulation = Path.Combine(AppContext.BaseDirectory, "Native", "Emulation");
+        var dir = Directory.CreateTempSubdirectory($"ukan-emulation-{name}-").FullName;
+        var source = Path.Combine(dir, "fused_kernels.cu");
+        // Dynamic shared memory has no static counterpart: `extern __shared__ T name[];` becomes the launch's buffer.
+        File.WriteAllText(source, DynamicShared().Replace(FusedCudaKernels.Source, "$1* $2 = ($1*)emulated_dynamic_shared.data();"));
+        var exe = Path.Combine(dir, name);
+        var (code, output) = Execute("g++", "-std=c++20", "-O1", "-pthread", $"-DKERNEL_SOURCE=\"{source}\"", "-I", emulation,
+            Path.Combine(emulation, name + ".cpp"), "-o", exe);
+        Assert.True(code == 0, $"g++ failed on the kernel source with harness {name}:\n{output}");
+        return exe;
+    }
+
+    [GeneratedRegex(@"extern __shared__ (\w+) (\w+)\[\];")]
+    private static partial Regex DynamicShared();
+
+    /// <summary>Runs a harness with <paramref name="args"/> (numbers in the invariant culture); fails the test on a non-zero exit.</summary>
+    public static void Run(string harness, params object[] args)
+    {
+        var (code, output) = Execute(Harness(harness), args.Select(a => Convert.ToString(a, CultureInfo.InvariantCulture)!).ToArray());
+        Assert.True(code == 0, $"{harness} exited with {code}:\n{output}");
+    }
+
+    static (int Code, string Output) Execute(string file, params string[] args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var p = Process.Start(start)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(TimeSpan.FromMinutes(3)), $"{file} did not finish");
+        return (p.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    /// <summary>A new folder for one exchange.</summary>
+    public static string Folder() => Directory.CreateTempSubdirectory("ukan-emulated-").FullName;
+
+    /// <summary>Writes <paramref name="t"/>'s elements in its logical (row-major) order as raw float32.</summary>
+    public static void Write(string dir, string name, Tensor t) =>
+        File.WriteAllBytes(Path.Combine(dir, name), MemoryMarshal.AsBytes(t.contiguous().to(float32).data<float>().ToArray().AsSpan()).ToArray());
+
+    /// <summary>Reads a raw float32 file as a tensor of <paramref name="shape"/>.</summary>
+    public static Tensor Read(string dir, string name, params long[] shape) =>
+        tensor(MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Path.Combine(dir, name))).ToArray()).view(shape);
+
+    /// <summary>A float's round-trip text, for passing scalars to a harness.</summary>
+    public static string Text(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+}

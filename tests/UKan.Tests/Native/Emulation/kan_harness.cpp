@@ -1,0 +1,64 @@
+// Runs the KANLinear feature kernels or ALL U-KAN's psi kernels (KERNEL_SOURCE: the fused program's source) under
+// cuda_emulation.h in the geometry of Native/KanFeatureKernels.cs and Native/PsiKernels.cs, on raw float32 files.
+// Usage: kan_harness features DIR N K T0 INV_H BLOCK      reads x (N), gfeat (N*(K+1)); writes feat, gx
+//        kan_harness psi DIR N K T0 INV_H EXACT GRID      reads u, g (N), c (K), wb, ws (1 each, files optional);
+//                                                        writes out, gu (N), acc (K+2)
+#include "cuda_emulation.h"
+#include KERNEL_SOURCE
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+static std::vector<float> load(const std::string& dir, const char* name, size_t n, bool optional = false) {
+    std::vector<float> v(n);
+    FILE* f = fopen((dir + "/" + name).c_str(), "rb");
+    if (!f && optional) return {};
+    if (!f || fread(v.data(), sizeof(float), n, f) != n) { fprintf(stderr, "cannot read %s\n", name); exit(1); }
+    fclose(f);
+    return v;
+}
+
+static void save(const std::string& dir, const char* name, const std::vector<float>& v) {
+    FILE* f = fopen((dir + "/" + name).c_str(), "wb");
+    if (!f || fwrite(v.data(), sizeof(float), v.size(), f) != v.size()) { fprintf(stderr, "cannot write %s\n", name); exit(1); }
+    fclose(f);
+}
+
+int main(int argc, char** argv) {
+    if (argc != 8 && argc != 9) { fprintf(stderr, "usage: see the file's head\n"); return 2; }
+    std::string mode = argv[1], dir = argv[2];
+    long long n = atoll(argv[3]);
+    int K = atoi(argv[4]), width = K + 1;
+    float t0 = (float)atof(argv[5]), inv_h = (float)atof(argv[6]);
+    if (mode == "features") {
+        unsigned block = (unsigned)atoi(argv[7]), grid = (unsigned)((n + block - 1) / block);
+        auto x = load(dir, "x", n), gfeat = load(dir, "gfeat", n * width);
+        std::vector<float> feat(n * width), gx(n);
+        size_t shared = (size_t)block * width * sizeof(float);
+        launch_shared(dim3{grid, 1, 1}, dim3{block, 1, 1}, shared, kan_features, (const float*)x.data(), feat.data(), n, t0, inv_h, K);
+        launch_shared(dim3{grid, 1, 1}, dim3{block, 1, 1}, shared, kan_features_backward, (const float*)x.data(), (const float*)gfeat.data(),
+                      gx.data(), n, t0, inv_h, K);
+        save(dir, "feat", feat);
+        save(dir, "gx", gx);
+        return 0;
+    }
+    if (mode == "psi" && argc == 9) {
+        int exact = atoi(argv[7]);
+        unsigned backwardGrid = (unsigned)atoi(argv[8]), block = 256, grid = (unsigned)((n + block - 1) / block);
+        auto u = load(dir, "u", n), g = load(dir, "g", n), c = load(dir, "c", K);
+        auto wb = load(dir, "wb", 1, true), ws = load(dir, "ws", 1, true);
+        const float* wbp = wb.empty() ? nullptr : wb.data();
+        const float* wsp = ws.empty() ? nullptr : ws.data();
+        std::vector<float> out(n), gu(n), acc(K + 2, 0.0f);
+        launch(dim3{grid, 1, 1}, dim3{block, 1, 1}, psi_forward, (const float*)u.data(), out.data(), n, (const float*)c.data(), wbp, wsp, t0, inv_h, K);
+        launch(dim3{backwardGrid, 1, 1}, dim3{block, 1, 1}, psi_backward, (const float*)u.data(), (const float*)g.data(), gu.data(), n,
+               (const float*)c.data(), wbp, wsp, t0, inv_h, K, exact, acc.data());
+        save(dir, "out", out);
+        save(dir, "gu", gu);
+        save(dir, "acc", acc);
+        return 0;
+    }
+    fprintf(stderr, "unknown mode %s\n", mode.c_str());
+    return 2;
+}

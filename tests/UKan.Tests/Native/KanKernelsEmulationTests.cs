@@ -1,0 +1,73 @@
+using UKan.Layers;
+using UKan.Native;
+using static TorchSharp.torch;
+
+namespace UKan.Tests.Native;
+
+/// <summary>
+/// The KANLinear feature kernels (Native/Kernels/kan_features.cu) and ALL U-KAN's ψ kernels (shared_activation_psi.cu)
+/// run on the CPU (<see cref="CudaEmulation"/>, Emulation/kan_harness.cpp: the geometry of <see cref="KanFeatureKernels"/>
+/// and <see cref="PsiKernels"/>) against the torch formulations they replace, so that a change to either is checked
+/// without a GPU. (<c>ukan selftest --device cuda</c> compares the same on one.)
+/// </summary>
+public class KanKernelsEmulationTests
+{
+    /// <summary>U-KAN's grid (5 intervals, K = 8) and a finer one (K = 13), over a count of inputs whose last block is partly empty.</summary>
+    [Theory]
+    [InlineData(5)]
+    [InlineData(10)]
+    public void The_feature_kernels_compute_the_torch_formulation(int gridSize)
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        var knots = BSplineBasis.TryUniform(BSplineBasis.MakeKnots(gridSize, 3, -1, 1), 3)!.Value;
+        var gen = new Generator(23);
+        var x = randn(37, 29, generator: gen) * 1.7;          // spans the grid and beyond it on both sides
+        var reference = KanFeatures.Torch.Instance.Forward(x, knots);
+        var gfeat = randn(reference.shape, generator: gen);
+        var dir = CudaEmulation.Folder();
+        CudaEmulation.Write(dir, "x", x);
+        CudaEmulation.Write(dir, "gfeat", gfeat);
+        CudaEmulation.Run("kan_harness", "features", dir, x.numel(), knots.BasisCount, CudaEmulation.Text((float)knots.First),
+            CudaEmulation.Text((float)(1.0 / knots.Step)), KanFeatureKernels.TileBlock(knots.BasisCount));
+        TestTorch.AssertClose(reference, CudaEmulation.Read(dir, "feat", reference.shape), 1e-6, 1e-5, "features");
+        TestTorch.AssertClose(KanFeatures.Torch.Instance.BackwardInput(x, gfeat, knots), CudaEmulation.Read(dir, "gx", x.shape), 1e-5, 1e-4,
+            "dL/dx");
+    }
+
+    [Theory]
+    [InlineData(SplineGradient.GradFree)]
+    [InlineData(SplineGradient.ExactRecompute)]
+    public void The_psi_kernels_compute_the_torch_formulation(SplineGradient gradient)
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        var psi = new SharedActivation(new SharedActivationOptions { Gradient = gradient });
+        var gen = new Generator(29);
+        using (no_grad())
+        {
+            psi.Coefficients.copy_(randn(psi.BasisCount, generator: gen) * 0.3);
+            psi.BaseScale!.fill_(0.7);
+            psi.SplineScale!.fill_(1.3);
+        }
+        var u = (randn(2, 7, 9, 11, generator: gen) * 1.6).requires_grad_(true);
+        var g = randn(u.shape, generator: gen);
+        var y = psi.call(u);
+        var grads = autograd.grad([(y * g).sum()], [u, psi.Coefficients, psi.BaseScale!, psi.SplineScale!]);
+        var knots = BSplineBasis.TryUniform(psi.Knots(CPU), 3)!.Value;
+
+        var dir = CudaEmulation.Folder();
+        CudaEmulation.Write(dir, "u", u.detach());
+        CudaEmulation.Write(dir, "g", g);
+        CudaEmulation.Write(dir, "c", psi.Coefficients.detach());
+        CudaEmulation.Write(dir, "wb", psi.BaseScale!.detach());
+        CudaEmulation.Write(dir, "ws", psi.SplineScale!.detach());
+        long n = u.numel();
+        CudaEmulation.Run("kan_harness", "psi", dir, n, knots.BasisCount, CudaEmulation.Text((float)knots.First),
+            CudaEmulation.Text((float)(1.0 / knots.Step)), gradient == SplineGradient.ExactRecompute ? 1 : 0, PsiKernels.BackwardGrid(n));
+        TestTorch.AssertClose(y, CudaEmulation.Read(dir, "out", u.shape), 1e-6, 1e-5, "ψ(u)");
+        TestTorch.AssertClose(grads[0], CudaEmulation.Read(dir, "gu", u.shape), 1e-6, 1e-5, "dL/du");
+        TestTorch.AssertClose(cat([grads[1], grads[2], grads[3]]), CudaEmulation.Read(dir, "acc", psi.BasisCount + 2), 1e-4, 1e-4,
+            "dL/dc, dL/dw_b, dL/dw_s");
+    }
+}
