@@ -79,9 +79,7 @@ public static class BatchNormRelu
         var momentum = bn.momentum ?? throw new ArgumentException("fused batch norm: a cumulative average (momentum null) is not supported");
         if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
             throw new ArgumentException("fused batch norm: an affine layer with running statistics");
-        var y = Function.apply(x, bn.weight, bn.bias, bn, kernels, momentum);
-        using (no_grad()) bn.num_batches_tracked?.add_(1);
-        return y;
+        return Function.apply(x, bn.weight, bn.bias, bn, kernels, momentum);
     }
 
     /// <summary>The node: saves x, w, b and the batch's mean and invstd; backward recomputes the normalisation and ReLU's mask.</summary>
@@ -95,7 +93,8 @@ public static class BatchNormRelu
             var (x, weight, bias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
             var bn = (BatchNorm2d)vars[3];
             var kernels = (IBatchNormReluKernels)vars[4];
-            var (y, mean, invstd) = kernels.BatchNormReluForward(x, weight, bias, bn.running_mean!, bn.running_var!, (double)vars[5], bn.eps);
+            var (y, mean, invstd) = kernels.BatchNormReluForward(x, weight, bias, bn.running_mean!, bn.running_var!, bn.num_batches_tracked,
+                (double)vars[5], bn.eps);
             ctx.save_for_backward([x, weight, bias, mean, invstd]);
             ctx.save_data("kernels", kernels);
             ctx.save_data("grads", (x.requires_grad, weight.requires_grad, bias.requires_grad));
@@ -133,7 +132,7 @@ public static class BatchNormRelu
         static readonly long[] Reduced = [0, 2, 3];
 
         public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-            Tensor runningMean, Tensor runningVar, double momentum, double eps)
+            Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps)
         {
             using var scope = NewDisposeScope();
             long n = x.numel() / x.shape[1];
@@ -143,6 +142,7 @@ public static class BatchNormRelu
             var y = F.relu(Pre(x, mean, invstd, weight, bias));
             runningMean.mul_(1 - momentum).add_(mean, alpha: momentum);
             runningVar.mul_(1 - momentum).add_(variance * (n / (double)(n - 1)), alpha: momentum);
+            batchesTracked?.add_(1);
             return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());
         }
 

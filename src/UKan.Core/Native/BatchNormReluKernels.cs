@@ -43,8 +43,10 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         x.dtype == ScalarType.Float32 && x.dim() == 4 && TensorLayout.IsChannelsLastDense(x) && x.numel() / x.shape[1] > 1;
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, double momentum, double eps)
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps)
     {
+        if (batchesTracked is not null && (batchesTracked.dtype != ScalarType.Int64 || batchesTracked.numel() != 1))
+            throw new ArgumentException("batch norm + ReLU kernels: num_batches_tracked must be one int64");
         var (rows, c, grid) = Geometry(x);
         using var scope = NewDisposeScope();
         var y = empty_strided(x.shape, x.stride(), dtype: float32, device: x.device);
@@ -53,7 +55,7 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         var partial = empty(3 * grid.Y * c, dtype: float32, device: x.device);
         module.LaunchOn(stats, grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial));
         module.LaunchOn(statsFinalize, MergeGrid(c), (32 * MergeWarps, 1), 0, Pointer(partial), (int)grid.Y, (int)c, (float)eps, (float)momentum,
-            Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)));
+            Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)), TensorPointer.OfInt64(batchesTracked));
         module.LaunchOn(apply, grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));
         return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());
     }

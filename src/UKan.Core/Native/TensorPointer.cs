@@ -2,9 +2,18 @@ using static TorchSharp.torch;
 
 namespace UKan.Native;
 
-/// <summary>The device address of a float32 tensor's first element, for native calls (CUDA kernels, NCCL).</summary>
+/// <summary>The device address of a tensor's first element, for native calls (CUDA kernels, NCCL).</summary>
 public static class TensorPointer
 {
+    /// <summary>Of an int64 tensor (a counter such as a batch norm's num_batches_tracked); zero for null.</summary>
+    public static IntPtr OfInt64(Tensor? t)
+    {
+        if (t is null) return IntPtr.Zero;
+        using var storage = t.storage<long>();
+        return storage.data_ptr() + (nint)(t.storage_offset() * sizeof(long));
+    }
+
+    /// <summary>Of a float32 tensor; zero for null.</summary>
     public static IntPtr Of(Tensor? t)
     {
         if (t is null) return IntPtr.Zero;

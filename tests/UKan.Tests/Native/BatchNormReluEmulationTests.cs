@@ -47,7 +47,7 @@ public class BatchNormReluEmulationTests
 
         var reference = BatchNormRelu.Torch.Instance;
         var (rm, rv) = (runningMean.clone(), runningVar.clone());
-        var (y, mean, invstd) = reference.BatchNormReluForward(x, weight, bias, rm, rv, momentum, eps);
+        var (y, mean, invstd) = reference.BatchNormReluForward(x, weight, bias, rm, rv, null, momentum, eps);
         var (dx, dw, db) = reference.BatchNormReluBackward(x, dy, mean, invstd, weight, bias);
         TestTorch.AssertClose(mean, CudaEmulation.Read(dir, "mean", c), 1e-6, 1e-5, "mean");
         TestTorch.AssertClose(invstd, CudaEmulation.Read(dir, "invstd", c), 1e-6, 1e-5, "invstd");
@@ -57,5 +57,6 @@ public class BatchNormReluEmulationTests
         TestTorch.AssertClose(dx.permute(0, 2, 3, 1), CudaEmulation.Read(dir, "dx", n, h, w, c), 1e-5, 1e-4, "dx");
         TestTorch.AssertClose(dw!, CudaEmulation.Read(dir, "dw", c), 1e-5, 1e-4, "dw");
         TestTorch.AssertClose(db!, CudaEmulation.Read(dir, "db", c), 1e-5, 1e-4, "db");
+        Assert.Equal(8f, CudaEmulation.Read(dir, "batches", 1).item<float>());   // counted once, in the statistics merge
     }
 }

@@ -56,11 +56,13 @@ extern "C" __global__ void bn_relu_stats(const float* __restrict__ x, long long 
 
 // Pass 2 of the forward, a warp per channel: merges the G partials in double, writes the batch mean and 1/sqrt(var +
 // eps) (biased variance, as batch norm normalises with), and moves the running statistics by the momentum, the
-// running variance towards the unbiased estimate (x n/(n-1)) as torch.nn.BatchNorm2d does. Null running buffers are
-// skipped.
+// running variance towards the unbiased estimate (x n/(n-1)) as torch.nn.BatchNorm2d does; the first thread also
+// counts the batch in num_batches_tracked (one launch fewer than a separate add). Null buffers are skipped.
 extern "C" __global__ void bn_relu_stats_finalize(const float* __restrict__ partial, int G, int C, float eps, float momentum,
                                                   float* __restrict__ mean_out, float* __restrict__ invstd_out,
-                                                  float* __restrict__ running_mean, float* __restrict__ running_var) {
+                                                  float* __restrict__ running_mean, float* __restrict__ running_var,
+                                                  long long* __restrict__ batches_tracked) {
+    if (batches_tracked && blockIdx.x == 0 && threadIdx.x == 0) batches_tracked[0] += 1;
     int lane = threadIdx.x & 31, c = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (c >= C) return;
     double n = 0.0, mean = 0.0, m2 = 0.0;

@@ -2,7 +2,7 @@
 // geometry of Native/BatchNormReluKernels.cs, forward then backward, on raw float32 files of a folder.
 // Usage: bn_relu_harness DIR ROWS C GRID_X GRID_Y MERGE_WARPS EPS MOMENTUM
 // Reads x, dy (ROWS x C), w, b, running_mean, running_var (C); writes y, mean, invstd, running_mean.out,
-// running_var.out, dx, dw, db.
+// running_var.out, dx, dw, db, and batches (num_batches_tracked after the forward, from 7, as a float).
 #include "cuda_emulation.h"
 #include KERNEL_SOURCE
 #include <cstdio>
@@ -33,10 +33,11 @@ int main(int argc, char** argv) {
     size_t n = (size_t)rows * C;
     auto x = load(dir, "x", n), dy = load(dir, "dy", n), w = load(dir, "w", C), b = load(dir, "b", C);
     auto rm = load(dir, "running_mean", C), rv = load(dir, "running_var", C);
+    long long batches = 7;
     std::vector<float> y(n), mean(C), invstd(C), partial(3 * (size_t)gy * C), dx(n), dw(C), db(C), sums(2 * (size_t)gy * C), k(2 * C);
     dim3 grid{gx, gy, 1}, tile{32, 8, 1}, merge{(C + warps - 1) / warps, 1, 1}, mergeBlock{32 * warps, 1, 1};
     launch(grid, tile, bn_relu_stats, (const float*)x.data(), rows, C, partial.data());
-    launch(merge, mergeBlock, bn_relu_stats_finalize, (const float*)partial.data(), (int)gy, C, eps, momentum, mean.data(), invstd.data(), rm.data(), rv.data());
+    launch(merge, mergeBlock, bn_relu_stats_finalize, (const float*)partial.data(), (int)gy, C, eps, momentum, mean.data(), invstd.data(), rm.data(), rv.data(), &batches);
     launch(grid, tile, bn_relu_apply, (const float*)x.data(), y.data(), rows, C, (const float*)mean.data(), (const float*)invstd.data(),
            (const float*)w.data(), (const float*)b.data());
     launch(grid, tile, bn_relu_backward_sums, (const float*)x.data(), (const float*)dy.data(), rows, C, (const float*)mean.data(),
@@ -47,5 +48,6 @@ int main(int argc, char** argv) {
     save(dir, "y", y); save(dir, "mean", mean); save(dir, "invstd", invstd);
     save(dir, "running_mean.out", rm); save(dir, "running_var.out", rv);
     save(dir, "dx", dx); save(dir, "dw", dw); save(dir, "db", db);
+    save(dir, "batches", std::vector<float>{(float)batches});
     return 0;
 }
