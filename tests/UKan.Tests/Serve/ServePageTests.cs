@@ -1,13 +1,12 @@
-using Microsoft.Playwright;
 using UKan.Serve;
 
 namespace UKan.Tests.Serve;
 
 /// <summary>
-/// The page of <c>ukan serve</c> in a real browser: Debian's chromium driven by Playwright (its own browser download
-/// needs the internet; the system's chromium is used through <c>ExecutablePath</c>). A demo image is chosen in the
-/// page, the overlay appears, and the foreground pixel count the page shows is that of <c>ukan predict</c>'s mask.
-/// Without a chromium the test fails (CI installs one: .ci/run).
+/// The page of <c>ukan serve</c> in a real browser: Debian's chromium, headless, driven over the DevTools protocol
+/// (<see cref="HeadlessChromium"/>). A demo image is chosen in the page's file input, the overlay appears, and the
+/// foreground pixel count the page shows is that of <c>ukan predict</c>'s mask. Without a chromium the test fails (CI
+/// installs one: .ci/run).
 /// </summary>
 public class ServePageTests
 {
@@ -34,33 +33,26 @@ public class ServePageTests
         await using var server = SegmentServer.Create(segmenter, new ServeOptions { Port = 0 });
         var url = await server.StartAsync(Ct);
 
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = chromium,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        });
-        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
-        await page.GotoAsync(url);
-        await page.WaitForFunctionAsync("() => document.getElementById('model').textContent.includes('parameters')");
+        await using var page = await HeadlessChromium.LaunchAsync(chromium!, 1280, 900, Ct);
+        await page.NavigateAsync(url, Ct);
+        await page.WaitForAsync("document.getElementById('model').textContent.includes('parameters')", TimeSpan.FromSeconds(30), Ct);
 
         var file = SegmenterTests.DemoImages()[0];
-        await page.SetInputFilesAsync("#file", file);
-        await page.WaitForFunctionAsync("() => document.getElementById('overlay').src.startsWith('data:image/png') && document.getElementById('overlay').complete",
-            null, new PageWaitForFunctionOptions { Timeout = 60_000 });
-        var shown = await page.GetAttributeAsync("#foreground-pixels", "data-pixels");
+        await page.SetFileInputAsync("#file", file, Ct);
+        await page.WaitForAsync("document.getElementById('overlay').src.startsWith('data:image/png') && document.getElementById('overlay').complete",
+            TimeSpan.FromSeconds(60), Ct);
+        var shown = (await page.EvaluateAsync("document.getElementById('foreground-pixels').getAttribute('data-pixels')", Ct)).GetString();
         long expected = ServedModel.PredictMask(file).Count(v => v != 0);
         Assert.Equal(expected.ToString(), shown);
-        Assert.Equal("", (await page.TextContentAsync("#error"))?.Trim());
+        Assert.Equal("", (await page.EvaluateAsync("document.getElementById('error').textContent", Ct)).GetString()?.Trim());
         // The download link holds the mask itself.
-        var href = await page.GetAttributeAsync("#download", "href");
+        var href = (await page.EvaluateAsync("document.getElementById('download').getAttribute('href')", Ct)).GetString();
         Assert.StartsWith("data:image/png;base64,", href);
         var mask = UKan.Data.ImageFile.Decode(Convert.FromBase64String(href!["data:image/png;base64,".Length..]), "download");
         Assert.Equal(ServedModel.PredictMask(file), mask.Pixels8);
 
         var screenshot = Environment.GetEnvironmentVariable("UKAN_SERVE_SCREENSHOT") is { Length: > 0 } path ? path : Path.Combine(Path.GetTempPath(), "ukan-serve-page.png");
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
+        await page.ScreenshotAsync(screenshot, Ct);
         Assert.True(new FileInfo(screenshot).Length > 10_000);
     }
 }
