@@ -46,6 +46,21 @@ public static class OutputGuard
                                 "pass --overwrite to replace them, or choose another folder.");
     }
 
+    /// <summary>
+    /// Creates the (checked) output folder, takes its lock (<see cref="RunLock"/>: one writing command at a time) and
+    /// checks again, under the lock, that none of <paramref name="names"/> would be replaced without
+    /// <paramref name="overwrite"/>. Two commands started together into one folder both passed the first
+    /// <see cref="CheckExisting"/> and replaced each other's files; now the second is refused. Dispose the lock when done.
+    /// </summary>
+    public static RunLock LockFolder(string full, string path, string label, IEnumerable<string> names, bool overwrite)
+    {
+        CreateFolder(full, path, label);
+        var held = RunLock.Acquire(full, label);
+        try { CheckExisting(full, names, label, overwrite); }
+        catch { held.Dispose(); throw; }
+        return held;
+    }
+
     /// <summary>Creates the (checked) output folder and makes sure a file can be written in it.</summary>
     public static void CreateFolder(string full, string path, string label)
     {
