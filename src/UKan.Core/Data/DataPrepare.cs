@@ -32,13 +32,13 @@ public static partial class DataPrepare
 
     public static PrepareResult Run(string dataset, string raw, string output, Action<string>? log = null, CancellationToken cancel = default) =>
         dataset.ToLowerInvariant() switch
-    {
-        "busi" => Busi(raw, output, log, cancel),
-        "glas" => Glas(raw, output, log, cancel),
-        "cvc" => Cvc(raw, output, log, cancel),
-        "kvasir" => Kvasir(raw, output, log, cancel),
-        _ => throw new UserError($"unknown dataset '{dataset}'; use one of {string.Join(", ", Datasets)}."),
-    };
+        {
+            "busi" => Busi(raw, output, log, cancel),
+            "glas" => Glas(raw, output, log, cancel),
+            "cvc" => Cvc(raw, output, log, cancel),
+            "kvasir" => Kvasir(raw, output, log, cancel),
+            _ => throw new UserError($"unknown dataset '{dataset}'; use one of {string.Join(", ", Datasets)}."),
+        };
 
     // ------------------------------------------------------------------ BUSI
 
