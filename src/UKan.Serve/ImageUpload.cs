@@ -50,6 +50,12 @@ static class ImageUpload
             throw new ApiError(413, "payload_too_large", TooLarge(null));
         }
         catch (InvalidDataException e) { throw new ApiError(400, "bad_form", $"the multipart form cannot be read ({e.Message})."); }
+        catch (IOException) when (multipart && !cancel.IsCancellationRequested)
+        {
+            // The form reader's "Unexpected end of Stream": the body ended before the form's closing boundary (a cut
+            // or hand-made upload). A client's mistake, not the server's: 400, and nothing in the log.
+            throw new ApiError(400, "bad_form", "the multipart form ends before its closing boundary; send the whole form (e.g. curl -F image=@scan.png).");
+        }
     }
 
     static async Task<byte[]> ReadLimitedAsync(Stream body, long limit, Func<long?, string> tooLarge, CancellationToken cancel)

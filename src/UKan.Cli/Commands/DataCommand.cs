@@ -6,6 +6,12 @@ namespace UKan.Cli.Commands;
 /// <summary><c>ukan data prepare|check|subset</c>: bring public datasets into the U-KAN layout and check a dataset folder.</summary>
 static class DataCommand
 {
+    /// <summary>
+    /// Where prepare, resize and subset stop on Ctrl-C or SIGTERM: after the images being written, removing what they
+    /// wrote (the output folder appears only when complete; see FreshFolder).
+    /// </summary>
+    const string StopBoundary = "image (nothing of the output is kept)";
+
     public static Command Create()
     {
         var command = new Command("data", "Prepare public datasets in the U-KAN folder layout and check dataset folders.");
@@ -28,7 +34,8 @@ static class DataCommand
         };
         command.SetAction(parsed =>
         {
-            DataPrepare.Run(parsed.GetValue(dataset)!, parsed.GetValue(raw)!, parsed.GetValue(output)!, Console.WriteLine);
+            using var stop = CommandLine.StopOnCtrlC(StopBoundary);
+            DataPrepare.Run(parsed.GetValue(dataset)!, parsed.GetValue(raw)!, parsed.GetValue(output)!, Console.WriteLine, stop.Token);
             return 0;
         });
         return command;
@@ -72,7 +79,8 @@ static class DataCommand
             var (h, w) = SharedOptions.ParseSize(parsed.GetValue(size)!);
             var q = parsed.GetValue(quality);
             if (q is < 1 or > 100) throw new UserError($"--jpeg-quality {q}: must be between 1 and 100.");
-            var (count, bytes) = DatasetResize.Run(parsed.GetValue(source)!, parsed.GetValue(output)!, h, w, q);
+            using var stop = CommandLine.StopOnCtrlC(StopBoundary);
+            var (count, bytes) = DatasetResize.Run(parsed.GetValue(source)!, parsed.GetValue(output)!, h, w, q, stop.Token);
             Console.WriteLine($"wrote {count} samples at {h}x{w} ({bytes / 1048576.0:F1} MiB, images {(q is null ? "PNG (lossless)" : $"JPEG q{q}")}, masks PNG) to {Path.GetFullPath(parsed.GetValue(output)!)}");
             return 0;
         });
@@ -95,8 +103,9 @@ static class DataCommand
             if (parsed.GetValue(count) is var n and (< 1 or > 1_000_000)) throw new UserError($"--count {n}: must be between 1 and 1000000.");
             if (parsed.GetValue(maxSide) is var side and (< 8 or > 65_536)) throw new UserError($"--max-side {side}: must be between 8 and 65536.");
             if (parsed.GetValue(quality) is var q and (< 1 or > 100)) throw new UserError($"--jpeg-quality {q}: must be between 1 and 100.");
+            using var stop = CommandLine.StopOnCtrlC(StopBoundary);
             var (ids, bytes) = DatasetSubset.Create(parsed.GetValue(source)!, parsed.GetValue(output)!, parsed.GetValue(count),
-                parsed.GetValue(maxSide), parsed.GetValue(quality));
+                parsed.GetValue(maxSide), parsed.GetValue(quality), cancel: stop.Token);
             Console.WriteLine($"wrote {ids.Count} samples ({bytes:N0} bytes of images and masks) to {Path.GetFullPath(parsed.GetValue(output)!)}");
             return 0;
         });

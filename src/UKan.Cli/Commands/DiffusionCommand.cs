@@ -54,8 +54,10 @@ static class DiffusionCommand
             var (imagesDir, sources) = ImageFile.ListImagesOf(parsed.GetValue(data)!, "--data");
             var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", sources.Prepend(imagesDir));
             var prepared = new DiffusionData(parsed.GetValue(data)!, Enum.Parse<DiffusionDataset>(parsed.GetValue(dataset)!, ignoreCase: true), DiffusionTrainer.ImageSize, parsed.GetValue(seed));
-            UKan.IO.OutputGuard.CheckExisting(outFull, prepared.Names.Select(n => n + ".png"), "--out", parsed.GetValue(CommandLine.Overwrite));
-            prepared.Save(outDir);
+            var names = prepared.Names.Select(n => n + ".png").ToList();
+            UKan.IO.OutputGuard.CheckExisting(outFull, names, "--out", parsed.GetValue(CommandLine.Overwrite));
+            using (UKan.IO.OutputGuard.LockFolder(outFull, outDir, "--out", names, parsed.GetValue(CommandLine.Overwrite)))
+                prepared.Save(outDir);
             Console.WriteLine($"wrote {prepared.Count} images of {prepared.Size}x{prepared.Size} to {Path.GetFullPath(parsed.GetValue(output)!)}");
             return 0;
         });
@@ -188,13 +190,14 @@ static class DiffusionCommand
             if (parsed.GetValue(ddim) is int s && (s < 1 || s > 1000)) throw new UserError($"--ddim {s}: must be between 1 and 1000.");
             var weightsPath = parsed.GetValue(weights)!;
             var outDir = UKan.IO.OutputGuard.CheckFolder(parsed.GetValue(output)!, "--out", [weightsPath]);
-            UKan.IO.OutputGuard.CheckExisting(outDir, Enumerable.Range(0, n).Select(i => $"{i:D5}.png").Append("grid.png"), "--out", parsed.GetValue(CommandLine.Overwrite));
+            var names = Enumerable.Range(0, n).Select(i => $"{i:D5}.png").Append("grid.png").ToList();
+            UKan.IO.OutputGuard.CheckExisting(outDir, names, "--out", parsed.GetValue(CommandLine.Overwrite));
             var rt = CommandLine.StartTorch(parsed);
             var (net, arch) = DiffusionWeights.Load(weightsPath, ParseModel(parsed.GetValue(model)), warning => Console.Error.WriteLine($"ukan: warning: {warning}"));
             net.to(rt.Device);
             var ddpm = new Ddpm();
             var steps = parsed.GetValue(ddim);
-            UKan.IO.OutputGuard.CreateFolder(outDir, parsed.GetValue(output)!, "--out");
+            using var outputLock = UKan.IO.OutputGuard.LockFolder(outDir, parsed.GetValue(output)!, "--out", names, parsed.GetValue(CommandLine.Overwrite));
             // Sampling with many steps takes long: Ctrl+C or SIGTERM stops it between two model evaluations, writing nothing.
             using var cancel = CommandLine.StopOnCtrlC("denoising step");
             Console.WriteLine($"sampling {n} images from {DiffusionWeights.Name(arch)} on {rt.Device} with {(steps is int k ? $"{ddpm.Evaluations(k)} DDIM steps" : $"{ddpm.Steps} ancestral steps")}");

@@ -19,7 +19,7 @@ static class ModelCommand
             CommandLine.StartTorch(parsed);
             var spec = options.Resolve(parsed);
             int s = parsed.GetValue(size);
-            if (s <= 0 || s % 32 != 0) throw new UserError($"--size {s}: must be a positive multiple of 32.");
+            if (s is <= 0 or > 65_536 || s % 32 != 0) throw new UserError($"--size {s}: must be a positive multiple of 32 up to 65536.");
             var model = ModelFactory.Create(spec);
             var (rows, parameters, macs) = ModelSummary.Run(model, spec.InChannels, s, s);
             var table = new TextTable("module", "type", "parameters", "GMACs");

@@ -46,8 +46,9 @@ static class PredictCommand
                 parsed.GetValue(probabilities) ? n + "_prob.png" : null,
                 parsed.GetValue(overlays) ? n + "_overlay.png" : null,
                 parsed.GetValue(colour) ? n + "_colour.png" : null,
-            }).OfType<string>();
+            }).OfType<string>().ToList();
             UKan.IO.OutputGuard.CheckExisting(outFull, names, "--out", parsed.GetValue(CommandLine.Overwrite));
+            UKan.IO.RunLock LockOutput() => UKan.IO.OutputGuard.LockFolder(outFull, outDir, "--out", names, parsed.GetValue(CommandLine.Overwrite));
             bool onnx = parsed.GetValue(engine) == "onnx";
             if (onnx) inference.RefuseForOnnx(parsed, weightsPath);
             var rt = CommandLine.StartTorch(parsed);
@@ -64,7 +65,7 @@ static class PredictCommand
                     parsed.GetValue(CommandLine.Threads));
                 inference.RefuseOtherPreprocessing(parsed, file.Preset, weightsPath);
                 if (parsed.GetValue(colour)) throw new UserError($"--colour: {weightsPath} holds a binary (sigmoid) model, no label map; drop --colour.");
-                UKan.IO.OutputGuard.CreateFolder(outFull, outDir, "--out");
+                using var onnxOutputLock = LockOutput();
                 foreach (var chunk in files.Chunk(b))
                 {
                     var images = chunk.Select(f => ImageFile.Read(f)).ToList();
@@ -88,7 +89,7 @@ static class PredictCommand
                 throw new UserError("--threshold: a ce-dice model takes the most probable class of each pixel, no threshold; drop --threshold.");
             if (!labelMaps && parsed.GetValue(colour))
                 throw new UserError($"--colour: {weightsPath} is a bce-dice model (a mask per class, no label map); drop --colour.");
-            UKan.IO.OutputGuard.CreateFolder(outFull, outDir, "--out");
+            using var outputLock = LockOutput();
             if (labelMaps)
             {
                 done = WriteLabelMaps(model, rt.Device, files, b, outDir, parsed.GetValue(overlays), parsed.GetValue(colour));

@@ -30,14 +30,15 @@ public static partial class DataPrepare
 {
     public static readonly IReadOnlyList<string> Datasets = ["busi", "glas", "cvc", "kvasir"];
 
-    public static PrepareResult Run(string dataset, string raw, string output, Action<string>? log = null) => dataset.ToLowerInvariant() switch
-    {
-        "busi" => Busi(raw, output, log),
-        "glas" => Glas(raw, output, log),
-        "cvc" => Cvc(raw, output, log),
-        "kvasir" => Kvasir(raw, output, log),
-        _ => throw new UserError($"unknown dataset '{dataset}'; use one of {string.Join(", ", Datasets)}."),
-    };
+    public static PrepareResult Run(string dataset, string raw, string output, Action<string>? log = null, CancellationToken cancel = default) =>
+        dataset.ToLowerInvariant() switch
+        {
+            "busi" => Busi(raw, output, log, cancel),
+            "glas" => Glas(raw, output, log, cancel),
+            "cvc" => Cvc(raw, output, log, cancel),
+            "kvasir" => Kvasir(raw, output, log, cancel),
+            _ => throw new UserError($"unknown dataset '{dataset}'; use one of {string.Join(", ", Datasets)}."),
+        };
 
     // ------------------------------------------------------------------ BUSI
 
@@ -50,7 +51,7 @@ public static partial class DataPrepare
     /// left out. Also reads copies that split each class folder into <c>images/</c> and <c>mask/</c>
     /// (yirutsai/Breast-ultrasound-dataset). Ids keep their names, spaces included: <c>benign (1)</c>.
     /// </summary>
-    public static PrepareResult Busi(string raw, string output, Action<string>? log = null)
+    public static PrepareResult Busi(string raw, string output, Action<string>? log = null, CancellationToken cancel = default)
     {
         const string expected = "benign/ and malignant/ folders holding '<class> (N).png' images and '<class> (N)_mask.png' masks (Dataset_BUSI_with_GT)";
         var root = FindRoot(raw, "BUSI", expected, d => BusiClassDirs(d).Count > 0);
@@ -90,7 +91,7 @@ public static partial class DataPrepare
             groups[Path.GetFileName(classDir).ToLowerInvariant()] = images.Keys.Count(id => masks.ContainsKey(id));
         }
         log?.Invoke($"busi: {samples.Count} images with masks in {root} ({string.Join(", ", groups.Select(g => $"{g.Key} {g.Value}"))})");
-        return Convert("busi", raw, root, output, samples, groups, skipped, notes, log, s =>
+        return Convert("busi", raw, root, output, samples, groups, skipped, notes, log, cancel, s =>
         {
             var image = ImageFile.Read(s.Image);
             byte[]? fg = null;
@@ -119,7 +120,7 @@ public static partial class DataPrepare
     /// <c>testB_N</c>. The annotation holds one label per gland (palette indices are read as labels), so the mask is
     /// label &gt; 0. Images are stored as lossless PNG. Ids: <c>train_1</c>, <c>testA_1</c>, ...
     /// </summary>
-    public static PrepareResult Glas(string raw, string output, Action<string>? log = null)
+    public static PrepareResult Glas(string raw, string output, Action<string>? log = null, CancellationToken cancel = default)
     {
         const string expected = "files train_N.bmp with train_N_anno.bmp (and testA_N, testB_N) from the GlaS 'Warwick QU Dataset'";
         var root = FindRoot(raw, "GlaS", expected, d => Directory.Exists(d) && Directory.EnumerateFiles(d).Any(f => ImageFile.HasImageExtension(f) && GlasName().IsMatch(Path.GetFileNameWithoutExtension(f))));
@@ -130,7 +131,7 @@ public static partial class DataPrepare
                            files.Where(x => x.Match.Groups["anno"].Success).Select(x => (x.Match.Groups["id"].Value, x.File)), "annotation (_anno)", skipped);
         var groups = samples.GroupBy(s => s.Id[..s.Id.IndexOf('_')]).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count());
         log?.Invoke($"glas: {samples.Count} images with annotations in {root} ({string.Join(", ", groups.Select(g => $"{g.Key} {g.Value}"))})");
-        return Convert("glas", raw, root, output, samples, groups, skipped, [], log, s =>
+        return Convert("glas", raw, root, output, samples, groups, skipped, [], log, cancel, s =>
         {
             var image = ImageFile.Read(s.Image);
             var labels = ImageFile.Read(s.Masks[0], keepPaletteIndices: true);
@@ -161,7 +162,7 @@ public static partial class DataPrepare
     /// in some (ViniciusSimm/Colo-Retal-Induscon2023) the two are swapped, so the frames are found by content:
     /// the folder whose first file is real colour. Frames are stored as lossless RGB PNG.
     /// </summary>
-    public static PrepareResult Cvc(string raw, string output, Action<string>? log = null)
+    public static PrepareResult Cvc(string raw, string output, Action<string>? log = null, CancellationToken cancel = default)
     {
         const string expected = "folders 'Original' and 'Ground Truth' (or 'images' and 'masks') holding N.tif files";
         var root = FindRoot(raw, "CVC-ClinicDB", expected, d => CvcPair(d) is var (a, b) && NumericFiles(a).Any() && NumericFiles(b).Any());
@@ -181,7 +182,7 @@ public static partial class DataPrepare
         var samples = Pair(NumericFiles(frames).Select(f => (Path.GetFileNameWithoutExtension(f), f)),
                            NumericFiles(truth).Select(f => (Path.GetFileNameWithoutExtension(f), f)), "ground truth", skipped, byNumber);
         log?.Invoke($"cvc: {samples.Count} frames with ground truth in {root}");
-        return Convert("cvc", raw, root, output, samples, new Dictionary<string, int>(), skipped, notes, log, s =>
+        return Convert("cvc", raw, root, output, samples, new Dictionary<string, int>(), skipped, notes, log, cancel, s =>
         {
             var frame = ImageFile.Read(s.Image);
             if (frame.Channels < 3) throw new UserError($"{s.Image} is a grey image, not a colour frame; check the folder.");
@@ -215,7 +216,7 @@ public static partial class DataPrepare
     /// Kvasir-SEG (Jha et al. 2020): <c>images/&lt;id&gt;.jpg</c> and <c>masks/&lt;id&gt;.jpg</c>. Images are copied
     /// unchanged (original JPEG bytes); the JPEG masks are binarised at ≥ 128 and stored as PNG.
     /// </summary>
-    public static PrepareResult Kvasir(string raw, string output, Action<string>? log = null)
+    public static PrepareResult Kvasir(string raw, string output, Action<string>? log = null, CancellationToken cancel = default)
     {
         const string expected = "folders 'images' and 'masks' holding <id>.jpg files (Kvasir-SEG)";
         var root = FindRoot(raw, "Kvasir-SEG", expected, d =>
@@ -226,7 +227,7 @@ public static partial class DataPrepare
         var skipped = new List<string>();
         var samples = Pair(Files("images"), Files("masks"), "mask", skipped);
         log?.Invoke($"kvasir: {samples.Count} images with masks in {root}");
-        return Convert("kvasir", raw, root, output, samples, new Dictionary<string, int>(), skipped, [], log, s =>
+        return Convert("kvasir", raw, root, output, samples, new Dictionary<string, int>(), skipped, [], log, cancel, s =>
         {
             var bytes = File.ReadAllBytes(s.Image);
             var image = ImageFile.Decode(bytes, s.Image);
@@ -297,11 +298,12 @@ public static partial class DataPrepare
     }
 
     static PrepareResult Convert(string dataset, string raw, string root, string output, List<Sample> samples,
-        IReadOnlyDictionary<string, int> groups, List<string> skipped, List<string> notes, Action<string>? log, Func<Sample, Converted> convert)
+        IReadOnlyDictionary<string, int> groups, List<string> skipped, List<string> notes, Action<string>? log, CancellationToken cancel,
+        Func<Sample, Converted> convert)
     {
         if (samples.Count == 0) throw new UserError($"no {dataset} image with a mask was found in {root}; check the folder ({skipped.Count} files skipped).");
         using var fresh = UKan.IO.FreshFolder.Create(output, "output folder", [raw]);
-        var outFull = fresh.Path;
+        var outFull = fresh.Staging;
         var imagesDir = Path.Combine(outFull, "images");
         var masksDir = Path.Combine(outFull, "masks", "0");
         Directory.CreateDirectory(imagesDir);
@@ -310,7 +312,7 @@ public static partial class DataPrepare
         var failures = new string?[samples.Count];
         var merged = new bool[samples.Count];
         int done = 0;
-        Parallel.For(0, samples.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        Parallel.For(0, samples.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancel }, i =>
         {
             var s = samples[i];
             try
@@ -327,17 +329,17 @@ public static partial class DataPrepare
         });
         skipped.AddRange(failures.Where(f => f is not null)!);
         int written = failures.Count(f => f is null);
-        var result = new PrepareResult(dataset, Path.GetFullPath(raw), outFull, written, written, merged.Count(m => m), groups, skipped, notes);
-        WriteManifest(result, root);
+        var result = new PrepareResult(dataset, Path.GetFullPath(raw), fresh.Path, written, written, merged.Count(m => m), groups, skipped, notes);
+        WriteManifest(result, root, outFull);
         fresh.Commit();
-        log?.Invoke($"{dataset}: wrote {written} images and {written} masks to {outFull}"
+        log?.Invoke($"{dataset}: wrote {written} images and {written} masks to {fresh.Path}"
             + (result.MergedMasks > 0 ? $" ({result.MergedMasks} masks merged from several files)" : "")
             + (skipped.Count > 0 ? $"; skipped {skipped.Count}:" : ""));
         foreach (var s in skipped) log?.Invoke($"  skipped {s}");
         return result;
     }
 
-    static void WriteManifest(PrepareResult r, string root)
+    static void WriteManifest(PrepareResult r, string root, string folder)
     {
         var json = JsonSerializer.Serialize(new
         {
@@ -354,6 +356,6 @@ public static partial class DataPrepare
             notes = r.Notes,
             layout = "images/<id>.png (Kvasir-SEG: original .jpg bytes), masks/0/<id>.png single-channel 0/255, original resolution",
         }, UKan.IO.JsonFiles.Options);
-        AtomicFile.WriteAllText(Path.Combine(r.Output, "prepare.json"), json + "\n");
+        AtomicFile.WriteAllText(Path.Combine(folder, "prepare.json"), json + "\n");
     }
 }

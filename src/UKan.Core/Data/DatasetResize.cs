@@ -9,16 +9,17 @@ namespace UKan.Data;
 /// </summary>
 public static class DatasetResize
 {
-    public static (int Count, long Bytes) Run(string source, string output, int height, int width, int? jpegQuality)
+    public static (int Count, long Bytes) Run(string source, string output, int height, int width, int? jpegQuality,
+        CancellationToken cancel = default)
     {
         var folder = new SegmentationFolder(source);
-        // Removed again if any sample fails: a partial copy would block the rerun and could pass for a complete one.
+        // Written aside and moved in place when complete: a partial copy would block the rerun and could pass for a complete one.
         using var fresh = UKan.IO.FreshFolder.Create(output, "output folder", [folder.Root]);
-        output = fresh.Path;
+        output = fresh.Staging;
         Directory.CreateDirectory(Path.Combine(output, "images"));
         Directory.CreateDirectory(Path.Combine(output, "masks", "0"));
         long bytes = 0;
-        Parallel.ForEach(folder.Ids, id =>
+        Parallel.ForEach(folder.Ids, new ParallelOptions { CancellationToken = cancel }, id =>
         {
             var (image, masks) = folder.LoadSample(id, ChannelOrder.Rgb);
             var img = ImageOps.CompactForStorage(ImageOps.ResizeLinear(ImageOps.CompactForStorage(image), width, height));

@@ -19,16 +19,18 @@ public static class DatasetSubset
     }
 
     /// <returns>The chosen ids and the total bytes written.</returns>
-    public static (IReadOnlyList<string> Ids, long Bytes) Create(string source, string output, int count, int maxSide = 320, int jpegQuality = 90, Action<string>? log = null)
+    public static (IReadOnlyList<string> Ids, long Bytes) Create(string source, string output, int count, int maxSide = 320, int jpegQuality = 90, Action<string>? log = null,
+        CancellationToken cancel = default)
     {
         if (maxSide < 8) throw new UserError($"--max-side {maxSide} is too small; use 8 or more.");
         var folder = new SegmentationFolder(source);
         var ids = SpreadIds(folder.Ids, count);
         using var fresh = UKan.IO.FreshFolder.Create(output, "output folder", [folder.Root]);
-        var outFull = fresh.Path;
+        var outFull = fresh.Staging;
         long bytes = 0;
         foreach (var id in ids)
         {
+            cancel.ThrowIfCancellationRequested();
             var (image, masks) = folder.LoadSample(id, ChannelOrder.Rgb);
             var (w, h) = ImageOps.FitWithin(image.Width, image.Height, maxSide);
             var small = w == image.Width && h == image.Height ? image : ImageOps.ResizeArea(image, w, h);

@@ -3,8 +3,8 @@ namespace UKan.IO;
 /// <summary>
 /// The rules every command that writes follows, checked before anything is computed or created:
 /// <list type="bullet">
-/// <item>an output folder never holds an input of the same command, nor lies inside the dataset an input image comes from
-/// (its masks are the ground truth);</item>
+/// <item>an output folder never holds an input of the same command, nor lies inside an input folder other than a run
+/// folder, nor inside the dataset an input image comes from (its masks are the ground truth);</item>
 /// <item>an output file is never an input of the command, nor inside an input folder other than a run folder (a
 /// dataset's images and masks, a folder of generated images), nor one of a run folder's own files;</item>
 /// <item>an existing file is replaced only with --overwrite (files a command keeps in its own run folder excepted);</item>
@@ -28,6 +28,7 @@ public static class OutputGuard
                 throw new UserError($"{label} {path}: holds the input {input}, which could be replaced; write to another folder.");
             if (DatasetOf(inFull) is string dataset && IsWithin(full, dataset))
                 throw new UserError($"{label} {path}: lies inside the dataset {dataset} that the input {input} comes from, whose images and masks could be replaced; write to a folder outside it.");
+            RefuseInsideInputFolder(full, path, label, input, inFull, "folder");
         }
         return full;
     }
@@ -43,6 +44,21 @@ public static class OutputGuard
         if (existing.Count > 0)
             throw new UserError($"{label} {folder}: {existing.Count} file(s) there would be replaced (first: {Path.GetFileName(existing[0])}); " +
                                 "pass --overwrite to replace them, or choose another folder.");
+    }
+
+    /// <summary>
+    /// Creates the (checked) output folder, takes its lock (<see cref="RunLock"/>: one writing command at a time) and
+    /// checks again, under the lock, that none of <paramref name="names"/> would be replaced without
+    /// <paramref name="overwrite"/>. Two commands started together into one folder both passed the first
+    /// <see cref="CheckExisting"/> and replaced each other's files; now the second is refused. Dispose the lock when done.
+    /// </summary>
+    public static RunLock LockFolder(string full, string path, string label, IEnumerable<string> names, bool overwrite)
+    {
+        CreateFolder(full, path, label);
+        var held = RunLock.Acquire(full, label);
+        try { CheckExisting(full, names, label, overwrite); }
+        catch { held.Dispose(); throw; }
+        return held;
     }
 
     /// <summary>Creates the (checked) output folder and makes sure a file can be written in it.</summary>
@@ -75,13 +91,7 @@ public static class OutputGuard
             var inFull = Path.GetFullPath(input);
             if (string.Equals(inFull, full, StringComparison.Ordinal))
                 throw new UserError($"{label} {path}: is an input of this command; choose another file name.");
-            if (!Directory.Exists(inFull) || !IsWithin(full, inFull)) continue;
-            // Inside an input folder, --overwrite or not: a dataset's images and masks, or any other folder's files
-            // (e.g. diffusion eval's --generated and --real); only a run folder takes its command's own results.
-            if (Directory.Exists(Path.Combine(inFull, "images")))
-                throw new UserError($"{label} {path}: lies inside the dataset {input}, whose images and masks could be replaced; write to a file outside it.");
-            if (!RunDirectory.IsRun(inFull))
-                throw new UserError($"{label} {path}: lies inside the input folder {input}, whose files could be replaced; write to a file outside it.");
+            RefuseInsideInputFolder(full, path, label, input, inFull, "file");
         }
         var dir = Path.GetDirectoryName(full)!;
         if (RunDirectory.IsRun(dir) && RunDirectory.OwnFiles.Contains(Path.GetFileName(full)))
@@ -98,6 +108,20 @@ public static class OutputGuard
             throw new UserError($"{label} {path}: cannot write in {existing} ({Reason(e)}); choose a writable place.");
         }
         return full;
+    }
+
+    /// <summary>
+    /// An output (<paramref name="what"/>: file or folder) inside an input folder is refused, --overwrite or not: it
+    /// could replace a dataset's images and masks or any other input folder's files (e.g. diffusion eval's
+    /// --generated and --real), and a folder written there becomes part of the input the next time it is read
+    /// (data resize SRC SRC/small, diffusion train --out DATA/run). Only a run folder takes its command's own results.
+    /// </summary>
+    static void RefuseInsideInputFolder(string full, string path, string label, string input, string inFull, string what)
+    {
+        if (!Directory.Exists(inFull) || !IsWithin(full, inFull) || RunDirectory.IsRun(inFull)) return;
+        if (Directory.Exists(Path.Combine(inFull, "images")))
+            throw new UserError($"{label} {path}: lies inside the dataset {input}, whose images and masks could be replaced; write to a {what} outside it.");
+        throw new UserError($"{label} {path}: lies inside the input folder {input}, whose files could be replaced; write to a {what} outside it.");
     }
 
     /// <summary>Whether <paramref name="path"/> is <paramref name="folder"/> or lies inside it.</summary>

@@ -15,11 +15,23 @@ public sealed record SummaryRow(string Module, string Type, long Parameters, lon
 /// (rows × in × out) and the project's layers through
 /// <see cref="IMacCounter"/> (KANLinear: rows × out × in × (1 + G + k)). Normalisation, activations, pooling and
 /// upsampling are not counted, as in the figures of docs/architecture.md ("U-KAN's size and compute"; thop undercounts by skipping KANLinear).
+/// <para>
+/// Every counted layer's work is proportional to the pixels (or tokens) of its stage, and at sizes that are multiples
+/// of 32 each stage holds exactly 1/4^k of the input's pixels; so the pass runs at 32×32 and the counts are scaled by
+/// (height/32)·(width/32), exactly. A pass at the asked size would need the activations of a real forward pass: the
+/// large preset at 4096×4096 took more than the 23 GB of a test machine's memory and was killed.
+/// </para>
 /// </summary>
 public static class ModelSummary
 {
+    /// <summary>The smallest input every architecture takes (five halvings) and the size the pass runs at.</summary>
+    const int Base = 32;
+
     public static (IReadOnlyList<SummaryRow> Rows, long TotalParameters, long TotalMacs) Run(nn.Module<Tensor, Tensor> model, int inChannels, int height, int width)
     {
+        long scale = 1;
+        if (height % Base == 0 && width % Base == 0)
+            (scale, height, width) = ((long)(height / Base) * (width / Base), Base, Base);
         var macsByTop = new Dictionary<string, long>();
         var hooks = new List<Action>();
         foreach (var (name, module) in model.named_modules())
@@ -37,7 +49,7 @@ public static class ModelSummary
                     Linear linear => output.numel() * linear.weight!.shape[1],
                     _ => 0,
                 };
-                macsByTop[top] = macsByTop.GetValueOrDefault(top) + macs;
+                macsByTop[top] = macsByTop.GetValueOrDefault(top) + macs * scale;
                 return output;
             });
             hooks.Add(remover.remove);

@@ -31,6 +31,24 @@ public class OutputSafetyTests
         Assert.Equal(before.Count, Directory.GetFiles(data, "*", SearchOption.AllDirectories).Length);
     }
 
+    /// <summary>
+    /// Two predicts into one --out both passed the check for existing files before either wrote, and each replaced the
+    /// other's masks; the folder is now locked while a command writes in it, and the files are checked again under the lock.
+    /// </summary>
+    [Fact]
+    public void Predict_into_a_folder_another_process_writes_is_refused()
+    {
+        var data = Dataset(n: 2);
+        var output = Directory.CreateDirectory(Temp()).FullName;
+        // The lock of a running process: this one's PID, taken now.
+        File.WriteAllText(Path.Combine(output, RunLock.FileName), $"{Environment.ProcessId} {Environment.MachineName} {DateTime.UtcNow:O}\n");
+        AssertRefused(Run("predict", "--weights", Model(), Path.Combine(data, "images"), "--out", output), "in use by another ukan process");
+        Assert.Equal([RunLock.FileName], Directory.GetFileSystemEntries(output).Select(Path.GetFileName));
+        File.Delete(Path.Combine(output, RunLock.FileName));
+        Assert.Equal(0, Run("predict", "--weights", Model(), Path.Combine(data, "images"), "--out", output).Code);
+        Assert.Equal(["case000.png", "case001.png"], Directory.GetFileSystemEntries(output).Select(Path.GetFileName).Order());   // lock released
+    }
+
     [Fact]
     public void Predict_into_the_ground_truth_masks_is_refused()
     {

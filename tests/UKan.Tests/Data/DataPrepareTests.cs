@@ -47,7 +47,7 @@ public class DataPrepareTests
 
         var output = d["out"];
         var log = new List<string>();
-        var r = DataPrepare.Run("busi", d["raw"], output, log.Add);
+        var r = DataPrepare.Run("busi", d["raw"], output, log.Add, cancel: TestContext.Current.CancellationToken);
         Assert.Equal((3, 3, 1), (r.Images, r.Masks, r.MergedMasks));
         Assert.Equal(2, r.Groups["benign"]);
         Assert.Equal(1, r.Groups["malignant"]);
@@ -83,7 +83,7 @@ public class DataPrepareTests
         }
         d.Write($"{root}/Grade.csv", "name,grade\n"u8.ToArray());
         var output = d["out"];
-        var r = DataPrepare.Glas(d["raw"], output);
+        var r = DataPrepare.Glas(d["raw"], output, cancel: TestContext.Current.CancellationToken);
         Assert.Equal(4, r.Images);
         Assert.Equal(new Dictionary<string, int> { ["testA"] = 1, ["testB"] = 1, ["train"] = 2 }, r.Groups);
         var mask = ReadMask(output, "train_1");
@@ -108,7 +108,7 @@ public class DataPrepareTests
             d.Write($"{truthDir}/{i + 1}.tif", TestFiles.Tiff(truth, TestFiles.TiffCompression.PackBits));
         }
         var output = d["out"];
-        var r = DataPrepare.Cvc(d["raw"], output);
+        var r = DataPrepare.Cvc(d["raw"], output, cancel: TestContext.Current.CancellationToken);
         Assert.Equal(2, r.Images);
         Assert.Equal(swappedCopy, r.Notes.Any(n => n.Contains("swapped")));
         Assert.Equal(frames[1].Pixels8, ImageFile.Read(Path.Combine(output, "images", "2.png")).Pixels8);
@@ -128,7 +128,7 @@ public class DataPrepareTests
         d.Write("raw/Kvasir-SEG/masks/cju0abc.jpg", ImageFile.EncodeJpeg(ImageOps.ToColor8(disc), 75));
         d.Write("raw/Kvasir-SEG/kavsir_bboxes.json", "{}"u8.ToArray());
         var output = d["out"];
-        var r = DataPrepare.Kvasir(d["raw"], output);
+        var r = DataPrepare.Kvasir(d["raw"], output, cancel: TestContext.Current.CancellationToken);
         Assert.Equal(1, r.Images);
         Assert.Equal(jpg, File.ReadAllBytes(Path.Combine(output, "images", "cju0abc.jpg")));
         var mask = ReadMask(output, "cju0abc");
@@ -144,15 +144,19 @@ public class DataPrepareTests
         using var d = new TempDir();
         d.Write("cvc/Original/1.tif", TestFiles.Tiff(TestFiles.Picture(8, 8, 3)));
         d.Write("cvc/Ground Truth/1.tif", TestFiles.Tiff(TestFiles.Disc(8, 8, 4, 4, 2)));
-        var e = Assert.Throws<UserError>(() => DataPrepare.Run("busi", d["cvc"], d["out"]));
+        var e = Assert.Throws<UserError>(() => DataPrepare.Run("busi", d["cvc"], d["out"], cancel: TestContext.Current.CancellationToken));
         Assert.Contains("does not look like BUSI: expected benign/", e.Message);
-        Assert.Throws<UserError>(() => DataPrepare.Run("glas", d["cvc"], d["out"]));
-        Assert.Throws<UserError>(() => DataPrepare.Run("kvasir", d["cvc"], d["out"]));
-        Assert.Throws<UserError>(() => DataPrepare.Run("busi", d["missing"], d["out"]));
-        Assert.Throws<UserError>(() => DataPrepare.Run("nope", d["cvc"], d["out"]));
+        Assert.Throws<UserError>(() => DataPrepare.Run("glas", d["cvc"], d["out"], cancel: TestContext.Current.CancellationToken));
+        Assert.Throws<UserError>(() => DataPrepare.Run("kvasir", d["cvc"], d["out"], cancel: TestContext.Current.CancellationToken));
+        Assert.Throws<UserError>(() => DataPrepare.Run("busi", d["missing"], d["out"], cancel: TestContext.Current.CancellationToken));
+        Assert.Throws<UserError>(() => DataPrepare.Run("nope", d["cvc"], d["out"], cancel: TestContext.Current.CancellationToken));
         d.Write("out/something.txt", [1]);
-        e = Assert.Throws<UserError>(() => DataPrepare.Run("cvc", d.Path, d["out"]));
+        e = Assert.Throws<UserError>(() => DataPrepare.Run("cvc", d["cvc"], d["out"], cancel: TestContext.Current.CancellationToken));
         Assert.Contains("not empty", e.Message);
+        // An output inside the raw folder would become part of it.
+        e = Assert.Throws<UserError>(() => DataPrepare.Run("cvc", d.Path, d["new"], cancel: TestContext.Current.CancellationToken));
+        Assert.Contains("inside the input folder", e.Message);
+        Assert.False(Directory.Exists(d["new"]));
     }
 
     [Fact]
@@ -165,7 +169,7 @@ public class DataPrepareTests
             d.Write($"src/masks/0/{i}_mask.png", TestFiles.Png(TestFiles.Disc(60, 40, 30, 20, 10)));
         }
         Assert.Equal(["0", "2"], DatasetSubset.SpreadIds(["0", "1", "2", "3"], 2));
-        var (ids, bytes) = DatasetSubset.Create(d["src"], d["out"], count: 2, maxSide: 30, jpegQuality: 80);
+        var (ids, bytes) = DatasetSubset.Create(d["src"], d["out"], count: 2, maxSide: 30, jpegQuality: 80, cancel: TestContext.Current.CancellationToken);
         Assert.Equal(["0", "2"], ids);
         Assert.True(bytes > 0);
         var subset = new SegmentationFolder(d["out"]);

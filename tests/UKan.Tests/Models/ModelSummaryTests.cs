@@ -52,4 +52,20 @@ public class ModelSummaryTests
     [InlineData(Architecture.UNext, 562_003_968)]
     public void Baselines_match_the_analytic_count(Architecture architecture, long macsAt256) =>
         Assert.Equal(macsAt256, 16 * Macs(new ModelSpec { Architecture = architecture }, 64));
+
+    /// <summary>
+    /// ukan model summary of the large preset at 4096×4096 was killed for memory (a forward pass at that size); the
+    /// count runs at 32×32 and is scaled, so it takes a moment and matches the count at 256×256 times 256.
+    /// </summary>
+    [Fact]
+    public void A_huge_input_size_is_counted_without_a_forward_pass_at_that_size()
+    {
+        var large = Commands.CliRunner.Run("model", "summary", "--preset", "large", "--size", "4096");
+        Assert.Equal(0, large.Code);
+        var small = Commands.CliRunner.Run("model", "summary", "--preset", "large", "--size", "256");
+        static double Total(string stdout) => double.Parse(stdout.Split('\n').Single(l => l.StartsWith("parameters:")).Split("MACs:")[1].Split('G')[0],
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(Total(large.Stdout), 256 * (Total(small.Stdout) - 0.005), 256 * (Total(small.Stdout) + 0.005));   // printed to 0.01 G
+        Commands.BadInputTests.AssertRefused(Commands.CliRunner.Run("model", "summary", "--size", "65568"), "--size 65568");
+    }
 }

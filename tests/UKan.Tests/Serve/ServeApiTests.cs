@@ -285,6 +285,21 @@ public sealed class ServeApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Broken_multipart_forms_are_400()
+    {
+        var http = await Client();
+        // Cut short: the body ends inside the file part, before the closing boundary (was a 500 with a stack trace in the log).
+        var cut = Body("--xyz\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\nabc"u8.ToArray(), "multipart/form-data");
+        cut.Headers.ContentType!.Parameters.Add(new NameValueHeaderValue("boundary", "xyz"));
+        using var response = await http.PostAsync("/v1/segment", cut, Ct);
+        Assert.Equal("bad_form", await ErrorCode(response, HttpStatusCode.BadRequest));
+        Assert.Contains("closing boundary", await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("bad_form", await ErrorCode(await http.PostAsync("/v1/segment", Body([1, 2, 3], "multipart/form-data"), Ct), HttpStatusCode.BadRequest));
+        // The server goes on answering.
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/healthz", Ct)).StatusCode);
+    }
+
+    [Fact]
     public void Options_that_cannot_work_are_refused()
     {
         Assert.Contains("--host", Assert.Throws<UserError>(() => SegmentServer.Validate(new ServeOptions { Host = "example.org" })).Message);
