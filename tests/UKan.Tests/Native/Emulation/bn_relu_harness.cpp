@@ -1,27 +1,11 @@
-// Runs the batch norm + ReLU kernels (KERNEL_SOURCE: batch_norm_relu.cu) under cuda_emulation.h in the order and
+// Runs the batch norm + ReLU kernels (KERNEL_SOURCE: the fused program, batch_norm_relu.cu among it) under cuda_emulation.h in the order and
 // geometry of Native/BatchNormReluKernels.cs, forward then backward, on raw float32 files of a folder.
 // Usage: bn_relu_harness DIR ROWS C GRID_X GRID_Y MERGE_WARPS EPS MOMENTUM
 // Reads x, dy (ROWS x C), w, b, running_mean, running_var (C); writes y, mean, invstd, running_mean.out,
 // running_var.out, dx, dw, db, and batches (num_batches_tracked after the forward, from 7, as a float).
 #include "cuda_emulation.h"
 #include KERNEL_SOURCE
-#include <cstdio>
-#include <cstdlib>
-#include <string>
-
-static std::vector<float> load(const std::string& dir, const char* name, size_t n) {
-    std::vector<float> v(n);
-    FILE* f = fopen((dir + "/" + name).c_str(), "rb");
-    if (!f || fread(v.data(), sizeof(float), n, f) != n) { fprintf(stderr, "cannot read %s\n", name); exit(1); }
-    fclose(f);
-    return v;
-}
-
-static void save(const std::string& dir, const char* name, const std::vector<float>& v) {
-    FILE* f = fopen((dir + "/" + name).c_str(), "wb");
-    if (!f || fwrite(v.data(), sizeof(float), v.size(), f) != v.size()) { fprintf(stderr, "cannot write %s\n", name); exit(1); }
-    fclose(f);
-}
+#include "harness_io.h"
 
 int main(int argc, char** argv) {
     if (argc != 9) { fprintf(stderr, "usage: DIR ROWS C GRID_X GRID_Y MERGE_WARPS EPS MOMENTUM\n"); return 2; }

@@ -5,25 +5,7 @@
 //                                                        writes out, gu (N), acc (K+2)
 #include "cuda_emulation.h"
 #include KERNEL_SOURCE
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <string>
-
-static std::vector<float> load(const std::string& dir, const char* name, size_t n, bool optional = false) {
-    std::vector<float> v(n);
-    FILE* f = fopen((dir + "/" + name).c_str(), "rb");
-    if (!f && optional) return {};
-    if (!f || fread(v.data(), sizeof(float), n, f) != n) { fprintf(stderr, "cannot read %s\n", name); exit(1); }
-    fclose(f);
-    return v;
-}
-
-static void save(const std::string& dir, const char* name, const std::vector<float>& v) {
-    FILE* f = fopen((dir + "/" + name).c_str(), "wb");
-    if (!f || fwrite(v.data(), sizeof(float), v.size(), f) != v.size()) { fprintf(stderr, "cannot write %s\n", name); exit(1); }
-    fclose(f);
-}
+#include "harness_io.h"
 
 int main(int argc, char** argv) {
     if (argc != 8 && argc != 9) { fprintf(stderr, "usage: see the file's head\n"); return 2; }
