@@ -12,7 +12,7 @@ trap 'rm -rf "$stage"' EXIT
 # Build from a copy of the sources so that this restore (another RID, no CPU libtorch) never touches the
 # developer's obj/ folders.
 mkdir -p "$stage/src"
-cp "$root/Directory.Build.props" "$root/Directory.Packages.props" "$root/global.json" "$stage/src/"
+cp "$root/Directory.Build.props" "$root/Directory.Build.targets" "$root/Directory.Packages.props" "$root/global.json" "$stage/src/"
 tar -C "$root" --exclude=bin --exclude=obj -cf - src | tar -C "$stage/src" -xf -
 dotnet publish "$stage/src/src/UKan.Cli/UKan.Cli.csproj" -c Release -r linux-x64 --self-contained false \
   -p:UKanNoCpuLibTorch=true -o "$stage/app" -nologo -v q -clp:ErrorsOnly
