@@ -16,7 +16,7 @@ namespace UKan.Serve;
 /// <item><c>POST /v1/segment</c>: an image as the body (or the first file of a multipart form) → the mask as PNG, or
 /// JSON (foreground, probability summary, contour polygons) with <c>Accept: application/json</c> or <c>?format=json</c>;
 /// <c>images=true</c> adds the mask and overlay PNGs to the JSON (the page uses it).</item>
-/// <item><c>GET /v1/model</c>: what is loaded and how images are prepared; <c>GET /healthz</c>; <c>GET /</c>: the page.</item>
+/// <item><c>GET /v1/model</c>: what is loaded and how images are prepared; <c>GET</c> or <c>HEAD /healthz</c>; <c>GET /</c>: the page.</item>
 /// </list>
 /// Every error is a JSON body (<see cref="ApiError"/>). Images are decoded on the requests' threads and segmented in
 /// micro-batches (<see cref="BatchQueue"/>). Stopping (Ctrl-C, SIGTERM, <see cref="StopAsync"/>) stops taking
@@ -139,7 +139,8 @@ public sealed class SegmentServer : IAsyncDisposable
             await new ApiError(r.StatusCode, ApiError.CodeOf(r.StatusCode), message).WriteAsync(status.HttpContext);
         });
 
-        app.MapGet("/healthz", () => Results.Json(new { status = "ok" }, ApiError.Json));
+        // HEAD too: load balancers and `curl -I` probe health without a body.
+        app.MapMethods("/healthz", ["GET", "HEAD"], () => Results.Json(new { status = "ok" }, ApiError.Json));
         app.MapGet("/", () => Results.Content(HomePage.Html, "text/html; charset=utf-8"));
         app.MapGet("/v1/model", (HttpRequest request) =>
         {

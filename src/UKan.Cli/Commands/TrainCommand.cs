@@ -81,6 +81,7 @@ static class TrainCommand
                 ResumeConflicts.Refuse(parsed, command, runDir, new HashSet<string> { "--resume", "--epochs", "--profile", "--gpus", "--devices", "--log-steps" },
                     name => TrainOptions.RunValue(run ??= File.Exists(configPath) ? TrainConfig.Load(configPath) : null, name));
                 SharedOptions.CheckResumeEpochs(parsed.GetValue(recipe.Epochs));
+                UKan.IO.RunDirectory.CheckExisting(runDir, UKan.IO.RunDirectory.Segmentation);
                 Console.WriteLine($"resuming {runDir} on {Describe(rt, parallel)}");
                 result = progress.Run(p => Trainer.Resume(runDir, parsed.GetValue(recipe.Epochs), p, cancel.Token, profileSync, parallel, parsed.GetValue(logSteps)));
             }
@@ -88,6 +89,8 @@ static class TrainCommand
             {
                 var config = NewRun(parsed, rt.Device, parallel?.WorldSize ?? 1);
                 Trainer.RequireDataFolder(config.Data);
+                if (parallel is not { IsLeader: false })
+                    UKan.IO.RunDirectory.CheckNew(config.Output, UKan.IO.RunDirectory.Segmentation, () => File.Exists(new RunFolder(config.Output).Last));
                 Console.WriteLine($"training {config.Model.Describe()} on {config.Data} ({Describe(rt, parallel)}), run folder {config.Output}");
                 if (parallel is not null)
                     Console.WriteLine($"batch {config.Batch} per device × {parallel.WorldSize} devices = global batch {config.Batch * parallel.WorldSize}; " +

@@ -110,29 +110,15 @@ public static class RunDirectory
     public static (RunLock Lock, bool Created) CreateNew(string root, string kind, Func<bool> hasProgress)
     {
         root = Path.GetFullPath(root);
-        var full = OutputGuard.CheckFolder(root, "--out", []);
+        var full = CheckNew(root, kind, hasProgress);
         bool existed = Directory.Exists(full);
-        if (existed && !IsRun(full) && Directory.EnumerateFileSystemEntries(full).Any(e => Path.GetFileName(e) != RunLock.FileName))
-        {
-            if (Kind(full) is not null)
-                throw new UserError($"--out {root}: already holds a run; continue it with '{Verb(kind)} --resume {root}', or choose another --out.");
-            throw new UserError($"--out {root}: not empty and not a ukan run folder (no {MarkerName}); choose a new folder, so that no file of yours is replaced.");
-        }
         OutputGuard.CreateFolder(full, root, "--out");
         var runLock = RunLock.Acquire(full, "--out");
         try
         {
-            if (IsRun(full))
-            {
-                if (Kind(full) != kind)
-                    throw new UserError($"--out {root}: holds a {Kind(full) ?? "damaged"} run; choose another --out.");
-                if (hasProgress())
-                    throw new UserError($"--out {root}: already holds a run; continue it with '{Verb(kind)} --resume {root}', or choose another --out.");
-                // A start that ended before its first checkpoint: nothing to resume, so start again in the same folder.
-                Clear(full);
-            }
-            else if (Directory.EnumerateFileSystemEntries(full).Any(e => Path.GetFileName(e) != RunLock.FileName))
-                throw new UserError($"--out {root}: not empty and not a ukan run folder (no {MarkerName}); choose a new folder.");
+            CheckNew(root, kind, hasProgress);   // again under the lock: another process may have started a run there
+            // A run folder here never finished an epoch: nothing to resume, so start again in the same folder.
+            if (IsRun(full)) Clear(full);
             WriteMarker(full, kind);
             return (runLock, !existed);
         }
@@ -144,21 +130,32 @@ public static class RunDirectory
     }
 
     /// <summary>
+    /// The refusals of <see cref="CreateNew"/>, writing nothing (a command checks them before it says anything; CreateNew
+    /// checks again under the folder's lock). Returns the folder's full path.
+    /// </summary>
+    public static string CheckNew(string root, string kind, Func<bool> hasProgress)
+    {
+        var full = OutputGuard.CheckFolder(Path.GetFullPath(root), "--out", []);
+        if (!Directory.Exists(full) || !Directory.EnumerateFileSystemEntries(full).Any(e => Path.GetFileName(e) != RunLock.FileName)) return full;
+        if (IsRun(full))
+        {
+            if (Kind(full) != kind) throw new UserError($"--out {root}: holds a {Kind(full) ?? "damaged"} run; choose another --out.");
+            if (hasProgress())
+                throw new UserError($"--out {root}: already holds a run; continue it with '{Verb(kind)} --resume {root}', or choose another --out.");
+            return full;
+        }
+        if (Kind(full) is not null)
+            throw new UserError($"--out {root}: already holds a run; continue it with '{Verb(kind)} --resume {root}', or choose another --out.");
+        throw new UserError($"--out {root}: not empty and not a ukan run folder (no {MarkerName}); choose a new folder, so that no file of yours is replaced.");
+    }
+
+    /// <summary>
     /// Locks the existing run folder <paramref name="root"/> of <paramref name="kind"/> for --resume, and removes the
     /// temporary files a killed process may have left (AtomicFile's ".name.pid.guid.tmp").
     /// </summary>
     public static RunLock OpenExisting(string root, string kind, string option = "--resume")
     {
-        var full = Path.GetFullPath(root);
-        if (File.Exists(full)) throw new UserError($"{option} {root}: is a file; give the run folder.");
-        if (!Directory.Exists(full)) throw new UserError($"{option} {root}: no such folder; give the folder of a run started with '{Verb(kind)}'.");
-        var found = Kind(full);
-        if (found is null)
-            throw new UserError($"{option} {root}: not a ukan run folder (no {MarkerName} or config.json); give the folder of a run started with '{Verb(kind)}'.");
-        if (found == Sweep && kind != Sweep)
-            throw new UserError($"{option} {root}: a sweep folder; continue the sweep with the same 'ukan sweep' command (same --out), or give one of its run folders.");
-        if (found != kind)
-            throw new UserError($"{option} {root}: a {found} run; continue it with '{Verb(found)} --resume {root}'.");
+        var full = CheckExisting(root, kind, option);
         var runLock = RunLock.Acquire(full, option);
         try
         {
@@ -171,6 +168,25 @@ public static class RunDirectory
             throw new UserError($"{option} {root}: cannot write there ({e.Message}).");
         }
         return runLock;
+    }
+
+    /// <summary>
+    /// The refusals of <see cref="OpenExisting"/>, writing nothing (a command checks them before it says anything).
+    /// Returns the folder's full path.
+    /// </summary>
+    public static string CheckExisting(string root, string kind, string option = "--resume")
+    {
+        var full = Path.GetFullPath(root);
+        if (File.Exists(full)) throw new UserError($"{option} {root}: is a file; give the run folder.");
+        if (!Directory.Exists(full)) throw new UserError($"{option} {root}: no such folder; give the folder of a run started with '{Verb(kind)}'.");
+        var found = Kind(full);
+        if (found is null)
+            throw new UserError($"{option} {root}: not a ukan run folder (no {MarkerName} or config.json); give the folder of a run started with '{Verb(kind)}'.");
+        if (found == Sweep && kind != Sweep)
+            throw new UserError($"{option} {root}: a sweep folder; continue the sweep with the same 'ukan sweep' command (same --out), or give one of its run folders.");
+        if (found != kind)
+            throw new UserError($"{option} {root}: a {found} run; continue it with '{Verb(found)} --resume {root}'.");
+        return full;
     }
 
     /// <summary>Deletes AtomicFile temporaries in the run folder and its sub-folders (under the lock, so none is in use).</summary>

@@ -36,6 +36,21 @@ public class BadInputTests
     static void AssertNoRun(string output) => Assert.False(File.Exists(Path.Combine(output, "config.json")), "a run folder was left behind");
 
     [Fact]
+    public void A_run_of_another_kind_is_refused_before_anything_is_said()
+    {
+        var diffusion = Temp();
+        Directory.CreateDirectory(diffusion);
+        File.WriteAllText(Path.Combine(diffusion, UKan.IO.RunDirectory.MarkerName), "{\"kind\":\"diffusion\"}");
+        var into = Run(Train(Dataset(), diffusion));
+        AssertRefused(into, "holds a diffusion run");
+        Assert.DoesNotContain("training ", into.Stdout);
+        var resume = Run("train", "--resume", diffusion);
+        AssertRefused(resume, "a diffusion run");
+        Assert.DoesNotContain("resuming ", resume.Stdout);
+        Assert.Equal([UKan.IO.RunDirectory.MarkerName], Directory.EnumerateFileSystemEntries(diffusion).Select(Path.GetFileName).ToArray());
+    }
+
+    [Fact]
     public void Missing_data_folder()
     {
         var output = Temp();

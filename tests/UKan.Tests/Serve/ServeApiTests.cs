@@ -118,6 +118,8 @@ public sealed class ServeApiTests : IAsyncLifetime
     {
         var http = await Client();
         Assert.Equal("ok", JsonDocument.Parse(await http.GetStringAsync("/healthz", Ct)).RootElement.GetProperty("status").GetString());
+        using (var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/healthz"), Ct))
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
         var model = JsonDocument.Parse(await http.GetStringAsync("/v1/model", Ct)).RootElement;
         Assert.Equal("tiny", model.GetProperty("model").GetProperty("preset").GetString());
         Assert.Equal(32, model.GetProperty("model").GetProperty("input_height").GetInt32());
