@@ -51,12 +51,18 @@ public static class BatchNormRelu
     public static nn.Module<Tensor, Tensor> Relu => relu.Value;
     static readonly Lazy<ReLU> relu = new(() => nn.ReLU());
 
+    /// <summary>
+    /// Whether the fused kernels take <paramref name="x"/>: float32 (N, C, H, W) laid out channels-last and dense (a
+    /// row-major N·H·W × C matrix), more than one value per channel (batch norm's training statistics need two).
+    /// </summary>
+    public static bool Takes(Tensor x) =>
+        x.dtype == ScalarType.Float32 && TensorLayout.IsChannelsLastDense(x) && x.numel() / Math.Max(1, x.shape[1]) > 1;
+
     /// <summary>The fused kernels for this layer and input, or null where the fused node does not apply.</summary>
     public static IBatchNormReluKernels? KernelsFor(BatchNorm2d bn, Tensor x)
     {
         if (!bn.training || !(forced.Value ?? EnvironmentSwitch.IsOn(Environment.GetEnvironmentVariable(EnvironmentVariable))) || !KanFeatures.UseFusedKernels
-            || x.device_type != DeviceType.CUDA || x.dtype != ScalarType.Float32 || !TensorLayout.IsChannelsLastDense(x)
-            || x.numel() / Math.Max(1, x.shape[1]) <= 1
+            || x.device_type != DeviceType.CUDA || !Takes(x)
             || bn.running_mean is null || bn.running_var is null || bn.momentum is not double momentum || momentum is <= 0 or > 1
             || bn.weight is null || bn.bias is null
             || IsExcluded(bn))

@@ -38,10 +38,6 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
             (module.Function("bn_relu_backward_sums"), module.Function("bn_relu_backward_finalize"), module.Function("bn_relu_backward_input"));
     }
 
-    /// <summary>Whether the kernels take <paramref name="x"/>: float32 (N, C, H, W), channels-last and dense, more than one value per channel.</summary>
-    public static bool Supports(Tensor x) =>
-        x.dtype == ScalarType.Float32 && x.dim() == 4 && TensorLayout.IsChannelsLastDense(x) && x.numel() / x.shape[1] > 1;
-
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
         Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps)
     {
@@ -87,7 +83,7 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
     /// </summary>
     internal static (long Rows, long Channels, (uint X, uint Y) Grid) Geometry(Tensor x)
     {
-        if (!Supports(x)) throw new ArgumentException("batch norm + ReLU kernels: a float32 channels-last (N, C, H, W) tensor with more than one value per channel");
+        if (!BatchNormRelu.Takes(x)) throw new ArgumentException("batch norm + ReLU kernels: a float32 channels-last (N, C, H, W) tensor with more than one value per channel");
         long c = x.shape[1], rows = x.numel() / c;
         long tiles = (c + TileBlock.X - 1) / TileBlock.X;
         long down = Math.Clamp((rows + 4 * TileBlock.Y - 1) / (4 * TileBlock.Y), 1, Math.Max(1, 1024 / tiles));
