@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace UKan.Tests;
@@ -36,19 +35,8 @@ static class TestTempFolder
         {
             var name = System.IO.Path.GetFileName(folder)[Prefix.Length..];
             var dash = name.IndexOf('-');
-            if (dash > 0 && int.TryParse(name[..dash], out var pid) && !Running(pid)) TryDelete(folder);
+            if (dash > 0 && int.TryParse(name[..dash], out var pid) && !UKan.IO.LocalProcess.IsRunning(pid)) TryDelete(folder);
         }
-    }
-
-    static bool Running(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (ArgumentException) { return false; }
-        catch (InvalidOperationException) { return false; }
     }
 
     static void TryDelete(string folder)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace UKan.IO;
@@ -80,19 +79,9 @@ public sealed class FreshFolder : IDisposable
             var leaf = System.IO.Path.GetFileName(dir);
             var rest = leaf.StartsWith(prefix, StringComparison.Ordinal) ? leaf[prefix.Length..] : "";
             if (!int.TryParse(rest.Split('.')[0], NumberStyles.None, CultureInfo.InvariantCulture, out int pid)
-                || IsRunning(pid)) continue;
+                || LocalProcess.IsRunning(pid)) continue;
             try { Directory.Delete(dir, recursive: true); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* another process removes it */ }
         }
-    }
-
-    static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
     }
 }
