@@ -55,7 +55,7 @@ static class DiffusionCommand
             var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", sources.Prepend(imagesDir));
             var prepared = new DiffusionData(parsed.GetValue(data)!, Enum.Parse<DiffusionDataset>(parsed.GetValue(dataset)!, ignoreCase: true), DiffusionTrainer.ImageSize, parsed.GetValue(seed));
             var names = prepared.Names.Select(n => n + ".png").ToList();
-            UKan.IO.OutputGuard.CheckExisting(outFull, names, "--out", parsed.GetValue(CommandLine.Overwrite));
+            // LockFolder checks the existing files (under the lock) before anything is written.
             using (UKan.IO.OutputGuard.LockFolder(outFull, outDir, "--out", names, parsed.GetValue(CommandLine.Overwrite)))
                 prepared.Save(outDir);
             Console.WriteLine($"wrote {prepared.Count} images of {prepared.Size}x{prepared.Size} to {Path.GetFullPath(parsed.GetValue(output)!)}");
