@@ -85,7 +85,7 @@ public static class BatchNormRelu
         var momentum = bn.momentum ?? throw new ArgumentException("fused batch norm: a cumulative average (momentum null) is not supported");
         if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
             throw new ArgumentException("fused batch norm: an affine layer with running statistics");
-        return Function.apply(x, bn.weight, bn.bias, bn, kernels, momentum);
+        return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, bn, kernels, momentum));
     }
 
     /// <summary>The node: saves x, w, b and the batch's mean and invstd; backward recomputes the normalisation and ReLU's mask.</summary>
@@ -104,13 +104,13 @@ public static class BatchNormRelu
             ctx.save_for_backward([x, weight, bias, mean, invstd]);
             ctx.save_data("kernels", kernels);
             ctx.save_data("grads", (x.requires_grad, weight.requires_grad, bias.requires_grad));
-            ctx.set_materialize_grads(false);
+            OutputTemplates.Forward(ctx);
             return y;
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
         {
-            HandedBackGradients.Release();
+            using var incoming = HandedBackGradients.Backward(g);
             if (g is null || g.IsInvalid) return [null!, null!, null!, null!, null!, null!];
             using var scope = NewDisposeScope();
             using var _ = no_grad();

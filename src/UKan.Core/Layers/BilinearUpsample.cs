@@ -20,15 +20,19 @@ namespace UKan.Layers;
 public static class BilinearUpsample
 {
     static volatile bool deterministic;
+    static readonly FlowOverride forced = new();
 
     /// <summary>Whether the backward pass is the deterministic convolution (set by the trainer for <c>--deterministic</c>).</summary>
     public static bool Deterministic { get => deterministic; set => deterministic = value; }
 
     /// <summary>x upsampled ×2 in both spatial dimensions.</summary>
     public static Tensor Twice(Tensor x) =>
-        Deterministic && x.requires_grad && is_grad_enabled()
-            ? DeterministicTwice.apply(x)
+        (forced.Value ?? Deterministic) && x.requires_grad && is_grad_enabled()
+            ? OutputTemplates.Drop(DeterministicTwice.apply(x))
             : F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
+
+    /// <summary><paramref name="body"/>'s result with the calling flow's backward deterministic or not, whatever <see cref="Deterministic"/> says (tests).</summary>
+    internal static T With<T>(bool deterministic, Func<T> body) => forced.With(deterministic, body);
 
     /// <summary>The gradient of <see cref="Twice"/>'s input from its output's gradient <paramref name="g"/> (B, C, 2H, 2W).</summary>
     public static Tensor Backward(Tensor g)
@@ -60,12 +64,14 @@ public static class BilinearUpsample
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
             HandedBackGradients.Release();
+            OutputTemplates.Forward(ctx);
             return F.interpolate((Tensor)vars[0], scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
-            HandedBackGradients.Release();
+            using var incoming = HandedBackGradients.Backward(gradOutput);
+            if (gradOutput is null || gradOutput.IsInvalid) return [null!];
             var g = Backward(gradOutput).DetachFromDisposeScope();
             HandedBackGradients.Keep(g);
             return [g];

@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 namespace UKan.Layers;
 
 /// <summary>
-/// Keeps the gradients a custom autograd function returns alive until libtorch has taken them, then disposes them.
+/// The gradients crossing a custom autograd function's backward: the one TorchSharp hands in, disposed when backward
+/// ends (<see cref="Backward"/>), and the ones it returns, kept alive until libtorch has taken them, then disposed.
 /// </summary>
 /// <remarks>
 /// TorchSharp (0.107) calls a custom function's backward from the autograd engine through a delegate and hands the
@@ -15,10 +16,30 @@ namespace UKan.Layers;
 /// thread, which comes after the copy. Per thread: a call on another autograd thread (several devices, or two
 /// backward passes at once) may come before this thread's copy, so a process-wide list could free gradients that
 /// libtorch has not taken yet.
+/// <para>The incoming gradient has the opposite problem: TorchSharp wraps it in a new native handle for the call
+/// (<c>new Tensor(tensors[i])</c> in the same method) that nothing disposes, so its memory stayed allocated until a
+/// garbage collection finalized the wrapper, often several training steps later. A backward must not return the
+/// incoming tensor itself as a gradient (a new tensor or a view is fine).</para>
 /// </remarks>
 public static class HandedBackGradients
 {
     [ThreadStatic] static List<Tensor>? kept;
+
+    /// <summary>
+    /// The start of a custom function's backward: <see cref="Release"/>, and a scope that disposes
+    /// <paramref name="incoming"/>, the gradient TorchSharp handed in, when backward ends (<c>using var _ = ...</c>).
+    /// </summary>
+    public static IDisposable Backward(Tensor? incoming)
+    {
+        Release();
+        return incoming is null ? Nothing.Instance : incoming;
+    }
+
+    sealed class Nothing : IDisposable
+    {
+        public static readonly Nothing Instance = new();
+        public void Dispose() { }
+    }
 
     /// <summary>Disposes what this thread handed back at its previous call. Call at the start of forward and backward.</summary>
     public static void Release()

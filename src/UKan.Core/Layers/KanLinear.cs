@@ -135,7 +135,7 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
             // Features per input i: [b(x_i), B_0(x_i), ..., B_{K-1}(x_i)], weights laid out the same way, so the
             // whole layer is one (rows, 9·in) × (9·in, out) product; backward recomputes the features from x.
             y = Options.BaseActivation == BaseActivation.SiLU
-                ? KanLinearFunction.apply(x.contiguous(), FusedWeight(), uniform!.Value)
+                ? OutputTemplates.Drop(KanLinearFunction.apply(x.contiguous(), FusedWeight(), uniform!.Value))
                 : F.linear(Features(x).view(x.shape[0], -1), FusedWeight());
         }
         else

@@ -24,6 +24,7 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
         var knots = (BSplineBasis.UniformKnots)vars[2];
         ctx.save_for_backward([x, w]);
         ctx.save_data("knots", knots);
+        OutputTemplates.Forward(ctx);
         using var features = KanFeatures.Forward(x, knots);
         using var wt = w.t();
         return features.matmul(wt);
@@ -31,7 +32,8 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
 
     public override List<Tensor> backward(torch.autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        HandedBackGradients.Release();
+        using var incoming = HandedBackGradients.Backward(gradOutput);
+        if (gradOutput is null || gradOutput.IsInvalid) return [null!, null!, null!];
         Tensor gradX, gradW;
         using (var scope = NewDisposeScope())
         {

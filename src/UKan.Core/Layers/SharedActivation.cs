@@ -174,11 +174,11 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
                     psi = Combine(u, matmul(Basis(u), coef));
                     break;
                 case SplineGradient.GradFreeRecompute or SplineGradient.ExactRecompute when is_grad_enabled():
-                    psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, Options.Gradient == SplineGradient.ExactRecompute);
+                    psi = OutputTemplates.Drop(RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, Options.Gradient == SplineGradient.ExactRecompute));
                     break;
                 case SplineGradient.GradFree when fused is not null:
                     // The same gradients as below, from the fused kernels: only u is kept for backward.
-                    psi = RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, false);
+                    psi = OutputTemplates.Drop(RecomputeFunction.apply(u, coef, base_scale, spline_scale, this, false));
                     break;
                 default:
                     // Grad-Free (docs/allukan.md §R.5): the basis is a constant of the graph. Kept for backward: the basis (K floats
@@ -252,7 +252,7 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
             ctx.save_data("exact", vars[5]);
             ctx.save_data("input_grad", u.requires_grad);
             // An undefined incoming gradient is answered with no gradients rather than a materialised zero tensor.
-            ctx.set_materialize_grads(false);
+            OutputTemplates.Forward(ctx);
             if (psi.FusedKernelsFor(u) is { } fused)
                 return fused.PsiForward(TensorLayout.DenseLayout(u), psi.coef, psi.base_scale, psi.spline_scale, psi.uniform!.Value);
             return psi.Combine(u, matmul(psi.Basis(u), psi.coef));
@@ -260,7 +260,7 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
         {
-            HandedBackGradients.Release();
+            using var incoming = HandedBackGradients.Backward(g);
             if (g is null || g.IsInvalid) return [null!, null!, null!, null!, null!, null!];
             using var scope = NewDisposeScope();
             using var _ = no_grad();

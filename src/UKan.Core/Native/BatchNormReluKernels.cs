@@ -24,8 +24,11 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
     /// <summary>The thread block of the row-striding kernels: 32 channels by 8 rows.</summary>
     static readonly (int X, int Y) TileBlock = (32, 8);
 
-    /// <summary>Warps per block of the two merge kernels (a warp per channel).</summary>
-    internal const int MergeWarps = 8;
+    /// <summary>
+    /// Threads per block of the two merge kernels (a block per channel) for <paramref name="partials"/> partials per
+    /// channel: one per partial, in whole warps, at most 256 (each thread then merges up to four of the 1,024).
+    /// </summary>
+    internal static int MergeThreads(long partials) => (int)Math.Clamp((partials + 31) / 32 * 32, 32, 256);
 
     readonly CudaKernelModule module;
     readonly IntPtr stats, statsFinalize, apply, backwardSums, backwardFinalize, backwardInput;
@@ -50,7 +53,7 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         var invstd = empty(c, dtype: float32, device: x.device);
         var partial = empty(3 * grid.Y * c, dtype: float32, device: x.device);
         module.LaunchOn(stats, grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial));
-        module.LaunchOn(statsFinalize, MergeGrid(c), (32 * MergeWarps, 1), 0, Pointer(partial), (int)grid.Y, (int)c, (float)eps, (float)momentum,
+        module.LaunchOn(statsFinalize, ((uint)c, 1), (MergeThreads(grid.Y), 1), 0, Pointer(partial), (int)grid.Y, (int)c, (float)eps, (float)momentum,
             Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)), TensorPointer.OfInt64(batchesTracked));
         module.LaunchOn(apply, grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));
         return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());
@@ -69,7 +72,7 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         var k = empty(2 * c, dtype: float32, device: x.device);
         module.LaunchOn(backwardSums, grid, TileBlock, 0, Pointer(x), Pointer(grad), rows, (int)c, Pointer(mean), Pointer(invStd),
             Pointer(weight), Pointer(bias), Pointer(partial));
-        module.LaunchOn(backwardFinalize, MergeGrid(c), (32 * MergeWarps, 1), 0, Pointer(partial), (int)grid.Y, (int)c, rows, Pointer(invStd),
+        module.LaunchOn(backwardFinalize, ((uint)c, 1), (MergeThreads(grid.Y), 1), 0, Pointer(partial), (int)grid.Y, (int)c, rows, Pointer(invStd),
             Pointer(gradW), Pointer(gradB), Pointer(k));
         module.LaunchOn(backwardInput, grid, TileBlock, 0, Pointer(x), Pointer(grad), Pointer(dx), rows, (int)c, Pointer(mean), Pointer(invStd),
             Pointer(weight), Pointer(bias), Pointer(k));
@@ -89,8 +92,6 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         long down = Math.Clamp((rows + 4 * TileBlock.Y - 1) / (4 * TileBlock.Y), 1, Math.Max(1, 1024 / tiles));
         return (rows, c, ((uint)tiles, (uint)down));
     }
-
-    static (uint X, uint Y) MergeGrid(long channels) => ((uint)((channels + MergeWarps - 1) / MergeWarps), 1);
 
     static Tensor Float32(Tensor t) =>
         t.dtype == ScalarType.Float32 && t.is_contiguous() ? t : throw new ArgumentException("batch norm + ReLU kernels: running statistics must be contiguous float32");

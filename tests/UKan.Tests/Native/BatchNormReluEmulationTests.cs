@@ -13,13 +13,14 @@ namespace UKan.Tests.Native;
 public class BatchNormReluEmulationTests
 {
     /// <summary>
-    /// Shapes: a partial tile of 32 channels and few rows; two tiles; 48 blocks down the rows (more partials than a
-    /// warp's lanes, so the merge's strided loop and shuffles both run).
+    /// Shapes: a partial tile of 32 channels and few rows; two tiles; 48 blocks down the rows (the merges run two
+    /// warps per channel); 288 blocks down (more partials than the merges' 256 threads, so their strided loop runs).
     /// </summary>
     [Theory]
     [InlineData(2, 37, 9, 7)]
     [InlineData(4, 64, 16, 16)]
     [InlineData(6, 32, 16, 16)]
+    [InlineData(9, 3, 32, 32)]
     public void The_kernels_compute_the_torch_formulation(int n, int c, int h, int w)
     {
         _ = TestTorch.Runtime;
@@ -42,7 +43,7 @@ public class BatchNormReluEmulationTests
         CudaEmulation.Write(dir, "b", bias);
         CudaEmulation.Write(dir, "running_mean", runningMean);
         CudaEmulation.Write(dir, "running_var", runningVar);
-        CudaEmulation.Run("bn_relu_harness", dir, rows, channels, grid.X, grid.Y, BatchNormReluKernels.MergeWarps,
+        CudaEmulation.Run("bn_relu_harness", dir, rows, channels, grid.X, grid.Y, BatchNormReluKernels.MergeThreads(grid.Y),
             CudaEmulation.Text(eps), CudaEmulation.Text(momentum));
 
         var reference = BatchNormRelu.Torch.Instance;

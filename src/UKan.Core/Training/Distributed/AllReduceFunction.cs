@@ -20,6 +20,8 @@ public sealed class AllReduceFunction : autograd.SingleTensorFunction<AllReduceF
         HandedBackGradients.Release();
         var collectives = (ICollectives)vars[1];
         ctx.save_data("collectives", collectives);
+        // Zeros are materialised for a missing gradient (TorchSharp's default, so its output templates stay): every
+        // worker must join the backward all-reduce.
         var y = ((Tensor)vars[0]).detach().clone();
         collectives.AllReduce(y, ReduceOp.Sum);
         return y;
@@ -27,9 +29,11 @@ public sealed class AllReduceFunction : autograd.SingleTensorFunction<AllReduceF
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
     {
-        HandedBackGradients.Release();
+        using var incoming = HandedBackGradients.Backward(gradOutput);
         var collectives = (ICollectives)ctx.get_data("collectives");
-        var g = gradOutput.contiguous().clone().DetachFromDisposeScope();
+        Tensor g;
+        using (var scope = NewDisposeScope())
+            g = gradOutput.contiguous().clone().DetachFromDisposeScope();
         collectives.AllReduce(g, ReduceOp.Sum);
         HandedBackGradients.Keep(g);
         return [g, null!];

@@ -1,6 +1,6 @@
 // Runs the batch norm + ReLU kernels (KERNEL_SOURCE: the fused program, batch_norm_relu.cu among it) under cuda_emulation.h in the order and
 // geometry of Native/BatchNormReluKernels.cs, forward then backward, on raw float32 files of a folder.
-// Usage: bn_relu_harness DIR ROWS C GRID_X GRID_Y MERGE_WARPS EPS MOMENTUM
+// Usage: bn_relu_harness DIR ROWS C GRID_X GRID_Y MERGE_THREADS EPS MOMENTUM
 // Reads x, dy (ROWS x C), w, b, running_mean, running_var (C); writes y, mean, invstd, running_mean.out,
 // running_var.out, dx, dw, db, and batches (num_batches_tracked after the forward, from 7, as a float).
 #include "cuda_emulation.h"
@@ -8,18 +8,18 @@
 #include "harness_io.h"
 
 int main(int argc, char** argv) {
-    if (argc != 9) { fprintf(stderr, "usage: DIR ROWS C GRID_X GRID_Y MERGE_WARPS EPS MOMENTUM\n"); return 2; }
+    if (argc != 9) { fprintf(stderr, "usage: DIR ROWS C GRID_X GRID_Y MERGE_THREADS EPS MOMENTUM\n"); return 2; }
     std::string dir = argv[1];
     long long rows = atoll(argv[2]);
     int C = atoi(argv[3]);
-    unsigned gx = (unsigned)atoi(argv[4]), gy = (unsigned)atoi(argv[5]), warps = (unsigned)atoi(argv[6]);
+    unsigned gx = (unsigned)atoi(argv[4]), gy = (unsigned)atoi(argv[5]), threads = (unsigned)atoi(argv[6]);
     float eps = (float)atof(argv[7]), momentum = (float)atof(argv[8]);
     size_t n = (size_t)rows * C;
     auto x = load(dir, "x", n), dy = load(dir, "dy", n), w = load(dir, "w", C), b = load(dir, "b", C);
     auto rm = load(dir, "running_mean", C), rv = load(dir, "running_var", C);
     long long batches = 7;
     std::vector<float> y(n), mean(C), invstd(C), partial(3 * (size_t)gy * C), dx(n), dw(C), db(C), sums(2 * (size_t)gy * C), k(2 * C);
-    dim3 grid{gx, gy, 1}, tile{32, 8, 1}, merge{(C + warps - 1) / warps, 1, 1}, mergeBlock{32 * warps, 1, 1};
+    dim3 grid{gx, gy, 1}, tile{32, 8, 1}, merge{(unsigned)C, 1, 1}, mergeBlock{threads, 1, 1};
     launch(grid, tile, bn_relu_stats, (const float*)x.data(), rows, C, partial.data());
     launch(merge, mergeBlock, bn_relu_stats_finalize, (const float*)partial.data(), (int)gy, C, eps, momentum, mean.data(), invstd.data(), rm.data(), rv.data(), &batches);
     launch(grid, tile, bn_relu_apply, (const float*)x.data(), y.data(), rows, C, (const float*)mean.data(), (const float*)invstd.data(),
