@@ -34,6 +34,9 @@ cp "$dotnet_root/dotnet" "$stage/dotnet/"
 cp -r "$fx" "$stage/dotnet/shared/Microsoft.NETCore.App/"
 cp -r "$aspnet" "$stage/dotnet/shared/Microsoft.AspNetCore.App/"
 cp -r "$hostfxr" "$stage/dotnet/host/fxr/"
+# The runtime's debugger and crash-dump support (~4 MB, ~1.3 MB packed): not needed to run, and the bundle must fit
+# the 64 MiB transfer beside the working tree.
+rm -f "$stage"/dotnet/shared/Microsoft.NETCore.App/*/{libmscordaccore.so,libmscordbi.so,createdump}
 
 cat > "$stage/ukan" <<'LAUNCH'
 #!/usr/bin/env bash

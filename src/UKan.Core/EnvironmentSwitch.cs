@@ -2,7 +2,7 @@ namespace UKan;
 
 /// <summary>
 /// The environment variables that turn one of our speed-ups off for a comparison (UKAN_FOLD_BN, UKAN_WARMUP,
-/// UKAN_GRAD_GATHER, UKAN_DDP_OVERLAP): each is on unless set to <c>off</c>, <c>0</c> or <c>false</c> (any case,
+/// UKAN_GRAD_GATHER, UKAN_DDP_OVERLAP, UKAN_FUSED_BN_RELU): each is on unless set to <c>off</c>, <c>0</c> or <c>false</c> (any case,
 /// spaces around ignored), read the same way everywhere.
 /// </summary>
 public static class EnvironmentSwitch
@@ -12,10 +12,4 @@ public static class EnvironmentSwitch
 
     /// <summary>Whether the environment variable <paramref name="name"/> turns its switch off.</summary>
     public static bool IsOffIn(string name) => IsOff(Environment.GetEnvironmentVariable(name));
-
-    /// <summary>
-    /// Whether <paramref name="value"/> turns on a switch that is off by default (UKAN_FUSED_BN_RELU until it is
-    /// measured on a GPU): <c>on</c>, <c>1</c> or <c>true</c>, read like <see cref="IsOff"/>.
-    /// </summary>
-    public static bool IsOn(string? value) => value?.Trim().ToLowerInvariant() is "on" or "1" or "true";
 }

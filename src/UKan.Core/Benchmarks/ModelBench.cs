@@ -96,7 +96,9 @@ public static class ModelBench
         var infer = BenchTimer.Measure(inferRun, warmup, runs, device);
         long inferPeak = probe.PeakBytes(), inferReserved = probe.PeakReservedBytes();
 
-        var mode = (graphs ? "graph" : "eager") + (autotune ? "+cudnnbench" : "") + (UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null ? "+fused" : "")
+        bool fused = UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null;
+        var mode = (graphs ? "graph" : "eager") + (autotune ? "+cudnnbench" : "") + (fused ? "+fused" : "")
+            + (fused && !EnvironmentSwitch.IsOffIn(UKan.Layers.BatchNormRelu.EnvironmentVariable) ? "+bn-relu" : "")
             + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "")
             + (foldedBn ? "+bn-folded" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
