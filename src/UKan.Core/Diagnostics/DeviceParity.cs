@@ -49,6 +49,10 @@ public static class DeviceParity
         if (device.type == DeviceType.CUDA)
             checks.AddRange(Guarded("batch norm + ReLU", () => BatchNormReluFusedVersusModules(device)));
 
+        // 1d. KANLinear's fused weight: the kernels vs the torch formulation (weight and the three gradients).
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("KAN fused weight", () => KanWeightFusedVersusTorch(device)));
+
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
@@ -329,6 +333,31 @@ public static class DeviceParity
                 yield return Compare($"{tag} {what}: dw, db", cat([gf[1], gf[2]]), cat([g[1], g[2]]), 1e-5);
             }
             yield return Compare($"{tag}: batches tracked", fused.num_batches_tracked!, modules.num_batches_tracked!, 0);
+        }
+    }
+
+    /// <summary>
+    /// KANLinear's fused weight through the kernels' autograd node against autograd through the torch formulation, with
+    /// the spline scaler and without, at U-KAN's largest KAN layer (256 × 256, K = 8) and an odd size.
+    /// </summary>
+    static IEnumerable<ParityCheck> KanWeightFusedVersusTorch(Device device)
+    {
+        var kernels = KanFeatures.CudaKernels(DeviceIndex(device)) ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+        foreach (var (o, i, scaled) in new[] { (256, 256, true), (37, 29, false) })
+        {
+            var tag = $"KAN fused weight ({o}x{i}x8{(scaled ? ", scaler" : "")})";
+            var parameters = new[] { randn(o, i), randn(o, i, 8), randn(o, i) }.Select(t => t.to(device)).ToArray();
+            var g = randn(o, i * 9).to(device);
+            (Tensor W, Tensor[] Grads) Run(Func<Tensor, Tensor, Tensor?, Tensor> fuse)
+            {
+                var p = parameters.Select(t => t.detach().requires_grad_(true)).ToArray();
+                var w = fuse(p[0], p[1], scaled ? p[2] : null);
+                return (w, torch.autograd.grad([(w * g).sum()], scaled ? p : p[..2]).ToArray());
+            }
+            var (wf, gf) = Run((b, s, c) => KanWeight.Apply(b, s, c, kernels));
+            var (wt, gt) = Run(KanWeight.Torch.Instance.KanWeightForward);
+            yield return Compare($"{tag}: weight", wf, wt, 0);
+            yield return Compare($"{tag}: gradients", cat(gf.Select(t => t.flatten()).ToArray()), cat(gt.Select(t => t.flatten()).ToArray()), 1e-5);
         }
     }
 

@@ -156,8 +156,7 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
         cat([Activate(x).unsqueeze(-1), UsesFastPath ? BSplineBasis.UniformCubic(x, uniform!.Value) : BSplines(x)], -1);
 
     /// <summary>[W_b, W_s·scaler] interleaved per input: (out, in·(1+K)), matching <see cref="Features"/>.</summary>
-    public Tensor FusedWeight() =>
-        cat([base_weight.unsqueeze(-1), ScaledSplineWeight()], -1).view(OutFeatures, -1);
+    public Tensor FusedWeight() => KanWeight.Fuse(base_weight, spline_weight, spline_scaler);
 
     public Tensor Activate(Tensor x) => BaseActivations.Apply(Options.BaseActivation, x);
 

@@ -17,7 +17,8 @@ public class CustomFunctionMemoryTests
     static CustomFunctionMemoryTests() => _ = TestTorch.Runtime;
 
     /// <summary>Each custom function of the layers, as a forward from its input (which requires grad).</summary>
-    public static TheoryData<string> Functions => ["batch norm + ReLU", "KAN linear", "shared activation (recompute)", "bilinear upsample (deterministic)"];
+    public static TheoryData<string> Functions =>
+        ["batch norm + ReLU", "KAN linear", "KAN fused weight", "shared activation (recompute)", "bilinear upsample (deterministic)"];
 
     static Func<Tensor, Tensor> Forward(string function)
     {
@@ -30,6 +31,10 @@ public class CustomFunctionMemoryTests
             case "KAN linear":
                 var kan = new KanLinear(3, 4) { Path = KanPath.Fast };
                 return x => kan.call(x.reshape(-1, 3));
+            case "KAN fused weight":
+                var baseWeight = zeros(6, 4);
+                var scaler = ones(6, 4);
+                return x => KanWeight.Apply(baseWeight, x.reshape(6, 4, 5), scaler, KanWeight.Torch.Instance);
             case "shared activation (recompute)":
                 var psi = new SharedActivation(new SharedActivationOptions { Gradient = SplineGradient.GradFreeRecompute });
                 return psi.call;

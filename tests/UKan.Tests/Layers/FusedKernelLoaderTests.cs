@@ -23,6 +23,9 @@ public class FusedKernelLoaderTests
             Tensor runningVar, Tensor? batchesTracked, double momentum, double eps) => throw new NotSupportedException();
         public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
             Tensor? weight, Tensor? bias) => throw new NotSupportedException();
+        public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) => throw new NotSupportedException();
+        public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
+            bool needBase, bool needSpline, bool needScaler) => throw new NotSupportedException();
     }
 
     [Fact]

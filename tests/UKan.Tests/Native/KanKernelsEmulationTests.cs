@@ -70,4 +70,34 @@ public class KanKernelsEmulationTests
         TestTorch.AssertClose(cat([grads[1], grads[2], grads[3]]), CudaEmulation.Read(dir, "acc", psi.BasisCount + 2), 1e-4, 1e-4,
             "dL/dc, dL/dw_b, dL/dw_s");
     }
+
+    /// <summary>KANLinear's fused weight and its backward, with the standalone spline scaler and without (s = 1), over more pairs than a block.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_weight_kernels_compute_the_torch_formulation(bool scaled)
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        const int outFeatures = 19, inFeatures = 23, k = 8;
+        var gen = new Generator(31);
+        var baseWeight = randn(outFeatures, inFeatures, generator: gen);
+        var spline = randn(outFeatures, inFeatures, k, generator: gen);
+        var scaler = scaled ? randn(outFeatures, inFeatures, generator: gen) : null;
+        var gw = randn(outFeatures, inFeatures * (k + 1), generator: gen);
+        var dir = CudaEmulation.Folder();
+        CudaEmulation.Write(dir, "base", baseWeight);
+        CudaEmulation.Write(dir, "spline", spline);
+        if (scaler is not null) CudaEmulation.Write(dir, "scaler", scaler);
+        CudaEmulation.Write(dir, "gw", gw);
+        CudaEmulation.Run("kan_harness", "weight", dir, baseWeight.numel(), k, scaled ? 1 : 0, CudaKernelModule.Block);
+
+        var reference = KanWeight.Torch.Instance;
+        TestTorch.AssertClose(reference.KanWeightForward(baseWeight, spline, scaler), CudaEmulation.Read(dir, "w", gw.shape), 0, 0, "W");
+        var (gb, gs, gsc) = reference.KanWeightBackward(gw, spline, scaler, true, true, true);
+        TestTorch.AssertClose(gb!, CudaEmulation.Read(dir, "gbase", baseWeight.shape), 0, 0, "dL/dW_b");
+        TestTorch.AssertClose(gs!, CudaEmulation.Read(dir, "gspline", spline.shape), 0, 0, "dL/dW_s");
+        if (scaled) TestTorch.AssertClose(gsc!, CudaEmulation.Read(dir, "gscaler", baseWeight.shape), 1e-5, 1e-5, "dL/ds");
+        else Assert.Null(gsc);
+    }
 }

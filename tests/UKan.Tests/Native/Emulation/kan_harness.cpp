@@ -1,6 +1,9 @@
-// Runs the KANLinear feature kernels or ALL U-KAN's psi kernels (KERNEL_SOURCE: the fused program's source) under
-// cuda_emulation.h in the geometry of Native/KanFeatureKernels.cs and Native/PsiKernels.cs, on raw float32 files.
+// Runs the KANLinear feature kernels, KANLinear's fused-weight kernels or ALL U-KAN's psi kernels (KERNEL_SOURCE: the
+// fused program's source) under cuda_emulation.h in the geometry of Native/KanFeatureKernels.cs, KanWeightKernels.cs
+// and PsiKernels.cs, on raw float32 files.
 // Usage: kan_harness features DIR N K T0 INV_H BLOCK      reads x (N), gfeat (N*(K+1)); writes feat, gx
+//        kan_harness weight DIR PAIRS K SCALER BLOCK         reads base (PAIRS), spline (PAIRS*K), scaler (PAIRS, if
+//                                                        SCALER is 1), gw (PAIRS*(K+1)); writes w, gbase, gspline, gscaler
 //        kan_harness psi DIR N K T0 INV_H EXACT GRID      reads u, g (N), c (K), wb, ws (1 each, files optional);
 //                                                        writes out, gu (N), acc (K+2)
 #include "cuda_emulation.h"
@@ -8,6 +11,27 @@
 #include "harness_io.h"
 
 int main(int argc, char** argv) {
+    if (argc == 7 && std::string(argv[1]) == "weight") {
+        std::string dir = argv[2];
+        long long pairs = atoll(argv[3]);
+        int K = atoi(argv[4]);
+        bool scaled = atoi(argv[5]) == 1;
+        unsigned block = (unsigned)atoi(argv[6]);
+        auto base = load(dir, "base", pairs), spline = load(dir, "spline", pairs * K), gw = load(dir, "gw", pairs * (K + 1));
+        auto scaler = scaled ? load(dir, "scaler", pairs) : std::vector<float>();
+        const float* s = scaled ? scaler.data() : nullptr;
+        std::vector<float> w(pairs * (K + 1)), gbase(pairs), gspline(pairs * K), gscaler(pairs);
+        long long n = pairs * (K + 1);
+        launch(dim3{(unsigned)((n + block - 1) / block), 1, 1}, dim3{block, 1, 1}, kan_weight_assemble, (const float*)base.data(),
+               (const float*)spline.data(), s, w.data(), pairs, K);
+        launch(dim3{(unsigned)((pairs + block - 1) / block), 1, 1}, dim3{block, 1, 1}, kan_weight_assemble_backward, (const float*)gw.data(),
+               (const float*)spline.data(), s, gbase.data(), gspline.data(), scaled ? gscaler.data() : nullptr, pairs, K);
+        save(dir, "w", w);
+        save(dir, "gbase", gbase);
+        save(dir, "gspline", gspline);
+        save(dir, "gscaler", gscaler);
+        return 0;
+    }
     if (argc != 8 && argc != 9) { fprintf(stderr, "usage: see the file's head\n"); return 2; }
     std::string mode = argv[1], dir = argv[2];
     long long n = atoll(argv[3]);
