@@ -5,24 +5,26 @@ namespace UKan.Native;
 
 /// <summary>
 /// The fused CUDA kernels of this toolkit on one device: the KANLinear feature kernels (<see cref="KanFeatureKernels"/>),
-/// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>) and batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
+/// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>) and the
+/// decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
 /// compiled as one NVRTC program and loaded by
 /// <see cref="CudaKernelModule"/>; each device gets its own module (<see cref="TryLoad"/>).
 /// </summary>
 public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
-    /// The kernels' CUDA source: Native/Kernels/kan_features.cu, shared_activation_psi.cu and batch_norm_relu.cu
-    /// (embedded), one NVRTC program (the ψ kernels use the cardinal B-spline helpers of the first file).
+    /// The kernels' CUDA source: Native/Kernels/kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu and
+    /// upsample_relu.cu (embedded), one NVRTC program (the ψ kernels use the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
-    static readonly Lazy<string> source = new(() => string.Join("\n",
-        NativeSources.Read("kan_features.cu"), NativeSources.Read("shared_activation_psi.cu"), NativeSources.Read("batch_norm_relu.cu")));
+    static readonly Lazy<string> source = new(() =>
+        string.Join("\n", new[] { "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "upsample_relu.cu" }.Select(NativeSources.Read)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
     readonly PsiKernels psi;
     readonly BatchNormReluKernels batchNormRelu;
+    readonly UpsampleKernels upsample;
 
     public string Architecture => module.Architecture;
     public int Device => module.Device;
@@ -34,14 +36,16 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu) = (module, new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module));
+        (this.module, features, psi, batchNormRelu, upsample) =
+            (module, new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new UpsampleKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
     /// <paramref name="deviceIndex"/>, or returns null with the reason (no NVRTC, no driver, compile error).
     /// </summary>
     public static FusedCudaKernels? TryLoad(int deviceIndex, out string? problem) =>
-        CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels", [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions],
+        CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
+            [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. UpsampleKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => features.Forward(x, knots);
@@ -62,4 +66,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
         Tensor? weight, Tensor? bias) =>
         batchNormRelu.BatchNormReluBackward(x, grad, mean, invStd, weight, bias);
+
+    public Tensor UpsampleTwiceRelu(Tensor x) => upsample.UpsampleTwiceRelu(x);
+
+    public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => upsample.UpsampleTwiceReluBackward(x, grad);
 }

@@ -23,6 +23,8 @@ public class FusedKernelLoaderTests
             Tensor runningVar, Tensor? batchesTracked, double momentum, double eps) => throw new NotSupportedException();
         public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
             Tensor? weight, Tensor? bias) => throw new NotSupportedException();
+        public Tensor UpsampleTwiceRelu(Tensor x) => throw new NotSupportedException();
+        public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
     }
 
     [Fact]
