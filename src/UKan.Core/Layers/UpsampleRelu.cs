@@ -29,6 +29,14 @@ public static class UpsampleRelu
 
     static readonly FlowOverride forced = new();
 
+    /// <summary>
+    /// Whether <see cref="EnvironmentVariable"/> asks for the fused node: <c>on</c>, <c>1</c> or <c>true</c> (any case,
+    /// spaces around ignored). Read here, not through <see cref="EnvironmentSwitch"/>, whose switches are on unless set
+    /// to off: this one stays off unless set to on, until it is measured (see the class).
+    /// </summary>
+    public static bool SwitchedOn =>
+        Environment.GetEnvironmentVariable(EnvironmentVariable)?.Trim().ToLowerInvariant() is "on" or "1" or "true";
+
     /// <summary>relu(up(x)): the fused node where it applies (see the class), else PyTorch's operations.</summary>
     public static Tensor Forward(Tensor x) =>
         KernelsFor(x) is { } kernels
@@ -44,7 +52,7 @@ public static class UpsampleRelu
     /// <summary>The fused kernels for this input, or null where the fused node does not apply.</summary>
     public static IUpsampleKernels? KernelsFor(Tensor x)
     {
-        if (!(forced.Value ?? EnvironmentSwitch.IsOn(Environment.GetEnvironmentVariable(EnvironmentVariable))) || !KanFeatures.UseFusedKernels
+        if (!(forced.Value ?? SwitchedOn) || !KanFeatures.UseFusedKernels
             || x.device_type != DeviceType.CUDA || !Takes(x))
             return null;
         return KanFeatures.CudaKernels(x.device_index < 0 ? 0 : x.device_index);
