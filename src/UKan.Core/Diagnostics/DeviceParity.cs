@@ -53,6 +53,11 @@ public static class DeviceParity
         if (device.type == DeviceType.CUDA)
             checks.AddRange(Guarded("KAN fused weight", () => KanWeightFusedVersusTorch(device)));
 
+        // 1e. The decoders' relu(×2 bilinear upsampling): fused kernels vs PyTorch's, NCHW and channels-last, odd sizes.
+        if (device.type == DeviceType.CUDA)
+            foreach (bool channelsLast in new[] { false, true })
+                checks.AddRange(Guarded($"relu(×2 upsampling), channels-last {channelsLast}", () => UpsampleFusedVersusTorch(channelsLast, device)));
+
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
@@ -93,6 +98,7 @@ public static class DeviceParity
             checks.Add(ChannelsLastVersusNchw(device));
             checks.Add(GatherVersusAccumulate(device));
             checks.Add(FusedBatchNormReluVersusModules(device));
+            checks.Add(FusedUpsampleReluVersusOperations(device));
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
         }
@@ -176,6 +182,42 @@ public static class DeviceParity
             Compare($"ψ fused vs torch ({name}): du", fused.Grads[0], reference.Grads[0], 1e-6),
             Compare($"ψ fused vs torch ({name}): dc, dw_b, dw_s", cat(fused.Grads[1..].Select(t => t.reshape(-1)).ToArray()),
                 cat(reference.Grads[1..].Select(t => t.reshape(-1)).ToArray()), 1e-5),
+        ];
+    }
+
+    /// <summary>
+    /// relu(×2 bilinear upsampling): the fused node against PyTorch's operations (F.interpolate then ReLU, autograd's
+    /// gradient) and against its torch formulation, at odd sizes, and the forward kernel alone (inference).
+    /// </summary>
+    static IEnumerable<ParityCheck> UpsampleFusedVersusTorch(bool channelsLast, Device device)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var values = randn(3, 5, 7, 6).to(device);   // (N, H, W, C)
+        var x0 = channelsLast ? values.permute(0, 3, 1, 2) : values.permute(0, 3, 1, 2).contiguous();
+        var gy = randn(3, 6, 10, 14).to(device);
+        var kernels = KanFeatures.CudaKernels(DeviceIndex(device))
+            ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+        (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f)
+        {
+            var x = x0.detach().requires_grad_(true);
+            var y = f(x);
+            return (y, torch.autograd.grad([(y * gy).sum()], [x])[0]);
+        }
+        var fused = Run(x => UpsampleRelu.Apply(x, kernels));
+        var operations = Run(x => nn.functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false).relu());
+        var torchForm = Run(x => UpsampleRelu.Apply(x, UpsampleRelu.Torch.Instance));
+        Tensor inference;
+        using (no_grad()) inference = kernels.UpsampleTwiceRelu(x0);
+        var layout = channelsLast ? "channels-last" : "NCHW";
+        return
+        [
+            Compare($"relu(×2 upsampling) fused vs PyTorch ({layout}): output", fused.Y, operations.Y, 1e-6),
+            Compare($"relu(×2 upsampling) fused vs PyTorch ({layout}): inference output", inference, operations.Y, 1e-6),
+            Compare($"relu(×2 upsampling) fused vs PyTorch ({layout}): dx", fused.Grad, operations.Grad, 1e-6),
+            Compare($"relu(×2 upsampling) fused vs torch formulation ({layout}): dx", fused.Grad, torchForm.Grad, 1e-6),
+            new ParityCheck($"relu(×2 upsampling) fused ({layout}): output and dx keep the input's layout", 0,
+                TensorLayout.DenseChannelsLast(fused.Y) == channelsLast && TensorLayout.DenseChannelsLast(fused.Grad) == channelsLast ? 0 : double.NaN, 0),
         ];
     }
 
@@ -287,6 +329,14 @@ public static class DeviceParity
         var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
         return Compare("training: fused batch norm + ReLU vs the two modules, losses of 6 steps",
             BatchNormRelu.With(true, () => TrainLosses(spec, device, true, true)), BatchNormRelu.With(false, () => TrainLosses(spec, device, true, true)), 1e-3);
+    }
+
+    /// <summary>The fused relu(×2 upsampling) node against PyTorch's operations: the same 6 losses, graph-replayed, channels_last.</summary>
+    static ParityCheck FusedUpsampleReluVersusOperations(Device device)
+    {
+        var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
+        return Compare("training: fused relu(×2 upsampling) vs PyTorch's operations, losses of 6 steps",
+            UpsampleRelu.With(true, () => TrainLosses(spec, device, true, true)), UpsampleRelu.With(false, () => TrainLosses(spec, device, true, true)), 1e-3);
     }
 
     /// <summary>

@@ -38,4 +38,12 @@ public static class TensorLayout
 
     /// <summary><paramref name="t"/> itself when dense, else a contiguous copy.</summary>
     public static Tensor DenseLayout(Tensor t) => IsDense(t) ? t.alias() : t.contiguous();
+
+    /// <summary>
+    /// For an (N, C, H, W) tensor: false when dense NCHW (contiguous), true when dense channels-last
+    /// (<see cref="IsChannelsLastDense"/>), null otherwise; what kernels that index either layout directly take. Where
+    /// both hold (one channel, or 1 × 1 images) the two layouts are the same memory order, and false is returned.
+    /// </summary>
+    public static bool? DenseChannelsLast(Tensor x) =>
+        x.dim() != 4 ? null : x.is_contiguous() ? false : IsChannelsLastDense(x) ? true : null;
 }

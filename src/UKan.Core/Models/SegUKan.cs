@@ -119,7 +119,7 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
     }
 
     Tensor Up(DoubleConv decoder, Tensor x) =>
-        Relu(BilinearUpsample.Twice(decoder.call(x)));
+        relu ? UpsampleRelu.Forward(decoder.call(x)) : BilinearUpsample.Twice(decoder.call(x));
 
     Tensor Relu(Tensor x) => relu ? x.relu() : x;
 }

@@ -136,5 +136,5 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel, IBatc
     }
 
     static Tensor Up(Tensor x) =>
-        BilinearUpsample.Twice(x).relu();
+        UpsampleRelu.Forward(x);
 }

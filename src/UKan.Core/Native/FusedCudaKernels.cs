@@ -5,27 +5,28 @@ namespace UKan.Native;
 
 /// <summary>
 /// The fused CUDA kernels of this toolkit on one device: the KANLinear feature kernels (<see cref="KanFeatureKernels"/>),
-/// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>) and
-/// KANLinear's fused weight (<see cref="KanWeightKernels"/>),
+/// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
+/// KANLinear's fused weight (<see cref="KanWeightKernels"/>) and the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
 /// compiled as one NVRTC program and loaded by
 /// <see cref="CudaKernelModule"/>; each device gets its own module (<see cref="TryLoad"/>).
 /// </summary>
 public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
-    /// The kernels' CUDA source: Native/Kernels/kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu and kan_weight.cu
-    /// (embedded), one NVRTC program (the ψ kernels use the cardinal B-spline helpers of the first file).
+    /// The kernels' CUDA source: Native/Kernels/kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
+    /// kan_weight.cu and upsample_relu.cu (embedded), one NVRTC program (the ψ kernels use the cardinal B-spline helpers
+    /// of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
-        NativeSources.Read("kan_features.cu"), NativeSources.Read("shared_activation_psi.cu"), NativeSources.Read("batch_norm_relu.cu"),
-        NativeSources.Read("kan_weight.cu")));
+        new[] { "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu" }.Select(NativeSources.Read)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
     readonly PsiKernels psi;
     readonly BatchNormReluKernels batchNormRelu;
     readonly KanWeightKernels kanWeight;
+    readonly UpsampleKernels upsample;
 
     public string Architecture => module.Architecture;
     public int Device => module.Device;
@@ -37,15 +38,17 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight) =
-            (module, new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module));
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample) = (module, new KanFeatureKernels(module), new PsiKernels(module),
+            new BatchNormReluKernels(module), new KanWeightKernels(module), new UpsampleKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
     /// <paramref name="deviceIndex"/>, or returns null with the reason (no NVRTC, no driver, compile error).
     /// </summary>
     public static FusedCudaKernels? TryLoad(int deviceIndex, out string? problem) =>
-        CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels", [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions],
+        CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
+            [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
+             .. UpsampleKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => features.Forward(x, knots);
@@ -72,4 +75,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
         bool needBase, bool needSpline, bool needScaler) =>
         kanWeight.KanWeightBackward(grad, splineWeight, scaler, needBase, needSpline, needScaler);
+
+    public Tensor UpsampleTwiceRelu(Tensor x) => upsample.UpsampleTwiceRelu(x);
+
+    public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => upsample.UpsampleTwiceReluBackward(x, grad);
 }

@@ -18,7 +18,8 @@ public class CustomFunctionMemoryTests
 
     /// <summary>Each custom function of the layers, as a forward from its input (which requires grad).</summary>
     public static TheoryData<string> Functions =>
-        ["batch norm + ReLU", "KAN linear", "KAN fused weight", "shared activation (recompute)", "bilinear upsample (deterministic)"];
+        ["batch norm + ReLU", "KAN linear", "KAN fused weight", "shared activation (recompute)", "bilinear upsample (deterministic)",
+         "relu(×2 upsampling)"];
 
     static Func<Tensor, Tensor> Forward(string function)
     {
@@ -38,6 +39,8 @@ public class CustomFunctionMemoryTests
             case "shared activation (recompute)":
                 var psi = new SharedActivation(new SharedActivationOptions { Gradient = SplineGradient.GradFreeRecompute });
                 return psi.call;
+            case "relu(×2 upsampling)":
+                return x => UpsampleRelu.Apply(x, UpsampleRelu.Torch.Instance);
             default:
                 return x => BilinearUpsample.With(deterministic: true, () => BilinearUpsample.Twice(x));
         }

@@ -26,6 +26,8 @@ public class FusedKernelLoaderTests
         public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) => throw new NotSupportedException();
         public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
             bool needBase, bool needSpline, bool needScaler) => throw new NotSupportedException();
+        public Tensor UpsampleTwiceRelu(Tensor x) => throw new NotSupportedException();
+        public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
     }
 
     [Fact]

@@ -1,0 +1,23 @@
+using static TorchSharp.torch;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// relu(×2 bilinear upsampling) as one operation (<see cref="UpsampleRelu"/>): the fused CUDA kernels (UKan.Native,
+/// reached through <see cref="KanFeatures.CudaKernels"/>) and the torch formulation (<see cref="UpsampleRelu.Torch"/>,
+/// their reference) implement it.
+/// </summary>
+public interface IUpsampleKernels
+{
+    /// <summary>
+    /// relu(up(x)) for a float32 <paramref name="x"/> (N, C, H, W), dense in NCHW or channels-last
+    /// (<see cref="UpsampleRelu.Takes"/>); the result (N, C, 2H, 2W) has x's layout.
+    /// </summary>
+    Tensor UpsampleTwiceRelu(Tensor x);
+
+    /// <summary>
+    /// dL/dx from the forward's input <paramref name="x"/> and dL/dy = <paramref name="grad"/> (any strides), ReLU's
+    /// mask recomputed from x; the result has x's shape and layout.
+    /// </summary>
+    Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad);
+}

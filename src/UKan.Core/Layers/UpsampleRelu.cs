@@ -1,0 +1,120 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// relu(×2 bilinear upsampling) as one autograd node with fused CUDA kernels: every decoder stage of U-KAN
+/// (CUHK-AIM-Group/U-KAN @ b20bf63, <c>Seg_UKAN/archs.py</c>: <c>F.relu(F.interpolate(self.decoderN(out),
+/// scale_factor=(2,2), mode='bilinear'))</c>) and of UNeXt ends in this pair, which PyTorch runs as the upsampling,
+/// ReLU and their two backward kernels (the upsampling's accumulating with atomics). The fused node reads x once and
+/// writes y once forward; backward gathers, for each input value, the gradients of the (at most 4 × 4) outputs that
+/// read it, so it is deterministic too. It keeps only x for backward and recomputes ReLU's mask from it.
+/// </summary>
+/// <remarks>
+/// Off by default until it is measured again on a GPU (an earlier version of this node grew the eager training step's
+/// peak memory by gigabytes, through two leaks of TorchSharp's custom functions now closed for every node:
+/// <see cref="HandedBackGradients.Backward"/> and <see cref="OutputTemplates"/>; <c>ukan selftest --device cuda</c>
+/// compares the kernels with PyTorch's operations whatever the setting, and a CPU test runs the kernel source under
+/// an emulation of CUDA's thread model): <see cref="EnvironmentVariable"/>=on turns it on. Then it is used when the
+/// input is a float32 CUDA tensor dense in NCHW or channels-last and fused kernels are allowed
+/// (<see cref="KanFeatures.UseFusedKernels"/>) and built; elsewhere <see cref="BilinearUpsample.Twice"/> then ReLU run
+/// as before. Without gradient (inference) the forward kernel runs alone.
+/// </remarks>
+public static class UpsampleRelu
+{
+    /// <summary>Set to <c>on</c> to run relu(×2 upsampling) on the GPU as the fused node (off by default: see the class).</summary>
+    public const string EnvironmentVariable = "UKAN_FUSED_UPSAMPLE";
+
+    static readonly FlowOverride forced = new();
+
+    /// <summary>
+    /// Whether <see cref="EnvironmentVariable"/> asks for the fused node: <c>on</c>, <c>1</c> or <c>true</c> (any case,
+    /// spaces around ignored). Read here, not through <see cref="EnvironmentSwitch"/>, whose switches are on unless set
+    /// to off: this one stays off unless set to on, until it is measured (see the class).
+    /// </summary>
+    public static bool SwitchedOn =>
+        Environment.GetEnvironmentVariable(EnvironmentVariable)?.Trim().ToLowerInvariant() is "on" or "1" or "true";
+
+    /// <summary>relu(up(x)): the fused node where it applies (see the class), else PyTorch's operations.</summary>
+    public static Tensor Forward(Tensor x) =>
+        KernelsFor(x) is { } kernels
+            ? (x.requires_grad && is_grad_enabled() ? Apply(x, kernels) : kernels.UpsampleTwiceRelu(x))
+            : BilinearUpsample.Twice(x).relu();
+
+    /// <summary>
+    /// Whether the fused kernels take <paramref name="x"/>: float32 (N, C, H, W), dense in NCHW or channels-last
+    /// (<see cref="TensorLayout.DenseChannelsLast"/>).
+    /// </summary>
+    public static bool Takes(Tensor x) => x.dtype == ScalarType.Float32 && TensorLayout.DenseChannelsLast(x) is not null;
+
+    /// <summary>The fused kernels for this input, or null where the fused node does not apply.</summary>
+    public static IUpsampleKernels? KernelsFor(Tensor x)
+    {
+        if (!(forced.Value ?? SwitchedOn) || !KanFeatures.UseFusedKernels
+            || x.device_type != DeviceType.CUDA || !Takes(x))
+            return null;
+        return KanFeatures.CudaKernels(x.device_index < 0 ? 0 : x.device_index);
+    }
+
+    /// <summary>
+    /// <paramref name="body"/>'s result with the calling flow taking the fused node or not, whatever the environment
+    /// says (comparisons of both in one process).
+    /// </summary>
+    internal static T With<T>(bool fused, Func<T> body) => forced.With(fused, body);
+
+    /// <summary>
+    /// relu(up(x)) as one autograd node computed by <paramref name="kernels"/>: the CUDA kernels, or
+    /// <see cref="Torch.Instance"/> (any device; the reference the tests check against PyTorch's operations).
+    /// </summary>
+    public static Tensor Apply(Tensor x, IUpsampleKernels kernels) => OutputTemplates.Drop(Function.apply(x, kernels));
+
+    /// <summary>The node: saves x (not the four times larger result); backward recomputes ReLU's mask from it.</summary>
+    sealed class Function : autograd.SingleTensorFunction<Function>
+    {
+        public override string Name => "UpsampleTwiceRelu";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            HandedBackGradients.Release();
+            var x = (Tensor)vars[0];
+            var kernels = (IUpsampleKernels)vars[1];
+            var y = kernels.UpsampleTwiceRelu(x);
+            ctx.save_for_backward([x]);
+            ctx.save_data("kernels", kernels);
+            OutputTemplates.Forward(ctx);
+            return y;
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
+        {
+            using var incoming = HandedBackGradients.Backward(g);
+            if (g is null || g.IsInvalid) return [null!, null!];
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var x = ctx.get_saved_variables()[0];
+            var gx = ((IUpsampleKernels)ctx.get_data("kernels")).UpsampleTwiceReluBackward(x, g);
+            return [HandedBackGradients.Keep(gx.DetachFromDisposeScope()), null!];
+        }
+    }
+
+    /// <summary>
+    /// The torch formulation of the fused kernels (any device): the reference they are checked against, and which
+    /// the tests check against <c>relu(F.interpolate(...))</c> and its autograd gradient.
+    /// </summary>
+    public sealed class Torch : IUpsampleKernels
+    {
+        public static readonly Torch Instance = new();
+
+        public Tensor UpsampleTwiceRelu(Tensor x) => Up(x).relu();
+
+        public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad)
+        {
+            using var scope = NewDisposeScope();
+            return BilinearUpsample.Backward(grad * Up(x).gt(0)).MoveToOuterDisposeScope();   // ReLU's gradient, then the upsampling's
+        }
+
+        static Tensor Up(Tensor x) => F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
+    }
+}

@@ -1,0 +1,75 @@
+using UKan.Layers;
+using static TorchSharp.torch;
+using static UKan.Native.CudaKernelModule;
+
+namespace UKan.Native;
+
+/// <summary>
+/// relu(×2 bilinear upsampling) in one kernel forward and one backward (Native/Kernels/upsample_relu.cu), instead of
+/// PyTorch's upsampling, ReLU, their backward kernels (the upsampling's with atomics) and the mask in between. The
+/// math is that of <see cref="UpsampleRelu.Torch"/>; <c>ukan selftest --device cuda</c> compares the two.
+/// </summary>
+public sealed class UpsampleKernels : IUpsampleKernels
+{
+    /// <summary>The kernels of this family in the CUDA source.</summary>
+    public static readonly string[] Functions = ["upsample2x_relu", "upsample2x_relu_backward"];
+
+    readonly CudaKernelModule module;
+    readonly IntPtr forward, backward;
+
+    public UpsampleKernels(CudaKernelModule module) =>
+        (this.module, forward, backward) = (module, module.Function("upsample2x_relu"), module.Function("upsample2x_relu_backward"));
+
+    public Tensor UpsampleTwiceRelu(Tensor x)
+    {
+        var (n, c, h, w, last) = Shape(x);
+        var y = empty_strided([n, c, 2 * h, 2 * w], Strides(c, 2 * h, 2 * w, last), dtype: float32, device: x.device);
+        Launch(forward, Geometry(x, output: true), h, w, last ? c : 1, Pointer(x), Pointer(y));
+        return y;
+    }
+
+    public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad)
+    {
+        var (n, c, h, w, last) = Shape(x);
+        using var scope = NewDisposeScope();
+        long[] outputStrides = Strides(c, 2 * h, 2 * w, last);
+        var g = grad.stride().SequenceEqual(outputStrides) ? grad
+            : empty_strided([n, c, 2 * h, 2 * w], outputStrides, dtype: float32, device: x.device).copy_(grad);
+        var gx = empty_strided([n, c, h, w], Strides(c, h, w, last), dtype: float32, device: x.device);
+        Launch(backward, Geometry(x, output: false), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
+        return gx.MoveToOuterDisposeScope();
+    }
+
+    static (long N, long C, long H, long W, bool ChannelsLast) Shape(Tensor x)
+    {
+        if (!UpsampleRelu.Takes(x)) throw new ArgumentException("upsample kernels: x must be a float32 (N, C, H, W) tensor, dense NCHW or channels-last");
+        return (x.shape[0], x.shape[1], x.shape[2], x.shape[3], TensorLayout.DenseChannelsLast(x)!.Value);
+    }
+
+    /// <summary>Dense strides of an (N, C, H, W) tensor in the given layout.</summary>
+    static long[] Strides(long c, long h, long w, bool channelsLast) =>
+        channelsLast ? [h * w * c, 1, w * c, c] : [c * h * w, h * w, w, 1];
+
+    /// <summary>
+    /// The launch of the forward (<paramref name="output"/>: a thread per output value) or the backward (a thread per
+    /// input value): grid.x = the rows of all planes (an image in channels-last, an image's channel in NCHW), grid.y ×
+    /// <see cref="Block"/> ≥ the values of a row.
+    /// </summary>
+    internal static (uint X, uint Y) Geometry(Tensor x, bool output)
+    {
+        var (n, c, h, w, last) = Shape(x);
+        long rows = n * (last ? 1 : c) * (output ? 2 : 1) * h, inner = (output ? 2 : 1) * w * (last ? c : 1);
+        long chunks = (inner + Block - 1) / Block;
+        if (rows > int.MaxValue || chunks > 65535)
+            throw new ArgumentException($"upsample kernels: {rows} rows of {inner} values exceed the launch grid");
+        return ((uint)rows, (uint)chunks);
+    }
+
+    /// <summary>The kernels take their pointers, then H, W and the values per pixel.</summary>
+    void Launch(IntPtr function, (uint X, uint Y) grid, long h, long w, long perPixel, params IntPtr[] pointers)
+    {
+        if (grid.X == 0 || grid.Y == 0) return;
+        object[] args = [.. pointers.Cast<object>(), (int)h, (int)w, (int)perPixel];
+        module.LaunchOn(function, grid, (Block, 1), 0, args);
+    }
+}
