@@ -2,8 +2,9 @@
 # One call on one H200 (device kind nvidia-h200) checking the release with batch norm + ReLU as one node by default:
 #  `ukan selftest --device cuda`; `ukan bench` at 256² and 512² (CUDA graphs), `--precision tf32`, the eager step
 #  (--graphs off --breakdown) at both sizes for its peak memory; `ukan bench kan`; two `--deterministic` trainings on
-#  the demo data whose step logs must be identical, then `ukan eval` of one; then relu(×2 upsampling) as one kernel,
-#  UKAN_FUSED_UPSAMPLE=on against the default, alternating twice, graph-replayed and eager.
+#  the demo data whose step logs must be identical, then `ukan eval` of one; then KANLinear's fused weight kernels
+#  (the default) against UKAN_FUSED_KAN_WEIGHT=off, and relu(×2 upsampling) as one kernel, UKAN_FUSED_UPSAMPLE=on
+#  against the default, each alternating twice, graph-replayed (and the latter eager).
 # Expects .gpu/ukan-gpu.tar.xz (scripts/pack-gpu.sh). Writes $OUT/final-fused.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-540}"
@@ -23,12 +24,16 @@ cmp $R/det-1-steps.csv $R/det-2-steps.csv && echo "deterministic: step logs iden
   || echo "deterministic: step logs DIFFER" | tee -a $R/log.txt
 run eval 60 $U eval /tmp/runs/det-1 --device cuda --json $R/eval.json
 for i in 1 2; do
+  run kw-off-$i 60 env UKAN_FUSED_KAN_WEIGHT=off $U bench --device cuda --size 256 --size 512 --json $R/kw-off-$i.json
+  run kw-on-$i 60 $U bench --device cuda --size 256 --size 512 --json $R/kw-on-$i.json
+done
+for i in 1 2; do
   run up-on-$i 60 env UKAN_FUSED_UPSAMPLE=on $U bench --device cuda --size 256 --size 512 --json $R/up-on-$i.json
   run up-off-$i 60 $U bench --device cuda --size 256 --size 512 --json $R/up-off-$i.json
 done
 run up-on-eager 60 env UKAN_FUSED_UPSAMPLE=on $U bench --device cuda --size 256 --graphs off --json $R/up-on-eager.json
 grep -h "rc=\|deterministic:" $R/log.txt
-for f in $R/bench*.txt $R/eager.txt $R/up-*.txt; do echo "== $(basename $f .txt)"; grep '^ukan\|^|\|×' $f | cut -c60-240; done
+for f in $R/bench*.txt $R/eager.txt $R/kw-*.txt $R/up-*.txt; do echo "== $(basename $f .txt)"; grep '^ukan\|^|\|×' $f | cut -c60-240; done
 grep -E "^done|best" $R/det-1.txt | tail -2
 tail -n 4 $R/eval.txt
 grep -ciE " ok *$" $R/selftest.txt; grep -iE "fail|upsampl" $R/selftest.txt | cut -c1-200
