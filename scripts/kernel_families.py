@@ -28,6 +28,8 @@ UNIT = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3, "ns": 1
 FAMILIES = [
     ("KAN basis (our NVRTC kernels)", r"kan_features|psi_forward|psi_backward"),
     ("batch norm + ReLU (our NVRTC kernels)", r"^bn_relu_"),
+    ("upsampling + ReLU (our NVRTC kernels)", r"^upsample2x_relu"),
+    ("KAN weight (our NVRTC kernels)", r"^kan_weight_assemble"),
     ("batch norm", r"batch_norm|batchnorm|bn_fw|bn_bw|welford"),
     ("layer norm", r"layer_norm|layernorm|gammabetabackward"),
     ("convolution (cuDNN)", r"conv|implicit_gemm|xmma_fprop|xmma_dgrad|xmma_wgrad|fprop|dgrad|wgrad|winograd|cudnn|depthwise|nchwtonhwc|nhwctonchw"),
