@@ -93,7 +93,7 @@ static class CommandLine
         }
         catch (Exception e) when (OutOfMemory(Unwrap(e)) is string memory)
         {
-            Console.Error.WriteLine($"ukan: error: the {memory} ran out of memory: use a smaller --batch-size or --input-size, or stop what else uses it.");
+            Console.Error.WriteLine($"ukan: error: the {memory} ran out of memory: {MemoryHint(parsed.CommandResult.Command)}stop what else uses it.");
             return 2;
         }
         catch (Exception e)
@@ -118,6 +118,16 @@ static class CommandLine
 
     /// <summary>The exit code of an unexpected failure (sysexits' EX_SOFTWARE), apart from 2 for what the user can fix.</summary>
     public const int InternalError = 70;
+
+    /// <summary>
+    /// What to make smaller after running out of memory, from the options <paramref name="command"/> has (e.g.
+    /// "use a smaller --batch or --size, or "); empty where it has neither.
+    /// </summary>
+    internal static string MemoryHint(System.CommandLine.Command command)
+    {
+        var names = new[] { "--batch", "--size" }.Where(n => command.Options.Any(o => o.Name == n || o.Aliases.Contains(n))).ToArray();
+        return names.Length == 0 ? "" : $"use a smaller {string.Join(" or ", names)}, or ";
+    }
 
     /// <summary>"GPU" or "host" when <paramref name="e"/> is an allocation that failed, as libtorch and .NET report it; else null.</summary>
     internal static string? OutOfMemory(Exception e) => e switch

@@ -44,4 +44,15 @@ public class InternalErrorTests
     [Fact]
     public void A_dotnet_allocation_failure_is_the_hosts() =>
         Assert.Equal("host", CommandLine.OutOfMemory(new OutOfMemoryException()));
+
+    /// <summary>The advice after running out of memory names only options the command has.</summary>
+    [Theory]
+    [InlineData("train", "use a smaller --batch or --size, or ")]
+    [InlineData("bench", "use a smaller --batch or --size, or ")]
+    [InlineData("info", "")]
+    public void The_out_of_memory_advice_names_the_commands_own_options(string verb, string hint)
+    {
+        var command = CommandLine.Build().Subcommands.Single(c => c.Name == verb);
+        Assert.Equal(hint, CommandLine.MemoryHint(command));
+    }
 }
