@@ -120,12 +120,8 @@ public static class BatchNormRelu
             var (x, w, b, mean, invstd) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
             var kernels = (IBatchNormReluKernels)ctx.get_data("kernels");
             var (needX, needW, needB) = ((bool, bool, bool))ctx.get_data("grads");
-            var gx = g.stride().SequenceEqual(x.stride()) ? g : empty_strided(x.shape, x.stride(), dtype: g.dtype, device: g.device).copy_(g);
-            var (dx, dw, db) = kernels.BatchNormReluBackward(x, gx, mean, invstd, w, b);
-            List<Tensor> grads = [needX ? dx : null!, needW ? dw! : null!, needB ? db! : null!, null!, null!, null!];
-            foreach (var t in grads)
-                if (t is not null) HandedBackGradients.Keep(t.MoveToOuterDisposeScope());
-            return grads;
+            var (dx, dw, db) = kernels.BatchNormReluBackward(x, TensorLayout.WithStrides(g, x.stride()), mean, invstd, w, b);
+            return HandedBackGradients.KeepAll([needX ? dx : null!, needW ? dw! : null!, needB ? db! : null!, null!, null!, null!]);
         }
     }
 

@@ -49,6 +49,17 @@ public static class HandedBackGradients
         kept.Clear();
     }
 
+    /// <summary>
+    /// The end of a custom function's backward: each gradient of <paramref name="gradients"/> (nulls skipped) moved out
+    /// of the backward's dispose scope and kept (<see cref="Keep"/>); returns the list.
+    /// </summary>
+    public static List<Tensor> KeepAll(List<Tensor> gradients)
+    {
+        foreach (var t in gradients)
+            if (t is not null) Keep(t.MoveToOuterDisposeScope());
+        return gradients;
+    }
+
     /// <summary>Keeps <paramref name="gradient"/> (detached from any dispose scope) until this thread's next <see cref="Release"/>.</summary>
     public static Tensor Keep(Tensor gradient)
     {

@@ -86,10 +86,7 @@ public static class KanWeight
             var kernels = (IKanWeightKernels)ctx.get_data("kernels");
             var (needBase, needSpline, needScaler) = ((bool, bool, bool))ctx.get_data("grads");
             var (gb, gs, gsc) = kernels.KanWeightBackward(g.contiguous(), splineWeight, scaler, needBase, needSpline, needScaler);
-            List<Tensor> grads = [gb!, gs!, gsc!, null!];
-            foreach (var t in grads)
-                if (t is not null) HandedBackGradients.Keep(t.MoveToOuterDisposeScope());
-            return grads;
+            return HandedBackGradients.KeepAll([gb!, gs!, gsc!, null!]);
         }
     }
 

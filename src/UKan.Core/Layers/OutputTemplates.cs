@@ -23,6 +23,9 @@ public static class OutputTemplates
 
     static readonly FieldInfo? Node = typeof(autograd.AutogradContext).GetField("_node", BindingFlags.NonPublic | BindingFlags.Instance);
 
+    /// <summary>The template list's field of each node type (TorchSharp's Node&lt;T&gt;, one per function), looked up once.</summary>
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, FieldInfo?> Cache = new();
+
     /// <summary>Whether this TorchSharp keeps the templates where <see cref="Drop"/> looks for them.</summary>
     public static bool Supported => Node is not null;
 
@@ -40,7 +43,8 @@ public static class OutputTemplates
         pending = null;
         LastDropped = 0;
         if (ctx is null || Node?.GetValue(ctx) is not { } node) return output;
-        if (node.GetType().GetField("_outputCache", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(node) is List<Tensor> cache)
+        var field = Cache.GetOrAdd(node.GetType(), type => type.GetField("_outputCache", BindingFlags.NonPublic | BindingFlags.Instance));
+        if (field?.GetValue(node) is List<Tensor> cache)
             for (int i = 0; i < cache.Count; i++)
                 if (cache[i] is { } template)
                 {

@@ -276,8 +276,7 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
             if (psi.FusedKernelsFor(u) is { } fused)
             {
                 var ud = TensorLayout.DenseLayout(u);
-                var gd = g.stride().SequenceEqual(ud.stride()) ? g : empty_strided(ud.shape, ud.stride(), dtype: g.dtype, device: g.device).copy_(g);
-                (gradU, var sums) = fused.PsiBackward(ud, gd, c, wb, ws, psi.uniform!.Value, exact, inputGrad);
+                (gradU, var sums) = fused.PsiBackward(ud, TensorLayout.WithStrides(g, ud.stride()), c, wb, ws, psi.uniform!.Value, exact, inputGrad);
                 int k = psi.BasisCount;
                 gradC = sums.narrow(0, 0, k);
                 gradWb = wb is null ? null : sums.narrow(0, k, 1);
@@ -299,10 +298,7 @@ public sealed class SharedActivation : nn.Module<Tensor, Tensor>, IMacCounter
                 gradWs = ws is null ? null : (g * matmul(bas, c)).sum().reshape(1);
             }
 
-            List<Tensor> grads = [gradU!, gradC, gradWb!, gradWs!, null!, null!];
-            foreach (var t in grads)
-                if (t is not null) HandedBackGradients.Keep(t.MoveToOuterDisposeScope());
-            return grads;
+            return HandedBackGradients.KeepAll([gradU!, gradC, gradWb!, gradWs!, null!, null!]);
         }
     }
 }

@@ -36,6 +36,13 @@ public static class TensorLayout
         return true;
     }
 
+    /// <summary>
+    /// <paramref name="t"/> itself when its strides are <paramref name="strides"/>, else a copy laid out with them (in
+    /// <paramref name="dtype"/>, default t's): an incoming gradient brought to the layout a kernel indexes it in.
+    /// </summary>
+    public static Tensor WithStrides(Tensor t, long[] strides, ScalarType? dtype = null) =>
+        t.stride().SequenceEqual(strides) ? t : empty_strided(t.shape, strides, dtype: dtype ?? t.dtype, device: t.device).copy_(t);
+
     /// <summary><paramref name="t"/> itself when dense, else a contiguous copy.</summary>
     public static Tensor DenseLayout(Tensor t) => IsDense(t) ? t.alias() : t.contiguous();
 

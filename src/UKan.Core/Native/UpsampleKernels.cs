@@ -32,9 +32,7 @@ public sealed class UpsampleKernels : IUpsampleKernels
     {
         var (n, c, h, w, last) = Shape(x);
         using var scope = NewDisposeScope();
-        long[] outputStrides = Strides(c, 2 * h, 2 * w, last);
-        var g = grad.stride().SequenceEqual(outputStrides) ? grad
-            : empty_strided([n, c, 2 * h, 2 * w], outputStrides, dtype: float32, device: x.device).copy_(grad);
+        var g = TensorLayout.WithStrides(grad, Strides(c, 2 * h, 2 * w, last), float32);
         var gx = empty_strided([n, c, h, w], Strides(c, h, w, last), dtype: float32, device: x.device);
         Launch(backward, Geometry(x, output: false), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
         return gx.MoveToOuterDisposeScope();

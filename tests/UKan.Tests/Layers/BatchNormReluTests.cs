@@ -113,4 +113,16 @@ public class BatchNormReluTests
         Assert.True(TensorLayout.IsChannelsLastDense(zeros(2, 1, 1, 5).permute(0, 3, 1, 2)));                // size-1 dims: any stride
         Assert.False(TensorLayout.IsChannelsLastDense(zeros(2, 3, 4)));
     }
+
+    [Fact]
+    public void An_incoming_gradient_is_brought_to_the_layout_the_kernels_index()
+    {
+        var channelsLast = randn(2, 3, 4, 5).permute(0, 3, 1, 2);            // (2, 5, 3, 4), channels-last strides
+        var nchw = channelsLast.contiguous();
+        Assert.Same(channelsLast, TensorLayout.WithStrides(channelsLast, channelsLast.stride()));   // already so: no copy
+        var copy = TensorLayout.WithStrides(nchw, channelsLast.stride());
+        Assert.Equal(channelsLast.stride(), copy.stride());
+        Assert.True(copy.equal(nchw).all().item<bool>());
+        Assert.Equal(ScalarType.Float64, TensorLayout.WithStrides(nchw, channelsLast.stride(), ScalarType.Float64).dtype);
+    }
 }
