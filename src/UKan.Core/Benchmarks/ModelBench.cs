@@ -98,7 +98,7 @@ public static class ModelBench
 
         bool fused = UKan.Layers.KanFeatures.UseFusedKernels && device.type == DeviceType.CUDA && UKan.Layers.KanFeatures.CudaKernels(UKan.Native.DeviceIndex.Of(device)) is not null;
         var mode = (graphs ? "graph" : "eager") + (autotune ? "+cudnnbench" : "") + (fused ? "+fused" : "")
-            + (fused && !EnvironmentSwitch.IsOffIn(UKan.Layers.BatchNormRelu.EnvironmentVariable) ? "+bn-relu" : "")
+            + (fused && UKan.Layers.BatchNormRelu.SwitchedOn ? "+bn-relu" : "")
             + (fused && UKan.Layers.UpsampleRelu.SwitchedOn ? "+upsample-relu" : "")
             + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "")
             + (foldedBn ? "+bn-folded" : "");

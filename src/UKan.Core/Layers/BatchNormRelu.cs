@@ -34,7 +34,10 @@ public static class BatchNormRelu
     public const string EnvironmentVariable = "UKAN_FUSED_BN_RELU";
 
     static readonly ConditionalWeakTable<BatchNorm2d, object> excluded = [];
-    static readonly FlowOverride forced = new();
+    static readonly FusedSwitch Switch = new(EnvironmentVariable);
+
+    /// <summary>Whether the fused node is switched on (<see cref="EnvironmentVariable"/> is not <c>off</c>).</summary>
+    public static bool SwitchedOn => Switch.On;
 
     /// <summary>Keeps <paramref name="bn"/> on its own module forward (its hooks must run).</summary>
     public static void Exclude(BatchNorm2d bn) => excluded.AddOrUpdate(bn, bn);
@@ -63,20 +66,19 @@ public static class BatchNormRelu
     /// <summary>The fused kernels for this layer and input, or null where the fused node does not apply.</summary>
     public static IBatchNormReluKernels? KernelsFor(BatchNorm2d bn, Tensor x)
     {
-        if (!bn.training || !(forced.Value ?? !EnvironmentSwitch.IsOffIn(EnvironmentVariable)) || !KanFeatures.UseFusedKernels
-            || x.device_type != DeviceType.CUDA || !Takes(x)
+        if (!bn.training || !Switch.Applies(x) || !Takes(x)
             || bn.running_mean is null || bn.running_var is null || bn.momentum is not double momentum || momentum is <= 0 or > 1
             || bn.weight is null || bn.bias is null
             || IsExcluded(bn))
             return null;
-        return KanFeatures.CudaKernels(x.device_index < 0 ? 0 : x.device_index);
+        return FusedSwitch.Kernels(x);
     }
 
     /// <summary>
     /// <paramref name="body"/>'s result with the calling flow taking the fused node or not, whatever the environment
     /// says (comparisons of both in one process).
     /// </summary>
-    internal static T With<T>(bool fused, Func<T> body) => forced.With(fused, body);
+    internal static T With<T>(bool fused, Func<T> body) => Switch.With(fused, body);
 
     /// <summary>
     /// relu(bn(x)) in training mode as one autograd node computed by <paramref name="kernels"/>: the CUDA kernels, or

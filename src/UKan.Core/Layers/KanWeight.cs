@@ -21,7 +21,7 @@ public static class KanWeight
     /// <summary>Set to <c>off</c> to assemble the weight with torch operations on CUDA too (a comparison).</summary>
     public const string EnvironmentVariable = "UKAN_FUSED_KAN_WEIGHT";
 
-    static readonly FlowOverride forced = new();
+    static readonly FusedSwitch Switch = new(EnvironmentVariable);
 
     /// <summary>[W_b, W_s·s] interleaved per input: (out, in·(1+K)); <paramref name="scaler"/> null means s = 1.</summary>
     public static Tensor Fuse(Tensor baseWeight, Tensor splineWeight, Tensor? scaler)
@@ -41,12 +41,7 @@ public static class KanWeight
     /// off (<see cref="EnvironmentVariable"/>); else null.
     /// </summary>
     public static IKanWeightKernels? KernelsFor(Tensor baseWeight, Tensor splineWeight, Tensor? scaler)
-    {
-        if (!(forced.Value ?? !EnvironmentSwitch.IsOffIn(EnvironmentVariable)) || !KanFeatures.UseFusedKernels
-            || splineWeight.device_type != DeviceType.CUDA || !Takes(baseWeight, splineWeight, scaler))
-            return null;
-        return KanFeatures.CudaKernels(splineWeight.device_index < 0 ? 0 : splineWeight.device_index);
-    }
+        => Switch.Applies(splineWeight) && Takes(baseWeight, splineWeight, scaler) ? FusedSwitch.Kernels(splineWeight) : null;
 
     /// <summary>Whether the kernels take these tensors: float32, contiguous, W_b (out, in), W_s (out, in, K), s (out, in).</summary>
     public static bool Takes(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) =>
@@ -57,7 +52,7 @@ public static class KanWeight
             || (t.dtype == ScalarType.Float32 && t.is_contiguous() && t.device_type == splineWeight.device_type && t.device_index == splineWeight.device_index));
 
     /// <summary><paramref name="body"/>'s result with the calling flow taking the kernels or not, whatever the environment says.</summary>
-    internal static T With<T>(bool fused, Func<T> body) => forced.With(fused, body);
+    internal static T With<T>(bool fused, Func<T> body) => Switch.With(fused, body);
 
     sealed class Function : autograd.SingleTensorFunction<Function>
     {

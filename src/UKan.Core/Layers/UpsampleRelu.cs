@@ -29,10 +29,10 @@ public static class UpsampleRelu
     /// <summary>Set to <c>off</c> to run relu(×2 upsampling) as PyTorch's operations instead of the fused node (a comparison).</summary>
     public const string EnvironmentVariable = "UKAN_FUSED_UPSAMPLE";
 
-    static readonly FlowOverride forced = new();
+    static readonly FusedSwitch Switch = new(EnvironmentVariable);
 
     /// <summary>Whether the fused node is switched on (<see cref="EnvironmentVariable"/> is not <c>off</c>).</summary>
-    public static bool SwitchedOn => !EnvironmentSwitch.IsOffIn(EnvironmentVariable);
+    public static bool SwitchedOn => Switch.On;
 
     /// <summary>relu(up(x)): the fused node where it applies (see the class), else PyTorch's operations.</summary>
     public static Tensor Forward(Tensor x) =>
@@ -47,19 +47,13 @@ public static class UpsampleRelu
     public static bool Takes(Tensor x) => x.dtype == ScalarType.Float32 && TensorLayout.DenseChannelsLast(x) is not null;
 
     /// <summary>The fused kernels for this input, or null where the fused node does not apply.</summary>
-    public static IUpsampleKernels? KernelsFor(Tensor x)
-    {
-        if (!(forced.Value ?? SwitchedOn) || !KanFeatures.UseFusedKernels
-            || x.device_type != DeviceType.CUDA || !Takes(x))
-            return null;
-        return KanFeatures.CudaKernels(x.device_index < 0 ? 0 : x.device_index);
-    }
+    public static IUpsampleKernels? KernelsFor(Tensor x) => Switch.Applies(x) && Takes(x) ? FusedSwitch.Kernels(x) : null;
 
     /// <summary>
     /// <paramref name="body"/>'s result with the calling flow taking the fused node or not, whatever the environment
     /// says (comparisons of both in one process).
     /// </summary>
-    internal static T With<T>(bool fused, Func<T> body) => forced.With(fused, body);
+    internal static T With<T>(bool fused, Func<T> body) => Switch.With(fused, body);
 
     /// <summary>
     /// relu(up(x)) as one autograd node computed by <paramref name="kernels"/>: the CUDA kernels, or
