@@ -6,6 +6,24 @@ namespace UKan.Native;
 /// </summary>
 public static class NativeSources
 {
+    /// <summary>
+    /// A folder whose .cu files replace the embedded kernels of the same name (a kernel experiment: the kernels before
+    /// and after a change timed in one process run on one GPU). Unset in normal use.
+    /// </summary>
+    public const string KernelFolderVariable = "UKAN_KERNEL_SOURCES";
+
+    /// <summary>The CUDA source <paramref name="fileName"/>: from <see cref="KernelFolderVariable"/>'s folder where it holds one, else embedded.</summary>
+    public static string ReadKernel(string fileName) => ReadKernel(fileName, Environment.GetEnvironmentVariable(KernelFolderVariable));
+
+    internal static string ReadKernel(string fileName, string? folder)
+    {
+        if (string.IsNullOrEmpty(folder)) return Read(fileName);
+        if (!Directory.Exists(folder))
+            throw new UserError($"{KernelFolderVariable}={folder}: no such folder; unset it to use the built-in kernels.");
+        var path = Path.Combine(folder, fileName);
+        return File.Exists(path) ? File.ReadAllText(path) : Read(fileName);
+    }
+
     public static string Read(string fileName)
     {
         using var stream = typeof(NativeSources).Assembly.GetManifestResourceStream($"UKan.Native.{fileName}")

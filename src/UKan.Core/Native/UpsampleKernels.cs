@@ -24,7 +24,7 @@ public sealed class UpsampleKernels : IUpsampleKernels
     {
         var (n, c, h, w, last) = Shape(x);
         var y = empty_strided([n, c, 2 * h, 2 * w], Strides(c, 2 * h, 2 * w, last), dtype: float32, device: x.device);
-        Launch(forward, Geometry(x, output: true), h, w, last ? c : 1, Pointer(x), Pointer(y));
+        Launch(forward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(y));
         return y;
     }
 
@@ -34,7 +34,7 @@ public sealed class UpsampleKernels : IUpsampleKernels
         using var scope = NewDisposeScope();
         var g = TensorLayout.WithStrides(grad, Strides(c, 2 * h, 2 * w, last), float32);
         var gx = empty_strided([n, c, h, w], Strides(c, h, w, last), dtype: float32, device: x.device);
-        Launch(backward, Geometry(x, output: false), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
+        Launch(backward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
         return gx.MoveToOuterDisposeScope();
     }
 
@@ -49,14 +49,13 @@ public sealed class UpsampleKernels : IUpsampleKernels
         channelsLast ? [h * w * c, 1, w * c, c] : [c * h * w, h * w, w, 1];
 
     /// <summary>
-    /// The launch of the forward (<paramref name="output"/>: a thread per output value) or the backward (a thread per
-    /// input value): grid.x = the rows of all planes (an image in channels-last, an image's channel in NCHW), grid.y ×
-    /// <see cref="Block"/> ≥ the values of a row.
+    /// The launch of both kernels, a thread per input value: grid.x = the input rows of all planes (an image in
+    /// channels-last, an image's channel in NCHW), grid.y × <see cref="Block"/> ≥ the values of a row.
     /// </summary>
-    internal static (uint X, uint Y) Geometry(Tensor x, bool output)
+    internal static (uint X, uint Y) Geometry(Tensor x)
     {
         var (n, c, h, w, last) = Shape(x);
-        long rows = n * (last ? 1 : c) * (output ? 2 : 1) * h, inner = (output ? 2 : 1) * w * (last ? c : 1);
+        long rows = n * (last ? 1 : c) * h, inner = w * (last ? c : 1);
         long chunks = (inner + Block - 1) / Block;
         if (rows > int.MaxValue || chunks > 65535)
             throw new ArgumentException($"upsample kernels: {rows} rows of {inner} values exceed the launch grid");

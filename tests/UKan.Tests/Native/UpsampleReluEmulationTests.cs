@@ -40,10 +40,10 @@ public class UpsampleReluEmulationTests
         var dir = CudaEmulation.Folder();
         CudaEmulation.Write(dir, "x", Memory(x));
         CudaEmulation.Write(dir, "g", Memory(gy));
-        var (forward, backward) = (UpsampleKernels.Geometry(x, output: true), UpsampleKernels.Geometry(x, output: false));
+        var grid = UpsampleKernels.Geometry(x);
         int planes = last ? n : n * c;
-        Assert.Equal(planes * 2 * h, (int)forward.X);
-        CudaEmulation.Run("upsample_relu_harness", dir, planes, h, w, last ? c : 1, forward.Y, backward.Y, CudaKernelModule.Block);
+        Assert.Equal(planes * h, (int)grid.X);
+        CudaEmulation.Run("upsample_relu_harness", dir, planes, h, w, last ? c : 1, grid.Y, CudaKernelModule.Block);
 
         var reference = UpsampleRelu.Torch.Instance;
         var y = reference.UpsampleTwiceRelu(x);

@@ -32,6 +32,17 @@ extern "C" __global__ void bn_relu_stats(const float* __restrict__ x, long long 
         long long r = (long long)blockIdx.y * 8 + threadIdx.y, step = (long long)gridDim.y * 8;
         if (r < rows) {
             float k = x[r * C + c], s1 = 0.0f, s2 = 0.0f;
+            // Four rows' loads issued before their sums (the sums' order unchanged): one load in flight per thread
+            // left the GPU's memory waiting at the 16- and 32-channel layers, where half a warp or a warp reads a row.
+            for (; r + 3 * step < rows; r += 4 * step) {
+                float d0 = x[r * C + c] - k, d1 = x[(r + step) * C + c] - k;
+                float d2 = x[(r + 2 * step) * C + c] - k, d3 = x[(r + 3 * step) * C + c] - k;
+                s1 += d0; s2 = fmaf(d0, d0, s2);
+                s1 += d1; s2 = fmaf(d1, d1, s2);
+                s1 += d2; s2 = fmaf(d2, d2, s2);
+                s1 += d3; s2 = fmaf(d3, d3, s2);
+                n += 4.0f;
+            }
             for (; r < rows; r += step) {
                 float d = x[r * C + c] - k;
                 s1 += d;
@@ -96,6 +107,7 @@ extern "C" __global__ void bn_relu_apply(const float* __restrict__ x, float* __r
     int c = blockIdx.x * 32 + threadIdx.x;
     if (c >= C) return;
     float m = mean[c], scale = invstd[c] * (w ? w[c] : 1.0f), shift = b ? b[c] : 0.0f;
+#pragma unroll 4
     for (long long r = (long long)blockIdx.y * 8 + threadIdx.y; r < rows; r += (long long)gridDim.y * 8) {
         float v = bn_pre(x[r * C + c], m, scale, shift);
         y[r * C + c] = (v > 0.0f || v != v) ? v : 0.0f;
@@ -113,9 +125,22 @@ extern "C" __global__ void bn_relu_backward_sums(const float* __restrict__ x, co
     float sg = 0.0f, sgx = 0.0f;
     if (c < C) {
         float m = mean[c], scale = invstd[c] * (w ? w[c] : 1.0f), shift = b ? b[c] : 0.0f;
-        for (long long r = (long long)blockIdx.y * 8 + threadIdx.y; r < rows; r += (long long)gridDim.y * 8) {
-            float v = x[r * C + c];
-            float g = bn_pre(v, m, scale, shift) > 0.0f ? dy[r * C + c] : 0.0f;
+        long long r = (long long)blockIdx.y * 8 + threadIdx.y, step = (long long)gridDim.y * 8;
+        // dy is loaded whatever the mask (a select, not a load behind a branch on x), four rows at a time: the
+        // loads do not wait on each other (see pass 1 of the forward); the sums' order is unchanged.
+        for (; r + 3 * step < rows; r += 4 * step) {
+            float v0 = x[r * C + c], v1 = x[(r + step) * C + c], v2 = x[(r + 2 * step) * C + c], v3 = x[(r + 3 * step) * C + c];
+            float e0 = dy[r * C + c], e1 = dy[(r + step) * C + c], e2 = dy[(r + 2 * step) * C + c], e3 = dy[(r + 3 * step) * C + c];
+            float g0 = bn_pre(v0, m, scale, shift) > 0.0f ? e0 : 0.0f, g1 = bn_pre(v1, m, scale, shift) > 0.0f ? e1 : 0.0f;
+            float g2 = bn_pre(v2, m, scale, shift) > 0.0f ? e2 : 0.0f, g3 = bn_pre(v3, m, scale, shift) > 0.0f ? e3 : 0.0f;
+            sg += g0; sgx = fmaf(g0, v0 - m, sgx);
+            sg += g1; sgx = fmaf(g1, v1 - m, sgx);
+            sg += g2; sgx = fmaf(g2, v2 - m, sgx);
+            sg += g3; sgx = fmaf(g3, v3 - m, sgx);
+        }
+        for (; r < rows; r += step) {
+            float v = x[r * C + c], e = dy[r * C + c];
+            float g = bn_pre(v, m, scale, shift) > 0.0f ? e : 0.0f;
             sg += g;
             sgx = fmaf(g, v - m, sgx);
         }
@@ -168,9 +193,11 @@ extern "C" __global__ void bn_relu_backward_input(const float* __restrict__ x, c
     if (c >= C) return;
     float m = mean[c], is = invstd[c], wc = w ? w[c] : 1.0f, scale = is * wc, shift = b ? b[c] : 0.0f;
     float k1 = k[c], k2 = k[C + c], out = wc * is;
+    // dy loaded whatever the mask, so that the loads of the unrolled rows do not wait on x (pass 1 of the backward).
+#pragma unroll 4
     for (long long r = (long long)blockIdx.y * 8 + threadIdx.y; r < rows; r += (long long)gridDim.y * 8) {
-        float v = x[r * C + c];
-        float g = bn_pre(v, m, scale, shift) > 0.0f ? dy[r * C + c] : 0.0f;
+        float v = x[r * C + c], e = dy[r * C + c];
+        float g = bn_pre(v, m, scale, shift) > 0.0f ? e : 0.0f;
         dx[r * C + c] = out * (g - k1 - (v - m) * is * k2);
     }
 }

@@ -3,63 +3,138 @@
 // source coordinate of output o is max(0, (o + 0.5) / 2 - 0.5); it reads rows i0 = floor(src) and i0 + (i0 < n - 1),
 // weighted 1 - l and l with l = src - i0. A "row" below is one output (or input) row of one plane: planes are the
 // images (NHWC, C values per pixel) or the image-channel pairs (NCHW, 1 value per pixel).
+//
+// Both kernels run a thread per input value. Every output that input (i, j) takes part in, and every output of the
+// 2 x 2 block it is the "centre" of, reads only inputs of the 3 x 3 neighbourhood (i-1..i+1, j-1..j+1): output 2i
+// reads rows i-1 and i, output 2i+1 rows i and i+1 (clamped at the borders as above). So each thread loads that
+// neighbourhood once into registers and computes the up-to 4 x 4 values it needs from it, instead of four loads and
+// two tap computations per value (the first version: a thread per output, 64 loads per input in the backward).
 __device__ __forceinline__ void bilinear_tap(int o, int n, int& i0, int& step, float& l) {
     float src = fmaxf(0.5f * ((float)o + 0.5f) - 0.5f, 0.0f);
     i0 = (int)src;
     step = i0 < n - 1 ? 1 : 0;
     l = src - (float)i0;
 }
-// up(x) at output (oh, ow) of one value of a pixel; plane points at that value's (0, 0) input. Forward and backward
-// both call it, so the backward's ReLU mask is the sign of the very value the forward produced.
-__device__ __forceinline__ float upsample2x_at(const float* __restrict__ plane, int oh, int ow, int H, int W, int cpix) {
-    int h0, hs, w0, ws; float lh, lw;
-    bilinear_tap(oh, H, h0, hs, lh);
-    bilinear_tap(ow, W, w0, ws, lw);
-    const float* r0 = plane + (long long)h0 * W * cpix;
-    const float* r1 = r0 + (long long)hs * W * cpix;
-    int a = w0 * cpix, b = (w0 + ws) * cpix;
-    return (1.0f - lh) * ((1.0f - lw) * r0[a] + lw * r0[b]) + lh * ((1.0f - lw) * r1[a] + lw * r1[b]);
-}
-// y = relu(up(x)): one thread per output value; grid.x = output rows (planes x 2H), grid.y x block = 2W x cpix.
-extern "C" __global__ void upsample2x_relu(const float* __restrict__ x, float* __restrict__ y, int H, int W, int cpix) {
-    int OW = 2 * W, inner = OW * cpix;
-    int t = blockIdx.y * blockDim.x + threadIdx.x;
-    if (t >= inner) return;
-    long long row = blockIdx.x;
-    long long plane = row / (2 * H);
-    int oh = (int)(row - plane * 2 * H), ow = t / cpix, c = t - ow * cpix;
-    float v = upsample2x_at(x + plane * H * (long long)W * cpix + c, oh, ow, H, W, cpix);
-    y[row * inner + t] = v < 0.0f ? 0.0f : v;   // NaN stays NaN, as torch's relu
-}
-// The weight with which output o reads input i along one axis (both taps may be i at the last row).
-__device__ __forceinline__ float tap_weight(int o, int i, int n) {
+
+// The taps of output o along one axis relative to input i's neighbourhood: the slots (0, 1, 2 for i-1, i, i+1) of the
+// two inputs it reads, the second one's weight l, and the weight with which it reads input i itself.
+struct NeighbourTap {
+    int a, b;
+    float l, own;
+};
+__device__ __forceinline__ NeighbourTap neighbour_tap(int o, int i, int n) {
     int i0, step; float l;
     bilinear_tap(o, n, i0, step, l);
-    return (i0 == i ? 1.0f - l : 0.0f) + (i0 + step == i ? l : 0.0f);
+    NeighbourTap t;
+    t.a = i0 - i + 1;
+    t.b = i0 + step - i + 1;
+    t.l = l;
+    t.own = (t.a == 1 ? 1.0f - l : 0.0f) + (t.b == 1 ? l : 0.0f);
+    return t;
 }
-// dL/dx from x and dL/dy: one thread per input value gathers the (at most 4 x 4) outputs that read it, each gradient
-// passed where relu's result is positive (torch's threshold_backward), that result recomputed from x instead of
-// kept from the forward (a quarter of the memory); no atomics, so the result does not depend on scheduling.
+
+// One of three register values by a run-time slot, as selects (an indexed register array would go to local memory).
+__device__ __forceinline__ float pick3(int slot, float v0, float v1, float v2) {
+    return slot == 0 ? v0 : (slot == 1 ? v1 : v2);
+}
+
+// The interpolated value from its four inputs (rows a, b; columns a, b), one expression for forward and backward so
+// that the backward's ReLU mask is the sign of the very value the forward produced.
+__device__ __forceinline__ float bilinear(float aa, float ab, float ba, float bb, float lh, float lw) {
+    return (1.0f - lh) * ((1.0f - lw) * aa + lw * ab) + lh * ((1.0f - lw) * ba + lw * bb);
+}
+
+// Thread coordinates shared by both kernels: grid.x = the input rows of all planes, grid.y x block >= W x cpix. Returns
+// false for the threads past the row's end; sets the plane, the input row and column, and the value's offset c.
+__device__ __forceinline__ bool input_coordinates(int H, int W, int cpix, long long& plane, int& ih, int& iw, int& c) {
+    int t = blockIdx.y * blockDim.x + threadIdx.x;
+    if (t >= W * cpix) return false;
+    unsigned p = blockIdx.x / (unsigned)H;
+    plane = p;
+    ih = (int)(blockIdx.x - p * (unsigned)H);
+    iw = t / cpix;
+    c = t - iw * cpix;
+    return true;
+}
+
+// The 3 x 3 neighbourhood of input (ih, iw) of one value; slots past the border hold a copy of the border value (no
+// tap ever reads them: the taps of the outputs near the border stay inside the image).
+__device__ __forceinline__ void load_neighbourhood(const float* __restrict__ plane, int ih, int iw, int H, int W, int cpix,
+                                                   float nb[3][3]) {
+#pragma unroll
+    for (int r = 0; r < 3; ++r) {
+        const float* line = plane + (long long)min(max(ih - 1 + r, 0), H - 1) * W * cpix;
+#pragma unroll
+        for (int s = 0; s < 3; ++s) nb[r][s] = line[(long long)min(max(iw - 1 + s, 0), W - 1) * cpix];
+    }
+}
+
+// The two neighbourhood rows an output row reads (slots th.a and th.b), each as its three columns.
+__device__ __forceinline__ void pick_rows(const float nb[3][3], NeighbourTap th, float ra[3], float rb[3]) {
+#pragma unroll
+    for (int s = 0; s < 3; ++s) {
+        ra[s] = pick3(th.a, nb[0][s], nb[1][s], nb[2][s]);
+        rb[s] = pick3(th.b, nb[0][s], nb[1][s], nb[2][s]);
+    }
+}
+
+__device__ __forceinline__ float value_at(const float ra[3], const float rb[3], NeighbourTap th, NeighbourTap tw) {
+    return bilinear(pick3(tw.a, ra[0], ra[1], ra[2]), pick3(tw.b, ra[0], ra[1], ra[2]),
+                    pick3(tw.a, rb[0], rb[1], rb[2]), pick3(tw.b, rb[0], rb[1], rb[2]), th.l, tw.l);
+}
+
+// y = relu(up(x)): each thread writes the 2 x 2 outputs (2ih + u, 2iw + v) of its input value.
+extern "C" __global__ void upsample2x_relu(const float* __restrict__ x, float* __restrict__ y, int H, int W, int cpix) {
+    long long plane; int ih, iw, c;
+    if (!input_coordinates(H, W, cpix, plane, ih, iw, c)) return;
+    float nb[3][3];
+    load_neighbourhood(x + plane * H * (long long)W * cpix + c, ih, iw, H, W, cpix, nb);
+    long long pitch = 2LL * W * cpix, out = (plane * 2 * H + 2 * ih) * pitch + 2LL * iw * cpix + c;
+    NeighbourTap tw0 = neighbour_tap(2 * iw, iw, W), tw1 = neighbour_tap(2 * iw + 1, iw, W);
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+        NeighbourTap th = neighbour_tap(2 * ih + u, ih, H);
+        float ra[3], rb[3];
+        pick_rows(nb, th, ra, rb);
+        float v0 = value_at(ra, rb, th, tw0), v1 = value_at(ra, rb, th, tw1);
+        y[out + u * pitch] = v0 < 0.0f ? 0.0f : v0;   // NaN stays NaN, as torch's relu
+        y[out + u * pitch + cpix] = v1 < 0.0f ? 0.0f : v1;
+    }
+}
+
+// dL/dx from x and dL/dy: each thread gathers the (at most 4 x 4) outputs 2ih-1..2ih+2, 2iw-1..2iw+2 that read its
+// input, each gradient passed where relu's result is positive (torch's threshold_backward), that result recomputed
+// from the neighbourhood instead of kept from the forward (a quarter of the memory); no atomics, so the result does
+// not depend on scheduling. Rows in increasing order, a row's columns summed first: the same order as before.
 extern "C" __global__ void upsample2x_relu_backward(const float* __restrict__ x, const float* __restrict__ g,
                                                     float* __restrict__ gx, int H, int W, int cpix) {
-    int OH = 2 * H, OW = 2 * W, inner = W * cpix;
-    int t = blockIdx.y * blockDim.x + threadIdx.x;
-    if (t >= inner) return;
-    long long row = blockIdx.x;
-    long long plane = row / H;
-    int ih = (int)(row - plane * H), iw = t / cpix, c = t - iw * cpix;
-    const float* source = x + plane * H * (long long)W * cpix + c;
-    float acc = 0.0f;
-    for (int oh = max(2 * ih - 1, 0); oh <= min(2 * ih + 2, OH - 1); ++oh) {
-        float wh = tap_weight(oh, ih, H);
-        if (wh == 0.0f) continue;
-        long long base = (plane * OH + oh) * (long long)OW * cpix + c;
-        float line = 0.0f;
-        for (int ow = max(2 * iw - 1, 0); ow <= min(2 * iw + 2, OW - 1); ++ow) {
-            float ww = tap_weight(ow, iw, W);
-            if (ww != 0.0f && upsample2x_at(source, oh, ow, H, W, cpix) > 0.0f) line += ww * g[base + (long long)ow * cpix];
-        }
-        acc += wh * line;
+    long long plane; int ih, iw, c;
+    if (!input_coordinates(H, W, cpix, plane, ih, iw, c)) return;
+    float nb[3][3];
+    load_neighbourhood(x + plane * H * (long long)W * cpix + c, ih, iw, H, W, cpix, nb);
+    int OH = 2 * H, OW = 2 * W;
+    NeighbourTap tw[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        int ow = 2 * iw - 1 + k;
+        tw[k] = neighbour_tap(ow, iw, W);
+        if (ow < 0 || ow >= OW) tw[k].own = 0.0f;
     }
-    gx[row * inner + t] = acc;
+    float acc = 0.0f;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        int oh = 2 * ih - 1 + k;
+        if (oh < 0 || oh >= OH) continue;
+        NeighbourTap th = neighbour_tap(oh, ih, H);
+        if (th.own == 0.0f) continue;
+        float ra[3], rb[3];
+        pick_rows(nb, th, ra, rb);
+        const float* line = g + (plane * OH + oh) * (long long)OW * cpix + c;
+        float sum = 0.0f;
+#pragma unroll
+        for (int m = 0; m < 4; ++m)
+            if (tw[m].own != 0.0f && value_at(ra, rb, th, tw[m]) > 0.0f) sum += tw[m].own * line[(long long)(2 * iw - 1 + m) * cpix];
+        acc += th.own * sum;
+    }
+    gx[(plane * H + ih) * (long long)W * cpix + (long long)iw * cpix + c] = acc;
 }
