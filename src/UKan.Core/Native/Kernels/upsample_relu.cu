@@ -148,9 +148,14 @@ __device__ __forceinline__ float gather(const float nb[3][3], FootprintTaps fh, 
         float ra[3], rb[3];
         pick_rows(nb, fh.t[k], ra, rb);
         float sum = 0.0f;
+        // The gradient is loaded whatever relu's mask says (only outputs outside the image, weight 0, are skipped):
+        // a load behind a branch on the recomputed value waits for it, and the 16 loads would run one after another.
 #pragma unroll
-        for (int m = 0; m < 4; ++m)
-            if (fw.t[m].own != 0.0f && value_at(ra, rb, fh.t[k], fw.t[m]) > 0.0f) sum += fw.t[m].own * line[k * pitch + m * cpix];
+        for (int m = 0; m < 4; ++m) {
+            if (fw.t[m].own == 0.0f) continue;
+            float grad = line[k * pitch + m * cpix];
+            if (value_at(ra, rb, fh.t[k], fw.t[m]) > 0.0f) sum += fw.t[m].own * grad;
+        }
         acc += fh.t[k].own * sum;
     }
     return acc;
