@@ -58,6 +58,10 @@ public static class DeviceParity
             foreach (bool channelsLast in new[] { false, true })
                 checks.AddRange(Guarded($"relu(×2 upsampling), channels-last {channelsLast}", () => UpsampleFusedVersusTorch(channelsLast, device)));
 
+        // 1f. The optimizer's Adam step: the fused kernel vs the torch formulation, Adam and AdamW, three steps.
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("Adam step", () => AdamFusedVersusTorch(device)));
+
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
@@ -408,6 +412,41 @@ public static class DeviceParity
             var (wt, gt) = Run(KanWeight.Torch.Instance.KanWeightForward);
             yield return Compare($"{tag}: weight", wf, wt, 0);
             yield return Compare($"{tag}: gradients", cat(gf.Select(t => t.flatten()).ToArray()), cat(gt.Select(t => t.flatten()).ToArray()), 1e-5);
+        }
+    }
+
+    /// <summary>
+    /// Three steps of <see cref="FlatAdam"/> over two groups (U-KAN's two learning rates) with the fused kernel and with
+    /// the torch formulation, from the same parameters and gradients: coupled weight decay with the step scalars on the
+    /// device (graph-replayable), and AdamW with them on the host.
+    /// </summary>
+    static IEnumerable<ParityCheck> AdamFusedVersusTorch(Device device)
+    {
+        foreach (var (decoupled, capturable) in new[] { (false, true), (true, false) })
+        {
+            var tag = $"Adam step ({(decoupled ? "AdamW" : "Adam")}, {(capturable ? "device" : "host")} scalars)";
+            var gen = new Generator(31);
+            long[][] shapes = [[37, 29], [256], [16, 3, 3, 3]];
+            var initial = shapes.Select(s => randn(s, generator: gen)).ToArray();
+            var grads = Enumerable.Range(0, 3).Select(_ => shapes.Select(s => randn(s, generator: gen)).ToArray()).ToArray();
+            Tensor[] Run(bool fused) => FlatAdam.WithFused<Tensor[]>(fused, () =>
+            {
+                var p = initial.Select(t => new TorchSharp.Modules.Parameter(t.to(device))).ToArray();
+                using var opt = new FlatAdam(
+                    [(new GroupSettings("kan", 1e-2, 1e-4), [("a", p[0])]), (new GroupSettings("other", 1e-4, 1e-4), [("b", p[1]), ("c", p[2])])],
+                    decoupledWeightDecay: decoupled, capturable: capturable);
+                foreach (var step in grads)
+                {
+                    using (no_grad())
+                        for (int i = 0; i < p.Length; i++) p[i].grad!.copy_(step[i]);
+                    opt.Step();
+                }
+                return [.. opt.Groups.SelectMany(g => new[] { g.Params, g.ExpAvg, g.ExpAvgSq }).Select(t => t.cpu())];
+            });
+            var (fused, reference) = (Run(true), Run(false));
+            string[] names = ["parameters", "first moments", "second moments"];
+            for (int k = 0; k < 3; k++)
+                yield return Compare($"{tag}: {names[k]}", cat([fused[k], fused[k + 3]]), cat([reference[k], reference[k + 3]]), 1e-6);
         }
     }
 
