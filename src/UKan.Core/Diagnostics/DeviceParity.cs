@@ -62,6 +62,10 @@ public static class DeviceParity
         if (device.type == DeviceType.CUDA)
             checks.AddRange(Guarded("Adam step", () => AdamFusedVersusTorch(device)));
 
+        // 1g. The BCE + Dice loss: the fused node vs the module's formula, loss and gradient, three shapes and layouts.
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("BCE + Dice loss", () => LossFusedVersusModule(device)));
+
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
@@ -447,6 +451,33 @@ public static class DeviceParity
             string[] names = ["parameters", "first moments", "second moments"];
             for (int k = 0; k < 3; k++)
                 yield return Compare($"{tag}: {names[k]}", cat([fused[k], fused[k + 3]]), cat([reference[k], reference[k + 3]]), 1e-6);
+        }
+    }
+
+    /// <summary>
+    /// The BCE + Dice loss as the fused node and as the module's formula (<see cref="FusedBceDice"/> off), on one batch:
+    /// the loss and the gradient of 0.7 × loss, one class channels-last as U-KAN's head gives it, and NCHW and
+    /// channels-last with several classes and odd sizes.
+    /// </summary>
+    static IEnumerable<ParityCheck> LossFusedVersusModule(Device device)
+    {
+        var kernels = KanFeatures.CudaKernels(DeviceIndex(device)) ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+        foreach (var (n, c, h, w, channelsLast) in new[] { (8, 1, 64, 64, true), (3, 2, 17, 9, false), (2, 3, 5, 7, true) })
+        {
+            var tag = $"BCE + Dice loss ({n}x{c}x{h}x{w}{(channelsLast ? ", channels-last" : "")})";
+            Tensor Layout(Tensor nhwc) => channelsLast ? nhwc.permute(0, 3, 1, 2) : nhwc.permute(0, 3, 1, 2).contiguous();
+            var x = Layout((randn(n, h, w, c) * 3).to(device));
+            var t = Layout((rand(n, h, w, c) > 0.6).to(float32).to(device));
+            (Tensor Loss, Tensor Grad) Run(Func<Tensor, Tensor> loss)
+            {
+                var xi = x.detach().requires_grad_(true);
+                var l = loss(xi);
+                return (l, torch.autograd.grad([l * 0.7], [xi])[0]);
+            }
+            var fused = Run(xi => FusedBceDice.Apply(xi, t, 0.5, kernels));
+            var module = Run(xi => FusedBceDice.With(false, () => new BceDiceLoss().call(xi, t)));
+            yield return Compare($"{tag}: loss", fused.Loss, module.Loss, 1e-6);
+            yield return Compare($"{tag}: gradient", fused.Grad, module.Grad, 1e-5);
         }
     }
 

@@ -227,7 +227,7 @@ public sealed class FlatAdam : IDisposable
         bool multiTensor = pairs.Count > 1 && pairs[0].View.device_type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
         var batched = new List<(Tensor Flat, Tensor Grad)>();
         foreach (var (view, flat, grad) in pairs)
-            if (multiTensor && SameMemoryOrder(view, grad))
+            if (multiTensor && UKan.Layers.TensorLayout.SameMemoryOrder(view, grad))
                 batched.Add((flat, AsRun(grad)));
             else view.copy_(grad);
         if (batched.Count > 0)
@@ -236,21 +236,6 @@ public sealed class FlatAdam : IDisposable
 
     /// <summary>A tensor whose elements fill numel consecutive places from its storage offset, as that 1-D run.</summary>
     public static Tensor AsRun(Tensor dense) => dense.as_strided([dense.numel()], [1L], dense.storage_offset());
-
-    /// <summary>
-    /// Whether <paramref name="b"/> holds its elements in the order and the span <paramref name="a"/> does: one dtype,
-    /// device and shape, and equal strides in every dimension longer than 1 (a size-1 dimension's stride never moves an
-    /// address). With <paramref name="a"/> dense, both are then one run of numel elements from their storage offsets.
-    /// </summary>
-    public static bool SameMemoryOrder(Tensor a, Tensor b)
-    {
-        if (a.dtype != b.dtype || a.device_type != b.device_type || a.device_index != b.device_index || !a.shape.SequenceEqual(b.shape))
-            return false;
-        long[] sa = a.stride(), sb = b.stride();
-        for (int d = 0; d < sa.Length; d++)
-            if (a.shape[d] > 1 && sa[d] != sb[d]) return false;
-        return true;
-    }
 
     public void Step()
     {
