@@ -433,6 +433,7 @@ public static class DeviceParity
             long[][] shapes = [[37, 29], [256], [16, 3, 3, 3]];
             var initial = shapes.Select(s => randn(s, generator: gen)).ToArray();
             var grads = Enumerable.Range(0, 3).Select(_ => shapes.Select(s => randn(s, generator: gen)).ToArray()).ToArray();
+            bool ranFused = false;
             Tensor[] Run(bool fused) => FlatAdam.WithFused<Tensor[]>(fused, () =>
             {
                 var p = initial.Select(t => new TorchSharp.Modules.Parameter(t.to(device))).ToArray();
@@ -445,9 +446,11 @@ public static class DeviceParity
                         for (int i = 0; i < p.Length; i++) p[i].grad!.copy_(step[i]);
                     opt.Step();
                 }
+                if (fused) ranFused = opt.LastStepFused;
                 return [.. opt.Groups.SelectMany(g => new[] { g.Params, g.ExpAvg, g.ExpAvgSq }).Select(t => t.cpu())];
             });
             var (fused, reference) = (Run(true), Run(false));
+            yield return new ParityCheck($"{tag}: the fused kernel ran", 0, ranFused ? 0 : double.NaN, 0);
             string[] names = ["parameters", "first moments", "second moments"];
             for (int k = 0; k < 3; k++)
                 yield return Compare($"{tag}: {names[k]}", cat([fused[k], fused[k + 3]]), cat([reference[k], reference[k + 3]]), 1e-6);

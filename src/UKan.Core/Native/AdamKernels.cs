@@ -25,7 +25,7 @@ public sealed class AdamKernels : IAdamKernels
         foreach (var t in new[] { grad, expAvg, expAvgSq })
             if (!FlatAdam.FusedTakes(param, t)) throw new ArgumentException("Adam kernel: contiguous float32 buffers of one length on one device");
         foreach (var s in new[] { learningRateOnDevice, stepOnDevice })
-            if (s is not null && (s.dtype != ScalarType.Float32 || s.numel() != 1 || s.device != param.device))
+            if (s is not null && (s.dtype != ScalarType.Float32 || s.numel() != 1 || s.device_type != param.device_type || s.device_index != param.device_index))
                 throw new ArgumentException("Adam kernel: the learning rate and step on the device are one float32 each, on the buffers' device");
         if (n == 0) return;
         module.Launch(this.step, n, Pointer(param), Pointer(grad), Pointer(expAvg), Pointer(expAvgSq), n,

@@ -59,6 +59,8 @@ public sealed class FlatAdam : IDisposable
     public double Beta2 { get; }
     public double Eps { get; }
     public bool Decoupled { get; }
+    /// <summary>Whether the last <see cref="Step"/> ran every group through the fused kernel.</summary>
+    public bool LastStepFused { get; private set; }
     /// <summary>Steps taken so far (the bias-correction t).</summary>
     public long StepCount { get; private set; }
     /// <summary>
@@ -101,7 +103,7 @@ public sealed class FlatAdam : IDisposable
     /// <summary>Whether the fused kernel takes <paramref name="buffer"/> beside <paramref name="param"/>: contiguous float32 of one length on one device.</summary>
     public static bool FusedTakes(Tensor param, Tensor buffer) =>
         buffer.dtype == ScalarType.Float32 && param.dtype == ScalarType.Float32 && buffer.is_contiguous() && param.is_contiguous()
-        && buffer.numel() == param.numel() && buffer.device == param.device;
+        && buffer.numel() == param.numel() && buffer.device_type == param.device_type && buffer.device_index == param.device_index;
 
     /// <summary>The fused kernels for <paramref name="g"/>'s step, or null where the formulation runs.</summary>
     static IAdamKernels? FusedKernels(Group g) =>
@@ -251,6 +253,7 @@ public sealed class FlatAdam : IDisposable
                 kernels.AdamStep(g.Params, g.Grads, g.ExpAvg, g.ExpAvgSq, g.LearningRateOnDevice, g.LearningRate, t, StepCount,
                     Beta1, Beta2, Eps, g.Settings.WeightDecay, Decoupled);
             else formulation.Add(g);
+        LastStepFused = formulation.Count == 0;
         if (formulation.Count == 0) return;
         if (Capturable)
         {

@@ -34,6 +34,10 @@ public class AdamEmulationTests
             ["optimizer.g.exp_avg_sq"] = rand(n, generator: gen) * 0.01,
         }, stepCount: 4);
         using (no_grad()) group.Grads.copy_(randn(n, generator: gen));
+        // The group's buffers are what the kernel takes (on a GPU it would run; here the formulation does).
+        Assert.All(new[] { group.Grads, group.ExpAvg, group.ExpAvgSq }, b => Assert.True(FlatAdam.FusedTakes(group.Params, b)));
+        Assert.False(FlatAdam.FusedTakes(group.Params, group.Grads.to(float64)));
+        Assert.False(FlatAdam.FusedTakes(group.Params, group.Grads[..^1]));
 
         var dir = CudaEmulation.Folder();
         CudaEmulation.Write(dir, "p", group.Params);
@@ -45,6 +49,7 @@ public class AdamEmulationTests
 
         var before = group.Params.clone();
         opt.Step();   // on the CPU: the torch formulation
+        Assert.False(opt.LastStepFused);
         Assert.True((group.Params - before).abs().max().item<float>() > 1e-4, "the step must move the parameters");
         TestTorch.AssertClose(group.Params, CudaEmulation.Read(dir, "p.out", n), 1e-6, 1e-6, "parameters");
         TestTorch.AssertClose(group.ExpAvg, CudaEmulation.Read(dir, "m.out", n), 1e-8, 1e-6, "first moments");
