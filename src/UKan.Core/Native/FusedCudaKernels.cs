@@ -6,7 +6,8 @@ namespace UKan.Native;
 /// <summary>
 /// The fused CUDA kernels of this toolkit on one device: the KANLinear feature kernels (<see cref="KanFeatureKernels"/>),
 /// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
-/// KANLinear's fused weight (<see cref="KanWeightKernels"/>) and the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
+/// KANLinear's fused weight (<see cref="KanWeightKernels"/>) the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>) and the
+/// encoders' relu(2 × 2 max-pooling) (<see cref="MaxPoolKernels"/>),
 /// compiled as one NVRTC program and loaded by
 /// <see cref="CudaKernelModule"/>; each device gets its own module (<see cref="TryLoad"/>).
 /// </summary>
@@ -14,12 +15,12 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu and upsample_relu.cu (embedded), one NVRTC program (the ψ kernels use the cardinal B-spline helpers
+    /// kan_weight.cu, upsample_relu.cu and maxpool_relu.cu (embedded), one NVRTC program (the ψ kernels use the cardinal B-spline helpers
     /// of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
-        new[] { "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu" }.Select(NativeSources.ReadKernel)));
+        new[] { "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -27,6 +28,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly BatchNormReluKernels batchNormRelu;
     readonly KanWeightKernels kanWeight;
     readonly UpsampleKernels upsample;
+    readonly MaxPoolKernels maxPool;
 
     public string Architecture => module.Architecture;
     public int Device => module.Device;
@@ -38,8 +40,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample) = (module, new KanFeatureKernels(module), new PsiKernels(module),
-            new BatchNormReluKernels(module), new KanWeightKernels(module), new UpsampleKernels(module));
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool) = (module, new KanFeatureKernels(module), new PsiKernels(module),
+            new BatchNormReluKernels(module), new KanWeightKernels(module), new UpsampleKernels(module), new MaxPoolKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
@@ -48,7 +50,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public static FusedCudaKernels? TryLoad(int deviceIndex, out string? problem) =>
         CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
             [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
-             .. UpsampleKernels.Functions],
+             .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => features.Forward(x, knots);
@@ -79,4 +81,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public Tensor UpsampleTwiceRelu(Tensor x) => upsample.UpsampleTwiceRelu(x);
 
     public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => upsample.UpsampleTwiceReluBackward(x, grad);
+
+    public Tensor MaxPoolTwiceRelu(Tensor x) => maxPool.MaxPoolTwiceRelu(x);
+
+    public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => maxPool.MaxPoolTwiceReluBackward(x, grad);
 }

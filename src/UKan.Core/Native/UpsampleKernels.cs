@@ -23,7 +23,7 @@ public sealed class UpsampleKernels : IUpsampleKernels
     public Tensor UpsampleTwiceRelu(Tensor x)
     {
         var (n, c, h, w, last) = Shape(x);
-        var y = empty_strided([n, c, 2 * h, 2 * w], Strides(c, 2 * h, 2 * w, last), dtype: float32, device: x.device);
+        var y = empty_strided([n, c, 2 * h, 2 * w], TensorLayout.DenseStrides(c, 2 * h, 2 * w, last), dtype: float32, device: x.device);
         Launch(forward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(y));
         return y;
     }
@@ -32,8 +32,8 @@ public sealed class UpsampleKernels : IUpsampleKernels
     {
         var (n, c, h, w, last) = Shape(x);
         using var scope = NewDisposeScope();
-        var g = TensorLayout.WithStrides(grad, Strides(c, 2 * h, 2 * w, last), float32);
-        var gx = empty_strided([n, c, h, w], Strides(c, h, w, last), dtype: float32, device: x.device);
+        var g = TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(c, 2 * h, 2 * w, last), float32);
+        var gx = empty_strided([n, c, h, w], TensorLayout.DenseStrides(c, h, w, last), dtype: float32, device: x.device);
         Launch(backward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
         return gx.MoveToOuterDisposeScope();
     }
@@ -43,10 +43,6 @@ public sealed class UpsampleKernels : IUpsampleKernels
         if (!UpsampleRelu.Takes(x)) throw new ArgumentException("upsample kernels: x must be a float32 (N, C, H, W) tensor, dense NCHW or channels-last");
         return (x.shape[0], x.shape[1], x.shape[2], x.shape[3], TensorLayout.DenseChannelsLast(x)!.Value);
     }
-
-    /// <summary>Dense strides of an (N, C, H, W) tensor in the given layout.</summary>
-    static long[] Strides(long c, long h, long w, bool channelsLast) =>
-        channelsLast ? [h * w * c, 1, w * c, c] : [c * h * w, h * w, w, 1];
 
     /// <summary>
     /// The launch of both kernels, a thread per input value: grid.x = the input rows of all planes (an image in

@@ -28,6 +28,8 @@ public class FusedKernelLoaderTests
             bool needBase, bool needSpline, bool needScaler) => throw new NotSupportedException();
         public Tensor UpsampleTwiceRelu(Tensor x) => throw new NotSupportedException();
         public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
+        public Tensor MaxPoolTwiceRelu(Tensor x) => throw new NotSupportedException();
+        public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
     }
 
     [Fact]
