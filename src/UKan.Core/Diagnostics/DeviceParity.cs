@@ -204,12 +204,7 @@ public static class DeviceParity
         var gy = randn(3, 6, 10, 14).to(device);
         var kernels = KanFeatures.CudaKernels(DeviceIndex(device))
             ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
-        (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f)
-        {
-            var x = x0.detach().requires_grad_(true);
-            var y = f(x);
-            return (y, torch.autograd.grad([(y * gy).sum()], [x])[0]);
-        }
+        (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f) => OutputAndGradient(x0, gy, f);
         var fused = Run(x => UpsampleRelu.Apply(x, kernels));
         var operations = Run(x => nn.functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false).relu());
         var torchForm = Run(x => UpsampleRelu.Apply(x, UpsampleRelu.Torch.Instance));
@@ -222,8 +217,7 @@ public static class DeviceParity
             Compare($"relu(×2 upsampling) fused vs PyTorch ({layout}): inference output", inference, operations.Y, 1e-6),
             Compare($"relu(×2 upsampling) fused vs PyTorch ({layout}): dx", fused.Grad, operations.Grad, 1e-6),
             Compare($"relu(×2 upsampling) fused vs torch formulation ({layout}): dx", fused.Grad, torchForm.Grad, 1e-6),
-            new ParityCheck($"relu(×2 upsampling) fused ({layout}): output and dx keep the input's layout", 0,
-                TensorLayout.DenseChannelsLast(fused.Y) == channelsLast && TensorLayout.DenseChannelsLast(fused.Grad) == channelsLast ? 0 : double.NaN, 0),
+            KeepsLayout($"relu(×2 upsampling) fused ({layout})", channelsLast, fused),
         ];
     }
 
@@ -247,13 +241,7 @@ public static class DeviceParity
         var gy = randn(3, 6, 4, 3).to(device);
         var kernels = KanFeatures.CudaKernels(DeviceIndex(device))
             ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
-        (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f)
-        {
-            var x = x0.detach().requires_grad_(true);
-            var y = f(x);
-            // sum, not nansum: the gradient reaching a NaN output must be gy's, not nansum's zero.
-            return (y, torch.autograd.grad([(y * gy).sum()], [x])[0]);
-        }
+        (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f) => OutputAndGradient(x0, gy, f);
         var fused = Run(x => MaxPoolRelu.Apply(x, kernels));
         var operations = Run(x => nn.functional.max_pool2d(x, 2, 2).relu());
         var torchForm = Run(x => MaxPoolRelu.Apply(x, MaxPoolRelu.Torch.Instance));
@@ -267,10 +255,25 @@ public static class DeviceParity
             Compare($"relu(2 × 2 max-pool) fused vs PyTorch ({layout}): inference output", Finite(inference), Finite(operations.Y), 0),
             Compare($"relu(2 × 2 max-pool) fused vs PyTorch ({layout}): dx", fused.Grad, operations.Grad, 0),
             Compare($"relu(2 × 2 max-pool) fused vs torch formulation ({layout}): dx", fused.Grad, torchForm.Grad, 0),
-            new ParityCheck($"relu(2 × 2 max-pool) fused ({layout}): output and dx keep the input's layout", 0,
-                TensorLayout.DenseChannelsLast(fused.Y) == channelsLast && TensorLayout.DenseChannelsLast(fused.Grad) == channelsLast ? 0 : double.NaN, 0),
+            KeepsLayout($"relu(2 × 2 max-pool) fused ({layout})", channelsLast, fused),
         ];
     }
+
+    /// <summary>
+    /// y = f(x) on a fresh leaf copy of <paramref name="x0"/>, and dL/dx for L = Σ y·gy (a sum, not a NaN-skipping one:
+    /// the gradient reaching a NaN output must be gy's).
+    /// </summary>
+    static (Tensor Y, Tensor Grad) OutputAndGradient(Tensor x0, Tensor gy, Func<Tensor, Tensor> f)
+    {
+        var x = x0.detach().requires_grad_(true);
+        var y = f(x);
+        return (y, torch.autograd.grad([(y * gy).sum()], [x])[0]);
+    }
+
+    /// <summary>A check that a fused node's output and dx are laid out as its input (NCHW or channels-last).</summary>
+    static ParityCheck KeepsLayout(string node, bool channelsLast, (Tensor Y, Tensor Grad) result) =>
+        new($"{node}: output and dx keep the input's layout", 0,
+            TensorLayout.DenseChannelsLast(result.Y) == channelsLast && TensorLayout.DenseChannelsLast(result.Grad) == channelsLast ? 0 : double.NaN, 0);
 
     /// <summary>
     /// bf16 autocast against strict fp32 on the device, same weights and batch. The logits must come out in bf16

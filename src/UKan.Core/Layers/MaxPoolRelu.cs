@@ -62,32 +62,11 @@ public static class MaxPoolRelu
     public static Tensor Apply(Tensor x, IMaxPoolKernels kernels) => OutputTemplates.Drop(Function.apply(x, kernels));
 
     /// <summary>The node: saves x only (no argmax tensor, no output); backward recomputes the argmax and ReLU's mask.</summary>
-    sealed class Function : autograd.SingleTensorFunction<Function>
+    sealed class Function : InputOnlyFunction<Function, IMaxPoolKernels>
     {
         public override string Name => "MaxPoolTwiceRelu";
-
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
-        {
-            HandedBackGradients.Release();
-            var x = (Tensor)vars[0];
-            var kernels = (IMaxPoolKernels)vars[1];
-            var y = kernels.MaxPoolTwiceRelu(x);
-            ctx.save_for_backward([x]);
-            ctx.save_data("kernels", kernels);
-            OutputTemplates.Forward(ctx);
-            return y;
-        }
-
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
-        {
-            using var incoming = HandedBackGradients.Backward(g);
-            if (g is null || g.IsInvalid) return [null!, null!];
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var x = ctx.get_saved_variables()[0];
-            var gx = ((IMaxPoolKernels)ctx.get_data("kernels")).MaxPoolTwiceReluBackward(x, g);
-            return [HandedBackGradients.Keep(gx.DetachFromDisposeScope()), null!];
-        }
+        protected override Tensor Forward(IMaxPoolKernels kernels, Tensor x) => kernels.MaxPoolTwiceRelu(x);
+        protected override Tensor Backward(IMaxPoolKernels kernels, Tensor x, Tensor grad) => kernels.MaxPoolTwiceReluBackward(x, grad);
     }
 
     /// <summary>

@@ -33,25 +33,16 @@ public class MaxPoolReluEmulationTests
         var gy = randn(n, c, h / 2, w / 2, generator: gen);
         if (h >= 4 && w >= 4) MaxPoolReluTests.AssertDataHasTiesAndNaNs(x);
 
-        bool last = TensorLayout.DenseChannelsLast(x) ?? throw new InvalidOperationException("x is dense");
-        Assert.Equal(channelsLast, last);
-        // The harness exchanges values in the kernels' memory order: NHWC for channels-last, NCHW otherwise.
-        Tensor Memory(Tensor t) => last ? t.permute(0, 2, 3, 1) : t;
-
-        var dir = CudaEmulation.Folder();
-        CudaEmulation.Write(dir, "x", Memory(x));
-        CudaEmulation.Write(dir, "g", Memory(gy));
+        Assert.Equal(channelsLast, TensorLayout.DenseChannelsLast(x));
         var grid = MaxPoolKernels.Geometry(x);
-        int planes = last ? n : n * c;
-        Assert.Equal(planes * (h / 2), (int)grid.X);
-        CudaEmulation.Run("maxpool_relu_harness", dir, planes, h, w, last ? c : 1, grid.Y, CudaKernelModule.Block);
+        Assert.Equal((channelsLast ? n : n * c) * (h / 2), (int)grid.X);
+        var (memory, read) = CudaEmulation.RunOnPlanes("maxpool_relu_harness", x, gy, grid.Y);
 
         var reference = MaxPoolRelu.Torch.Instance;
         var y = reference.MaxPoolTwiceRelu(x);
         var dx = reference.MaxPoolTwiceReluBackward(x, gy);
         Assert.True(y.eq(0).any().item<bool>() && y.gt(0).any().item<bool>(), "the test data must reach both sides of the ReLU");
-        long[] Shape(int height, int width) => last ? [n, height, width, c] : [n, c, height, width];
-        MaxPoolReluTests.AssertSameWithNaNs(Memory(y), CudaEmulation.Read(dir, "y", Shape(h / 2, w / 2)), "output");
-        TestTorch.AssertClose(Memory(dx), CudaEmulation.Read(dir, "gx", Shape(h, w)), 0, 0, "dx");
+        MaxPoolReluTests.AssertSameWithNaNs(memory(y), read("y", h / 2, w / 2), "output");
+        TestTorch.AssertClose(memory(dx), read("gx", h, w), 0, 0, "dx");
     }
 }
