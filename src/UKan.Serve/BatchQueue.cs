@@ -21,6 +21,7 @@ sealed class BatchQueue : IAsyncDisposable
     readonly TimeSpan window;
     readonly Task loop;
     long batches, images;
+    int inBatch;
 
     public BatchQueue(Segmenter segmenter, int capacity, int maxBatch, TimeSpan window)
     {
@@ -36,6 +37,12 @@ sealed class BatchQueue : IAsyncDisposable
 
     /// <summary>Images segmented so far.</summary>
     public long Images => Interlocked.Read(ref images);
+
+    /// <summary>Requests queued and not yet taken into a batch.</summary>
+    public int Waiting => channel.Reader.Count;
+
+    /// <summary>Images taken into the batch being gathered or run through the network; 0 between batches.</summary>
+    public int InBatch => Volatile.Read(ref inBatch);
 
     /// <summary>Queues an image; null when the queue is full (or closed for shutdown).</summary>
     public Task<SegmentationResult>? TryEnqueue(Raster image, CancellationToken aborted)
@@ -59,6 +66,7 @@ sealed class BatchQueue : IAsyncDisposable
                     // A client that went away no longer needs its forward pass.
                     if (job.Aborted.IsCancellationRequested) job.Done.TrySetCanceled(job.Aborted);
                     else batch.Add(job);
+                    Volatile.Write(ref inBatch, batch.Count);
                     continue;
                 }
                 var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
@@ -79,6 +87,7 @@ sealed class BatchQueue : IAsyncDisposable
             {
                 foreach (var job in batch) job.Done.TrySetException(e);
             }
+            finally { Volatile.Write(ref inBatch, 0); }
         }
     }
 

@@ -82,6 +82,12 @@ public sealed class SegmentServer : IAsyncDisposable
     /// <summary>The application, for tests (e.g. its in-memory client).</summary>
     internal WebApplication App => app;
 
+    /// <summary>
+    /// Requests waiting in the queue and images in the batch being gathered or run: what tests wait for instead of
+    /// guessing with delays how long a loaded machine takes to get there.
+    /// </summary>
+    internal (int Waiting, int InBatch) QueueState => (queue.Waiting, queue.InBatch);
+
     /// <summary>Forward passes and images so far (the micro-batching at work).</summary>
     public (long Batches, long Images) Counts => (queue.Batches, queue.Images);
 

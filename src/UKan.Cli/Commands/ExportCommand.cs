@@ -34,12 +34,16 @@ static class ExportCommand
             var given = parsed.GetValue(weights)!;
             if (!File.Exists(given) && !Directory.Exists(given)) throw new UserError($"--weights {given}: no such file or folder.");
             var weightsPath = InferenceOptions.WeightsIn(given);
+            // The run the weights come from is read too (its settings), and the data it trained on must not receive the
+            // export: its files and its dataset are inputs, never places to write.
+            var run = UKan.Evaluation.InferenceModel.RunAround(weightsPath);
             var outPath = parsed.GetValue(output)!;
-            UKan.IO.OutputGuard.CheckFile(outPath, "--out", parsed.GetValue(CommandLine.Overwrite), [weightsPath, given]);
+            UKan.IO.OutputGuard.CheckFile(outPath, "--out", parsed.GetValue(CommandLine.Overwrite),
+                [weightsPath, given, run?.Folder.Config, run?.Config.Data, run?.Config.Split]);
 
             CommandLine.StartTorch(parsed);
             // Unfolded: the exporter walks the model's own layers and folds each BN into its conv in the graph.
-            var resolved = inference.Resolve(parsed, weightsPath, null, torch.CPU, foldBatchNorm: false);
+            var resolved = inference.Resolve(parsed, weightsPath, run?.Config, torch.CPU, foldBatchNorm: false);
             var metadata = new OnnxMetadata
             {
                 Spec = resolved.Spec,
@@ -49,7 +53,7 @@ static class ExportCommand
                 UkanVersion = OnnxExporter.UkanVersion,
                 SourceWeights = Path.GetFileName(weightsPath),
                 SourceSha256 = OnnxExporter.Sha256(weightsPath),
-                SourceRun = resolved.Run is null ? null : Path.GetFileName(Path.GetDirectoryName(Path.GetFullPath(weightsPath))),
+                SourceRun = run is null ? null : Path.GetFileName(run.Value.Folder.Root),
             };
             var options = new OnnxExportOptions { Opset = parsed.GetValue(opset), Batch = fixedBatch, Size = fixedSize };
             var graph = OnnxExporter.Build(resolved.Net, metadata, options);

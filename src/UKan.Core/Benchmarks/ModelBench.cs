@@ -101,6 +101,8 @@ public static class ModelBench
             + (fused && UKan.Layers.BatchNormRelu.SwitchedOn ? "+bn-relu" : "")
             + (fused && UKan.Layers.UpsampleRelu.SwitchedOn ? "+upsample-relu" : "")
             + (fused && UKan.Layers.MaxPoolRelu.SwitchedOn ? "+maxpool-relu" : "")
+            + (fused && UKan.Training.FlatAdam.FusedSwitchedOn ? "+adam" : "")
+            + (fused && UKan.Losses.FusedBceDice.SwitchedOn ? "+loss" : "")
             + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "")
             + (foldedBn ? "+bn-folded" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),

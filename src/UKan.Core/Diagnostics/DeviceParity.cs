@@ -58,7 +58,15 @@ public static class DeviceParity
             foreach (bool channelsLast in new[] { false, true })
                 checks.AddRange(Guarded($"relu(×2 upsampling), channels-last {channelsLast}", () => UpsampleFusedVersusTorch(channelsLast, device)));
 
-        // 1f. The encoders' relu(2 × 2 max-pooling): fused kernels vs PyTorch's, both layouts, odd sizes, ties and NaN.
+        // 1f. The optimizer's Adam step: the fused kernel vs the torch formulation, Adam and AdamW, three steps.
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("Adam step", () => AdamFusedVersusTorch(device)));
+
+        // 1g. The BCE + Dice loss: the fused node vs the module's formula, loss and gradient, three shapes and layouts.
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("BCE + Dice loss", () => LossFusedVersusModule(device)));
+
+        // 1h. The encoders' relu(2 × 2 max-pooling): fused kernels vs PyTorch's, both layouts, odd sizes, ties and NaN.
         if (device.type == DeviceType.CUDA)
             foreach (bool channelsLast in new[] { false, true })
                 checks.AddRange(Guarded($"relu(2 × 2 max-pool), channels-last {channelsLast}", () => MaxPoolFusedVersusTorch(channelsLast, device)));
@@ -470,6 +478,68 @@ public static class DeviceParity
             var (wt, gt) = Run(KanWeight.Torch.Instance.KanWeightForward);
             yield return Compare($"{tag}: weight", wf, wt, 0);
             yield return Compare($"{tag}: gradients", cat(gf.Select(t => t.flatten()).ToArray()), cat(gt.Select(t => t.flatten()).ToArray()), 1e-5);
+        }
+    }
+
+    /// <summary>
+    /// Three steps of <see cref="FlatAdam"/> over two groups (U-KAN's two learning rates) with the fused kernel and with
+    /// the torch formulation, from the same parameters and gradients: coupled weight decay with the step scalars on the
+    /// device (graph-replayable), and AdamW with them on the host.
+    /// </summary>
+    static IEnumerable<ParityCheck> AdamFusedVersusTorch(Device device)
+    {
+        foreach (var (decoupled, capturable) in new[] { (false, true), (true, false) })
+        {
+            var tag = $"Adam step ({(decoupled ? "AdamW" : "Adam")}, {(capturable ? "device" : "host")} scalars)";
+            var gen = new Generator(31);
+            long[][] shapes = [[37, 29], [256], [16, 3, 3, 3]];
+            var initial = shapes.Select(s => randn(s, generator: gen)).ToArray();
+            var grads = Enumerable.Range(0, 3).Select(_ => shapes.Select(s => randn(s, generator: gen)).ToArray()).ToArray();
+            Tensor[] Run(bool fused) => FlatAdam.WithFused<Tensor[]>(fused, () =>
+            {
+                var p = initial.Select(t => new TorchSharp.Modules.Parameter(t.to(device))).ToArray();
+                using var opt = new FlatAdam(
+                    [(new GroupSettings("kan", 1e-2, 1e-4), [("a", p[0])]), (new GroupSettings("other", 1e-4, 1e-4), [("b", p[1]), ("c", p[2])])],
+                    decoupledWeightDecay: decoupled, capturable: capturable);
+                foreach (var step in grads)
+                {
+                    using (no_grad())
+                        for (int i = 0; i < p.Length; i++) p[i].grad!.copy_(step[i]);
+                    opt.Step();
+                }
+                return [.. opt.Groups.SelectMany(g => new[] { g.Params, g.ExpAvg, g.ExpAvgSq }).Select(t => t.cpu())];
+            });
+            var (fused, reference) = (Run(true), Run(false));
+            string[] names = ["parameters", "first moments", "second moments"];
+            for (int k = 0; k < 3; k++)
+                yield return Compare($"{tag}: {names[k]}", cat([fused[k], fused[k + 3]]), cat([reference[k], reference[k + 3]]), 1e-6);
+        }
+    }
+
+    /// <summary>
+    /// The BCE + Dice loss as the fused node and as the module's formula (<see cref="FusedBceDice"/> off), on one batch:
+    /// the loss and the gradient of 0.7 × loss, one class channels-last as U-KAN's head gives it, and NCHW and
+    /// channels-last with several classes and odd sizes.
+    /// </summary>
+    static IEnumerable<ParityCheck> LossFusedVersusModule(Device device)
+    {
+        var kernels = KanFeatures.CudaKernels(DeviceIndex(device)) ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+        foreach (var (n, c, h, w, channelsLast) in new[] { (8, 1, 64, 64, true), (3, 2, 17, 9, false), (2, 3, 5, 7, true) })
+        {
+            var tag = $"BCE + Dice loss ({n}x{c}x{h}x{w}{(channelsLast ? ", channels-last" : "")})";
+            Tensor Layout(Tensor nhwc) => channelsLast ? nhwc.permute(0, 3, 1, 2) : nhwc.permute(0, 3, 1, 2).contiguous();
+            var x = Layout((randn(n, h, w, c) * 3).to(device));
+            var t = Layout((rand(n, h, w, c) > 0.6).to(float32).to(device));
+            (Tensor Loss, Tensor Grad) Run(Func<Tensor, Tensor> loss)
+            {
+                var xi = x.detach().requires_grad_(true);
+                var l = loss(xi);
+                return (l, torch.autograd.grad([l * 0.7], [xi])[0]);
+            }
+            var fused = Run(xi => FusedBceDice.Apply(xi, t, 0.5, kernels));
+            var module = Run(xi => FusedBceDice.With(false, () => new BceDiceLoss().call(xi, t)));
+            yield return Compare($"{tag}: loss", fused.Loss, module.Loss, 1e-6);
+            yield return Compare($"{tag}: gradient", fused.Grad, module.Grad, 1e-5);
         }
     }
 

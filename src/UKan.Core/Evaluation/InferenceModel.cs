@@ -32,18 +32,24 @@ public sealed record InferenceModel(nn.Module<Tensor, Tensor> Net, ModelSpec Spe
     /// The training settings of the run a weights file belongs to, when it sits in a run folder (or its checkpoints/).
     /// A run folder (marker) with a damaged config.json is an error; a config.json of something else is ignored.
     /// </summary>
-    public static TrainConfig? RunOf(string weightsPath)
+    public static TrainConfig? RunOf(string weightsPath) => RunAround(weightsPath)?.Config;
+
+    /// <summary>
+    /// The run folder a weights file sits in (or in its checkpoints/) with its training settings, as <see cref="RunOf"/>
+    /// finds them; null when the file belongs to no run.
+    /// </summary>
+    public static (RunFolder Folder, TrainConfig Config)? RunAround(string weightsPath)
     {
         var dir = Path.GetDirectoryName(Path.GetFullPath(weightsPath));
         for (int i = 0; i < 2 && dir is not null; i++, dir = Path.GetDirectoryName(dir))
         {
-            var config = new RunFolder(dir).Config;
+            var folder = new RunFolder(dir);
             if (RunDirectory.IsRun(dir) && RunDirectory.Kind(dir) == RunDirectory.Segmentation)
-                return File.Exists(config) ? TrainConfig.Load(config)
+                return File.Exists(folder.Config) ? (folder, TrainConfig.Load(folder.Config))
                     : throw new UserError($"{dir}: the run folder of {weightsPath} has no config.json; restore it, or copy the weights file out of the folder.");
-            if (File.Exists(config))
+            if (File.Exists(folder.Config))
             {
-                try { return TrainConfig.FromJson(File.ReadAllText(config)); }
+                try { return (folder, TrainConfig.FromJson(File.ReadAllText(folder.Config))); }
                 catch (Exception e) when (e is System.Text.Json.JsonException or UserError or NotSupportedException) { return null; }
             }
         }

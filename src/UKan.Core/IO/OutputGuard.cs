@@ -6,7 +6,8 @@ namespace UKan.IO;
 /// <item>an output folder never holds an input of the same command, nor lies inside an input folder other than a run
 /// folder, nor inside the dataset an input image comes from (its masks are the ground truth);</item>
 /// <item>an output file is never an input of the command, nor inside an input folder other than a run folder (a
-/// dataset's images and masks, a folder of generated images), nor one of a run folder's own files;</item>
+/// dataset's images and masks, a folder of generated images), nor one of a run folder's own files, nor in its
+/// checkpoints/, events/ or samples/;</item>
 /// <item>an existing file is replaced only with --overwrite (files a command keeps in its own run folder excepted);</item>
 /// <item>a file where a folder is expected, a folder where a file is expected, or a place that cannot be written is
 /// refused with one line naming the option.</item>
@@ -96,6 +97,9 @@ public static class OutputGuard
         var dir = Path.GetDirectoryName(full)!;
         if (RunDirectory.IsRun(dir) && RunDirectory.OwnFiles.Contains(Path.GetFileName(full)))
             throw new UserError($"{label} {path}: is a file of the run in {dir}; choose another file name.");
+        if (RunDirectory.OwnFolders.Contains(Path.GetFileName(dir)) && Path.GetDirectoryName(dir) is string run && RunDirectory.IsRun(run))
+            throw new UserError($"{label} {path}: lies in {Path.GetFileName(dir)}/ of the run in {run}, which holds only the run's own files; " +
+                                "write outside it.");
         if (File.Exists(full) && !overwrite && !replaceable)
             throw new UserError($"{label} {path}: the file exists; pass --overwrite to replace it, or choose another name.");
         CheckAncestors(dir, Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".", label);

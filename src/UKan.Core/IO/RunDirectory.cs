@@ -21,9 +21,17 @@ public static class RunDirectory
     /// <summary>The files a run keeps directly in its folder; no other command may write them.</summary>
     public static readonly IReadOnlySet<string> OwnFiles = new HashSet<string>(StringComparer.Ordinal)
     {
-        MarkerName, RunLock.FileName, "config.json", "split.json", "metrics.csv", "model.safetensors", "last.safetensors",
-        "curves.png", "overlays_best.png", "cv.json", "splits.json", "cv_summary.json", "cv_summary.csv", "cv_summary.md",
+        MarkerName, RunLock.FileName, "config.json", "split.json", "dataset_fingerprint.json", "metrics.csv", "model.safetensors",
+        "last.safetensors", "curves.png", "overlays_best.png", "cv.json", "splits.json", "cv_summary.json", "cv_summary.csv",
+        "cv_summary.md",
     };
+
+    /// <summary>
+    /// The folders a run keeps its checkpoints, TensorBoard events and sample grids in: everything in them is the
+    /// run's (a resumed run reads checkpoints/last.safetensors), and no other command may write there.
+    /// </summary>
+    public static readonly IReadOnlySet<string> OwnFolders =
+        new HashSet<string>(StringComparer.Ordinal) { "checkpoints", "events", "samples" };
 
     public static bool IsRun(string folder) => File.Exists(Path.Combine(folder, MarkerName));
 

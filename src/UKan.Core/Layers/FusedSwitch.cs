@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace UKan.Layers;
 
 /// <summary>
-/// The on/off of one fused CUDA path (batch norm + ReLU, KANLinear's weight, relu(×2 upsampling)): on unless its
-/// environment variable says off (<see cref="EnvironmentSwitch"/>), and forced either way for one calling flow
+/// The on/off of one fused CUDA path (batch norm + ReLU, KANLinear's weight, relu(×2 upsampling), the Adam step): on
+/// unless its environment variable says off (<see cref="EnvironmentSwitch"/>), and forced either way for one calling flow
 /// (<see cref="With"/>: the selftest and the tests compare both in one process).
 /// </summary>
 internal sealed class FusedSwitch(string environmentVariable)

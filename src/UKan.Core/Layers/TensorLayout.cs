@@ -57,4 +57,19 @@ public static class TensorLayout
     /// </summary>
     public static bool? DenseChannelsLast(Tensor x) =>
         x.dim() != 4 ? null : x.is_contiguous() ? false : IsChannelsLastDense(x) ? true : null;
+
+    /// <summary>
+    /// Whether <paramref name="b"/> holds its elements in the order and the span <paramref name="a"/> does: one dtype,
+    /// device and shape, and equal strides in every dimension longer than 1 (a size-1 dimension's stride never moves an
+    /// address). With <paramref name="a"/> dense, both are then one run of numel elements from their storage offsets.
+    /// </summary>
+    public static bool SameMemoryOrder(Tensor a, Tensor b)
+    {
+        if (a.dtype != b.dtype || a.device_type != b.device_type || a.device_index != b.device_index || !a.shape.SequenceEqual(b.shape))
+            return false;
+        long[] sa = a.stride(), sb = b.stride();
+        for (int d = 0; d < sa.Length; d++)
+            if (a.shape[d] > 1 && sa[d] != sb[d]) return false;
+        return true;
+    }
 }

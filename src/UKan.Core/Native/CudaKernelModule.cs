@@ -211,7 +211,8 @@ public sealed class CudaKernelModule
         {
             var parameters = args.Select(a =>
             {
-                var h = GCHandle.Alloc(a switch { IntPtr p => (object)p, long l => l, float f => f, int i => i, _ => throw new ArgumentException() }, GCHandleType.Pinned);
+                var h = GCHandle.Alloc(a switch { IntPtr p => (object)p, long l => l, float f => f, double d => d, int i => i, _ => throw new ArgumentException() },
+                    GCHandleType.Pinned);
                 handles.Add(h);
                 return h.AddrOfPinnedObject();
             }).ToArray();

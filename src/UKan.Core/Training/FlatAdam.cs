@@ -14,6 +14,9 @@ namespace UKan.Training;
 /// The update is PyTorch's single-tensor Adam: coupled weight decay g += wd·p (Adam) or decoupled p *= 1 − lr·wd
 /// (AdamW); m ← m + (1−β1)(g − m); v ← β2 v + (1−β2) g²; p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε).
 /// Parameters must be on their final device before construction (moving them afterwards breaks the views).
+/// <para>On CUDA a group's step is one kernel (<see cref="IAdamKernels"/>, Native/Kernels/adam.cu: each buffer read and
+/// written once) instead of the formulation's ~8 element-wise passes; <see cref="FusedVariable"/>=off runs the
+/// formulation, which stays the reference (<c>ukan selftest --device cuda</c> compares the two).</para>
 /// <para>Outside backward every parameter's <c>.grad</c> is its view of the flat gradient buffer. Backward can fill the
 /// buffer in two ways. Accumulate (<see cref="ZeroGrad"/>, then backward): autograd's AccumulateGrad finds a defined
 /// <c>.grad</c> and adds the new gradient into it, one element-wise kernel per parameter (~200 for U-KAN: launches of
@@ -80,6 +83,31 @@ public sealed class FlatAdam : IDisposable
     /// <summary><see cref="ShouldGather(bool)"/> with <see cref="GatherVariable"/>'s value given.</summary>
     public static bool ShouldGather(bool accumulationHooked, string? variable) =>
         !accumulationHooked && !EnvironmentSwitch.IsOff(variable);
+
+    /// <summary>Set to <c>off</c> to run the step as the torch formulation on CUDA too instead of the fused kernel (a comparison).</summary>
+    public const string FusedVariable = "UKAN_FUSED_ADAM";
+
+    static readonly UKan.Layers.FusedSwitch FusedStep = new(FusedVariable);
+
+    /// <summary>Whether the fused step is switched on (<see cref="FusedVariable"/> is not <c>off</c>).</summary>
+    public static bool FusedSwitchedOn => FusedStep.On;
+
+    /// <summary>
+    /// <paramref name="body"/>'s result with the calling flow's steps fused or not, whatever the environment says
+    /// (comparisons of both in one process).
+    /// </summary>
+    internal static T WithFused<T>(bool fused, Func<T> body) => FusedStep.With(fused, body);
+
+    /// <summary>Whether the fused kernel takes <paramref name="buffer"/> beside <paramref name="param"/>: contiguous float32 of one length on one device.</summary>
+    public static bool FusedTakes(Tensor param, Tensor buffer) =>
+        buffer.dtype == ScalarType.Float32 && param.dtype == ScalarType.Float32 && buffer.is_contiguous() && param.is_contiguous()
+        && buffer.numel() == param.numel() && buffer.device == param.device;
+
+    /// <summary>The fused kernels for <paramref name="g"/>'s step, or null where the formulation runs.</summary>
+    static IAdamKernels? FusedKernels(Group g) =>
+        FusedStep.Applies(g.Params) && FusedTakes(g.Params, g.Grads) && FusedTakes(g.Params, g.ExpAvg) && FusedTakes(g.Params, g.ExpAvgSq)
+            ? UKan.Layers.FusedSwitch.Kernels(g.Params)
+            : null;
 
     /// <summary>The alignment of every parameter inside its group's buffer (cudaMalloc's own).</summary>
     public const int AlignBytes = 256;
@@ -199,7 +227,7 @@ public sealed class FlatAdam : IDisposable
         bool multiTensor = pairs.Count > 1 && pairs[0].View.device_type == DeviceType.CUDA && UKan.Native.TorchCudaShim.Available;
         var batched = new List<(Tensor Flat, Tensor Grad)>();
         foreach (var (view, flat, grad) in pairs)
-            if (multiTensor && SameMemoryOrder(view, grad))
+            if (multiTensor && UKan.Layers.TensorLayout.SameMemoryOrder(view, grad))
                 batched.Add((flat, AsRun(grad)));
             else view.copy_(grad);
         if (batched.Count > 0)
@@ -209,21 +237,6 @@ public sealed class FlatAdam : IDisposable
     /// <summary>A tensor whose elements fill numel consecutive places from its storage offset, as that 1-D run.</summary>
     public static Tensor AsRun(Tensor dense) => dense.as_strided([dense.numel()], [1L], dense.storage_offset());
 
-    /// <summary>
-    /// Whether <paramref name="b"/> holds its elements in the order and the span <paramref name="a"/> does: one dtype,
-    /// device and shape, and equal strides in every dimension longer than 1 (a size-1 dimension's stride never moves an
-    /// address). With <paramref name="a"/> dense, both are then one run of numel elements from their storage offsets.
-    /// </summary>
-    public static bool SameMemoryOrder(Tensor a, Tensor b)
-    {
-        if (a.dtype != b.dtype || a.device_type != b.device_type || a.device_index != b.device_index || !a.shape.SequenceEqual(b.shape))
-            return false;
-        long[] sa = a.stride(), sb = b.stride();
-        for (int d = 0; d < sa.Length; d++)
-            if (a.shape[d] > 1 && sa[d] != sb[d]) return false;
-        return true;
-    }
-
     public void Step()
     {
         if (released)
@@ -231,13 +244,20 @@ public sealed class FlatAdam : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         StepCount++;
+        var t = Capturable ? stepOnDevice!.add_(1) : null;
+        var formulation = new List<Group>();
+        foreach (var g in Groups)
+            if (FusedKernels(g) is { } kernels)
+                kernels.AdamStep(g.Params, g.Grads, g.ExpAvg, g.ExpAvgSq, g.LearningRateOnDevice, g.LearningRate, t, StepCount,
+                    Beta1, Beta2, Eps, g.Settings.WeightDecay, Decoupled);
+            else formulation.Add(g);
+        if (formulation.Count == 0) return;
         if (Capturable)
         {
             // Every step-dependent scalar is computed on the device from the step counter (graph-replayable).
-            var t = stepOnDevice!.add_(1);
-            var bias1 = 1 - (t * Math.Log(Beta1)).exp();
-            var bias2Sqrt = (1 - (t * Math.Log(Beta2)).exp()).sqrt();
-            foreach (var g in Groups)
+            var bias1 = 1 - (t! * Math.Log(Beta1)).exp();
+            var bias2Sqrt = (1 - (t! * Math.Log(Beta2)).exp()).sqrt();
+            foreach (var g in formulation)
             {
                 var lr = g.LearningRateOnDevice!;
                 var denom = Moments(g, decayed => decayed.mul_(1 - lr * g.Settings.WeightDecay)).div_(bias2Sqrt).add_(Eps);
@@ -246,7 +266,7 @@ public sealed class FlatAdam : IDisposable
             return;
         }
         double b1 = 1 - Math.Pow(Beta1, StepCount), b2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, StepCount));
-        foreach (var g in Groups)
+        foreach (var g in formulation)
         {
             double lr = g.LearningRate;
             var denom = Moments(g, decayed => decayed.mul_(1 - lr * g.Settings.WeightDecay)).div_(b2Sqrt).add_(Eps);

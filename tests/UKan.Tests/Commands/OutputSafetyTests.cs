@@ -20,6 +20,20 @@ public class OutputSafetyTests
 
     static string Model() => Path.Combine(TrainedRun().Run, "model.safetensors");
 
+    /// <summary>A copy of a run folder (its lock left out), for a test that writes into a run that others only read.</summary>
+    static string CopyOf(string run)
+    {
+        var copy = Temp();
+        Directory.CreateDirectory(copy);
+        foreach (var f in Directory.GetFiles(run, "*", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) != RunLock.FileName))
+        {
+            var target = Path.Combine(copy, Path.GetRelativePath(run, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+        return copy;
+    }
+
     [Fact]
     public void Predict_into_its_input_folder_is_refused()
     {
@@ -83,14 +97,7 @@ public class OutputSafetyTests
     {
         // Without --data both score the runs' own dataset: it is an input, as --data D would be.
         var (run, data) = TrainedRun();
-        var copy = Temp();
-        Directory.CreateDirectory(copy);
-        foreach (var f in Directory.GetFiles(run, "*", SearchOption.AllDirectories).Where(f => Path.GetFileName(f) != RunLock.FileName))
-        {
-            var target = Path.Combine(copy, Path.GetRelativePath(run, f));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(f, target);
-        }
+        var copy = CopyOf(run);
         var before = Snapshot(data);
         AssertRefused(Run("compare", run, copy, "--out", data), "holds the input");
         AssertRefused(Run("plot", "kan", "--weights", run, "--out", data), "holds the input");
@@ -133,6 +140,37 @@ public class OutputSafetyTests
             "inside the input folder");
         AssertRefused(Run("diffusion", "eval", "--generated", Temp(), "--real", images, "--fid-weights", Temp() + ".pth",
             "--out", Path.Combine(images, "scores.json")), "inside the input folder");
+        AssertUnchanged(before);
+    }
+
+    /// <summary>
+    /// export onnx reads the run its weights sit in (the settings in config.json) and knows the data the run trained on:
+    /// the export never lands on the checkpoint it reads, in the run's own files and folders (checkpoints/last.safetensors
+    /// is what --resume reads), nor in the dataset, --overwrite or not. Beside the model, in the run folder, it may.
+    /// </summary>
+    [Fact]
+    public void Export_over_its_checkpoint_in_its_run_or_in_the_runs_dataset_is_refused_even_with_overwrite()
+    {
+        var (shared, data) = TrainedRun();
+        var run = CopyOf(shared);   // the run's config still names the shared dataset
+        var best = Path.Combine(run, "checkpoints", "best.safetensors");
+        var before = Snapshot(run).Concat(Snapshot(data)).ToDictionary();
+        int Files() => new[] { run, data }.Sum(d => Directory.GetFiles(d, "*", SearchOption.AllDirectories).Length);
+        string[] Export(string weights, string output) => ["export", "onnx", "--weights", weights, "--out", output, "--overwrite"];
+        AssertRefused(Run(Export(best, best)), "is an input of this command");
+        AssertRefused(Run(Export(run, Path.Combine(run, "model.safetensors"))), "is an input of this command");
+        AssertRefused(Run(Export(best, Path.Combine(run, "checkpoints", "last.safetensors"))), "lies in checkpoints/ of the run");
+        AssertRefused(Run(Export(run, Path.Combine(run, "checkpoints", "model.onnx"))), "lies in checkpoints/ of the run");
+        AssertRefused(Run(Export(best, Path.Combine(run, "config.json"))), "is an input of this command");
+        AssertRefused(Run(Export(run, Path.Combine(run, "dataset_fingerprint.json"))), "is a file of the run");
+        AssertRefused(Run(Export(run, Path.Combine(data, "images", "case000.png"))), "inside the dataset");
+        AssertRefused(Run(Export(best, Path.Combine(data, "masks", "0", "model.onnx"))), "inside the dataset");
+        AssertRefused(Run(Export(run, Path.Combine(data, "model.onnx"))), "inside the dataset");
+        AssertUnchanged(before);
+        Assert.Equal(before.Count, Files());
+        var beside = Run(Export(run, Path.Combine(run, "model.onnx")));
+        Assert.True(beside.Code == 0, beside.Stderr);
+        Assert.True(File.Exists(Path.Combine(run, "model.onnx")));
         AssertUnchanged(before);
     }
 

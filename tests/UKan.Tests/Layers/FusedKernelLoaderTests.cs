@@ -30,6 +30,13 @@ public class FusedKernelLoaderTests
         public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
         public Tensor MaxPoolTwiceRelu(Tensor x) => throw new NotSupportedException();
         public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
+        public void AdamStep(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor? learningRateOnDevice, double learningRate,
+            Tensor? stepOnDevice, long step, double beta1, double beta2, double eps, double weightDecay, bool decoupled) =>
+            throw new NotSupportedException();
+        public (Tensor Loss, Tensor Sums) BceDiceForward(Tensor logits, Tensor target, double bceWeight, double smooth) =>
+            throw new NotSupportedException();
+        public Tensor BceDiceBackward(Tensor logits, Tensor target, Tensor sums, Tensor gradLoss, double bceWeight, double smooth) =>
+            throw new NotSupportedException();
     }
 
     [Fact]

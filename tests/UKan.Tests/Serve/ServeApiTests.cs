@@ -34,12 +34,33 @@ public sealed class ServeApiTests : IAsyncLifetime
         segmenter.Dispose();
     }
 
-    async Task<HttpClient> Client(ServeOptions? options = null)
+    async Task<HttpClient> Client(ServeOptions? options = null) => (await Start(options ?? new ServeOptions())).Http;
+
+    /// <summary>A started in-memory server and its client.</summary>
+    async Task<(SegmentServer Server, HttpClient Http)> Start(ServeOptions options)
     {
-        var server = SegmentServer.Create(segmenter, options ?? new ServeOptions(), b => b.WebHost.UseTestServer());
+        var server = SegmentServer.Create(segmenter, options, b => b.WebHost.UseTestServer());
         servers.Add(server);
-        await server.StartAsync();
-        return server.App.GetTestClient();
+        await server.StartAsync(Ct);
+        return (server, server.App.GetTestClient());
+    }
+
+    /// <summary>How long a state the test waits for may take on a loaded machine before the test fails.</summary>
+    static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Waits until the server's queue is in <paramref name="expected"/> state (polled; fails after <see cref="Patience"/>),
+    /// so that the steps of a test follow what the server has done rather than guesses of how long it takes.
+    /// </summary>
+    static async Task UntilQueue(SegmentServer server, (int Waiting, int InBatch) expected, string what)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (server.QueueState != expected)
+        {
+            if (clock.Elapsed > Patience)
+                Assert.Fail($"{what}: the queue still {server.QueueState} after {Patience.TotalSeconds:F0} s, expected {expected}");
+            await Task.Delay(5, Ct);
+        }
     }
 
     static ByteArrayContent Body(byte[] bytes, string type = "application/octet-stream")
@@ -198,11 +219,7 @@ public sealed class ServeApiTests : IAsyncLifetime
     [Fact]
     public async Task Sixteen_concurrent_requests_are_batched_and_all_answered()
     {
-        var options = new ServeOptions { MaxBatch = 8, BatchWindow = TimeSpan.FromMilliseconds(20) };
-        var server = SegmentServer.Create(segmenter, options, b => b.WebHost.UseTestServer());
-        servers.Add(server);
-        await server.StartAsync(Ct);
-        var http = server.App.GetTestClient();
+        var (server, http) = await Start(new ServeOptions { MaxBatch = 8, BatchWindow = TimeSpan.FromMilliseconds(20) });
         var files = SegmenterTests.DemoImages();
         var bodies = files.Select(File.ReadAllBytes).ToArray();
         var responses = await Task.WhenAll(Enumerable.Range(0, 16).Select(async i =>
@@ -229,31 +246,41 @@ public sealed class ServeApiTests : IAsyncLifetime
     [Fact]
     public async Task A_full_queue_is_503()
     {
-        var http = await Client(new ServeOptions { QueueCapacity = 1, MaxBatch = 1, BatchWindow = TimeSpan.Zero });
+        var (server, http) = await Start(new ServeOptions { QueueCapacity = 1, MaxBatch = 1, BatchWindow = TimeSpan.Zero });
         var image = File.ReadAllBytes(SegmenterTests.DemoImages()[0]);
         // Hold the model busy: the first request waits inside the forward pass, the second fills the queue's one place.
+        // Each step waits until the server shows it has happened, so a slow machine only makes the test slower.
         using var held = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
         var holder = new Thread(() => { lock (segmenter.Gate) { held.Set(); release.Wait(); } });
         holder.Start();
         held.Wait(Ct);
-        var requests = new List<Task<HttpResponseMessage>>();
+        var admitted = new List<Task<HttpResponseMessage>>();
         try
         {
-            for (int i = 0; i < 4; i++)
+            admitted.Add(http.PostAsync("/v1/segment", Body(image), Ct));
+            await UntilQueue(server, (0, 1), "the first request taken into the forward pass");
+            admitted.Add(http.PostAsync("/v1/segment", Body(image), Ct));
+            await UntilQueue(server, (1, 1), "the second request waiting in the queue");
+            // The queue is full and the model busy: more requests are answered at once, 503 with a Retry-After.
+            for (int i = 0; i < 2; i++)
             {
-                requests.Add(http.PostAsync("/v1/segment", Body(image), Ct));
-                await Task.Delay(150, Ct);
+                using var refused = await http.PostAsync("/v1/segment", Body(image), Ct).WaitAsync(Patience, Ct);
+                Assert.Equal("overloaded", await ErrorCode(refused, HttpStatusCode.ServiceUnavailable));
+                Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
             }
-            var refused = requests.Where(r => r.IsCompleted).ToList();
-            Assert.True(refused.Count >= 2, $"{refused.Count} of 4 requests answered while the model was busy; expected the last ones refused");
-            foreach (var r in refused) Assert.Equal("overloaded", await ErrorCode(await r, HttpStatusCode.ServiceUnavailable));
-            Assert.Equal("1", (await refused[0]).Headers.RetryAfter?.ToString());
+            Assert.All(admitted, r => Assert.False(r.IsCompleted, "a request let in was answered while the model was held"));
+            Assert.Equal((1, 1), server.QueueState);
         }
         finally { release.Set(); holder.Join(); }
         // Those that were let in are answered once the model is free.
-        foreach (var r in requests) Assert.Contains((await r).StatusCode, new[] { HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable });
-        Assert.Contains(requests, r => r.Result.StatusCode == HttpStatusCode.OK);
+        foreach (var r in admitted)
+        {
+            using var response = await r.WaitAsync(Patience, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("image/png", response.Content.Headers.ContentType?.MediaType);
+        }
+        Assert.Equal((2L, 2L), server.Counts);
     }
 
     [Fact]
@@ -323,7 +350,7 @@ public sealed class ServeApiTests : IAsyncLifetime
         using var http = new HttpClient { BaseAddress = new Uri(url) };
         var file = SegmenterTests.DemoImages()[0];
         var pending = http.PostAsync("/v1/segment", Body(File.ReadAllBytes(file)), Ct);
-        await Task.Delay(300, Ct);
+        await UntilQueue(server, (0, 1), "the request in the batch window");
         var stopping = server.StopAsync(Ct);
         using var response = await pending;
         await stopping;

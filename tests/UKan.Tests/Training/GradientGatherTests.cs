@@ -105,7 +105,7 @@ public class GradientGatherTests
             channelsLast: true);
         var weight = conv.named_parameters().Single(p => p.name == "weight").parameter;
         var expected = arange(weight.numel(), dtype: float32).reshape(weight.shape);   // contiguous, the weight is NHWC
-        Assert.False(FlatAdam.SameMemoryOrder(weight, expected));
+        Assert.False(UKan.Layers.TensorLayout.SameMemoryOrder(weight, expected));
         optimizer.ReleaseGrads();
         Assert.Null(weight.grad);
         weight.grad = expected;
@@ -113,7 +113,7 @@ public class GradientGatherTests
         using var grad = weight.grad!;
         Assert.True(grad.equal(expected).all().item<bool>());
         Assert.Equal(weight.stride(), grad.stride());
-        Assert.True(FlatAdam.SameMemoryOrder(weight, grad));
+        Assert.True(UKan.Layers.TensorLayout.SameMemoryOrder(weight, grad));
         // The bias got no gradient: its slice holds the zeros ReleaseGrads left.
         var bias = conv.named_parameters().Single(p => p.name == "bias").parameter;
         Assert.Equal(0f, bias.grad!.abs().max().item<float>());
@@ -134,7 +134,7 @@ public class GradientGatherTests
         using var values = arange(weight.numel(), dtype: float32);
         var grad = values.as_strided(weight.shape, [9, 9, 3, 1]);                // contiguous: size-1 dimension's stride 9
         Assert.NotEqual(weight.stride(), grad.stride());
-        Assert.True(FlatAdam.SameMemoryOrder(weight, grad));
+        Assert.True(UKan.Layers.TensorLayout.SameMemoryOrder(weight, grad));
         // The run of the gradient is the values in the order the weight's slice of the flat buffer holds them.
         flat.zero_();
         ((Tensor)weight.grad!).copy_(grad);
@@ -142,7 +142,7 @@ public class GradientGatherTests
         // Not the same order: channels-last against NCHW with more than one input channel.
         var full = nn.Conv2d(2, 4, 3);
         using var dense = zeros(4, 2, 3, 3);
-        Assert.False(FlatAdam.SameMemoryOrder(full.weight!.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), dense));
+        Assert.False(UKan.Layers.TensorLayout.SameMemoryOrder(full.weight!.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), dense));
     }
 
     [Fact]

@@ -83,6 +83,47 @@ __device__ __forceinline__ float value_at(const float ra[3], const float rb[3], 
                     pick3(tw.a, rb[0], rb[1], rb[2]), pick3(tw.b, rb[0], rb[1], rb[2]), th.l, tw.l);
 }
 
+// The taps of outputs 2i-1, 2i, 2i+1, 2i+2 along one axis for input i (those outside the image get weight 0).
+struct FootprintTaps {
+    NeighbourTap t[4];
+};
+__device__ __forceinline__ FootprintTaps footprint_taps(int i, int n) {
+    FootprintTaps f;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        int o = 2 * i - 1 + k;
+        f.t[k] = neighbour_tap(o, i, n);
+        if (o < 0 || o >= 2 * n) f.t[k].own = 0.0f;
+    }
+    return f;
+}
+// The same taps for an input with a neighbour on both sides (1 <= i <= n - 2), where bilinear_tap gives the same four
+// every time: outputs 2i-1 and 2i read inputs i-1 and i with l = 1/4 and 3/4, outputs 2i+1 and 2i+2 inputs i and i+1
+// with l = 1/4 and 3/4 (all exact in float). As constants, the slot choices and weights fold away at compile time.
+__device__ __forceinline__ FootprintTaps interior_taps() {
+    FootprintTaps f;
+    f.t[0] = NeighbourTap{0, 1, 0.25f, 0.25f};
+    f.t[1] = NeighbourTap{0, 1, 0.75f, 0.75f};
+    f.t[2] = NeighbourTap{1, 2, 0.25f, 0.75f};
+    f.t[3] = NeighbourTap{1, 2, 0.75f, 0.25f};
+    return f;
+}
+
+// relu(up(x)) at the 2 x 2 outputs (2ih + u, 2iw + v), the taps k = 1, 2 of the footprint along each axis.
+__device__ __forceinline__ void write_block(const float nb[3][3], FootprintTaps fh, FootprintTaps fw, float* __restrict__ y,
+                                            long long out, long long pitch, int cpix) {
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+        float ra[3], rb[3];
+        pick_rows(nb, fh.t[1 + u], ra, rb);
+#pragma unroll
+        for (int v = 0; v < 2; ++v) {
+            float value = value_at(ra, rb, fh.t[1 + u], fw.t[1 + v]);
+            y[out + u * pitch + v * cpix] = value < 0.0f ? 0.0f : value;   // NaN stays NaN, as torch's relu
+        }
+    }
+}
+
 // y = relu(up(x)): each thread writes the 2 x 2 outputs (2ih + u, 2iw + v) of its input value.
 extern "C" __global__ void upsample2x_relu(const float* __restrict__ x, float* __restrict__ y, int H, int W, int cpix) {
     long long plane; int ih, iw, c;
@@ -90,51 +131,51 @@ extern "C" __global__ void upsample2x_relu(const float* __restrict__ x, float* _
     float nb[3][3];
     load_neighbourhood(x + plane * H * (long long)W * cpix + c, ih, iw, H, W, cpix, nb);
     long long pitch = 2LL * W * cpix, out = (plane * 2 * H + 2 * ih) * pitch + 2LL * iw * cpix + c;
-    NeighbourTap tw0 = neighbour_tap(2 * iw, iw, W), tw1 = neighbour_tap(2 * iw + 1, iw, W);
+    if (ih >= 1 && ih <= H - 2 && iw >= 1 && iw <= W - 2)
+        write_block(nb, interior_taps(), interior_taps(), y, out, pitch, cpix);
+    else
+        write_block(nb, footprint_taps(ih, H), footprint_taps(iw, W), y, out, pitch, cpix);
+}
+
+// Σ over the footprint of own weight × dL/dy where relu's result is positive; rows in increasing order, a row's
+// columns summed first. line points at dL/dy of output (2ih - 1, 2iw - 1) of this value; pitch is an output row.
+__device__ __forceinline__ float gather(const float nb[3][3], FootprintTaps fh, FootprintTaps fw, const float* __restrict__ line,
+                                        long long pitch, int cpix) {
+    float acc = 0.0f;
 #pragma unroll
-    for (int u = 0; u < 2; ++u) {
-        NeighbourTap th = neighbour_tap(2 * ih + u, ih, H);
+    for (int k = 0; k < 4; ++k) {
+        if (fh.t[k].own == 0.0f) continue;
         float ra[3], rb[3];
-        pick_rows(nb, th, ra, rb);
-        float v0 = value_at(ra, rb, th, tw0), v1 = value_at(ra, rb, th, tw1);
-        y[out + u * pitch] = v0 < 0.0f ? 0.0f : v0;   // NaN stays NaN, as torch's relu
-        y[out + u * pitch + cpix] = v1 < 0.0f ? 0.0f : v1;
+        pick_rows(nb, fh.t[k], ra, rb);
+        float sum = 0.0f;
+        // The gradient is loaded whatever relu's mask says (only outputs outside the image, weight 0, are skipped):
+        // a load behind a branch on the recomputed value waits for it, and the 16 loads would run one after another.
+#pragma unroll
+        for (int m = 0; m < 4; ++m) {
+            if (fw.t[m].own == 0.0f) continue;
+            float grad = line[k * pitch + m * cpix];
+            if (value_at(ra, rb, fh.t[k], fw.t[m]) > 0.0f) sum += fw.t[m].own * grad;
+        }
+        acc += fh.t[k].own * sum;
     }
+    return acc;
 }
 
 // dL/dx from x and dL/dy: each thread gathers the (at most 4 x 4) outputs 2ih-1..2ih+2, 2iw-1..2iw+2 that read its
 // input, each gradient passed where relu's result is positive (torch's threshold_backward), that result recomputed
 // from the neighbourhood instead of kept from the forward (a quarter of the memory); no atomics, so the result does
-// not depend on scheduling. Rows in increasing order, a row's columns summed first: the same order as before.
+// not depend on scheduling.
 extern "C" __global__ void upsample2x_relu_backward(const float* __restrict__ x, const float* __restrict__ g,
                                                     float* __restrict__ gx, int H, int W, int cpix) {
     long long plane; int ih, iw, c;
     if (!input_coordinates(H, W, cpix, plane, ih, iw, c)) return;
     float nb[3][3];
     load_neighbourhood(x + plane * H * (long long)W * cpix + c, ih, iw, H, W, cpix, nb);
-    int OH = 2 * H, OW = 2 * W;
-    NeighbourTap tw[4];
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-        int ow = 2 * iw - 1 + k;
-        tw[k] = neighbour_tap(ow, iw, W);
-        if (ow < 0 || ow >= OW) tw[k].own = 0.0f;
-    }
-    float acc = 0.0f;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-        int oh = 2 * ih - 1 + k;
-        if (oh < 0 || oh >= OH) continue;
-        NeighbourTap th = neighbour_tap(oh, ih, H);
-        if (th.own == 0.0f) continue;
-        float ra[3], rb[3];
-        pick_rows(nb, th, ra, rb);
-        const float* line = g + (plane * OH + oh) * (long long)OW * cpix + c;
-        float sum = 0.0f;
-#pragma unroll
-        for (int m = 0; m < 4; ++m)
-            if (tw[m].own != 0.0f && value_at(ra, rb, th, tw[m]) > 0.0f) sum += tw[m].own * line[(long long)(2 * iw - 1 + m) * cpix];
-        acc += th.own * sum;
-    }
+    long long pitch = 2LL * W * cpix;
+    // Output (2ih - 1, 2iw - 1), outside the image at the top or left border: only reached with weight 0 there.
+    const float* line = g + (plane * 2 * H + 2 * ih - 1) * pitch + (2LL * iw - 1) * cpix + c;
+    float acc = ih >= 1 && ih <= H - 2 && iw >= 1 && iw <= W - 2
+        ? gather(nb, interior_taps(), interior_taps(), line, pitch, cpix)
+        : gather(nb, footprint_taps(ih, H), footprint_taps(iw, W), line, pitch, cpix);
     gx[(plane * H + ih) * (long long)W * cpix + (long long)iw * cpix + c] = acc;
 }
