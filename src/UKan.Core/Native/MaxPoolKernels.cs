@@ -25,7 +25,7 @@ public sealed class MaxPoolKernels : IMaxPoolKernels
     {
         var (n, c, h, w, last) = Shape(x);
         var y = empty_strided([n, c, h / 2, w / 2], TensorLayout.DenseStrides(c, h / 2, w / 2, last), dtype: float32, device: x.device);
-        Launch(forward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(y));
+        module.LaunchOnRows(forward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(y));
         return y;
     }
 
@@ -37,7 +37,7 @@ public sealed class MaxPoolKernels : IMaxPoolKernels
         // The kernel writes every input of a window; with an odd H or W the last row or column lies in none (dx = 0).
         var gx = empty_strided([n, c, h, w], TensorLayout.DenseStrides(c, h, w, last), dtype: float32, device: x.device);
         if (h % 2 != 0 || w % 2 != 0) gx.zero_();
-        Launch(backward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
+        module.LaunchOnRows(backward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
         return gx.MoveToOuterDisposeScope();
     }
 
@@ -55,18 +55,6 @@ public sealed class MaxPoolKernels : IMaxPoolKernels
     internal static (uint X, uint Y) Geometry(Tensor x)
     {
         var (n, c, h, w, last) = Shape(x);
-        long rows = n * (last ? 1 : c) * (h / 2), inner = w / 2 * (last ? c : 1);
-        long chunks = (inner + Block - 1) / Block;
-        if (rows > int.MaxValue || chunks > 65535)
-            throw new ArgumentException($"max-pool kernels: {rows} rows of {inner} values exceed the launch grid");
-        return ((uint)rows, (uint)chunks);
-    }
-
-    /// <summary>The kernels take their pointers, then H, W and the values per pixel.</summary>
-    void Launch(IntPtr function, (uint X, uint Y) grid, long h, long w, long perPixel, params IntPtr[] pointers)
-    {
-        if (grid.X == 0 || grid.Y == 0) return;
-        object[] args = [.. pointers.Cast<object>(), (int)h, (int)w, (int)perPixel];
-        module.LaunchOn(function, grid, (Block, 1), 0, args);
+        return RowGrid(n * (last ? 1 : c) * (h / 2), w / 2 * (last ? c : 1), "max-pool");
     }
 }

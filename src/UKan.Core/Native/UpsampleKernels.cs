@@ -24,7 +24,7 @@ public sealed class UpsampleKernels : IUpsampleKernels
     {
         var (n, c, h, w, last) = Shape(x);
         var y = empty_strided([n, c, 2 * h, 2 * w], TensorLayout.DenseStrides(c, 2 * h, 2 * w, last), dtype: float32, device: x.device);
-        Launch(forward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(y));
+        module.LaunchOnRows(forward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(y));
         return y;
     }
 
@@ -34,7 +34,7 @@ public sealed class UpsampleKernels : IUpsampleKernels
         using var scope = NewDisposeScope();
         var g = TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(c, 2 * h, 2 * w, last), float32);
         var gx = empty_strided([n, c, h, w], TensorLayout.DenseStrides(c, h, w, last), dtype: float32, device: x.device);
-        Launch(backward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
+        module.LaunchOnRows(backward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
         return gx.MoveToOuterDisposeScope();
     }
 
@@ -51,18 +51,6 @@ public sealed class UpsampleKernels : IUpsampleKernels
     internal static (uint X, uint Y) Geometry(Tensor x)
     {
         var (n, c, h, w, last) = Shape(x);
-        long rows = n * (last ? 1 : c) * h, inner = w * (last ? c : 1);
-        long chunks = (inner + Block - 1) / Block;
-        if (rows > int.MaxValue || chunks > 65535)
-            throw new ArgumentException($"upsample kernels: {rows} rows of {inner} values exceed the launch grid");
-        return ((uint)rows, (uint)chunks);
-    }
-
-    /// <summary>The kernels take their pointers, then H, W and the values per pixel.</summary>
-    void Launch(IntPtr function, (uint X, uint Y) grid, long h, long w, long perPixel, params IntPtr[] pointers)
-    {
-        if (grid.X == 0 || grid.Y == 0) return;
-        object[] args = [.. pointers.Cast<object>(), (int)h, (int)w, (int)perPixel];
-        module.LaunchOn(function, grid, (Block, 1), 0, args);
+        return RowGrid(n * (last ? 1 : c) * h, w * (last ? c : 1), "upsample");
     }
 }
