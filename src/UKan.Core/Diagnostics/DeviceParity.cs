@@ -231,7 +231,8 @@ public static class DeviceParity
 
     /// <summary>
     /// relu(2 × 2 max-pooling): the fused node against PyTorch's operations (F.max_pool2d then ReLU, autograd's gradient)
-    /// and against its torch formulation, and the forward kernel alone (inference). Odd H and W (a last row and column
+    /// and against its torch formulation, the forward kernel alone (inference), and that the models' path takes the
+    /// kernels for such an input. Odd H and W (a last row and column
     /// in no window), values on a coarse grid (ties within windows, which must go to the first maximum) and NaNs, one of
     /// them in a window with a larger value and one in a window with two NaNs (the last wins). All of it copies values,
     /// so the bound is 0; NaN outputs are compared as a stand-in value.
@@ -264,6 +265,10 @@ public static class DeviceParity
             Compare($"relu(2 × 2 max-pool) fused vs PyTorch ({layout}): dx", fused.Grad, operations.Grad, 0),
             Compare($"relu(2 × 2 max-pool) fused vs torch formulation ({layout}): dx", fused.Grad, torchForm.Grad, 0),
             KeepsLayout($"relu(2 × 2 max-pool) fused ({layout})", channelsLast, fused),
+            // The models reach the kernels through KernelsFor: were it to refuse such an input, the training comparison
+            // (fused vs PyTorch's operations) would compare PyTorch with itself.
+            new ParityCheck($"relu(2 × 2 max-pool) ({layout}): the models' path takes the fused kernels for this input", 0,
+                MaxPoolRelu.With(true, () => MaxPoolRelu.KernelsFor(x0)) is not null ? 0 : double.NaN, 0),
         ];
     }
 
