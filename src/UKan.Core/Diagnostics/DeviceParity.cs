@@ -232,10 +232,9 @@ public static class DeviceParity
     /// <summary>
     /// relu(2 × 2 max-pooling): the fused node against PyTorch's operations (F.max_pool2d then ReLU, autograd's gradient)
     /// and against its torch formulation, the forward kernel alone (inference), and that the models' path takes the
-    /// kernels for such an input. Odd H and W (a last row and column
-    /// in no window), values on a coarse grid (ties within windows, which must go to the first maximum) and NaNs, one of
-    /// them in a window with a larger value and one in a window with two NaNs (the last wins). All of it copies values,
-    /// so the bound is 0; NaN outputs are compared as a stand-in value.
+    /// kernels for such an input. Odd H and W (a last row and column in no window), values on a coarse grid (ties within
+    /// windows, which must go to the first maximum) and NaNs, one in a window with a larger value and two in another
+    /// window (the last wins). All of it copies values, so the bound is 0; NaN outputs are compared as a stand-in value.
     /// </summary>
     static IEnumerable<ParityCheck> MaxPoolFusedVersusTorch(bool channelsLast, Device device)
     {
