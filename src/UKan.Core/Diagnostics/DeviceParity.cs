@@ -66,6 +66,11 @@ public static class DeviceParity
         if (device.type == DeviceType.CUDA)
             checks.AddRange(Guarded("BCE + Dice loss", () => LossFusedVersusModule(device)));
 
+        // 1h. The encoders' relu(2 × 2 max-pooling): fused kernels vs PyTorch's, both layouts, odd sizes, ties and NaN.
+        if (device.type == DeviceType.CUDA)
+            foreach (bool channelsLast in new[] { false, true })
+                checks.AddRange(Guarded($"relu(2 × 2 max-pool), channels-last {channelsLast}", () => MaxPoolFusedVersusTorch(channelsLast, device)));
+
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
@@ -107,6 +112,7 @@ public static class DeviceParity
             checks.Add(GatherVersusAccumulate(device));
             checks.Add(FusedBatchNormReluVersusModules(device));
             checks.Add(FusedUpsampleReluVersusOperations(device));
+            checks.Add(FusedMaxPoolReluVersusOperations(device));
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
         }
@@ -206,12 +212,7 @@ public static class DeviceParity
         var gy = randn(3, 6, 10, 14).to(device);
         var kernels = KanFeatures.CudaKernels(DeviceIndex(device))
             ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
-        (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f)
-        {
-            var x = x0.detach().requires_grad_(true);
-            var y = f(x);
-            return (y, torch.autograd.grad([(y * gy).sum()], [x])[0]);
-        }
+        (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f) => OutputAndGradient(x0, gy, f);
         var fused = Run(x => UpsampleRelu.Apply(x, kernels));
         var operations = Run(x => nn.functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false).relu());
         var torchForm = Run(x => UpsampleRelu.Apply(x, UpsampleRelu.Torch.Instance));
@@ -224,10 +225,67 @@ public static class DeviceParity
             Compare($"relu(×2 upsampling) fused vs PyTorch ({layout}): inference output", inference, operations.Y, 1e-6),
             Compare($"relu(×2 upsampling) fused vs PyTorch ({layout}): dx", fused.Grad, operations.Grad, 1e-6),
             Compare($"relu(×2 upsampling) fused vs torch formulation ({layout}): dx", fused.Grad, torchForm.Grad, 1e-6),
-            new ParityCheck($"relu(×2 upsampling) fused ({layout}): output and dx keep the input's layout", 0,
-                TensorLayout.DenseChannelsLast(fused.Y) == channelsLast && TensorLayout.DenseChannelsLast(fused.Grad) == channelsLast ? 0 : double.NaN, 0),
+            KeepsLayout($"relu(×2 upsampling) fused ({layout})", channelsLast, fused),
         ];
     }
+
+    /// <summary>
+    /// relu(2 × 2 max-pooling): the fused node against PyTorch's operations (F.max_pool2d then ReLU, autograd's gradient)
+    /// and against its torch formulation, the forward kernel alone (inference), and that the models' path takes the
+    /// kernels for such an input. Odd H and W (a last row and column in no window), values on a coarse grid (ties within
+    /// windows, which must go to the first maximum) and NaNs, one in a window with a larger value and two in another
+    /// window (the last wins). All of it copies values, so the bound is 0; NaN outputs are compared as a stand-in value.
+    /// </summary>
+    static IEnumerable<ParityCheck> MaxPoolFusedVersusTorch(bool channelsLast, Device device)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        var values = (randn(3, 9, 7, 6) * 2).round() / 2;   // (N, H, W, C)
+        values[0, 0, 1, 0].fill_(float.NaN);
+        values[0, 0, 0, 0].fill_(5);
+        values[1, 2, 2, 3].fill_(float.NaN);
+        values[1, 3, 3, 3].fill_(float.NaN);
+        var x0 = channelsLast ? values.to(device).permute(0, 3, 1, 2) : values.to(device).permute(0, 3, 1, 2).contiguous();
+        var gy = randn(3, 6, 4, 3).to(device);
+        var kernels = KanFeatures.CudaKernels(DeviceIndex(device))
+            ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+        (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f) => OutputAndGradient(x0, gy, f);
+        var fused = Run(x => MaxPoolRelu.Apply(x, kernels));
+        var operations = Run(x => nn.functional.max_pool2d(x, 2, 2).relu());
+        var torchForm = Run(x => MaxPoolRelu.Apply(x, MaxPoolRelu.Torch.Instance));
+        Tensor inference;
+        using (no_grad()) inference = kernels.MaxPoolTwiceRelu(x0);
+        static Tensor Finite(Tensor y) => y.nan_to_num(1000);
+        var layout = channelsLast ? "channels-last" : "NCHW";
+        return
+        [
+            Compare($"relu(2 × 2 max-pool) fused vs PyTorch ({layout}): output", Finite(fused.Y), Finite(operations.Y), 0),
+            Compare($"relu(2 × 2 max-pool) fused vs PyTorch ({layout}): inference output", Finite(inference), Finite(operations.Y), 0),
+            Compare($"relu(2 × 2 max-pool) fused vs PyTorch ({layout}): dx", fused.Grad, operations.Grad, 0),
+            Compare($"relu(2 × 2 max-pool) fused vs torch formulation ({layout}): dx", fused.Grad, torchForm.Grad, 0),
+            KeepsLayout($"relu(2 × 2 max-pool) fused ({layout})", channelsLast, fused),
+            // The models reach the kernels through KernelsFor: were it to refuse such an input, the training comparison
+            // (fused vs PyTorch's operations) would compare PyTorch with itself.
+            new ParityCheck($"relu(2 × 2 max-pool) ({layout}): the models' path takes the fused kernels for this input", 0,
+                MaxPoolRelu.With(true, () => MaxPoolRelu.KernelsFor(x0)) is not null ? 0 : double.NaN, 0),
+        ];
+    }
+
+    /// <summary>
+    /// y = f(x) on a fresh leaf copy of <paramref name="x0"/>, and dL/dx for L = Σ y·gy (a sum, not a NaN-skipping one:
+    /// the gradient reaching a NaN output must be gy's).
+    /// </summary>
+    static (Tensor Y, Tensor Grad) OutputAndGradient(Tensor x0, Tensor gy, Func<Tensor, Tensor> f)
+    {
+        var x = x0.detach().requires_grad_(true);
+        var y = f(x);
+        return (y, torch.autograd.grad([(y * gy).sum()], [x])[0]);
+    }
+
+    /// <summary>A check that a fused node's output and dx are laid out as its input (NCHW or channels-last).</summary>
+    static ParityCheck KeepsLayout(string node, bool channelsLast, (Tensor Y, Tensor Grad) result) =>
+        new($"{node}: output and dx keep the input's layout", 0,
+            TensorLayout.DenseChannelsLast(result.Y) == channelsLast && TensorLayout.DenseChannelsLast(result.Grad) == channelsLast ? 0 : double.NaN, 0);
 
     /// <summary>
     /// bf16 autocast against strict fp32 on the device, same weights and batch. The logits must come out in bf16
@@ -345,6 +403,14 @@ public static class DeviceParity
         var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
         return Compare("training: fused relu(×2 upsampling) vs PyTorch's operations, losses of 6 steps",
             UpsampleRelu.With(true, () => TrainLosses(spec, device, true, true)), UpsampleRelu.With(false, () => TrainLosses(spec, device, true, true)), 1e-3);
+    }
+
+    /// <summary>The fused relu(2 × 2 max-pool) node against PyTorch's operations: the same 6 losses, graph-replayed, channels_last.</summary>
+    static ParityCheck FusedMaxPoolReluVersusOperations(Device device)
+    {
+        var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
+        return Compare("training: fused relu(2 × 2 max-pool) vs PyTorch's operations, losses of 6 steps",
+            MaxPoolRelu.With(true, () => TrainLosses(spec, device, true, true)), MaxPoolRelu.With(false, () => TrainLosses(spec, device, true, true)), 1e-3);
     }
 
     /// <summary>

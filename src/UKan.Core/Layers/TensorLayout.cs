@@ -43,6 +43,10 @@ public static class TensorLayout
     public static Tensor WithStrides(Tensor t, long[] strides, ScalarType? dtype = null) =>
         t.stride().SequenceEqual(strides) ? t : empty_strided(t.shape, strides, dtype: dtype ?? t.dtype, device: t.device).copy_(t);
 
+    /// <summary>Dense strides of an (N, C, H, W) tensor in NCHW or, with <paramref name="channelsLast"/>, NHWC memory order.</summary>
+    public static long[] DenseStrides(long c, long h, long w, bool channelsLast) =>
+        channelsLast ? [h * w * c, 1, w * c, c] : [c * h * w, h * w, w, 1];
+
     /// <summary><paramref name="t"/> itself when dense, else a contiguous copy.</summary>
     public static Tensor DenseLayout(Tensor t) => IsDense(t) ? t.alias() : t.contiguous();
 

@@ -62,32 +62,11 @@ public static class UpsampleRelu
     public static Tensor Apply(Tensor x, IUpsampleKernels kernels) => OutputTemplates.Drop(Function.apply(x, kernels));
 
     /// <summary>The node: saves x (not the four times larger result); backward recomputes ReLU's mask from it.</summary>
-    sealed class Function : autograd.SingleTensorFunction<Function>
+    sealed class Function : InputOnlyFunction<Function, IUpsampleKernels>
     {
         public override string Name => "UpsampleTwiceRelu";
-
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
-        {
-            HandedBackGradients.Release();
-            var x = (Tensor)vars[0];
-            var kernels = (IUpsampleKernels)vars[1];
-            var y = kernels.UpsampleTwiceRelu(x);
-            ctx.save_for_backward([x]);
-            ctx.save_data("kernels", kernels);
-            OutputTemplates.Forward(ctx);
-            return y;
-        }
-
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
-        {
-            using var incoming = HandedBackGradients.Backward(g);
-            if (g is null || g.IsInvalid) return [null!, null!];
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var x = ctx.get_saved_variables()[0];
-            var gx = ((IUpsampleKernels)ctx.get_data("kernels")).UpsampleTwiceReluBackward(x, g);
-            return [HandedBackGradients.Keep(gx.DetachFromDisposeScope()), null!];
-        }
+        protected override Tensor Forward(IUpsampleKernels kernels, Tensor x) => kernels.UpsampleTwiceRelu(x);
+        protected override Tensor Backward(IUpsampleKernels kernels, Tensor x, Tensor grad) => kernels.UpsampleTwiceReluBackward(x, grad);
     }
 
     /// <summary>

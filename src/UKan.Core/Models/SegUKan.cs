@@ -98,9 +98,9 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
         SegmentationInput.Require(x, 32, "U-KAN");
         using var scope = NewDisposeScope();
         // Encoder: three conv stages, each halving the resolution.
-        var t1 = Relu(F.max_pool2d(encoder1.call(x), 2, 2));
-        var t2 = Relu(F.max_pool2d(encoder2.call(t1), 2, 2));
-        var t3 = Relu(F.max_pool2d(encoder3.call(t2), 2, 2));
+        var t1 = Pool(encoder1.call(x));
+        var t2 = Pool(encoder2.call(t1));
+        var t3 = Pool(encoder3.call(t2));
 
         // Tokenized KAN stages at 1/16 and 1/32.
         var t4 = TokenStages.Embedded(patch_embed3, block1, norm3, t3);
@@ -121,7 +121,7 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
     Tensor Up(DoubleConv decoder, Tensor x) =>
         relu ? UpsampleRelu.Forward(decoder.call(x)) : BilinearUpsample.Twice(decoder.call(x));
 
-    Tensor Relu(Tensor x) => relu ? x.relu() : x;
+    Tensor Pool(Tensor x) => relu ? MaxPoolRelu.Forward(x) : F.max_pool2d(x, 2, 2);
 }
 
 /// <summary>Variations of the U-KAN skeleton needed by the architectures built on it; the defaults are U-KAN's.</summary>

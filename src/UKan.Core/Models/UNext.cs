@@ -2,7 +2,6 @@ using TorchSharp;
 using TorchSharp.Modules;
 using UKan.Layers;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace UKan.Models;
 
@@ -97,9 +96,9 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel, IBatc
         SegmentationInput.Require(x, 32, "UNeXt");
         using var scope = NewDisposeScope();
         // Encoder: conv → BN → max-pool → ReLU, three times.
-        var t1 = F.max_pool2d(ConvBn(encoder1, ebn1, x), 2, 2).relu();
-        var t2 = F.max_pool2d(ConvBn(encoder2, ebn2, t1), 2, 2).relu();
-        var t3 = F.max_pool2d(ConvBn(encoder3, ebn3, t2), 2, 2).relu();
+        var t1 = MaxPoolRelu.Forward(ConvBn(encoder1, ebn1, x));
+        var t2 = MaxPoolRelu.Forward(ConvBn(encoder2, ebn2, t1));
+        var t3 = MaxPoolRelu.Forward(ConvBn(encoder3, ebn3, t2));
 
         var t4 = TokenStages.Embedded(patch_embed3, block1, norm3, t3);
         var bottom = TokenStages.Embedded(patch_embed4, block2, norm4, t4);

@@ -191,6 +191,29 @@ public sealed class CudaKernelModule
 
     public const int Block = 256;
 
+    /// <summary>
+    /// The grid of a kernel that runs a thread per value over rows (relu(×2 upsampling), relu(2 × 2 max-pooling)):
+    /// grid.x = <paramref name="rows"/>, grid.y × <see cref="Block"/> ≥ <paramref name="perRow"/>; throws past CUDA's limits.
+    /// </summary>
+    public static (uint X, uint Y) RowGrid(long rows, long perRow, string family)
+    {
+        long chunks = (perRow + Block - 1) / Block;
+        if (rows > int.MaxValue || chunks > 65535)
+            throw new ArgumentException($"{family} kernels: {rows} rows of {perRow} values exceed the launch grid");
+        return ((uint)rows, (uint)chunks);
+    }
+
+    /// <summary>
+    /// Launches a kernel on a <see cref="RowGrid"/> over planes of H × W pixels of <paramref name="perPixel"/> values: it
+    /// takes its pointers, then H, W and the values per pixel. Nothing to do for an empty grid.
+    /// </summary>
+    public void LaunchOnRows(IntPtr function, (uint X, uint Y) grid, long h, long w, long perPixel, params IntPtr[] pointers)
+    {
+        if (grid.X == 0 || grid.Y == 0) return;
+        object[] args = [.. pointers.Cast<object>(), (int)h, (int)w, (int)perPixel];
+        LaunchOn(function, grid, (Block, 1), 0, args);
+    }
+
     /// <summary>Static shared memory a block may take without opting in (48 KiB on every architecture since sm_20).</summary>
     public const int SharedLimit = 48 * 1024;
 

@@ -6,8 +6,9 @@ namespace UKan.Native;
 /// <summary>
 /// The fused CUDA kernels of this toolkit on one device: the KANLinear feature kernels (<see cref="KanFeatureKernels"/>),
 /// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
-/// KANLinear's fused weight (<see cref="KanWeightKernels"/>), the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>)
-/// the optimizer's Adam step (<see cref="AdamKernels"/>) and the BCE + Dice loss (<see cref="BceDiceKernels"/>),
+/// KANLinear's fused weight (<see cref="KanWeightKernels"/>), the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
+/// the encoders' relu(2 × 2 max-pooling) (<see cref="MaxPoolKernels"/>), the optimizer's Adam step (<see cref="AdamKernels"/>)
+/// and the BCE + Dice loss (<see cref="BceDiceKernels"/>),
 /// compiled as one NVRTC program and loaded by
 /// <see cref="CudaKernelModule"/>; each device gets its own module (<see cref="TryLoad"/>).
 /// </summary>
@@ -15,12 +16,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu and upsample_relu.cu (embedded), one NVRTC program (the ψ kernels use the cardinal B-spline helpers
-    /// of the first file).
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, adam.cu and bce_dice.cu (embedded), one NVRTC program (the ψ kernels use
+    /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
-        new[] { "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "adam.cu", "bce_dice.cu" }.Select(NativeSources.ReadKernel)));
+        new[] { "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
+            "adam.cu", "bce_dice.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -28,6 +30,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly BatchNormReluKernels batchNormRelu;
     readonly KanWeightKernels kanWeight;
     readonly UpsampleKernels upsample;
+    readonly MaxPoolKernels maxPool;
     readonly AdamKernels adam;
     readonly BceDiceKernels loss;
 
@@ -41,9 +44,9 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample, adam, loss) = (module, new KanFeatureKernels(module), new PsiKernels(module),
-            new BatchNormReluKernels(module), new KanWeightKernels(module), new UpsampleKernels(module), new AdamKernels(module),
-            new BceDiceKernels(module));
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, adam, loss) = (module, new KanFeatureKernels(module),
+            new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module), new UpsampleKernels(module),
+            new MaxPoolKernels(module), new AdamKernels(module), new BceDiceKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
@@ -52,7 +55,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public static FusedCudaKernels? TryLoad(int deviceIndex, out string? problem) =>
         CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
             [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
-             .. UpsampleKernels.Functions, .. AdamKernels.Functions,
+             .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. AdamKernels.Functions,
              .. BceDiceKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
@@ -84,6 +87,10 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public Tensor UpsampleTwiceRelu(Tensor x) => upsample.UpsampleTwiceRelu(x);
 
     public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => upsample.UpsampleTwiceReluBackward(x, grad);
+
+    public Tensor MaxPoolTwiceRelu(Tensor x) => maxPool.MaxPoolTwiceRelu(x);
+
+    public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => maxPool.MaxPoolTwiceReluBackward(x, grad);
 
     public void AdamStep(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor? learningRateOnDevice, double learningRate,
         Tensor? stepOnDevice, long step, double beta1, double beta2, double eps, double weightDecay, bool decoupled) =>

@@ -23,8 +23,8 @@ public sealed class UpsampleKernels : IUpsampleKernels
     public Tensor UpsampleTwiceRelu(Tensor x)
     {
         var (n, c, h, w, last) = Shape(x);
-        var y = empty_strided([n, c, 2 * h, 2 * w], Strides(c, 2 * h, 2 * w, last), dtype: float32, device: x.device);
-        Launch(forward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(y));
+        var y = empty_strided([n, c, 2 * h, 2 * w], TensorLayout.DenseStrides(c, 2 * h, 2 * w, last), dtype: float32, device: x.device);
+        module.LaunchOnRows(forward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(y));
         return y;
     }
 
@@ -32,9 +32,9 @@ public sealed class UpsampleKernels : IUpsampleKernels
     {
         var (n, c, h, w, last) = Shape(x);
         using var scope = NewDisposeScope();
-        var g = TensorLayout.WithStrides(grad, Strides(c, 2 * h, 2 * w, last), float32);
-        var gx = empty_strided([n, c, h, w], Strides(c, h, w, last), dtype: float32, device: x.device);
-        Launch(backward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
+        var g = TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(c, 2 * h, 2 * w, last), float32);
+        var gx = empty_strided([n, c, h, w], TensorLayout.DenseStrides(c, h, w, last), dtype: float32, device: x.device);
+        module.LaunchOnRows(backward, Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(g), Pointer(gx));
         return gx.MoveToOuterDisposeScope();
     }
 
@@ -44,10 +44,6 @@ public sealed class UpsampleKernels : IUpsampleKernels
         return (x.shape[0], x.shape[1], x.shape[2], x.shape[3], TensorLayout.DenseChannelsLast(x)!.Value);
     }
 
-    /// <summary>Dense strides of an (N, C, H, W) tensor in the given layout.</summary>
-    static long[] Strides(long c, long h, long w, bool channelsLast) =>
-        channelsLast ? [h * w * c, 1, w * c, c] : [c * h * w, h * w, w, 1];
-
     /// <summary>
     /// The launch of both kernels, a thread per input value: grid.x = the input rows of all planes (an image in
     /// channels-last, an image's channel in NCHW), grid.y × <see cref="Block"/> ≥ the values of a row.
@@ -55,18 +51,6 @@ public sealed class UpsampleKernels : IUpsampleKernels
     internal static (uint X, uint Y) Geometry(Tensor x)
     {
         var (n, c, h, w, last) = Shape(x);
-        long rows = n * (last ? 1 : c) * h, inner = w * (last ? c : 1);
-        long chunks = (inner + Block - 1) / Block;
-        if (rows > int.MaxValue || chunks > 65535)
-            throw new ArgumentException($"upsample kernels: {rows} rows of {inner} values exceed the launch grid");
-        return ((uint)rows, (uint)chunks);
-    }
-
-    /// <summary>The kernels take their pointers, then H, W and the values per pixel.</summary>
-    void Launch(IntPtr function, (uint X, uint Y) grid, long h, long w, long perPixel, params IntPtr[] pointers)
-    {
-        if (grid.X == 0 || grid.Y == 0) return;
-        object[] args = [.. pointers.Cast<object>(), (int)h, (int)w, (int)perPixel];
-        module.LaunchOn(function, grid, (Block, 1), 0, args);
+        return RowGrid(n * (last ? 1 : c) * h, w * (last ? c : 1), "upsample");
     }
 }

@@ -19,7 +19,7 @@ public class CustomFunctionMemoryTests
     /// <summary>Each custom function of the layers, as a forward from its input (which requires grad).</summary>
     public static TheoryData<string> Functions =>
         ["batch norm + ReLU", "KAN linear", "KAN fused weight", "shared activation (recompute)", "bilinear upsample (deterministic)",
-         "relu(×2 upsampling)"];
+         "relu(×2 upsampling)", "relu(2 × 2 max-pool)"];
 
     static Func<Tensor, Tensor> Forward(string function)
     {
@@ -41,6 +41,8 @@ public class CustomFunctionMemoryTests
                 return psi.call;
             case "relu(×2 upsampling)":
                 return x => UpsampleRelu.Apply(x, UpsampleRelu.Torch.Instance);
+            case "relu(2 × 2 max-pool)":
+                return x => MaxPoolRelu.Apply(x, MaxPoolRelu.Torch.Instance);
             default:
                 return x => BilinearUpsample.With(deterministic: true, () => BilinearUpsample.Twice(x));
         }

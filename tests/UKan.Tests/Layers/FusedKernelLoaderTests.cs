@@ -28,6 +28,8 @@ public class FusedKernelLoaderTests
             bool needBase, bool needSpline, bool needScaler) => throw new NotSupportedException();
         public Tensor UpsampleTwiceRelu(Tensor x) => throw new NotSupportedException();
         public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
+        public Tensor MaxPoolTwiceRelu(Tensor x) => throw new NotSupportedException();
+        public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
         public void AdamStep(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor? learningRateOnDevice, double learningRate,
             Tensor? stepOnDevice, long step, double beta1, double beta2, double eps, double weightDecay, bool decoupled) =>
             throw new NotSupportedException();

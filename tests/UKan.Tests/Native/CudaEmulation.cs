@@ -55,6 +55,25 @@ static partial class CudaEmulation
         return (p.ExitCode, stdout.Result + stderr.Result);
     }
 
+    /// <summary>
+    /// Runs <paramref name="harness"/>, one whose kernels run over rows of planes (command line: Emulation/harness_io.h's
+    /// plane_args), on x and dL/dy = <paramref name="gy"/> for (N, C, H, W) x, dense NCHW or channels-last, with
+    /// grid.y = <paramref name="chunks"/>. Values are exchanged in the kernels' memory order: NHWC for channels-last
+    /// (an image per plane), NCHW otherwise (an image's channel per plane). Returns that order's view of an (N, C, ·, ·)
+    /// tensor and a reader of the harness's (N, C, height, width) results, in the same order.
+    /// </summary>
+    public static (Func<Tensor, Tensor> Memory, Func<string, long, long, Tensor> Read) RunOnPlanes(string harness, Tensor x, Tensor gy, uint chunks)
+    {
+        bool last = UKan.Layers.TensorLayout.DenseChannelsLast(x) ?? throw new ArgumentException("x must be dense NCHW or channels-last");
+        long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+        Tensor Memory(Tensor t) => last ? t.permute(0, 2, 3, 1) : t;
+        var dir = Folder();
+        Write(dir, "x", Memory(x));
+        Write(dir, "g", Memory(gy));
+        Run(harness, dir, last ? n : n * c, h, w, last ? c : 1, chunks, CudaKernelModule.Block);
+        return (Memory, (name, height, width) => Read(dir, name, last ? [n, height, width, c] : [n, c, height, width]));
+    }
+
     /// <summary>A new folder for one exchange.</summary>
     public static string Folder() => Directory.CreateTempSubdirectory("ukan-emulated-").FullName;
 

@@ -32,25 +32,16 @@ public class UpsampleReluEmulationTests
         var x = channelsLast ? nhwc.permute(0, 3, 1, 2) : nhwc.permute(0, 3, 1, 2).contiguous();
         var gy = randn(n, c, 2 * h, 2 * w, generator: gen);
 
-        bool last = TensorLayout.DenseChannelsLast(x) ?? throw new InvalidOperationException("x is dense");
-        Assert.Equal(channelsLast, last);
-        // The harness exchanges values in the kernels' memory order: NHWC for channels-last, NCHW otherwise.
-        Tensor Memory(Tensor t) => last ? t.permute(0, 2, 3, 1) : t;
-
-        var dir = CudaEmulation.Folder();
-        CudaEmulation.Write(dir, "x", Memory(x));
-        CudaEmulation.Write(dir, "g", Memory(gy));
+        Assert.Equal(channelsLast, TensorLayout.DenseChannelsLast(x));
         var grid = UpsampleKernels.Geometry(x);
-        int planes = last ? n : n * c;
-        Assert.Equal(planes * h, (int)grid.X);
-        CudaEmulation.Run("upsample_relu_harness", dir, planes, h, w, last ? c : 1, grid.Y, CudaKernelModule.Block);
+        Assert.Equal((channelsLast ? n : n * c) * h, (int)grid.X);
+        var (memory, read) = CudaEmulation.RunOnPlanes("upsample_relu_harness", x, gy, grid.Y);
 
         var reference = UpsampleRelu.Torch.Instance;
         var y = reference.UpsampleTwiceRelu(x);
         var dx = reference.UpsampleTwiceReluBackward(x, gy);
         Assert.True(y.eq(0).any().item<bool>() && y.gt(0).any().item<bool>(), "the test data must reach both sides of the ReLU");
-        long[] Shape(int height, int width) => last ? [n, height, width, c] : [n, c, height, width];
-        TestTorch.AssertClose(Memory(y), CudaEmulation.Read(dir, "y", Shape(2 * h, 2 * w)), 1e-6, 1e-5, "output");
-        TestTorch.AssertClose(Memory(dx), CudaEmulation.Read(dir, "gx", Shape(h, w)), 1e-5, 1e-5, "dx");
+        TestTorch.AssertClose(memory(y), read("y", 2 * h, 2 * w), 1e-6, 1e-5, "output");
+        TestTorch.AssertClose(memory(dx), read("gx", h, w), 1e-5, 1e-5, "dx");
     }
 }

@@ -1,4 +1,5 @@
-// Raw float32 files for the emulation harnesses: load (a missing optional file gives an empty vector) and save.
+// Raw float32 files for the emulation harnesses: load (a missing optional file gives an empty vector) and save; the
+// command line of the harnesses whose kernels run over rows of planes.
 #pragma once
 #include <cstdio>
 #include <cstdlib>
@@ -18,4 +19,19 @@ inline void save(const std::string& dir, const char* name, const std::vector<flo
     FILE* f = fopen((dir + "/" + name).c_str(), "wb");
     if (!f || fwrite(v.data(), sizeof(float), v.size(), f) != v.size()) { fprintf(stderr, "cannot write %s\n", name); exit(1); }
     fclose(f);
+}
+
+// DIR PLANES H W CPIX CHUNKS BLOCK: the exchange folder; PLANES x H x W x CPIX input values in memory order (an image per
+// plane with CPIX = C in channels-last, an image's channel per plane with CPIX = 1 in NCHW); the launch's grid.y and
+// block size. Exits with a usage line on a wrong count.
+struct PlaneArgs {
+    std::string dir;
+    unsigned planes;
+    int H, W, cpix;
+    unsigned chunks, block;
+};
+
+inline PlaneArgs plane_args(int argc, char** argv) {
+    if (argc != 8) { fprintf(stderr, "usage: DIR PLANES H W CPIX CHUNKS BLOCK\n"); exit(2); }
+    return {argv[1], (unsigned)atoi(argv[2]), atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), (unsigned)atoi(argv[6]), (unsigned)atoi(argv[7])};
 }
