@@ -58,7 +58,8 @@ extern "C" __global__ void maxpool2x_relu_backward(const float* __restrict__ x, 
     long long pitch = (long long)W * cpix;
     float m;
     int k = window_argmax(x[in], x[in + cpix], x[in + pitch], x[in + pitch + cpix], m);
-    float pass = m <= 0.0f ? 0.0f : g[out];
+    float grad = g[out];   // loaded whatever the mask: a load behind a branch on x would wait for x's loads
+    float pass = m <= 0.0f ? 0.0f : grad;
     gx[in] = k == 0 ? pass : 0.0f;
     gx[in + cpix] = k == 1 ? pass : 0.0f;
     gx[in + pitch] = k == 2 ? pass : 0.0f;
