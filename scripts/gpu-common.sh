@@ -57,3 +57,25 @@ run() { # name, seconds, command...
   timeout -k 10 $secs "$@" > $R/$name.txt 2>&1
   echo "$name rc=$? wall=$(( $(ms) - t0 )) ms" | tee -a $R/log.txt
 }
+# Two `--deterministic` trainings of 5 epochs on the demo data; appends to $R/log.txt whether their step logs are
+# identical.
+deterministic_pair() {
+  local data=data/demo/kvasir-seg-48
+  for i in 1 2; do
+    run det-$i 60 $U train --device cuda --data $data --out /tmp/runs/det-$i --epochs 5 --deterministic --log-steps $R/det-$i-steps.csv
+  done
+  cmp $R/det-1-steps.csv $R/det-2-steps.csv && echo "deterministic: step logs identical" | tee -a $R/log.txt \
+    || echo "deterministic: step logs DIFFER" | tee -a $R/log.txt
+}
+# profile_step PRECISION SIZE...: Nsight Compute's duration of every kernel of the eager training step at each size
+# (a window of launches after the warm-up), grouped into one step's families by scripts/kernel_families.py, into
+# $R/ncu-PRECISION-SIZE.csv.gz and $R/kernel-families-PRECISION-SIZE.txt.
+profile_step() {
+  local precision=$1; shift
+  for size in "$@"; do
+    run ncu-$precision-$size 80 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 1500 --launch-count 2600 \
+      --log-file $R/ncu-$precision-$size.csv $U bench --device cuda --size $size --graphs off --warmup 0 --runs 8 --precision $precision
+    python3 scripts/kernel_families.py $R/ncu-$precision-$size.csv > $R/kernel-families-$precision-$size.txt 2>&1
+    gzip -f $R/ncu-$precision-$size.csv
+  done
+}

@@ -19,16 +19,8 @@ for i in 1 2; do
 done
 run eager 60 $U $B --graphs off --breakdown --json $R/eager.json
 run eager-adam-off 60 env UKAN_FUSED_ADAM=off $U bench --device cuda --size 256 --graphs off --breakdown --json $R/eager-adam-off.json
-D=data/demo/kvasir-seg-48
-for i in 1 2; do
-  run det-$i 60 $U train --device cuda --data $D --out /tmp/runs/det-$i --epochs 5 --deterministic --log-steps $R/det-$i-steps.csv
-done
-cmp $R/det-1-steps.csv $R/det-2-steps.csv && echo "deterministic: step logs identical" | tee -a $R/log.txt \
-  || echo "deterministic: step logs DIFFER" | tee -a $R/log.txt
-run ncu-fp32-256 80 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 1500 --launch-count 2600 \
-  --log-file $R/ncu-fp32-256.csv $U bench --device cuda --size 256 --graphs off --warmup 0 --runs 8
-python3 scripts/kernel_families.py $R/ncu-fp32-256.csv > $R/kernel-families-fp32-256.txt 2>&1
-gzip -f $R/ncu-fp32-256.csv
+deterministic_pair
+profile_step fp32 256
 grep -h "rc=\|deterministic:" $R/log.txt
 for f in $R/new-*.txt $R/adam-off-*.txt $R/loss-off-*.txt $R/eager*.txt; do echo "== $(basename $f .txt)"; grep '^ukan\|optimizer\|forward' $f | cut -c150-260; done
 grep -E "^done|best" $R/det-1.txt | tail -2

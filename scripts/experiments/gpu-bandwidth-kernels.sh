@@ -29,18 +29,8 @@ done
 run eager 60 $U $B --graphs off --breakdown --json $R/eager.json
 run bf16 60 $U $B --precision bf16 --json $R/bf16.json
 run tf32 60 $U $B --precision tf32 --json $R/tf32.json
-D=data/demo/kvasir-seg-48
-for i in 1 2; do
-  run det-$i 60 $U train --device cuda --data $D --out /tmp/runs/det-$i --epochs 5 --deterministic --log-steps $R/det-$i-steps.csv
-done
-cmp $R/det-1-steps.csv $R/det-2-steps.csv && echo "deterministic: step logs identical" | tee -a $R/log.txt \
-  || echo "deterministic: step logs DIFFER" | tee -a $R/log.txt
-for size in 256 512; do
-  run ncu-fp32-$size 80 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 1500 --launch-count 2600 \
-    --log-file $R/ncu-fp32-$size.csv $U bench --device cuda --size $size --graphs off --warmup 0 --runs 8
-  python3 scripts/kernel_families.py $R/ncu-fp32-$size.csv > $R/kernel-families-fp32-$size.txt 2>&1
-  gzip -f $R/ncu-fp32-$size.csv
-done
+deterministic_pair
+profile_step fp32 256 512
 run official-eager 40 python3 scripts/official_bench.py --official .gpu/official --size 256 --kan --fused-adam --modes eager --json $R/official-eager.json
 run official-ro 200 python3 scripts/official_bench.py --official .gpu/official --size 256 --kan --fused-adam --modes reduce-overhead --json $R/official-ro.json
 grep -h "rc=\|deterministic:" $R/log.txt

@@ -19,10 +19,7 @@ done
 run autotune-all 90 env UKAN_CUDNN_AUTOTUNE=0 $U $B --json $R/autotune-all.json
 run autotune-on 90 env UKAN_CUDNN_AUTOTUNE=on $U $B --json $R/autotune-on.json
 run conv-layouts 90 python3 scripts/experiments/conv_layouts.py
-run ncu-fp32-256 80 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip 1500 --launch-count 2600 \
-  --log-file $R/ncu-fp32-256.csv $U bench --device cuda --size 256 --graphs off --warmup 0 --runs 8
-python3 scripts/kernel_families.py $R/ncu-fp32-256.csv > $R/kernel-families-fp32-256.txt 2>&1
-gzip -f $R/ncu-fp32-256.csv
+profile_step fp32 256
 grep -h "rc=" $R/log.txt
 for f in $R/new-*.txt $R/up-off-*.txt $R/autotune-*.txt; do echo "== $(basename $f .txt)"; grep '^ukan' $f | cut -c150-260; done
 cat $R/conv-layouts.txt
