@@ -37,9 +37,11 @@ static class PredictCommand
             var weightsPath = InferenceOptions.WeightsIn(parsed.GetValue(weights)!);
             var files = ExpandInputs(parsed.GetValue(inputs)!);
             var outDir = parsed.GetValue(output)!;
-            // Every check on the output before anything is computed or created: the input images, the weights and the
-            // dataset they come from must not be overwritten, nor earlier results without --overwrite.
-            var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", files.Append(weightsPath));
+            // Every check on the output before anything is computed or created: the input images, the weights, the
+            // dataset the images come from and the one the weights' run trained on must not be overwritten, nor earlier
+            // results without --overwrite.
+            var trainedOn = UKan.Evaluation.InferenceModel.RunAround(weightsPath)?.Config.Data;
+            var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", files.Append(weightsPath).Append(trainedOn));
             var names = files.Select(Path.GetFileNameWithoutExtension).SelectMany(n => new[]
             {
                 n + ".png",

@@ -72,6 +72,25 @@ public class OutputSafetyTests
         AssertUnchanged(before);
     }
 
+    /// <summary>
+    /// Predicting other images (here a copy outside the dataset) into the dataset the model's run trained on would add
+    /// to, or with --overwrite replace, its ground truth: refused, whatever the images.
+    /// </summary>
+    [Fact]
+    public void Predict_into_the_dataset_the_model_trained_on_is_refused()
+    {
+        var (run, data) = TrainedRun();
+        var elsewhere = Temp();
+        Directory.CreateDirectory(elsewhere);
+        var image = Directory.GetFiles(Path.Combine(data, "images"))[0];
+        File.Copy(image, Path.Combine(elsewhere, Path.GetFileName(image)));
+        var before = Snapshot(data);
+        AssertRefused(Run("predict", "--weights", run, elsewhere, "--out", Path.Combine(data, "masks", "0"), "--overwrite"), "inside the dataset");
+        AssertRefused(Run("predict", "--weights", run, elsewhere, "--out", Path.Combine(data, "predicted")), "inside the dataset");
+        AssertUnchanged(before);
+        Assert.False(Directory.Exists(Path.Combine(data, "predicted")));
+    }
+
     [Fact]
     public void Predict_replaces_earlier_masks_only_with_overwrite()
     {
