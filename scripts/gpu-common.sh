@@ -79,3 +79,12 @@ profile_step() {
     gzip -f $R/ncu-$precision-$size.csv
   done
 }
+# collect_runs PATTERN: each /tmp/runs/PATTERN run's metrics.csv and config.json into $R (as NAME-metrics.csv,
+# NAME-config.json), and its `done:` line printed.
+collect_runs() {
+  for r in /tmp/runs/$1; do
+    local n=$(basename $r)
+    cp $r/metrics.csv $R/$n-metrics.csv 2>/dev/null; cp $r/config.json $R/$n-config.json 2>/dev/null
+    echo "$n: $(grep -m1 '^done' $R/$n.txt | cut -c1-200)"
+  done
+}

@@ -18,9 +18,6 @@ for s in 2981 6142 1187; do
   run acc-off-$s $(( $(left) - 25 )) env $OFF $U train --device cuda --data $D --out /tmp/runs/acc-off-$s --epochs 60 --data-seed $s &
 done
 wait
-for r in /tmp/runs/acc-*; do
-  n=$(basename $r); cp $r/metrics.csv $R/$n-metrics.csv 2>/dev/null; cp $r/config.json $R/$n-config.json 2>/dev/null
-  echo "$n: $(grep -m1 '^done' $R/$n.txt | cut -c1-200)"
-done
+collect_runs 'acc-*'
 grep -h "rc=" $R/log.txt
 tar -C $R -czf "$OUT/accuracy-fused.tar.gz" .
