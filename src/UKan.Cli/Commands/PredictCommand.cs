@@ -40,8 +40,8 @@ static class PredictCommand
             // Every check on the output before anything is computed or created: the input images, the weights, the
             // dataset the images come from and the one the weights' run trained on must not be overwritten, nor earlier
             // results without --overwrite.
-            var trainedOn = UKan.Evaluation.InferenceModel.RunAround(weightsPath)?.Config.Data;
-            var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", files.Append(weightsPath).Append(trainedOn));
+            var run = UKan.Evaluation.InferenceModel.RunAround(weightsPath)?.Config;
+            var outFull = UKan.IO.OutputGuard.CheckFolder(outDir, "--out", files.Append(weightsPath).Append(run?.Data));
             var names = files.Select(Path.GetFileNameWithoutExtension).SelectMany(n => new[]
             {
                 n + ".png",
@@ -83,7 +83,7 @@ static class PredictCommand
                                   $"{file.Preset.ToString().ToLowerInvariant()} preprocessing)");
                 return 0;
             }
-            var model = inference.Resolve(parsed, weightsPath, null, rt.Device);
+            var model = inference.Resolve(parsed, weightsPath, run, rt.Device);   // the run's settings, read once above
             bool labelMaps = model.Spec.Loss == UKan.Models.SegmentationLoss.CeDice;
             if (labelMaps && parsed.GetValue(probabilities))
                 throw new UserError("--probabilities: a ce-dice model predicts one class per pixel (label maps); drop --probabilities.");

@@ -110,9 +110,9 @@ public static class DeviceParity
             checks.Add(GraphVersusEager(device));
             checks.Add(ChannelsLastVersusNchw(device));
             checks.Add(GatherVersusAccumulate(device));
-            checks.Add(FusedBatchNormReluVersusModules(device));
-            checks.Add(FusedUpsampleReluVersusOperations(device));
-            checks.Add(FusedMaxPoolReluVersusOperations(device));
+            checks.Add(TrainingFusedVersusNot("fused batch norm + ReLU vs the two modules", BatchNormRelu.With, device));
+            checks.Add(TrainingFusedVersusNot("fused relu(×2 upsampling) vs PyTorch's operations", UpsampleRelu.With, device));
+            checks.Add(TrainingFusedVersusNot("fused relu(2 × 2 max-pool) vs PyTorch's operations", MaxPoolRelu.With, device));
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
         }
@@ -208,10 +208,9 @@ public static class DeviceParity
         using var scope = NewDisposeScope();
         manual_seed(5);
         var values = randn(3, 5, 7, 6).to(device);   // (N, H, W, C)
-        var x0 = channelsLast ? values.permute(0, 3, 1, 2) : values.permute(0, 3, 1, 2).contiguous();
+        var x0 = InLayout(values, channelsLast);
         var gy = randn(3, 6, 10, 14).to(device);
-        var kernels = KanFeatures.CudaKernels(DeviceIndex(device))
-            ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+        var kernels = FusedKernels(device);
         (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f) => OutputAndGradient(x0, gy, f);
         var fused = Run(x => UpsampleRelu.Apply(x, kernels));
         var operations = Run(x => nn.functional.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false).relu());
@@ -245,10 +244,9 @@ public static class DeviceParity
         values[0, 0, 0, 0].fill_(5);
         values[1, 2, 2, 3].fill_(float.NaN);
         values[1, 3, 3, 3].fill_(float.NaN);
-        var x0 = channelsLast ? values.to(device).permute(0, 3, 1, 2) : values.to(device).permute(0, 3, 1, 2).contiguous();
+        var x0 = InLayout(values.to(device), channelsLast);
         var gy = randn(3, 6, 4, 3).to(device);
-        var kernels = KanFeatures.CudaKernels(DeviceIndex(device))
-            ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+        var kernels = FusedKernels(device);
         (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f) => OutputAndGradient(x0, gy, f);
         var fused = Run(x => MaxPoolRelu.Apply(x, kernels));
         var operations = Run(x => nn.functional.max_pool2d(x, 2, 2).relu());
@@ -389,28 +387,15 @@ public static class DeviceParity
             TrainLosses(spec, device, true, true, gather: true), TrainLosses(spec, device, true, true, gather: false), 1e-3);
     }
 
-    /// <summary>The fused batch norm + ReLU node against the two modules: the same 6 losses, graph-replayed, channels_last.</summary>
-    static ParityCheck FusedBatchNormReluVersusModules(Device device)
+    /// <summary>
+    /// One fused path against what it replaces in training (<paramref name="with"/>: the path's switch forced on, then
+    /// off, for the calling flow): the same 6 losses, graph-replayed, channels_last, the tiny U-KAN.
+    /// </summary>
+    static ParityCheck TrainingFusedVersusNot(string what, Func<bool, Func<Tensor>, Tensor> with, Device device)
     {
         var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
-        return Compare("training: fused batch norm + ReLU vs the two modules, losses of 6 steps",
-            BatchNormRelu.With(true, () => TrainLosses(spec, device, true, true)), BatchNormRelu.With(false, () => TrainLosses(spec, device, true, true)), 1e-3);
-    }
-
-    /// <summary>The fused relu(×2 upsampling) node against PyTorch's operations: the same 6 losses, graph-replayed, channels_last.</summary>
-    static ParityCheck FusedUpsampleReluVersusOperations(Device device)
-    {
-        var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
-        return Compare("training: fused relu(×2 upsampling) vs PyTorch's operations, losses of 6 steps",
-            UpsampleRelu.With(true, () => TrainLosses(spec, device, true, true)), UpsampleRelu.With(false, () => TrainLosses(spec, device, true, true)), 1e-3);
-    }
-
-    /// <summary>The fused relu(2 × 2 max-pool) node against PyTorch's operations: the same 6 losses, graph-replayed, channels_last.</summary>
-    static ParityCheck FusedMaxPoolReluVersusOperations(Device device)
-    {
-        var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
-        return Compare("training: fused relu(2 × 2 max-pool) vs PyTorch's operations, losses of 6 steps",
-            MaxPoolRelu.With(true, () => TrainLosses(spec, device, true, true)), MaxPoolRelu.With(false, () => TrainLosses(spec, device, true, true)), 1e-3);
+        return Compare($"training: {what}, losses of 6 steps",
+            with(true, () => TrainLosses(spec, device, true, true)), with(false, () => TrainLosses(spec, device, true, true)), 1e-3);
     }
 
     /// <summary>
@@ -437,8 +422,7 @@ public static class DeviceParity
             foreach (var bn in new[] { fused, modules, torchForm }) bn.to(device).train();
             var x0 = (randn(n, h, w, c) * 2 + 0.5).to(device).permute(0, 3, 1, 2);   // channels_last strides
             var gy = randn(n, h, w, c).to(device).permute(0, 3, 1, 2);
-            var kernels = KanFeatures.CudaKernels(DeviceIndex(device))
-                ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+            var kernels = FusedKernels(device);
             (Tensor Y, Tensor[] Grads) Run(TorchSharp.Modules.BatchNorm2d bn, Func<Tensor, Tensor> f)
             {
                 var x = x0.detach().requires_grad_(true);
@@ -466,7 +450,7 @@ public static class DeviceParity
     /// </summary>
     static IEnumerable<ParityCheck> KanWeightFusedVersusTorch(Device device)
     {
-        var kernels = KanFeatures.CudaKernels(DeviceIndex(device)) ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+        var kernels = FusedKernels(device);
         foreach (var (o, i, scaled) in new[] { (256, 256, true), (37, 29, false) })
         {
             var tag = $"KAN fused weight ({o}x{i}x8{(scaled ? ", scaler" : "")})";
@@ -530,27 +514,28 @@ public static class DeviceParity
     /// </summary>
     static IEnumerable<ParityCheck> LossFusedVersusModule(Device device)
     {
-        var kernels = KanFeatures.CudaKernels(DeviceIndex(device)) ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+        var kernels = FusedKernels(device);
         foreach (var (n, c, h, w, channelsLast) in new[] { (8, 1, 64, 64, true), (3, 2, 17, 9, false), (2, 3, 5, 7, true) })
         {
             var tag = $"BCE + Dice loss ({n}x{c}x{h}x{w}{(channelsLast ? ", channels-last" : "")})";
-            Tensor Layout(Tensor nhwc) => channelsLast ? nhwc.permute(0, 3, 1, 2) : nhwc.permute(0, 3, 1, 2).contiguous();
-            var x = Layout((randn(n, h, w, c) * 3).to(device));
-            var t = Layout((rand(n, h, w, c) > 0.6).to(float32).to(device));
-            (Tensor Loss, Tensor Grad) Run(Func<Tensor, Tensor> loss)
-            {
-                var xi = x.detach().requires_grad_(true);
-                var l = loss(xi);
-                return (l, torch.autograd.grad([l * 0.7], [xi])[0]);
-            }
-            var fused = Run(xi => FusedBceDice.Apply(xi, t, 0.5, kernels));
-            var module = Run(xi => FusedBceDice.With(false, () => new BceDiceLoss().call(xi, t)));
-            yield return Compare($"{tag}: loss", fused.Loss, module.Loss, 1e-6);
+            var x = InLayout((randn(n, h, w, c) * 3).to(device), channelsLast);
+            var t = InLayout((rand(n, h, w, c) > 0.6).to(float32).to(device), channelsLast);
+            var scale = tensor(0.7f, device: device);
+            var fused = OutputAndGradient(x, scale, xi => FusedBceDice.Apply(xi, t, 0.5, kernels));
+            var module = OutputAndGradient(x, scale, xi => FusedBceDice.With(false, () => new BceDiceLoss().call(xi, t)));
+            yield return Compare($"{tag}: loss", fused.Y, module.Y, 1e-6);
             yield return Compare($"{tag}: gradient", fused.Grad, module.Grad, 1e-5);
         }
     }
 
     static int DeviceIndex(Device device) => device.index < 0 ? 0 : device.index;
+
+    /// <summary>The fused CUDA kernels of <paramref name="device"/>; a failed check when they could not be built.</summary>
+    static IFusedCudaKernels FusedKernels(Device device) =>
+        KanFeatures.CudaKernels(DeviceIndex(device)) ?? throw new InvalidOperationException($"fused kernels unavailable: {KanFeatures.CudaProblem}");
+
+    /// <summary>An (N, H, W, C) tensor as (N, C, H, W): a channels-last view, or an NCHW (contiguous) copy.</summary>
+    static Tensor InLayout(Tensor nhwc, bool channelsLast) => channelsLast ? nhwc.permute(0, 3, 1, 2) : nhwc.permute(0, 3, 1, 2).contiguous();
 
     /// <summary>
     /// Six training steps from one seed on random batches, through the trainer's own step; the losses.

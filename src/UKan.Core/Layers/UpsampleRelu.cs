@@ -13,9 +13,10 @@ namespace UKan.Layers;
 /// read it, so it is deterministic too. It keeps only x for backward and recomputes ReLU's mask from it.
 /// </summary>
 /// <remarks>
-/// Measured on an H200 (U-KAN paper preset, batch 8, CUDA graphs; docs/results.md §2i): inference 1.67–1.68 against
-/// 1.73 ms at 256² and 5.15–5.18 against 5.40–5.43 ms at 512², the training step unchanged (6.51–6.52 against
-/// 6.50–6.51 ms at 256²), the eager step's peak 801 against 820 MiB. (An earlier version grew that peak by gigabytes,
+/// Measured on an H200 (U-KAN paper preset, batch 8, CUDA graphs; docs/results.md §2j, the kernels a thread per input
+/// value): train step 6.24 against 6.33–6.35 ms with PyTorch's operations at 256², 17.26 against 17.65 ms at 512²;
+/// inference 1.64–1.65 against 1.73–1.75 ms at 256²; the eager step's peak 801 against 820 MiB (§2i, the first
+/// version). (An earlier version grew that peak by gigabytes,
 /// through two leaks of TorchSharp's custom functions now closed for every node: <see cref="HandedBackGradients.Backward"/>
 /// and <see cref="OutputTemplates"/>.) <c>ukan selftest --device cuda</c> compares the kernels with PyTorch's
 /// operations whatever the setting, and a CPU test runs the kernel source under an emulation of CUDA's thread model.

@@ -23,11 +23,21 @@ public sealed class BceDiceLoss : nn.Module<Tensor, Tensor, Tensor>
         if (logits.dtype != target.dtype) logits = logits.to(target.dtype);
         if (FusedBceDice.KernelsFor(logits, target) is { } kernels)
             return FusedBceDice.Apply(logits, target, BceWeight, kernels).MoveToOuterDisposeScope();
+        return Formula(logits, target, BceWeight, Smooth).Loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The loss in torch operations (autograd differentiates it), and each image's sums Σ p·t, Σ p, Σ t (N × 3) that
+    /// the Dice term is made of: the module's formula where the fused node does not run, and its forward's reference.
+    /// </summary>
+    public static (Tensor Loss, Tensor Sums) Formula(Tensor logits, Tensor target, double bceWeight, double smooth)
+    {
         var bce = F.binary_cross_entropy_with_logits(logits, target);
         long n = logits.shape[0];
         var p = logits.sigmoid().reshape(n, -1);
         var t = target.reshape(n, -1);
-        var dice = (2 * (p * t).sum(1) + Smooth) / (p.sum(1) + t.sum(1) + Smooth);
-        return (BceWeight * bce + (1 - dice.sum() / n)).MoveToOuterDisposeScope();
+        var sums = stack([(p * t).sum(1), p.sum(1), t.sum(1)], 1);
+        var dice = (2 * sums[.., 0] + smooth) / (sums[.., 1] + sums[.., 2] + smooth);
+        return (bceWeight * bce + (1 - dice.sum() / n), sums);
     }
 }

@@ -1,7 +1,6 @@
 using TorchSharp;
 using UKan.Layers;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 
 namespace UKan.Losses;
 
@@ -81,7 +80,11 @@ public static class FusedBceDice
         }
     }
 
-    /// <summary>The torch formulation of the kernels (any device): the reference they are checked against, and which the tests check against the module.</summary>
+    /// <summary>
+    /// The torch formulation of the kernels (any device): the module's formula forward (<see cref="BceDiceLoss.Formula"/>)
+    /// and the gradient written out backward; the reference the kernels are checked against, its backward checked
+    /// against autograd through the formula.
+    /// </summary>
     public sealed class Torch : IBceDiceKernels
     {
         public static readonly Torch Instance = new();
@@ -89,10 +92,7 @@ public static class FusedBceDice
         public (Tensor Loss, Tensor Sums) BceDiceForward(Tensor logits, Tensor target, double bceWeight, double smooth)
         {
             using var scope = NewDisposeScope();
-            var (p, t, sums) = Sums(logits, target);
-            var bce = F.binary_cross_entropy_with_logits(logits, target);
-            var dice = (2 * sums[.., 0] + smooth) / (sums[.., 1] + sums[.., 2] + smooth);
-            var loss = bceWeight * bce + (1 - dice.sum() / logits.shape[0]);
+            var (loss, sums) = BceDiceLoss.Formula(logits, target, bceWeight, smooth);
             return (loss.MoveToOuterDisposeScope(), sums.MoveToOuterDisposeScope());
         }
 
@@ -106,14 +106,6 @@ public static class FusedBceDice
             var num = (2 * sums[.., 0] + smooth).unsqueeze(1);
             var dLogits = bceWeight * (p - t) / logits.numel() - (2 * t * d - num) / (n * d * d) * p * (1 - p);
             return (gradLoss * dLogits).view_as(logits).MoveToOuterDisposeScope();
-        }
-
-        static (Tensor P, Tensor T, Tensor Sums) Sums(Tensor logits, Tensor target)
-        {
-            long n = logits.shape[0];
-            var p = logits.sigmoid().reshape(n, -1);
-            var t = target.reshape(n, -1);
-            return (p, t, stack([(p * t).sum(1), p.sum(1), t.sum(1)], 1));
         }
     }
 }

@@ -5,7 +5,8 @@ namespace UKan.Tests.Losses;
 
 /// <summary>
 /// The fused BCE + Dice node's torch formulation (<see cref="FusedBceDice.Torch"/>, the reference of its CUDA kernels)
-/// against the module's formula and autograd: loss and gradient, in the layouts the kernels take; and what they take.
+/// against the module: the loss (the formula both share) and above all the gradient, written out in the node's backward
+/// against autograd through the formula, in the layouts the kernels take; and what they take.
 /// </summary>
 public class FusedBceDiceTests
 {
