@@ -15,13 +15,13 @@ namespace UKan.Native;
 public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
-    /// The kernels' CUDA source: Native/Kernels/kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
+    /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
     /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, adam.cu and bce_dice.cu (embedded), one NVRTC program (the ψ kernels use
     /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
-        new[] { "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
+        new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
             "adam.cu", "bce_dice.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;

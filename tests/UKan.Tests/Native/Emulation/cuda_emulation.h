@@ -7,6 +7,7 @@
 #pragma once
 #include <algorithm>
 #include <barrier>
+#include <cstring>
 #include <math.h>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,10 @@ inline dim3 blockDim, gridDim;
 #define __forceinline__ inline
 #define __restrict__ __restrict
 #define __shared__ static
+
+// The bit reinterpretations of CUDA's intrinsics (the bfloat16 storage of Native/Kernels/storage.cu).
+inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, sizeof f); return f; }
+inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, sizeof u); return u; }
 
 struct EmulatedBlock {
     explicit EmulatedBlock(unsigned threads) : block(threads), exchange(threads) {
