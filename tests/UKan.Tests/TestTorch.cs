@@ -33,6 +33,31 @@ public static class TestTorch
     }
 
     /// <summary>
+    /// Asserts that <paramref name="actual"/> (bfloat16 values, read back as float32) is the float32
+    /// <paramref name="reference"/> rounded once to nearest: within half a bf16 step of it (2^(e−8) for a value in
+    /// [2^e, 2^(e+1)): bf16 keeps 8 significant bits) plus <paramref name="slack"/>·max|reference|, what float
+    /// arithmetic in another order than the reference's needs. Truncating instead of rounding is up to a whole step
+    /// off and fails on most data; so does a value left in float32.
+    /// </summary>
+    public static void AssertRoundedToBf16(torch.Tensor reference, torch.Tensor actual, double slack, string what = "")
+    {
+        Assert.Equal(reference.shape, actual.shape);
+        using var scope = torch.NewDisposeScope();
+        var r = reference.detach().to(torch.float64).cpu();
+        var a = actual.detach().to(torch.float64).cpu();
+        Assert.True(a.eq(a.to(torch.bfloat16).to(torch.float64)).all().item<bool>(), $"{what}: values that bfloat16 cannot hold (not stored as bf16)");
+        var halfStep = torch.pow(2.0, torch.floor(torch.log2(r.abs().clamp_min(1e-30))) - 8);
+        var excess = (a - r).abs() - (halfStep + slack * r.abs().max());
+        var worst = excess.max().item<double>();
+        if (worst > 0 || double.IsNaN(worst))
+        {
+            var idx = excess.flatten().argmax().item<long>();
+            Assert.Fail($"{what}: at flat index {idx} reference {r.flatten()[idx].item<double>():G9}, got {a.flatten()[idx].item<double>():G9}: "
+                + "more than half a bf16 step apart");
+        }
+    }
+
+    /// <summary>
     /// Copies every state-dict entry of <paramref name="from"/> into the same key of <paramref name="to"/> (keys of
     /// <paramref name="from"/> that <paramref name="to"/> lacks are an error). Tests that need two identically
     /// initialised modules use this rather than the same seed: the global generator is shared by parallel tests.

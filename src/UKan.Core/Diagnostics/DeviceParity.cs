@@ -40,6 +40,11 @@ public static class DeviceParity
                 KanFeatures.Torch.Instance.BackwardInput(x, g, knots), 1e-6));
         }
 
+        // 1a. The same kernels storing bfloat16 (bf16 autocast): against the torch formulation, float arithmetic on the
+        // same bf16 values, rounded once.
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("bf16 storage", () => Bf16StorageVersusTorch(device)));
+
         // 1b. ALL U-KAN's ψ: fused kernels vs the torch formulation, on a channels-last view (as KAonv sees tokens).
         if (device.type == DeviceType.CUDA)
             foreach (var gradient in new[] { SplineGradient.GradFree, SplineGradient.ExactRecompute })
@@ -442,6 +447,55 @@ public static class DeviceParity
             }
             yield return Compare($"{tag}: batches tracked", fused.num_batches_tracked!, modules.num_batches_tracked!, 0);
         }
+    }
+
+    /// <summary>
+    /// The kernels' bfloat16 entries (what bf16 autocast runs): KAN features from float32 and from bf16 inputs and their
+    /// backward from a bf16 gradient, and training-mode batch norm + ReLU on a bf16 channels-last map, each against its
+    /// torch formulation on the same values (float arithmetic, one rounding to bf16 at the end). A value rounded on the
+    /// other side of a tie is one bf16 step (2⁻⁸ relative) off, so the bound on the relative norm is 2⁻⁸; a wrong entry,
+    /// a missing rounding (truncation) or a float32 store read as bf16 is far beyond it.
+    /// </summary>
+    static IEnumerable<ParityCheck> Bf16StorageVersusTorch(Device device)
+    {
+        const double bound = 1.0 / 256;
+        var knots = BSplineBasis.TryUniform(BSplineBasis.MakeKnots(5, 3, -1, 1), 3)!.Value;
+        var x32 = (randn(2048, 40) * 1.7).to(device);
+        var x16 = x32.to(bfloat16);
+        var g = randn(2048, 40 * (knots.BasisCount + 1)).to(bfloat16).to(device);
+        foreach (var (name, x) in new[] { ("float32", x32), ("bf16", x16) })
+        {
+            var tag = $"KAN features, {name} input, bf16 features";
+            var fused = KanFeatures.Forward(x, knots, ScalarType.BFloat16);
+            yield return new ParityCheck($"{tag}: stored as bf16 ({fused.dtype})", 0, fused.dtype == ScalarType.BFloat16 ? 0 : double.NaN, 0);
+            yield return Compare(tag, fused, KanFeatures.Torch.Instance.Forward(x, knots, ScalarType.BFloat16), bound);
+            var dx = KanFeatures.BackwardInput(x, g, knots);
+            yield return new ParityCheck($"{tag}: dx stored as the input ({dx.dtype})", 0, dx.dtype == x.dtype ? 0 : double.NaN, 0);
+            yield return Compare($"{tag}: dx from a bf16 gradient", dx, KanFeatures.Torch.Instance.BackwardInput(x, g, knots), bound);
+        }
+
+        var (n, c, h, w) = (8, 32, 32, 32);
+        var fusedBn = nn.BatchNorm2d(c);
+        var torchBn = nn.BatchNorm2d(c);
+        foreach (var bn in new[] { fusedBn, torchBn }) bn.to(device).train();
+        var x0 = (randn(n, h, w, c) * 2 + 0.5).to(bfloat16).to(device).permute(0, 3, 1, 2);   // channels_last strides
+        var gy = randn(n, h, w, c).to(bfloat16).to(device).permute(0, 3, 1, 2);
+        (Tensor Y, Tensor[] Grads) Run(TorchSharp.Modules.BatchNorm2d bn, IBatchNormReluKernels kernels)
+        {
+            var x = x0.detach().requires_grad_(true);
+            var y = BatchNormRelu.Apply(bn, x, kernels);
+            return (y, torch.autograd.grad([y], [x, bn.weight!, bn.bias!], [gy]).ToArray());
+        }
+        var (yf, gf) = Run(fusedBn, FusedKernels(device));
+        var (yt, gt) = Run(torchBn, BatchNormRelu.Torch.Instance);
+        var bnTag = $"batch norm + ReLU, bf16 ({n}x{c}x{h}x{w})";
+        yield return new ParityCheck($"{bnTag}: output and dx stored as bf16 ({yf.dtype}, {gf[0].dtype})", 0,
+            yf.dtype == ScalarType.BFloat16 && gf[0].dtype == ScalarType.BFloat16 ? 0 : double.NaN, 0);
+        yield return Compare($"{bnTag}: output", yf, yt, bound);
+        yield return Compare($"{bnTag}: dx", gf[0], gt[0], bound);
+        yield return Compare($"{bnTag}: dw, db", cat([gf[1], gf[2]]), cat([gt[1], gt[2]]), 1e-5);
+        yield return Compare($"{bnTag}: running mean and variance", cat([fusedBn.running_mean!, fusedBn.running_var!]),
+            cat([torchBn.running_mean!, torchBn.running_var!]), 1e-5);
     }
 
     /// <summary>

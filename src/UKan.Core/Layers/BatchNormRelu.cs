@@ -57,11 +57,12 @@ public static class BatchNormRelu
     static readonly Lazy<ReLU> relu = new(() => nn.ReLU());
 
     /// <summary>
-    /// Whether the fused kernels take <paramref name="x"/>: float32 (N, C, H, W) laid out channels-last and dense (a
-    /// row-major N·H·W × C matrix), more than one value per channel (batch norm's training statistics need two).
+    /// Whether the fused kernels take <paramref name="x"/>: float32 or bfloat16 (what the convolutions give under bf16
+    /// autocast; the kernels compute in float and round once at each store) (N, C, H, W) laid out channels-last and
+    /// dense (a row-major N·H·W × C matrix), more than one value per channel (batch norm's training statistics need two).
     /// </summary>
     public static bool Takes(Tensor x) =>
-        x.dtype == ScalarType.Float32 && TensorLayout.IsChannelsLastDense(x) && x.numel() / Math.Max(1, x.shape[1]) > 1;
+        x.dtype is ScalarType.Float32 or ScalarType.BFloat16 && TensorLayout.IsChannelsLastDense(x) && x.numel() / Math.Max(1, x.shape[1]) > 1;
 
     /// <summary>The fused kernels for this layer and input, or null where the fused node does not apply.</summary>
     public static IBatchNormReluKernels? KernelsFor(BatchNorm2d bn, Tensor x)
@@ -69,6 +70,7 @@ public static class BatchNormRelu
         if (!bn.training || !Switch.Applies(x) || !Takes(x)
             || bn.running_mean is null || bn.running_var is null || bn.momentum is not double momentum || momentum is <= 0 or > 1
             || bn.weight is null || bn.bias is null
+            || bn.weight.dtype != ScalarType.Float32 || bn.running_mean.dtype != ScalarType.Float32   // the kernels' C-vectors are float32
             || IsExcluded(bn))
             return null;
         return FusedSwitch.Kernels(x);
@@ -142,10 +144,12 @@ public static class BatchNormRelu
         {
             using var scope = NewDisposeScope();
             long n = x.numel() / x.shape[1];
+            var storage = x.dtype;
+            x = x.to(float32);                                              // as the kernels: float arithmetic, one rounding at the store
             var mean = x.mean(Reduced);
             var variance = (x - Channel(mean)).square().mean(Reduced);     // biased, what the normalisation uses
             var invstd = (variance + eps).rsqrt();
-            var y = F.relu(Pre(x, mean, invstd, weight, bias));
+            var y = F.relu(Pre(x, mean, invstd, weight, bias)).to(storage);
             runningMean.mul_(1 - momentum).add_(mean, alpha: momentum);
             runningVar.mul_(1 - momentum).add_(variance * (n / (double)(n - 1)), alpha: momentum);
             batchesTracked?.add_(1);
@@ -157,13 +161,15 @@ public static class BatchNormRelu
         {
             using var scope = NewDisposeScope();
             long n = x.numel() / x.shape[1];
+            var storage = x.dtype;
+            (x, grad) = (x.to(float32), grad.to(float32));
             var g = grad * Pre(x, mean, invStd, weight, bias).gt(0);         // ReLU's gradient
             var centred = x - Channel(mean);
             var sumG = g.sum(Reduced);
             var gradW = (g * centred).sum(Reduced) * invStd;                  // Σ g·x̂
             var scale = weight is null ? invStd : weight * invStd;
             var gradX = Channel(scale) * (g - Channel(sumG / n) - centred * Channel(invStd) * Channel(gradW / n));
-            return (gradX.MoveToOuterDisposeScope(), weight is null ? null : gradW.MoveToOuterDisposeScope(),
+            return (gradX.to(storage).MoveToOuterDisposeScope(), weight is null ? null : gradW.MoveToOuterDisposeScope(),
                 bias is null ? null : sumG.MoveToOuterDisposeScope());
         }
 

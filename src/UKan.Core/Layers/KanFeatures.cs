@@ -48,10 +48,14 @@ public static class KanFeatures
     public static IPsiKernels? PsiKernels(int device) => CudaKernels(device);
 
     static IKanFeatureKernels For(Tensor x) =>
-        UseFusedKernels && x.device_type == DeviceType.CUDA && x.dtype == ScalarType.Float32 && CudaKernels(x.device_index < 0 ? 0 : x.device_index) is { } k ? k : Torch.Instance;
+        UseFusedKernels && x.device_type == DeviceType.CUDA && x.dtype is ScalarType.Float32 or ScalarType.BFloat16
+        && CudaKernels(x.device_index < 0 ? 0 : x.device_index) is { } k ? k : Torch.Instance;
 
-    /// <summary>(rows, in) → (rows, in·(1+K)), interleaved per input.</summary>
-    public static Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => For(x).Forward(x, knots);
+    /// <summary>
+    /// (rows, in) → (rows, in·(1+K)), interleaved per input, stored as <paramref name="storage"/> (default x's dtype;
+    /// bfloat16 for a product in bf16), computed in float32.
+    /// </summary>
+    public static Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => For(x).Forward(x, knots, storage);
 
     /// <summary>dL/dx (rows, in) from dL/dfeatures (rows, in·(1+K)).</summary>
     public static Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots) => For(x).BackwardInput(x, gradFeatures, knots);
@@ -61,21 +65,26 @@ public static class KanFeatures
     {
         public static readonly Torch Instance = new();
 
-        public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots)
+        public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null)
         {
             using var scope = NewDisposeScope();
+            var to = storage ?? x.dtype;
+            if (x.dtype == ScalarType.BFloat16) x = x.to(float32);   // as the kernels: float arithmetic, one rounding at the store
             return cat([BaseActivations.Apply(BaseActivation.SiLU, x).unsqueeze(-1), BSplineBasis.UniformCubic(x, knots)], -1)
-                .view(x.shape[0], -1).MoveToOuterDisposeScope();
+                .view(x.shape[0], -1).to(to).MoveToOuterDisposeScope();
         }
 
         public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots)
         {
             using var scope = NewDisposeScope();
+            var storage = x.dtype;
+            if (x.dtype == ScalarType.BFloat16) x = x.to(float32);
+            if (gradFeatures.dtype == ScalarType.BFloat16) gradFeatures = gradFeatures.to(float32);
             var g = gradFeatures.view(x.shape[0], x.shape[1], knots.BasisCount + 1);
             var dSilu = BaseActivations.Derivative(BaseActivation.SiLU, x);
             var dBasis = BSplineBasis.UniformCubicDerivative(x, knots);  // (rows, in, K)
             var gx = g.select(-1, 0) * dSilu + (g.narrow(-1, 1, knots.BasisCount) * dBasis).sum(-1);
-            return gx.MoveToOuterDisposeScope();
+            return gx.to(storage).MoveToOuterDisposeScope();
         }
     }
 }

@@ -22,11 +22,16 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
         var x = (Tensor)vars[0];
         var w = (Tensor)vars[1];
         var knots = (BSplineBasis.UniformKnots)vars[2];
+        // Under bf16 autocast the product runs in bf16 (as autocast runs nn.Linear's): the features are stored in bf16
+        // by the kernel that computes them (in float), where autocast would have cast a float32 copy.
+        var product = Autocast.Bf16 && x.device_type == DeviceType.CUDA ? ScalarType.BFloat16 : w.dtype;
         ctx.save_for_backward([x, w]);
         ctx.save_data("knots", knots);
+        ctx.save_data("product", product);
         OutputTemplates.Forward(ctx);
-        using var features = KanFeatures.Forward(x, knots);
-        using var wt = w.t();
+        using var features = KanFeatures.Forward(x, knots, product);
+        using var wp = w.to(product);
+        using var wt = wp.t();
         return features.matmul(wt);
     }
 
@@ -40,12 +45,13 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
             var saved = ctx.get_saved_variables();
             var (x, w) = (saved[0], saved[1]);
             var knots = (BSplineBasis.UniformKnots)ctx.get_data("knots");
-            var features = KanFeatures.Forward(x, knots);
-            // Under bf16 autocast the forward product ran in bf16, so its gradient arrives in bf16; backward runs
-            // outside autocast, in the dtype of x and W.
-            if (gradOutput.dtype != x.dtype) gradOutput = gradOutput.to(x.dtype);
-            gradW = gradOutput.t().matmul(features).DetachFromDisposeScope();
-            var gradFeatures = gradOutput.matmul(w);
+            var product = (ScalarType)ctx.get_data("product");
+            // Both backward products in the forward product's precision (bf16 under autocast, as autograd runs the
+            // backward of an autocast matmul); W's gradient in W's dtype, x's in x's (the feature kernel's store).
+            var features = KanFeatures.Forward(x, knots, product);
+            if (gradOutput.dtype != product) gradOutput = gradOutput.to(product);
+            gradW = gradOutput.t().matmul(features).to(w.dtype).DetachFromDisposeScope();
+            var gradFeatures = gradOutput.matmul(w.to(product));
             gradX = KanFeatures.BackwardInput(x, gradFeatures, knots).DetachFromDisposeScope();
         }
         HandedBackGradients.Keep(gradX);

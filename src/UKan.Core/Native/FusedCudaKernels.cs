@@ -59,7 +59,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
              .. BceDiceKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
-    public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => features.Forward(x, knots);
+    public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);
 
     public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots) => features.BackwardInput(x, gradFeatures, knots);
 

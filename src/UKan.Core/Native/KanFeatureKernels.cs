@@ -7,37 +7,66 @@ namespace UKan.Native;
 /// <summary>
 /// The fused KANLinear feature kernels (Native/Kernels/kan_features.cu) and their backward pass: one launch each
 /// replaces the ~10 element-wise kernels (forward) and ~20 (backward) of the torch formulation; the math is that of
-/// <see cref="KanFeatures.Torch"/>.
+/// <see cref="KanFeatures.Torch"/>. Values are stored as float32 or bfloat16 (Kernels/storage.cu) and computed in float32.
 /// </summary>
 public sealed class KanFeatureKernels : IKanFeatureKernels
 {
     /// <summary>The kernels of this family in the CUDA source.</summary>
-    public static readonly string[] Functions = ["kan_features", "kan_features_backward"];
+    public static readonly string[] Functions =
+        [.. Entries.Values.Select(suffix => "kan_features" + suffix), .. BackwardEntries.Values.Select(suffix => "kan_features_backward" + suffix)];
+
+    /// <summary>The forward entries by (input, features) storage: float32 as before, and bfloat16 features for a bf16 product.</summary>
+    static Dictionary<(ScalarType, ScalarType), string> Entries => new()
+    {
+        [(ScalarType.Float32, ScalarType.Float32)] = "",
+        [(ScalarType.Float32, ScalarType.BFloat16)] = "_to_bf16",
+        [(ScalarType.BFloat16, ScalarType.BFloat16)] = "_bf16",
+    };
+
+    /// <summary>The backward entries by (input, features' gradient) storage; dL/dx is stored as the input.</summary>
+    static Dictionary<(ScalarType, ScalarType), string> BackwardEntries => new()
+    {
+        [(ScalarType.Float32, ScalarType.Float32)] = "",
+        [(ScalarType.Float32, ScalarType.BFloat16)] = "_from_bf16",
+        [(ScalarType.BFloat16, ScalarType.BFloat16)] = "_bf16",
+    };
 
     readonly CudaKernelModule module;
-    readonly IntPtr features, backward;
+    readonly Dictionary<(ScalarType, ScalarType), IntPtr> features, backward;
 
-    public KanFeatureKernels(CudaKernelModule module) =>
-        (this.module, features, backward) = (module, module.Function("kan_features"), module.Function("kan_features_backward"));
-
-    public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots)
+    public KanFeatureKernels(CudaKernelModule module)
     {
+        this.module = module;
+        features = Entries.ToDictionary(e => e.Key, e => module.Function("kan_features" + e.Value));
+        backward = BackwardEntries.ToDictionary(e => e.Key, e => module.Function("kan_features_backward" + e.Value));
+    }
+
+    /// <summary>Whether the kernels take inputs stored as <paramref name="storage"/> (float32 or bfloat16).</summary>
+    public static bool TakesInput(ScalarType storage) => storage is ScalarType.Float32 or ScalarType.BFloat16;
+
+    public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null)
+    {
+        var to = storage ?? x.dtype;
+        if (!features.TryGetValue((x.dtype, to), out var function))
+            throw new ArgumentException($"KAN feature kernels: no kernel from {x.dtype} inputs to {to} features");
         using var scope = NewDisposeScope();
         var xc = x.contiguous();
-        var feat = empty(x.shape[0], x.shape[1] * (knots.BasisCount + 1), dtype: float32, device: x.device);
+        var feat = empty(x.shape[0], x.shape[1] * (knots.BasisCount + 1), dtype: to, device: x.device);
         long n = xc.numel();
-        if (n > 0) LaunchTiled(features, n, knots, Pointer(xc), Pointer(feat));
+        if (n > 0) LaunchTiled(function, n, knots, Pointer(xc), Pointer(feat));
         return feat.MoveToOuterDisposeScope();
     }
 
     public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots)
     {
+        if (!backward.TryGetValue((x.dtype, gradFeatures.dtype), out var function))
+            throw new ArgumentException($"KAN feature kernels: no backward kernel for {x.dtype} inputs and a {gradFeatures.dtype} gradient");
         using var scope = NewDisposeScope();
         var xc = x.contiguous();
         var gf = gradFeatures.contiguous();
         var gx = empty_like(xc);
         long n = xc.numel();
-        if (n > 0) LaunchTiled(backward, n, knots, Pointer(xc), Pointer(gf), Pointer(gx));
+        if (n > 0) LaunchTiled(function, n, knots, Pointer(xc), Pointer(gf), Pointer(gx));
         return gx.MoveToOuterDisposeScope();
     }
 

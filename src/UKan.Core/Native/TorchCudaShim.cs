@@ -75,7 +75,11 @@ public static class TorchCudaShim
     /// matrix products run in bf16 while weights, optimizer state and the ops autocast keeps in fp32 (norms, losses,
     /// reductions) stay fp32. Backward passes run on autograd's threads, outside autocast, as in PyTorch.
     /// </summary>
-    public static void SetAutocastBf16(bool on) => Check(A.AutocastBf16(on ? 1 : 0));
+    public static void SetAutocastBf16(bool on)
+    {
+        Check(A.AutocastBf16(on ? 1 : 0));
+        UKan.Layers.Autocast.Bf16 = on;
+    }
     /// <summary>
     /// destinations[i].copy_(sources[i]) for every i in PyTorch's multi-tensor kernel (torch._foreach_copy_), a few
     /// launches in all instead of one per pair. TorchSharp tensor handles, pairwise of equal sizes and strides (the

@@ -14,7 +14,7 @@ public class FusedKernelLoaderTests
         public int Device => device;
         public string Architecture => "sm_fake";
         public int MaxPsiBases => 16;
-        public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots) => throw new NotSupportedException();
+        public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => throw new NotSupportedException();
         public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots) => throw new NotSupportedException();
         public Tensor PsiForward(Tensor u, Tensor coef, Tensor? baseScale, Tensor? splineScale, BSplineBasis.UniformKnots knots) => throw new NotSupportedException();
         public (Tensor? GradU, Tensor Sums) PsiBackward(Tensor u, Tensor grad, Tensor coef, Tensor? baseScale, Tensor? splineScale,

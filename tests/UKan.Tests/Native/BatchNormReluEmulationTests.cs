@@ -60,4 +60,47 @@ public class BatchNormReluEmulationTests
         TestTorch.AssertClose(db!, CudaEmulation.Read(dir, "db", c), 1e-5, 1e-4, "db");
         Assert.Equal(8f, CudaEmulation.Read(dir, "batches", 1).item<float>());   // counted once, in the statistics merge
     }
+
+    /// <summary>
+    /// The bfloat16 entries (bf16 autocast hands the batch norm bf16 maps): x and dy stored as bf16, statistics and sums
+    /// in float, y and dx rounded once. Against the torch formulation in float32 on the same (bf16) values: the
+    /// statistics as closely as in float32, y and dx within half a bf16 step. Two tiles of channels, and one partial.
+    /// </summary>
+    [Theory]
+    [InlineData(4, 64, 16, 16)]
+    [InlineData(2, 37, 9, 7)]
+    public void The_bf16_entries_round_the_float_computation_once(int n, int c, int h, int w)
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        var gen = new Generator(19);
+        var nhwc = (randn(n, h, w, c, generator: gen) * 1.7 + 0.4).to(bfloat16).to(float32);   // values bf16 holds
+        var dyNhwc = randn(n, h, w, c, generator: gen).to(bfloat16).to(float32);
+        var (x, dy) = (nhwc.permute(0, 3, 1, 2), dyNhwc.permute(0, 3, 1, 2));
+        var weight = linspace(0.5, 1.5, c);
+        var bias = linspace(-0.3, 0.4, c);
+        const double eps = 1e-5, momentum = 0.1;
+        var (rows, channels, grid) = BatchNormReluKernels.Geometry(x.to(bfloat16));
+        Assert.Equal(BatchNormReluKernels.Geometry(x), (rows, channels, grid));     // one geometry for both storage types
+
+        var dir = CudaEmulation.Folder();
+        CudaEmulation.Write(dir, "x", nhwc);
+        CudaEmulation.Write(dir, "dy", dyNhwc);
+        CudaEmulation.Write(dir, "w", weight);
+        CudaEmulation.Write(dir, "b", bias);
+        CudaEmulation.Write(dir, "running_mean", zeros(c));
+        CudaEmulation.Write(dir, "running_var", ones(c));
+        CudaEmulation.Run("bn_relu_harness", dir, rows, channels, grid.X, grid.Y, BatchNormReluKernels.MergeThreads(grid.Y),
+            CudaEmulation.Text(eps), CudaEmulation.Text(momentum), "bf16");
+
+        var reference = BatchNormRelu.Torch.Instance;
+        var (y, mean, invstd) = reference.BatchNormReluForward(x, weight, bias, zeros(c), ones(c), null, momentum, eps);
+        var (dx, dw, db) = reference.BatchNormReluBackward(x, dy, mean, invstd, weight, bias);
+        TestTorch.AssertClose(mean, CudaEmulation.Read(dir, "mean", c), 1e-6, 1e-5, "mean");
+        TestTorch.AssertClose(invstd, CudaEmulation.Read(dir, "invstd", c), 1e-6, 1e-5, "invstd");
+        TestTorch.AssertRoundedToBf16(y.permute(0, 2, 3, 1), CudaEmulation.Read(dir, "y", n, h, w, c), 1e-6, "output");
+        TestTorch.AssertRoundedToBf16(dx.permute(0, 2, 3, 1), CudaEmulation.Read(dir, "dx", n, h, w, c), 1e-5, "dx");
+        TestTorch.AssertClose(dw!, CudaEmulation.Read(dir, "dw", c), 1e-5, 1e-4, "dw");
+        TestTorch.AssertClose(db!, CudaEmulation.Read(dir, "db", c), 1e-5, 1e-4, "db");
+    }
 }

@@ -35,6 +35,38 @@ public class KanKernelsEmulationTests
             "dL/dx");
     }
 
+    /// <summary>
+    /// The bfloat16 entries (bf16 autocast): features stored as bf16 from a float32 input (the tokens after a layer
+    /// norm) or a bf16 one (after a batch norm + ReLU in bf16), and dL/dx from a bf16 gradient of the features, against
+    /// the torch formulation in float32 on the same values: each rounded once (within half a bf16 step). dL/dx is
+    /// stored as the input: float32 for a float32 input.
+    /// </summary>
+    [Theory]
+    [InlineData("to_bf16")]
+    [InlineData("bf16")]
+    public void The_feature_kernels_store_bf16_rounded_once(string storage)
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        var knots = BSplineBasis.TryUniform(BSplineBasis.MakeKnots(5, 3, -1, 1), 3)!.Value;
+        var gen = new Generator(31);
+        var x = randn(37, 29, generator: gen) * 1.7;
+        if (storage == "bf16") x = x.to(bfloat16).to(float32);                       // values bf16 holds
+        var gfeat = randn(37, 29 * (knots.BasisCount + 1), generator: gen).to(bfloat16).to(float32);
+        var dir = CudaEmulation.Folder();
+        CudaEmulation.Write(dir, "x", x);
+        CudaEmulation.Write(dir, "gfeat", gfeat);
+        CudaEmulation.Run("kan_harness", "features", dir, x.numel(), knots.BasisCount, CudaEmulation.Text((float)knots.First),
+            CudaEmulation.Text((float)(1.0 / knots.Step)), KanFeatureKernels.TileBlock(knots.BasisCount), storage);
+        var reference = KanFeatures.Torch.Instance.Forward(x, knots);
+        TestTorch.AssertRoundedToBf16(reference, CudaEmulation.Read(dir, "feat", reference.shape), 1e-7, "features");
+        var gx = KanFeatures.Torch.Instance.BackwardInput(x, gfeat, knots);
+        if (storage == "bf16")
+            TestTorch.AssertRoundedToBf16(gx, CudaEmulation.Read(dir, "gx", x.shape), 1e-6, "dL/dx");
+        else
+            TestTorch.AssertClose(gx, CudaEmulation.Read(dir, "gx", x.shape), 1e-5, 1e-4, "dL/dx");
+    }
+
     [Theory]
     [InlineData(SplineGradient.GradFree)]
     [InlineData(SplineGradient.ExactRecompute)]

@@ -3,7 +3,9 @@
 // stage). Every kernel runs on blocks of 32 x 8 threads: threadIdx.x picks a channel of the block's tile of 32, so a
 // warp reads 32 consecutive floats of one row, and the 8 threadIdx.y lanes with gridDim.y blocks stride over the rows.
 // Per channel, the reductions go thread -> block (shared memory, fixed order) -> one partial per block -> a warp per
-// channel in double (fixed order): the same input gives the same bits on every run.
+// channel in double (fixed order): the same input gives the same bits on every run. The passes over the activations
+// are templates over their storage type (storage.cu): float, and bfloat16 (entries named _bf16) for bf16 autocast,
+// where the convolutions hand over bf16 maps; the statistics and sums are float/double either way.
 
 // The pre-activation, one expression for forward and backward so that both take the same ReLU branch.
 __device__ __forceinline__ float bn_pre(float v, float mean, float scale, float shift) {
@@ -24,19 +26,20 @@ __device__ __forceinline__ void chan_merge(T& na, T& ma, T& qa, T nb, T mb, T qb
 // Pass 1 of the forward: per block and channel, (count, mean, M2) of its rows, written to partial[(3*blockIdx.y +
 // {0,1,2}) * C + c]. Each thread sums x - k and (x - k)^2 with k its own first value (two FMAs per element, and the
 // shift keeps the sums far from cancelling), then the 8 lanes merge in order.
-extern "C" __global__ void bn_relu_stats(const float* __restrict__ x, long long rows, int C, float* __restrict__ partial) {
+template <typename T>
+__device__ __forceinline__ void bn_relu_stats_body(const T* __restrict__ x, long long rows, int C, float* __restrict__ partial) {
     __shared__ float sn[8][32], sm[8][32], sq[8][32];
     int c = blockIdx.x * 32 + threadIdx.x;
     float n = 0.0f, mean = 0.0f, m2 = 0.0f;
     if (c < C) {
         long long r = (long long)blockIdx.y * 8 + threadIdx.y, step = (long long)gridDim.y * 8;
         if (r < rows) {
-            float k = x[r * C + c], s1 = 0.0f, s2 = 0.0f;
+            float k = to_float(x[r * C + c]), s1 = 0.0f, s2 = 0.0f;
             // Four rows' loads issued before their sums (the sums' order unchanged): one load in flight per thread
             // left the GPU's memory waiting at the 16- and 32-channel layers, where half a warp or a warp reads a row.
             for (; r + 3 * step < rows; r += 4 * step) {
-                float d0 = x[r * C + c] - k, d1 = x[(r + step) * C + c] - k;
-                float d2 = x[(r + 2 * step) * C + c] - k, d3 = x[(r + 3 * step) * C + c] - k;
+                float d0 = to_float(x[r * C + c]) - k, d1 = to_float(x[(r + step) * C + c]) - k;
+                float d2 = to_float(x[(r + 2 * step) * C + c]) - k, d3 = to_float(x[(r + 3 * step) * C + c]) - k;
                 s1 += d0; s2 = fmaf(d0, d0, s2);
                 s1 += d1; s2 = fmaf(d1, d1, s2);
                 s1 += d2; s2 = fmaf(d2, d2, s2);
@@ -44,7 +47,7 @@ extern "C" __global__ void bn_relu_stats(const float* __restrict__ x, long long 
                 n += 4.0f;
             }
             for (; r < rows; r += step) {
-                float d = x[r * C + c] - k;
+                float d = to_float(x[r * C + c]) - k;
                 s1 += d;
                 s2 = fmaf(d, d, s2);
                 n += 1.0f;
@@ -63,6 +66,12 @@ extern "C" __global__ void bn_relu_stats(const float* __restrict__ x, long long 
         partial[(3LL * blockIdx.y + 1) * C + c] = mean;
         partial[(3LL * blockIdx.y + 2) * C + c] = m2;
     }
+}
+extern "C" __global__ void bn_relu_stats(const float* __restrict__ x, long long rows, int C, float* __restrict__ partial) {
+    bn_relu_stats_body(x, rows, C, partial);
+}
+extern "C" __global__ void bn_relu_stats_bf16(const bf16_t* __restrict__ x, long long rows, int C, float* __restrict__ partial) {
+    bn_relu_stats_body(x, rows, C, partial);
 }
 
 // Pass 2 of the forward, a block per channel (blockDim.x a multiple of 32, at most 1024): its threads merge the G
@@ -101,25 +110,37 @@ extern "C" __global__ void bn_relu_stats_finalize(const float* __restrict__ part
 }
 
 // Pass 3 of the forward: y = ReLU(bn_pre(x)); NaN passes through as torch's ReLU lets it. w, b may be null (1, 0).
-extern "C" __global__ void bn_relu_apply(const float* __restrict__ x, float* __restrict__ y, long long rows, int C,
-                                         const float* __restrict__ mean, const float* __restrict__ invstd,
-                                         const float* __restrict__ w, const float* __restrict__ b) {
+template <typename T>
+__device__ __forceinline__ void bn_relu_apply_body(const T* __restrict__ x, T* __restrict__ y, long long rows, int C,
+                                                   const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                   const float* __restrict__ w, const float* __restrict__ b) {
     int c = blockIdx.x * 32 + threadIdx.x;
     if (c >= C) return;
     float m = mean[c], scale = invstd[c] * (w ? w[c] : 1.0f), shift = b ? b[c] : 0.0f;
 #pragma unroll 4
     for (long long r = (long long)blockIdx.y * 8 + threadIdx.y; r < rows; r += (long long)gridDim.y * 8) {
-        float v = bn_pre(x[r * C + c], m, scale, shift);
-        y[r * C + c] = (v > 0.0f || v != v) ? v : 0.0f;
+        float v = bn_pre(to_float(x[r * C + c]), m, scale, shift);
+        y[r * C + c] = from_float<T>((v > 0.0f || v != v) ? v : 0.0f);
     }
+}
+extern "C" __global__ void bn_relu_apply(const float* __restrict__ x, float* __restrict__ y, long long rows, int C,
+                                         const float* __restrict__ mean, const float* __restrict__ invstd,
+                                         const float* __restrict__ w, const float* __restrict__ b) {
+    bn_relu_apply_body(x, y, rows, C, mean, invstd, w, b);
+}
+extern "C" __global__ void bn_relu_apply_bf16(const bf16_t* __restrict__ x, bf16_t* __restrict__ y, long long rows, int C,
+                                              const float* __restrict__ mean, const float* __restrict__ invstd,
+                                              const float* __restrict__ w, const float* __restrict__ b) {
+    bn_relu_apply_body(x, y, rows, C, mean, invstd, w, b);
 }
 
 // Pass 1 of the backward: with g = dy where the pre-activation is positive (ReLU's gradient) and 0 elsewhere, per
 // block and channel the sums of g and of g * (x - mean), at partial[(2*blockIdx.y + {0,1}) * C + c].
-extern "C" __global__ void bn_relu_backward_sums(const float* __restrict__ x, const float* __restrict__ dy, long long rows, int C,
-                                                 const float* __restrict__ mean, const float* __restrict__ invstd,
-                                                 const float* __restrict__ w, const float* __restrict__ b,
-                                                 float* __restrict__ partial) {
+template <typename T>
+__device__ __forceinline__ void bn_relu_backward_sums_body(const T* __restrict__ x, const T* __restrict__ dy, long long rows, int C,
+                                                           const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                           const float* __restrict__ w, const float* __restrict__ b,
+                                                           float* __restrict__ partial) {
     __shared__ float s1[8][32], s2[8][32];
     int c = blockIdx.x * 32 + threadIdx.x;
     float sg = 0.0f, sgx = 0.0f;
@@ -129,8 +150,10 @@ extern "C" __global__ void bn_relu_backward_sums(const float* __restrict__ x, co
         // dy is loaded whatever the mask (a select, not a load behind a branch on x), four rows at a time: the
         // loads do not wait on each other (see pass 1 of the forward); the sums' order is unchanged.
         for (; r + 3 * step < rows; r += 4 * step) {
-            float v0 = x[r * C + c], v1 = x[(r + step) * C + c], v2 = x[(r + 2 * step) * C + c], v3 = x[(r + 3 * step) * C + c];
-            float e0 = dy[r * C + c], e1 = dy[(r + step) * C + c], e2 = dy[(r + 2 * step) * C + c], e3 = dy[(r + 3 * step) * C + c];
+            float v0 = to_float(x[r * C + c]), v1 = to_float(x[(r + step) * C + c]);
+            float v2 = to_float(x[(r + 2 * step) * C + c]), v3 = to_float(x[(r + 3 * step) * C + c]);
+            float e0 = to_float(dy[r * C + c]), e1 = to_float(dy[(r + step) * C + c]);
+            float e2 = to_float(dy[(r + 2 * step) * C + c]), e3 = to_float(dy[(r + 3 * step) * C + c]);
             float g0 = bn_pre(v0, m, scale, shift) > 0.0f ? e0 : 0.0f, g1 = bn_pre(v1, m, scale, shift) > 0.0f ? e1 : 0.0f;
             float g2 = bn_pre(v2, m, scale, shift) > 0.0f ? e2 : 0.0f, g3 = bn_pre(v3, m, scale, shift) > 0.0f ? e3 : 0.0f;
             sg += g0; sgx = fmaf(g0, v0 - m, sgx);
@@ -139,7 +162,7 @@ extern "C" __global__ void bn_relu_backward_sums(const float* __restrict__ x, co
             sg += g3; sgx = fmaf(g3, v3 - m, sgx);
         }
         for (; r < rows; r += step) {
-            float v = x[r * C + c], e = dy[r * C + c];
+            float v = to_float(x[r * C + c]), e = to_float(dy[r * C + c]);
             float g = bn_pre(v, m, scale, shift) > 0.0f ? e : 0.0f;
             sg += g;
             sgx = fmaf(g, v - m, sgx);
@@ -153,6 +176,18 @@ extern "C" __global__ void bn_relu_backward_sums(const float* __restrict__ x, co
         partial[(2LL * blockIdx.y) * C + c] = sg;
         partial[(2LL * blockIdx.y + 1) * C + c] = sgx;
     }
+}
+extern "C" __global__ void bn_relu_backward_sums(const float* __restrict__ x, const float* __restrict__ dy, long long rows, int C,
+                                                 const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                 const float* __restrict__ w, const float* __restrict__ b,
+                                                 float* __restrict__ partial) {
+    bn_relu_backward_sums_body(x, dy, rows, C, mean, invstd, w, b, partial);
+}
+extern "C" __global__ void bn_relu_backward_sums_bf16(const bf16_t* __restrict__ x, const bf16_t* __restrict__ dy, long long rows, int C,
+                                                      const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                      const float* __restrict__ w, const float* __restrict__ b,
+                                                      float* __restrict__ partial) {
+    bn_relu_backward_sums_body(x, dy, rows, C, mean, invstd, w, b, partial);
 }
 
 // Pass 2 of the backward, a block per channel as in pass 2 of the forward: dL/db = sum g, dL/dw = invstd * sum g
@@ -185,10 +220,11 @@ extern "C" __global__ void bn_relu_backward_finalize(const float* __restrict__ p
 }
 
 // Pass 3 of the backward: dL/dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), xhat = (x - mean) * invstd.
-extern "C" __global__ void bn_relu_backward_input(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx,
-                                                  long long rows, int C, const float* __restrict__ mean,
-                                                  const float* __restrict__ invstd, const float* __restrict__ w,
-                                                  const float* __restrict__ b, const float* __restrict__ k) {
+template <typename T>
+__device__ __forceinline__ void bn_relu_backward_input_body(const T* __restrict__ x, const T* __restrict__ dy, T* __restrict__ dx,
+                                                            long long rows, int C, const float* __restrict__ mean,
+                                                            const float* __restrict__ invstd, const float* __restrict__ w,
+                                                            const float* __restrict__ b, const float* __restrict__ k) {
     int c = blockIdx.x * 32 + threadIdx.x;
     if (c >= C) return;
     float m = mean[c], is = invstd[c], wc = w ? w[c] : 1.0f, scale = is * wc, shift = b ? b[c] : 0.0f;
@@ -196,8 +232,20 @@ extern "C" __global__ void bn_relu_backward_input(const float* __restrict__ x, c
     // dy loaded whatever the mask, so that the loads of the unrolled rows do not wait on x (pass 1 of the backward).
 #pragma unroll 4
     for (long long r = (long long)blockIdx.y * 8 + threadIdx.y; r < rows; r += (long long)gridDim.y * 8) {
-        float v = x[r * C + c], e = dy[r * C + c];
+        float v = to_float(x[r * C + c]), e = to_float(dy[r * C + c]);
         float g = bn_pre(v, m, scale, shift) > 0.0f ? e : 0.0f;
-        dx[r * C + c] = out * (g - k1 - (v - m) * is * k2);
+        dx[r * C + c] = from_float<T>(out * (g - k1 - (v - m) * is * k2));
     }
+}
+extern "C" __global__ void bn_relu_backward_input(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ dx,
+                                                  long long rows, int C, const float* __restrict__ mean,
+                                                  const float* __restrict__ invstd, const float* __restrict__ w,
+                                                  const float* __restrict__ b, const float* __restrict__ k) {
+    bn_relu_backward_input_body(x, dy, dx, rows, C, mean, invstd, w, b, k);
+}
+extern "C" __global__ void bn_relu_backward_input_bf16(const bf16_t* __restrict__ x, const bf16_t* __restrict__ dy, bf16_t* __restrict__ dx,
+                                                       long long rows, int C, const float* __restrict__ mean,
+                                                       const float* __restrict__ invstd, const float* __restrict__ w,
+                                                       const float* __restrict__ b, const float* __restrict__ k) {
+    bn_relu_backward_input_body(x, dy, dx, rows, C, mean, invstd, w, b, k);
 }

@@ -11,45 +11,70 @@ __device__ __forceinline__ float cardinal_slope(float d, float inv_h) {
 }
 // Features [SiLU(x), B_0(x) .. B_{K-1}(x)] per input, interleaved. Each thread evaluates the 1+K features of one
 // input into a shared-memory tile (stride 1+K words: conflict-free when 1+K is odd, as for the default K = 8), then
-// the block stores the tile with consecutive threads writing consecutive floats, so every store is coalesced. (One
+// the block stores the tile with consecutive threads writing consecutive values, so every store is coalesced. (One
 // thread per output value, the earlier layout, also stored coalesced but paid a 64-bit division per value and
 // recomputed the input's position 1+K times: 0.47 of 0.64 ms of KAN-basis time per step on an H200 at 256x256.)
-extern "C" __global__ void kan_features(const float* __restrict__ x, float* __restrict__ feat,
-                                        long long n, float t0, float inv_h, int K) {
+// X is the input's storage type, F the features' (storage.cu): bfloat16 features feed a bf16 product under autocast
+// without a cast of the (rows, in*(1+K)) matrix.
+template <typename X, typename F>
+__device__ __forceinline__ void kan_features_body(const X* __restrict__ x, F* __restrict__ feat, long long n, float t0, float inv_h, int K) {
     extern __shared__ float tile[];
     int width = K + 1;
     long long first = (long long)blockIdx.x * blockDim.x;
     int count = (int)min((long long)blockDim.x, n - first);
     if (threadIdx.x < count) {
-        float v = x[first + threadIdx.x];
+        float v = to_float(x[first + threadIdx.x]);
         float* row = tile + threadIdx.x * width;
         row[0] = v / (1.0f + expf(-v));
         float u = (v - t0) * inv_h;
         for (int j = 0; j < K; ++j) row[1 + j] = cardinal(u - (float)j - 2.0f);
     }
     __syncthreads();
-    float* dst = feat + first * width;
-    for (int e = threadIdx.x; e < count * width; e += blockDim.x) dst[e] = tile[e];
+    F* dst = feat + first * width;
+    for (int e = threadIdx.x; e < count * width; e += blockDim.x) dst[e] = from_float<F>(tile[e]);
+}
+extern "C" __global__ void kan_features(const float* __restrict__ x, float* __restrict__ feat, long long n, float t0, float inv_h, int K) {
+    kan_features_body(x, feat, n, t0, inv_h, K);
+}
+extern "C" __global__ void kan_features_to_bf16(const float* __restrict__ x, bf16_t* __restrict__ feat, long long n, float t0, float inv_h, int K) {
+    kan_features_body(x, feat, n, t0, inv_h, K);
+}
+extern "C" __global__ void kan_features_bf16(const bf16_t* __restrict__ x, bf16_t* __restrict__ feat, long long n, float t0, float inv_h, int K) {
+    kan_features_body(x, feat, n, t0, inv_h, K);
 }
 // dL/dx = dL/dSiLU * SiLU'(x) + sum_j dL/dB_j * B_j'(x). A block first copies its inputs' 1+K gradients into
-// shared memory with consecutive threads reading consecutive floats (coalesced), then each thread reduces its own
-// row of the tile (stride 1+K words: conflict-free when 1+K is odd, as for the default K = 8).
-extern "C" __global__ void kan_features_backward(const float* __restrict__ x, const float* __restrict__ gfeat,
-                                                 float* __restrict__ gx, long long n, float t0, float inv_h, int K) {
+// shared memory with consecutive threads reading consecutive values (coalesced), then each thread reduces its own
+// row of the tile (stride 1+K words: conflict-free when 1+K is odd, as for the default K = 8). X is the storage type
+// of x and of dL/dx, G that of the features' gradient.
+template <typename X, typename G>
+__device__ __forceinline__ void kan_features_backward_body(const X* __restrict__ x, const G* __restrict__ gfeat, X* __restrict__ gx,
+                                                           long long n, float t0, float inv_h, int K) {
     extern __shared__ float tile[];
     int width = K + 1;
     long long first = (long long)blockIdx.x * blockDim.x;
     int count = (int)min((long long)blockDim.x, n - first);
-    const float* src = gfeat + first * width;
-    for (int e = threadIdx.x; e < count * width; e += blockDim.x) tile[e] = src[e];
+    const G* src = gfeat + first * width;
+    for (int e = threadIdx.x; e < count * width; e += blockDim.x) tile[e] = to_float(src[e]);
     __syncthreads();
     if (threadIdx.x >= count) return;
     long long i = first + threadIdx.x;
     const float* g = tile + threadIdx.x * width;
-    float v = x[i];
+    float v = to_float(x[i]);
     float sig = 1.0f / (1.0f + expf(-v));
     float acc = g[0] * sig * (1.0f + v * (1.0f - sig));  // d SiLU / dx
     float u = (v - t0) * inv_h;
     for (int j = 0; j < K; ++j) acc += g[1 + j] * cardinal_slope(u - (float)j - 2.0f, inv_h);
-    gx[i] = acc;
+    gx[i] = from_float<X>(acc);
+}
+extern "C" __global__ void kan_features_backward(const float* __restrict__ x, const float* __restrict__ gfeat, float* __restrict__ gx,
+                                                 long long n, float t0, float inv_h, int K) {
+    kan_features_backward_body(x, gfeat, gx, n, t0, inv_h, K);
+}
+extern "C" __global__ void kan_features_backward_from_bf16(const float* __restrict__ x, const bf16_t* __restrict__ gfeat, float* __restrict__ gx,
+                                                           long long n, float t0, float inv_h, int K) {
+    kan_features_backward_body(x, gfeat, gx, n, t0, inv_h, K);
+}
+extern "C" __global__ void kan_features_backward_bf16(const bf16_t* __restrict__ x, const bf16_t* __restrict__ gfeat, bf16_t* __restrict__ gx,
+                                                      long long n, float t0, float inv_h, int K) {
+    kan_features_backward_body(x, gfeat, gx, n, t0, inv_h, K);
 }

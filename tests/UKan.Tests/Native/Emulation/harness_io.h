@@ -15,6 +15,18 @@ inline std::vector<float> load(const std::string& dir, const char* name, size_t 
     return v;
 }
 
+// Float values to the kernels' bfloat16 storage (storage.cu: round to nearest even) and back (exact).
+inline std::vector<bf16_t> to_bf16(const std::vector<float>& v) {
+    std::vector<bf16_t> r(v.size());
+    for (size_t i = 0; i < v.size(); i++) r[i] = from_float<bf16_t>(v[i]);
+    return r;
+}
+inline std::vector<float> from_bf16(const std::vector<bf16_t>& v) {
+    std::vector<float> r(v.size());
+    for (size_t i = 0; i < v.size(); i++) r[i] = to_float(v[i]);
+    return r;
+}
+
 inline void save(const std::string& dir, const char* name, const std::vector<float>& v) {
     FILE* f = fopen((dir + "/" + name).c_str(), "wb");
     if (!f || fwrite(v.data(), sizeof(float), v.size(), f) != v.size()) { fprintf(stderr, "cannot write %s\n", name); exit(1); }

@@ -1,7 +1,10 @@
 // Runs the KANLinear feature kernels, KANLinear's fused-weight kernels or ALL U-KAN's psi kernels (KERNEL_SOURCE: the
 // fused program's source) under cuda_emulation.h in the geometry of Native/KanFeatureKernels.cs, KanWeightKernels.cs
 // and PsiKernels.cs, on raw float32 files.
-// Usage: kan_harness features DIR N K T0 INV_H BLOCK      reads x (N), gfeat (N*(K+1)); writes feat, gx
+// Usage: kan_harness features DIR N K T0 INV_H BLOCK [STORAGE]  reads x (N), gfeat (N*(K+1)); writes feat, gx.
+//                                                        STORAGE: f32 (default); to_bf16 (float x, bf16 features and
+//                                                        feature gradient); bf16 (all bf16). bf16 values are rounded
+//                                                        from the files' floats and written back as floats.
 //        kan_harness weight DIR PAIRS K SCALER BLOCK         reads base (PAIRS), spline (PAIRS*K), scaler (PAIRS, if
 //                                                        SCALER is 1), gw (PAIRS*(K+1)); writes w, gbase, gspline, gscaler
 //        kan_harness psi DIR N K T0 INV_H EXACT GRID      reads u, g (N), c (K), wb, ws (1 each, files optional);
@@ -38,13 +41,27 @@ int main(int argc, char** argv) {
     int K = atoi(argv[4]), width = K + 1;
     float t0 = (float)atof(argv[5]), inv_h = (float)atof(argv[6]);
     if (mode == "features") {
+        std::string storage = argc == 9 ? argv[8] : "f32";
         unsigned block = (unsigned)atoi(argv[7]), grid = (unsigned)((n + block - 1) / block);
         auto x = load(dir, "x", n), gfeat = load(dir, "gfeat", n * width);
         std::vector<float> feat(n * width), gx(n);
         size_t shared = (size_t)block * width * sizeof(float);
-        launch_shared(dim3{grid, 1, 1}, dim3{block, 1, 1}, shared, kan_features, (const float*)x.data(), feat.data(), n, t0, inv_h, K);
-        launch_shared(dim3{grid, 1, 1}, dim3{block, 1, 1}, shared, kan_features_backward, (const float*)x.data(), (const float*)gfeat.data(),
-                      gx.data(), n, t0, inv_h, K);
+        dim3 g{grid, 1, 1}, b{block, 1, 1};
+        auto x16 = to_bf16(x), gfeat16 = to_bf16(gfeat);
+        std::vector<bf16_t> feat16(n * width), gx16(n);
+        if (storage == "f32") {
+            launch_shared(g, b, shared, kan_features, (const float*)x.data(), feat.data(), n, t0, inv_h, K);
+            launch_shared(g, b, shared, kan_features_backward, (const float*)x.data(), (const float*)gfeat.data(), gx.data(), n, t0, inv_h, K);
+        } else if (storage == "to_bf16") {
+            launch_shared(g, b, shared, kan_features_to_bf16, (const float*)x.data(), feat16.data(), n, t0, inv_h, K);
+            launch_shared(g, b, shared, kan_features_backward_from_bf16, (const float*)x.data(), (const bf16_t*)gfeat16.data(), gx.data(), n, t0, inv_h, K);
+            feat = from_bf16(feat16);
+        } else if (storage == "bf16") {
+            launch_shared(g, b, shared, kan_features_bf16, (const bf16_t*)x16.data(), feat16.data(), n, t0, inv_h, K);
+            launch_shared(g, b, shared, kan_features_backward_bf16, (const bf16_t*)x16.data(), (const bf16_t*)gfeat16.data(), gx16.data(), n, t0, inv_h, K);
+            feat = from_bf16(feat16);
+            gx = from_bf16(gx16);
+        } else { fprintf(stderr, "storage: f32, to_bf16 or bf16\n"); return 2; }
         save(dir, "feat", feat);
         save(dir, "gx", gx);
         return 0;
