@@ -34,7 +34,6 @@ public static class BatchNormRelu
     public const string EnvironmentVariable = "UKAN_FUSED_BN_RELU";
 
     static readonly ConditionalWeakTable<BatchNorm2d, object> excluded = [];
-    static readonly ConditionalWeakTable<BatchNorm2d, Tensor> workspaces = [];
     static readonly FusedSwitch Switch = new(EnvironmentVariable);
 
     /// <summary>Whether the fused node is switched on (<see cref="EnvironmentVariable"/> is not <c>off</c>).</summary>
@@ -92,9 +91,7 @@ public static class BatchNormRelu
         var momentum = bn.momentum ?? throw new ArgumentException("fused batch norm: a cumulative average (momentum null) is not supported");
         if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
             throw new ArgumentException("fused batch norm: an affine layer with running statistics");
-        var workspace = kernels.Workspace(x, workspaces.TryGetValue(bn, out var kept) ? kept : null);
-        if (workspace is not null && !ReferenceEquals(workspace, kept)) workspaces.AddOrUpdate(bn, workspace);
-        return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, bn, kernels, momentum, workspace!));
+        return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, bn, kernels, momentum));
     }
 
     /// <summary>The node: saves x, w, b and the batch's mean and invstd; backward recomputes the normalisation and ReLU's mask.</summary>
@@ -108,12 +105,10 @@ public static class BatchNormRelu
             var (x, weight, bias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
             var bn = (BatchNorm2d)vars[3];
             var kernels = (IBatchNormReluKernels)vars[4];
-            var workspace = vars[6] as Tensor;
             var (y, mean, invstd) = kernels.BatchNormReluForward(x, weight, bias, bn.running_mean!, bn.running_var!, bn.num_batches_tracked,
-                (double)vars[5], bn.eps, workspace);
+                (double)vars[5], bn.eps);
             ctx.save_for_backward([x, weight, bias, mean, invstd]);
             ctx.save_data("kernels", kernels);
-            ctx.save_data("workspace", workspace!);
             ctx.save_data("grads", (x.requires_grad, weight.requires_grad, bias.requires_grad));
             OutputTemplates.Forward(ctx);
             return y;
@@ -122,16 +117,15 @@ public static class BatchNormRelu
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
         {
             using var incoming = HandedBackGradients.Backward(g);
-            if (g is null || g.IsInvalid) return [null!, null!, null!, null!, null!, null!, null!];
+            if (g is null || g.IsInvalid) return [null!, null!, null!, null!, null!, null!];
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var saved = ctx.get_saved_variables();
             var (x, w, b, mean, invstd) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
             var kernels = (IBatchNormReluKernels)ctx.get_data("kernels");
             var (needX, needW, needB) = ((bool, bool, bool))ctx.get_data("grads");
-            var (dx, dw, db) = kernels.BatchNormReluBackward(x, TensorLayout.WithStrides(g, x.stride()), mean, invstd, w, b,
-                ctx.get_data("workspace") as Tensor);
-            return HandedBackGradients.KeepAll([needX ? dx : null!, needW ? dw! : null!, needB ? db! : null!, null!, null!, null!, null!]);
+            var (dx, dw, db) = kernels.BatchNormReluBackward(x, TensorLayout.WithStrides(g, x.stride()), mean, invstd, w, b);
+            return HandedBackGradients.KeepAll([needX ? dx : null!, needW ? dw! : null!, needB ? db! : null!, null!, null!, null!]);
         }
     }
 
@@ -145,10 +139,8 @@ public static class BatchNormRelu
 
         static readonly long[] Reduced = [0, 2, 3];
 
-        public Tensor? Workspace(Tensor x, Tensor? kept) => null;
-
         public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-            Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? workspace = null)
+            Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps)
         {
             using var scope = NewDisposeScope();
             long n = x.numel() / x.shape[1];
@@ -165,7 +157,7 @@ public static class BatchNormRelu
         }
 
         public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
-            Tensor? weight, Tensor? bias, Tensor? workspace = null)
+            Tensor? weight, Tensor? bias)
         {
             using var scope = NewDisposeScope();
             long n = x.numel() / x.shape[1];

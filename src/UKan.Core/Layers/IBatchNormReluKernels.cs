@@ -15,26 +15,13 @@ public interface IBatchNormReluKernels
     /// running variance towards the unbiased variance) and adds 1 to <paramref name="batchesTracked"/> if given.
     /// Returns y (x's strides), mean and invstd (C each).
     /// </summary>
-    /// <remarks>
-    /// <paramref name="workspace"/>: what <see cref="Workspace"/> gave for this layer (kept between calls), or null
-    /// (the implementation makes its own for this call).
-    /// </remarks>
     (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? workspace = null);
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps);
 
     /// <summary>
     /// The gradients from dL/dy = <paramref name="grad"/> (x's strides): dL/dx, dL/dw and dL/db (null when
     /// <paramref name="weight"/> or <paramref name="bias"/> is), ReLU's mask recomputed from x.
     /// </summary>
     (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
-        Tensor? weight, Tensor? bias, Tensor? workspace = null);
-
-    /// <summary>
-    /// The scratch one layer keeps between calls for inputs like <paramref name="x"/>: <paramref name="kept"/> when it
-    /// fits, else a new one (outside any dispose scope); null when the implementation needs none. The CUDA kernels'
-    /// is a counter per column of blocks, zero between launches, so that the last block of a column merges the
-    /// partial sums without a launch of its own; one per layer, since layers of different models may run on different
-    /// streams at once.
-    /// </summary>
-    Tensor? Workspace(Tensor x, Tensor? kept);
+        Tensor? weight, Tensor? bias);
 }

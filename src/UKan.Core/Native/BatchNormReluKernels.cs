@@ -5,37 +5,43 @@ using static UKan.Native.CudaKernelModule;
 namespace UKan.Native;
 
 /// <summary>
-/// Training-mode batch norm followed by ReLU over channels-last activations (Native/Kernels/batch_norm_relu.cu): two
-/// launches forward (per-block statistics, merged by the last block of each column of blocks together with the
-/// running-statistics update; the normalisation with ReLU) and two backward (per-block sums of the masked gradient,
-/// merged by the last block into dL/dw and dL/db; dL/dx). The math is that of <see cref="BatchNormRelu.Torch"/>;
-/// <c>ukan selftest --device cuda</c> compares the two.
+/// Training-mode batch norm followed by ReLU over channels-last activations (Native/Kernels/batch_norm_relu.cu): three
+/// launches forward (per-block statistics, their merge with the running-statistics update, the normalisation with
+/// ReLU) and three backward (per-block sums of the masked gradient, their merge into dL/dw and dL/db, dL/dx). The math
+/// is that of <see cref="BatchNormRelu.Torch"/>; <c>ukan selftest --device cuda</c> compares the two.
 /// </summary>
 /// <remarks>
 /// Against cuDNN's batch norm and ATen's ReLU it reads and writes the activations fewer times (forward: x twice, y
 /// once, instead of x twice and the normalised map written, read and written again; backward: x and dy twice, dx once,
-/// instead of ReLU's mask pass and the batch norm's two), and needs no tensor between the two operations. The merges
-/// ran as launches of their own until the last block took them over (3 to 9 µs each, 56 per U-KAN step).
+/// instead of ReLU's mask pass and the batch norm's two), and needs no tensor between the two operations.
 /// </remarks>
 public sealed class BatchNormReluKernels : IBatchNormReluKernels
 {
-    /// <summary>The kernels of this family in the CUDA source, each with a bfloat16 entry (name_bf16).</summary>
+    /// <summary>The kernels of this family in the CUDA source: the four passes over the activations also have a bfloat16 entry (name_bf16).</summary>
     public static readonly string[] Functions =
-        ["bn_relu_stats", "bn_relu_apply", "bn_relu_backward_sums", "bn_relu_backward_input",
+        ["bn_relu_stats", "bn_relu_stats_finalize", "bn_relu_apply", "bn_relu_backward_sums", "bn_relu_backward_finalize", "bn_relu_backward_input",
          "bn_relu_stats_bf16", "bn_relu_apply_bf16", "bn_relu_backward_sums_bf16", "bn_relu_backward_input_bf16"];
 
     /// <summary>The thread block of the row-striding kernels: 32 channels by 8 rows.</summary>
     static readonly (int X, int Y) TileBlock = (32, 8);
 
-    /// <summary>The four kernels for one storage type.</summary>
+    /// <summary>
+    /// Threads per block of the two merge kernels (a block per channel) for <paramref name="partials"/> partials per
+    /// channel: one per partial, in whole warps, at most 256 (each thread then merges up to four of the 1,024).
+    /// </summary>
+    internal static int MergeThreads(long partials) => (int)Math.Clamp((partials + 31) / 32 * 32, 32, 256);
+
+    /// <summary>The four passes over the activations for one storage type.</summary>
     readonly record struct Passes(IntPtr Stats, IntPtr Apply, IntPtr BackwardSums, IntPtr BackwardInput);
 
     readonly CudaKernelModule module;
+    readonly IntPtr statsFinalize, backwardFinalize;
     readonly Passes float32Passes, bfloat16Passes;
 
     public BatchNormReluKernels(CudaKernelModule module)
     {
         this.module = module;
+        (statsFinalize, backwardFinalize) = (module.Function("bn_relu_stats_finalize"), module.Function("bn_relu_backward_finalize"));
         Passes Load(string suffix) => new(module.Function("bn_relu_stats" + suffix), module.Function("bn_relu_apply" + suffix),
             module.Function("bn_relu_backward_sums" + suffix), module.Function("bn_relu_backward_input" + suffix));
         (float32Passes, bfloat16Passes) = (Load(""), Load("_bf16"));
@@ -45,7 +51,7 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
     Passes For(Tensor x) => x.dtype == ScalarType.BFloat16 ? bfloat16Passes : float32Passes;
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? workspace = null)
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps)
     {
         if (batchesTracked is not null && (batchesTracked.dtype != ScalarType.Int64 || batchesTracked.numel() != 1))
             throw new ArgumentException("batch norm + ReLU kernels: num_batches_tracked must be one int64");
@@ -56,15 +62,15 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         var mean = empty(c, dtype: float32, device: x.device);
         var invstd = empty(c, dtype: float32, device: x.device);
         var partial = empty(3 * grid.Y * c, dtype: float32, device: x.device);
-        var counters = Workspace(x, workspace);
-        module.LaunchOn(passes.Stats, grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial), Pointer(counters), (float)eps, (float)momentum,
+        module.LaunchOn(passes.Stats, grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial));
+        module.LaunchOn(statsFinalize, ((uint)c, 1), (MergeThreads(grid.Y), 1), 0, Pointer(partial), (int)grid.Y, (int)c, (float)eps, (float)momentum,
             Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)), TensorPointer.OfInt64(batchesTracked));
         module.LaunchOn(passes.Apply, grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));
         return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());
     }
 
     public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
-        Tensor? weight, Tensor? bias, Tensor? workspace = null)
+        Tensor? weight, Tensor? bias)
     {
         if (!grad.stride().SequenceEqual(x.stride())) throw new ArgumentException("batch norm + ReLU backward: the gradient must have the input's strides");
         if (grad.dtype != x.dtype) throw new ArgumentException($"batch norm + ReLU backward: a {grad.dtype} gradient for a {x.dtype} input");
@@ -76,27 +82,14 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         var gradB = bias is null ? null : empty(c, dtype: float32, device: x.device);
         var partial = empty(2 * grid.Y * c, dtype: float32, device: x.device);
         var k = empty(2 * c, dtype: float32, device: x.device);
-        var counters = Workspace(x, workspace);
         module.LaunchOn(passes.BackwardSums, grid, TileBlock, 0, Pointer(x), Pointer(grad), rows, (int)c, Pointer(mean), Pointer(invStd),
-            Pointer(weight), Pointer(bias), Pointer(partial), Pointer(counters), Pointer(gradW), Pointer(gradB), Pointer(k));
+            Pointer(weight), Pointer(bias), Pointer(partial));
+        module.LaunchOn(backwardFinalize, ((uint)c, 1), (MergeThreads(grid.Y), 1), 0, Pointer(partial), (int)grid.Y, (int)c, rows, Pointer(invStd),
+            Pointer(gradW), Pointer(gradB), Pointer(k));
         module.LaunchOn(passes.BackwardInput, grid, TileBlock, 0, Pointer(x), Pointer(grad), Pointer(dx), rows, (int)c, Pointer(mean), Pointer(invStd),
             Pointer(weight), Pointer(bias), Pointer(k));
         return (dx.MoveToOuterDisposeScope(), gradW?.MoveToOuterDisposeScope(), gradB?.MoveToOuterDisposeScope());
     }
-
-    /// <summary>
-    /// <paramref name="kept"/> when it holds a zero counter for every column of blocks of x's grid on x's device,
-    /// else new zeroed int32 counters (outside any dispose scope: the layer keeps them). The kernels leave them zero.
-    /// </summary>
-    public Tensor Workspace(Tensor x, Tensor? kept)
-    {
-        var (_, _, grid) = Geometry(x);
-        if (kept is not null && !kept.IsInvalid && kept.dtype == ScalarType.Int32 && kept.device_type == x.device_type
-            && kept.device_index == x.device_index && kept.numel() >= grid.X) return kept;
-        return zeros(grid.X, dtype: int32, device: x.device).DetachFromDisposeScope();
-    }
-
-    Tensor? IBatchNormReluKernels.Workspace(Tensor x, Tensor? kept) => Workspace(x, kept);
 
     /// <summary>
     /// Rows (N·H·W), channels, and the grid of the row-striding kernels: a block column per 32 channels and as many

@@ -71,14 +71,12 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         psi.PsiBackward(u, grad, coef, baseScale, splineScale, knots, exact, inputGrad);
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? workspace = null) =>
-        batchNormRelu.BatchNormReluForward(x, weight, bias, runningMean, runningVar, batchesTracked, momentum, eps, workspace);
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps) =>
+        batchNormRelu.BatchNormReluForward(x, weight, bias, runningMean, runningVar, batchesTracked, momentum, eps);
 
     public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
-        Tensor? weight, Tensor? bias, Tensor? workspace = null) =>
-        batchNormRelu.BatchNormReluBackward(x, grad, mean, invStd, weight, bias, workspace);
-
-    public Tensor? Workspace(Tensor x, Tensor? kept) => batchNormRelu.Workspace(x, kept);
+        Tensor? weight, Tensor? bias) =>
+        batchNormRelu.BatchNormReluBackward(x, grad, mean, invStd, weight, bias);
 
     public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) => kanWeight.KanWeightForward(baseWeight, splineWeight, scaler);
 

@@ -2,12 +2,8 @@
 // channels-last activations: x is a row-major (rows, C) matrix with rows = N*H*W (an NHWC map, or the tokens of a KAN
 // stage). Every kernel runs on blocks of 32 x 8 threads: threadIdx.x picks a channel of the block's tile of 32, so a
 // warp reads 32 consecutive floats of one row, and the 8 threadIdx.y lanes with gridDim.y blocks stride over the rows.
-// Per channel, the reductions go thread -> block (shared memory, fixed order) -> one partial per block -> the last
-// block of the column to finish merges all partials in double, in a fixed order: the same input gives the same bits on
-// every run. (Which block is last varies, but the merge reads every partial in the same order whichever block runs it.)
-// The last block is found with a counter per column of blocks (counters[blockIdx.x]: zero before the launch, set back
-// to zero by the last block, so the next launch, or the next replay of a CUDA graph, finds it zero again); this saves
-// the separate merge launch per pass (two per layer and step) that the kernels had before. The passes over the activations
+// Per channel, the reductions go thread -> block (shared memory, fixed order) -> one partial per block -> a warp per
+// channel in double (fixed order): the same input gives the same bits on every run. The passes over the activations
 // are templates over their storage type (storage.cu): float, and bfloat16 (entries named _bf16) for bf16 autocast,
 // where the convolutions hand over bf16 maps; the statistics and sums are float/double either way.
 
@@ -27,69 +23,11 @@ __device__ __forceinline__ void chan_merge(T& na, T& ma, T& qa, T nb, T mb, T qb
     na = n;
 }
 
-// Whether this block is the last of its column (blockIdx.x) to finish: every thread that wrote a partial fenced its
-// writes before the block's first thread takes a ticket; the last block resets the counter for the next launch.
-__device__ __forceinline__ bool last_block_of_column(int* __restrict__ counters) {
-    __shared__ int last;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0 && threadIdx.y == 0) {
-        last = atomicAdd(&counters[blockIdx.x], 1) == (int)gridDim.y - 1;
-        if (last) counters[blockIdx.x] = 0;
-    }
-    __syncthreads();
-    return last != 0;
-}
-
-// The merge of the forward's partials, run by the last block of a column (32 x 8 threads) for its 32 channels: each
-// partial (n, mean, M2) becomes the sums n, n*d and M2 + n*d^2 of its values' offsets from K, the first partial's
-// mean (close to the channel's mean, so nothing cancels), with d = mean - K; the sums need only additions, in double,
-// thread y taking partials y, y + 8, ..., then the 8 threads of a channel in order. Writes the batch mean and 1/sqrt(var
-// + eps) (biased variance, as batch norm normalises with), moves the running statistics by the momentum, the running
-// variance towards the unbiased estimate (x n/(n-1)) as torch.nn.BatchNorm2d does, and counts the batch in
-// num_batches_tracked (the first channel's thread). Null buffers are skipped. Reads through volatile pointers: the
-// partials were written by other blocks (made visible by their fences), and must not come from a stale cache line.
-__device__ __forceinline__ void bn_relu_stats_merge(const float* partial, int G, int C, float eps, float momentum,
-                                                    float* __restrict__ mean_out, float* __restrict__ invstd_out,
-                                                    float* __restrict__ running_mean, float* __restrict__ running_var,
-                                                    long long* __restrict__ batches_tracked) {
-    __shared__ double t0[8][32], t1[8][32], t2[8][32];
-    const volatile float* p = partial;
-    int c = blockIdx.x * 32 + threadIdx.x;
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, k = 0.0;
-    if (c < C) {
-        k = p[C + c];
-        for (int g = threadIdx.y; g < G; g += 8) {
-            double n = p[(3LL * g) * C + c], d = (double)p[(3LL * g + 1) * C + c] - k;
-            s0 += n;
-            s1 += n * d;
-            s2 += (double)p[(3LL * g + 2) * C + c] + n * d * d;
-        }
-    }
-    t0[threadIdx.y][threadIdx.x] = s0;
-    t1[threadIdx.y][threadIdx.x] = s1;
-    t2[threadIdx.y][threadIdx.x] = s2;
-    __syncthreads();
-    if (threadIdx.y != 0 || c >= C) return;
-    for (int i = 1; i < 8; i++) { s0 += t0[i][threadIdx.x]; s1 += t1[i][threadIdx.x]; s2 += t2[i][threadIdx.x]; }
-    double mean = k + s1 / s0, m2 = fmax(s2 - s1 * (s1 / s0), 0.0), var = m2 / s0;
-    mean_out[c] = (float)mean;
-    invstd_out[c] = (float)(1.0 / sqrt(var + (double)eps));
-    if (running_mean) running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
-    if (running_var) running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * (m2 / (s0 - 1.0)));
-    if (batches_tracked && c == 0) batches_tracked[0] += 1;
-}
-
 // Pass 1 of the forward: per block and channel, (count, mean, M2) of its rows, written to partial[(3*blockIdx.y +
 // {0,1,2}) * C + c]. Each thread sums x - k and (x - k)^2 with k its own first value (two FMAs per element, and the
-// shift keeps the sums far from cancelling), then the 8 lanes merge in order; the column's last block merges all
-// partials (bn_relu_stats_merge).
+// shift keeps the sums far from cancelling), then the 8 lanes merge in order.
 template <typename T>
-__device__ __forceinline__ void bn_relu_stats_body(const T* __restrict__ x, long long rows, int C, float* __restrict__ partial,
-                                                   int* __restrict__ counters, float eps, float momentum,
-                                                   float* __restrict__ mean_out, float* __restrict__ invstd_out,
-                                                   float* __restrict__ running_mean, float* __restrict__ running_var,
-                                                   long long* __restrict__ batches_tracked) {
+__device__ __forceinline__ void bn_relu_stats_body(const T* __restrict__ x, long long rows, int C, float* __restrict__ partial) {
     __shared__ float sn[8][32], sm[8][32], sq[8][32];
     int c = blockIdx.x * 32 + threadIdx.x;
     float n = 0.0f, mean = 0.0f, m2 = 0.0f;
@@ -128,20 +66,50 @@ __device__ __forceinline__ void bn_relu_stats_body(const T* __restrict__ x, long
         partial[(3LL * blockIdx.y + 1) * C + c] = mean;
         partial[(3LL * blockIdx.y + 2) * C + c] = m2;
     }
-    if (!last_block_of_column(counters)) return;
-    bn_relu_stats_merge(partial, (int)gridDim.y, C, eps, momentum, mean_out, invstd_out, running_mean, running_var, batches_tracked);
 }
-#define BN_RELU_STATS_ARGS long long rows, int C, float* __restrict__ partial, int* __restrict__ counters, float eps, float momentum, \
-    float* __restrict__ mean_out, float* __restrict__ invstd_out, float* __restrict__ running_mean, float* __restrict__ running_var, \
-    long long* __restrict__ batches_tracked
-extern "C" __global__ void bn_relu_stats(const float* __restrict__ x, BN_RELU_STATS_ARGS) {
-    bn_relu_stats_body(x, rows, C, partial, counters, eps, momentum, mean_out, invstd_out, running_mean, running_var, batches_tracked);
+extern "C" __global__ void bn_relu_stats(const float* __restrict__ x, long long rows, int C, float* __restrict__ partial) {
+    bn_relu_stats_body(x, rows, C, partial);
 }
-extern "C" __global__ void bn_relu_stats_bf16(const bf16_t* __restrict__ x, BN_RELU_STATS_ARGS) {
-    bn_relu_stats_body(x, rows, C, partial, counters, eps, momentum, mean_out, invstd_out, running_mean, running_var, batches_tracked);
+extern "C" __global__ void bn_relu_stats_bf16(const bf16_t* __restrict__ x, long long rows, int C, float* __restrict__ partial) {
+    bn_relu_stats_body(x, rows, C, partial);
 }
 
-// Pass 2 of the forward: y = ReLU(bn_pre(x)); NaN passes through as torch's ReLU lets it. w, b may be null (1, 0).
+// Pass 2 of the forward, a block per channel (blockDim.x a multiple of 32, at most 1024): its threads merge the G
+// partials in double and in a fixed order (each thread a strided share, then the lanes of each warp by shuffles,
+// then the warps' results in turn), write the batch mean and 1/sqrt(var + eps) (biased variance, as batch norm
+// normalises with), and move the running statistics by the momentum, the running variance towards the unbiased
+// estimate (x n/(n-1)) as torch.nn.BatchNorm2d does; the first thread also counts the batch in num_batches_tracked
+// (one launch fewer than a separate add). Null buffers are skipped. A block rather than one warp per channel: with
+// G = 1,024 partials a warp's 32 dependent merges per lane took ~35 us per launch on an H200.
+extern "C" __global__ void bn_relu_stats_finalize(const float* __restrict__ partial, int G, int C, float eps, float momentum,
+                                                  float* __restrict__ mean_out, float* __restrict__ invstd_out,
+                                                  float* __restrict__ running_mean, float* __restrict__ running_var,
+                                                  long long* __restrict__ batches_tracked) {
+    __shared__ double wn[32], wm[32], wq[32];
+    int c = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (c >= C) return;
+    if (batches_tracked && c == 0 && threadIdx.x == 0) batches_tracked[0] += 1;
+    double n = 0.0, mean = 0.0, m2 = 0.0;
+    for (int g = threadIdx.x; g < G; g += blockDim.x)
+        chan_merge<double>(n, mean, m2, partial[(3LL * g) * C + c], partial[(3LL * g + 1) * C + c], partial[(3LL * g + 2) * C + c]);
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        double nb = __shfl_down_sync(0xffffffffu, n, offset);
+        double mb = __shfl_down_sync(0xffffffffu, mean, offset);
+        double qb = __shfl_down_sync(0xffffffffu, m2, offset);
+        chan_merge<double>(n, mean, m2, nb, mb, qb);
+    }
+    if (lane == 0) { wn[warp] = n; wm[warp] = mean; wq[warp] = m2; }
+    __syncthreads();
+    if (threadIdx.x != 0) return;
+    for (int i = 1; i < (int)(blockDim.x >> 5); i++) chan_merge<double>(n, mean, m2, wn[i], wm[i], wq[i]);
+    double var = m2 / n;
+    mean_out[c] = (float)mean;
+    invstd_out[c] = (float)(1.0 / sqrt(var + (double)eps));
+    if (running_mean) running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
+    if (running_var) running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * (m2 / (n - 1.0)));
+}
+
+// Pass 3 of the forward: y = ReLU(bn_pre(x)); NaN passes through as torch's ReLU lets it. w, b may be null (1, 0).
 template <typename T>
 __device__ __forceinline__ void bn_relu_apply_body(const T* __restrict__ x, T* __restrict__ y, long long rows, int C,
                                                    const float* __restrict__ mean, const float* __restrict__ invstd,
@@ -166,43 +134,13 @@ extern "C" __global__ void bn_relu_apply_bf16(const bf16_t* __restrict__ x, bf16
     bn_relu_apply_body(x, y, rows, C, mean, invstd, w, b);
 }
 
-// The merge of the backward's partials, run by the last block of a column as the forward's: in double and a fixed
-// order (thread y takes partials y, y + 8, ..., then the 8 threads of a channel in order), dL/db = sum g, dL/dw = invstd
-// * sum g (x - mean) (null outputs are skipped), and for pass 2 the two means k[c] = sum g / n and k[C + c] = invstd *
-// sum g (x - mean) / n.
-__device__ __forceinline__ void bn_relu_backward_merge(const float* partial, int G, int C, long long rows,
-                                                       const float* __restrict__ invstd, float* __restrict__ grad_w,
-                                                       float* __restrict__ grad_b, float* __restrict__ k) {
-    __shared__ double t1[8][32], t2[8][32];
-    const volatile float* p = partial;
-    int c = blockIdx.x * 32 + threadIdx.x;
-    double sg = 0.0, sgx = 0.0;
-    if (c < C)
-        for (int g = threadIdx.y; g < G; g += 8) {
-            sg += p[(2LL * g) * C + c];
-            sgx += p[(2LL * g + 1) * C + c];
-        }
-    t1[threadIdx.y][threadIdx.x] = sg;
-    t2[threadIdx.y][threadIdx.x] = sgx;
-    __syncthreads();
-    if (threadIdx.y != 0 || c >= C) return;
-    for (int i = 1; i < 8; i++) { sg += t1[i][threadIdx.x]; sgx += t2[i][threadIdx.x]; }
-    double gw = sgx * (double)invstd[c];
-    if (grad_b) grad_b[c] = (float)sg;
-    if (grad_w) grad_w[c] = (float)gw;
-    k[c] = (float)(sg / (double)rows);
-    k[C + c] = (float)(gw / (double)rows);
-}
-
 // Pass 1 of the backward: with g = dy where the pre-activation is positive (ReLU's gradient) and 0 elsewhere, per
-// block and channel the sums of g and of g * (x - mean), at partial[(2*blockIdx.y + {0,1}) * C + c]; the column's
-// last block merges them (bn_relu_backward_merge).
+// block and channel the sums of g and of g * (x - mean), at partial[(2*blockIdx.y + {0,1}) * C + c].
 template <typename T>
 __device__ __forceinline__ void bn_relu_backward_sums_body(const T* __restrict__ x, const T* __restrict__ dy, long long rows, int C,
                                                            const float* __restrict__ mean, const float* __restrict__ invstd,
                                                            const float* __restrict__ w, const float* __restrict__ b,
-                                                           float* __restrict__ partial, int* __restrict__ counters,
-                                                           float* __restrict__ grad_w, float* __restrict__ grad_b, float* __restrict__ k) {
+                                                           float* __restrict__ partial) {
     __shared__ float s1[8][32], s2[8][32];
     int c = blockIdx.x * 32 + threadIdx.x;
     float sg = 0.0f, sgx = 0.0f;
@@ -238,20 +176,50 @@ __device__ __forceinline__ void bn_relu_backward_sums_body(const T* __restrict__
         partial[(2LL * blockIdx.y) * C + c] = sg;
         partial[(2LL * blockIdx.y + 1) * C + c] = sgx;
     }
-    if (!last_block_of_column(counters)) return;
-    bn_relu_backward_merge(partial, (int)gridDim.y, C, rows, invstd, grad_w, grad_b, k);
 }
-#define BN_RELU_SUMS_ARGS long long rows, int C, const float* __restrict__ mean, const float* __restrict__ invstd, \
-    const float* __restrict__ w, const float* __restrict__ b, float* __restrict__ partial, int* __restrict__ counters, \
-    float* __restrict__ grad_w, float* __restrict__ grad_b, float* __restrict__ k
-extern "C" __global__ void bn_relu_backward_sums(const float* __restrict__ x, const float* __restrict__ dy, BN_RELU_SUMS_ARGS) {
-    bn_relu_backward_sums_body(x, dy, rows, C, mean, invstd, w, b, partial, counters, grad_w, grad_b, k);
+extern "C" __global__ void bn_relu_backward_sums(const float* __restrict__ x, const float* __restrict__ dy, long long rows, int C,
+                                                 const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                 const float* __restrict__ w, const float* __restrict__ b,
+                                                 float* __restrict__ partial) {
+    bn_relu_backward_sums_body(x, dy, rows, C, mean, invstd, w, b, partial);
 }
-extern "C" __global__ void bn_relu_backward_sums_bf16(const bf16_t* __restrict__ x, const bf16_t* __restrict__ dy, BN_RELU_SUMS_ARGS) {
-    bn_relu_backward_sums_body(x, dy, rows, C, mean, invstd, w, b, partial, counters, grad_w, grad_b, k);
+extern "C" __global__ void bn_relu_backward_sums_bf16(const bf16_t* __restrict__ x, const bf16_t* __restrict__ dy, long long rows, int C,
+                                                      const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                      const float* __restrict__ w, const float* __restrict__ b,
+                                                      float* __restrict__ partial) {
+    bn_relu_backward_sums_body(x, dy, rows, C, mean, invstd, w, b, partial);
 }
 
-// Pass 2 of the backward: dL/dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), xhat = (x - mean) * invstd.
+// Pass 2 of the backward, a block per channel as in pass 2 of the forward: dL/db = sum g, dL/dw = invstd * sum g
+// (x - mean) (null outputs are skipped), and for pass 3 the two means k[c] = sum g / n and k[C + c] = invstd * sum
+// g (x - mean) / n.
+extern "C" __global__ void bn_relu_backward_finalize(const float* __restrict__ partial, int G, int C, long long rows,
+                                                     const float* __restrict__ invstd, float* __restrict__ grad_w,
+                                                     float* __restrict__ grad_b, float* __restrict__ k) {
+    __shared__ double w1[32], w2[32];
+    int c = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (c >= C) return;
+    double sg = 0.0, sgx = 0.0;
+    for (int g = threadIdx.x; g < G; g += blockDim.x) {
+        sg += partial[(2LL * g) * C + c];
+        sgx += partial[(2LL * g + 1) * C + c];
+    }
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        sg += __shfl_down_sync(0xffffffffu, sg, offset);
+        sgx += __shfl_down_sync(0xffffffffu, sgx, offset);
+    }
+    if (lane == 0) { w1[warp] = sg; w2[warp] = sgx; }
+    __syncthreads();
+    if (threadIdx.x != 0) return;
+    for (int i = 1; i < (int)(blockDim.x >> 5); i++) { sg += w1[i]; sgx += w2[i]; }
+    double is = invstd[c], gw = sgx * is;
+    if (grad_b) grad_b[c] = (float)sg;
+    if (grad_w) grad_w[c] = (float)gw;
+    k[c] = (float)(sg / (double)rows);
+    k[C + c] = (float)(gw / (double)rows);
+}
+
+// Pass 3 of the backward: dL/dx = w * invstd * (g - mean(g) - xhat * mean(g * xhat)), xhat = (x - mean) * invstd.
 template <typename T>
 __device__ __forceinline__ void bn_relu_backward_input_body(const T* __restrict__ x, const T* __restrict__ dy, T* __restrict__ dx,
                                                             long long rows, int C, const float* __restrict__ mean,

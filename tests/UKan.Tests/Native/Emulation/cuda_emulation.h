@@ -56,16 +56,6 @@ inline float atomicAdd(float* address, float value) {
     return old;
 }
 
-inline int atomicAdd(int* address, int value) {
-    std::lock_guard<std::mutex> hold(emulated_atomics);
-    int old = *address;
-    *address = old + value;
-    return old;
-}
-
-// Blocks run one after another here, so every write is visible to the blocks that follow.
-inline void __threadfence() {}
-
 template <typename T>
 T __shfl_down_sync(unsigned, T value, int offset) {
     unsigned t = threadIdx.y * blockDim.x + threadIdx.x, lane = t & 31;
