@@ -101,6 +101,7 @@ public static class ModelBench
             + (fused && UKan.Layers.BatchNormRelu.SwitchedOn ? "+bn-relu" : "")
             + (fused && UKan.Layers.UpsampleRelu.SwitchedOn ? "+upsample-relu" : "")
             + (fused && UKan.Layers.MaxPoolRelu.SwitchedOn ? "+maxpool-relu" : "")
+            + (fused && UKan.Layers.FusedLayerNorm.SwitchedOn ? "+layer-norm" : "")
             + (fused && UKan.Training.FlatAdam.FusedSwitchedOn ? "+adam" : "")
             + (fused && UKan.Losses.FusedBceDice.SwitchedOn ? "+loss" : "")
             + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "")

@@ -76,6 +76,10 @@ public static class DeviceParity
             foreach (bool channelsLast in new[] { false, true })
                 checks.AddRange(Guarded($"relu(2 × 2 max-pool), channels-last {channelsLast}", () => MaxPoolFusedVersusTorch(channelsLast, device)));
 
+        // 1i. The tokens' LayerNorm: fused kernels vs the module (float32) and vs the torch formulation (bf16 tokens).
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("LayerNorm", () => LayerNormFusedVersusModule(device)));
+
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
@@ -118,6 +122,7 @@ public static class DeviceParity
             checks.Add(TrainingFusedVersusNot("fused batch norm + ReLU vs the two modules", BatchNormRelu.With, device));
             checks.Add(TrainingFusedVersusNot("fused relu(×2 upsampling) vs PyTorch's operations", UpsampleRelu.With, device));
             checks.Add(TrainingFusedVersusNot("fused relu(2 × 2 max-pool) vs PyTorch's operations", MaxPoolRelu.With, device));
+            checks.Add(TrainingFusedVersusNot("fused LayerNorm vs the module", FusedLayerNorm.With, device));
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
         }
@@ -496,6 +501,48 @@ public static class DeviceParity
         yield return Compare($"{bnTag}: dw, db", cat([gf[1], gf[2]]), cat([gt[1], gt[2]]), 1e-5);
         yield return Compare($"{bnTag}: running mean and variance", cat([fusedBn.running_mean!, fusedBn.running_var!]),
             cat([torchBn.running_mean!, torchBn.running_var!]), 1e-5);
+    }
+
+    /// <summary>
+    /// The fused LayerNorm node against nn.LayerNorm (output, gradients of x, w and b) on float32 tokens of U-KAN's widths
+    /// (160 over 2,048 rows, 512 over 512) and an odd one (37), and on bf16 tokens against the torch formulation (float
+    /// arithmetic on the same values; dL/dx rounded once to bf16: half a bf16 step, relative 2⁻⁸ at most).
+    /// </summary>
+    static IEnumerable<ParityCheck> LayerNormFusedVersusModule(Device device)
+    {
+        var kernels = FusedKernels(device);
+        foreach (var (rows, c) in new[] { (2048, 160), (512, 512), (333, 37) })
+        {
+            var norm = nn.LayerNorm(c);
+            using (no_grad())
+            {
+                norm.weight!.copy_(linspace(0.5, 1.5, c));
+                norm.bias!.copy_(linspace(-0.3, 0.4, c));
+            }
+            norm.to(device);
+            var x0 = (randn(rows, c) * 1.5 + 0.3).to(device);
+            var gy = randn(rows, c).to(device);
+            (Tensor Y, Tensor[] Grads) Run(Tensor input, Func<Tensor, Tensor> f)
+            {
+                var x = input.detach().requires_grad_(true);
+                var y = f(x);
+                return (y, torch.autograd.grad([y], [x, norm.weight!, norm.bias!], [gy]).ToArray());
+            }
+            var tag = $"LayerNorm ({rows}x{c})";
+            var (yf, gf) = Run(x0, x => FusedLayerNorm.Apply(norm, x, kernels));
+            var (ym, gm) = Run(x0, x => norm.call(x));
+            yield return Compare($"{tag} fused vs module: output", yf, ym, 1e-5);
+            yield return Compare($"{tag} fused vs module: dx", gf[0], gm[0], 1e-5);
+            yield return Compare($"{tag} fused vs module: dw, db", cat([gf[1], gf[2]]), cat([gm[1], gm[2]]), 1e-5);
+            var x16 = x0.to(bfloat16);
+            var (yb, gb) = Run(x16, x => FusedLayerNorm.Apply(norm, x, kernels));
+            var (yt, gt) = Run(x16, x => FusedLayerNorm.Apply(norm, x, FusedLayerNorm.Torch.Instance));
+            yield return new ParityCheck($"{tag}, bf16 tokens: float32 out, bf16 dx ({yb.dtype}, {gb[0].dtype})", 0,
+                yb.dtype == ScalarType.Float32 && gb[0].dtype == ScalarType.BFloat16 ? 0 : double.NaN, 0);
+            yield return Compare($"{tag}, bf16 tokens, fused vs torch formulation: output", yb, yt, 1e-5);
+            yield return Compare($"{tag}, bf16 tokens, fused vs torch formulation: dx", gb[0], gt[0], 1.0 / 256);
+            yield return Compare($"{tag}, bf16 tokens, fused vs torch formulation: dw, db", cat([gb[1], gb[2]]), cat([gt[1], gt[2]]), 1e-5);
+        }
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ public static class TokenStages
     {
         var (tokens, h, w) = embed.Embed(map);
         foreach (var block in blocks) tokens = block.call(tokens, h, w);
-        return TokenMaps.ToMap(norm.call(tokens), h, w);
+        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w);
     }
 
     /// <summary>The map's pixels as tokens → blocks → LayerNorm → map of the same size.</summary>
@@ -25,6 +25,6 @@ public static class TokenStages
         long h = map.shape[2], w = map.shape[3];
         var tokens = TokenMaps.ToTokens(map);
         foreach (var block in blocks) tokens = block.call(tokens, h, w);
-        return TokenMaps.ToMap(norm.call(tokens), h, w);
+        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w);
     }
 }

@@ -38,7 +38,7 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
     {
         var map = proj.call(x);
         long h = map.shape[2], w = map.shape[3];
-        return (norm.call(TokenMaps.ToTokens(map)), h, w);
+        return (FusedLayerNorm.Forward(norm, TokenMaps.ToTokens(map)), h, w);
     }
 
     public override Tensor forward(Tensor x) => Embed(x).Tokens;
@@ -129,5 +129,5 @@ public sealed class KanBlock : nn.Module<Tensor, long, long, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x, long h, long w) => x + layer.call(norm2.call(x), h, w);
+    public override Tensor forward(Tensor x, long h, long w) => x + layer.call(FusedLayerNorm.Forward(norm2, x), h, w);
 }

@@ -7,7 +7,8 @@ namespace UKan.Native;
 /// The fused CUDA kernels of this toolkit on one device: the KANLinear feature kernels (<see cref="KanFeatureKernels"/>),
 /// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
 /// KANLinear's fused weight (<see cref="KanWeightKernels"/>), the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
-/// the encoders' relu(2 × 2 max-pooling) (<see cref="MaxPoolKernels"/>), the optimizer's Adam step (<see cref="AdamKernels"/>)
+/// the encoders' relu(2 × 2 max-pooling) (<see cref="MaxPoolKernels"/>), the tokens' LayerNorm (<see cref="LayerNormKernels"/>),
+/// the optimizer's Adam step (<see cref="AdamKernels"/>)
 /// and the BCE + Dice loss (<see cref="BceDiceKernels"/>),
 /// compiled as one NVRTC program and loaded by
 /// <see cref="CudaKernelModule"/>; each device gets its own module (<see cref="TryLoad"/>).
@@ -16,13 +17,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, adam.cu and bce_dice.cu (embedded), one NVRTC program (the ψ kernels use
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, adam.cu, bce_dice.cu and layer_norm.cu (embedded), one NVRTC program (the ψ kernels use
     /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "adam.cu", "bce_dice.cu" }.Select(NativeSources.ReadKernel)));
+            "adam.cu", "bce_dice.cu", "layer_norm.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -33,6 +34,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly MaxPoolKernels maxPool;
     readonly AdamKernels adam;
     readonly BceDiceKernels loss;
+    readonly LayerNormKernels layerNorm;
 
     public string Architecture => module.Architecture;
     public int Device => module.Device;
@@ -44,9 +46,9 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, adam, loss) = (module, new KanFeatureKernels(module),
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, adam, loss, layerNorm) = (module, new KanFeatureKernels(module),
             new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module), new UpsampleKernels(module),
-            new MaxPoolKernels(module), new AdamKernels(module), new BceDiceKernels(module));
+            new MaxPoolKernels(module), new AdamKernels(module), new BceDiceKernels(module), new LayerNormKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
@@ -56,7 +58,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
             [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
              .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. AdamKernels.Functions,
-             .. BceDiceKernels.Functions],
+             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);
@@ -101,4 +103,10 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 
     public Tensor BceDiceBackward(Tensor logits, Tensor target, Tensor sums, Tensor gradLoss, double bceWeight, double smooth) =>
         loss.BceDiceBackward(logits, target, sums, gradLoss, bceWeight, smooth);
+
+    public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps) =>
+        layerNorm.LayerNormForward(x, weight, bias, eps);
+
+    public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight) =>
+        layerNorm.LayerNormBackward(x, grad, mean, rstd, weight);
 }

@@ -24,6 +24,9 @@ public class FusedKernelLoaderTests
         public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
             Tensor? weight, Tensor? bias) => throw new NotSupportedException();
         public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) => throw new NotSupportedException();
+        public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps) => throw new NotSupportedException();
+        public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight) =>
+            throw new NotSupportedException();
         public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
             bool needBase, bool needSpline, bool needScaler) => throw new NotSupportedException();
         public Tensor UpsampleTwiceRelu(Tensor x) => throw new NotSupportedException();

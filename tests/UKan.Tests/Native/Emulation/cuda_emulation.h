@@ -2,8 +2,8 @@
 // (src/UKan.Core/Native/Kernels/*.cu) compiles with g++ and runs on the CPU: every thread of a block is a std::thread,
 // blocks run one after another, __shared__ arrays are function statics (one block at a time uses them), dynamic shared
 // memory (`extern __shared__ T name[];`, which the test rewrites to emulated_dynamic_shared) is one buffer per launch,
-// __syncthreads() is a barrier of the block, __shfl_down_sync a barrier of the warp around an exchange buffer, and
-// atomicAdd a lock. It checks indexing, reductions and formulas, not speed or the GPU's memory model.
+// __syncthreads() is a barrier of the block, __shfl_down_sync and __shfl_xor_sync a barrier of the warp around an
+// exchange buffer, and atomicAdd a lock. It checks indexing, reductions and formulas, not speed or the GPU's memory model.
 #pragma once
 #include <algorithm>
 #include <barrier>
@@ -63,6 +63,17 @@ T __shfl_down_sync(unsigned, T value, int offset) {
     emulated_block->exchange[t] = (double)value;   // exact for float and double
     warp.arrive_and_wait();
     T result = lane + offset < 32 ? (T)emulated_block->exchange[t + offset] : value;
+    warp.arrive_and_wait();
+    return result;
+}
+
+template <typename T>
+T __shfl_xor_sync(unsigned, T value, int mask) {
+    unsigned t = threadIdx.y * blockDim.x + threadIdx.x, lane = t & 31;
+    auto& warp = *emulated_block->warps[t >> 5];
+    emulated_block->exchange[t] = (double)value;
+    warp.arrive_and_wait();
+    T result = (T)emulated_block->exchange[t - lane + (lane ^ (unsigned)mask)];
     warp.arrive_and_wait();
     return result;
 }

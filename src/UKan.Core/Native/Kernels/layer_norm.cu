@@ -1,0 +1,129 @@
+// LayerNorm over the last dimension of a row-major (rows, C) matrix (the tokens of U-KAN's KAN stages), with affine
+// weight w and bias b: y = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + eps), var the biased variance of the row, as
+// torch.nn.LayerNorm computes it. A warp takes a row: each lane keeps its columns lane, lane + 32, ... (C <= 32 *
+// LN_PER_LANE) in registers, so the row is read once; mean and variance are two passes over those registers (no
+// cancellation), reduced by butterfly shuffles (the same order on every run). x is stored as float or bfloat16
+// (storage.cu; under bf16 autocast the patch embedding's convolution hands over bf16 tokens, and autocast runs
+// LayerNorm in float32), y and the gradients of w and b are float32, dL/dx is stored as x.
+#define LN_PER_LANE 16
+
+__device__ __forceinline__ float ln_warp_sum(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+// Forward: a warp per row, blockDim.x / 32 rows per block. Writes y, and the row's mean and rstd for the backward.
+template <typename T>
+__device__ __forceinline__ void layer_norm_forward_body(const T* __restrict__ x, float* __restrict__ y, const float* __restrict__ w,
+                                                        const float* __restrict__ b, float* __restrict__ mean_out,
+                                                        float* __restrict__ rstd_out, long long rows, int C, float eps) {
+    int lane = threadIdx.x & 31;
+    long long row = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) return;
+    const T* xr = x + row * C;
+    float v[LN_PER_LANE], s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < LN_PER_LANE; ++i) {
+        int c = lane + 32 * i;
+        v[i] = c < C ? to_float(xr[c]) : 0.0f;
+        s += v[i];
+    }
+    float mean = ln_warp_sum(s) / (float)C, q = 0.0f;
+#pragma unroll
+    for (int i = 0; i < LN_PER_LANE; ++i) {
+        float d = lane + 32 * i < C ? v[i] - mean : 0.0f;
+        q = fmaf(d, d, q);
+    }
+    float rstd = 1.0f / sqrtf(ln_warp_sum(q) / (float)C + eps);
+    float* yr = y + row * C;
+#pragma unroll
+    for (int i = 0; i < LN_PER_LANE; ++i) {
+        int c = lane + 32 * i;
+        if (c < C) yr[c] = (v[i] - mean) * rstd * w[c] + b[c];
+    }
+    if (lane == 0) { mean_out[row] = mean; rstd_out[row] = rstd; }
+}
+extern "C" __global__ void layer_norm_forward(const float* __restrict__ x, float* __restrict__ y, const float* __restrict__ w,
+                                              const float* __restrict__ b, float* __restrict__ mean, float* __restrict__ rstd,
+                                              long long rows, int C, float eps) {
+    layer_norm_forward_body(x, y, w, b, mean, rstd, rows, C, eps);
+}
+extern "C" __global__ void layer_norm_forward_bf16(const bf16_t* __restrict__ x, float* __restrict__ y, const float* __restrict__ w,
+                                                   const float* __restrict__ b, float* __restrict__ mean, float* __restrict__ rstd,
+                                                   long long rows, int C, float eps) {
+    layer_norm_forward_body(x, y, w, b, mean, rstd, rows, C, eps);
+}
+
+// Backward, pass 1: a warp per row as forward, rows strided over the grid. With xhat = (x - mean) * rstd and wg = w * g:
+// dL/dx = rstd * (wg - mean(wg) - xhat * mean(wg * xhat)). Each lane also sums g * xhat and g over its rows for its
+// columns (the gradients of w and b); the block's warps add theirs in order through shared memory (2 x warps x C
+// floats, dynamic), one partial per block at partial[(2 * blockIdx.x + {0, 1}) * C + c].
+template <typename T>
+__device__ __forceinline__ void layer_norm_backward_body(const T* __restrict__ x, const float* __restrict__ g,
+                                                         const float* __restrict__ mean, const float* __restrict__ rstd,
+                                                         const float* __restrict__ w, T* __restrict__ dx,
+                                                         float* __restrict__ partial, long long rows, int C) {
+    extern __shared__ float ln_acc[];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    float dw[LN_PER_LANE], db[LN_PER_LANE];
+#pragma unroll
+    for (int i = 0; i < LN_PER_LANE; ++i) { dw[i] = 0.0f; db[i] = 0.0f; }
+    for (long long row = (long long)blockIdx.x * warps + warp; row < rows; row += (long long)gridDim.x * warps) {
+        const T* xr = x + row * C;
+        const float* gr = g + row * C;
+        float m = mean[row], r = rstd[row], xh[LN_PER_LANE], wg[LN_PER_LANE], s1 = 0.0f, s2 = 0.0f;
+#pragma unroll
+        for (int i = 0; i < LN_PER_LANE; ++i) {
+            int c = lane + 32 * i;
+            float gv = c < C ? gr[c] : 0.0f;
+            xh[i] = c < C ? (to_float(xr[c]) - m) * r : 0.0f;
+            wg[i] = c < C ? gv * w[c] : 0.0f;
+            s1 += wg[i];
+            s2 = fmaf(wg[i], xh[i], s2);
+            dw[i] = fmaf(gv, xh[i], dw[i]);
+            db[i] += gv;
+        }
+        float k1 = ln_warp_sum(s1) / (float)C, k2 = ln_warp_sum(s2) / (float)C;
+        T* dxr = dx + row * C;
+#pragma unroll
+        for (int i = 0; i < LN_PER_LANE; ++i) {
+            int c = lane + 32 * i;
+            if (c < C) dxr[c] = from_float<T>(r * (wg[i] - k1 - xh[i] * k2));
+        }
+    }
+#pragma unroll
+    for (int i = 0; i < LN_PER_LANE; ++i) {
+        int c = lane + 32 * i;
+        if (c < C) { ln_acc[(2 * warp) * C + c] = dw[i]; ln_acc[(2 * warp + 1) * C + c] = db[i]; }
+    }
+    __syncthreads();
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float sw = 0.0f, sb = 0.0f;
+        for (int k = 0; k < warps; ++k) { sw += ln_acc[(2 * k) * C + c]; sb += ln_acc[(2 * k + 1) * C + c]; }
+        partial[(2LL * blockIdx.x) * C + c] = sw;
+        partial[(2LL * blockIdx.x + 1) * C + c] = sb;
+    }
+}
+extern "C" __global__ void layer_norm_backward(const float* __restrict__ x, const float* __restrict__ g, const float* __restrict__ mean,
+                                               const float* __restrict__ rstd, const float* __restrict__ w, float* __restrict__ dx,
+                                               float* __restrict__ partial, long long rows, int C) {
+    layer_norm_backward_body(x, g, mean, rstd, w, dx, partial, rows, C);
+}
+extern "C" __global__ void layer_norm_backward_bf16(const bf16_t* __restrict__ x, const float* __restrict__ g, const float* __restrict__ mean,
+                                                    const float* __restrict__ rstd, const float* __restrict__ w, bf16_t* __restrict__ dx,
+                                                    float* __restrict__ partial, long long rows, int C) {
+    layer_norm_backward_body(x, g, mean, rstd, w, dx, partial, rows, C);
+}
+
+// Backward, pass 2: a thread per column adds the G blocks' partials in order, in double: dL/dw and dL/db.
+extern "C" __global__ void layer_norm_backward_params(const float* __restrict__ partial, int G, int C, float* __restrict__ dw,
+                                                      float* __restrict__ db) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double sw = 0.0, sb = 0.0;
+#pragma unroll 4
+    for (int k = 0; k < G; ++k) { sw += partial[(2LL * k) * C + c]; sb += partial[(2LL * k + 1) * C + c]; }
+    dw[c] = (float)sw;
+    db[c] = (float)sb;
+}
