@@ -59,7 +59,7 @@ public sealed class LayerNormKernels : ILayerNormKernels
         var partial = empty(2 * blocks * c, dtype: float32, device: x.device);
         module.LaunchOn(x.dtype == ScalarType.BFloat16 ? backwardBf16 : backward, (uint)blocks, Threads, SharedBytes(c),
             Pointer(x), Pointer(g), Pointer(mean), Pointer(rstd), Pointer(weight), Pointer(dx), Pointer(partial), rows, (int)c);
-        module.LaunchOn(parameters, (uint)((c + Threads - 1) / Threads), Threads, 0, Pointer(partial), blocks, (int)c, Pointer(dw), Pointer(db));
+        module.LaunchOn(parameters, ((uint)((c + 31) / 32), 1), (32, 8), 0, Pointer(partial), blocks, (int)c, Pointer(dw), Pointer(db));
         return (dx.MoveToOuterDisposeScope(), dw.MoveToOuterDisposeScope(), db.MoveToOuterDisposeScope());
     }
 

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
         launch_shared(dim3{bblocks, 1, 1}, block, shared, layer_norm_backward, (const float*)x.data(), (const float*)g.data(),
                       (const float*)mean.data(), (const float*)rstd.data(), (const float*)w.data(), dx.data(), partial.data(), rows, C);
     }
-    launch(dim3{(unsigned)((C + threads - 1) / threads), 1, 1}, block, layer_norm_backward_params, (const float*)partial.data(),
+    launch(dim3{(unsigned)((C + 31) / 32), 1, 1}, dim3{32, 8, 1}, layer_norm_backward_params, (const float*)partial.data(),
            (int)bblocks, C, dw.data(), db.data());
     save(dir, "y", y); save(dir, "mean", mean); save(dir, "rstd", rstd);
     save(dir, "dx", dx); save(dir, "dw", dw); save(dir, "db", db);
