@@ -340,7 +340,8 @@ public static class DeviceParity
         foreach (var (layout, x) in new[] { ("NCHW", nchw), ("channels-last", nchw.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)) })
         {
             Tensor Logits(bool fused) => BiasRelu.With(fused, () => { using var _ = no_grad(); return model.call(x); });
-            yield return Compare($"folded U-KAN ({layout} input): logits with the fused bias + ReLU vs bias then ReLU", Logits(true), Logits(false), 1e-5);
+            yield return Compare($"folded U-KAN ({layout} input): logits with the fused bias + ReLU vs bias then ReLU",
+                Logits(true), Logits(false), 1e-5);
         }
     }
 

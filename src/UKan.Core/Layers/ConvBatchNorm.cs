@@ -91,7 +91,8 @@ public static class ConvBatchNorm
     public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, FoldedConv? folded, Tensor x, nn.Module<Tensor, Tensor>? relu = null)
     {
         if (folded is null) return Forward(conv, bn, x, relu);
-        if (folded.Relu && relu is null) throw new InvalidOperationException("a folded convolution with its ReLU ran where no ReLU follows the pair");
+        if (folded.Relu && relu is null)
+            throw new InvalidOperationException("a folded convolution with its ReLU ran where no ReLU follows the pair");
         return relu is null || folded.Relu ? folded.call(x) : relu.call(folded.call(x));
     }
 

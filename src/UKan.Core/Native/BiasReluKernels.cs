@@ -12,12 +12,16 @@ namespace UKan.Native;
 public sealed class BiasReluKernels : IBiasReluKernels
 {
     /// <summary>The kernels of this family in the CUDA source: channels-last and NCHW, float32 and bfloat16 (name_bf16).</summary>
-    public static readonly string[] Functions = ["bias_relu_channels_last", "bias_relu_nchw", "bias_relu_channels_last_bf16", "bias_relu_nchw_bf16"];
+    public static readonly string[] Functions =
+        ["bias_relu_channels_last", "bias_relu_nchw", "bias_relu_channels_last_bf16", "bias_relu_nchw_bf16"];
 
     /// <summary>Values per vector load where the layout and the address allow one (16 bytes of float32, 8 of bfloat16).</summary>
     internal const int Vector = 4;
 
-    /// <summary>Most blocks of the channels-last kernel (before rounding to its stride rule): enough to fill a large GPU a few times over.</summary>
+    /// <summary>
+    /// Most blocks of the channels-last kernel (before rounding up to its stride rule): a few times what a large GPU holds
+    /// at once.
+    /// </summary>
     internal const long MaxBlocks = 4096;
 
     /// <summary>Units (values or vectors) each thread takes on average when the map is large enough.</summary>
@@ -53,8 +57,8 @@ public sealed class BiasReluKernels : IBiasReluKernels
             module.LaunchOn(bf16 ? channelsLastBf16 : channelsLast, launch.Grid, (launch.Block, 1), 0, Pointer(y), Pointer(b), launch.Units,
                 (int)launch.Inner, launch.Vec);
         else
-            module.LaunchOn(bf16 ? nchwBf16 : nchw, launch.Grid, (launch.Block, 1), 0, Pointer(y), Pointer(b), launch.Channels, (int)launch.Inner,
-                launch.Vec);
+            module.LaunchOn(bf16 ? nchwBf16 : nchw, launch.Grid, (launch.Block, 1), 0, Pointer(y), Pointer(b), launch.Channels,
+                (int)launch.Inner, launch.Vec);
         return y;
     }
 
@@ -70,7 +74,8 @@ public sealed class BiasReluKernels : IBiasReluKernels
         bool last = TensorLayout.DenseChannelsLast(y)!.Value;
         bool aligned = address % (Vector * y.element_size()) == 0;
         int vec = aligned && (last ? c : hw) % Vector == 0 ? Vector : 1;
-        if (c > int.MaxValue || hw > int.MaxValue) throw new ArgumentException($"bias + ReLU kernels: {c} channels of {hw} values exceed the kernels' indexing");
+        if (c > int.MaxValue || hw > int.MaxValue)
+            throw new ArgumentException($"bias + ReLU kernels: {c} channels of {hw} values exceed the kernels' indexing");
         if (last)
         {
             long units = n * hw * c / vec, inner = c / vec;
@@ -84,7 +89,8 @@ public sealed class BiasReluKernels : IBiasReluKernels
         long planeUnits = hw / vec, planes = n * c;
         int block = (int)Math.Clamp((planeUnits + 31) / 32 * 32, 32, Block);
         long chunks = Math.Max(1, (planeUnits + block * UnitsPerThread - 1) / (block * UnitsPerThread));
-        if (planes > int.MaxValue || chunks > 65535) throw new ArgumentException($"bias + ReLU kernels: {planes} planes of {hw} values exceed the launch grid");
+        if (planes > int.MaxValue || chunks > 65535)
+            throw new ArgumentException($"bias + ReLU kernels: {planes} planes of {hw} values exceed the launch grid");
         return new(false, vec, planes * planeUnits, planeUnits, (int)c, ((uint)planes, (uint)chunks), block);
     }
 

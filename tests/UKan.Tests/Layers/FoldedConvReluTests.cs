@@ -58,7 +58,8 @@ public class FoldedConvReluTests
         var withGraph = model.call(xg);
         AssertClose(reference, withGraph.detach(), "folded, with autograd");
         withGraph.sum().backward();
-        Assert.True(xg.grad is { } g && g.isfinite().all().item<bool>() && g.abs().sum().item<float>() > 0, "no input gradient through the folded model");
+        Assert.True(xg.grad is { } g && g.isfinite().all().item<bool>() && g.abs().sum().item<float>() > 0,
+            "no input gradient through the folded model");
     }
 
     [Fact]

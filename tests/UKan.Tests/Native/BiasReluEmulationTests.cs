@@ -92,7 +92,10 @@ public class BiasReluEmulationTests
     /// <summary>An (N, C, H, W) tensor's values in the kernels' memory order for the layout, flattened.</summary>
     static Tensor Memory(Tensor t, bool channelsLast) => (channelsLast ? t.permute(0, 2, 3, 1) : t).flatten();
 
-    /// <summary>The harness run on y (memory order) and the bias in <see cref="BiasReluKernels.Geometry"/>'s launch for an aligned map.</summary>
+    /// <summary>
+    /// The harness run on y (in memory order) and the bias, in <see cref="BiasReluKernels.Geometry"/>'s launch for an
+    /// aligned map.
+    /// </summary>
     static Tensor Emulate(Tensor y, Tensor bias, bool channelsLast, bool bf16)
     {
         var launch = BiasReluKernels.Geometry(bf16 ? y.to(bfloat16) : y, 0);
@@ -101,7 +104,8 @@ public class BiasReluEmulationTests
         var dir = CudaEmulation.Folder();
         CudaEmulation.Write(dir, "y", Memory(y, channelsLast));
         CudaEmulation.Write(dir, "b", bias);
-        object[] args = [dir, channelsLast ? 1 : 0, launch.Vec, launch.Grid.X, launch.Grid.Y, launch.Block, launch.Units, launch.Inner, launch.Channels];
+        object[] args =
+            [dir, channelsLast ? 1 : 0, launch.Vec, launch.Grid.X, launch.Grid.Y, launch.Block, launch.Units, launch.Inner, launch.Channels];
         CudaEmulation.Run("bias_relu_harness", bf16 ? [.. args, "bf16"] : args);
         return CudaEmulation.Read(dir, "y.out", y.numel());
     }

@@ -44,7 +44,8 @@ __device__ __forceinline__ void bias_relu_channels_last_body(T* __restrict__ y, 
     if (vec == 4) bias_relu_units<T, 4>(y, b, units, cunits);
     else bias_relu_units<T, 1>(y, b, units, cunits);
 }
-extern "C" __global__ void bias_relu_channels_last(float* __restrict__ y, const float* __restrict__ b, long long units, int cunits, int vec) {
+extern "C" __global__ void bias_relu_channels_last(float* __restrict__ y, const float* __restrict__ b, long long units, int cunits,
+                                                   int vec) {
     bias_relu_channels_last_body(y, b, units, cunits, vec);
 }
 extern "C" __global__ void bias_relu_channels_last_bf16(bf16_t* __restrict__ y, const float* __restrict__ b, long long units, int cunits,
