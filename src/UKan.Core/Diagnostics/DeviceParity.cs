@@ -324,13 +324,7 @@ public static class DeviceParity
         PrecisionSettings.Apply(Precision.Fp32Strict);
         manual_seed(9);
         var model = ModelFactory.Create(spec);
-        using (no_grad())
-            foreach (var bn in model.modules().OfType<TorchSharp.Modules.BatchNorm2d>())
-            {
-                bn.running_mean!.copy_(randn_like(bn.running_mean) * 0.5);
-                bn.running_var!.copy_(rand_like(bn.running_var) * 1.5 + 0.5);
-                bn.bias!.copy_(randn_like(bn.bias) * 0.2);
-            }
+        BatchNormStatistics.Perturb(model);
         model.to(device).eval();
         int pairs = BatchNormFold.Apply(model);
         int withRelu = model.modules().OfType<FoldedConv>().Count(f => f.Relu);

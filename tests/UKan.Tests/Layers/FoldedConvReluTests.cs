@@ -1,4 +1,4 @@
-using TorchSharp.Modules;
+using UKan.Diagnostics;
 using UKan.Layers;
 using UKan.Models;
 using static TorchSharp.torch;
@@ -27,15 +27,7 @@ public class FoldedConvReluTests
         using var scope = NewDisposeScope();
         manual_seed(11);
         var model = ModelFactory.Create(Spec(name));
-        var norms = model.named_modules().Select(m => m.module).OfType<BatchNorm2d>().ToList();
-        using (no_grad())
-            foreach (var bn in norms)
-            {
-                bn.running_mean!.copy_(randn_like(bn.running_mean) * 0.5);
-                bn.running_var!.copy_(rand_like(bn.running_var) * 1.5 + 0.5);
-                bn.weight!.copy_(rand_like(bn.weight) + 0.5);
-                bn.bias!.copy_(randn_like(bn.bias) * 0.2);
-            }
+        var norms = BatchNormStatistics.Perturb(model);
         model.eval();
         var keys = model.state_dict().Keys.Order().ToList();
         var x = randn(2, 3, 64, 64);
