@@ -19,12 +19,15 @@ public sealed class BiasReluKernels : IBiasReluKernels
     internal const int Vector = 4;
 
     /// <summary>
-    /// Most blocks of the channels-last kernel (before rounding up to its stride rule): a few times what a large GPU holds
-    /// at once.
+    /// Most blocks of the channels-last kernel (before rounding up to its stride rule), and of chunks per NCHW plane: a
+    /// few times what a large GPU holds at once.
     /// </summary>
     internal const long MaxBlocks = 4096;
 
-    /// <summary>Units (values or vectors) each thread takes on average when the map is large enough.</summary>
+    /// <summary>
+    /// Units (values or vectors) each thread takes when the map is large enough: the loads the kernel issues together
+    /// before its stores (BIAS_RELU_LOADS in bias_relu.cu), so that one pass of its loop covers the map.
+    /// </summary>
     const long UnitsPerThread = 4;
 
     /// <summary>
@@ -64,9 +67,11 @@ public sealed class BiasReluKernels : IBiasReluKernels
 
     /// <summary>
     /// The launch for <paramref name="y"/> whose first value lies at <paramref name="address"/> (its alignment decides
-    /// the vector loads): see <see cref="Launch"/>. Throws for a map the kernels do not take or past CUDA's grid limits.
+    /// the vector loads): see <see cref="Launch"/>. At most <paramref name="maxBlocks"/> blocks (channels-last, before
+    /// rounding up) or chunks per plane (NCHW); the kernels' loops cover the rest. Throws for a map the kernels do not
+    /// take or past CUDA's grid limits.
     /// </summary>
-    internal static Launch Geometry(Tensor y, long address)
+    internal static Launch Geometry(Tensor y, long address, long maxBlocks = MaxBlocks)
     {
         if (!BiasRelu.Takes(y))
             throw new ArgumentException("bias + ReLU kernels: y must be a float32 or bfloat16 (N, C, H, W) tensor, dense NCHW or channels-last");
@@ -79,7 +84,7 @@ public sealed class BiasReluKernels : IBiasReluKernels
         if (last)
         {
             long units = n * hw * c / vec, inner = c / vec;
-            long blocks = Math.Clamp((units + Block * UnitsPerThread - 1) / (Block * UnitsPerThread), 1, MaxBlocks);
+            long blocks = Math.Clamp((units + Block * UnitsPerThread - 1) / (Block * UnitsPerThread), 1, maxBlocks);
             // The grid's threads a multiple of the units per row, so that each thread keeps one channel (the kernel's loop).
             long multiple = inner / Gcd(inner, Block);
             blocks = (blocks + multiple - 1) / multiple * multiple;
@@ -88,9 +93,8 @@ public sealed class BiasReluKernels : IBiasReluKernels
         }
         long planeUnits = hw / vec, planes = n * c;
         int block = (int)Math.Clamp((planeUnits + 31) / 32 * 32, 32, Block);
-        long chunks = Math.Max(1, (planeUnits + block * UnitsPerThread - 1) / (block * UnitsPerThread));
-        if (planes > int.MaxValue || chunks > 65535)
-            throw new ArgumentException($"bias + ReLU kernels: {planes} planes of {hw} values exceed the launch grid");
+        long chunks = Math.Clamp((planeUnits + block * UnitsPerThread - 1) / (block * UnitsPerThread), 1, Math.Min(65535, maxBlocks));
+        if (planes > int.MaxValue) throw new ArgumentException($"bias + ReLU kernels: {planes} planes exceed the launch grid");
         return new(false, vec, planes * planeUnits, planeUnits, (int)c, ((uint)planes, (uint)chunks), block);
     }
 

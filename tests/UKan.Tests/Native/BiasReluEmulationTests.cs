@@ -14,19 +14,24 @@ namespace UKan.Tests.Native;
 public class BiasReluEmulationTests
 {
     /// <summary>
-    /// Shapes: channels-last with C = 16 and 64 (vector loads; 64 with enough rows that each thread strides over several
-    /// units and the grid rounds up to keep a thread's channel), C = 3 (scalar: not a multiple of 4, the grid a multiple
-    /// of 3 blocks); NCHW with odd H·W (scalar), H·W a multiple of 4 (vector), and 33 × 33 planes (a plane in two chunks,
-    /// threads striding). Odd H and W throughout except where the vector path needs H·W % 4 = 0.
+    /// Shapes: channels-last with C = 16 and 64 (vector loads; 64 with enough rows for several blocks), C = 3 (scalar:
+    /// not a multiple of 4, the grid a multiple of 3 blocks); NCHW with odd H·W (scalar), H·W a multiple of 4 (vector),
+    /// and 33 × 33 planes (a plane in two chunks). Odd H and W throughout except where the vector path needs
+    /// H·W % 4 = 0. <paramref name="maxBlocks"/> caps the grid as large maps are capped on a GPU, so that the kernels'
+    /// loops run several times (64 channels over 2 blocks: 8 passes; C = 3 over 3 blocks, rounded up from 1: 3 passes;
+    /// NCHW 33 × 33 in one chunk: 2 passes).
     /// </summary>
     [Theory]
-    [InlineData(true, 2, 16, 5, 7)]
-    [InlineData(true, 2, 3, 5, 7)]
-    [InlineData(true, 1, 64, 33, 31)]
-    [InlineData(false, 2, 16, 5, 7)]
-    [InlineData(false, 2, 64, 3, 4)]
-    [InlineData(false, 2, 3, 33, 33)]
-    public void The_kernels_compute_the_torch_formulation(bool channelsLast, int n, int c, int h, int w)
+    [InlineData(true, 2, 16, 5, 7, BiasReluKernels.MaxBlocks)]
+    [InlineData(true, 2, 3, 5, 7, BiasReluKernels.MaxBlocks)]
+    [InlineData(true, 1, 64, 33, 31, BiasReluKernels.MaxBlocks)]
+    [InlineData(true, 1, 64, 33, 31, 2)]
+    [InlineData(true, 2, 3, 33, 35, 1)]
+    [InlineData(false, 2, 16, 5, 7, BiasReluKernels.MaxBlocks)]
+    [InlineData(false, 2, 64, 3, 4, BiasReluKernels.MaxBlocks)]
+    [InlineData(false, 2, 3, 33, 33, BiasReluKernels.MaxBlocks)]
+    [InlineData(false, 2, 3, 33, 33, 1)]
+    public void The_kernels_compute_the_torch_formulation(bool channelsLast, int n, int c, int h, int w, long maxBlocks)
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
@@ -34,7 +39,7 @@ public class BiasReluEmulationTests
         var expected = BiasRelu.Torch.Instance.BiasReluInPlace(y.clone(), bias);
         Assert.True(expected.eq(0).any().item<bool>() && expected.gt(0).any().item<bool>() && expected.isnan().any().item<bool>(),
             "the test data must reach both sides of the ReLU and hold NaNs");
-        MaxPoolReluTests.AssertSameWithNaNs(Memory(expected, channelsLast), Emulate(y, bias, channelsLast, bf16: false), "output");
+        MaxPoolReluTests.AssertSameWithNaNs(Memory(expected, channelsLast), Emulate(y, bias, channelsLast, bf16: false, maxBlocks), "output");
     }
 
     /// <summary>
@@ -94,11 +99,11 @@ public class BiasReluEmulationTests
 
     /// <summary>
     /// The harness run on y (in memory order) and the bias, in <see cref="BiasReluKernels.Geometry"/>'s launch for an
-    /// aligned map.
+    /// aligned map with at most <paramref name="maxBlocks"/> blocks.
     /// </summary>
-    static Tensor Emulate(Tensor y, Tensor bias, bool channelsLast, bool bf16)
+    static Tensor Emulate(Tensor y, Tensor bias, bool channelsLast, bool bf16, long maxBlocks = BiasReluKernels.MaxBlocks)
     {
-        var launch = BiasReluKernels.Geometry(bf16 ? y.to(bfloat16) : y, 0);
+        var launch = BiasReluKernels.Geometry(bf16 ? y.to(bfloat16) : y, 0, maxBlocks);
         Assert.Equal(channelsLast, launch.ChannelsLast);
         if (channelsLast) Assert.Equal(0, launch.Grid.X * (long)launch.Block % launch.Inner);   // each thread keeps its channel
         var dir = CudaEmulation.Folder();

@@ -14,6 +14,11 @@
 
 __device__ __forceinline__ float bias_relu_value(float v) { return (v > 0.0f || v != v) ? v : 0.0f; }
 
+// Loads a thread issues before its first store, from units a grid stride apart: all loads come before the stores in
+// program order, so they can be in flight together (a store to p[i] would otherwise keep the compiler from moving the
+// next unit's load above it).
+#define BIAS_RELU_LOADS 4
+
 // V values of storage type T loaded and stored as one access (16 bytes for float x 4, 8 for bfloat16 x 4).
 template <typename T, int V>
 struct alignas(sizeof(T) * V) bias_relu_pack {
@@ -28,12 +33,18 @@ __device__ __forceinline__ void bias_relu_units(T* __restrict__ y, const float* 
 #pragma unroll
     for (int k = 0; k < V; k++) bias[k] = b[c + k];
     bias_relu_pack<T, V>* p = (bias_relu_pack<T, V>*)y;
-#pragma unroll 4
-    for (long long i = t; i < units; i += step) {
-        bias_relu_pack<T, V> u = p[i];
+    for (long long i = t; i < units; i += BIAS_RELU_LOADS * (long long)step) {
+        bias_relu_pack<T, V> u[BIAS_RELU_LOADS];
 #pragma unroll
-        for (int k = 0; k < V; k++) u.v[k] = from_float<T>(bias_relu_value(to_float(u.v[k]) + bias[k]));
-        p[i] = u;
+        for (int j = 0; j < BIAS_RELU_LOADS; j++)
+            if (i + j * (long long)step < units) u[j] = p[i + j * (long long)step];
+#pragma unroll
+        for (int j = 0; j < BIAS_RELU_LOADS; j++) {
+            if (i + j * (long long)step >= units) break;
+#pragma unroll
+            for (int k = 0; k < V; k++) u[j].v[k] = from_float<T>(bias_relu_value(to_float(u[j].v[k]) + bias[k]));
+            p[i + j * (long long)step] = u[j];
+        }
     }
 }
 
@@ -57,13 +68,19 @@ template <typename T, int V>
 __device__ __forceinline__ void bias_relu_plane(T* __restrict__ y, const float* __restrict__ b, int C, int plane_units) {
     float bias = b[blockIdx.x % (unsigned)C];
     bias_relu_pack<T, V>* p = (bias_relu_pack<T, V>*)y + (long long)blockIdx.x * plane_units;
-    int step = (int)(gridDim.y * blockDim.x);
-#pragma unroll 4
-    for (int i = (int)(blockIdx.y * blockDim.x + threadIdx.x); i < plane_units; i += step) {
-        bias_relu_pack<T, V> u = p[i];
+    long long step = (long long)gridDim.y * blockDim.x;
+    for (long long i = blockIdx.y * blockDim.x + threadIdx.x; i < plane_units; i += BIAS_RELU_LOADS * step) {
+        bias_relu_pack<T, V> u[BIAS_RELU_LOADS];
 #pragma unroll
-        for (int k = 0; k < V; k++) u.v[k] = from_float<T>(bias_relu_value(to_float(u.v[k]) + bias));
-        p[i] = u;
+        for (int j = 0; j < BIAS_RELU_LOADS; j++)
+            if (i + j * step < plane_units) u[j] = p[i + j * step];
+#pragma unroll
+        for (int j = 0; j < BIAS_RELU_LOADS; j++) {
+            if (i + j * step >= plane_units) break;
+#pragma unroll
+            for (int k = 0; k < V; k++) u[j].v[k] = from_float<T>(bias_relu_value(to_float(u[j].v[k]) + bias));
+            p[i + j * step] = u[j];
+        }
     }
 }
 
