@@ -105,7 +105,7 @@ public static class ModelBench
             + (fused && UKan.Training.FlatAdam.FusedSwitchedOn ? "+adam" : "")
             + (fused && UKan.Losses.FusedBceDice.SwitchedOn ? "+loss" : "")
             + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "")
-            + (foldedBn ? "+bn-folded" : "");
+            + (foldedBn ? "+bn-folded" : "") + (foldedBn && fused && UKan.Layers.BiasRelu.SwitchedOn ? "+bias-relu" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),
             device.ToString(), mode, train, infer, batch * 1000 / train.MedianMs, batch * 1000 / infer.MedianMs, trainPeak, inferPeak, probe.Method, trainReserved, inferReserved)
         { Phases = split };

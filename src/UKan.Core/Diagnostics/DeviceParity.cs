@@ -79,6 +79,11 @@ public static class DeviceParity
         // 1i. The tokens' LayerNorm: fused kernels vs the module (float32) and vs the torch formulation (bf16 tokens).
         if (device.type == DeviceType.CUDA)
             checks.AddRange(Guarded("LayerNorm", () => LayerNormFusedVersusModule(device)));
+        // 1j. Inference's bias + ReLU after a folded convolution: the in-place kernel vs its torch formulation, both
+        // layouts, float32 and bf16, vector and scalar paths, NaN; the folded tiny U-KAN with the kernel vs without.
+        if (device.type == DeviceType.CUDA)
+            foreach (bool channelsLast in new[] { false, true })
+                checks.AddRange(Guarded($"bias + ReLU, channels-last {channelsLast}", () => BiasReluFusedVersusTorch(channelsLast, device)));
 
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
@@ -125,6 +130,7 @@ public static class DeviceParity
             checks.Add(TrainingFusedVersusNot("fused LayerNorm vs the module", FusedLayerNorm.With, device));
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
+            checks.AddRange(Guarded("folded U-KAN, fused bias + ReLU", () => FoldedFusedVersusNot(tiny, device)));
         }
         PrecisionSettings.Apply(Precision.Fp32);
         return checks;
@@ -277,6 +283,70 @@ public static class DeviceParity
             new ParityCheck($"relu(2 × 2 max-pool) ({layout}): the models' path takes the fused kernels for this input", 0,
                 MaxPoolRelu.With(true, () => MaxPoolRelu.KernelsFor(x0)) is not null ? 0 : double.NaN, 0),
         ];
+    }
+
+    /// <summary>
+    /// The in-place bias + ReLU kernel against <see cref="BiasRelu.Torch"/> (the same float addition and ReLU, one
+    /// rounding for bf16: bound 0, NaN compared as a stand-in value): C = 64 and 16 (vector loads), C = 3 (scalar), a map
+    /// 4 bytes off alignment (scalar), bf16 at C = 16; odd H and W; and that the folded convolutions' path takes it.
+    /// </summary>
+    static IEnumerable<ParityCheck> BiasReluFusedVersusTorch(bool channelsLast, Device device)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(8);
+        var kernels = FusedKernels(device);
+        var layout = channelsLast ? "channels-last" : "NCHW";
+        static Tensor Finite(Tensor y) => y.nan_to_num(1000);
+        foreach (var (c, dtype, unaligned) in new[] { (64, float32, false), (3, float32, false), (64, float32, true), (16, bfloat16, false) })
+        {
+            var (n, h, w) = (3, 9, 7);
+            var values = (randn(n, h, w, c) * 2).to(dtype);
+            values[0, 0, 0, 0].fill_(float.NaN);
+            values[n - 1, h - 1, w - 1, c - 1].fill_(float.NaN);
+            var y0 = InLayout(values.to(device), channelsLast);
+            // The kernel's input: a copy of y0 in its layout, or one value past an aligned address (the scalar loads).
+            Tensor Placed()
+            {
+                if (!unaligned) return y0.clone();
+                var span = empty(y0.numel() + 1, dtype: dtype, device: device).narrow(0, 1, y0.numel());
+                return (channelsLast ? span.view(n, h, w, c).permute(0, 3, 1, 2) : span.view(n, c, h, w)).copy_(y0);
+            }
+            var bias = linspace(-1.5, 1.25, c).to(bfloat16).to(float32).to(device);
+            var fused = kernels.BiasReluInPlace(Placed(), bias);
+            var torchForm = BiasRelu.Torch.Instance.BiasReluInPlace(y0.clone(), bias);
+            var tag = $"bias + ReLU fused vs torch formulation ({layout}, C = {c}, {dtype}{(unaligned ? ", unaligned" : "")})";
+            yield return Compare($"{tag}: output", Finite(fused), Finite(torchForm), 0);
+            yield return Compare($"{tag}: NaN where torch has NaN", fused.isnan().to(float32), torchForm.isnan().to(float32), 0);
+            yield return new ParityCheck($"{tag}: the folded convolutions' path takes the kernel for this map", 0,
+                BiasRelu.With(true, () => BiasRelu.KernelsFor(Placed())) is not null ? 0 : double.NaN, 0);
+        }
+    }
+
+    /// <summary>
+    /// The tiny U-KAN folded for inference (each ReLU after a conv → BN pair taken into the folded convolution), logits
+    /// with the fused bias + ReLU against the convolution's own bias then ReLU: the same arithmetic but for cuDNN running
+    /// the convolution without its bias, so fp32 rounding; NCHW input and a channels-last one. Trained-looking
+    /// statistics so that the biases matter.
+    /// </summary>
+    static IEnumerable<ParityCheck> FoldedFusedVersusNot(ModelSpec spec, Device device)
+    {
+        using var scope = NewDisposeScope();
+        PrecisionSettings.Apply(Precision.Fp32Strict);
+        manual_seed(9);
+        var model = ModelFactory.Create(spec);
+        BatchNormStatistics.Perturb(model);
+        model.to(device).eval();
+        int pairs = BatchNormFold.Apply(model);
+        int withRelu = model.modules().OfType<FoldedConv>().Count(f => f.Relu);
+        yield return new ParityCheck($"folded U-KAN: every folded pair takes its ReLU ({withRelu} of {pairs})", 0,
+            pairs > 0 && withRelu == pairs ? 0 : double.NaN, 0);
+        var nchw = randn(2, 3, 64, 64).to(device);
+        foreach (var (layout, x) in new[] { ("NCHW", nchw), ("channels-last", nchw.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)) })
+        {
+            Tensor Logits(bool fused) => BiasRelu.With(fused, () => { using var _ = no_grad(); return model.call(x); });
+            yield return Compare($"folded U-KAN ({layout} input): logits with the fused bias + ReLU vs bias then ReLU",
+                Logits(true), Logits(false), 1e-5);
+        }
     }
 
     /// <summary>

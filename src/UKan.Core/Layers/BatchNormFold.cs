@@ -63,13 +63,15 @@ public static class BatchNormFold
 
     /// <summary>
     /// A folded convolution when <paramref name="conv"/> is a zero-padded nn.Conv2d (<see cref="ZeroPadded"/>), else null:
-    /// the pair stays as it is.
+    /// the pair stays as it is. <paramref name="relu"/>: it also applies the ReLU that follows the pair.
     /// </summary>
-    public static FoldedConv? Pair(nn.Module conv, BatchNorm2d bn) => conv is Conv2d c && ZeroPadded(c) ? new FoldedConv(c, bn) : null;
+    public static FoldedConv? Pair(nn.Module conv, BatchNorm2d bn, bool relu = false) =>
+        conv is Conv2d c && ZeroPadded(c) ? new FoldedConv(c, bn, relu) : null;
 
     /// <summary>
     /// <paramref name="sequence"/> with each (nn.Conv2d, BatchNorm2d) pair of consecutive children replaced by one folded
-    /// convolution and the other children shared, or null when no pair was folded.
+    /// convolution, which also takes the nn.ReLU right after the pair if there is one (see <see cref="FoldedConv.Relu"/>),
+    /// and the other children shared; or null when no pair was folded.
     /// </summary>
     public static Sequential? Sequence(Sequential sequence, out int folded)
     {
@@ -79,11 +81,12 @@ public static class BatchNormFold
         for (int i = 0; i < children.Count; i++)
         {
             var (name, child) = children[i];
-            if (i + 1 < children.Count && children[i + 1].module is BatchNorm2d bn && Pair(child, bn) is { } conv)
+            bool relu = i + 2 < children.Count && children[i + 2].module is ReLU;
+            if (i + 1 < children.Count && children[i + 1].module is BatchNorm2d bn && Pair(child, bn, relu) is { } conv)
             {
                 result.Add((name, conv));
                 folded++;
-                i++;
+                i += relu ? 2 : 1;
                 continue;
             }
             result.Add((name, (nn.Module<Tensor, Tensor>)child));

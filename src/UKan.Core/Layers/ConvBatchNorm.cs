@@ -85,10 +85,16 @@ public static class ConvBatchNorm
 
     /// <summary>
     /// <paramref name="folded"/> (the pair as one convolution, for inference: <see cref="BatchNormFold"/>) when there is one,
-    /// followed by <paramref name="relu"/> if given, else <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor, nn.Module{Tensor, Tensor})"/>.
+    /// followed by <paramref name="relu"/> if given and not already applied by it (<see cref="FoldedConv.Relu"/>), else
+    /// <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor, nn.Module{Tensor, Tensor})"/>.
     /// </summary>
-    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, FoldedConv? folded, Tensor x, nn.Module<Tensor, Tensor>? relu = null) =>
-        folded is null ? Forward(conv, bn, x, relu) : relu is null ? folded.call(x) : relu.call(folded.call(x));
+    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, FoldedConv? folded, Tensor x, nn.Module<Tensor, Tensor>? relu = null)
+    {
+        if (folded is null) return Forward(conv, bn, x, relu);
+        if (folded.Relu && relu is null)
+            throw new InvalidOperationException("a folded convolution with its ReLU ran where no ReLU follows the pair");
+        return relu is null || folded.Relu ? folded.call(x) : relu.call(folded.call(x));
+    }
 
     /// <summary>
     /// <paramref name="sequence"/>'s children applied in order, each (convolution, BatchNorm2d) pair of consecutive

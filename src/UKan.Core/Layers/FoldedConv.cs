@@ -9,7 +9,9 @@ namespace UKan.Layers;
 /// An nn.Conv2d and the BatchNorm2d after it as one convolution, for inference (<see cref="BatchNormFold"/>). The
 /// folded weight and bias are non-persistent buffers: they follow the model across devices but stay out of its state
 /// dict, which keeps the official names and values. Built from an evaluation-mode BN's running statistics, it refuses to
-/// run once that BN is back in training mode (the batch statistics would be ignored silently).
+/// run once that BN is back in training mode (the batch statistics would be ignored silently). With <see cref="Relu"/> it
+/// also applies the ReLU that follows the pair (a module without state, so the state dict is the same): on CUDA without
+/// an autograd graph the convolution then leaves its bias to one in-place bias + ReLU pass (<see cref="BiasRelu"/>).
 /// </summary>
 public sealed class FoldedConv : nn.Module<Tensor, Tensor>
 {
@@ -17,8 +19,13 @@ public sealed class FoldedConv : nn.Module<Tensor, Tensor>
     readonly long[] stride, padding, dilation;
     readonly long groups;
 
-    public FoldedConv(Conv2d conv, BatchNorm2d bn) : base(nameof(FoldedConv))
+    /// <summary>Whether the ReLU after the pair is applied here (the module that followed it is then left out).</summary>
+    public bool Relu { get; }
+
+    /// <param name="relu">Apply the ReLU that follows the pair too.</param>
+    public FoldedConv(Conv2d conv, BatchNorm2d bn, bool relu = false) : base(nameof(FoldedConv))
     {
+        Relu = relu;
         if (!BatchNormFold.ZeroPadded(conv))
             throw new NotSupportedException(
                 $"batch-norm folding: a convolution padded by {conv.padding_type}/{conv.padding_mode}; only explicit zero padding is folded");
@@ -40,6 +47,9 @@ public sealed class FoldedConv : nn.Module<Tensor, Tensor>
         if (replaced.training)
             throw new InvalidOperationException(
                 "a convolution with its batch norm folded in ran in training mode; fold only models used for inference");
-        return F.conv2d(x, get_buffer("weight")!, get_buffer("bias"), stride, padding, dilation, groups);
+        var (weight, bias) = (get_buffer("weight")!, get_buffer("bias")!);
+        if (Relu && BiasRelu.Fuses(x)) return BiasRelu.InPlace(F.conv2d(x, weight, null, stride, padding, dilation, groups), bias);
+        var y = F.conv2d(x, weight, bias, stride, padding, dilation, groups);
+        return !Relu ? y : y.requires_grad ? y.relu() : y.relu_();
     }
 }

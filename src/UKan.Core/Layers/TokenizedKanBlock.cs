@@ -63,7 +63,7 @@ public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>, IBatchNorm
 
     public int FoldBatchNorm()
     {
-        if (folded is not null || BatchNormFold.Pair(dwconv, bn) is not { } conv) return 0;
+        if (folded is not null || BatchNormFold.Pair(dwconv, bn, relu) is not { } conv) return 0;
         register_module("folded", folded = conv);
         return 1;
     }

@@ -8,7 +8,8 @@ namespace UKan.Native;
 /// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
 /// KANLinear's fused weight (<see cref="KanWeightKernels"/>), the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
 /// the encoders' relu(2 × 2 max-pooling) (<see cref="MaxPoolKernels"/>), the tokens' LayerNorm (<see cref="LayerNormKernels"/>),
-/// the optimizer's Adam step (<see cref="AdamKernels"/>)
+/// inference's bias + ReLU after a folded convolution (<see cref="BiasReluKernels"/>), the optimizer's Adam step
+/// (<see cref="AdamKernels"/>)
 /// and the BCE + Dice loss (<see cref="BceDiceKernels"/>),
 /// compiled as one NVRTC program and loaded by
 /// <see cref="CudaKernelModule"/>; each device gets its own module (<see cref="TryLoad"/>).
@@ -17,13 +18,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, adam.cu, bce_dice.cu and layer_norm.cu (embedded), one NVRTC program (the ψ kernels use
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu and layer_norm.cu (embedded), one NVRTC program (the ψ kernels use
     /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "adam.cu", "bce_dice.cu", "layer_norm.cu" }.Select(NativeSources.ReadKernel)));
+            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -32,6 +33,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly KanWeightKernels kanWeight;
     readonly UpsampleKernels upsample;
     readonly MaxPoolKernels maxPool;
+    readonly BiasReluKernels biasRelu;
     readonly AdamKernels adam;
     readonly BceDiceKernels loss;
     readonly LayerNormKernels layerNorm;
@@ -46,9 +48,10 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, adam, loss, layerNorm) = (module, new KanFeatureKernels(module),
-            new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module), new UpsampleKernels(module),
-            new MaxPoolKernels(module), new AdamKernels(module), new BceDiceKernels(module), new LayerNormKernels(module));
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm) = (module,
+            new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module),
+            new UpsampleKernels(module), new MaxPoolKernels(module), new BiasReluKernels(module), new AdamKernels(module),
+            new BceDiceKernels(module), new LayerNormKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
@@ -57,7 +60,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public static FusedCudaKernels? TryLoad(int deviceIndex, out string? problem) =>
         CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
             [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
-             .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. AdamKernels.Functions,
+             .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
              .. BceDiceKernels.Functions, .. LayerNormKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
@@ -93,6 +96,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public Tensor MaxPoolTwiceRelu(Tensor x) => maxPool.MaxPoolTwiceRelu(x);
 
     public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => maxPool.MaxPoolTwiceReluBackward(x, grad);
+
+    public Tensor BiasReluInPlace(Tensor y, Tensor bias) => biasRelu.BiasReluInPlace(y, bias);
 
     public void AdamStep(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor? learningRateOnDevice, double learningRate,
         Tensor? stepOnDevice, long step, double beta1, double beta2, double eps, double weightDecay, bool decoupled) =>

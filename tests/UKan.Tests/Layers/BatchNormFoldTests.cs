@@ -47,7 +47,7 @@ public class BatchNormFoldTests
     }
 
     [Fact]
-    public void A_sequence_folds_each_conv_followed_by_batch_norm_and_shares_the_rest()
+    public void A_sequence_folds_each_conv_followed_by_batch_norm_takes_the_relu_after_it_and_shares_the_rest()
     {
         var (conv, bn) = Pair(4, false);
         var relu = nn.ReLU();
@@ -56,12 +56,23 @@ public class BatchNormFoldTests
         var folded = BatchNormFold.Sequence(sequence, out int pairs);
         Assert.Equal(1, pairs);
         var children = folded!.named_children().ToList();
-        Assert.Equal(["0", "2", "3"], children.Select(c => c.name));
-        Assert.IsType<FoldedConv>(children[0].module);
-        Assert.Same(relu, children[1].module);
-        Assert.Same(tail, children[2].module);
+        Assert.Equal(["0", "3"], children.Select(c => c.name));
+        Assert.True(Assert.IsType<FoldedConv>(children[0].module).Relu);
+        Assert.Same(tail, children[1].module);
+        using (no_grad())
+        {
+            var x = randn(2, 6, 9, 11);
+            var expected = sequence.call(x);
+            double error = (folded.call(x) - expected).abs().max().item<float>(), scale = expected.abs().max().item<float>();
+            Assert.True(error <= 1e-5 * scale, $"folded sequence differs by {error:G3} (outputs up to {scale:G3})");
+        }
         Assert.Null(BatchNormFold.Sequence(nn.Sequential(("0", relu), ("1", tail)), out int none));
         Assert.Equal(0, none);
+
+        // A pair followed by anything but a ReLU keeps that child.
+        var noRelu = BatchNormFold.Sequence(nn.Sequential(("0", conv), ("1", bn), ("2", tail)), out _)!.named_children().ToList();
+        Assert.Equal(["0", "2"], noRelu.Select(c => c.name));
+        Assert.False(Assert.IsType<FoldedConv>(noRelu[0].module).Relu);
     }
 
     [Fact]

@@ -33,6 +33,7 @@ public class FusedKernelLoaderTests
         public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
         public Tensor MaxPoolTwiceRelu(Tensor x) => throw new NotSupportedException();
         public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
+        public Tensor BiasReluInPlace(Tensor y, Tensor bias) => throw new NotSupportedException();
         public void AdamStep(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor? learningRateOnDevice, double learningRate,
             Tensor? stepOnDevice, long step, double beta1, double beta2, double eps, double weightDecay, bool decoupled) =>
             throw new NotSupportedException();

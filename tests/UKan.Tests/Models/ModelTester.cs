@@ -80,17 +80,10 @@ public abstract class ModelTester : NetworkTester
     public void Folding_batch_norm_keeps_outputs_and_state_dict()
     {
         var model = Build(SmallSpec, seed: 1);
-        var norms = model.named_modules().Select(m => m.module).OfType<BatchNorm2d>().ToList();
+        // Statistics and affine parameters far from a fresh BN's identity, so that a wrong fold shows.
+        var norms = UKan.Diagnostics.BatchNormStatistics.Perturb(model);
         Assert.NotEmpty(norms);
         using var _ = no_grad();
-        // Statistics and affine parameters far from a fresh BN's identity, so that a wrong fold shows.
-        foreach (var bn in norms)
-        {
-            bn.running_mean!.copy_(randn_like(bn.running_mean) * 0.5);
-            bn.running_var!.copy_(rand_like(bn.running_var) * 1.5 + 0.5);
-            bn.weight!.copy_(rand_like(bn.weight) + 0.5);
-            bn.bias!.copy_(randn_like(bn.bias) * 0.2);
-        }
         model.eval();
         var before = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         int applied = 0;
