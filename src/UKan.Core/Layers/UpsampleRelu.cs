@@ -21,10 +21,11 @@ namespace UKan.Layers;
 /// and <see cref="OutputTemplates"/>.) <c>ukan selftest --device cuda</c> compares the kernels with PyTorch's
 /// operations whatever the setting, and a CPU test runs the kernel source under an emulation of CUDA's thread model.
 /// <see cref="EnvironmentVariable"/>=off turns it off. It is used when the input is a float32 or bfloat16 CUDA tensor
-/// dense in NCHW or channels-last and fused kernels are allowed (<see cref="KanFeatures.UseFusedKernels"/>) and built; elsewhere
-/// <see cref="BilinearUpsample.Twice"/> then ReLU run as before. Without gradient (inference) the forward kernel runs
-/// alone. A bfloat16 input (the convolutions' output under bf16 autocast) is taken as it is: the kernels load bf16,
-/// compute in float as for float32 and round each stored value once, so the output and the gradient are bf16 too.
+/// dense in NCHW or channels-last and fused kernels are allowed (<see cref="KanFeatures.UseFusedKernels"/>) and built;
+/// elsewhere <see cref="BilinearUpsample.Twice"/> then ReLU run as before. Without gradient (inference) the forward
+/// kernel runs alone. A bfloat16 input (the convolutions' output under bf16 autocast) is taken as it is: the kernels
+/// load bf16, compute in float as for float32 and round each stored value once, so the output and the gradient are
+/// bf16 too.
 /// </remarks>
 public static class UpsampleRelu
 {

@@ -1,8 +1,8 @@
 // relu(x upsampled x2, bilinear, align_corners = false) for U-KAN's and UNeXt's decoders, forward and backward, for a
-// dense float or bfloat16 tensor in NCHW or NHWC (channels-last). Taps as PyTorch's upsample_bilinear2d with scale factor 2: the
-// source coordinate of output o is max(0, (o + 0.5) / 2 - 0.5); it reads rows i0 = floor(src) and i0 + (i0 < n - 1),
-// weighted 1 - l and l with l = src - i0. A "row" below is one output (or input) row of one plane: planes are the
-// images (NHWC, C values per pixel) or the image-channel pairs (NCHW, 1 value per pixel).
+// dense float or bfloat16 tensor in NCHW or NHWC (channels-last). Taps as PyTorch's upsample_bilinear2d with scale
+// factor 2: the source coordinate of output o is max(0, (o + 0.5) / 2 - 0.5); it reads rows i0 = floor(src) and
+// i0 + (i0 < n - 1), weighted 1 - l and l with l = src - i0. A "row" below is one output (or input) row of one plane:
+// planes are the images (NHWC, C values per pixel) or the image-channel pairs (NCHW, 1 value per pixel).
 //
 // Both kernels run a thread per input value. Every output that input (i, j) takes part in, and every output of the
 // 2 x 2 block it is the "centre" of, reads only inputs of the 3 x 3 neighbourhood (i-1..i+1, j-1..j+1): output 2i
