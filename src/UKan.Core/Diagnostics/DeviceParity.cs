@@ -76,10 +76,21 @@ public static class DeviceParity
             foreach (bool channelsLast in new[] { false, true })
                 checks.AddRange(Guarded($"relu(2 × 2 max-pool), channels-last {channelsLast}", () => MaxPoolFusedVersusTorch(channelsLast, device)));
 
-        // 1i. The tokens' LayerNorm: fused kernels vs the module (float32) and vs the torch formulation (bf16 tokens).
+        // 1i. The same two nodes on bf16 maps (bf16 autocast): their bfloat16 entries against the float32 formulation on
+        // the same values (upsampling: rounded once; max-pool: exactly, ties and NaN included).
+        if (device.type == DeviceType.CUDA)
+            foreach (bool channelsLast in new[] { false, true })
+            {
+                checks.AddRange(Guarded($"bf16 relu(×2 upsampling), channels-last {channelsLast}",
+                    () => UpsampleBf16VersusTorch(channelsLast, device)));
+                checks.AddRange(Guarded($"bf16 relu(2 × 2 max-pool), channels-last {channelsLast}",
+                    () => MaxPoolFusedVersusTorch(channelsLast, device, ScalarType.BFloat16)));
+            }
+
+        // 1j. The tokens' LayerNorm: fused kernels vs the module (float32) and vs the torch formulation (bf16 tokens).
         if (device.type == DeviceType.CUDA)
             checks.AddRange(Guarded("LayerNorm", () => LayerNormFusedVersusModule(device)));
-        // 1j. Inference's bias + ReLU after a folded convolution: the in-place kernel vs its torch formulation, both
+        // 1k. Inference's bias + ReLU after a folded convolution: the in-place kernel vs its torch formulation, both
         // layouts, float32 and bf16, vector and scalar paths, NaN; the folded tiny U-KAN with the kernel vs without.
         if (device.type == DeviceType.CUDA)
             foreach (bool channelsLast in new[] { false, true })
@@ -245,13 +256,62 @@ public static class DeviceParity
     }
 
     /// <summary>
+    /// relu(×2 bilinear upsampling) on a bfloat16 map and output gradient (the kernels' _bf16 entries, what bf16
+    /// autocast runs): the fused node against its torch formulation in float32 on the same values, unrounded. The
+    /// kernels compute in float and round each stored value once, so each lies within half a bf16 step of the float32
+    /// value (<see cref="Bf16Steps"/>; 1 step from that value rounded); a truncating store is up to a whole step off.
+    /// Also: the result and dx are bf16 and keep the layout, and the models' path takes the kernels for such an input.
+    /// </summary>
+    static IEnumerable<ParityCheck> UpsampleBf16VersusTorch(bool channelsLast, Device device)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(7);
+        var x0 = InLayout((randn(3, 5, 7, 6) + 0.2).to(bfloat16).to(device), channelsLast);   // (N, H, W, C) values
+        var gy = randn(3, 6, 10, 14).to(bfloat16).to(device);
+        var fused = OutputAndGradient(x0, gy, x => UpsampleRelu.Apply(x, FusedKernels(device)));
+        var reference = OutputAndGradient(x0.to(float32), gy.to(float32), x => UpsampleRelu.Apply(x, UpsampleRelu.Torch.Instance));
+        Tensor inference;
+        using (no_grad()) inference = FusedKernels(device).UpsampleTwiceRelu(x0);
+        var tag = $"relu(×2 upsampling) bf16 vs float32 torch formulation ({(channelsLast ? "channels-last" : "NCHW")})";
+        return
+        [
+            new ParityCheck($"{tag}: output and dx stored as bf16 ({fused.Y.dtype}, {fused.Grad.dtype})", 0,
+                fused.Y.dtype == ScalarType.BFloat16 && fused.Grad.dtype == ScalarType.BFloat16 ? 0 : double.NaN, 0),
+            Bf16Steps($"{tag}: output", fused.Y, reference.Y),
+            Bf16Steps($"{tag}: inference output", inference, reference.Y),
+            Bf16Steps($"{tag}: dx", fused.Grad, reference.Grad),
+            KeepsLayout(tag, channelsLast, fused),
+            new ParityCheck($"{tag}: the models' path takes the fused kernels for this input", 0,
+                UpsampleRelu.With(true, () => UpsampleRelu.KernelsFor(x0)) is not null ? 0 : double.NaN, 0),
+        ];
+    }
+
+    /// <summary>
+    /// A bfloat16 <paramref name="actual"/> against the float32 <paramref name="reference"/> it should be rounded from:
+    /// the largest distance in bf16 steps at the reference value (2^(e−7) in [2^e, 2^(e+1)): 8 significant bits) once a
+    /// slack of 1e-5·max|reference| for float sums in another order is taken off; at most ½ when rounded to nearest.
+    /// </summary>
+    static ParityCheck Bf16Steps(string name, Tensor actual, Tensor reference)
+    {
+        using var scope = NewDisposeScope();
+        var a = actual.detach().to(float64).cpu();
+        var r = reference.detach().to(float64).cpu();
+        var distance = (a - r).abs();
+        var step = pow(2.0, floor(log2(r.abs().clamp_min(1e-30))) - 7);
+        var steps = ((distance - 1e-5 * r.abs().max()).clamp_min(0) / step).max().item<double>();
+        return new ParityCheck($"{name} (bf16 steps from the float32 value)", distance.max().item<double>(), steps, 0.5);
+    }
+
+    /// <summary>
     /// relu(2 × 2 max-pooling): the fused node against PyTorch's operations (F.max_pool2d then ReLU, autograd's gradient)
     /// and against its torch formulation, the forward kernel alone (inference), and that the models' path takes the
     /// kernels for such an input. Odd H and W (a last row and column in no window), values on a coarse grid (ties within
     /// windows, which must go to the first maximum) and NaNs, one in a window with a larger value and two in another
     /// window (the last wins). All of it copies values, so the bound is 0; NaN outputs are compared as a stand-in value.
+    /// With <paramref name="storage"/> bfloat16 the map and gradient are stored as bf16 (the values are bf16's), which
+    /// the kernels' _bf16 entries take: the same comparisons, still exact, and the results must be bf16.
     /// </summary>
-    static IEnumerable<ParityCheck> MaxPoolFusedVersusTorch(bool channelsLast, Device device)
+    static IEnumerable<ParityCheck> MaxPoolFusedVersusTorch(bool channelsLast, Device device, ScalarType storage = ScalarType.Float32)
     {
         using var scope = NewDisposeScope();
         manual_seed(6);
@@ -260,8 +320,8 @@ public static class DeviceParity
         values[0, 0, 0, 0].fill_(5);
         values[1, 2, 2, 3].fill_(float.NaN);
         values[1, 3, 3, 3].fill_(float.NaN);
-        var x0 = InLayout(values.to(device), channelsLast);
-        var gy = randn(3, 6, 4, 3).to(device);
+        var x0 = InLayout(values.to(storage).to(device), channelsLast);
+        var gy = randn(3, 6, 4, 3).to(storage).to(device);
         var kernels = FusedKernels(device);
         (Tensor Y, Tensor Grad) Run(Func<Tensor, Tensor> f) => OutputAndGradient(x0, gy, f);
         var fused = Run(x => MaxPoolRelu.Apply(x, kernels));
@@ -270,9 +330,11 @@ public static class DeviceParity
         Tensor inference;
         using (no_grad()) inference = kernels.MaxPoolTwiceRelu(x0);
         static Tensor Finite(Tensor y) => y.nan_to_num(1000);
-        var layout = channelsLast ? "channels-last" : "NCHW";
+        var layout = (channelsLast ? "channels-last" : "NCHW") + (storage == ScalarType.Float32 ? "" : $", {storage}");
         return
         [
+            new ParityCheck($"relu(2 × 2 max-pool) fused ({layout}): output and dx stored as {storage}", 0,
+                fused.Y.dtype == storage && fused.Grad.dtype == storage ? 0 : double.NaN, 0),
             Compare($"relu(2 × 2 max-pool) fused vs PyTorch ({layout}): output", Finite(fused.Y), Finite(operations.Y), 0),
             Compare($"relu(2 × 2 max-pool) fused vs PyTorch ({layout}): inference output", Finite(inference), Finite(operations.Y), 0),
             Compare($"relu(2 × 2 max-pool) fused vs PyTorch ({layout}): dx", fused.Grad, operations.Grad, 0),

@@ -10,14 +10,14 @@ namespace UKan.Layers;
 public interface IMaxPoolKernels
 {
     /// <summary>
-    /// relu(max_pool2d(x, 2, 2)) for a float32 <paramref name="x"/> (N, C, H, W), dense in NCHW or channels-last
-    /// (<see cref="MaxPoolRelu.Takes"/>); the result (N, C, ⌊H/2⌋, ⌊W/2⌋) has x's layout.
+    /// relu(max_pool2d(x, 2, 2)) for a float32 or bfloat16 <paramref name="x"/> (N, C, H, W), dense in NCHW or
+    /// channels-last (<see cref="MaxPoolRelu.Takes"/>); the result (N, C, ⌊H/2⌋, ⌊W/2⌋) has x's layout and dtype.
     /// </summary>
     Tensor MaxPoolTwiceRelu(Tensor x);
 
     /// <summary>
-    /// dL/dx from the forward's input <paramref name="x"/> and dL/dy = <paramref name="grad"/> (any strides), the
-    /// argmax and ReLU's mask recomputed from x; the result has x's shape and layout, zero off the windows' argmaxes.
+    /// dL/dx from the forward's input <paramref name="x"/> and dL/dy = <paramref name="grad"/> (any strides, x's dtype), the
+    /// argmax and ReLU's mask recomputed from x; the result has x's shape, layout and dtype, zero off the windows' argmaxes.
     /// </summary>
     Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad);
 }

@@ -10,14 +10,14 @@ namespace UKan.Layers;
 public interface IUpsampleKernels
 {
     /// <summary>
-    /// relu(up(x)) for a float32 <paramref name="x"/> (N, C, H, W), dense in NCHW or channels-last
-    /// (<see cref="UpsampleRelu.Takes"/>); the result (N, C, 2H, 2W) has x's layout.
+    /// relu(up(x)) for a float32 or bfloat16 <paramref name="x"/> (N, C, H, W), dense in NCHW or channels-last
+    /// (<see cref="UpsampleRelu.Takes"/>); the result (N, C, 2H, 2W) has x's layout and dtype.
     /// </summary>
     Tensor UpsampleTwiceRelu(Tensor x);
 
     /// <summary>
-    /// dL/dx from the forward's input <paramref name="x"/> and dL/dy = <paramref name="grad"/> (any strides), ReLU's
-    /// mask recomputed from x; the result has x's shape and layout.
+    /// dL/dx from the forward's input <paramref name="x"/> and dL/dy = <paramref name="grad"/> (any strides, x's dtype), ReLU's
+    /// mask recomputed from x; the result has x's shape, layout and dtype.
     /// </summary>
     Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad);
 }

@@ -18,10 +18,12 @@ namespace UKan.Layers;
 /// where relu's result is not ≤ 0 (torch's threshold_backward, which passes it for NaN); with an odd H or W the last row
 /// or column lies in no window and gets no gradient (floor mode). <c>ukan selftest --device cuda</c> compares the kernels
 /// with PyTorch's operations whatever the setting, and a CPU test runs the kernel source under an emulation of CUDA's
-/// thread model. <see cref="EnvironmentVariable"/>=off turns it off. It is used when the input is a float32 CUDA tensor
-/// dense in NCHW or channels-last, at least 2 × 2, and fused kernels are allowed (<see cref="KanFeatures.UseFusedKernels"/>)
-/// and built; elsewhere <c>F.max_pool2d</c> then ReLU run as before. Without gradient (inference) the forward kernel
-/// runs alone.
+/// thread model. <see cref="EnvironmentVariable"/>=off turns it off. It is used when the input is a float32 or bfloat16
+/// CUDA tensor dense in NCHW or channels-last, at least 2 × 2, and fused kernels are allowed
+/// (<see cref="KanFeatures.UseFusedKernels"/>) and built; elsewhere <c>F.max_pool2d</c> then ReLU run as before. Without
+/// gradient (inference) the forward kernel runs alone. A bfloat16 input (the convolutions' output under bf16 autocast)
+/// is taken as it is: the kernels load bf16, compare in float (exact, so the tie and NaN rules hold) and store bf16;
+/// the output and the gradient are bf16 and still equal PyTorch's exactly (every stored value is a loaded one, or 0).
 /// </remarks>
 public static class MaxPoolRelu
 {
@@ -40,11 +42,11 @@ public static class MaxPoolRelu
             : F.max_pool2d(x, 2, 2).relu();
 
     /// <summary>
-    /// Whether the fused kernels take <paramref name="x"/>: float32 (N, C, H, W) with H, W ≥ 2 (at least one window),
-    /// dense in NCHW or channels-last (<see cref="TensorLayout.DenseChannelsLast"/>).
+    /// Whether the fused kernels take <paramref name="x"/>: float32 or bfloat16 (N, C, H, W) with H, W ≥ 2 (at least one
+    /// window), dense in NCHW or channels-last (<see cref="TensorLayout.DenseChannelsLast"/>).
     /// </summary>
     public static bool Takes(Tensor x) =>
-        x.dtype == ScalarType.Float32 && TensorLayout.DenseChannelsLast(x) is not null && x.shape[2] >= 2 && x.shape[3] >= 2;
+        UKan.Native.StorageEntries.Stores(x.dtype) && TensorLayout.DenseChannelsLast(x) is not null && x.shape[2] >= 2 && x.shape[3] >= 2;
 
     /// <summary>The fused kernels for this input, or null where the fused node does not apply.</summary>
     public static IMaxPoolKernels? KernelsFor(Tensor x) => Switch.Applies(x) && Takes(x) ? FusedSwitch.Kernels(x) : null;

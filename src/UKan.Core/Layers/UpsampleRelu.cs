@@ -20,10 +20,12 @@ namespace UKan.Layers;
 /// through two leaks of TorchSharp's custom functions now closed for every node: <see cref="HandedBackGradients.Backward"/>
 /// and <see cref="OutputTemplates"/>.) <c>ukan selftest --device cuda</c> compares the kernels with PyTorch's
 /// operations whatever the setting, and a CPU test runs the kernel source under an emulation of CUDA's thread model.
-/// <see cref="EnvironmentVariable"/>=off turns it off. It is used when the input is a float32 CUDA tensor dense in NCHW
-/// or channels-last and fused kernels are allowed (<see cref="KanFeatures.UseFusedKernels"/>) and built; elsewhere
-/// <see cref="BilinearUpsample.Twice"/> then ReLU run as before. Without gradient (inference) the forward kernel runs
-/// alone.
+/// <see cref="EnvironmentVariable"/>=off turns it off. It is used when the input is a float32 or bfloat16 CUDA tensor
+/// dense in NCHW or channels-last and fused kernels are allowed (<see cref="KanFeatures.UseFusedKernels"/>) and built;
+/// elsewhere <see cref="BilinearUpsample.Twice"/> then ReLU run as before. Without gradient (inference) the forward
+/// kernel runs alone. A bfloat16 input (the convolutions' output under bf16 autocast) is taken as it is: the kernels
+/// load bf16, compute in float as for float32 and round each stored value once, so the output and the gradient are
+/// bf16 too.
 /// </remarks>
 public static class UpsampleRelu
 {
@@ -42,10 +44,10 @@ public static class UpsampleRelu
             : BilinearUpsample.Twice(x).relu();
 
     /// <summary>
-    /// Whether the fused kernels take <paramref name="x"/>: float32 (N, C, H, W), dense in NCHW or channels-last
-    /// (<see cref="TensorLayout.DenseChannelsLast"/>).
+    /// Whether the fused kernels take <paramref name="x"/>: float32 or bfloat16 (N, C, H, W), dense in NCHW or
+    /// channels-last (<see cref="TensorLayout.DenseChannelsLast"/>).
     /// </summary>
-    public static bool Takes(Tensor x) => x.dtype == ScalarType.Float32 && TensorLayout.DenseChannelsLast(x) is not null;
+    public static bool Takes(Tensor x) => UKan.Native.StorageEntries.Stores(x.dtype) && TensorLayout.DenseChannelsLast(x) is not null;
 
     /// <summary>The fused kernels for this input, or null where the fused node does not apply.</summary>
     public static IUpsampleKernels? KernelsFor(Tensor x) => Switch.Applies(x) && Takes(x) ? FusedSwitch.Kernels(x) : null;
@@ -72,20 +74,32 @@ public static class UpsampleRelu
 
     /// <summary>
     /// The torch formulation of the fused kernels (any device): the reference they are checked against, and which
-    /// the tests check against <c>relu(F.interpolate(...))</c> and its autograd gradient.
+    /// the tests check against <c>relu(F.interpolate(...))</c> and its autograd gradient. bfloat16 tensors as the
+    /// kernels take them: computed in float32, the result rounded once to bfloat16.
     /// </summary>
     public sealed class Torch : IUpsampleKernels
     {
         public static readonly Torch Instance = new();
 
-        public Tensor UpsampleTwiceRelu(Tensor x) => Up(x).relu();
+        public Tensor UpsampleTwiceRelu(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            return Up(InFloat(x)).relu().to(x.dtype).MoveToOuterDisposeScope();
+        }
 
         public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad)
         {
             using var scope = NewDisposeScope();
-            return BilinearUpsample.Backward(grad * Up(x).gt(0)).MoveToOuterDisposeScope();   // ReLU's gradient, then the upsampling's
+            var relu = InFloat(grad) * Up(InFloat(x)).gt(0);                                     // ReLU's gradient, then the upsampling's
+            return BilinearUpsample.Backward(relu).to(x.dtype).MoveToOuterDisposeScope();
         }
 
         static Tensor Up(Tensor x) => F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
+
+        /// <summary>
+        /// A bfloat16 tensor widened to float32 (the kernels' arithmetic; torch's bf16 operations may round between
+        /// steps), others as they are.
+        /// </summary>
+        static Tensor InFloat(Tensor t) => t.dtype == ScalarType.BFloat16 ? t.to(float32) : t;
     }
 }

@@ -107,10 +107,14 @@ public class MaxPoolReluTests
     }
 
     [Fact]
-    public void The_kernels_take_float32_dense_nchw_or_channels_last_of_at_least_one_window()
+    public void The_kernels_take_float32_or_bfloat16_dense_nchw_or_channels_last_of_at_least_one_window()
     {
         Assert.True(MaxPoolRelu.Takes(zeros(2, 3, 4, 5)));
         Assert.True(MaxPoolRelu.Takes(zeros(2, 4, 5, 3).permute(0, 3, 1, 2)));
+        Assert.True(MaxPoolRelu.Takes(zeros(2, 3, 4, 5, dtype: bfloat16)));
+        Assert.True(MaxPoolRelu.Takes(zeros(2, 4, 5, 3, dtype: bfloat16).permute(0, 3, 1, 2)));
+        Assert.False(MaxPoolRelu.Takes(zeros(2, 3, 4, 5, dtype: float16)));
+        Assert.False(MaxPoolRelu.Takes(zeros(2, 3, 1, 5, dtype: bfloat16)));
         Assert.True(MaxPoolRelu.Takes(zeros(1, 1, 2, 2)));
         Assert.False(MaxPoolRelu.Takes(zeros(2, 3, 1, 5)));
         Assert.False(MaxPoolRelu.Takes(zeros(2, 3, 4, 1)));

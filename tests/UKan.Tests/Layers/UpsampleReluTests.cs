@@ -54,11 +54,15 @@ public class UpsampleReluTests
     }
 
     [Fact]
-    public void The_kernels_take_float32_dense_nchw_or_channels_last_only()
+    public void The_kernels_take_float32_or_bfloat16_dense_nchw_or_channels_last_only()
     {
         Assert.True(UpsampleRelu.Takes(zeros(2, 3, 4, 5)));
         Assert.True(UpsampleRelu.Takes(zeros(2, 4, 5, 3).permute(0, 3, 1, 2)));
+        Assert.True(UpsampleRelu.Takes(zeros(2, 3, 4, 5, dtype: bfloat16)));
+        Assert.True(UpsampleRelu.Takes(zeros(2, 4, 5, 3, dtype: bfloat16).permute(0, 3, 1, 2)));
         Assert.False(UpsampleRelu.Takes(zeros(2, 3, 4, 5, dtype: float64)));
+        Assert.False(UpsampleRelu.Takes(zeros(2, 3, 4, 5, dtype: float16)));
+        Assert.False(UpsampleRelu.Takes(zeros(2, 3, 5, 4, dtype: bfloat16).transpose(2, 3)));
         Assert.False(UpsampleRelu.Takes(zeros(2, 3, 5, 4).transpose(2, 3)));
         Assert.False(UpsampleRelu.Takes(zeros(2, 3, 8, 5).narrow(2, 0, 4)));
         Assert.False(UpsampleRelu.Takes(zeros(3, 4, 5)));

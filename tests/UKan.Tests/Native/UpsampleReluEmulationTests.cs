@@ -44,4 +44,62 @@ public class UpsampleReluEmulationTests
         TestTorch.AssertClose(memory(y), read("y", 2 * h, 2 * w), 1e-6, 1e-5, "output");
         TestTorch.AssertClose(memory(dx), read("gx", h, w), 1e-5, 1e-5, "dx");
     }
+
+    /// <summary>
+    /// The bfloat16 entries (bf16 autocast hands the decoder bf16 maps): x and dL/dy stored as bf16, the taps and the
+    /// gather in float, y and dL/dx rounded once. Against the torch formulation in float32 on the same (bf16) values,
+    /// rounded once: within half a bf16 step (and what another order of the float sums needs). The data must tell
+    /// rounding from truncation, which a store that drops the low bits would do. The torch formulation itself takes
+    /// the bf16 tensors (on the CPU) and gives that rounded reference.
+    /// </summary>
+    [Theory]
+    [InlineData(false, 2, 3, 5, 7)]
+    [InlineData(true, 2, 37, 3, 7)]
+    [InlineData(true, 2, 3, 1, 2)]
+    public void The_bf16_entries_round_the_float_computation_once(bool channelsLast, int n, int c, int h, int w)
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        var gen = new Generator(37);
+        var nhwc = (randn(n, h, w, c, generator: gen) + 0.2).to(bfloat16).to(float32);   // values bf16 holds
+        var x = channelsLast ? nhwc.permute(0, 3, 1, 2) : nhwc.permute(0, 3, 1, 2).contiguous();
+        var gy = randn(n, c, 2 * h, 2 * w, generator: gen).to(bfloat16).to(float32);
+        var x16 = x.to(bfloat16);
+
+        Assert.Equal(channelsLast, TensorLayout.DenseChannelsLast(x16));
+        var grid = UpsampleKernels.Geometry(x16);
+        Assert.Equal(UpsampleKernels.Geometry(x), grid);                                    // one geometry for both storage types
+        var (memory, read) = CudaEmulation.RunOnPlanes("upsample_relu_harness", x, gy, grid.Y, bf16: true);
+
+        var reference = UpsampleRelu.Torch.Instance;
+        var y = reference.UpsampleTwiceRelu(x);
+        var dx = reference.UpsampleTwiceReluBackward(x, gy);
+        Assert.True(y.eq(0).any().item<bool>() && y.gt(0).any().item<bool>(), "the test data must reach both sides of the ReLU");
+        AssertTruncationShows(y, "output");
+        AssertTruncationShows(dx, "dx");
+        TestTorch.AssertRoundedToBf16(memory(y), read("y", 2 * h, 2 * w), 1e-6, "output");
+        TestTorch.AssertRoundedToBf16(memory(dx), read("gx", h, w), 1e-5, "dx");
+
+        var y16 = reference.UpsampleTwiceRelu(x16);
+        var dx16 = reference.UpsampleTwiceReluBackward(x16, gy.to(bfloat16));
+        Assert.Equal((ScalarType.BFloat16, ScalarType.BFloat16), (y16.dtype, dx16.dtype));
+        Assert.True(y16.equal(y.to(bfloat16)).all().item<bool>() && dx16.equal(dx.to(bfloat16)).all().item<bool>(),
+            "the torch formulation on bf16 tensors must be its float32 result rounded once");
+    }
+
+    /// <summary>
+    /// That truncating <paramref name="reference"/> to bf16 (dropping the low 16 bits) would land more than 0.6 of a
+    /// step from it somewhere, at a value large enough that the comparison's slack (a 1e-5 fraction of the largest)
+    /// stays below a tenth of its step: a truncating store then fails the comparison with the rounded reference.
+    /// </summary>
+    static void AssertTruncationShows(Tensor reference, string what)
+    {
+        using var scope = NewDisposeScope();
+        var r = reference.to(float64).abs();
+        var step = pow(2.0, floor(log2(r.clamp_min(1e-30))) - 7);                           // bf16 keeps 8 significant bits
+        var fraction = r / step - floor(r / step);                                         // how far truncation falls below
+        var large = r.gt(0.05 * r.max().item<double>());
+        Assert.True(fraction.gt(0.6).logical_and(large).any().item<bool>(),
+            $"{what}: the test data must have values that truncation and rounding to bf16 put in different places");
+    }
 }

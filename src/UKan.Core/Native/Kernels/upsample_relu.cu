@@ -1,14 +1,19 @@
 // relu(x upsampled x2, bilinear, align_corners = false) for U-KAN's and UNeXt's decoders, forward and backward, for a
-// dense float tensor in NCHW or NHWC (channels-last). Taps as PyTorch's upsample_bilinear2d with scale factor 2: the
-// source coordinate of output o is max(0, (o + 0.5) / 2 - 0.5); it reads rows i0 = floor(src) and i0 + (i0 < n - 1),
-// weighted 1 - l and l with l = src - i0. A "row" below is one output (or input) row of one plane: planes are the
-// images (NHWC, C values per pixel) or the image-channel pairs (NCHW, 1 value per pixel).
+// dense float or bfloat16 tensor in NCHW or NHWC (channels-last). Taps as PyTorch's upsample_bilinear2d with scale
+// factor 2: the source coordinate of output o is max(0, (o + 0.5) / 2 - 0.5); it reads rows i0 = floor(src) and
+// i0 + (i0 < n - 1), weighted 1 - l and l with l = src - i0. A "row" below is one output (or input) row of one plane:
+// planes are the images (NHWC, C values per pixel) or the image-channel pairs (NCHW, 1 value per pixel).
 //
 // Both kernels run a thread per input value. Every output that input (i, j) takes part in, and every output of the
 // 2 x 2 block it is the "centre" of, reads only inputs of the 3 x 3 neighbourhood (i-1..i+1, j-1..j+1): output 2i
 // reads rows i-1 and i, output 2i+1 rows i and i+1 (clamped at the borders as above). So each thread loads that
 // neighbourhood once into registers and computes the up-to 4 x 4 values it needs from it, instead of four loads and
 // two tap computations per value (the first version: a thread per output, 64 loads per input in the backward).
+//
+// Storage: the kernels are templates over the type T of x, y, dL/dy and dL/dx (storage.cu): float, and bfloat16 (the
+// entries named _bf16) for bf16 autocast, where the convolutions hand over bf16 maps. Loads widen to float (exact), all
+// arithmetic is the float32 entries' own, in the same order, and each stored value is rounded once (to nearest even).
+// The backward's ReLU mask is the sign of the float value before that rounding, as the float32 formulation has it.
 __device__ __forceinline__ void bilinear_tap(int o, int n, int& i0, int& step, float& l) {
     float src = fmaxf(0.5f * ((float)o + 0.5f) - 0.5f, 0.0f);
     i0 = (int)src;
@@ -59,13 +64,14 @@ __device__ __forceinline__ bool input_coordinates(int H, int W, int cpix, long l
 
 // The 3 x 3 neighbourhood of input (ih, iw) of one value; slots past the border hold a copy of the border value (no
 // tap ever reads them: the taps of the outputs near the border stay inside the image).
-__device__ __forceinline__ void load_neighbourhood(const float* __restrict__ plane, int ih, int iw, int H, int W, int cpix,
+template <typename T>
+__device__ __forceinline__ void load_neighbourhood(const T* __restrict__ plane, int ih, int iw, int H, int W, int cpix,
                                                    float nb[3][3]) {
 #pragma unroll
     for (int r = 0; r < 3; ++r) {
-        const float* line = plane + (long long)min(max(ih - 1 + r, 0), H - 1) * W * cpix;
+        const T* line = plane + (long long)min(max(ih - 1 + r, 0), H - 1) * W * cpix;
 #pragma unroll
-        for (int s = 0; s < 3; ++s) nb[r][s] = line[(long long)min(max(iw - 1 + s, 0), W - 1) * cpix];
+        for (int s = 0; s < 3; ++s) nb[r][s] = to_float(line[(long long)min(max(iw - 1 + s, 0), W - 1) * cpix]);
     }
 }
 
@@ -110,7 +116,8 @@ __device__ __forceinline__ FootprintTaps interior_taps() {
 }
 
 // relu(up(x)) at the 2 x 2 outputs (2ih + u, 2iw + v), the taps k = 1, 2 of the footprint along each axis.
-__device__ __forceinline__ void write_block(const float nb[3][3], FootprintTaps fh, FootprintTaps fw, float* __restrict__ y,
+template <typename T>
+__device__ __forceinline__ void write_block(const float nb[3][3], FootprintTaps fh, FootprintTaps fw, T* __restrict__ y,
                                             long long out, long long pitch, int cpix) {
 #pragma unroll
     for (int u = 0; u < 2; ++u) {
@@ -119,13 +126,14 @@ __device__ __forceinline__ void write_block(const float nb[3][3], FootprintTaps 
 #pragma unroll
         for (int v = 0; v < 2; ++v) {
             float value = value_at(ra, rb, fh.t[1 + u], fw.t[1 + v]);
-            y[out + u * pitch + v * cpix] = value < 0.0f ? 0.0f : value;   // NaN stays NaN, as torch's relu
+            y[out + u * pitch + v * cpix] = from_float<T>(value < 0.0f ? 0.0f : value);   // NaN stays NaN, as torch's relu
         }
     }
 }
 
 // y = relu(up(x)): each thread writes the 2 x 2 outputs (2ih + u, 2iw + v) of its input value.
-extern "C" __global__ void upsample2x_relu(const float* __restrict__ x, float* __restrict__ y, int H, int W, int cpix) {
+template <typename T>
+__device__ __forceinline__ void upsample2x_relu_body(const T* __restrict__ x, T* __restrict__ y, int H, int W, int cpix) {
     long long plane; int ih, iw, c;
     if (!input_coordinates(H, W, cpix, plane, ih, iw, c)) return;
     float nb[3][3];
@@ -136,10 +144,17 @@ extern "C" __global__ void upsample2x_relu(const float* __restrict__ x, float* _
     else
         write_block(nb, footprint_taps(ih, H), footprint_taps(iw, W), y, out, pitch, cpix);
 }
+extern "C" __global__ void upsample2x_relu(const float* __restrict__ x, float* __restrict__ y, int H, int W, int cpix) {
+    upsample2x_relu_body(x, y, H, W, cpix);
+}
+extern "C" __global__ void upsample2x_relu_bf16(const bf16_t* __restrict__ x, bf16_t* __restrict__ y, int H, int W, int cpix) {
+    upsample2x_relu_body(x, y, H, W, cpix);
+}
 
 // Σ over the footprint of own weight × dL/dy where relu's result is positive; rows in increasing order, a row's
 // columns summed first. line points at dL/dy of output (2ih - 1, 2iw - 1) of this value; pitch is an output row.
-__device__ __forceinline__ float gather(const float nb[3][3], FootprintTaps fh, FootprintTaps fw, const float* __restrict__ line,
+template <typename T>
+__device__ __forceinline__ float gather(const float nb[3][3], FootprintTaps fh, FootprintTaps fw, const T* __restrict__ line,
                                         long long pitch, int cpix) {
     float acc = 0.0f;
 #pragma unroll
@@ -153,7 +168,7 @@ __device__ __forceinline__ float gather(const float nb[3][3], FootprintTaps fh, 
 #pragma unroll
         for (int m = 0; m < 4; ++m) {
             if (fw.t[m].own == 0.0f) continue;
-            float grad = line[k * pitch + m * cpix];
+            float grad = to_float(line[k * pitch + m * cpix]);
             if (value_at(ra, rb, fh.t[k], fw.t[m]) > 0.0f) sum += fw.t[m].own * grad;
         }
         acc += fh.t[k].own * sum;
@@ -165,17 +180,26 @@ __device__ __forceinline__ float gather(const float nb[3][3], FootprintTaps fh, 
 // input, each gradient passed where relu's result is positive (torch's threshold_backward), that result recomputed
 // from the neighbourhood instead of kept from the forward (a quarter of the memory); no atomics, so the result does
 // not depend on scheduling.
-extern "C" __global__ void upsample2x_relu_backward(const float* __restrict__ x, const float* __restrict__ g,
-                                                    float* __restrict__ gx, int H, int W, int cpix) {
+template <typename T>
+__device__ __forceinline__ void upsample2x_relu_backward_body(const T* __restrict__ x, const T* __restrict__ g, T* __restrict__ gx,
+                                                              int H, int W, int cpix) {
     long long plane; int ih, iw, c;
     if (!input_coordinates(H, W, cpix, plane, ih, iw, c)) return;
     float nb[3][3];
     load_neighbourhood(x + plane * H * (long long)W * cpix + c, ih, iw, H, W, cpix, nb);
     long long pitch = 2LL * W * cpix;
     // Output (2ih - 1, 2iw - 1), outside the image at the top or left border: only reached with weight 0 there.
-    const float* line = g + (plane * 2 * H + 2 * ih - 1) * pitch + (2LL * iw - 1) * cpix + c;
+    const T* line = g + (plane * 2 * H + 2 * ih - 1) * pitch + (2LL * iw - 1) * cpix + c;
     float acc = ih >= 1 && ih <= H - 2 && iw >= 1 && iw <= W - 2
         ? gather(nb, interior_taps(), interior_taps(), line, pitch, cpix)
         : gather(nb, footprint_taps(ih, H), footprint_taps(iw, W), line, pitch, cpix);
-    gx[(plane * H + ih) * (long long)W * cpix + (long long)iw * cpix + c] = acc;
+    gx[(plane * H + ih) * (long long)W * cpix + (long long)iw * cpix + c] = from_float<T>(acc);
+}
+extern "C" __global__ void upsample2x_relu_backward(const float* __restrict__ x, const float* __restrict__ g,
+                                                    float* __restrict__ gx, int H, int W, int cpix) {
+    upsample2x_relu_backward_body(x, g, gx, H, W, cpix);
+}
+extern "C" __global__ void upsample2x_relu_backward_bf16(const bf16_t* __restrict__ x, const bf16_t* __restrict__ g,
+                                                         bf16_t* __restrict__ gx, int H, int W, int cpix) {
+    upsample2x_relu_backward_body(x, g, gx, H, W, cpix);
 }
