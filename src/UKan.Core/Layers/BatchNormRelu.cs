@@ -62,7 +62,7 @@ public static class BatchNormRelu
     /// dense (a row-major N·H·W × C matrix), more than one value per channel (batch norm's training statistics need two).
     /// </summary>
     public static bool Takes(Tensor x) =>
-        x.dtype is ScalarType.Float32 or ScalarType.BFloat16 && TensorLayout.IsChannelsLastDense(x) && x.numel() / Math.Max(1, x.shape[1]) > 1;
+        KernelStorage.Stores(x.dtype) && TensorLayout.IsChannelsLastDense(x) && x.numel() / Math.Max(1, x.shape[1]) > 1;
 
     /// <summary>The fused kernels for this layer and input, or null where the fused node does not apply.</summary>
     public static IBatchNormReluKernels? KernelsFor(BatchNorm2d bn, Tensor x)

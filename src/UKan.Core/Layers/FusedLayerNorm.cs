@@ -48,7 +48,7 @@ public static class FusedLayerNorm
     /// last dimension C ≤ <see cref="MaxChannels"/>; weight and bias float32 vectors of C.
     /// </summary>
     public static bool Takes(Tensor x, Tensor? weight, Tensor? bias) =>
-        x.dtype is ScalarType.Float32 or ScalarType.BFloat16 && x.dim() >= 1 && x.is_contiguous() && x.shape[^1] is > 0 and <= MaxChannels
+        KernelStorage.Stores(x.dtype) && x.dim() >= 1 && x.is_contiguous() && x.shape[^1] is > 0 and <= MaxChannels
         && weight is not null && bias is not null && weight.dtype == ScalarType.Float32 && bias.dtype == ScalarType.Float32
         && weight.shape.SequenceEqual([x.shape[^1]]) && bias.shape.SequenceEqual([x.shape[^1]])
         && weight.is_contiguous() && bias.is_contiguous();

@@ -48,7 +48,7 @@ public static class KanFeatures
     public static IPsiKernels? PsiKernels(int device) => CudaKernels(device);
 
     static IKanFeatureKernels For(Tensor x) =>
-        UseFusedKernels && x.device_type == DeviceType.CUDA && x.dtype is ScalarType.Float32 or ScalarType.BFloat16
+        UseFusedKernels && x.device_type == DeviceType.CUDA && KernelStorage.Stores(x.dtype)
         && CudaKernels(x.device_index < 0 ? 0 : x.device_index) is { } k ? k : Torch.Instance;
 
     /// <summary>

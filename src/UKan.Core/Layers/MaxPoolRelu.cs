@@ -46,7 +46,7 @@ public static class MaxPoolRelu
     /// window), dense in NCHW or channels-last (<see cref="TensorLayout.DenseChannelsLast"/>).
     /// </summary>
     public static bool Takes(Tensor x) =>
-        UKan.Native.StorageEntries.Stores(x.dtype) && TensorLayout.DenseChannelsLast(x) is not null && x.shape[2] >= 2 && x.shape[3] >= 2;
+        KernelStorage.Stores(x.dtype) && TensorLayout.DenseChannelsLast(x) is not null && x.shape[2] >= 2 && x.shape[3] >= 2;
 
     /// <summary>The fused kernels for this input, or null where the fused node does not apply.</summary>
     public static IMaxPoolKernels? KernelsFor(Tensor x) => Switch.Applies(x) && Takes(x) ? FusedSwitch.Kernels(x) : null;

@@ -47,7 +47,7 @@ public static class UpsampleRelu
     /// Whether the fused kernels take <paramref name="x"/>: float32 or bfloat16 (N, C, H, W), dense in NCHW or
     /// channels-last (<see cref="TensorLayout.DenseChannelsLast"/>).
     /// </summary>
-    public static bool Takes(Tensor x) => UKan.Native.StorageEntries.Stores(x.dtype) && TensorLayout.DenseChannelsLast(x) is not null;
+    public static bool Takes(Tensor x) => KernelStorage.Stores(x.dtype) && TensorLayout.DenseChannelsLast(x) is not null;
 
     /// <summary>The fused kernels for this input, or null where the fused node does not apply.</summary>
     public static IUpsampleKernels? KernelsFor(Tensor x) => Switch.Applies(x) && Takes(x) ? FusedSwitch.Kernels(x) : null;

@@ -17,10 +17,10 @@ namespace UKan.Native;
 /// </remarks>
 public sealed class BatchNormReluKernels : IBatchNormReluKernels
 {
-    /// <summary>The kernels of this family in the CUDA source: the four passes over the activations also have a bfloat16 entry (name_bf16).</summary>
+    /// <summary>The kernels of this family in the CUDA source: the passes over the activations with a bfloat16 entry each.</summary>
     public static readonly string[] Functions =
-        ["bn_relu_stats", "bn_relu_stats_finalize", "bn_relu_apply", "bn_relu_backward_sums", "bn_relu_backward_finalize", "bn_relu_backward_input",
-         "bn_relu_stats_bf16", "bn_relu_apply_bf16", "bn_relu_backward_sums_bf16", "bn_relu_backward_input_bf16"];
+        ["bn_relu_stats_finalize", "bn_relu_backward_finalize",
+         .. StorageEntries.Names("bn_relu_stats", "bn_relu_apply", "bn_relu_backward_sums", "bn_relu_backward_input")];
 
     /// <summary>The thread block of the row-striding kernels: 32 channels by 8 rows.</summary>
     static readonly (int X, int Y) TileBlock = (32, 8);
@@ -31,24 +31,17 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
     /// </summary>
     internal static int MergeThreads(long partials) => (int)Math.Clamp((partials + 31) / 32 * 32, 32, 256);
 
-    /// <summary>The four passes over the activations for one storage type.</summary>
-    readonly record struct Passes(IntPtr Stats, IntPtr Apply, IntPtr BackwardSums, IntPtr BackwardInput);
-
     readonly CudaKernelModule module;
     readonly IntPtr statsFinalize, backwardFinalize;
-    readonly Passes float32Passes, bfloat16Passes;
+    readonly StorageEntries stats, apply, backwardSums, backwardInput;
 
     public BatchNormReluKernels(CudaKernelModule module)
     {
         this.module = module;
         (statsFinalize, backwardFinalize) = (module.Function("bn_relu_stats_finalize"), module.Function("bn_relu_backward_finalize"));
-        Passes Load(string suffix) => new(module.Function("bn_relu_stats" + suffix), module.Function("bn_relu_apply" + suffix),
-            module.Function("bn_relu_backward_sums" + suffix), module.Function("bn_relu_backward_input" + suffix));
-        (float32Passes, bfloat16Passes) = (Load(""), Load("_bf16"));
+        (stats, apply) = (StorageEntries.Load(module, "bn_relu_stats"), StorageEntries.Load(module, "bn_relu_apply"));
+        (backwardSums, backwardInput) = (StorageEntries.Load(module, "bn_relu_backward_sums"), StorageEntries.Load(module, "bn_relu_backward_input"));
     }
-
-    /// <summary>The passes for <paramref name="x"/>'s storage type (float32 or bfloat16: <see cref="Geometry"/> checks).</summary>
-    Passes For(Tensor x) => x.dtype == ScalarType.BFloat16 ? bfloat16Passes : float32Passes;
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
         Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps)
@@ -56,16 +49,15 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         if (batchesTracked is not null && (batchesTracked.dtype != ScalarType.Int64 || batchesTracked.numel() != 1))
             throw new ArgumentException("batch norm + ReLU kernels: num_batches_tracked must be one int64");
         var (rows, c, grid) = Geometry(x);
-        var passes = For(x);
         using var scope = NewDisposeScope();
         var y = empty_strided(x.shape, x.stride(), dtype: x.dtype, device: x.device);
         var mean = empty(c, dtype: float32, device: x.device);
         var invstd = empty(c, dtype: float32, device: x.device);
         var partial = empty(3 * grid.Y * c, dtype: float32, device: x.device);
-        module.LaunchOn(passes.Stats, grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial));
+        module.LaunchOn(stats.For(x), grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial));
         module.LaunchOn(statsFinalize, ((uint)c, 1), (MergeThreads(grid.Y), 1), 0, Pointer(partial), (int)grid.Y, (int)c, (float)eps, (float)momentum,
             Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)), TensorPointer.OfInt64(batchesTracked));
-        module.LaunchOn(passes.Apply, grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));
+        module.LaunchOn(apply.For(x), grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));
         return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());
     }
 
@@ -73,20 +65,19 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         Tensor? weight, Tensor? bias)
     {
         if (!grad.stride().SequenceEqual(x.stride())) throw new ArgumentException("batch norm + ReLU backward: the gradient must have the input's strides");
-        if (grad.dtype != x.dtype) throw new ArgumentException($"batch norm + ReLU backward: a {grad.dtype} gradient for a {x.dtype} input");
+        StorageEntries.CheckGradient("batch norm + ReLU", x, grad);
         var (rows, c, grid) = Geometry(x);
-        var passes = For(x);
         using var scope = NewDisposeScope();
         var dx = empty_strided(x.shape, x.stride(), dtype: x.dtype, device: x.device);
         var gradW = weight is null ? null : empty(c, dtype: float32, device: x.device);
         var gradB = bias is null ? null : empty(c, dtype: float32, device: x.device);
         var partial = empty(2 * grid.Y * c, dtype: float32, device: x.device);
         var k = empty(2 * c, dtype: float32, device: x.device);
-        module.LaunchOn(passes.BackwardSums, grid, TileBlock, 0, Pointer(x), Pointer(grad), rows, (int)c, Pointer(mean), Pointer(invStd),
+        module.LaunchOn(backwardSums.For(x), grid, TileBlock, 0, Pointer(x), Pointer(grad), rows, (int)c, Pointer(mean), Pointer(invStd),
             Pointer(weight), Pointer(bias), Pointer(partial));
         module.LaunchOn(backwardFinalize, ((uint)c, 1), (MergeThreads(grid.Y), 1), 0, Pointer(partial), (int)grid.Y, (int)c, rows, Pointer(invStd),
             Pointer(gradW), Pointer(gradB), Pointer(k));
-        module.LaunchOn(passes.BackwardInput, grid, TileBlock, 0, Pointer(x), Pointer(grad), Pointer(dx), rows, (int)c, Pointer(mean), Pointer(invStd),
+        module.LaunchOn(backwardInput.For(x), grid, TileBlock, 0, Pointer(x), Pointer(grad), Pointer(dx), rows, (int)c, Pointer(mean), Pointer(invStd),
             Pointer(weight), Pointer(bias), Pointer(k));
         return (dx.MoveToOuterDisposeScope(), gradW?.MoveToOuterDisposeScope(), gradB?.MoveToOuterDisposeScope());
     }

@@ -41,9 +41,6 @@ public sealed class KanFeatureKernels : IKanFeatureKernels
         backward = BackwardEntries.ToDictionary(e => e.Key, e => module.Function("kan_features_backward" + e.Value));
     }
 
-    /// <summary>Whether the kernels take inputs stored as <paramref name="storage"/> (float32 or bfloat16).</summary>
-    public static bool TakesInput(ScalarType storage) => storage is ScalarType.Float32 or ScalarType.BFloat16;
-
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null)
     {
         var to = storage ?? x.dtype;

@@ -15,7 +15,7 @@ public sealed class LayerNormKernels : ILayerNormKernels
 {
     /// <summary>The kernels of this family in the CUDA source.</summary>
     public static readonly string[] Functions =
-        ["layer_norm_forward", "layer_norm_forward_bf16", "layer_norm_backward", "layer_norm_backward_bf16", "layer_norm_backward_params"];
+        ["layer_norm_backward_params", .. StorageEntries.Names("layer_norm_forward", "layer_norm_backward")];
 
     /// <summary>Threads per block: 8 warps, a row each.</summary>
     internal const int Threads = 256;
@@ -24,14 +24,14 @@ public sealed class LayerNormKernels : ILayerNormKernels
     internal const int MaxBackwardBlocks = 128;
 
     readonly CudaKernelModule module;
-    readonly IntPtr forward, forwardBf16, backward, backwardBf16, parameters;
+    readonly StorageEntries forward, backward;
+    readonly IntPtr parameters;
 
     public LayerNormKernels(CudaKernelModule module)
     {
         this.module = module;
-        (forward, forwardBf16) = (module.Function("layer_norm_forward"), module.Function("layer_norm_forward_bf16"));
-        (backward, backwardBf16, parameters) =
-            (module.Function("layer_norm_backward"), module.Function("layer_norm_backward_bf16"), module.Function("layer_norm_backward_params"));
+        (forward, backward) = (StorageEntries.Load(module, "layer_norm_forward"), StorageEntries.Load(module, "layer_norm_backward"));
+        parameters = module.Function("layer_norm_backward_params");
     }
 
     public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps)
@@ -42,7 +42,7 @@ public sealed class LayerNormKernels : ILayerNormKernels
         var mean = empty(rows, dtype: float32, device: x.device);
         var rstd = empty(rows, dtype: float32, device: x.device);
         if (rows > 0)
-            module.LaunchOn(x.dtype == ScalarType.BFloat16 ? forwardBf16 : forward, (uint)ForwardBlocks(rows), Threads, 0,
+            module.LaunchOn(forward.For(x), (uint)ForwardBlocks(rows), Threads, 0,
                 Pointer(x), Pointer(y), Pointer(weight), Pointer(bias), Pointer(mean), Pointer(rstd), rows, (int)c, (float)eps);
         return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), rstd.MoveToOuterDisposeScope());
     }
@@ -57,7 +57,7 @@ public sealed class LayerNormKernels : ILayerNormKernels
         var db = empty(c, dtype: float32, device: x.device);
         int blocks = BackwardBlocks(rows);
         var partial = empty(2 * blocks * c, dtype: float32, device: x.device);
-        module.LaunchOn(x.dtype == ScalarType.BFloat16 ? backwardBf16 : backward, (uint)blocks, Threads, SharedBytes(c),
+        module.LaunchOn(backward.For(x), (uint)blocks, Threads, SharedBytes(c),
             Pointer(x), Pointer(g), Pointer(mean), Pointer(rstd), Pointer(weight), Pointer(dx), Pointer(partial), rows, (int)c);
         module.LaunchOn(parameters, ((uint)((c + 31) / 32), 1), (32, 8), 0, Pointer(partial), blocks, (int)c, Pointer(dw), Pointer(db));
         return (dx.MoveToOuterDisposeScope(), dw.MoveToOuterDisposeScope(), db.MoveToOuterDisposeScope());

@@ -20,7 +20,7 @@ public readonly record struct StorageEntries(IntPtr Float32, IntPtr BFloat16)
         new(module.Function(kernel), module.Function(kernel + BFloat16Suffix));
 
     /// <summary>Whether the kernels have an entry for <paramref name="dtype"/>: float32 or bfloat16.</summary>
-    public static bool Stores(ScalarType dtype) => dtype is ScalarType.Float32 or ScalarType.BFloat16;
+    public static bool Stores(ScalarType dtype) => UKan.Layers.KernelStorage.Stores(dtype);
 
     /// <summary>The entry for <paramref name="x"/>'s dtype; an <see cref="ArgumentException"/> for other dtypes.</summary>
     public IntPtr For(Tensor x) => x.dtype switch
