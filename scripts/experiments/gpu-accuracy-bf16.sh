@@ -4,7 +4,7 @@
 # official split seeds 2981, 6142, 1187, all six runs at once on one H200 (device kind nvidia-h200).
 # Two calls on one warm machine, as the app and the data together pass the 64 MiB that may travel: first carrying
 # .gpu/ukan-gpu.tar.xz (PART=unpack: unpacks it into .gpu/u, which stays), then carrying .gpu/busi256j
-# (ukan data prepare, docs/datasets.md). Writes $OUT/accuracy-bf16.tar.gz.
+# (ukan data prepare, docs/datasets.md). ONLY=bf16 runs the three bf16 trainings alone. Writes $OUT/accuracy-bf16.tar.gz.
 set -uo pipefail
 LIMIT="${LIMIT:-420}"
 source "$(dirname "$0")/../gpu-common.sh"
@@ -14,7 +14,7 @@ nvidia-smi --query-gpu=index,name,memory.total,driver_version,clocks.max.sm --fo
 D=.gpu/busi256j
 for s in 2981 6142 1187; do
   run acc-bf16-$s $(( $(left) - 25 )) $U train --device cuda --data $D --out /tmp/runs/acc-bf16-$s --epochs 60 --data-seed $s --precision bf16 &
-  run acc-fp32-$s $(( $(left) - 25 )) $U train --device cuda --data $D --out /tmp/runs/acc-fp32-$s --epochs 60 --data-seed $s &
+  [ "${ONLY:-}" = bf16 ] || run acc-fp32-$s $(( $(left) - 25 )) $U train --device cuda --data $D --out /tmp/runs/acc-fp32-$s --epochs 60 --data-seed $s &
 done
 wait
 collect_runs 'acc-*'
