@@ -10,8 +10,10 @@ public enum Precision
     /// <summary>Strict float32 everywhere (no TF32).</summary>
     Fp32Strict,
     /// <summary>
-    /// Mixed precision: CUDA autocast to bfloat16 (convolutions and matrix products in bf16; fp32 weights, optimizer,
-    /// norms, losses and the fused KAN kernels), TF32 convolutions for what stays fp32. CUDA with the libtorch shim only.
+    /// Mixed precision: CUDA autocast to bfloat16 (convolutions and matrix products in bf16, the fused kernels storing
+    /// bf16 activations and computing in float; fp32 weights, optimizer, norm statistics and losses), TF32 convolutions
+    /// for what stays fp32. Faster than fp32 on U-KAN (H200: 4.02 against 5.78 ms per step). CUDA with the libtorch
+    /// shim only.
     /// </summary>
     Bf16,
 }
