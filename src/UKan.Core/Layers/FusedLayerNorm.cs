@@ -38,9 +38,11 @@ public static class FusedLayerNorm
     public static Tensor Forward(LayerNorm norm, Tensor x)
     {
         if (KernelsFor(norm, x) is not { } kernels) return norm.call(x);
-        return x.requires_grad || norm.weight!.requires_grad || norm.bias!.requires_grad
-            ? (is_grad_enabled() ? Apply(norm, x, kernels) : kernels.LayerNormForward(x, norm.weight!, norm.bias!, norm.eps).Y)
-            : kernels.LayerNormForward(x, norm.weight!, norm.bias!, norm.eps).Y;
+        if (is_grad_enabled() && (x.requires_grad || norm.weight!.requires_grad || norm.bias!.requires_grad)) return Apply(norm, x, kernels);
+        var (y, mean, rstd) = kernels.LayerNormForward(x, norm.weight!, norm.bias!, norm.eps);   // no graph: the forward kernel alone
+        mean.Dispose();
+        rstd.Dispose();
+        return y;
     }
 
     /// <summary>
