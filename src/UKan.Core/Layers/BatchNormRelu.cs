@@ -91,42 +91,25 @@ public static class BatchNormRelu
         var momentum = bn.momentum ?? throw new ArgumentException("fused batch norm: a cumulative average (momentum null) is not supported");
         if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
             throw new ArgumentException("fused batch norm: an affine layer with running statistics");
-        return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, bn, kernels, momentum));
+        return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, kernels, bn, momentum));
     }
 
     /// <summary>The node: saves x, w, b and the batch's mean and invstd; backward recomputes the normalisation and ReLU's mask.</summary>
-    sealed class Function : autograd.SingleTensorFunction<Function>
+    sealed class Function : AffineNormFunction<Function, IBatchNormReluKernels>
     {
         public override string Name => "BatchNormRelu";
 
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        protected override (Tensor Y, Tensor[] Saved) Forward(IBatchNormReluKernels kernels, Tensor x, Tensor weight, Tensor bias, object[] rest)
         {
-            HandedBackGradients.Release();
-            var (x, weight, bias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
-            var bn = (BatchNorm2d)vars[3];
-            var kernels = (IBatchNormReluKernels)vars[4];
+            var (bn, momentum) = ((BatchNorm2d)rest[0], (double)rest[1]);
             var (y, mean, invstd) = kernels.BatchNormReluForward(x, weight, bias, bn.running_mean!, bn.running_var!, bn.num_batches_tracked,
-                (double)vars[5], bn.eps);
-            ctx.save_for_backward([x, weight, bias, mean, invstd]);
-            ctx.save_data("kernels", kernels);
-            ctx.save_data("grads", (x.requires_grad, weight.requires_grad, bias.requires_grad));
-            OutputTemplates.Forward(ctx);
-            return y;
+                momentum, bn.eps);
+            return (y, [bias, mean, invstd]);
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
-        {
-            using var incoming = HandedBackGradients.Backward(g);
-            if (g is null || g.IsInvalid) return [null!, null!, null!, null!, null!, null!];
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var saved = ctx.get_saved_variables();
-            var (x, w, b, mean, invstd) = (saved[0], saved[1], saved[2], saved[3], saved[4]);
-            var kernels = (IBatchNormReluKernels)ctx.get_data("kernels");
-            var (needX, needW, needB) = ((bool, bool, bool))ctx.get_data("grads");
-            var (dx, dw, db) = kernels.BatchNormReluBackward(x, TensorLayout.WithStrides(g, x.stride()), mean, invstd, w, b);
-            return HandedBackGradients.KeepAll([needX ? dx : null!, needW ? dw! : null!, needB ? db! : null!, null!, null!, null!]);
-        }
+        protected override (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) Backward(IBatchNormReluKernels kernels, Tensor x,
+            Tensor weight, IList<Tensor> saved, Tensor grad) =>
+            kernels.BatchNormReluBackward(x, TensorLayout.WithStrides(grad, x.stride()), saved[1], saved[2], weight, saved[0]);
     }
 
     /// <summary>

@@ -75,35 +75,19 @@ public static class FusedLayerNorm
         OutputTemplates.Drop(Function.apply(x, norm.weight!, norm.bias!, kernels, norm.eps));
 
     /// <summary>The node: saves x, w and the rows' mean and rstd; backward recomputes the normalised rows.</summary>
-    sealed class Function : autograd.SingleTensorFunction<Function>
+    sealed class Function : AffineNormFunction<Function, ILayerNormKernels>
     {
         public override string Name => "LayerNorm";
 
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        protected override (Tensor Y, Tensor[] Saved) Forward(ILayerNormKernels kernels, Tensor x, Tensor weight, Tensor bias, object[] rest)
         {
-            HandedBackGradients.Release();
-            var (x, weight, bias) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2]);
-            var kernels = (ILayerNormKernels)vars[3];
-            var (y, mean, rstd) = kernels.LayerNormForward(x, weight, bias, (double)vars[4]);
-            ctx.save_for_backward([x, weight, mean, rstd]);
-            ctx.save_data("kernels", kernels);
-            ctx.save_data("grads", (x.requires_grad, weight.requires_grad, bias.requires_grad));
-            OutputTemplates.Forward(ctx);
-            return y;
+            var (y, mean, rstd) = kernels.LayerNormForward(x, weight, bias, (double)rest[0]);
+            return (y, [mean, rstd]);
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
-        {
-            using var incoming = HandedBackGradients.Backward(g);
-            if (g is null || g.IsInvalid) return [null!, null!, null!, null!, null!];
-            using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var saved = ctx.get_saved_variables();
-            var kernels = (ILayerNormKernels)ctx.get_data("kernels");
-            var (needX, needW, needB) = ((bool, bool, bool))ctx.get_data("grads");
-            var (dx, dw, db) = kernels.LayerNormBackward(saved[0], g, saved[2], saved[3], saved[1]);
-            return HandedBackGradients.KeepAll([needX ? dx : null!, needW ? dw : null!, needB ? db : null!, null!, null!]);
-        }
+        protected override (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) Backward(ILayerNormKernels kernels, Tensor x,
+            Tensor weight, IList<Tensor> saved, Tensor grad) =>
+            kernels.LayerNormBackward(x, grad, saved[0], saved[1], weight);
     }
 
     /// <summary>

@@ -11,12 +11,8 @@ namespace UKan.Native;
 /// </summary>
 public sealed class KanFeatureKernels : IKanFeatureKernels
 {
-    /// <summary>The kernels of this family in the CUDA source.</summary>
-    public static readonly string[] Functions =
-        [.. Entries.Values.Select(suffix => "kan_features" + suffix), .. BackwardEntries.Values.Select(suffix => "kan_features_backward" + suffix)];
-
     /// <summary>The forward entries by (input, features) storage: float32 as before, and bfloat16 features for a bf16 product.</summary>
-    static Dictionary<(ScalarType, ScalarType), string> Entries => new()
+    static readonly Dictionary<(ScalarType, ScalarType), string> Entries = new()
     {
         [(ScalarType.Float32, ScalarType.Float32)] = "",
         [(ScalarType.Float32, ScalarType.BFloat16)] = "_to_bf16",
@@ -24,12 +20,16 @@ public sealed class KanFeatureKernels : IKanFeatureKernels
     };
 
     /// <summary>The backward entries by (input, features' gradient) storage; dL/dx is stored as the input.</summary>
-    static Dictionary<(ScalarType, ScalarType), string> BackwardEntries => new()
+    static readonly Dictionary<(ScalarType, ScalarType), string> BackwardEntries = new()
     {
         [(ScalarType.Float32, ScalarType.Float32)] = "",
         [(ScalarType.Float32, ScalarType.BFloat16)] = "_from_bf16",
         [(ScalarType.BFloat16, ScalarType.BFloat16)] = "_bf16",
     };
+
+    /// <summary>The kernels of this family in the CUDA source (declared after the tables it is built from).</summary>
+    public static readonly string[] Functions =
+        [.. Entries.Values.Select(suffix => "kan_features" + suffix), .. BackwardEntries.Values.Select(suffix => "kan_features_backward" + suffix)];
 
     readonly CudaKernelModule module;
     readonly Dictionary<(ScalarType, ScalarType), IntPtr> features, backward;

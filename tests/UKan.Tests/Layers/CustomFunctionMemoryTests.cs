@@ -19,7 +19,7 @@ public class CustomFunctionMemoryTests
     /// <summary>Each custom function of the layers, as a forward from its input (which requires grad).</summary>
     public static TheoryData<string> Functions =>
         ["batch norm + ReLU", "KAN linear", "KAN fused weight", "shared activation (recompute)", "bilinear upsample (deterministic)",
-         "relu(×2 upsampling)", "relu(2 × 2 max-pool)"];
+         "relu(×2 upsampling)", "relu(2 × 2 max-pool)", "LayerNorm"];
 
     static Func<Tensor, Tensor> Forward(string function)
     {
@@ -43,6 +43,9 @@ public class CustomFunctionMemoryTests
                 return x => UpsampleRelu.Apply(x, UpsampleRelu.Torch.Instance);
             case "relu(2 × 2 max-pool)":
                 return x => MaxPoolRelu.Apply(x, MaxPoolRelu.Torch.Instance);
+            case "LayerNorm":
+                var norm = nn.LayerNorm(5);
+                return x => FusedLayerNorm.Apply(norm, x, FusedLayerNorm.Torch.Instance);
             default:
                 return x => BilinearUpsample.With(deterministic: true, () => BilinearUpsample.Twice(x));
         }
