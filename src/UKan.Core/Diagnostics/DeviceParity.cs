@@ -96,6 +96,10 @@ public static class DeviceParity
             foreach (bool channelsLast in new[] { false, true })
                 checks.AddRange(Guarded($"bias + ReLU, channels-last {channelsLast}", () => BiasReluFusedVersusTorch(channelsLast, device)));
 
+        // 1l. The 3 × 3 convolutions with few channels and the depthwise ones: kernels vs PyTorch's in float64.
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("3 × 3 convolutions", () => Conv3x3FusedVersusTorch(device)));
+
         // 2. Fast KANLinear vs the Cox–de Boor layer, strict fp32.
         PrecisionSettings.Apply(Precision.Fp32Strict);
         var layer = new KanLinear(64, 48);
@@ -139,6 +143,7 @@ public static class DeviceParity
             checks.Add(TrainingFusedVersusNot("fused relu(×2 upsampling) vs PyTorch's operations", UpsampleRelu.With, device));
             checks.Add(TrainingFusedVersusNot("fused relu(2 × 2 max-pool) vs PyTorch's operations", MaxPoolRelu.With, device));
             checks.Add(TrainingFusedVersusNot("fused LayerNorm vs the module", FusedLayerNorm.With, device));
+            checks.Add(TrainingFusedVersusNot("3 × 3 convolution kernels vs cuDNN", FusedConv3x3.With, device));
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
             checks.AddRange(Guarded("folded U-KAN, fused bias + ReLU", () => FoldedFusedVersusNot(tiny, device)));
@@ -345,6 +350,48 @@ public static class DeviceParity
             new ParityCheck($"relu(2 × 2 max-pool) ({layout}): the models' path takes the fused kernels for this input", 0,
                 MaxPoolRelu.With(true, () => MaxPoolRelu.KernelsFor(x0)) is not null ? 0 : double.NaN, 0),
         ];
+    }
+
+    /// <summary>
+    /// The 3 × 3 convolution kernels (<see cref="FusedConv3x3"/>) against PyTorch's convolution and its gradients in
+    /// float64 on the device (<see cref="FusedConv3x3.Torch"/>): output, dL/dx (not for the images' 3 channels, which
+    /// need none), dL/dw, and the inference output with a bias, for the layer shapes of U-KAN's models at odd and even
+    /// sizes (relative norm within 1e-5: float32 sums of up to 9·32 products forward and of a map's pixels for the
+    /// weight); and that the models' path takes the kernels for each shape.
+    /// </summary>
+    static IEnumerable<ParityCheck> Conv3x3FusedVersusTorch(Device device)
+    {
+        var kernels = FusedKernels(device);
+        var checks = new List<ParityCheck>();
+        long[] one = [1, 1];
+        foreach (var (cin, cout, groups, n, h, w) in new (int, int, int, int, int, int)[]
+                 {
+                     (3, 16, 1, 2, 67, 45), (16, 16, 1, 2, 64, 64), (16, 32, 1, 2, 33, 31), (32, 32, 1, 1, 32, 30), (32, 16, 1, 2, 17, 64),
+                     (3, 32, 1, 1, 20, 21), (4, 8, 1, 3, 9, 11), (8, 4, 1, 2, 10, 7),
+                 })
+        {
+            using var scope = NewDisposeScope();
+            manual_seed(11);
+            var x = InLayout(randn(n, h, w, cin).to(device), channelsLast: true);
+            var weight = (randn(cout, cin / groups, 3, 3) * 0.2).to(device);
+            var bias = randn(cout).to(device);
+            var gy = randn(n, cout, h, w).to(device);
+            var tag = $"3 × 3 convolution {cin} → {cout}{(groups > 1 ? " depthwise" : "")} ({n}×{h}×{w})";
+            var (xg, wg) = (x.detach().requires_grad_(cin != 3), weight.detach().requires_grad_());
+            var y = FusedConv3x3.Apply(xg, wg, kernels);
+            y.backward([gy]);
+            Tensor inference;
+            using (no_grad()) inference = kernels.Conv3x3(x, weight, bias);
+            var reference = FusedConv3x3.Torch.Instance;
+            var (x64, w64, b64, g64) = (x.to(float64), weight.to(float64), bias.to(float64), gy.to(float64));
+            checks.Add(Compare($"{tag}: output", y, reference.Conv3x3(x64, w64, null), 1e-5));
+            checks.Add(Compare($"{tag}: inference output with bias", inference, reference.Conv3x3(x64, w64, b64), 1e-5));
+            checks.Add(Compare($"{tag}: dw", wg.grad!, reference.Conv3x3BackwardWeight(x64, g64, w64), 1e-5));
+            if (cin != 3) checks.Add(Compare($"{tag}: dx", xg.grad!, reference.Conv3x3BackwardInput(g64, w64, groups), 1e-5));
+            checks.Add(new ParityCheck($"{tag}: the models' path takes the kernels", 0,
+                FusedConv3x3.With(true, () => FusedConv3x3.KernelsFor(xg, wg, one, one, one, groups)) is not null ? 0 : double.NaN, 0));
+        }
+        return checks;
     }
 
     /// <summary>

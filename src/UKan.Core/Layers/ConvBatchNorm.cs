@@ -76,7 +76,7 @@ public static class ConvBatchNorm
             || conv is not Conv2d c || c.bias is not { } bias || !BatchNormFold.ZeroPadded(c)
             || !DropsBias(x.device_type))
             return Normalize(bn, conv.call(x), relu);
-        var y = F.conv2d(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups);
+        var y = FusedConv3x3.Forward(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups);
         using (no_grad()) runningMean.add_(bias, alpha: momentum / (1 - momentum));
         return Normalize(bn, y, relu);
     }

@@ -48,8 +48,8 @@ public sealed class FoldedConv : nn.Module<Tensor, Tensor>
             throw new InvalidOperationException(
                 "a convolution with its batch norm folded in ran in training mode; fold only models used for inference");
         var (weight, bias) = (get_buffer("weight")!, get_buffer("bias")!);
-        if (Relu && BiasRelu.Fuses(x)) return BiasRelu.InPlace(F.conv2d(x, weight, null, stride, padding, dilation, groups), bias);
-        var y = F.conv2d(x, weight, bias, stride, padding, dilation, groups);
+        if (Relu && BiasRelu.Fuses(x)) return BiasRelu.InPlace(FusedConv3x3.Forward(x, weight, null, stride, padding, dilation, groups), bias);
+        var y = FusedConv3x3.Forward(x, weight, bias, stride, padding, dilation, groups);
         return !Relu ? y : y.requires_grad ? y.relu() : y.relu_();
     }
 }

@@ -41,12 +41,14 @@ public sealed class CudaKernelModule
 
     public string Architecture { get; }
     public int Device => device;
+    /// <summary>The device's streaming multiprocessors (kernels that size their grid to fill the GPU once).</summary>
+    public int Multiprocessors { get; }
     /// <summary>The cached CUBIN, and whether this process compiled it; Elapsed covers compiling (or reading) and loading.</summary>
     public CacheOutcome? Cache { get; }
 
-    CudaKernelModule(int device, IntPtr context, IReadOnlyDictionary<string, IntPtr> functions, string arch, CacheOutcome? cache)
+    CudaKernelModule(int device, IntPtr context, IReadOnlyDictionary<string, IntPtr> functions, string arch, CacheOutcome? cache, int multiprocessors)
     {
-        (this.device, this.context, this.functions, Architecture, Cache) = (device, context, functions, arch, cache);
+        (this.device, this.context, this.functions, Architecture, Cache, Multiprocessors) = (device, context, functions, arch, cache, multiprocessors);
     }
 
     /// <summary>A kernel loaded with the module (one of the names given to <see cref="TryLoad"/>).</summary>
@@ -69,6 +71,7 @@ public sealed class CudaKernelModule
             Check(cuDeviceGet(out var dev, deviceIndex), "cuDeviceGet");
             Check(cuDeviceGetAttribute(out var major, 75, dev), "compute capability");
             Check(cuDeviceGetAttribute(out var minor, 76, dev), "compute capability");
+            Check(cuDeviceGetAttribute(out var multiprocessors, 16, dev), "multiprocessor count");
             Check(cuDevicePrimaryCtxRetain(out var ctx, dev), "cuDevicePrimaryCtxRetain");
             // A module is loaded into the current context: make this device's current for the load only, so that the
             // calling thread's current device (torch's) is left as it was.
@@ -81,7 +84,7 @@ public sealed class CudaKernelModule
                 Check(cuModuleGetFunction(out var f, module, name), $"cuModuleGetFunction {name}");
                 return f;
             });
-            return new CudaKernelModule(deviceIndex, ctx, functions, arch, cache is null ? null : cache with { Elapsed = clock.Elapsed });
+            return new CudaKernelModule(deviceIndex, ctx, functions, arch, cache is null ? null : cache with { Elapsed = clock.Elapsed }, multiprocessors);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException
                                    or IOException or UnauthorizedAccessException)

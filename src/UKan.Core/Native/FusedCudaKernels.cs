@@ -24,7 +24,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu" }.Select(NativeSources.ReadKernel)));
+            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu", "small_conv.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -37,6 +37,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly AdamKernels adam;
     readonly BceDiceKernels loss;
     readonly LayerNormKernels layerNorm;
+    readonly SmallConvKernels smallConv;
 
     public string Architecture => module.Architecture;
     public int Device => module.Device;
@@ -48,10 +49,10 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm) = (module,
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm, smallConv) = (module,
             new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module),
             new UpsampleKernels(module), new MaxPoolKernels(module), new BiasReluKernels(module), new AdamKernels(module),
-            new BceDiceKernels(module), new LayerNormKernels(module));
+            new BceDiceKernels(module), new LayerNormKernels(module), new SmallConvKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
@@ -61,7 +62,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
             [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
              .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
-             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions],
+             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, .. SmallConvKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);
@@ -114,4 +115,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 
     public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight) =>
         layerNorm.LayerNormBackward(x, grad, mean, rstd, weight);
+
+    public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool inputGradient) =>
+        groups == 1 && SmallConvKernels.Supports(inChannels, outChannels, inputGradient);
+
+    public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) => smallConv.Forward(x, weight, bias);
+
+    public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) => smallConv.BackwardInput(grad, weight);
+
+    public Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight) => smallConv.BackwardWeight(x, grad);
 }

@@ -19,7 +19,7 @@ public class CustomFunctionMemoryTests
     /// <summary>Each custom function of the layers, as a forward from its input (which requires grad).</summary>
     public static TheoryData<string> Functions =>
         ["batch norm + ReLU", "KAN linear", "KAN fused weight", "shared activation (recompute)", "bilinear upsample (deterministic)",
-         "relu(×2 upsampling)", "relu(2 × 2 max-pool)", "LayerNorm"];
+         "relu(×2 upsampling)", "relu(2 × 2 max-pool)", "LayerNorm", "3 × 3 convolution"];
 
     static Func<Tensor, Tensor> Forward(string function)
     {
@@ -46,6 +46,9 @@ public class CustomFunctionMemoryTests
             case "LayerNorm":
                 var norm = nn.LayerNorm(5);
                 return x => FusedLayerNorm.Apply(norm, x, FusedLayerNorm.Torch.Instance);
+            case "3 × 3 convolution":
+                var weight = (randn(4, 3, 3, 3) * 0.3).requires_grad_(true);
+                return x => FusedConv3x3.Apply(x, weight, FusedConv3x3.Torch.Instance);
             default:
                 return x => BilinearUpsample.With(deterministic: true, () => BilinearUpsample.Twice(x));
         }

@@ -34,6 +34,10 @@ public class FusedKernelLoaderTests
         public Tensor MaxPoolTwiceRelu(Tensor x) => throw new NotSupportedException();
         public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
         public Tensor BiasReluInPlace(Tensor y, Tensor bias) => throw new NotSupportedException();
+        public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool inputGradient) => false;
+        public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) => throw new NotSupportedException();
+        public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) => throw new NotSupportedException();
+        public Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight) => throw new NotSupportedException();
         public void AdamStep(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor? learningRateOnDevice, double learningRate,
             Tensor? stepOnDevice, long step, double beta1, double beta2, double eps, double weightDecay, bool decoupled) =>
             throw new NotSupportedException();

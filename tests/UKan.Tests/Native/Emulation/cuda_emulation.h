@@ -28,6 +28,7 @@ inline dim3 blockDim, gridDim;
 #define __forceinline__ inline
 #define __restrict__ __restrict
 #define __shared__ static
+#define __align__(n) alignas(n)
 
 // The bit reinterpretations of CUDA's intrinsics (the bfloat16 storage of Native/Kernels/storage.cu).
 inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, sizeof f); return f; }

@@ -1,0 +1,129 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// 3 × 3 convolutions (stride 1, zero padding 1) by our CUDA kernels where cuDNN is slow: the layers with few channels
+/// (U-KAN's encoder1/encoder2 and decoder4/decoder5 of CUHK-AIM-Group/U-KAN @ b20bf63, <c>Seg_UKAN/archs.py</c>: 3 → 16,
+/// 16 → 16, 16 → 32, 32 → 32 and 32 → 16 channels at full and half resolution in the paper's model) and the depthwise
+/// convolutions of the KAN blocks (<c>DW_bn_relu</c>). One autograd node: forward by the kernels, backward the input
+/// gradient and the weight gradient by theirs; it saves x and the weight, as PyTorch's convolution does.
+/// </summary>
+/// <remarks>
+/// Arithmetic: float32 multiply-adds on the CUDA cores. PyTorch's default lets cuDNN run these convolutions in TF32
+/// (10-bit mantissa products), so the kernels round less than the computation they replace; the sums run in another
+/// order, so results differ from cuDNN's in the last bits. The weight gradient is a two-stage reduction without
+/// atomics: the same inputs give the same bits on the same GPU. <c>ukan selftest --device cuda</c> compares the
+/// kernels with <see cref="Torch"/> (PyTorch's convolution in float32); CPU tests run the kernel source under an
+/// emulation of CUDA's thread model. Taken when x is a float32 CUDA tensor dense in channels-last (the layout our
+/// training uses on CUDA), the weight float32 3 × 3, stride, padding and dilation 1, no bf16 autocast, the shape one the
+/// kernels have (<see cref="IConv3x3Kernels.Conv3x3Supports"/>), fused kernels allowed and built, and
+/// <see cref="EnvironmentVariable"/> not <c>off</c>; everywhere else <c>F.conv2d</c> runs as before.
+/// </remarks>
+public static class FusedConv3x3
+{
+    /// <summary>Set to <c>off</c> to run these convolutions by PyTorch (cuDNN) instead (a comparison).</summary>
+    public const string EnvironmentVariable = "UKAN_FUSED_CONV";
+
+    static readonly FusedSwitch Switch = new(EnvironmentVariable);
+
+    /// <summary>Whether the kernels are switched on (<see cref="EnvironmentVariable"/> is not <c>off</c>).</summary>
+    public static bool SwitchedOn => Switch.On;
+
+    /// <summary>
+    /// conv2d(x, weight, bias, stride, padding, dilation, groups): the kernels where they apply (see the class; with a
+    /// bias only where no gradient is needed, i.e. inference), else <c>F.conv2d</c>.
+    /// </summary>
+    public static Tensor Forward(Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding, long[] dilation, long groups)
+    {
+        bool tracked = is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias?.requires_grad == true);
+        if ((bias is null || !tracked) && KernelsFor(x, weight, stride, padding, dilation, groups) is { } kernels)
+            return tracked ? Apply(x, weight, kernels) : kernels.Conv3x3(x, weight, bias);
+        return F.conv2d(x, weight, bias, stride, padding, dilation, groups);
+    }
+
+    /// <summary>
+    /// Whether the convolution has the form the kernels compute: float32 (N, C, H, W) x dense channels-last, a float32
+    /// 3 × 3 weight on x's device, stride, padding and dilation 1, and no bf16 autocast (which would run it in bf16).
+    /// </summary>
+    public static bool Shaped(Tensor x, Tensor weight, long[] stride, long[] padding, long[] dilation, long groups) =>
+        x.dim() == 4 && weight.dim() == 4 && x.dtype == ScalarType.Float32 && weight.dtype == ScalarType.Float32 && !Autocast.Bf16
+        && weight.device_type == x.device_type && weight.device_index == x.device_index
+        && weight.shape[2] == 3 && weight.shape[3] == 3 && groups >= 1 && weight.shape[1] * groups == x.shape[1] && weight.shape[0] % groups == 0
+        && Ones(stride) && Ones(padding) && Ones(dilation) && TensorLayout.IsChannelsLastDense(x);
+
+    static bool Ones(long[]? values) => values is { Length: 1 or 2 } && values.All(v => v == 1);
+
+    /// <summary>The fused kernels for this convolution, or null where they do not apply.</summary>
+    public static IConv3x3Kernels? KernelsFor(Tensor x, Tensor weight, long[] stride, long[] padding, long[] dilation, long groups) =>
+        Switch.Applies(x) && Shaped(x, weight, stride, padding, dilation, groups) && FusedSwitch.Kernels(x) is { } kernels
+        && kernels.Conv3x3Supports(x.shape[1], weight.shape[0], groups, is_grad_enabled() && x.requires_grad)
+            ? kernels : null;
+
+    /// <summary><paramref name="body"/>'s result with the calling flow taking the kernels or not, whatever the environment says.</summary>
+    internal static T With<T>(bool fused, Func<T> body) => Switch.With(fused, body);
+
+    /// <summary>
+    /// conv2d(x, weight) (stride, padding 1, no bias) as one autograd node computed by <paramref name="kernels"/>: the
+    /// CUDA kernels, or <see cref="Torch.Instance"/> (any device; the reference the tests check).
+    /// </summary>
+    public static Tensor Apply(Tensor x, Tensor weight, IConv3x3Kernels kernels) => OutputTemplates.Drop(Function.apply(x, weight, kernels));
+
+    sealed class Function : autograd.SingleTensorFunction<Function>
+    {
+        public override string Name => "Conv3x3";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            HandedBackGradients.Release();
+            var (x, weight, kernels) = ((Tensor)vars[0], (Tensor)vars[1], (IConv3x3Kernels)vars[2]);
+            ctx.save_for_backward([x, weight]);
+            ctx.save_data("kernels", kernels);
+            ctx.save_data("grads", (x.requires_grad, weight.requires_grad));
+            OutputTemplates.Forward(ctx);
+            return kernels.Conv3x3(x, weight, null);
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
+        {
+            using var incoming = HandedBackGradients.Backward(g);
+            if (g is null || g.IsInvalid) return [null!, null!, null!];
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var saved = ctx.get_saved_variables();
+            var (x, weight) = (saved[0], saved[1]);
+            var kernels = (IConv3x3Kernels)ctx.get_data("kernels");
+            var (needX, needWeight) = ((bool, bool))ctx.get_data("grads");
+            var gx = needX ? kernels.Conv3x3BackwardInput(g, weight, x.shape[1] / weight.shape[1]) : null;
+            var gw = needWeight ? kernels.Conv3x3BackwardWeight(x, g, weight) : null;
+            return HandedBackGradients.KeepAll([gx!, gw!, null!]);
+        }
+    }
+
+    /// <summary>The torch formulation (any device): PyTorch's convolution and its two gradients; the kernels' reference.</summary>
+    public sealed class Torch : IConv3x3Kernels
+    {
+        public static readonly Torch Instance = new();
+
+        public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool inputGradient) => true;
+
+        public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) =>
+            F.conv2d(x, weight, bias, padding: [1, 1], groups: x.shape[1] / weight.shape[1]);
+
+        // The adjoint of the convolution: the transposed convolution with the same weight.
+        public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) =>
+            F.conv_transpose2d(grad, weight, padding: [1, 1], groups: groups);
+
+        public Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight)
+        {
+            using var scope = NewDisposeScope();
+            using var enabled = enable_grad();
+            var w = weight.detach().requires_grad_();
+            var y = F.conv2d(x.detach(), w, null, padding: [1, 1], groups: x.shape[1] / weight.shape[1]);
+            var gw = autograd.grad([y], [w], [grad])[0];
+            return TensorLayout.WithStrides(gw, TensorLayout.DenseStrides(weight.shape[1], 3, 3, true)).MoveToOuterDisposeScope();
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using static TorchSharp.torch;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// 3 × 3 convolutions, stride 1, zero padding 1, as <see cref="FusedConv3x3"/> runs them: the CUDA kernels for few
+/// channels and for depthwise layers (UKan.Native, reached through <see cref="KanFeatures.CudaKernels"/>) and the torch
+/// formulation (<see cref="FusedConv3x3.Torch"/>, their reference) implement it.
+/// </summary>
+public interface IConv3x3Kernels
+{
+    /// <summary>
+    /// Whether a layer of <paramref name="inChannels"/> → <paramref name="outChannels"/> in <paramref name="groups"/>
+    /// groups is taken (one group, or depthwise: groups = in = out), with its input gradient when
+    /// <paramref name="inputGradient"/>.
+    /// </summary>
+    bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool inputGradient);
+
+    /// <summary>conv2d(x, weight, bias, stride 1, padding 1, groups = Cin / weight's second dimension) for float32 (N, Cin, H, W) x dense in channels-last; the result is channels-last.</summary>
+    Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias);
+
+    /// <summary>dL/dx (channels-last) from dL/dy = <paramref name="grad"/> (any strides), the weight and the layer's groups.</summary>
+    Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups);
+
+    /// <summary>dL/dweight, the weight's shape laid out channels-last, from the forward's x and dL/dy (any strides).</summary>
+    Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight);
+}
