@@ -8,7 +8,8 @@ namespace UKan.Native;
 /// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
 /// KANLinear's fused weight (<see cref="KanWeightKernels"/>), the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
 /// the encoders' relu(2 × 2 max-pooling) (<see cref="MaxPoolKernels"/>), the tokens' LayerNorm (<see cref="LayerNormKernels"/>),
-/// inference's bias + ReLU after a folded convolution (<see cref="BiasReluKernels"/>), the optimizer's Adam step
+/// inference's bias + ReLU after a folded convolution (<see cref="BiasReluKernels"/>), the depthwise 3 × 3 convolution
+/// and its gradients (<see cref="DepthwiseConvKernels"/>), the optimizer's Adam step
 /// (<see cref="AdamKernels"/>)
 /// and the BCE + Dice loss (<see cref="BceDiceKernels"/>),
 /// compiled as one NVRTC program and loaded by
@@ -18,13 +19,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu and layer_norm.cu (embedded), one NVRTC program (the ψ kernels use
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, layer_norm.cu and depthwise_conv.cu (embedded), one NVRTC program (the ψ kernels use
     /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu" }.Select(NativeSources.ReadKernel)));
+            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu", "depthwise_conv.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -37,21 +38,24 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly AdamKernels adam;
     readonly BceDiceKernels loss;
     readonly LayerNormKernels layerNorm;
+    readonly DepthwiseConvKernels depthwise;
 
     public string Architecture => module.Architecture;
     public int Device => module.Device;
     /// <summary>The cached CUBIN, and whether this process compiled it; Elapsed covers compiling (or reading) and loading.</summary>
     public CacheOutcome? Cache => module.Cache;
+    /// <summary>The depthwise 3 × 3 convolution kernels (forward, input gradient, deterministic weight gradient) on this device.</summary>
+    public DepthwiseConvKernels Depthwise => depthwise;
 
     /// <summary>The most bases the ψ kernels take (the size of their per-thread accumulators, less w_b and w_s).</summary>
     public const int MaxPsiBases = PsiKernels.MaxPsiBases;
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm) = (module,
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm, depthwise) = (module,
             new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module),
             new UpsampleKernels(module), new MaxPoolKernels(module), new BiasReluKernels(module), new AdamKernels(module),
-            new BceDiceKernels(module), new LayerNormKernels(module));
+            new BceDiceKernels(module), new LayerNormKernels(module), new DepthwiseConvKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
@@ -61,7 +65,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
             [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
              .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
-             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions],
+             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, .. DepthwiseConvKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);
