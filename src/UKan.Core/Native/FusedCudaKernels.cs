@@ -8,7 +8,8 @@ namespace UKan.Native;
 /// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
 /// KANLinear's fused weight (<see cref="KanWeightKernels"/>), the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
 /// the encoders' relu(2 × 2 max-pooling) (<see cref="MaxPoolKernels"/>), the tokens' LayerNorm (<see cref="LayerNormKernels"/>),
-/// inference's bias + ReLU after a folded convolution (<see cref="BiasReluKernels"/>), the optimizer's Adam step
+/// inference's bias + ReLU after a folded convolution (<see cref="BiasReluKernels"/>), the depthwise 3 × 3 convolution
+/// and its gradients (<see cref="DepthwiseConvKernels"/>), the optimizer's Adam step
 /// (<see cref="AdamKernels"/>)
 /// and the BCE + Dice loss (<see cref="BceDiceKernels"/>),
 /// compiled as one NVRTC program and loaded by
@@ -18,13 +19,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu and layer_norm.cu (embedded), one NVRTC program (the ψ kernels use
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, layer_norm.cu, small_conv.cu and depthwise_conv.cu (embedded), one NVRTC program (the ψ kernels use
     /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu", "small_conv.cu" }.Select(NativeSources.ReadKernel)));
+            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu", "small_conv.cu", "depthwise_conv.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -38,6 +39,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly BceDiceKernels loss;
     readonly LayerNormKernels layerNorm;
     readonly SmallConvKernels smallConv;
+    readonly DepthwiseConvKernels depthwise;
 
     public string Architecture => module.Architecture;
     public int Device => module.Device;
@@ -49,10 +51,11 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm, smallConv) = (module,
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm, smallConv, depthwise) = (module,
             new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module),
             new UpsampleKernels(module), new MaxPoolKernels(module), new BiasReluKernels(module), new AdamKernels(module),
-            new BceDiceKernels(module), new LayerNormKernels(module), new SmallConvKernels(module));
+            new BceDiceKernels(module), new LayerNormKernels(module), new SmallConvKernels(module),
+            new DepthwiseConvKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
@@ -62,7 +65,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
             [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
              .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
-             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, .. SmallConvKernels.Functions],
+             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, .. SmallConvKernels.Functions, .. DepthwiseConvKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);
@@ -116,12 +119,23 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight) =>
         layerNorm.LayerNormBackward(x, grad, mean, rstd, weight);
 
+    // 3 × 3 convolutions: depthwise layers (groups = in = out channels) to the depthwise kernels, one-group layers of
+    // few channels to the small-convolution kernels.
+    static bool Depthwise(long inChannels, long outChannels, long groups) => groups > 1 && groups == inChannels && outChannels == inChannels;
+
     public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool inputGradient) =>
-        groups == 1 && SmallConvKernels.Supports(inChannels, outChannels, inputGradient);
+        Depthwise(inChannels, outChannels, groups) || (groups == 1 && SmallConvKernels.Supports(inChannels, outChannels, inputGradient));
 
-    public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) => smallConv.Forward(x, weight, bias);
+    public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias)
+    {
+        if (!Depthwise(x.shape[1], weight.shape[0], x.shape[1] / weight.shape[1])) return smallConv.Forward(x, weight, bias);
+        var y = depthwise.Forward(x, weight);
+        return bias is null ? y : y.add_(bias.view(1, -1, 1, 1));
+    }
 
-    public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) => smallConv.BackwardInput(grad, weight);
+    public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) =>
+        Depthwise(groups * weight.shape[1], weight.shape[0], groups) ? depthwise.BackwardInput(grad, weight) : smallConv.BackwardInput(grad, weight);
 
-    public Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight) => smallConv.BackwardWeight(x, grad);
+    public Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight) =>
+        Depthwise(x.shape[1], weight.shape[0], x.shape[1] / weight.shape[1]) ? depthwise.BackwardWeight(x, grad) : smallConv.BackwardWeight(x, grad);
 }
