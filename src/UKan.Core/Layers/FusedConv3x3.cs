@@ -6,15 +6,16 @@ namespace UKan.Layers;
 
 /// <summary>
 /// 3 × 3 convolutions (stride 1, zero padding 1) by our CUDA kernels where cuDNN is slow: the layers with few channels
-/// (U-KAN's encoder1/encoder2 and decoder4/decoder5 of CUHK-AIM-Group/U-KAN @ b20bf63, <c>Seg_UKAN/archs.py</c>: 3 → 16,
-/// 16 → 16, 16 → 32, 32 → 32 and 32 → 16 channels at full and half resolution in the paper's model) and the depthwise
-/// convolutions of the KAN blocks (<c>DW_bn_relu</c>). One autograd node: forward by the kernels, backward the input
+/// (U-KAN's encoder1/encoder2 and decoder4/decoder5 of CUHK-AIM-Group/U-KAN @ b20bf63, <c>Seg_UKAN/archs.py</c>: 16 → 16,
+/// 16 → 32, 32 → 32 and 32 → 16 channels at full and half resolution in the paper's model; the first, 3 → 16, stays
+/// with cuDNN) and the depthwise convolutions of the KAN blocks (<c>DW_bn_relu</c>). One autograd node: forward by the kernels, backward the input
 /// gradient and the weight gradient by theirs; it saves x and the weight, as PyTorch's convolution does.
 /// </summary>
 /// <remarks>
-/// Arithmetic: float32 multiply-adds on the CUDA cores. PyTorch's default lets cuDNN run these convolutions in TF32
-/// (10-bit mantissa products), so the kernels round less than the computation they replace; the sums run in another
-/// order, so results differ from cuDNN's in the last bits. The weight gradient is a two-stage reduction without
+/// Arithmetic: the few-channel layers run on the tensor cores in TF32 (inputs rounded to 10 mantissa bits, products
+/// summed in float), as PyTorch's default (<c>torch.backends.cudnn.allow_tf32</c>) lets cuDNN run them; where TF32 is
+/// not allowed (<c>--precision fp32-strict</c>) cuDNN runs them in float32 as before. The depthwise layers run in
+/// float32 on the CUDA cores. Sums run in another order than cuDNN's, so results differ from its in the last bits. The weight gradient is a two-stage reduction without
 /// atomics: the same inputs give the same bits on the same GPU. <c>ukan selftest --device cuda</c> compares the
 /// kernels with <see cref="Torch"/> (PyTorch's convolution in float32); CPU tests run the kernel source under an
 /// emulation of CUDA's thread model. Taken when x is a float32 CUDA tensor dense in channels-last (the layout our
@@ -59,7 +60,7 @@ public static class FusedConv3x3
     /// <summary>The fused kernels for this convolution, or null where they do not apply.</summary>
     public static IConv3x3Kernels? KernelsFor(Tensor x, Tensor weight, long[] stride, long[] padding, long[] dilation, long groups) =>
         Switch.Applies(x) && Shaped(x, weight, stride, padding, dilation, groups) && FusedSwitch.Kernels(x) is { } kernels
-        && kernels.Conv3x3Supports(x.shape[1], weight.shape[0], groups, is_grad_enabled() && x.requires_grad)
+        && kernels.Conv3x3Supports(x.shape[1], weight.shape[0], groups, backends.cudnn.allow_tf32)
             ? kernels : null;
 
     /// <summary><paramref name="body"/>'s result with the calling flow taking the kernels or not, whatever the environment says.</summary>
@@ -102,12 +103,26 @@ public static class FusedConv3x3
         }
     }
 
+    /// <summary>
+    /// <paramref name="t"/>'s values rounded to TF32 as the tensor cores' operands are (cvt.rna.tf32.f32: 10 mantissa
+    /// bits, to nearest, ties away from zero: half of the last kept bit added to the bits, then the rest cut), as float64
+    /// on the CPU: the inputs on which the few-channel kernels' results equal the torch formulation up to float sums.
+    /// </summary>
+    public static Tensor Tf32Rounded(Tensor t)
+    {
+        var values = t.detach().to(ScalarType.Float32).cpu().contiguous().data<float>().ToArray();
+        for (int i = 0; i < values.Length; i++)
+            if (float.IsFinite(values[i]))
+                values[i] = BitConverter.UInt32BitsToSingle((BitConverter.SingleToUInt32Bits(values[i]) + 0x1000u) & 0xFFFFE000u);
+        return tensor(values).view(t.shape).to(ScalarType.Float64);
+    }
+
     /// <summary>The torch formulation (any device): PyTorch's convolution and its two gradients; the kernels' reference.</summary>
     public sealed class Torch : IConv3x3Kernels
     {
         public static readonly Torch Instance = new();
 
-        public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool inputGradient) => true;
+        public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) => true;
 
         public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) =>
             F.conv2d(x, weight, bias, padding: [1, 1], groups: x.shape[1] / weight.shape[1]);

@@ -119,12 +119,12 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight) =>
         layerNorm.LayerNormBackward(x, grad, mean, rstd, weight);
 
-    // 3 × 3 convolutions: depthwise layers (groups = in = out channels) to the depthwise kernels, one-group layers of
-    // few channels to the small-convolution kernels.
+    // 3 × 3 convolutions: depthwise layers (groups = in = out channels) to the depthwise kernels (float32), one-group
+    // layers of few channels to the small-convolution kernels (TF32 tensor cores, so only where TF32 is allowed).
     static bool Depthwise(long inChannels, long outChannels, long groups) => groups > 1 && groups == inChannels && outChannels == inChannels;
 
-    public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool inputGradient) =>
-        Depthwise(inChannels, outChannels, groups) || (groups == 1 && SmallConvKernels.Supports(inChannels, outChannels, inputGradient));
+    public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) =>
+        Depthwise(inChannels, outChannels, groups) || (tf32 && groups == 1 && SmallConvKernels.Supports(inChannels, outChannels));
 
     public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias)
     {

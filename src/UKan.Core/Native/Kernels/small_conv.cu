@@ -1,190 +1,195 @@
 // 3 x 3 convolutions with few channels (stride 1, zero padding 1, dilation 1, one group) over float32 channels-last
-// maps: forward, the input gradient and the weight gradient, for U-KAN's full- and half-resolution stages (3 -> 16,
-// 16 -> 16, 16 -> 32, 32 -> 32, 32 -> 16 channels in the paper's model; the large and tiny models' too). With so few channels cuDNN's implicit-GEMM
-// kernels have a reduction of only 9 * Cin and 16 or 32 outputs per pixel, far too thin for their tiles: on an H200
-// the 16 -> 16 convolution at 256 x 256 (batch 8) takes about 0.1 ms in each of its three kernels, and the weight
-// gradient needs layout conversions besides, for a problem of 1.2 G multiply-adds and 34 MB per map.
+// maps, on the tensor cores in TF32 as PyTorch's default runs convolutions (torch.backends.cudnn.allow_tf32): forward,
+// input gradient and weight gradient for U-KAN's full- and half-resolution stages (16 -> 16, 16 -> 32, 32 -> 32 and
+// 32 -> 16 channels in the paper's model; 8 to 32 channels in general). With so few channels cuDNN's implicit-GEMM
+// kernels run far below the GPU's speed (on an H200 the 16 -> 16 convolution at 256 x 256, batch 8, takes about 0.1 ms
+// in each of its three kernels, plus layout conversions for the weight gradient) for 1.2 G multiply-adds and 34 MB per
+// map. Written as implicit GEMMs over mma.sync m16n8k8 (TF32 inputs rounded to nearest, float accumulation) whose
+// operands are read straight from the maps: the im2col matrix is never formed.
 //
 // Notation: x (N, H, W, CIN) in memory (channels-last), y (N, H, W, COUT), the layer's weight w (COUT, 3, 3, CIN) in
 // memory (its channels-last order, as the optimizer's flat buffer holds it), tap t = 3 kh + kw at offset
-// (kh - 1, kw - 1). Forward: y[p, o] = b[o] + sum_t sum_i x[p + d(t), i] w[o, t, i] (x = 0 off the map).
-// Input gradient: gx[q, i] = sum_t sum_o gy[q - d(t), o] w[o, t, i] = sum_t' sum_o gy[q + d(t'), o] w[o, 8 - t', i]:
-// the forward of gy with the weight transposed (COUT inputs, CIN outputs) and its taps reversed, so one body serves
-// both (FLIP). Weight gradient: gw[o, t, i] = sum_p gy[p, o] x[p + d(t), i].
+// d(t) = (kh - 1, kw - 1), reduction index k = t * CIN + i. Forward: y[p, o] = b[o] + sum_k x[p + d(t), i] w[o, t, i]
+// (x = 0 off the map): M = pixels, N = COUT, K = 9 CIN. Input gradient: gx[q, i] = sum_t sum_o gy[q - d(t), o] w[o, t, i]
+// = sum_t' sum_o gy[q + d(t'), o] w[o, 8 - t', i], the forward of gy with the weight transposed (COUT inputs, CIN
+// outputs) and its taps reversed, so one body serves both (FLIP). Weight gradient: gw[o, t, i] = sum_p gy[p, o]
+// x[p + d(t), i]: M = COUT, N = 9 CIN, K = pixels.
 //
-// All in float32 on the CUDA cores (PyTorch's default lets cuDNN use TF32 here; these kernels round less): each thread
-// keeps a register tile of outputs (forward: PX pixels x all COUT channels; weight gradient: CV input channels of one
-// tap x all COUT), the weights sit in shared memory with the output channels of one (tap, input) consecutive and are
-// read as 16-byte broadcasts (one load feeds 4 * PX multiply-adds), and x is read through the L1 cache, whose lines the
-// neighbouring threads' windows share.
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32, per lane (g = lane / 4, c = lane % 4): A (16 x 8) a0 = A[g][c],
+// a1 = A[g + 8][c], a2 = A[g][c + 4], a3 = A[g + 8][c + 4]; B (8 x 8) b0 = B[c][g], b1 = B[c + 4][g]; C (16 x 8)
+// c0 = C[g][2c], c1 = C[g][2c + 1], c2 = C[g + 8][2c], c3 = C[g + 8][2c + 1] (PTX ISA, "Matrix fragments for
+// mma.m16n8k8" with .tf32). The CPU tests emulate the instruction with these layouts (Emulation/cuda_emulation.h).
 
-// Four floats moved as one 16-byte access (no CUDA header: NVRTC compiles this program alone).
-struct __align__(16) conv_f4 { float x, y, z, w; };
+#ifdef __CUDA_ARCH__
+// v rounded to TF32 (10 mantissa bits, to nearest, ties away from zero), as the bits mma reads.
+__device__ __forceinline__ unsigned conv_tf32(float v) {
+    unsigned r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
+    return r;
+}
+// d += A B for one warp's fragments (see the header).
+__device__ __forceinline__ void conv_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+#else
+// The CPU emulation of the tests supplies both (emulated_tf32, emulated_mma_m16n8k8_tf32).
+__device__ __forceinline__ unsigned conv_tf32(float v) { return emulated_tf32(v); }
+__device__ __forceinline__ void conv_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    emulated_mma_m16n8k8_tf32(d, a, b0, b1);
+}
+#endif
 
-// CV consecutive channels of one pixel (CV = 4: one 16-byte load; the launcher checks the alignment).
-template <int CV>
-__device__ __forceinline__ void conv_load(const float* __restrict__ p, float (&v)[CV]) {
-    if constexpr (CV == 4) {
-        conv_f4 q = *reinterpret_cast<const conv_f4*>(p);
-        v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
-    } else {
-#pragma unroll
-        for (int c = 0; c < CV; c++) v[c] = p[c];
-    }
+// Pixels of one image row per warp in the forward: two m16 tiles.
+#define CONV3X3_WARP_PIXELS 32
+// Warps per block of the forward and input-gradient kernels.
+#define CONV3X3_WARPS 4
+
+// x[n, h, w, i] or 0 off the map, as the TF32 bits of the A operand. `row` is x's row (n, h) or null when h is off the map.
+__device__ __forceinline__ unsigned conv_a(const float* __restrict__ row, int w, int W, int cin, int i) {
+    return row != nullptr && w >= 0 && w < W ? conv_tf32(row[(long long)w * cin + i]) : 0u;
 }
 
-// Pixels per thread in the forward: as many as keep the accumulators at 64 registers.
-template <int COUT> struct ConvForwardTile { static constexpr int PX = COUT >= 32 ? 2 : (COUT >= 16 ? 4 : 8); };
-
-// The convolution of x (CIN channels) into y (COUT channels) for the launcher's 1-D grid of 128-thread blocks, a thread
-// per strip of PX consecutive pixels of one image row (N * H * ceil(W / PX) strips). FLIP: the input gradient (see the
-// header): x is dL/dy, `weight` the layer's (CIN, 3, 3, COUT) weight, y is dL/dx. bias may be null.
+// The convolution of x (CIN channels) into y (COUT channels). The block first lays the weight out in shared memory as
+// B fragments in TF32, [tap][k8][n8][lane][2], so that a lane reads its two values of an n8 tile as one 8-byte load
+// without bank conflicts; then each warp takes strips of 32 pixels of one image row (grid-stride over all strips, the
+// launcher sizes the grid to fill the GPU a few times, so the weights are laid out once per block, not per strip), and
+// for each tap and 8 input channels loads its two A fragments from x (L1 serves the neighbouring taps' reuse) and
+// multiplies them by the COUT / 8 B fragments. FLIP: the input gradient (x is dL/dy, `weight` the layer's (CIN, 3, 3,
+// COUT) weight, y is dL/dx). bias may be null.
 template <int CIN, int COUT, bool FLIP>
 __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const float* __restrict__ weight, const float* __restrict__ bias,
                                             float* __restrict__ y, int N, int H, int W) {
-    constexpr int CV = CIN % 4 == 0 ? 4 : 1;
-    constexpr int PX = ConvForwardTile<COUT>::PX;
-    // [tap][input][output]: the COUT weights of one (tap, input) pair are consecutive, read as 16-byte broadcasts
-    // (declared as conv_f4 for the 16-byte alignment; COUT is a multiple of 4).
-    __shared__ conv_f4 ws4[9 * CIN * COUT / 4];
-    float* ws = reinterpret_cast<float*>(ws4);
-    for (int e = threadIdx.x; e < 9 * CIN * COUT; e += blockDim.x) {
-        if (!FLIP) {   // the layer's w[o, t, i], e = (o * 9 + t) * CIN + i
-            int i = e % CIN, t = (e / CIN) % 9, o = e / (9 * CIN);
-            ws[(t * CIN + i) * COUT + o] = weight[e];
-        } else {       // the layer's w[i', t, o'] with i' < CIN (its outputs, our inputs), o' < COUT; tap reversed
-            int o = e % COUT, t = (e / COUT) % 9, i = e / (9 * COUT);
-            ws[((8 - t) * CIN + i) * COUT + o] = weight[e];
-        }
+    constexpr int K8 = CIN / 8, N8 = COUT / 8;
+    __shared__ unsigned bfrag[9 * K8 * N8 * 32 * 2];
+    for (int e = threadIdx.x; e < 9 * K8 * N8 * 64; e += blockDim.x) {
+        int half = e & 1, lane = (e >> 1) & 31, n8 = (e >> 6) % N8, k8 = (e >> 6) / N8 % K8, t = (e >> 6) / N8 / K8;
+        int i = k8 * 8 + (lane & 3) + 4 * half, o = n8 * 8 + (lane >> 2);   // B[k][n]: k = input channel i, n = output o
+        // Forward: w[o, t, i] at (o * 9 + t) * CIN + i. FLIP: the layer's w[i, 8 - t, o] (its output i, its input o).
+        float v = FLIP ? weight[(i * 9 + 8 - t) * COUT + o] : weight[(o * 9 + t) * CIN + i];
+        bfrag[e] = conv_tf32(v);
     }
     __syncthreads();
 
-    int strips = (W + PX - 1) / PX;
-    long long s = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (s >= (long long)N * H * strips) return;
-    long long row = s / strips;                       // n * H + h
-    int h = (int)(row % H), w0 = (int)(s - row * strips) * PX;
-
-    float acc[PX][COUT];
+    int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    int stripsPerRow = (W + CONV3X3_WARP_PIXELS - 1) / CONV3X3_WARP_PIXELS;
+    long long strips = (long long)N * H * stripsPerRow;
+    long long warps = (long long)gridDim.x * (blockDim.x >> 5);
+    for (long long s = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); s < strips; s += warps) {
+        long long row = s / stripsPerRow;                       // n * H + h
+        int h = (int)(row % H), w0 = (int)(s - row * stripsPerRow) * CONV3X3_WARP_PIXELS;
+        float acc[2][N8][4];
 #pragma unroll
-    for (int o = 0; o < COUT; o++) {
-        float b = bias ? bias[o] : 0.0f;
+        for (int n8 = 0; n8 < N8; n8++) {
+            float b0 = bias ? bias[n8 * 8 + 2 * c] : 0.0f, b1 = bias ? bias[n8 * 8 + 2 * c + 1] : 0.0f;
 #pragma unroll
-        for (int j = 0; j < PX; j++) acc[j][o] = b;
-    }
-    for (int kh = 0; kh < 3; kh++) {
-        if (h + kh - 1 < 0 || h + kh - 1 >= H) continue;
-        const float* src = x + (row + kh - 1) * W * CIN;   // the same image's row h + kh - 1
-#pragma unroll 2
-        for (int c0 = 0; c0 < CIN; c0 += CV) {
-            // The PX + 2 pixels that the strip's three horizontal taps read, CV channels each.
-            float win[PX + 2][CV];
+            for (int m = 0; m < 2; m++) { acc[m][n8][0] = b0; acc[m][n8][1] = b1; acc[m][n8][2] = b0; acc[m][n8][3] = b1; }
+        }
+#pragma unroll 1
+        for (int t = 0; t < 9; t++) {
+            int dh = t / 3 - 1, dw = t % 3 - 1;
+            const float* src = h + dh >= 0 && h + dh < H ? x + (row + dh) * W * CIN : nullptr;
 #pragma unroll
-            for (int j = 0; j < PX + 2; j++) {
-                int ww = w0 + j - 1;
-                if (ww >= 0 && ww < W) conv_load<CV>(src + (long long)ww * CIN + c0, win[j]);
-                else {
+            for (int k8 = 0; k8 < K8; k8++) {
+                unsigned a[2][4];
 #pragma unroll
-                    for (int c = 0; c < CV; c++) win[j][c] = 0.0f;
+                for (int m = 0; m < 2; m++) {
+                    int p = w0 + m * 16 + g + dw;
+                    a[m][0] = conv_a(src, p, W, CIN, k8 * 8 + c);
+                    a[m][1] = conv_a(src, p + 8, W, CIN, k8 * 8 + c);
+                    a[m][2] = conv_a(src, p, W, CIN, k8 * 8 + c + 4);
+                    a[m][3] = conv_a(src, p + 8, W, CIN, k8 * 8 + c + 4);
+                }
+#pragma unroll
+                for (int n8 = 0; n8 < N8; n8++) {
+                    const unsigned* b = bfrag + (((t * K8 + k8) * N8 + n8) * 32 + lane) * 2;
+                    unsigned b0 = b[0], b1 = b[1];
+#pragma unroll
+                    for (int m = 0; m < 2; m++) conv_mma(acc[m][n8], a[m], b0, b1);
                 }
             }
-#pragma unroll
-            for (int kw = 0; kw < 3; kw++)
-#pragma unroll
-                for (int c = 0; c < CV; c++) {
-                    const conv_f4* wv = reinterpret_cast<const conv_f4*>(ws + ((kh * 3 + kw) * CIN + c0 + c) * COUT);
-#pragma unroll
-                    for (int q = 0; q < COUT / 4; q++) {
-                        conv_f4 w4 = wv[q];
-#pragma unroll
-                        for (int j = 0; j < PX; j++) {
-                            float v = win[j + kw][c];
-                            acc[j][4 * q] += v * w4.x;
-                            acc[j][4 * q + 1] += v * w4.y;
-                            acc[j][4 * q + 2] += v * w4.z;
-                            acc[j][4 * q + 3] += v * w4.w;
-                        }
-                    }
-                }
         }
-    }
+        float* out = y + row * W * COUT;
 #pragma unroll
-    for (int j = 0; j < PX; j++) {
-        if (w0 + j >= W) break;
-        conv_f4* dst = reinterpret_cast<conv_f4*>(y + (row * W + w0 + j) * COUT);
+        for (int m = 0; m < 2; m++)
 #pragma unroll
-        for (int q = 0; q < COUT / 4; q++) dst[q] = conv_f4{acc[j][4 * q], acc[j][4 * q + 1], acc[j][4 * q + 2], acc[j][4 * q + 3]};
+            for (int half = 0; half < 2; half++) {
+                int p = w0 + m * 16 + g + 8 * half;
+                if (p >= W) continue;
+#pragma unroll
+                for (int n8 = 0; n8 < N8; n8++) {
+                    float* o = out + (long long)p * COUT + n8 * 8 + 2 * c;
+                    o[0] = acc[m][n8][2 * half];
+                    o[1] = acc[m][n8][2 * half + 1];
+                }
+            }
     }
 }
 
-// Input channels per thread in the weight gradient: accumulators CV * COUT, at most 64 registers.
-template <int CIN, int COUT> struct ConvWeightTile {
-    static constexpr int CV = CIN % 4 != 0 ? 1 : (COUT >= 32 ? 2 : 4);
-    static constexpr int GROUP = 9 * CIN / CV;   // threads that share a pixel: one per (tap, CV inputs)
-};
-
-// Per-block partial weight gradients. The block's threads form P = blockDim.x / GROUP pixel groups of GROUP threads,
-// thread (tap, i0) of a group accumulating gy[p, 0..COUT) x[p + d(tap), i0..i0+CV) over the pixels w = g, g + P, ... of
-// each of the block's image rows [r0, r0 + rowsPerBlock); all threads of a group read the same gy (a broadcast). The
-// groups' tiles are then summed in shared memory in group order and written as the block's row of `partial`
-// (gridDim.x rows of 9 * CIN * COUT, the layer's weight order), merged by conv3x3_weight_finalize: no atomics, so the
-// result does not depend on scheduling.
+// Per-block partial weight gradients. Nine warps a block, warp t for tap t: over the block's image rows
+// [r0, r0 + rowsPerBlock), 8 pixels at a time (the K of one mma), it multiplies A = gy^T (COUT x 8 pixels: m16 tiles of
+// output channels) by B = the 8 pixels' x at offset d(t) (8 pixels x CIN: n8 tiles of input channels), accumulating
+// gw[:, t, :] in its fragments. The warps of a block read the same gy and neighbouring x (L1). Each block then writes
+// its sums as its row of `partial` (gridDim.x rows of 9 * CIN * COUT in the layer's weight order), which
+// conv3x3_weight_finalize adds in block order: no atomics, so the result does not depend on scheduling.
 template <int CIN, int COUT>
 __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ partial,
                                                             int N, int H, int W, int rowsPerBlock) {
-    constexpr int CV = ConvWeightTile<CIN, COUT>::CV;
-    constexpr int GROUP = ConvWeightTile<CIN, COUT>::GROUP;
-    constexpr int K = 9 * CIN * COUT;
-    __shared__ float sum[K];
-    int groups = blockDim.x / GROUP, g = threadIdx.x / GROUP, r = threadIdx.x - g * GROUP;
-    int tap = r / (CIN / CV), i0 = (r - tap * (CIN / CV)) * CV;
-    int dh = tap / 3 - 1, dw = tap % 3 - 1;
+    constexpr int M16 = (COUT + 15) / 16, N8 = CIN / 8;
+    int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3, t = threadIdx.x >> 5;
+    int dh = t / 3 - 1, dw = t % 3 - 1;
+    float acc[M16][N8][4];
+#pragma unroll
+    for (int m = 0; m < M16; m++)
+#pragma unroll
+        for (int n8 = 0; n8 < N8; n8++)
+#pragma unroll
+            for (int q = 0; q < 4; q++) acc[m][n8][q] = 0.0f;
 
-    float acc[CV][COUT];
-#pragma unroll
-    for (int c = 0; c < CV; c++)
-#pragma unroll
-        for (int o = 0; o < COUT; o++) acc[c][o] = 0.0f;
     long long rows = (long long)N * H, r0 = (long long)blockIdx.x * rowsPerBlock;
     long long r1 = r0 + rowsPerBlock < rows ? r0 + rowsPerBlock : rows;
     for (long long row = r0; row < r1; row++) {
         int hh = (int)(row % H) + dh;
-        if (hh < 0 || hh >= H) continue;
+        if (hh < 0 || hh >= H) continue;                 // the whole row's products are zero for this tap
         const float* grow = gy + row * W * COUT;
         const float* xrow = x + (row + dh) * W * CIN;
-#pragma unroll 2
-        for (int w = g; w < W; w += groups) {
-            int ww = w + dw;
-            if (ww < 0 || ww >= W) continue;
-            float xv[CV];
-            conv_load<CV>(xrow + (long long)ww * CIN + i0, xv);
-            const conv_f4* g4 = reinterpret_cast<const conv_f4*>(grow + (long long)w * COUT);
+#pragma unroll 1
+        for (int w0 = 0; w0 < W; w0 += 8) {
+            // A[m][k] = gy[pixel w0 + k, channel m]: lanes hold pixels c and c + 4, channels g and g + 8 of each m16 tile.
+            unsigned a[M16][4];
+            int p0 = w0 + c, p1 = w0 + c + 4;
 #pragma unroll
-            for (int q = 0; q < COUT / 4; q++) {
-                conv_f4 gv = g4[q];
+            for (int m = 0; m < M16; m++) {
+                int o0 = m * 16 + g, o1 = o0 + 8;
+                a[m][0] = p0 < W && o0 < COUT ? conv_tf32(grow[(long long)p0 * COUT + o0]) : 0u;
+                a[m][1] = p0 < W && o1 < COUT ? conv_tf32(grow[(long long)p0 * COUT + o1]) : 0u;
+                a[m][2] = p1 < W && o0 < COUT ? conv_tf32(grow[(long long)p1 * COUT + o0]) : 0u;
+                a[m][3] = p1 < W && o1 < COUT ? conv_tf32(grow[(long long)p1 * COUT + o1]) : 0u;
+            }
+            // B[k][n] = x[pixel w0 + k + dw, channel n]: lanes hold pixels c and c + 4, channel g of each n8 tile.
+            int q0 = p0 + dw, q1 = p1 + dw;
+            bool in0 = p0 < W && q0 >= 0 && q0 < W, in1 = p1 < W && q1 >= 0 && q1 < W;
 #pragma unroll
-                for (int c = 0; c < CV; c++) {
-                    acc[c][4 * q] += gv.x * xv[c];
-                    acc[c][4 * q + 1] += gv.y * xv[c];
-                    acc[c][4 * q + 2] += gv.z * xv[c];
-                    acc[c][4 * q + 3] += gv.w * xv[c];
-                }
+            for (int n8 = 0; n8 < N8; n8++) {
+                unsigned b0 = in0 ? conv_tf32(xrow[(long long)q0 * CIN + n8 * 8 + g]) : 0u;
+                unsigned b1 = in1 ? conv_tf32(xrow[(long long)q1 * CIN + n8 * 8 + g]) : 0u;
+#pragma unroll
+                for (int m = 0; m < M16; m++) conv_mma(acc[m][n8], a[m], b0, b1);
             }
         }
     }
-    // The groups' tiles summed in group order (the launcher makes blockDim.x = groups * GROUP exactly).
-    for (int step = 0; step < groups; step++) {
-        if (g == step)
+    // C[m][n] = gw[o = m, t, i = n]: the layer's order (o * 9 + t) * CIN + i.
+    float* out = partial + (long long)blockIdx.x * 9 * CIN * COUT;
 #pragma unroll
-            for (int c = 0; c < CV; c++)
+    for (int m = 0; m < M16; m++)
 #pragma unroll
-                for (int o = 0; o < COUT; o++) {
-                    int e = (o * 9 + tap) * CIN + i0 + c;
-                    sum[e] = step == 0 ? acc[c][o] : sum[e] + acc[c][o];
-                }
-        __syncthreads();
-    }
-    for (int e = threadIdx.x; e < K; e += blockDim.x) partial[(long long)blockIdx.x * K + e] = sum[e];
+        for (int n8 = 0; n8 < N8; n8++)
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int o = m * 16 + g + 8 * (q >> 1), i = n8 * 8 + 2 * c + (q & 1);
+                if (o < COUT) out[((long long)o * 9 + t) * CIN + i] = acc[m][n8][q];
+            }
 }
 
 // gw[e] = sum over the blocks b of partial[b, e], in block order per slice: a (32, 8) block covers 32 weights, its
@@ -204,42 +209,30 @@ extern "C" __global__ void conv3x3_weight_finalize(const float* __restrict__ par
     }
 }
 
-// The entries of one (CIN, COUT) layer shape: forward (with an optional bias), input gradient, per-block weight
-// gradient. The launcher (Native/SmallConvKernels.cs) lists the same shapes.
+// The entries of one (CI -> CO) layer shape: forward (with an optional bias), input gradient (the flipped body with CO
+// inputs and CI outputs) and per-block weight gradient. The launcher (Native/SmallConvKernels.cs) lists the same shapes.
 #define CONV3X3_ENTRIES(CI, CO)                                                                                              \
     extern "C" __global__ void conv3x3_forward_##CI##_##CO(const float* __restrict__ x, const float* __restrict__ w,        \
                                                            const float* __restrict__ b, float* __restrict__ y, int N, int H,  \
                                                            int W) {                                                          \
         conv3x3_body<CI, CO, false>(x, w, b, y, N, H, W);                                                                    \
     }                                                                                                                        \
+    extern "C" __global__ void conv3x3_input_grad_##CI##_##CO(const float* __restrict__ gy, const float* __restrict__ w,    \
+                                                              float* __restrict__ gx, int N, int H, int W) {                 \
+        conv3x3_body<CO, CI, true>(gy, w, nullptr, gx, N, H, W);                                                             \
+    }                                                                                                                        \
     extern "C" __global__ void conv3x3_weight_partial_##CI##_##CO(const float* __restrict__ x, const float* __restrict__ gy, \
                                                                   float* __restrict__ partial, int N, int H, int W,          \
                                                                   int rowsPerBlock) {                                        \
         conv3x3_weight_partial_body<CI, CO>(x, gy, partial, N, H, W, rowsPerBlock);                                          \
     }
-// The input gradient of a (CI -> CO) layer: the flipped body with CO inputs and CI outputs (CI a multiple of 4).
-#define CONV3X3_INPUT_GRAD(CI, CO)                                                                                           \
-    extern "C" __global__ void conv3x3_input_grad_##CI##_##CO(const float* __restrict__ gy, const float* __restrict__ w,    \
-                                                              float* __restrict__ gx, int N, int H, int W) {                 \
-        conv3x3_body<CO, CI, true>(gy, w, nullptr, gx, N, H, W);                                                             \
-    }
 
-CONV3X3_ENTRIES(3, 16)
-CONV3X3_ENTRIES(3, 32)
+CONV3X3_ENTRIES(8, 8)
+CONV3X3_ENTRIES(8, 16)
+CONV3X3_ENTRIES(8, 32)
+CONV3X3_ENTRIES(16, 8)
 CONV3X3_ENTRIES(16, 16)
 CONV3X3_ENTRIES(16, 32)
+CONV3X3_ENTRIES(32, 8)
 CONV3X3_ENTRIES(32, 16)
 CONV3X3_ENTRIES(32, 32)
-CONV3X3_ENTRIES(3, 4)
-CONV3X3_ENTRIES(4, 4)
-CONV3X3_ENTRIES(4, 8)
-CONV3X3_ENTRIES(8, 8)
-CONV3X3_ENTRIES(8, 4)
-CONV3X3_INPUT_GRAD(4, 4)
-CONV3X3_INPUT_GRAD(4, 8)
-CONV3X3_INPUT_GRAD(8, 8)
-CONV3X3_INPUT_GRAD(8, 4)
-CONV3X3_INPUT_GRAD(16, 16)
-CONV3X3_INPUT_GRAD(16, 32)
-CONV3X3_INPUT_GRAD(32, 16)
-CONV3X3_INPUT_GRAD(32, 32)

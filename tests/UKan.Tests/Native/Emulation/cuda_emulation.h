@@ -3,7 +3,7 @@
 // blocks run one after another, __shared__ arrays are function statics (one block at a time uses them), dynamic shared
 // memory (`extern __shared__ T name[];`, which the test rewrites to emulated_dynamic_shared) is one buffer per launch,
 // __syncthreads() is a barrier of the block, __shfl_down_sync and __shfl_xor_sync a barrier of the warp around an
-// exchange buffer, and atomicAdd a lock. It checks indexing, reductions and formulas, not speed or the GPU's memory model.
+// exchange buffer, mma.sync (m16n8k8, TF32) an exchange of the warp's fragments, and atomicAdd a lock. It checks indexing, reductions and formulas, not speed or the GPU's memory model.
 #pragma once
 #include <algorithm>
 #include <barrier>
@@ -35,13 +35,14 @@ inline float __uint_as_float(unsigned u) { float f; std::memcpy(&f, &u, sizeof f
 inline unsigned __float_as_uint(float f) { unsigned u; std::memcpy(&u, &f, sizeof u); return u; }
 
 struct EmulatedBlock {
-    explicit EmulatedBlock(unsigned threads) : block(threads), exchange(threads) {
+    explicit EmulatedBlock(unsigned threads) : block(threads), exchange(threads), mma(6 * (size_t)threads) {
         for (unsigned first = 0; first < threads; first += 32)
             warps.push_back(std::make_unique<std::barrier<>>(threads - first < 32 ? threads - first : 32));
     }
     std::barrier<> block;
     std::vector<std::unique_ptr<std::barrier<>>> warps;
     std::vector<double> exchange;
+    std::vector<unsigned> mma;   // each lane's A and B fragments of an emulated mma
 };
 inline thread_local EmulatedBlock* emulated_block = nullptr;
 
@@ -105,4 +106,35 @@ void launch_shared(dim3 grid, dim3 block, size_t sharedBytes, Kernel kernel, Arg
 template <typename Kernel, typename... Args>
 void launch(dim3 grid, dim3 block, Kernel kernel, Args... args) {
     launch_shared(grid, block, 0, kernel, args...);
+}
+
+// cvt.rna.tf32.f32: v rounded to 10 mantissa bits, to nearest with ties away from zero (NaN and infinity unchanged).
+inline unsigned emulated_tf32(float v) {
+    unsigned u = __float_as_uint(v);
+    if ((u & 0x7F800000u) == 0x7F800000u) return u;
+    return (u + 0x1000u) & 0xFFFFE000u;
+}
+
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 d, a, {b0, b1}, d for the calling warp, with the fragment layouts
+// of the PTX ISA (g = lane / 4, c = lane % 4): a0 = A[g][c], a1 = A[g + 8][c], a2 = A[g][c + 4], a3 = A[g + 8][c + 4];
+// b0 = B[c][g], b1 = B[c + 4][g]; d0 = D[g][2c], d1 = D[g][2c + 1], d2 = D[g + 8][2c], d3 = D[g + 8][2c + 1]. The
+// lanes publish their fragments, then each sums its four outputs over k in order (in float: a TF32 product is exact).
+inline void emulated_mma_m16n8k8_tf32(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
+    unsigned t = threadIdx.y * blockDim.x + threadIdx.x, lane = t & 31, base = t - lane;
+    auto& warp = *emulated_block->warps[t >> 5];
+    unsigned* f = emulated_block->mma.data();
+    for (int i = 0; i < 4; i++) f[6 * t + i] = a[i];
+    f[6 * t + 4] = b0;
+    f[6 * t + 5] = b1;
+    warp.arrive_and_wait();
+    auto A = [&](int r, int k) { return __uint_as_float(f[6 * (base + (r % 8) * 4 + k % 4) + (r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)]); };
+    auto B = [&](int k, int n) { return __uint_as_float(f[6 * (base + n * 4 + k % 4) + 4 + (k >= 4 ? 1 : 0)]); };
+    int g = (int)lane >> 2, c = (int)lane & 3;
+    for (int q = 0; q < 4; q++) {
+        int r = g + 8 * (q >> 1), n = 2 * c + (q & 1);
+        float s = d[q];
+        for (int k = 0; k < 8; k++) s += A(r, k) * B(k, n);
+        d[q] = s;
+    }
+    warp.arrive_and_wait();
 }
