@@ -43,29 +43,52 @@ __device__ __forceinline__ void conv_mma(float (&d)[4], const unsigned (&a)[4], 
 
 // Pixels of one image row per warp in the forward: two m16 tiles.
 #define CONV3X3_WARP_PIXELS 32
-// Warps per block of the forward and input-gradient kernels.
-#define CONV3X3_WARPS 4
 
-// x[n, h, w, i] or 0 off the map, as the TF32 bits of the A operand. `row` is x's row (n, h) or null when h is off the map.
-__device__ __forceinline__ unsigned conv_a(const float* __restrict__ row, int w, int W, int cin, int i) {
-    return row != nullptr && w >= 0 && w < W ? conv_tf32(row[(long long)w * cin + i]) : 0u;
+// Four or two floats moved as one 16- or 8-byte access (no CUDA header: NVRTC compiles this program alone).
+struct __align__(16) conv_f4 { float x, y, z, w; };
+struct __align__(8) conv_f2 { float x, y; };
+
+// The order of the reduction inside an mma is free as long as A and B agree, so the channels of one k8 chunk are
+// chosen to let a lane fetch its A values with one vector load per pixel instead of four scalar ones: lane c's
+// columns c and c + 4 of chunk k8 are channels conv_chan(k8, c, 0) and conv_chan(k8, c, 1). With 16 or more input
+// channels a lane loads channels 16j + 4c .. 16j + 4c + 3 (16 bytes) and gives the first two to chunk 2j, the last two
+// to chunk 2j + 1; with 8, channels 2c and 2c + 1 (8 bytes) to the one chunk. A warp's load then covers 8 pixels'
+// consecutive channels: whole cache lines instead of a 16-byte piece of eight lines per instruction.
+template <int CIN>
+__device__ __forceinline__ int conv_chan(int k8, int c, int half) {
+    return CIN == 8 ? 2 * c + half : 16 * (k8 >> 1) + 4 * c + 2 * (k8 & 1) + half;
+}
+
+// The lane's values of pixel w (0 off the map or `row` null) for chunk pair j (CIN >= 16: channels 16j + 4c ..+3) or
+// the single chunk (CIN = 8: channels 2c, 2c + 1 in x, y).
+template <int CIN>
+__device__ __forceinline__ conv_f4 conv_pixel(const float* __restrict__ row, int w, int W, int j, int c) {
+    if (row == nullptr || w < 0 || w >= W) return conv_f4{0.0f, 0.0f, 0.0f, 0.0f};
+    const float* p = row + (long long)w * CIN;
+    if (CIN == 8) {
+        conv_f2 v = *reinterpret_cast<const conv_f2*>(p + 2 * c);
+        return conv_f4{v.x, v.y, 0.0f, 0.0f};
+    }
+    return *reinterpret_cast<const conv_f4*>(p + 16 * j + 4 * c);
 }
 
 // The convolution of x (CIN channels) into y (COUT channels). The block first lays the weight out in shared memory as
-// B fragments in TF32, [tap][k8][n8][lane][2], so that a lane reads its two values of an n8 tile as one 8-byte load
-// without bank conflicts; then each warp takes strips of 32 pixels of one image row (grid-stride over all strips, the
-// launcher sizes the grid to fill the GPU a few times, so the weights are laid out once per block, not per strip), and
-// for each tap and 8 input channels loads its two A fragments from x (L1 serves the neighbouring taps' reuse) and
-// multiplies them by the COUT / 8 B fragments. FLIP: the input gradient (x is dL/dy, `weight` the layer's (CIN, 3, 3,
-// COUT) weight, y is dL/dx). bias may be null.
+// B fragments in TF32, [tap][k8][n8][lane][2] (rows in conv_chan's channel order), so that a lane reads its two values
+// of an n8 tile as one 8-byte load without bank conflicts; then each warp takes strips of 32 pixels of one image row
+// (grid-stride over all strips; the launcher sizes the grid to fill the GPU a few times, so the weights are laid out
+// once per block, not per strip), and for each tap and 16 input channels loads its A values of the strip's pixels
+// (one vector load per pixel; L1 serves the neighbouring taps' reuse) and multiplies them by the COUT / 8 B fragments
+// of the two chunks. FLIP: the input gradient (x is dL/dy, `weight` the layer's (CIN, 3, 3, COUT) weight, y is dL/dx).
+// bias may be null.
 template <int CIN, int COUT, bool FLIP>
 __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const float* __restrict__ weight, const float* __restrict__ bias,
                                             float* __restrict__ y, int N, int H, int W) {
-    constexpr int K8 = CIN / 8, N8 = COUT / 8;
-    __shared__ unsigned bfrag[9 * K8 * N8 * 32 * 2];
+    constexpr int K8 = CIN / 8, N8 = COUT / 8, PAIRS = CIN >= 16 ? CIN / 16 : 1;
+    __shared__ conv_f2 bpairs[9 * K8 * N8 * 32];   // declared as pairs for the 8-byte alignment of the lanes' loads
+    unsigned* bfrag = reinterpret_cast<unsigned*>(bpairs);
     for (int e = threadIdx.x; e < 9 * K8 * N8 * 64; e += blockDim.x) {
         int half = e & 1, lane = (e >> 1) & 31, n8 = (e >> 6) % N8, k8 = (e >> 6) / N8 % K8, t = (e >> 6) / N8 / K8;
-        int i = k8 * 8 + (lane & 3) + 4 * half, o = n8 * 8 + (lane >> 2);   // B[k][n]: k = input channel i, n = output o
+        int i = conv_chan<CIN>(k8, lane & 3, half), o = n8 * 8 + (lane >> 2);   // B[k][n]: k = input channel i, n = output o
         // Forward: w[o, t, i] at (o * 9 + t) * CIN + i. FLIP: the layer's w[i, 8 - t, o] (its output i, its input o).
         float v = FLIP ? weight[(i * 9 + 8 - t) * COUT + o] : weight[(o * 9 + t) * CIN + i];
         bfrag[e] = conv_tf32(v);
@@ -91,22 +114,32 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
             int dh = t / 3 - 1, dw = t % 3 - 1;
             const float* src = h + dh >= 0 && h + dh < H ? x + (row + dh) * W * CIN : nullptr;
 #pragma unroll
-            for (int k8 = 0; k8 < K8; k8++) {
-                unsigned a[2][4];
+            for (int j = 0; j < PAIRS; j++) {
+                // Pixels g, g + 8 of each m16 tile: rows g and g + 8 of A.
+                conv_f4 v[2][2];
 #pragma unroll
                 for (int m = 0; m < 2; m++) {
-                    int p = w0 + m * 16 + g + dw;
-                    a[m][0] = conv_a(src, p, W, CIN, k8 * 8 + c);
-                    a[m][1] = conv_a(src, p + 8, W, CIN, k8 * 8 + c);
-                    a[m][2] = conv_a(src, p, W, CIN, k8 * 8 + c + 4);
-                    a[m][3] = conv_a(src, p + 8, W, CIN, k8 * 8 + c + 4);
+                    v[m][0] = conv_pixel<CIN>(src, w0 + m * 16 + g + dw, W, j, c);
+                    v[m][1] = conv_pixel<CIN>(src, w0 + m * 16 + g + 8 + dw, W, j, c);
                 }
 #pragma unroll
-                for (int n8 = 0; n8 < N8; n8++) {
-                    const unsigned* b = bfrag + (((t * K8 + k8) * N8 + n8) * 32 + lane) * 2;
-                    unsigned b0 = b[0], b1 = b[1];
+                for (int part = 0; part < (CIN == 8 ? 1 : 2); part++) {
+                    int k8 = CIN == 8 ? 0 : 2 * j + part;
+                    unsigned a[2][4];
 #pragma unroll
-                    for (int m = 0; m < 2; m++) conv_mma(acc[m][n8], a[m], b0, b1);
+                    for (int m = 0; m < 2; m++) {
+                        a[m][0] = conv_tf32(part == 0 ? v[m][0].x : v[m][0].z);   // A[g][c]
+                        a[m][1] = conv_tf32(part == 0 ? v[m][1].x : v[m][1].z);   // A[g + 8][c]
+                        a[m][2] = conv_tf32(part == 0 ? v[m][0].y : v[m][0].w);   // A[g][c + 4]
+                        a[m][3] = conv_tf32(part == 0 ? v[m][1].y : v[m][1].w);   // A[g + 8][c + 4]
+                    }
+#pragma unroll
+                    for (int n8 = 0; n8 < N8; n8++) {
+                        const conv_f2 b = *reinterpret_cast<const conv_f2*>(bfrag + (((t * K8 + k8) * N8 + n8) * 32 + lane) * 2);
+                        unsigned b0 = __float_as_uint(b.x), b1 = __float_as_uint(b.y);
+#pragma unroll
+                        for (int m = 0; m < 2; m++) conv_mma(acc[m][n8], a[m], b0, b1);
+                    }
                 }
             }
         }
@@ -118,21 +151,23 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
                 int p = w0 + m * 16 + g + 8 * half;
                 if (p >= W) continue;
 #pragma unroll
-                for (int n8 = 0; n8 < N8; n8++) {
-                    float* o = out + (long long)p * COUT + n8 * 8 + 2 * c;
-                    o[0] = acc[m][n8][2 * half];
-                    o[1] = acc[m][n8][2 * half + 1];
-                }
+                for (int n8 = 0; n8 < N8; n8++)
+                    *reinterpret_cast<conv_f2*>(out + (long long)p * COUT + n8 * 8 + 2 * c) =
+                        conv_f2{acc[m][n8][2 * half], acc[m][n8][2 * half + 1]};
             }
     }
 }
 
 // Per-block partial weight gradients. Nine warps a block, warp t for tap t: over the block's image rows
-// [r0, r0 + rowsPerBlock), 8 pixels at a time (the K of one mma), it multiplies A = gy^T (COUT x 8 pixels: m16 tiles of
-// output channels) by B = the 8 pixels' x at offset d(t) (8 pixels x CIN: n8 tiles of input channels), accumulating
-// gw[:, t, :] in its fragments. The warps of a block read the same gy and neighbouring x (L1). Each block then writes
-// its sums as its row of `partial` (gridDim.x rows of 9 * CIN * COUT in the layer's weight order), which
-// conv3x3_weight_finalize adds in block order: no atomics, so the result does not depend on scheduling.
+// [r0, r0 + rowsPerBlock), 8 pixels at a time (the K of one mma), it multiplies A = gy^T (COUT x 8 pixels) by B = the 8
+// pixels' x at offset d(t) (8 pixels x CIN), accumulating gw[:, t, :] in its fragments. As in the forward, the rows and
+// columns of the tiles are channels in an order that lets a lane load two neighbouring channels at once: row g of m16
+// tile m is output channel 16m + 2g and row g + 8 channel 16m + 2g + 1 (A's a0/a1 and a2/a3: one 8-byte load of gy per
+// pixel); with 16 or more input channels, n8 tiles come in pairs 2j, 2j + 1 whose column n is input channel 16j + 2n
+// and 16j + 2n + 1 (b0 of both tiles: one 8-byte load of x), with 8 the columns are the channels in order. The warps of
+// a block read the same gy and neighbouring x (L1). Each block then writes its sums as its row of `partial`
+// (gridDim.x rows of 9 * CIN * COUT in the layer's weight order), which conv3x3_weight_finalize adds in block order: no
+// atomics, so the result does not depend on scheduling.
 template <int CIN, int COUT>
 __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ partial,
                                                             int N, int H, int W, int rowsPerBlock) {
@@ -154,32 +189,45 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
         if (hh < 0 || hh >= H) continue;                 // the whole row's products are zero for this tap
         const float* grow = gy + row * W * COUT;
         const float* xrow = x + (row + dh) * W * CIN;
-#pragma unroll 1
+#pragma unroll 2
         for (int w0 = 0; w0 < W; w0 += 8) {
-            // A[m][k] = gy[pixel w0 + k, channel m]: lanes hold pixels c and c + 4, channels g and g + 8 of each m16 tile.
-            unsigned a[M16][4];
+            // A: pixels w0 + c (columns c) and w0 + c + 4 (columns c + 4); output channels 16m + 2g, 16m + 2g + 1.
             int p0 = w0 + c, p1 = w0 + c + 4;
+            unsigned a[M16][4];
 #pragma unroll
             for (int m = 0; m < M16; m++) {
-                int o0 = m * 16 + g, o1 = o0 + 8;
-                a[m][0] = p0 < W && o0 < COUT ? conv_tf32(grow[(long long)p0 * COUT + o0]) : 0u;
-                a[m][1] = p0 < W && o1 < COUT ? conv_tf32(grow[(long long)p0 * COUT + o1]) : 0u;
-                a[m][2] = p1 < W && o0 < COUT ? conv_tf32(grow[(long long)p1 * COUT + o0]) : 0u;
-                a[m][3] = p1 < W && o1 < COUT ? conv_tf32(grow[(long long)p1 * COUT + o1]) : 0u;
+                int o = m * 16 + 2 * g;
+                conv_f2 u0{0.0f, 0.0f}, u1{0.0f, 0.0f};
+                if (o < COUT && p0 < W) u0 = *reinterpret_cast<const conv_f2*>(grow + (long long)p0 * COUT + o);
+                if (o < COUT && p1 < W) u1 = *reinterpret_cast<const conv_f2*>(grow + (long long)p1 * COUT + o);
+                a[m][0] = conv_tf32(u0.x); a[m][1] = conv_tf32(u0.y); a[m][2] = conv_tf32(u1.x); a[m][3] = conv_tf32(u1.y);
             }
-            // B[k][n] = x[pixel w0 + k + dw, channel n]: lanes hold pixels c and c + 4, channel g of each n8 tile.
+            // B: x at the same pixels shifted by the tap (rows c and c + 4 of B).
             int q0 = p0 + dw, q1 = p1 + dw;
             bool in0 = p0 < W && q0 >= 0 && q0 < W, in1 = p1 < W && q1 >= 0 && q1 < W;
+            if (CIN == 8) {
+                unsigned b0 = in0 ? conv_tf32(xrow[(long long)q0 * CIN + g]) : 0u;
+                unsigned b1 = in1 ? conv_tf32(xrow[(long long)q1 * CIN + g]) : 0u;
 #pragma unroll
-            for (int n8 = 0; n8 < N8; n8++) {
-                unsigned b0 = in0 ? conv_tf32(xrow[(long long)q0 * CIN + n8 * 8 + g]) : 0u;
-                unsigned b1 = in1 ? conv_tf32(xrow[(long long)q1 * CIN + n8 * 8 + g]) : 0u;
+                for (int m = 0; m < M16; m++) conv_mma(acc[m][0], a[m], b0, b1);
+            } else {
 #pragma unroll
-                for (int m = 0; m < M16; m++) conv_mma(acc[m][n8], a[m], b0, b1);
+                for (int j = 0; j < N8 / 2; j++) {
+                    conv_f2 v0{0.0f, 0.0f}, v1{0.0f, 0.0f};
+                    if (in0) v0 = *reinterpret_cast<const conv_f2*>(xrow + (long long)q0 * CIN + 16 * j + 2 * g);
+                    if (in1) v1 = *reinterpret_cast<const conv_f2*>(xrow + (long long)q1 * CIN + 16 * j + 2 * g);
+                    unsigned e0 = conv_tf32(v0.x), e1 = conv_tf32(v1.x), f0 = conv_tf32(v0.y), f1 = conv_tf32(v1.y);
+#pragma unroll
+                    for (int m = 0; m < M16; m++) {
+                        conv_mma(acc[m][2 * j], a[m], e0, e1);
+                        conv_mma(acc[m][2 * j + 1], a[m], f0, f1);
+                    }
+                }
             }
         }
     }
-    // C[m][n] = gw[o = m, t, i = n]: the layer's order (o * 9 + t) * CIN + i.
+    // C[row][col] of tile (m, n8): output channel 16m + 2g + (q >> 1) for rows g (q < 2) and g + 8; input channel of
+    // column n = 2c + (q & 1) as above.
     float* out = partial + (long long)blockIdx.x * 9 * CIN * COUT;
 #pragma unroll
     for (int m = 0; m < M16; m++)
@@ -187,7 +235,8 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
         for (int n8 = 0; n8 < N8; n8++)
 #pragma unroll
             for (int q = 0; q < 4; q++) {
-                int o = m * 16 + g + 8 * (q >> 1), i = n8 * 8 + 2 * c + (q & 1);
+                int o = m * 16 + 2 * g + (q >> 1), n = 2 * c + (q & 1);
+                int i = CIN == 8 ? n : 16 * (n8 >> 1) + 2 * n + (n8 & 1);
                 if (o < COUT) out[((long long)o * 9 + t) * CIN + i] = acc[m][n8][q];
             }
 }
