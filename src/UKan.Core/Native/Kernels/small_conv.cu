@@ -109,7 +109,8 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
 #pragma unroll
             for (int m = 0; m < 2; m++) { acc[m][n8][0] = b0; acc[m][n8][1] = b1; acc[m][n8][2] = b0; acc[m][n8][3] = b1; }
         }
-#pragma unroll 1
+        // Three taps (one kernel row) unrolled: the next tap's loads can issue while this one's products run.
+#pragma unroll 3
         for (int t = 0; t < 9; t++) {
             int dh = t / 3 - 1, dw = t % 3 - 1;
             const float* src = h + dh >= 0 && h + dh < H ? x + (row + dh) * W * CIN : nullptr;
@@ -189,7 +190,8 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
         if (hh < 0 || hh >= H) continue;                 // the whole row's products are zero for this tap
         const float* grow = gy + row * W * COUT;
         const float* xrow = x + (row + dh) * W * CIN;
-#pragma unroll 2
+        // Four chunks (32 pixels) unrolled: their loads can all be in flight before the products that need them.
+#pragma unroll 4
         for (int w0 = 0; w0 < W; w0 += 8) {
             // A: pixels w0 + c (columns c) and w0 + c + 4 (columns c + 4); output channels 16m + 2g, 16m + 2g + 1.
             int p0 = w0 + c, p1 = w0 + c + 4;
