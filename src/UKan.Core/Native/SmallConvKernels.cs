@@ -87,7 +87,7 @@ public sealed class SmallConvKernels
         var g = Aligned(TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(cout, h, w, true)));
         x = Aligned(x);
         var gw = empty_strided([cout, cin, 3, 3], TensorLayout.DenseStrides(cin, 3, 3, true), dtype: float32, device: x.device);
-        var (blocks, rowsPerBlock) = WeightGrid(n, h, module.Multiprocessors);
+        var (blocks, rowsPerBlock) = WeightGrid(n, h, cin, cout, module.Multiprocessors);
         if (blocks == 0) return gw.zero_().MoveToOuterDisposeScope();
         long k = 9 * cin * cout;
         var partial = empty(blocks * k, dtype: float32, device: x.device);
@@ -121,22 +121,27 @@ public sealed class SmallConvKernels
 
     /// <summary>
     /// Blocks of the forward and input-gradient kernels: enough for every warp to take one strip of <see cref="WarpPixels"/>
-    /// pixels of an image row, at most four per multiprocessor (the warps then take further strips in turn, and each
-    /// block lays the weight out in shared memory once).
+    /// pixels of an image row, at most eight per multiprocessor (the warps then take further strips in turn, and each
+    /// block lays the weight out in shared memory once; the kernels wait on loads more than on the tensor cores, so as
+    /// many warps as fit are resident).
     /// </summary>
     internal static uint ForwardGrid(long n, long h, long w, int multiprocessors)
     {
         long strips = n * h * ((w + WarpPixels - 1) / WarpPixels);
-        long blocks = Math.Min((strips + ForwardBlock / 32 - 1) / (ForwardBlock / 32), 4L * Math.Max(1, multiprocessors));
+        long blocks = Math.Min((strips + ForwardBlock / 32 - 1) / (ForwardBlock / 32), 8L * Math.Max(1, multiprocessors));
         return (uint)blocks;
     }
 
-    /// <summary>The weight gradient's launch: (blocks, image rows per block), about two blocks per multiprocessor over runs of whole rows.</summary>
-    internal static (int Blocks, int RowsPerBlock) WeightGrid(long n, long h, int multiprocessors)
+    /// <summary>
+    /// The weight gradient's launch: (blocks, image rows per block) over runs of whole rows, six blocks per
+    /// multiprocessor for weights of up to 2,304 values and four for larger ones (the kernel waits on loads, so the more
+    /// warps the better, but every block adds a row of partial sums for the merge to read).
+    /// </summary>
+    internal static (int Blocks, int RowsPerBlock) WeightGrid(long n, long h, long inChannels, long outChannels, int multiprocessors)
     {
         long rows = n * h;
         if (rows == 0) return (0, 1);
-        long target = Math.Max(1, 2L * multiprocessors);
+        long target = Math.Max(1, (9 * inChannels * outChannels <= 2304 ? 6L : 4L) * multiprocessors);
         long rowsPerBlock = (rows + target - 1) / target;
         return ((int)((rows + rowsPerBlock - 1) / rowsPerBlock), (int)rowsPerBlock);
     }
