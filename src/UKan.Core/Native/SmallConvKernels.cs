@@ -121,27 +121,27 @@ public sealed class SmallConvKernels
 
     /// <summary>
     /// Blocks of the forward and input-gradient kernels: enough for every warp to take one strip of <see cref="WarpPixels"/>
-    /// pixels of an image row, at most eight per multiprocessor (the warps then take further strips in turn, and each
-    /// block lays the weight out in shared memory once; the kernels wait on loads more than on the tensor cores, so as
-    /// many warps as fit are resident).
+    /// pixels of an image row, at most four per multiprocessor (the warps then take further strips in turn, and each
+    /// block lays the weight out in shared memory once; eight were slower on an H200, docs/runs/release-conv-h200).
     /// </summary>
     internal static uint ForwardGrid(long n, long h, long w, int multiprocessors)
     {
         long strips = n * h * ((w + WarpPixels - 1) / WarpPixels);
-        long blocks = Math.Min((strips + ForwardBlock / 32 - 1) / (ForwardBlock / 32), 8L * Math.Max(1, multiprocessors));
+        long blocks = Math.Min((strips + ForwardBlock / 32 - 1) / (ForwardBlock / 32), 4L * Math.Max(1, multiprocessors));
         return (uint)blocks;
     }
 
     /// <summary>
     /// The weight gradient's launch: (blocks, image rows per block) over runs of whole rows, six blocks per
-    /// multiprocessor for weights of up to 2,304 values and four for larger ones (the kernel waits on loads, so the more
-    /// warps the better, but every block adds a row of partial sums for the merge to read).
+    /// multiprocessor for weights of up to 4,608 values and two for 32 → 32 (9,216): the kernel waits on loads, so more
+    /// warps help, but the larger tiles take more registers and every block adds a row of partial sums for the merge
+    /// to read (on an H200, four per multiprocessor made 32 → 32 slower than two, six made 16 → 16 faster than two).
     /// </summary>
     internal static (int Blocks, int RowsPerBlock) WeightGrid(long n, long h, long inChannels, long outChannels, int multiprocessors)
     {
         long rows = n * h;
         if (rows == 0) return (0, 1);
-        long target = Math.Max(1, (9 * inChannels * outChannels <= 2304 ? 6L : 4L) * multiprocessors);
+        long target = Math.Max(1, (9 * inChannels * outChannels <= 4608 ? 6L : 2L) * multiprocessors);
         long rowsPerBlock = (rows + target - 1) / target;
         return ((int)((rows + rowsPerBlock - 1) / rowsPerBlock), (int)rowsPerBlock);
     }
