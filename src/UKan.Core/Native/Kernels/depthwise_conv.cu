@@ -56,6 +56,31 @@ __device__ __forceinline__ void dwconv3x3_item(unsigned item, int H, int W, int&
     n = (int)n_;
 }
 
+// The walk both passes share: the ROWS + 2 input rows of a strip (image rows h0 - 1 .. h0 + ROWS) loaded once each at
+// columns w - 1, w, w + 1 (zeros off the map; `base` is pixel (n, 0, w), channel c), each handed to use(kh, j, a, b, d)
+// for every output row j of the strip whose window holds it as its row kh, in the order kh = 0, 1, 2 per output.
+// Unrolled, j and kh are constants, so the caller's accumulators stay in registers.
+template <int V, typename Use>
+__device__ __forceinline__ void dwconv3x3_strip(const float* __restrict__ in, long long base, long long pitch, int C, int h0, int H,
+                                                bool left, bool right, Use use) {
+    const int R = DWCONV3X3_ROWS;
+#pragma unroll
+    for (int i = 0; i < R + 2; i++) {
+        int r = h0 - 1 + i;
+        bool row = r >= 0 && r < H;
+        long long o = base + (long long)r * pitch;
+        dwconv3x3_pack<V> a = dwconv3x3_load<V>(in, o - C, row && left);
+        dwconv3x3_pack<V> b = dwconv3x3_load<V>(in, o, row);
+        dwconv3x3_pack<V> d = dwconv3x3_load<V>(in, o + C, row && right);
+#pragma unroll
+        for (int kh = 0; kh < 3; kh++) {
+            int j = i - kh;                    // the output row whose window has this input row as row kh
+            if (j < 0 || j >= R) continue;     // resolved at compile time once unrolled
+            use(kh, j, a, b, d);
+        }
+    }
+}
+
 // out = the stencil of `in` with the 3 x 3 taps wt[c] (FLIP: wt[c] turned by 180 degrees, the input gradient). One
 // thread per (item, channel unit), units fastest: t = item * (C / V) + unit; 1-D grid of any block size (the launcher:
 // blocks x block >= items x C / V). Per thread: the 9*V taps in registers, ROWS output accumulators; input row i of the
@@ -88,27 +113,15 @@ __device__ __forceinline__ void dwconv3x3_stencil(const float* __restrict__ in, 
 
     long long pitch = (long long)W * C;
     long long base = (long long)n * H * pitch + (long long)w * C + c;   // pixel (n, 0, w), channel c
-    bool left = w > 0, right = w + 1 < W;
+    dwconv3x3_strip<V>(in, base, pitch, C, h0, H, w > 0, w + 1 < W,
+                       [&](int kh, int j, const dwconv3x3_pack<V>& a, const dwconv3x3_pack<V>& b, const dwconv3x3_pack<V>& d) {
 #pragma unroll
-    for (int i = 0; i < R + 2; i++) {
-        int r = h0 - 1 + i;
-        bool row = r >= 0 && r < H;
-        long long o = base + (long long)r * pitch;
-        dwconv3x3_pack<V> a = dwconv3x3_load<V>(in, o - C, row && left);
-        dwconv3x3_pack<V> b = dwconv3x3_load<V>(in, o, row);
-        dwconv3x3_pack<V> d = dwconv3x3_load<V>(in, o + C, row && right);
-#pragma unroll
-        for (int kh = 0; kh < 3; kh++) {
-            int j = i - kh;                    // the output row whose window has this input row as row kh
-            if (j < 0 || j >= R) continue;     // resolved at compile time once unrolled
-#pragma unroll
-            for (int v = 0; v < V; v++) {
-                acc[j][v] = fmaf(a.v[v], k[kh * 3][v], acc[j][v]);
-                acc[j][v] = fmaf(b.v[v], k[kh * 3 + 1][v], acc[j][v]);
-                acc[j][v] = fmaf(d.v[v], k[kh * 3 + 2][v], acc[j][v]);
-            }
-        }
-    }
+                           for (int v = 0; v < V; v++) {
+                               acc[j][v] = fmaf(a.v[v], k[kh * 3][v], acc[j][v]);
+                               acc[j][v] = fmaf(b.v[v], k[kh * 3 + 1][v], acc[j][v]);
+                               acc[j][v] = fmaf(d.v[v], k[kh * 3 + 2][v], acc[j][v]);
+                           }
+                       });
 #pragma unroll
     for (int j = 0; j < R; j++) {
         if (h0 + j >= H) break;
@@ -166,30 +179,18 @@ __device__ __forceinline__ void dwconv3x3_wgrad_partial_body(const float* __rest
             int n, h0, w;
             dwconv3x3_item(item, H, W, n, h0, w);
             long long base = (long long)n * H * pitch + (long long)w * C + c;
-            bool left = w > 0, right = w + 1 < W;
             dwconv3x3_pack<V> g[R];
 #pragma unroll
             for (int j = 0; j < R; j++) g[j] = dwconv3x3_load<V>(gy, base + (long long)(h0 + j) * pitch, h0 + j < H);
+            dwconv3x3_strip<V>(x, base, pitch, C, h0, H, w > 0, w + 1 < W,
+                               [&](int kh, int j, const dwconv3x3_pack<V>& a, const dwconv3x3_pack<V>& b, const dwconv3x3_pack<V>& d) {
 #pragma unroll
-            for (int i = 0; i < R + 2; i++) {
-                int r = h0 - 1 + i;
-                bool row = r >= 0 && r < H;
-                long long o = base + (long long)r * pitch;
-                dwconv3x3_pack<V> a = dwconv3x3_load<V>(x, o - C, row && left);
-                dwconv3x3_pack<V> b = dwconv3x3_load<V>(x, o, row);
-                dwconv3x3_pack<V> d = dwconv3x3_load<V>(x, o + C, row && right);
-#pragma unroll
-                for (int kh = 0; kh < 3; kh++) {
-                    int j = i - kh;                // gy row j's window has this input row as its row kh
-                    if (j < 0 || j >= R) continue;
-#pragma unroll
-                    for (int v = 0; v < V; v++) {
-                        acc[kh * 3][v] = fmaf(g[j].v[v], a.v[v], acc[kh * 3][v]);
-                        acc[kh * 3 + 1][v] = fmaf(g[j].v[v], b.v[v], acc[kh * 3 + 1][v]);
-                        acc[kh * 3 + 2][v] = fmaf(g[j].v[v], d.v[v], acc[kh * 3 + 2][v]);
-                    }
-                }
-            }
+                                   for (int v = 0; v < V; v++) {
+                                       acc[kh * 3][v] = fmaf(g[j].v[v], a.v[v], acc[kh * 3][v]);
+                                       acc[kh * 3 + 1][v] = fmaf(g[j].v[v], b.v[v], acc[kh * 3 + 1][v]);
+                                       acc[kh * 3 + 2][v] = fmaf(g[j].v[v], d.v[v], acc[kh * 3 + 2][v]);
+                                   }
+                               });
         }
     }
 
