@@ -6,9 +6,9 @@ namespace UKan.Layers;
 
 /// <summary>
 /// 3 × 3 convolutions (stride 1, zero padding 1) by our CUDA kernels where cuDNN is slow: the layers with few channels
-/// (U-KAN's encoder1/encoder2 and decoder4/decoder5 of CUHK-AIM-Group/U-KAN @ b20bf63, <c>Seg_UKAN/archs.py</c>: 3 → 16,
-/// 16 → 16, 16 → 32, 32 → 32 and 32 → 16 channels at full and half resolution in the paper's model) and the depthwise
-/// convolutions of the KAN blocks (<c>DW_bn_relu</c>). One autograd node: forward by the kernels, backward the input
+/// (U-KAN's encoder1/encoder2 and decoder4/decoder5 of CUHK-AIM-Group/U-KAN @ b20bf63, <c>Seg_UKAN/archs.py</c>: 16 → 16,
+/// 16 → 32, 32 → 32 and 32 → 16 channels at full and half resolution in the paper's model; the first, 3 → 16, stays
+/// with cuDNN) and the depthwise convolutions of the KAN blocks (<c>DW_bn_relu</c>). One autograd node: forward by the kernels, backward the input
 /// gradient and the weight gradient by theirs; it saves x and the weight, as PyTorch's convolution does.
 /// </summary>
 /// <remarks>
@@ -60,7 +60,7 @@ public static class FusedConv3x3
     /// <summary>The fused kernels for this convolution, or null where they do not apply.</summary>
     public static IConv3x3Kernels? KernelsFor(Tensor x, Tensor weight, long[] stride, long[] padding, long[] dilation, long groups) =>
         Switch.Applies(x) && Shaped(x, weight, stride, padding, dilation, groups) && FusedSwitch.Kernels(x) is { } kernels
-        && kernels.Conv3x3Supports(x.shape[1], weight.shape[0], groups, backends.cudnn.allow_tf32, is_grad_enabled() && x.requires_grad)
+        && kernels.Conv3x3Supports(x.shape[1], weight.shape[0], groups, backends.cudnn.allow_tf32)
             ? kernels : null;
 
     /// <summary><paramref name="body"/>'s result with the calling flow taking the kernels or not, whatever the environment says.</summary>
@@ -122,7 +122,7 @@ public static class FusedConv3x3
     {
         public static readonly Torch Instance = new();
 
-        public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32, bool inputGradient) => true;
+        public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) => true;
 
         public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) =>
             F.conv2d(x, weight, bias, padding: [1, 1], groups: x.shape[1] / weight.shape[1]);

@@ -12,10 +12,9 @@ public interface IConv3x3Kernels
     /// <summary>
     /// Whether a layer of <paramref name="inChannels"/> → <paramref name="outChannels"/> in <paramref name="groups"/>
     /// groups is taken (one group, or depthwise: groups = in = out); <paramref name="tf32"/>: whether the convolution may
-    /// round its inputs to TF32 (PyTorch's <c>cudnn.allow_tf32</c>), which the kernels for one group need;
-    /// <paramref name="inputGradient"/>: whether x needs a gradient (the images' 3 channels have no kernel for it).
+    /// round its inputs to TF32 (PyTorch's <c>cudnn.allow_tf32</c>), which the kernels for one group need.
     /// </summary>
-    bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32, bool inputGradient);
+    bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32);
 
     /// <summary>conv2d(x, weight, bias, stride 1, padding 1, groups = Cin / weight's second dimension) for float32 (N, Cin, H, W) x dense in channels-last; the result is channels-last.</summary>
     Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias);

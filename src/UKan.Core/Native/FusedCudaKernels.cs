@@ -123,8 +123,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     // layers of few channels to the small-convolution kernels (TF32 tensor cores, so only where TF32 is allowed).
     static bool Depthwise(long inChannels, long outChannels, long groups) => groups > 1 && groups == inChannels && outChannels == inChannels;
 
-    public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32, bool inputGradient) =>
-        Depthwise(inChannels, outChannels, groups) || (tf32 && groups == 1 && SmallConvKernels.Supports(inChannels, outChannels, inputGradient));
+    public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) =>
+        Depthwise(inChannels, outChannels, groups) || (tf32 && groups == 1 && SmallConvKernels.Supports(inChannels, outChannels));
 
     public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias)
     {

@@ -14,21 +14,16 @@ namespace UKan.Native;
 public sealed class SmallConvKernels
 {
     /// <summary>
-    /// The (input, output) channels of the layers with kernels: 3 (the images), 8, 16 or 32 in and 8, 16 or 32 out (the
-    /// mma tiles take 8 channels at a time), which covers U-KAN's paper model's first two stages (3 → 16, 16 → 16,
-    /// 16 → 32, 32 → 32, 32 → 16), the large model's first (3 → 32, 32 → 32) and some of the tiny model's (8 → 8), which
-    /// the GPU self-test trains.
+    /// The (input, output) channels of the layers with kernels: 8, 16 or 32 each (the mma tiles take 8 channels at a
+    /// time), which covers U-KAN's paper model's first two stages but the images' 3 channels (16 → 16, 16 → 32, 32 → 32,
+    /// 32 → 16) and some of the tiny model's (8 → 8), which the GPU self-test trains.
     /// </summary>
     public static readonly IReadOnlyList<(int In, int Out)> Shapes =
-        [.. from i in new[] { 3, 8, 16, 32 } from o in new[] { 8, 16, 32 } select (i, o)];
-
-    /// <summary>Whether a layer of <paramref name="inChannels"/> inputs has an input-gradient kernel: not the images' 3 channels, which need none.</summary>
-    public static bool HasInputGradient(long inChannels) => inChannels % 8 == 0;
+        [.. from i in new[] { 8, 16, 32 } from o in new[] { 8, 16, 32 } select (i, o)];
 
     /// <summary>The kernels of this family in the CUDA source.</summary>
     public static readonly string[] Functions =
-        ["conv3x3_weight_finalize", .. Shapes.SelectMany(s => (string[])[Name("forward", s), Name("weight_partial", s),
-            .. HasInputGradient(s.In) ? [Name("input_grad", s)] : Array.Empty<string>()])];
+        ["conv3x3_weight_finalize", .. Shapes.SelectMany(s => new[] { Name("forward", s), Name("input_grad", s), Name("weight_partial", s) })];
 
     static string Name(string kernel, (int In, int Out) s) => $"conv3x3_{kernel}_{s.In}_{s.Out}";
 
@@ -48,10 +43,6 @@ public sealed class SmallConvKernels
 
     /// <summary>Whether the kernels take a layer of <paramref name="inChannels"/> → <paramref name="outChannels"/>.</summary>
     public static bool Supports(long inChannels, long outChannels) => Shapes.Contains(((int)inChannels, (int)outChannels));
-
-    /// <summary><see cref="Supports(long, long)"/>, with an input-gradient kernel when <paramref name="inputGradient"/>.</summary>
-    public static bool Supports(long inChannels, long outChannels, bool inputGradient) =>
-        Supports(inChannels, outChannels) && (!inputGradient || HasInputGradient(inChannels));
 
     /// <summary>conv2d(x, w, b, stride 1, padding 1) for x (N, Cin, H, W) dense channels-last; the result is channels-last.</summary>
     public Tensor Forward(Tensor x, Tensor weight, Tensor? bias)
@@ -75,7 +66,6 @@ public sealed class SmallConvKernels
     {
         long cout = weight.shape[0], cin = weight.shape[1];
         var (n, _, h, w) = (grad.shape[0], grad.shape[1], grad.shape[2], grad.shape[3]);
-        if (!HasInputGradient(cin)) throw new ArgumentException($"small convolution kernels: no input gradient for {cin} input channels");
         using var scope = NewDisposeScope();
         var g = Aligned(TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(cout, h, w, true)));
         Check(g, "dL/dy");

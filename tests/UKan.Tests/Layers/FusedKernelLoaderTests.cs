@@ -34,7 +34,7 @@ public class FusedKernelLoaderTests
         public Tensor MaxPoolTwiceRelu(Tensor x) => throw new NotSupportedException();
         public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
         public Tensor BiasReluInPlace(Tensor y, Tensor bias) => throw new NotSupportedException();
-        public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32, bool inputGradient) => false;
+        public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) => false;
         public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) => throw new NotSupportedException();
         public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) => throw new NotSupportedException();
         public Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight) => throw new NotSupportedException();

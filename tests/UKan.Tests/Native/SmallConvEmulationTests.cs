@@ -17,9 +17,6 @@ public class SmallConvEmulationTests
 {
     [Theory]
     [InlineData(16, 16, 2, 5, 37, true)]
-    [InlineData(3, 16, 2, 5, 37, true)]
-    [InlineData(3, 32, 1, 4, 9, false)]
-    [InlineData(3, 8, 2, 3, 33, false)]
     [InlineData(16, 32, 1, 4, 20, true)]
     [InlineData(32, 16, 2, 3, 9, false)]
     [InlineData(32, 32, 1, 3, 3, false)]
@@ -58,10 +55,7 @@ public class SmallConvEmulationTests
         var (x64, w64, g64, b64) = (FusedConv3x3.Tf32Rounded(x), FusedConv3x3.Tf32Rounded(weight), FusedConv3x3.Tf32Rounded(gy), bias?.to(float64));
         Tensor Read(string name, long c) => CudaEmulation.Read(dir, name, n, h, w, c).permute(0, 3, 1, 2);
         AssertNear(reference.Conv3x3(x64, w64, b64), Read("y", cout), "y");
-        if (SmallConvKernels.HasInputGradient(cin))
-            AssertNear(reference.Conv3x3BackwardInput(g64, w64, 1), Read("gx", cin), "dL/dx");
-        else
-            Assert.False(File.Exists(Path.Combine(dir, "gx")), "the images' channels have no input-gradient kernel");
+        AssertNear(reference.Conv3x3BackwardInput(g64, w64, 1), Read("gx", cin), "dL/dx");
         AssertNear(reference.Conv3x3BackwardWeight(x64, g64, w64), CudaEmulation.Read(dir, "gw", cout, 3, 3, cin).permute(0, 3, 1, 2), "dL/dw");
     }
 
@@ -93,24 +87,21 @@ public class SmallConvEmulationTests
         var declared = Expand(FusedCudaKernels.Source);
         foreach (var name in SmallConvKernels.Functions)
             Assert.Contains($"void {name}(", declared);
-        Assert.Equal(1 + 3 * 9 + 2 * 3, SmallConvKernels.Functions.Length);
-        Assert.True(SmallConvKernels.Supports(16, 32, inputGradient: true));
-        Assert.True(SmallConvKernels.Supports(3, 16, inputGradient: false));
-        Assert.False(SmallConvKernels.Supports(3, 16, inputGradient: true));
-        Assert.False(SmallConvKernels.Supports(3, 4));
+        Assert.Equal(1 + 3 * 9, SmallConvKernels.Functions.Length);
+        Assert.True(SmallConvKernels.Supports(16, 32));
+        Assert.False(SmallConvKernels.Supports(3, 16));
         Assert.False(SmallConvKernels.Supports(64, 64));
     }
 
-    /// <summary>The entry names the source's CONV3X3_ENTRIES and CONV3X3_FIRST_ENTRIES lines declare, spelled out as the preprocessor would.</summary>
+    /// <summary>The entry names the source's CONV3X3_ENTRIES lines declare, spelled out as the preprocessor would.</summary>
     static string Expand(string source)
     {
         var names = new System.Text.StringBuilder(source);
-        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(source, @"^CONV3X3_(FIRST_ENTRIES|ENTRIES)\((\d+), (\d+)\)",
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(source, @"^CONV3X3_ENTRIES\((\d+), (\d+)\)",
                      System.Text.RegularExpressions.RegexOptions.Multiline))
         {
-            var (ci, co) = (m.Groups[2].Value, m.Groups[3].Value);
-            names.Append($"\nvoid conv3x3_forward_{ci}_{co}(\nvoid conv3x3_weight_partial_{ci}_{co}(");
-            if (m.Groups[1].Value == "ENTRIES") names.Append($"\nvoid conv3x3_input_grad_{ci}_{co}(");
+            var (ci, co) = (m.Groups[1].Value, m.Groups[2].Value);
+            names.Append($"\nvoid conv3x3_forward_{ci}_{co}(\nvoid conv3x3_input_grad_{ci}_{co}(\nvoid conv3x3_weight_partial_{ci}_{co}(");
         }
         return names.ToString();
     }

@@ -1,7 +1,7 @@
 // 3 x 3 convolutions with few channels (stride 1, zero padding 1, dilation 1, one group) over float32 channels-last
 // maps, on the tensor cores in TF32 as PyTorch's default runs convolutions (torch.backends.cudnn.allow_tf32): forward,
-// input gradient and weight gradient for U-KAN's full- and half-resolution stages (3 -> 16, 16 -> 16, 16 -> 32,
-// 32 -> 32 and 32 -> 16 channels in the paper's model; 3, 8, 16 or 32 in and 8, 16 or 32 out in general). With so few channels cuDNN's implicit-GEMM
+// input gradient and weight gradient for U-KAN's full- and half-resolution stages (16 -> 16, 16 -> 32, 32 -> 32 and
+// 32 -> 16 channels in the paper's model; 8 to 32 channels in general). With so few channels cuDNN's implicit-GEMM
 // kernels run far below the GPU's speed (on an H200 the 16 -> 16 convolution at 256 x 256, batch 8, takes about 0.1 ms
 // in each of its three kernels, plus layout conversions for the weight gradient) for 1.2 G multiply-adds and 34 MB per
 // map. Written as implicit GEMMs over mma.sync m16n8k8 (TF32 inputs rounded to nearest, float accumulation) whose
@@ -52,22 +52,19 @@ struct __align__(8) conv_f2 { float x, y; };
 // chosen to let a lane fetch its A values with one vector load per pixel instead of four scalar ones: lane c's
 // columns c and c + 4 of chunk k8 are channels conv_chan(k8, c, 0) and conv_chan(k8, c, 1). With 16 or more input
 // channels a lane loads channels 16j + 4c .. 16j + 4c + 3 (16 bytes) and gives the first two to chunk 2j, the last two
-// to chunk 2j + 1; with 8, channels 2c and 2c + 1 (8 bytes) to the one chunk. With fewer than 8 (the images' 3
-// channels) each tap is one chunk whose columns c, c + 4 are channels c, c + 4, those past CIN zero: 5 of 8 columns
-// wasted, but the first layer is bound by its memory traffic, not by the tensor cores. A warp's load then covers 8 pixels'
+// to chunk 2j + 1; with 8, channels 2c and 2c + 1 (8 bytes) to the one chunk. A warp's load then covers 8 pixels'
 // consecutive channels: whole cache lines instead of a 16-byte piece of eight lines per instruction.
 template <int CIN>
 __device__ __forceinline__ int conv_chan(int k8, int c, int half) {
-    return CIN < 8 ? c + 4 * half : CIN == 8 ? 2 * c + half : 16 * (k8 >> 1) + 4 * c + 2 * (k8 & 1) + half;
+    return CIN == 8 ? 2 * c + half : 16 * (k8 >> 1) + 4 * c + 2 * (k8 & 1) + half;
 }
 
 // The lane's values of pixel w (0 off the map or `row` null) for chunk pair j (CIN >= 16: channels 16j + 4c ..+3) or
-// the single chunk (CIN = 8: channels 2c, 2c + 1 in x, y; CIN < 8: channels c, c + 4 where they exist, scalar loads).
+// the single chunk (CIN = 8: channels 2c, 2c + 1 in x, y).
 template <int CIN>
 __device__ __forceinline__ conv_f4 conv_pixel(const float* __restrict__ row, int w, int W, int j, int c) {
     if (row == nullptr || w < 0 || w >= W) return conv_f4{0.0f, 0.0f, 0.0f, 0.0f};
     const float* p = row + (long long)w * CIN;
-    if (CIN < 8) return conv_f4{c < CIN ? p[c] : 0.0f, c + 4 < CIN ? p[c + 4] : 0.0f, 0.0f, 0.0f};
     if (CIN == 8) {
         conv_f2 v = *reinterpret_cast<const conv_f2*>(p + 2 * c);
         return conv_f4{v.x, v.y, 0.0f, 0.0f};
@@ -86,14 +83,14 @@ __device__ __forceinline__ conv_f4 conv_pixel(const float* __restrict__ row, int
 template <int CIN, int COUT, bool FLIP>
 __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const float* __restrict__ weight, const float* __restrict__ bias,
                                             float* __restrict__ y, int N, int H, int W) {
-    constexpr int K8 = (CIN + 7) / 8, N8 = COUT / 8, PAIRS = CIN >= 16 ? CIN / 16 : 1;
+    constexpr int K8 = CIN / 8, N8 = COUT / 8, PAIRS = CIN >= 16 ? CIN / 16 : 1;
     __shared__ conv_f2 bpairs[9 * K8 * N8 * 32];   // declared as pairs for the 8-byte alignment of the lanes' loads
     unsigned* bfrag = reinterpret_cast<unsigned*>(bpairs);
     for (int e = threadIdx.x; e < 9 * K8 * N8 * 64; e += blockDim.x) {
         int half = e & 1, lane = (e >> 1) & 31, n8 = (e >> 6) % N8, k8 = (e >> 6) / N8 % K8, t = (e >> 6) / N8 / K8;
         int i = conv_chan<CIN>(k8, lane & 3, half), o = n8 * 8 + (lane >> 2);   // B[k][n]: k = input channel i, n = output o
         // Forward: w[o, t, i] at (o * 9 + t) * CIN + i. FLIP: the layer's w[i, 8 - t, o] (its output i, its input o).
-        float v = i >= CIN ? 0.0f : FLIP ? weight[(i * 9 + 8 - t) * COUT + o] : weight[(o * 9 + t) * CIN + i];
+        float v = FLIP ? weight[(i * 9 + 8 - t) * COUT + o] : weight[(o * 9 + t) * CIN + i];
         bfrag[e] = conv_tf32(v);
     }
     __syncthreads();
@@ -127,8 +124,8 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
                     v[m][1] = conv_pixel<CIN>(src, w0 + m * 16 + g + 8 + dw, W, j, c);
                 }
 #pragma unroll
-                for (int part = 0; part < (CIN <= 8 ? 1 : 2); part++) {
-                    int k8 = CIN <= 8 ? 0 : 2 * j + part;
+                for (int part = 0; part < (CIN == 8 ? 1 : 2); part++) {
+                    int k8 = CIN == 8 ? 0 : 2 * j + part;
                     unsigned a[2][4];
 #pragma unroll
                     for (int m = 0; m < 2; m++) {
@@ -175,7 +172,7 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
 template <int CIN, int COUT>
 __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ partial,
                                                             int N, int H, int W, int rowsPerBlock) {
-    constexpr int M16 = (COUT + 15) / 16, N8 = (CIN + 7) / 8;
+    constexpr int M16 = (COUT + 15) / 16, N8 = CIN / 8;
     int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3, t = threadIdx.x >> 5;
     int dh = t / 3 - 1, dw = t % 3 - 1;
     float acc[M16][N8][4];
@@ -210,9 +207,9 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
             // B: x at the same pixels shifted by the tap (rows c and c + 4 of B).
             int q0 = p0 + dw, q1 = p1 + dw;
             bool in0 = p0 < W && q0 >= 0 && q0 < W, in1 = p1 < W && q1 >= 0 && q1 < W;
-            if (CIN <= 8) {   // columns in channel order, those past CIN (the images' 3 channels) zero
-                unsigned b0 = in0 && g < CIN ? conv_tf32(xrow[(long long)q0 * CIN + g]) : 0u;
-                unsigned b1 = in1 && g < CIN ? conv_tf32(xrow[(long long)q1 * CIN + g]) : 0u;
+            if (CIN == 8) {
+                unsigned b0 = in0 ? conv_tf32(xrow[(long long)q0 * CIN + g]) : 0u;
+                unsigned b1 = in1 ? conv_tf32(xrow[(long long)q1 * CIN + g]) : 0u;
 #pragma unroll
                 for (int m = 0; m < M16; m++) conv_mma(acc[m][0], a[m], b0, b1);
             } else {
@@ -241,8 +238,8 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
 #pragma unroll
             for (int q = 0; q < 4; q++) {
                 int o = m * 16 + 2 * g + (q >> 1), n = 2 * c + (q & 1);
-                int i = CIN <= 8 ? n : 16 * (n8 >> 1) + 2 * n + (n8 & 1);
-                if (o < COUT && i < CIN) out[((long long)o * 9 + t) * CIN + i] = acc[m][n8][q];
+                int i = CIN == 8 ? n : 16 * (n8 >> 1) + 2 * n + (n8 & 1);
+                if (o < COUT) out[((long long)o * 9 + t) * CIN + i] = acc[m][n8][q];
             }
 }
 
@@ -263,30 +260,24 @@ extern "C" __global__ void conv3x3_weight_finalize(const float* __restrict__ par
     }
 }
 
-// The entries of one (CI -> CO) layer shape: forward (with an optional bias) and per-block weight gradient, and for
-// layers whose input needs a gradient (not the images' 3 channels) the input gradient: the flipped body with CO inputs
-// and CI outputs. The launcher (Native/SmallConvKernels.cs) lists the same shapes.
-#define CONV3X3_FIRST_ENTRIES(CI, CO)                                                                                        \
+// The entries of one (CI -> CO) layer shape: forward (with an optional bias), input gradient (the flipped body with CO
+// inputs and CI outputs) and per-block weight gradient. The launcher (Native/SmallConvKernels.cs) lists the same shapes.
+#define CONV3X3_ENTRIES(CI, CO)                                                                                              \
     extern "C" __global__ void conv3x3_forward_##CI##_##CO(const float* __restrict__ x, const float* __restrict__ w,        \
                                                            const float* __restrict__ b, float* __restrict__ y, int N, int H,  \
                                                            int W) {                                                          \
         conv3x3_body<CI, CO, false>(x, w, b, y, N, H, W);                                                                    \
+    }                                                                                                                        \
+    extern "C" __global__ void conv3x3_input_grad_##CI##_##CO(const float* __restrict__ gy, const float* __restrict__ w,    \
+                                                              float* __restrict__ gx, int N, int H, int W) {                 \
+        conv3x3_body<CO, CI, true>(gy, w, nullptr, gx, N, H, W);                                                             \
     }                                                                                                                        \
     extern "C" __global__ void conv3x3_weight_partial_##CI##_##CO(const float* __restrict__ x, const float* __restrict__ gy, \
                                                                   float* __restrict__ partial, int N, int H, int W,          \
                                                                   int rowsPerBlock) {                                        \
         conv3x3_weight_partial_body<CI, CO>(x, gy, partial, N, H, W, rowsPerBlock);                                          \
     }
-#define CONV3X3_ENTRIES(CI, CO)                                                                                              \
-    CONV3X3_FIRST_ENTRIES(CI, CO)                                                                                            \
-    extern "C" __global__ void conv3x3_input_grad_##CI##_##CO(const float* __restrict__ gy, const float* __restrict__ w,    \
-                                                              float* __restrict__ gx, int N, int H, int W) {                 \
-        conv3x3_body<CO, CI, true>(gy, w, nullptr, gx, N, H, W);                                                             \
-    }
 
-CONV3X3_FIRST_ENTRIES(3, 8)
-CONV3X3_FIRST_ENTRIES(3, 16)
-CONV3X3_FIRST_ENTRIES(3, 32)
 CONV3X3_ENTRIES(8, 8)
 CONV3X3_ENTRIES(8, 16)
 CONV3X3_ENTRIES(8, 32)

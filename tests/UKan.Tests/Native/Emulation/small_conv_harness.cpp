@@ -5,7 +5,7 @@
 // Usage: small_conv_harness DIR CIN COUT N H W FORWARD_BLOCKS FORWARD_THREADS GRAD_BLOCKS WEIGHT_BLOCKS ROWS_PER_BLOCK
 //        WEIGHT_THREADS [bias]
 // Reads x (N H W CIN), w (COUT 3 3 CIN), g (N H W COUT) and, with "bias", b (COUT); writes y (N H W COUT), gw (COUT 3 3
-// CIN) and, where the shape has an input-gradient kernel, gx (N H W CIN). Outputs start as NaN, so that a value a
+// CIN) and gx (N H W CIN). Outputs start as NaN, so that a value a
 // kernel leaves unwritten shows.
 #include "cuda_emulation.h"
 #include KERNEL_SOURCE
@@ -26,9 +26,6 @@ int main(int argc, char** argv) {
     unsigned wBlocks = atoi(argv[10]); int rowsPerBlock = atoi(argv[11]); unsigned wThreads = atoi(argv[12]);
     bool withBias = argc > 13 && std::string(argv[13]) == "bias";
     const Entries table[] = {
-        {3, 8, conv3x3_forward_3_8, conv3x3_weight_partial_3_8, nullptr},
-        {3, 16, conv3x3_forward_3_16, conv3x3_weight_partial_3_16, nullptr},
-        {3, 32, conv3x3_forward_3_32, conv3x3_weight_partial_3_32, nullptr},
         {8, 8, conv3x3_forward_8_8, conv3x3_weight_partial_8_8, conv3x3_input_grad_8_8},
         {8, 16, conv3x3_forward_8_16, conv3x3_weight_partial_8_16, conv3x3_input_grad_8_16},
         {8, 32, conv3x3_forward_8_32, conv3x3_weight_partial_8_32, conv3x3_input_grad_8_32},
@@ -50,10 +47,8 @@ int main(int argc, char** argv) {
     launch(dim3{fBlocks, 1, 1}, dim3{fThreads, 1, 1}, e->forward, (const float*)x.data(), (const float*)w.data(),
            withBias ? (const float*)b.data() : (const float*)nullptr, y.data(), N, H, W);
     save(dir, "y", y);
-    if (e->inputGrad) {   // not for the images' 3 channels
-        launch(dim3{gBlocks, 1, 1}, dim3{fThreads, 1, 1}, e->inputGrad, (const float*)g.data(), (const float*)w.data(), gx.data(), N, H, W);
-        save(dir, "gx", gx);
-    }
+    launch(dim3{gBlocks, 1, 1}, dim3{fThreads, 1, 1}, e->inputGrad, (const float*)g.data(), (const float*)w.data(), gx.data(), N, H, W);
+    save(dir, "gx", gx);
     launch(dim3{wBlocks, 1, 1}, dim3{wThreads, 1, 1}, e->partial, (const float*)x.data(), (const float*)g.data(), partial.data(), N, H, W, rowsPerBlock);
     launch(dim3{(unsigned)((k + 31) / 32), 1, 1}, dim3{32, 8, 1}, conv3x3_weight_finalize, (const float*)partial.data(), gw.data(),
            (int)wBlocks, (int)k);
