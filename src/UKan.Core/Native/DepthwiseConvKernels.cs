@@ -19,7 +19,7 @@ public sealed class DepthwiseConvKernels
 {
     /// <summary>The kernels of this family in the CUDA source.</summary>
     public static readonly string[] Functions =
-        ["dwconv3x3_forward", "dwconv3x3_backward_input", "dwconv3x3_backward_weight_partial", "dwconv3x3_backward_weight_merge"];
+        ["dwconv3x3_forward", "dwconv3x3_backward_input", "dwconv3x3_backward_weight_partial"];
 
     /// <summary>Output rows per thread item, a column strip (DWCONV3X3_ROWS in the source).</summary>
     internal const int Rows = 4;
@@ -34,14 +34,13 @@ public sealed class DepthwiseConvKernels
     internal const int WeightThreads = 256;
 
     /// <summary>
-    /// Blocks of the weight gradient's first stage when the map has enough strips: two per SM of an H200 (132 SMs),
-    /// what its registers (9·4 sums plus a strip's loads per thread) let an SM hold at once; a GPU with fewer SMs runs
-    /// the rest in a second wave.
+    /// Blocks of the weight gradient's first stage per multiprocessor when the map has enough strips: two, what the
+    /// registers (9·4 sums plus a strip's loads per thread) let one hold at once.
     /// </summary>
-    internal const long TargetBlocks = 264;
+    internal const long BlocksPerMultiprocessor = 2;
 
-    /// <summary>Groups of partials each lane of the merge adds before the lanes' tree (so the merge is a few loads deep).</summary>
-    const long MergeDepth = 8;
+    /// <summary>The first stage's most blocks on an H200 (132 multiprocessors), the geometry the tests take.</summary>
+    internal const long TargetBlocks = BlocksPerMultiprocessor * 132;
 
     /// <summary>A stencil launch: channels per thread, a one-dimensional grid of <see cref="Block"/> threads, a thread per (strip, channel unit).</summary>
     internal readonly record struct StencilLaunch(int Vec, uint Blocks, int Block);
@@ -53,13 +52,14 @@ public sealed class DepthwiseConvKernels
     internal readonly record struct WeightLaunch(int Vec, (uint X, uint Y) Grid, (int X, int Y) Block, uint MergeBlocks, int MergeLanes);
 
     readonly CudaKernelModule module;
-    readonly IntPtr forward, backwardInput, weightPartial, weightMerge;
+    readonly IntPtr forward, backwardInput, weightPartial;
+    readonly PartialSums merge;
 
     public DepthwiseConvKernels(CudaKernelModule module)
     {
         this.module = module;
         (forward, backwardInput) = (module.Function("dwconv3x3_forward"), module.Function("dwconv3x3_backward_input"));
-        (weightPartial, weightMerge) = (module.Function("dwconv3x3_backward_weight_partial"), module.Function("dwconv3x3_backward_weight_merge"));
+        (weightPartial, merge) = (module.Function("dwconv3x3_backward_weight_partial"), new PartialSums(module));
     }
 
     /// <summary>y = the depthwise 3 × 3 convolution of x (channels-last, as x) by <paramref name="weight"/> (C, 1, 3, 3).</summary>
@@ -83,11 +83,11 @@ public sealed class DepthwiseConvKernels
         CheckOnDevice(x, grad, "gradient");
         using var scope = NewDisposeScope();
         var g = TensorLayout.WithStrides(grad, x.stride());
-        var launch = Weight(x, Aligned(x, g));
+        var launch = Weight(x, Aligned(x, g), BlocksPerMultiprocessor * module.Multiprocessors);
         var partial = empty(launch.Grid.Y * c * 9, dtype: float32, device: x.device);
         var gw = empty([c, 1, 3, 3], dtype: float32, device: x.device);
         module.LaunchOn(weightPartial, launch.Grid, launch.Block, 0, Pointer(x), Pointer(g), Pointer(partial), (int)n, (int)h, (int)w, (int)c, launch.Vec);
-        module.LaunchOn(weightMerge, (launch.MergeBlocks, 1), (32, launch.MergeLanes), 0, Pointer(partial), (int)launch.Grid.Y, (int)(9 * c), Pointer(gw));
+        merge.Sum(partial, launch.Grid.Y, 9 * c, gw);
         return gw.MoveToOuterDisposeScope();
     }
 
@@ -163,8 +163,8 @@ public sealed class DepthwiseConvKernels
     /// The weight gradient's launch for x. Stage 1: block.x = the channel units per pixel (C / Vec) where they fit in
     /// <see cref="WeightThreads"/>, else that many with grid.x tiles of them; block.y = the lanes that fill the block;
     /// grid.y = the groups of strips: one strip per thread where that takes at most <paramref name="targetBlocks"/>
-    /// blocks in all, else that many, each thread then summing several strips. Stage 2: a block per 32 of the 9·C
-    /// weights, with the power of two of lanes (at most 32) that leaves each lane about <see cref="MergeDepth"/> partials.
+    /// blocks in all, else that many, each thread then summing several strips. Stage 2: <see cref="PartialSums"/> over
+    /// the groups' rows of 9·C partials.
     /// </summary>
     internal static WeightLaunch Weight(Tensor x, bool aligned, long targetBlocks = TargetBlocks)
     {
@@ -176,8 +176,7 @@ public sealed class DepthwiseConvKernels
         long groups = Math.Clamp((Items(n, h, w) + ty - 1) / ty, 1, Math.Max(1, targetBlocks / tiles));
         if (tiles > int.MaxValue || groups > 65535)
             throw new ArgumentException($"depthwise conv kernels: {c} channels exceed the launch grid");
-        int lanes = 1;
-        while (lanes < 32 && lanes * MergeDepth < groups) lanes *= 2;
-        return new(vec, ((uint)tiles, (uint)groups), (tx, ty), (uint)((9 * c + 31) / 32), lanes);
+        var (mergeBlocks, lanes) = PartialSums.Geometry(groups, 9 * c);
+        return new(vec, ((uint)tiles, (uint)groups), (tx, ty), mergeBlocks, lanes);
     }
 }

@@ -19,13 +19,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, layer_norm.cu, small_conv.cu and depthwise_conv.cu (embedded), one NVRTC program (the ψ kernels use
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, layer_norm.cu, partial_sums.cu, small_conv.cu and depthwise_conv.cu (embedded), one NVRTC program (the ψ kernels use
     /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu", "small_conv.cu", "depthwise_conv.cu" }.Select(NativeSources.ReadKernel)));
+            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu", "partial_sums.cu", "small_conv.cu", "depthwise_conv.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -65,7 +65,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
             [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
              .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
-             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, .. SmallConvKernels.Functions, .. DepthwiseConvKernels.Functions],
+             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, PartialSums.Function, .. SmallConvKernels.Functions, .. DepthwiseConvKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);

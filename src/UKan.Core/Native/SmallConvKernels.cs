@@ -23,7 +23,7 @@ public sealed class SmallConvKernels
 
     /// <summary>The kernels of this family in the CUDA source.</summary>
     public static readonly string[] Functions =
-        ["conv3x3_weight_finalize", .. Shapes.SelectMany(s => new[] { Name("forward", s), Name("input_grad", s), Name("weight_partial", s) })];
+        [.. Shapes.SelectMany(s => new[] { Name("forward", s), Name("input_grad", s), Name("weight_partial", s) })];
 
     static string Name(string kernel, (int In, int Out) s) => $"conv3x3_{kernel}_{s.In}_{s.Out}";
 
@@ -37,9 +37,9 @@ public sealed class SmallConvKernels
     internal const int WeightBlock = 9 * 32;
 
     readonly CudaKernelModule module;
-    readonly IntPtr finalize;
+    readonly PartialSums merge;
 
-    public SmallConvKernels(CudaKernelModule module) => (this.module, finalize) = (module, module.Function("conv3x3_weight_finalize"));
+    public SmallConvKernels(CudaKernelModule module) => (this.module, merge) = (module, new PartialSums(module));
 
     /// <summary>Whether the kernels take a layer of <paramref name="inChannels"/> → <paramref name="outChannels"/>.</summary>
     public static bool Supports(long inChannels, long outChannels) => Shapes.Contains(((int)inChannels, (int)outChannels));
@@ -93,7 +93,7 @@ public sealed class SmallConvKernels
         var partial = empty(blocks * k, dtype: float32, device: x.device);
         module.LaunchOn(module.Function(Name("weight_partial", ((int)cin, (int)cout))), (uint)blocks, WeightBlock, 0,
             Pointer(x), Pointer(g), Pointer(partial), (int)n, (int)h, (int)w, rowsPerBlock);
-        module.LaunchOn(finalize, ((uint)((k + 31) / 32), 1), (32, 8), 0, Pointer(partial), Pointer(gw), blocks, (int)k);
+        merge.Sum(partial, blocks, k, gw);
         return gw.MoveToOuterDisposeScope();
     }
 

@@ -19,7 +19,7 @@
 //  - The weight gradient is deterministic, without float atomics: a 2-D grid (channel tiles x G groups of strips,
 //    G chosen by the launcher, about two blocks per SM) where each thread accumulates its 9*V sums in registers over
 //    its strips, the block adds its lanes in shared memory in a fixed order and writes one partial per channel and
-//    tap; a second kernel adds the G partials in a fixed order (in double). Same input, same bits, every run.
+//    tap; partial_sums.cu adds the G partials in a fixed order (in double). Same input, same bits, every run.
 // Accumulation is in float (fmaf) in a fixed order of taps.
 
 // Output rows per item (column strip); the launchers count items with the same number.
@@ -219,21 +219,4 @@ extern "C" __global__ void dwconv3x3_backward_weight_partial(const float* __rest
     else dwconv3x3_wgrad_partial_body<1>(x, gy, partial, N, H, W, C);
 }
 
-// Stage 2: gw[e] = sum over the G groups of partial[g * E + e], E = 9C. Block (32, L), L a power of two <= 32: threadIdx.x
-// picks one of 32 consecutive elements (coalesced loads), the L lanes take the groups g = ty, ty + L, ... in turn, then a
-// fixed halving tree adds the lanes. In double, as the batch norm's merges: the partials' sum then rounds once. Many
-// short lanes rather than one thread per element, whose G dependent-latency loads would dominate the launch.
-extern "C" __global__ void dwconv3x3_backward_weight_merge(const float* __restrict__ partial, int G, int E, float* __restrict__ gw) {
-    __shared__ double sums[32][32];
-    int e = (int)blockIdx.x * 32 + (int)threadIdx.x;
-    double s = 0.0;
-    if (e < E)
-        for (int g = (int)threadIdx.y; g < G; g += (int)blockDim.y) s += (double)partial[(long long)g * E + e];
-    sums[threadIdx.y][threadIdx.x] = s;
-    __syncthreads();
-    for (int stride = (int)blockDim.y >> 1; stride > 0; stride >>= 1) {
-        if ((int)threadIdx.y < stride) sums[threadIdx.y][threadIdx.x] += sums[threadIdx.y + stride][threadIdx.x];
-        __syncthreads();
-    }
-    if (threadIdx.y == 0 && e < E) gw[e] = (float)sums[0][threadIdx.x];
-}
+// Stage 2 is the shared merge of partial_sums.cu (sum_partial_rows) over the G groups' rows of 9C partials.

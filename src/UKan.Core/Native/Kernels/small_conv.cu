@@ -167,8 +167,8 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
 // pixel); with 16 or more input channels, n8 tiles come in pairs 2j, 2j + 1 whose column n is input channel 16j + 2n
 // and 16j + 2n + 1 (b0 of both tiles: one 8-byte load of x), with 8 the columns are the channels in order. The warps of
 // a block read the same gy and neighbouring x (L1). Each block then writes its sums as its row of `partial`
-// (gridDim.x rows of 9 * CIN * COUT in the layer's weight order), which conv3x3_weight_finalize adds in block order: no
-// atomics, so the result does not depend on scheduling.
+// (gridDim.x rows of 9 * CIN * COUT in the layer's weight order), which partial_sums.cu's merge adds in a fixed order:
+// no atomics, so the result does not depend on scheduling.
 template <int CIN, int COUT>
 __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ partial,
                                                             int N, int H, int W, int rowsPerBlock) {
@@ -241,23 +241,6 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
                 int i = CIN == 8 ? n : 16 * (n8 >> 1) + 2 * n + (n8 & 1);
                 if (o < COUT) out[((long long)o * 9 + t) * CIN + i] = acc[m][n8][q];
             }
-}
-
-// gw[e] = sum over the blocks b of partial[b, e], in block order per slice: a (32, 8) block covers 32 weights, its
-// threadIdx.y summing the blocks y, y + 8, ... and the 8 slices then added in order (deterministic).
-extern "C" __global__ void conv3x3_weight_finalize(const float* __restrict__ partial, float* __restrict__ gw, int blocks, int K) {
-    __shared__ float slice[8][32];
-    int e = blockIdx.x * 32 + threadIdx.x;
-    float s = 0.0f;
-    if (e < K)
-        for (int b = threadIdx.y; b < blocks; b += 8) s += partial[(long long)b * K + e];
-    slice[threadIdx.y][threadIdx.x] = s;
-    __syncthreads();
-    if (threadIdx.y == 0 && e < K) {
-        float total = slice[0][threadIdx.x];
-        for (int k = 1; k < 8; k++) total += slice[k][threadIdx.x];
-        gw[e] = total;
-    }
 }
 
 // The entries of one (CI -> CO) layer shape: forward (with an optional bias), input gradient (the flipped body with CO

@@ -1,6 +1,6 @@
 // Runs the depthwise 3 x 3 convolution kernels (KERNEL_SOURCE: the fused program, depthwise_conv.cu among it) under
 // cuda_emulation.h in the geometry of Native/DepthwiseConvKernels.cs, on raw float32 files of a folder: the forward,
-// the input gradient, then the weight gradient's two stages.
+// the input gradient, then the weight gradient's two stages (the second: partial_sums.cu's merge).
 // Usage: depthwise_conv_harness DIR N H W C VEC STENCIL_BLOCKS STENCIL_BLOCK TILES GROUPS TX TY MERGE_BLOCKS MERGE_LANES
 // (the launcher's StencilLaunch and WeightLaunch, one VEC for all three as it derives it from one layout). Reads x and gy
 // (N x H x W x C, NHWC memory order) and w (C x 9); writes y and gx (NHWC) and gw (C x 9). Outputs and the partials
@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
            gx.data(), N, H, W, C, vec);
     launch(dim3{tiles, groups, 1}, dim3{tx, ty, 1}, dwconv3x3_backward_weight_partial, (const float*)x.data(), (const float*)gy.data(),
            partial.data(), N, H, W, C, vec);
-    launch(dim3{mergeBlocks, 1, 1}, dim3{32, lanes, 1}, dwconv3x3_backward_weight_merge, (const float*)partial.data(), (int)groups, 9 * C,
+    launch(dim3{mergeBlocks, 1, 1}, dim3{32, lanes, 1}, sum_partial_rows, (const float*)partial.data(), (int)groups, 9 * C,
            gw.data());
     save(dir, "y", y); save(dir, "gx", gx); save(dir, "gw", gw);
     return 0;

@@ -3,7 +3,7 @@
 // computes (passed in), on raw float32 files in the kernels' memory order (channels-last maps, the weight as
 // (out, kh, kw, in)).
 // Usage: small_conv_harness DIR CIN COUT N H W FORWARD_BLOCKS FORWARD_THREADS GRAD_BLOCKS WEIGHT_BLOCKS ROWS_PER_BLOCK
-//        WEIGHT_THREADS [bias]
+//        WEIGHT_THREADS MERGE_BLOCKS MERGE_LANES [bias]   (the merge: partial_sums.cu's, in Native/PartialSums.cs's geometry)
 // Reads x (N H W CIN), w (COUT 3 3 CIN), g (N H W COUT) and, with "bias", b (COUT); writes y (N H W COUT), gw (COUT 3 3
 // CIN) and gx (N H W CIN). Outputs start as NaN, so that a value a
 // kernel leaves unwritten shows.
@@ -19,12 +19,13 @@ typedef void (*InputGrad)(const float*, const float*, float*, int, int, int);
 struct Entries { int cin, cout; Forward forward; Partial partial; InputGrad inputGrad; };
 
 int main(int argc, char** argv) {
-    if (argc < 13) { fprintf(stderr, "usage: see the header\n"); return 2; }
+    if (argc < 15) { fprintf(stderr, "usage: see the header\n"); return 2; }
     std::string dir = argv[1];
     int cin = atoi(argv[2]), cout = atoi(argv[3]), N = atoi(argv[4]), H = atoi(argv[5]), W = atoi(argv[6]);
     unsigned fBlocks = atoi(argv[7]), fThreads = atoi(argv[8]), gBlocks = atoi(argv[9]);
     unsigned wBlocks = atoi(argv[10]); int rowsPerBlock = atoi(argv[11]); unsigned wThreads = atoi(argv[12]);
-    bool withBias = argc > 13 && std::string(argv[13]) == "bias";
+    unsigned mergeBlocks = atoi(argv[13]), mergeLanes = atoi(argv[14]);
+    bool withBias = argc > 15 && std::string(argv[15]) == "bias";
     const Entries table[] = {
         {8, 8, conv3x3_forward_8_8, conv3x3_weight_partial_8_8, conv3x3_input_grad_8_8},
         {8, 16, conv3x3_forward_8_16, conv3x3_weight_partial_8_16, conv3x3_input_grad_8_16},
@@ -50,8 +51,8 @@ int main(int argc, char** argv) {
     launch(dim3{gBlocks, 1, 1}, dim3{fThreads, 1, 1}, e->inputGrad, (const float*)g.data(), (const float*)w.data(), gx.data(), N, H, W);
     save(dir, "gx", gx);
     launch(dim3{wBlocks, 1, 1}, dim3{wThreads, 1, 1}, e->partial, (const float*)x.data(), (const float*)g.data(), partial.data(), N, H, W, rowsPerBlock);
-    launch(dim3{(unsigned)((k + 31) / 32), 1, 1}, dim3{32, 8, 1}, conv3x3_weight_finalize, (const float*)partial.data(), gw.data(),
-           (int)wBlocks, (int)k);
+    launch(dim3{mergeBlocks, 1, 1}, dim3{32, mergeLanes, 1}, sum_partial_rows, (const float*)partial.data(), (int)wBlocks, (int)k,
+           gw.data());
     save(dir, "gw", gw);
     return 0;
 }
