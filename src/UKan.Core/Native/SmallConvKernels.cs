@@ -38,8 +38,15 @@ public sealed class SmallConvKernels
 
     readonly CudaKernelModule module;
     readonly PartialSums merge;
+    /// <summary>Each shape's three entries, looked up once (not by name at every launch).</summary>
+    readonly IReadOnlyDictionary<(int In, int Out), (IntPtr Forward, IntPtr InputGrad, IntPtr WeightPartial)> entries;
 
-    public SmallConvKernels(CudaKernelModule module) => (this.module, merge) = (module, new PartialSums(module));
+    public SmallConvKernels(CudaKernelModule module) =>
+        (this.module, merge, entries) = (module, new PartialSums(module), Shapes.ToDictionary(s => s,
+            s => (module.Function(Name("forward", s)), module.Function(Name("input_grad", s)), module.Function(Name("weight_partial", s)))));
+
+    (IntPtr Forward, IntPtr InputGrad, IntPtr WeightPartial) Entries(long inChannels, long outChannels) =>
+        entries[((int)inChannels, (int)outChannels)];
 
     /// <summary>Whether the kernels take a layer of <paramref name="inChannels"/> → <paramref name="outChannels"/>.</summary>
     public static bool Supports(long inChannels, long outChannels) => Shapes.Contains(((int)inChannels, (int)outChannels));
@@ -56,7 +63,7 @@ public sealed class SmallConvKernels
             throw new ArgumentException("small convolution kernels: the bias must be float32 with one value per output channel");
         var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
         if (y.numel() > 0)
-            module.LaunchOn(module.Function(Name("forward", ((int)cin, (int)cout))), ForwardGrid(n, h, w, module.Multiprocessors), ForwardBlock, 0,
+            module.LaunchOn(Entries(cin, cout).Forward, ForwardGrid(n, h, w, module.Multiprocessors), ForwardBlock, 0,
                 Pointer(x), Pointer(wt), Pointer(bias?.contiguous()), Pointer(y), (int)n, (int)h, (int)w);
         return y.MoveToOuterDisposeScope();
     }
@@ -72,7 +79,7 @@ public sealed class SmallConvKernels
         var wt = Weight(weight, cout, cin);
         var gx = empty_strided([n, cin, h, w], TensorLayout.DenseStrides(cin, h, w, true), dtype: float32, device: grad.device);
         if (gx.numel() > 0)
-            module.LaunchOn(module.Function(Name("input_grad", ((int)cin, (int)cout))), ForwardGrid(n, h, w, module.Multiprocessors), ForwardBlock, 0,
+            module.LaunchOn(Entries(cin, cout).InputGrad, ForwardGrid(n, h, w, module.Multiprocessors), ForwardBlock, 0,
                 Pointer(g), Pointer(wt), Pointer(gx), (int)n, (int)h, (int)w);
         return gx.MoveToOuterDisposeScope();
     }
@@ -91,7 +98,7 @@ public sealed class SmallConvKernels
         if (blocks == 0) return gw.zero_().MoveToOuterDisposeScope();
         long k = 9 * cin * cout;
         var partial = empty(blocks * k, dtype: float32, device: x.device);
-        module.LaunchOn(module.Function(Name("weight_partial", ((int)cin, (int)cout))), (uint)blocks, WeightBlock, 0,
+        module.LaunchOn(Entries(cin, cout).WeightPartial, (uint)blocks, WeightBlock, 0,
             Pointer(x), Pointer(g), Pointer(partial), (int)n, (int)h, (int)w, rowsPerBlock);
         merge.Sum(partial, blocks, k, gw);
         return gw.MoveToOuterDisposeScope();
