@@ -33,7 +33,7 @@ FAMILIES = [
     ("max-pool + ReLU (our NVRTC kernels)", r"^maxpool2x_relu"),
     ("BCE + Dice loss (our NVRTC kernels)", r"^bce_dice_"),
     ("Adam step (our NVRTC kernel)", r"^adam_step"),
-    ("3 × 3 convolutions (our NVRTC kernels)", r"^conv3x3_|^dwconv3x3_"),
+    ("3 × 3 convolutions (our NVRTC kernels)", r"^conv3x3_|^dwconv3x3_|^sum_partial_rows"),   # with the weight gradients' merge
     ("batch norm", r"batch_norm|batchnorm|bn_fw|bn_bw|welford"),
     ("layer norm", r"layer_norm|layernorm|gammabetabackward"),
     ("convolution (cuDNN)", r"conv|implicit_gemm|xmma_fprop|xmma_dgrad|xmma_wgrad|fprop|dgrad|wgrad|winograd|cudnn|depthwise|nchwtonhwc|nhwctonchw"),

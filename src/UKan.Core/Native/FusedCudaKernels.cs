@@ -8,7 +8,9 @@ namespace UKan.Native;
 /// ALL U-KAN's ψ kernels (<see cref="PsiKernels"/>), batch norm with ReLU (<see cref="BatchNormReluKernels"/>),
 /// KANLinear's fused weight (<see cref="KanWeightKernels"/>), the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
 /// the encoders' relu(2 × 2 max-pooling) (<see cref="MaxPoolKernels"/>), the tokens' LayerNorm (<see cref="LayerNormKernels"/>),
-/// inference's bias + ReLU after a folded convolution (<see cref="BiasReluKernels"/>), the depthwise 3 × 3 convolution
+/// inference's bias + ReLU after a folded convolution (<see cref="BiasReluKernels"/>), the 3 × 3 convolutions with few
+/// channels (<see cref="SmallConvKernels"/>), the weight gradient of those on 1 to 4 input channels
+/// (<see cref="ThinConvKernels"/>), the depthwise 3 × 3 convolution
 /// and its gradients (<see cref="DepthwiseConvKernels"/>), the optimizer's Adam step
 /// (<see cref="AdamKernels"/>)
 /// and the BCE + Dice loss (<see cref="BceDiceKernels"/>),
@@ -19,13 +21,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, layer_norm.cu, partial_sums.cu, small_conv.cu and depthwise_conv.cu (embedded), one NVRTC program (the ψ kernels use
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, layer_norm.cu, partial_sums.cu, small_conv.cu, thin_conv.cu and depthwise_conv.cu (embedded), one NVRTC program (the ψ kernels use
     /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu", "partial_sums.cu", "small_conv.cu", "depthwise_conv.cu" }.Select(NativeSources.ReadKernel)));
+            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu", "partial_sums.cu", "small_conv.cu", "thin_conv.cu", "depthwise_conv.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -39,6 +41,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly BceDiceKernels loss;
     readonly LayerNormKernels layerNorm;
     readonly SmallConvKernels smallConv;
+    readonly ThinConvKernels thinConv;
     readonly DepthwiseConvKernels depthwise;
 
     public string Architecture => module.Architecture;
@@ -51,11 +54,11 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm, smallConv, depthwise) = (module,
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm, smallConv, thinConv, depthwise) = (module,
             new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module),
             new UpsampleKernels(module), new MaxPoolKernels(module), new BiasReluKernels(module), new AdamKernels(module),
             new BceDiceKernels(module), new LayerNormKernels(module), new SmallConvKernels(module),
-            new DepthwiseConvKernels(module));
+            new ThinConvKernels(module), new DepthwiseConvKernels(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
@@ -65,7 +68,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
             [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
              .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
-             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, PartialSums.Function, .. SmallConvKernels.Functions, .. DepthwiseConvKernels.Functions],
+             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, PartialSums.Function, .. SmallConvKernels.Functions, .. ThinConvKernels.Functions,
+             .. DepthwiseConvKernels.Functions],
             out problem) is { } module ? new FusedCudaKernels(module) : null;
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);
@@ -120,22 +124,40 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         layerNorm.LayerNormBackward(x, grad, mean, rstd, weight);
 
     // 3 × 3 convolutions: depthwise layers (groups = in = out channels) to the depthwise kernels (float32), one-group
-    // layers of few channels to the small-convolution kernels (TF32 tensor cores, so only where TF32 is allowed).
+    // layers of few channels to the small-convolution kernels (TF32 tensor cores, so only where TF32 is allowed), and
+    // one-group layers on 1 to 4 input channels to PyTorch's convolution, but for their weight gradient (float32, under
+    // every precision).
     static bool Depthwise(long inChannels, long outChannels, long groups) => groups > 1 && groups == inChannels && outChannels == inChannels;
 
+    static bool Thin(long inChannels, long outChannels, long groups) => groups == 1 && ThinConvKernels.Supports(inChannels, outChannels);
+
     public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) =>
-        Depthwise(inChannels, outChannels, groups) || (tf32 && groups == 1 && SmallConvKernels.Supports(inChannels, outChannels));
+        Depthwise(inChannels, outChannels, groups) || Thin(inChannels, outChannels, groups)
+        || (tf32 && groups == 1 && SmallConvKernels.Supports(inChannels, outChannels));
 
     public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias)
     {
-        if (!Depthwise(x.shape[1], weight.shape[0], x.shape[1] / weight.shape[1])) return smallConv.Forward(x, weight, bias);
+        long groups = x.shape[1] / weight.shape[1];
+        if (Thin(x.shape[1], weight.shape[0], groups))
+        {
+            using var noGrad = no_grad();   // the node's own output: no graph inside it
+            return FusedConv3x3.Torch.Instance.Conv3x3(x, weight, bias);
+        }
+        if (!Depthwise(x.shape[1], weight.shape[0], groups)) return smallConv.Forward(x, weight, bias);
         var y = depthwise.Forward(x, weight);
         return bias is null ? y : y.add_(bias.view(1, -1, 1, 1));
     }
 
     public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) =>
-        Depthwise(groups * weight.shape[1], weight.shape[0], groups) ? depthwise.BackwardInput(grad, weight) : smallConv.BackwardInput(grad, weight);
+        Depthwise(groups * weight.shape[1], weight.shape[0], groups) ? depthwise.BackwardInput(grad, weight)
+        : Thin(weight.shape[1], weight.shape[0], groups) ? FusedConv3x3.Torch.Instance.Conv3x3BackwardInput(grad, weight, groups)
+        : smallConv.BackwardInput(grad, weight);
 
-    public Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight) =>
-        Depthwise(x.shape[1], weight.shape[0], x.shape[1] / weight.shape[1]) ? depthwise.BackwardWeight(x, grad) : smallConv.BackwardWeight(x, grad);
+    public Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight)
+    {
+        long groups = x.shape[1] / weight.shape[1];
+        return Depthwise(x.shape[1], weight.shape[0], groups) ? depthwise.BackwardWeight(x, grad)
+            : Thin(x.shape[1], weight.shape[0], groups) ? thinConv.BackwardWeight(x, grad)
+            : smallConv.BackwardWeight(x, grad);
+    }
 }
