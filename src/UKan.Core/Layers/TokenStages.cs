@@ -7,7 +7,8 @@ namespace UKan.Layers;
 /// <summary>
 /// The two ways the tokenized stages of U-KAN and UNeXt run their blocks (same code in both references,
 /// CUHK-AIM-Group/U-KAN <c>Seg_UKAN/archs.py</c> and jeya-maria-jose/UNeXt-pytorch <c>archs.py</c>): after a patch
-/// embedding (encoder), or on a decoder map as it is (decoder); both end with a LayerNorm and go back to a map.
+/// embedding (encoder), or on a decoder map as it is (decoder); both end with a LayerNorm and go back to a map, in the
+/// input map's layout (channels-last stays channels-last).
 /// </summary>
 public static class TokenStages
 {
@@ -16,7 +17,7 @@ public static class TokenStages
     {
         var (tokens, h, w) = embed.Embed(map);
         foreach (var block in blocks) tokens = block.call(tokens, h, w);
-        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w);
+        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w, TensorLayout.DenseChannelsLast(map) == true);
     }
 
     /// <summary>The map's pixels as tokens → blocks → LayerNorm → map of the same size.</summary>
@@ -25,6 +26,6 @@ public static class TokenStages
         long h = map.shape[2], w = map.shape[3];
         var tokens = TokenMaps.ToTokens(map);
         foreach (var block in blocks) tokens = block.call(tokens, h, w);
-        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w);
+        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w, TensorLayout.DenseChannelsLast(map) == true);
     }
 }
