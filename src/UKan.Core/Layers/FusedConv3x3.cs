@@ -8,15 +8,15 @@ namespace UKan.Layers;
 /// 3 × 3 convolutions (stride 1, zero padding 1) by our CUDA kernels where cuDNN is slow: the layers with few channels
 /// (U-KAN's encoder1/encoder2 and decoder4/decoder5 of CUHK-AIM-Group/U-KAN @ b20bf63, <c>Seg_UKAN/archs.py</c>: 16 → 16,
 /// 16 → 32, 32 → 32 and 32 → 16 channels at full and half resolution in the paper's model), the depthwise convolutions
-/// of the KAN blocks (<c>DW_bn_relu</c>), and the weight gradient of the first layer on the images (3 → 16; its forward
-/// and input gradient stay with cuDNN). One autograd node: forward by the kernels, backward the input gradient and the
+/// of the KAN blocks (<c>DW_bn_relu</c>), and the first layer on the images (3 → 16: forward and weight gradient; its
+/// input gradient, which training does not need, stays with cuDNN). One autograd node: forward by the kernels, backward the input gradient and the
 /// weight gradient by theirs; it saves x and the weight, as PyTorch's convolution does.
 /// </summary>
 /// <remarks>
 /// Arithmetic: the few-channel layers run on the tensor cores in TF32 (inputs rounded to 10 mantissa bits, products
 /// summed in float), as PyTorch's default (<c>torch.backends.cudnn.allow_tf32</c>) lets cuDNN run them; where TF32 is
 /// not allowed (<c>--precision fp32-strict</c>) cuDNN runs them in float32 as before. The depthwise layers and the
-/// first layer's weight gradient run in float32 on the CUDA cores. Sums run in another order than cuDNN's, so results differ from its in the last bits. The weight gradient is a two-stage reduction without
+/// first layer run in float32 on the CUDA cores. Sums run in another order than cuDNN's, so results differ from its in the last bits. The weight gradient is a two-stage reduction without
 /// atomics: the same inputs give the same bits on the same GPU. <c>ukan selftest --device cuda</c> compares the
 /// kernels with <see cref="Torch"/> (PyTorch's convolution in float32); CPU tests run the kernel source under an
 /// emulation of CUDA's thread model. Taken when x is a float32 CUDA tensor dense in channels-last (the layout our

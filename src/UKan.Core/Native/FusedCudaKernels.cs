@@ -9,7 +9,7 @@ namespace UKan.Native;
 /// KANLinear's fused weight (<see cref="KanWeightKernels"/>), the decoders' relu(×2 upsampling) (<see cref="UpsampleKernels"/>),
 /// the encoders' relu(2 × 2 max-pooling) (<see cref="MaxPoolKernels"/>), the tokens' LayerNorm (<see cref="LayerNormKernels"/>),
 /// inference's bias + ReLU after a folded convolution (<see cref="BiasReluKernels"/>), the 3 × 3 convolutions with few
-/// channels (<see cref="SmallConvKernels"/>), the weight gradient of those on 1 to 4 input channels
+/// channels (<see cref="SmallConvKernels"/>), the forward and weight gradient of those on 1 to 4 input channels
 /// (<see cref="ThinConvKernels"/>), the depthwise 3 × 3 convolution
 /// and its gradients (<see cref="DepthwiseConvKernels"/>), the optimizer's Adam step
 /// (<see cref="AdamKernels"/>)
@@ -125,8 +125,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 
     // 3 × 3 convolutions: depthwise layers (groups = in = out channels) to the depthwise kernels (float32), one-group
     // layers of few channels to the small-convolution kernels (TF32 tensor cores, so only where TF32 is allowed), and
-    // one-group layers on 1 to 4 input channels to PyTorch's convolution, but for their weight gradient (float32, under
-    // every precision).
+    // one-group layers on 1 to 4 input channels to the thin kernels (float32, under every precision) but for their input
+    // gradient (PyTorch's).
     static bool Depthwise(long inChannels, long outChannels, long groups) => groups > 1 && groups == inChannels && outChannels == inChannels;
 
     static bool Thin(long inChannels, long outChannels, long groups) => groups == 1 && ThinConvKernels.Supports(inChannels, outChannels);
@@ -138,11 +138,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias)
     {
         long groups = x.shape[1] / weight.shape[1];
-        if (Thin(x.shape[1], weight.shape[0], groups))
-        {
-            using var noGrad = no_grad();   // the node's own output: no graph inside it
-            return FusedConv3x3.Torch.Instance.Conv3x3(x, weight, bias);
-        }
+        if (Thin(x.shape[1], weight.shape[0], groups)) return thinConv.Forward(x, weight, bias);
         if (!Depthwise(x.shape[1], weight.shape[0], groups)) return smallConv.Forward(x, weight, bias);
         var y = depthwise.Forward(x, weight);
         return bias is null ? y : y.add_(bias.view(1, -1, 1, 1));

@@ -5,12 +5,12 @@ using static UKan.Native.CudaKernelModule;
 namespace UKan.Native;
 
 /// <summary>
-/// The weight gradient of a 3 × 3 convolution whose input has 1 to 4 channels (a U-Net's first layer, on the images),
-/// over float32 channels-last maps (Native/Kernels/thin_conv.cu): per-block partial sums in float32 on the CUDA cores,
-/// then the fixed-order merge of <see cref="PartialSums"/>. cuDNN runs this reduction for 3 channels in a generic kernel
-/// several times slower than reading the maps; its forward and the input gradient (which a first layer does not need)
-/// stay with PyTorch. The math is <see cref="FusedConv3x3.Torch.Conv3x3BackwardWeight"/>'s; <c>ukan selftest --device
-/// cuda</c> compares the two.
+/// 3 × 3 convolutions whose input has 1 to 4 channels (a U-Net's first layer, on the images) over float32 channels-last
+/// maps (Native/Kernels/thin_conv.cu): the forward, and the weight gradient as per-block partial sums then the
+/// fixed-order merge of <see cref="PartialSums"/>, in float32 on the CUDA cores. cuDNN runs these thin shapes in poor
+/// kernels (layout conversions and a generic weight-gradient kernel, several times slower than reading the maps); the
+/// input gradient, which a first layer does not need, stays with PyTorch. The math is
+/// <see cref="FusedConv3x3.Torch"/>'s; <c>ukan selftest --device cuda</c> compares the two.
 /// </summary>
 public sealed class ThinConvKernels
 {
@@ -19,29 +19,46 @@ public sealed class ThinConvKernels
         [.. from i in new[] { 1, 2, 3, 4 } from o in new[] { 8, 16, 32 } select (i, o)];
 
     /// <summary>The kernels of this family in the CUDA source.</summary>
-    public static readonly string[] Functions = [.. Shapes.Select(Name)];
+    public static readonly string[] Functions = [.. Shapes.SelectMany(s => new[] { Name("forward", s), Name("weight_partial", s) })];
 
-    static string Name((int In, int Out) s) => $"conv3x3_thin_weight_partial_{s.In}_{s.Out}";
+    static string Name(string kernel, (int In, int Out) s) => $"conv3x3_thin_{kernel}_{s.In}_{s.Out}";
 
     /// <summary>Threads per block (thin_conv.cu's THIN_THREADS): the output channels times the pixel lanes.</summary>
     internal const int Block = 256;
 
     readonly CudaKernelModule module;
     readonly PartialSums merge;
-    readonly IReadOnlyDictionary<(int In, int Out), IntPtr> entries;
+    readonly IReadOnlyDictionary<(int In, int Out), (IntPtr Forward, IntPtr WeightPartial)> entries;
 
     public ThinConvKernels(CudaKernelModule module) =>
-        (this.module, merge, entries) = (module, new PartialSums(module), Shapes.ToDictionary(s => s, s => module.Function(Name(s))));
+        (this.module, merge, entries) = (module, new PartialSums(module),
+            Shapes.ToDictionary(s => s, s => (module.Function(Name("forward", s)), module.Function(Name("weight_partial", s)))));
 
     /// <summary>Whether the kernels take a layer of <paramref name="inChannels"/> → <paramref name="outChannels"/> (one group).</summary>
     public static bool Supports(long inChannels, long outChannels) => Shapes.Contains(((int)inChannels, (int)outChannels));
 
+    /// <summary>conv2d(x, w, b, stride 1, padding 1) for x (N, Cin, H, W) float32 dense channels-last; the result is channels-last.</summary>
+    public Tensor Forward(Tensor x, Tensor weight, Tensor? bias)
+    {
+        var (n, cin, h, w) = Check(x);
+        long cout = weight.shape[0];
+        if (weight.dtype != ScalarType.Float32 || !weight.shape.SequenceEqual([cout, cin, 3, 3]) || !Supports(cin, cout))
+            throw new ArgumentException($"thin convolution kernels: the weight must be float32 ({cout}, {cin}, 3, 3) of a supported shape");
+        if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.numel() != cout))
+            throw new ArgumentException("thin convolution kernels: the bias must be float32 with one value per output channel");
+        using var scope = NewDisposeScope();
+        var wt = TensorLayout.WithStrides(weight, TensorLayout.DenseStrides(cin, 3, 3, true));
+        var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
+        if (y.numel() > 0)
+            module.LaunchOn(entries[((int)cin, (int)cout)].Forward, ForwardGrid(n, h, w, module.Multiprocessors), Block, 0,
+                Pointer(x), Pointer(wt), Pointer(bias?.contiguous()), Pointer(y), (int)n, (int)h, (int)w);
+        return y.MoveToOuterDisposeScope();
+    }
+
     /// <summary>dL/dw (Cout, Cin, 3, 3), laid out channels-last as the parameter is, from x (float32, dense channels-last) and dL/dy (any strides).</summary>
     public Tensor BackwardWeight(Tensor x, Tensor grad)
     {
-        if (x.dtype != ScalarType.Float32 || x.dim() != 4 || !TensorLayout.IsChannelsLastDense(x))
-            throw new ArgumentException("thin convolution kernels: x must be a float32 (N, C, H, W) tensor dense in channels-last");
-        var (n, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+        var (n, cin, h, w) = Check(x);
         long cout = grad.shape[1];
         if (!Supports(cin, cout)) throw new ArgumentException($"thin convolution kernels: no kernels for {cin} → {cout} channels");
         using var scope = NewDisposeScope();
@@ -51,11 +68,28 @@ public sealed class ThinConvKernels
         if (blocks == 0) return gw.zero_().MoveToOuterDisposeScope();
         long k = 9 * cin * cout;
         var partial = empty(blocks * k, dtype: float32, device: x.device);
-        module.LaunchOn(entries[((int)cin, (int)cout)], (uint)blocks, Block, 0,
+        module.LaunchOn(entries[((int)cin, (int)cout)].WeightPartial, (uint)blocks, Block, 0,
             Pointer(x), Pointer(g), Pointer(partial), (int)n, (int)h, (int)w, rowsPerBlock);
         merge.Sum(partial, blocks, k, gw);
         return gw.MoveToOuterDisposeScope();
     }
+
+    static (long N, long C, long H, long W) Check(Tensor x)
+    {
+        if (x.dtype != ScalarType.Float32 || x.dim() != 4 || !TensorLayout.IsChannelsLastDense(x))
+            throw new ArgumentException("thin convolution kernels: x must be a float32 (N, C, H, W) tensor dense in channels-last");
+        return (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+    }
+
+    /// <summary>
+    /// Blocks of the forward: one per (image row, chunk of 128 columns), at most eight per multiprocessor (the blocks
+    /// then take further items in turn, loading their weights once).
+    /// </summary>
+    internal static uint ForwardGrid(long n, long h, long w, int multiprocessors) =>
+        (uint)Math.Min(n * h * ((w + Chunk - 1) / Chunk), 8L * Math.Max(1, multiprocessors));
+
+    /// <summary>Columns per chunk (thin_conv.cu's THIN_CHUNK).</summary>
+    internal const int Chunk = 128;
 
     /// <summary>
     /// (blocks, image rows per block) over runs of whole rows: about eight blocks per multiprocessor (six or seven fit

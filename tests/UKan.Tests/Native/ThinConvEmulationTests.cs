@@ -5,43 +5,58 @@ using static TorchSharp.torch;
 namespace UKan.Tests.Native;
 
 /// <summary>
-/// The thin-input weight-gradient kernels (Native/Kernels/thin_conv.cu) run on the CPU (<see cref="CudaEmulation"/>,
-/// Emulation/thin_conv_harness.cpp, in the geometry of <see cref="ThinConvKernels"/>, then the partial sums' merge)
-/// against <see cref="FusedConv3x3.Torch"/>'s weight gradient in float64: every input channel count, the three output
-/// counts, maps wider than one chunk of columns (the window's right edge from the next chunk), one-row images (both
-/// neighbour rows off the map) and more rows than blocks (runs of several rows). A wrong tap, channel or border moves
+/// The thin-input kernels (Native/Kernels/thin_conv.cu) run on the CPU (<see cref="CudaEmulation"/>,
+/// Emulation/thin_conv_harness.cpp, in the geometry of <see cref="ThinConvKernels"/>, the weight gradient then the
+/// partial sums' merge) against <see cref="FusedConv3x3.Torch"/>'s forward (with and without bias) and weight gradient in
+/// float64: every input channel count, the three output counts, maps wider than one chunk of columns (the window's right
+/// edge from the next chunk), one-row images (both neighbour rows off the map), more rows than blocks (runs of several
+/// rows) and more forward items than blocks (blocks taking several in turn). A wrong tap, channel or border moves
 /// whole terms, far beyond float rounding. (<c>ukan selftest --device cuda</c> checks them on a GPU.)
 /// </summary>
 public class ThinConvEmulationTests
 {
     [Theory]
-    [InlineData(3, 16, 2, 5, 150)]    // two chunks of columns (128 + 22)
-    [InlineData(1, 8, 1, 1, 9)]       // one row: both neighbour rows off the map
-    [InlineData(4, 32, 3, 4, 130)]    // the right edge one column past a chunk
-    [InlineData(2, 16, 1, 6, 33)]
-    [InlineData(3, 8, 2, 3, 128)]     // exactly one chunk
-    [InlineData(1, 32, 1, 7, 3)]
-    public void The_kernels_compute_the_weight_gradient(int cin, int cout, int n, int h, int w)
+    [InlineData(3, 16, 2, 5, 150, true)]    // two chunks of columns (128 + 22)
+    [InlineData(1, 8, 1, 1, 9, false)]      // one row: both neighbour rows off the map
+    [InlineData(4, 32, 3, 4, 130, true)]    // the right edge one column past a chunk
+    [InlineData(2, 16, 1, 6, 33, false)]
+    [InlineData(3, 8, 2, 3, 128, true)]     // exactly one chunk
+    [InlineData(1, 32, 1, 7, 3, false)]
+    public void The_kernels_compute_the_convolution_and_its_weight_gradient(int cin, int cout, int n, int h, int w, bool withBias)
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
         var gen = new Generator(17);
         var x = randn(n, cin, h, w, generator: gen);
+        var weight = randn(cout, cin, 3, 3, generator: gen) * 0.3;
+        var bias = withBias ? randn(cout, generator: gen) : null;
         var gy = randn(n, cout, h, w, generator: gen);
         var dir = CudaEmulation.Folder();
         static Tensor Nhwc(Tensor t) => t.permute(0, 2, 3, 1);
         CudaEmulation.Write(dir, "x", Nhwc(x));
+        CudaEmulation.Write(dir, "w", Nhwc(weight));
         CudaEmulation.Write(dir, "g", Nhwc(gy));
+        if (bias is not null) CudaEmulation.Write(dir, "b", bias);
         // One multiprocessor: at most 8 blocks, so that the larger maps give each block a run of several rows.
         var (blocks, rowsPerBlock) = ThinConvKernels.Grid(n, h, multiprocessors: 1);
         Assert.True(n * h <= 8 || rowsPerBlock > 1, "the test must give blocks several rows");
+        var fBlocks = ThinConvKernels.ForwardGrid(n, h, w, multiprocessors: 1);
+        Assert.True(n * h * ((w + 127) / 128) <= 8 || fBlocks == 8, "more items than blocks: the blocks take several in turn");
         var (mergeBlocks, mergeLanes) = PartialSums.Geometry(blocks, 9 * cin * cout);
-        CudaEmulation.Run("thin_conv_harness", [dir, cin, cout, n, h, w, blocks, rowsPerBlock, ThinConvKernels.Block, mergeBlocks, mergeLanes]);
+        CudaEmulation.Run("thin_conv_harness", [dir, cin, cout, n, h, w, fBlocks, blocks, rowsPerBlock, ThinConvKernels.Block, mergeBlocks,
+            mergeLanes, .. bias is null ? Array.Empty<object>() : ["bias"]]);
 
-        var expected = FusedConv3x3.Torch.Instance.Conv3x3BackwardWeight(x.to(float64), gy.to(float64), zeros(cout, cin, 3, 3, dtype: float64));
-        var actual = CudaEmulation.Read(dir, "gw", cout, 3, 3, cin).permute(0, 3, 1, 2);
-        Assert.False(actual.isnan().any().item<bool>(), "a value was not written");
-        TestTorch.AssertClose(expected, actual, 1e-5 * expected.abs().max().item<double>(), 0, "dL/dw");
+        var reference = FusedConv3x3.Torch.Instance;
+        var (x64, w64, g64) = (x.to(float64), weight.to(float64), gy.to(float64));
+        AssertNear(reference.Conv3x3(x64, w64, bias?.to(float64)), CudaEmulation.Read(dir, "y", n, h, w, cout).permute(0, 3, 1, 2), "y");
+        AssertNear(reference.Conv3x3BackwardWeight(x64, g64, w64), CudaEmulation.Read(dir, "gw", cout, 3, 3, cin).permute(0, 3, 1, 2), "dL/dw");
+    }
+
+    /// <summary>Float sums against the float64 reference: within 1e-5 of its largest magnitude.</summary>
+    static void AssertNear(Tensor expected, Tensor actual, string what)
+    {
+        Assert.False(actual.isnan().any().item<bool>(), $"{what}: a value was not written");
+        TestTorch.AssertClose(expected, actual, 1e-5 * expected.abs().max().item<double>(), 0, what);
     }
 
     [Fact]
@@ -51,6 +66,9 @@ public class ThinConvEmulationTests
         Assert.Equal((1024, 2), ThinConvKernels.Grid(8, 256, 132));
         Assert.Equal((3, 1), ThinConvKernels.Grid(1, 3, 132));
         Assert.Equal(0, ThinConvKernels.Grid(0, 256, 132).Blocks);
+        // The forward: 2,048 rows of two 128-column chunks, at most 8 blocks per multiprocessor.
+        Assert.Equal(1056u, ThinConvKernels.ForwardGrid(8, 256, 256, 132));
+        Assert.Equal(3u, ThinConvKernels.ForwardGrid(1, 3, 100, 132));
     }
 
     [Fact]
@@ -58,7 +76,7 @@ public class ThinConvEmulationTests
     {
         foreach (var (i, o) in ThinConvKernels.Shapes)
             Assert.Contains($"CONV3X3_THIN_ENTRY({i}, {o})", FusedCudaKernels.Source);
-        Assert.Equal(12, ThinConvKernels.Functions.Length);
+        Assert.Equal(2 * 12, ThinConvKernels.Functions.Length);
         Assert.True(ThinConvKernels.Supports(3, 16));
         Assert.False(ThinConvKernels.Supports(8, 16));
         Assert.False(ThinConvKernels.Supports(3, 64));

@@ -1,21 +1,93 @@
-// The weight gradient of a 3 x 3 convolution (stride 1, zero padding 1, one group) whose input has 1 to 4 channels: the
-// first layer of a U-Net, which sees the images (U-KAN's encoder1 takes 3 -> 16 at full resolution). PyTorch needs no
-// input gradient there, but the weight gradient reduces over every pixel: gw[o, kh, kw, i] = sum_p gy[p, o]
-// x[p + (kh - 1, kw - 1), i] (x = 0 off the map). For 3 input channels cuDNN runs it in a generic float32 kernel
-// (wgrad_alg0_engine) that took 0.13 ms of an H200's 256 x 256, batch 8 step, for maps it reads in about 10 us. Here in
-// float32 on the CUDA cores (the sums exact to float rounding, under every precision setting).
+// 3 x 3 convolutions (stride 1, zero padding 1, one group) whose input has 1 to 4 channels: the first layer of a U-Net,
+// which sees the images (U-KAN's encoder1 takes 3 -> 16 at full resolution). Forward y[p, o] = b[o] + sum x[p + (kh - 1,
+// kw - 1), i] w[o, kh, kw, i] and the weight gradient gw[o, kh, kw, i] = sum_p gy[p, o] x[p + (kh - 1, kw - 1), i]
+// (x = 0 off the map); PyTorch needs no input gradient for the images, and cuDNN keeps it. For 3 input channels cuDNN
+// ran both in poor kernels on an H200 (256 x 256, batch 8: 44 us forward with two layout conversions, and about 100 us
+// in a generic float32 weight-gradient kernel, wgrad_alg0_engine) for maps it reads and writes in about 10 us. Here in
+// float32 on the CUDA cores (exact to float rounding, under every precision setting).
 //
-// Layouts (channels-last, as our training keeps maps on CUDA): x (N, H, W, CIN), gy (N, H, W, COUT), the weight
-// gradient (COUT, 3, 3, CIN). Block: 256 threads = COUT outputs x LANES pixel lanes; thread (o = t % COUT, lane =
-// t / COUT) adds, for its PER consecutive pixels of each chunk of THIN_CHUNK columns of each image row of the block's
-// run of rows, gy[p, o] (loaded for the whole chunk at once) times the 9 CIN inputs of p's window, read from a
-// shared-memory copy of the three input rows (zero padded) one new column per pixel, into 9 CIN registers. A warp's gy
-// loads are runs of COUT contiguous outputs, and its window reads hit one address per lane of the warp (the threads of
-// one lane read the same values: broadcasts). The lanes' sums are then added in a fixed order into one row
-// of partial sums per block, which partial_sums.cu's merge adds over the blocks: no atomics, the same bits every run.
+// Layouts (channels-last, as our training keeps maps on CUDA): x (N, H, W, CIN), y and gy (N, H, W, COUT), the weight
+// and its gradient (COUT, 3, 3, CIN). Block: 256 threads = COUT outputs x LANES pixel lanes; thread (o = t % COUT, lane
+// = t / COUT) takes PER consecutive pixels of each chunk of THIN_CHUNK columns of an image row, with the three input
+// rows' chunk (zero padded) in shared memory; its 3 x 3 window slides along the pixels in registers, one new column (3
+// CIN values) read per pixel. A warp's window reads hit one address per lane of the warp (the threads of one lane read
+// the same values: broadcasts), its y stores and gy loads are runs of COUT contiguous outputs.
+// Forward: the thread's 9 CIN weights in registers, one output per pixel. Weight gradient: 9 CIN sums per thread over
+// the pixels of the block's run of rows (gy loaded for a whole chunk at once), then added over the lanes in a fixed
+// order into one row of partial sums per block, which partial_sums.cu's merge adds over the blocks: no atomics, the
+// same bits every run.
 
 #define THIN_CHUNK 128
 #define THIN_THREADS 256
+
+// Input rows h - 1 .. h + 1 of image row `row` (n H + h), columns c0 - 1 .. c0 + THIN_CHUNK, zero off the map, into the
+// block's window (the chunk's pixels' windows read columns up to c0 + width). Callers synchronise around it.
+template <int CIN>
+__device__ __forceinline__ void thin_fill_window(float (&window)[3][THIN_CHUNK + 2][CIN], const float* __restrict__ x, long long row,
+                                                 int h, int H, int W, int c0) {
+    for (int e = threadIdx.x; e < 3 * (THIN_CHUNK + 2) * CIN; e += THIN_THREADS) {
+        int i = e % CIN, c = e / CIN % (THIN_CHUNK + 2), r = e / CIN / (THIN_CHUNK + 2);
+        int hh = h + r - 1, ww = c0 + c - 1;
+        window[r][c][i] = hh >= 0 && hh < H && ww >= 0 && ww < W ? x[((row + r - 1) * W + ww) * CIN + i] : 0.0f;
+    }
+}
+
+// The window's columns kw = 0, 1 of pixel px0 into col (the ring of three columns that thin_slide advances).
+template <int CIN>
+__device__ __forceinline__ void thin_first_columns(float (&col)[3][3][CIN], const float (&window)[3][THIN_CHUNK + 2][CIN], int px0) {
+#pragma unroll
+    for (int kw = 0; kw < 2; kw++)
+#pragma unroll
+        for (int kh = 0; kh < 3; kh++)
+#pragma unroll
+            for (int i = 0; i < CIN; i++) col[kw][kh][i] = window[kh][px0 + kw][i];
+}
+
+// Pixel px0 + j's new column (kw = 2) into the ring: afterwards its window's column kw is col[(j + kw) % 3].
+template <int CIN>
+__device__ __forceinline__ void thin_slide(float (&col)[3][3][CIN], const float (&window)[3][THIN_CHUNK + 2][CIN], int px0, int j) {
+#pragma unroll
+    for (int kh = 0; kh < 3; kh++)
+#pragma unroll
+        for (int i = 0; i < CIN; i++) col[(j + 2) % 3][kh][i] = window[kh][px0 + j + 2][i];
+}
+
+// The forward (bias may be null): blocks take (image row, chunk) items in turn.
+template <int CIN, int COUT>
+__device__ __forceinline__ void conv3x3_thin_forward_body(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+                                                          float* __restrict__ y, int N, int H, int W) {
+    constexpr int LANES = THIN_THREADS / COUT, TAPS = 9 * CIN, PER = THIN_CHUNK / LANES;
+    __shared__ float window[3][THIN_CHUNK + 2][CIN];
+    int o = threadIdx.x % COUT, lane = threadIdx.x / COUT, px0 = lane * PER;
+    float wr[TAPS];
+#pragma unroll
+    for (int k = 0; k < TAPS; k++) wr[k] = w[o * TAPS + k];
+    float b = bias ? bias[o] : 0.0f;
+    int chunks = (W + THIN_CHUNK - 1) / THIN_CHUNK;
+    long long items = (long long)N * H * chunks;
+    for (long long item = blockIdx.x; item < items; item += gridDim.x) {
+        long long row = item / chunks;
+        int h = (int)(row % H), c0 = (int)(item - row * chunks) * THIN_CHUNK, width = min(THIN_CHUNK, W - c0);
+        __syncthreads();   // the previous item's window is no longer read
+        thin_fill_window<CIN>(window, x, row, h, H, W, c0);
+        __syncthreads();
+        float col[3][3][CIN];
+        thin_first_columns<CIN>(col, window, px0);
+        float* out = y + (row * W + c0 + px0) * COUT + o;
+#pragma unroll
+        for (int j = 0; j < PER; j++) {
+            thin_slide<CIN>(col, window, px0, j);
+            float s = b;
+#pragma unroll
+            for (int kh = 0; kh < 3; kh++)
+#pragma unroll
+                for (int kw = 0; kw < 3; kw++)
+#pragma unroll
+                    for (int i = 0; i < CIN; i++) s += wr[(kh * 3 + kw) * CIN + i] * col[(j + kw) % 3][kh][i];
+            if (px0 + j < width) out[(long long)j * COUT] = s;
+        }
+    }
+}
 
 template <int CIN, int COUT>
 __device__ __forceinline__ void conv3x3_thin_weight_partial_body(const float* __restrict__ x, const float* __restrict__ gy,
@@ -41,31 +113,14 @@ __device__ __forceinline__ void conv3x3_thin_weight_partial_body(const float* __
 #pragma unroll
             for (int j = 0; j < PER; j++) gv[j] = lane * PER + j < width ? g[(long long)j * COUT] : 0.0f;
             __syncthreads();   // the previous chunk's window is no longer read
-            // Input rows h - 1 .. h + 1, columns c0 - 1 .. c0 + THIN_CHUNK, zero off the map (the windows of this chunk's
-            // pixels read columns up to c0 + width).
-            for (int e = threadIdx.x; e < 3 * (THIN_CHUNK + 2) * CIN; e += THIN_THREADS) {
-                int i = e % CIN, c = e / CIN % (THIN_CHUNK + 2), r = e / CIN / (THIN_CHUNK + 2);
-                int hh = h + r - 1, ww = c0 + c - 1;
-                window[r][c][i] = hh >= 0 && hh < H && ww >= 0 && ww < W ? x[((row + r - 1) * W + ww) * CIN + i] : 0.0f;
-            }
+            thin_fill_window<CIN>(window, x, row, h, H, W, c0);
             __syncthreads();
-            // The lane's PER consecutive pixels, the window sliding along in registers: each pixel reads one new
-            // column (3 CIN values) of the tile, not all 9 CIN of its window (shared memory's bandwidth, not the
-            // multiply-adds, bounded the kernel when every pixel read its whole window).
             int px0 = lane * PER;   // + PER + 1 < THIN_CHUNK + 2: every window lies inside the tile
             float col[3][3][CIN];   // [column kw][row kh][channel]
-#pragma unroll
-            for (int kw = 0; kw < 2; kw++)
-#pragma unroll
-                for (int kh = 0; kh < 3; kh++)
-#pragma unroll
-                    for (int i = 0; i < CIN; i++) col[kw][kh][i] = window[kh][px0 + kw][i];
+            thin_first_columns<CIN>(col, window, px0);
 #pragma unroll
             for (int j = 0; j < PER; j++) {
-#pragma unroll
-                for (int kh = 0; kh < 3; kh++)
-#pragma unroll
-                    for (int i = 0; i < CIN; i++) col[(j + 2) % 3][kh][i] = window[kh][px0 + j + 2][i];
+                thin_slide<CIN>(col, window, px0, j);
 #pragma unroll
                 for (int kw = 0; kw < 3; kw++)
 #pragma unroll
@@ -86,8 +141,13 @@ __device__ __forceinline__ void conv3x3_thin_weight_partial_body(const float* __
     }
 }
 
-// One entry per (input, output) channel count; Native/ThinConvKernels.cs lists the same shapes.
+// The entries of one (input, output) channel count; Native/ThinConvKernels.cs lists the same shapes.
 #define CONV3X3_THIN_ENTRY(CI, CO)                                                                                           \
+    extern "C" __global__ void conv3x3_thin_forward_##CI##_##CO(const float* __restrict__ x, const float* __restrict__ w,    \
+                                                                const float* __restrict__ b, float* __restrict__ y, int N,   \
+                                                                int H, int W) {                                              \
+        conv3x3_thin_forward_body<CI, CO>(x, w, b, y, N, H, W);                                                              \
+    }                                                                                                                        \
     extern "C" __global__ void conv3x3_thin_weight_partial_##CI##_##CO(const float* __restrict__ x, const float* __restrict__ gy, \
                                                                        float* __restrict__ partial, int N, int H, int W,     \
                                                                        int rowsPerBlock) {                                   \
