@@ -83,6 +83,38 @@ static partial class CudaEmulation
     public static void Write(string dir, string name, Tensor t) =>
         File.WriteAllBytes(Path.Combine(dir, name), MemoryMarshal.AsBytes(t.contiguous().to(float32).data<float>().ToArray().AsSpan()).ToArray());
 
+    /// <summary>
+    /// A 3 × 3 convolution's random case from <paramref name="seed"/>: x (N, Cin, H, W), a (Cout, Cin, 3, 3) weight times
+    /// <paramref name="weightScale"/>, a bias when <paramref name="withBias"/>, and dL/dy; written to a new folder in the
+    /// kernels' channels-last order as x, w, g and b.
+    /// </summary>
+    public static (string Dir, Tensor X, Tensor Weight, Tensor? Bias, Tensor Gy) ConvCase(int seed, int cin, int cout, int n, int h, int w,
+        bool withBias, double weightScale)
+    {
+        var gen = new Generator((ulong)seed);
+        var x = randn(n, cin, h, w, generator: gen);
+        var weight = randn(cout, cin, 3, 3, generator: gen) * weightScale;
+        var bias = withBias ? randn(cout, generator: gen) : null;
+        var gy = randn(n, cout, h, w, generator: gen);
+        var dir = Folder();
+        static Tensor Nhwc(Tensor t) => t.permute(0, 2, 3, 1);
+        Write(dir, "x", Nhwc(x));
+        Write(dir, "w", Nhwc(weight));
+        Write(dir, "g", Nhwc(gy));
+        if (bias is not null) Write(dir, "b", bias);
+        return (dir, x, weight, bias, gy);
+    }
+
+    /// <summary>
+    /// A kernel's float sums against a float64 reference: every value written (outputs start as NaN) and within
+    /// <paramref name="relative"/> of the reference's largest magnitude.
+    /// </summary>
+    public static void AssertNear(Tensor expected, Tensor actual, string what, double relative = 1e-5)
+    {
+        Assert.False(actual.isnan().any().item<bool>(), $"{what}: a value was not written");
+        TestTorch.AssertClose(expected, actual, relative * expected.abs().max().item<double>(), 0, what);
+    }
+
     /// <summary>Reads a raw float32 file as a tensor of <paramref name="shape"/>.</summary>
     public static Tensor Read(string dir, string name, params long[] shape) =>
         tensor(MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Path.Combine(dir, name))).ToArray()).view(shape);

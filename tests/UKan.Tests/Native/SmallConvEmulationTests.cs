@@ -30,19 +30,9 @@ public class SmallConvEmulationTests
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
-        var gen = new Generator(41);
-        var x = randn(n, cin, h, w, generator: gen);
-        var weight = randn(cout, cin, 3, 3, generator: gen) * 0.2;
-        var bias = withBias ? randn(cout, generator: gen) : null;
-        var gy = randn(n, cout, h, w, generator: gen);
+        var (dir, x, weight, bias, gy) = CudaEmulation.ConvCase(41, cin, cout, n, h, w, withBias, weightScale: 0.2);
         Assert.False(FusedConv3x3.Tf32Rounded(x).eq(x.to(float64)).all().item<bool>(), "the data must have bits below TF32's");
 
-        var dir = CudaEmulation.Folder();
-        static Tensor Nhwc(Tensor t) => t.permute(0, 2, 3, 1);
-        CudaEmulation.Write(dir, "x", Nhwc(x));
-        CudaEmulation.Write(dir, "w", Nhwc(weight));
-        CudaEmulation.Write(dir, "g", Nhwc(gy));
-        if (bias is not null) CudaEmulation.Write(dir, "b", bias);
         // One multiprocessor: at most 4 blocks forward (warps take several strips) and 2 or 6 blocks of weight partials.
         var (wBlocks, rowsPerBlock) = SmallConvKernels.WeightGrid(n, h, cin, cout, multiprocessors: 1);
         Assert.True(n * h < 4 || wBlocks > 1, "the test must merge several blocks' partials");
@@ -55,17 +45,9 @@ public class SmallConvEmulationTests
         var reference = FusedConv3x3.Torch.Instance;
         var (x64, w64, g64, b64) = (FusedConv3x3.Tf32Rounded(x), FusedConv3x3.Tf32Rounded(weight), FusedConv3x3.Tf32Rounded(gy), bias?.to(float64));
         Tensor Read(string name, long c) => CudaEmulation.Read(dir, name, n, h, w, c).permute(0, 3, 1, 2);
-        AssertNear(reference.Conv3x3(x64, w64, b64), Read("y", cout), "y");
-        AssertNear(reference.Conv3x3BackwardInput(g64, w64, 1), Read("gx", cin), "dL/dx");
-        AssertNear(reference.Conv3x3BackwardWeight(x64, g64, w64), CudaEmulation.Read(dir, "gw", cout, 3, 3, cin).permute(0, 3, 1, 2), "dL/dw");
-    }
-
-    /// <summary>Float sums of exact TF32 products against the float64 reference: within 1e-5 of its largest magnitude.</summary>
-    static void AssertNear(Tensor expected, Tensor actual, string what)
-    {
-        Assert.False(actual.isnan().any().item<bool>(), $"{what}: a value was not written");
-        double scale = expected.abs().max().item<double>();
-        TestTorch.AssertClose(expected, actual, 1e-5 * scale, 0, what);
+        CudaEmulation.AssertNear(reference.Conv3x3(x64, w64, b64), Read("y", cout), "y");
+        CudaEmulation.AssertNear(reference.Conv3x3BackwardInput(g64, w64, 1), Read("gx", cin), "dL/dx");
+        CudaEmulation.AssertNear(reference.Conv3x3BackwardWeight(x64, g64, w64), CudaEmulation.Read(dir, "gw", cout, 3, 3, cin).permute(0, 3, 1, 2), "dL/dw");
     }
 
     [Fact]

@@ -26,17 +26,7 @@ public class ThinConvEmulationTests
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
-        var gen = new Generator(17);
-        var x = randn(n, cin, h, w, generator: gen);
-        var weight = randn(cout, cin, 3, 3, generator: gen) * 0.3;
-        var bias = withBias ? randn(cout, generator: gen) : null;
-        var gy = randn(n, cout, h, w, generator: gen);
-        var dir = CudaEmulation.Folder();
-        static Tensor Nhwc(Tensor t) => t.permute(0, 2, 3, 1);
-        CudaEmulation.Write(dir, "x", Nhwc(x));
-        CudaEmulation.Write(dir, "w", Nhwc(weight));
-        CudaEmulation.Write(dir, "g", Nhwc(gy));
-        if (bias is not null) CudaEmulation.Write(dir, "b", bias);
+        var (dir, x, weight, bias, gy) = CudaEmulation.ConvCase(17, cin, cout, n, h, w, withBias, weightScale: 0.3);
         // One multiprocessor: at most 8 blocks, so that the larger maps give each block a run of several rows.
         var (blocks, rowsPerBlock) = ThinConvKernels.Grid(n, h, multiprocessors: 1);
         Assert.True(n * h <= 8 || rowsPerBlock > 1, "the test must give blocks several rows");
@@ -48,15 +38,8 @@ public class ThinConvEmulationTests
 
         var reference = FusedConv3x3.Torch.Instance;
         var (x64, w64, g64) = (x.to(float64), weight.to(float64), gy.to(float64));
-        AssertNear(reference.Conv3x3(x64, w64, bias?.to(float64)), CudaEmulation.Read(dir, "y", n, h, w, cout).permute(0, 3, 1, 2), "y");
-        AssertNear(reference.Conv3x3BackwardWeight(x64, g64, w64), CudaEmulation.Read(dir, "gw", cout, 3, 3, cin).permute(0, 3, 1, 2), "dL/dw");
-    }
-
-    /// <summary>Float sums against the float64 reference: within 1e-5 of its largest magnitude.</summary>
-    static void AssertNear(Tensor expected, Tensor actual, string what)
-    {
-        Assert.False(actual.isnan().any().item<bool>(), $"{what}: a value was not written");
-        TestTorch.AssertClose(expected, actual, 1e-5 * expected.abs().max().item<double>(), 0, what);
+        CudaEmulation.AssertNear(reference.Conv3x3(x64, w64, bias?.to(float64)), CudaEmulation.Read(dir, "y", n, h, w, cout).permute(0, 3, 1, 2), "y");
+        CudaEmulation.AssertNear(reference.Conv3x3BackwardWeight(x64, g64, w64), CudaEmulation.Read(dir, "gw", cout, 3, 3, cin).permute(0, 3, 1, 2), "dL/dw");
     }
 
     [Fact]
