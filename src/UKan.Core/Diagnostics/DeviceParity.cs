@@ -52,7 +52,10 @@ public static class DeviceParity
 
         // 1c. Batch norm + ReLU in training: the fused kernels vs BatchNorm2d then ReLU, and vs their torch formulation.
         if (device.type == DeviceType.CUDA)
+        {
             checks.AddRange(Guarded("batch norm + ReLU", () => BatchNormReluFusedVersusModules(device)));
+            checks.AddRange(Guarded("convolution + batch norm + ReLU, bias left out", () => DroppedBiasVersusOfficial(device)));
+        }
 
         // 1d. KANLinear's fused weight: the kernels vs the torch formulation (weight and the three gradients).
         if (device.type == DeviceType.CUDA)
@@ -607,6 +610,38 @@ public static class DeviceParity
         var spec = new ModelSpec { EmbedDims = [32, 40, 64], Preset = "tiny" };
         return Compare($"training: {what}, losses of 6 steps",
             with(true, () => TrainLosses(spec, device, true, true)), with(false, () => TrainLosses(spec, device, true, true)), 1e-3);
+    }
+
+    /// <summary>
+    /// A convolution with a large bias, then batch norm + ReLU in training mode: the bias left out and handed to the fused
+    /// node's running-mean update (<see cref="ConvBatchNorm"/>) against the official computation (bias added, then the
+    /// batch norm): the same output and running statistics, and the fused node taken.
+    /// </summary>
+    static IEnumerable<ParityCheck> DroppedBiasVersusOfficial(Device device)
+    {
+        using var scope = NewDisposeScope();
+        using var strict = PrecisionSettings.Scope(Precision.Fp32Strict, device);   // cuDNN in float32 both ways: only the bias's rounding differs
+        manual_seed(3);
+        var conv = nn.Conv2d(16, 16, 3, padding: 1);
+        var bn = nn.BatchNorm2d(16);
+        var relu = nn.ReLU();
+        conv.to(device);
+        bn.to(device);
+        using (no_grad()) conv.bias!.copy_(linspace(-2.0, 3.0, 16));
+        var x = InLayout(randn(2, 32, 32, 16).to(device), channelsLast: true);
+        var (mean0, var0) = (bn.running_mean!.clone(), bn.running_var!.clone());
+        (Tensor Y, Tensor Stats) Run(bool drop) => ConvBatchNorm.With(drop, () =>
+        {
+            using (no_grad()) { bn.running_mean!.copy_(mean0); bn.running_var!.copy_(var0); }
+            var y = ConvBatchNorm.Forward(conv, bn, x, relu).detach();
+            return (y, cat([bn.running_mean!, bn.running_var!]));
+        });
+        var (dropped, official) = (Run(true), Run(false));
+        yield return Compare("convolution, bias left out, batch norm + ReLU: output", dropped.Y, official.Y, 1e-5);
+        yield return Compare("convolution, bias left out, batch norm + ReLU: running mean and variance", dropped.Stats, official.Stats, 1e-5);
+        using var noGrad = no_grad();
+        yield return new ParityCheck("convolution, bias left out, batch norm + ReLU: the fused node takes the bias", 0,
+            BatchNormRelu.KernelsFor(bn, conv.call(x)) is not null ? 0 : double.NaN, 0);
     }
 
     /// <summary>

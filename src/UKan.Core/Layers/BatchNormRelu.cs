@@ -86,12 +86,14 @@ public static class BatchNormRelu
     /// relu(bn(x)) in training mode as one autograd node computed by <paramref name="kernels"/>: the CUDA kernels, or
     /// <see cref="Torch.Instance"/> (any device; the reference the tests check against the two modules).
     /// </summary>
-    public static Tensor Apply(BatchNorm2d bn, Tensor x, IBatchNormReluKernels kernels)
+    /// <param name="runningMeanShift">Added to the batch mean in the running mean's update only (<see cref="ConvBatchNorm"/>).</param>
+    public static Tensor Apply(BatchNorm2d bn, Tensor x, IBatchNormReluKernels kernels, Tensor? runningMeanShift = null)
     {
         var momentum = bn.momentum ?? throw new ArgumentException("fused batch norm: a cumulative average (momentum null) is not supported");
         if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
             throw new ArgumentException("fused batch norm: an affine layer with running statistics");
-        return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, kernels, bn, momentum));
+        // The shift travels boxed: a tensor argument would become an input of the autograd node.
+        return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, kernels, bn, momentum, new StrongBox<Tensor?>(runningMeanShift)));
     }
 
     /// <summary>The node: saves x, w, b and the batch's mean and invstd; backward recomputes the normalisation and ReLU's mask.</summary>
@@ -101,9 +103,9 @@ public static class BatchNormRelu
 
         protected override (Tensor Y, Tensor[] Saved) Forward(IBatchNormReluKernels kernels, Tensor x, Tensor weight, Tensor bias, object[] rest)
         {
-            var (bn, momentum) = ((BatchNorm2d)rest[0], (double)rest[1]);
+            var (bn, momentum, shift) = ((BatchNorm2d)rest[0], (double)rest[1], ((StrongBox<Tensor?>)rest[2]).Value);
             var (y, mean, invstd) = kernels.BatchNormReluForward(x, weight, bias, bn.running_mean!, bn.running_var!, bn.num_batches_tracked,
-                momentum, bn.eps);
+                momentum, bn.eps, shift);
             return (y, [bias, mean, invstd]);
         }
 
@@ -123,7 +125,7 @@ public static class BatchNormRelu
         static readonly long[] Reduced = [0, 2, 3];
 
         public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-            Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps)
+            Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null)
         {
             using var scope = NewDisposeScope();
             long n = x.numel() / x.shape[1];
@@ -133,7 +135,7 @@ public static class BatchNormRelu
             var variance = (x - Channel(mean)).square().mean(Reduced);     // biased, what the normalisation uses
             var invstd = (variance + eps).rsqrt();
             var y = F.relu(Pre(x, mean, invstd, weight, bias)).to(storage);
-            runningMean.mul_(1 - momentum).add_(mean, alpha: momentum);
+            runningMean.mul_(1 - momentum).add_(runningMeanShift is null ? mean : mean + runningMeanShift.detach(), alpha: momentum);
             runningVar.mul_(1 - momentum).add_(variance * (n / (double)(n - 1)), alpha: momentum);
             batchesTracked?.add_(1);
             return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());

@@ -19,7 +19,8 @@ namespace UKan.Layers;
 /// momentum f: μ ← (1 − f)·μ + f·mean(conv(x) + b) = (1 − f)·(μ + f·b/(1 − f)) + f·mean(conv(x)). So μ gets f·b/(1 − f)
 /// just before the batch norm runs on conv(x), and comes out of its usual update as in the official computation, up to
 /// float rounding. (Adding f·b afterwards would change a tensor that the batch norm's backward keeps, which autograd
-/// refuses.) The batch norm's own forward runs, hooks included (the synchronised batch norm of data-parallel training
+/// refuses.) Where the fused batch norm + ReLU node runs, its running-mean update adds b to the batch mean itself,
+/// μ ← (1 − f)·μ + f·(mean(conv(x)) + b), the same sum without a launch of its own. The batch norm's own forward runs, hooks included (the synchronised batch norm of data-parallel training
 /// attaches there), so num_batches_tracked and the running variance, which does not depend on b, are its own; and so is
 /// everything evaluation mode computes.
 /// The official computation runs whenever the shortcut does not apply: evaluation mode; a batch norm without running
@@ -77,6 +78,8 @@ public static class ConvBatchNorm
             || !DropsBias(x.device_type))
             return Normalize(bn, conv.call(x), relu);
         var y = FusedConv3x3.Forward(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups);
+        // The fused batch norm + ReLU takes the bias into its running-mean update (no launch of its own).
+        if (relu is not null && BatchNormRelu.KernelsFor(bn, y) is { } kernels) return BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias);
         using (no_grad()) runningMean.add_(bias, alpha: momentum / (1 - momentum));
         return Normalize(bn, y, relu);
     }

@@ -12,11 +12,13 @@ public interface IBatchNormReluKernels
     /// <summary>
     /// y = max(0, (x − mean)·invstd·w + b) with the batch's per-channel mean and invstd = 1/√(var + eps) (biased
     /// variance), for x of shape (N, C, H, W); moves the running statistics by <paramref name="momentum"/> (the
-    /// running variance towards the unbiased variance) and adds 1 to <paramref name="batchesTracked"/> if given.
-    /// Returns y (x's strides), mean and invstd (C each).
+    /// running variance towards the unbiased variance; the running mean towards the batch mean plus
+    /// <paramref name="runningMeanShift"/> if given: the bias of a convolution left out before it, see
+    /// <see cref="ConvBatchNorm"/>) and adds 1 to <paramref name="batchesTracked"/> if given. Returns y (x's strides),
+    /// mean and invstd (C each).
     /// </summary>
     (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps);
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null);
 
     /// <summary>
     /// The gradients from dL/dy = <paramref name="grad"/> (x's strides): dL/dx, dL/dw and dL/db (null when

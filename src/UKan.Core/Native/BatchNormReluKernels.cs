@@ -44,10 +44,12 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
     }
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps)
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null)
     {
         if (batchesTracked is not null && (batchesTracked.dtype != ScalarType.Int64 || batchesTracked.numel() != 1))
             throw new ArgumentException("batch norm + ReLU kernels: num_batches_tracked must be one int64");
+        if (runningMeanShift is not null && runningMeanShift.numel() != x.shape[1])
+            throw new ArgumentException("batch norm + ReLU kernels: the running mean's shift must have one value per channel");
         var (rows, c, grid) = Geometry(x);
         using var scope = NewDisposeScope();
         var y = empty_strided(x.shape, x.stride(), dtype: x.dtype, device: x.device);
@@ -56,7 +58,8 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         var partial = empty(3 * grid.Y * c, dtype: float32, device: x.device);
         module.LaunchOn(stats.For(x), grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial));
         module.LaunchOn(statsFinalize, ((uint)c, 1), (MergeThreads(grid.Y), 1), 0, Pointer(partial), (int)grid.Y, (int)c, (float)eps, (float)momentum,
-            Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)), TensorPointer.OfInt64(batchesTracked));
+            Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)), TensorPointer.OfInt64(batchesTracked),
+            Pointer(runningMeanShift is null ? null : Float32(runningMeanShift)));
         module.LaunchOn(apply.For(x), grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));
         return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());
     }

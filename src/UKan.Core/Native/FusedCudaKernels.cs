@@ -84,8 +84,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         psi.PsiBackward(u, grad, coef, baseScale, splineScale, knots, exact, inputGrad);
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps) =>
-        batchNormRelu.BatchNormReluForward(x, weight, bias, runningMean, runningVar, batchesTracked, momentum, eps);
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null) =>
+        batchNormRelu.BatchNormReluForward(x, weight, bias, runningMean, runningVar, batchesTracked, momentum, eps, runningMeanShift);
 
     public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
         Tensor? weight, Tensor? bias) =>

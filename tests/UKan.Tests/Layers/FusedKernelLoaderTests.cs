@@ -20,7 +20,7 @@ public class FusedKernelLoaderTests
         public (Tensor? GradU, Tensor Sums) PsiBackward(Tensor u, Tensor grad, Tensor coef, Tensor? baseScale, Tensor? splineScale,
             BSplineBasis.UniformKnots knots, bool exact, bool inputGrad) => throw new NotSupportedException();
         public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias, Tensor runningMean,
-            Tensor runningVar, Tensor? batchesTracked, double momentum, double eps) => throw new NotSupportedException();
+            Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null) => throw new NotSupportedException();
         public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
             Tensor? weight, Tensor? bias) => throw new NotSupportedException();
         public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) => throw new NotSupportedException();

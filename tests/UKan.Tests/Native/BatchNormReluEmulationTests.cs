@@ -17,11 +17,11 @@ public class BatchNormReluEmulationTests
     /// warps per channel); 288 blocks down (more partials than the merges' 256 threads, so their strided loop runs).
     /// </summary>
     [Theory]
-    [InlineData(2, 37, 9, 7)]
-    [InlineData(4, 64, 16, 16)]
-    [InlineData(6, 32, 16, 16)]
-    [InlineData(9, 3, 32, 32)]
-    public void The_kernels_compute_the_torch_formulation(int n, int c, int h, int w)
+    [InlineData(2, 37, 9, 7, false)]
+    [InlineData(4, 64, 16, 16, true)]     // a convolution's bias left out before it, added in the running mean's update
+    [InlineData(6, 32, 16, 16, false)]
+    [InlineData(9, 3, 32, 32, true)]
+    public void The_kernels_compute_the_torch_formulation(int n, int c, int h, int w, bool shifted)
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
@@ -33,6 +33,7 @@ public class BatchNormReluEmulationTests
         var bias = linspace(-0.3, 0.4, c);
         var runningMean = linspace(-0.1, 0.1, c);
         var runningVar = linspace(0.8, 1.2, c);
+        var shift = shifted ? linspace(-2.0, 3.0, c) : null;
         const double eps = 1e-5, momentum = 0.1;
         var (rows, channels, grid) = BatchNormReluKernels.Geometry(x);
 
@@ -43,13 +44,16 @@ public class BatchNormReluEmulationTests
         CudaEmulation.Write(dir, "b", bias);
         CudaEmulation.Write(dir, "running_mean", runningMean);
         CudaEmulation.Write(dir, "running_var", runningVar);
+        if (shift is not null) CudaEmulation.Write(dir, "mean_shift", shift);
         CudaEmulation.Run("bn_relu_harness", dir, rows, channels, grid.X, grid.Y, BatchNormReluKernels.MergeThreads(grid.Y),
             CudaEmulation.Text(eps), CudaEmulation.Text(momentum));
 
         var reference = BatchNormRelu.Torch.Instance;
         var (rm, rv) = (runningMean.clone(), runningVar.clone());
-        var (y, mean, invstd) = reference.BatchNormReluForward(x, weight, bias, rm, rv, null, momentum, eps);
+        var (y, mean, invstd) = reference.BatchNormReluForward(x, weight, bias, rm, rv, null, momentum, eps, shift);
         var (dx, dw, db) = reference.BatchNormReluBackward(x, dy, mean, invstd, weight, bias);
+        if (shift is not null)   // the shift moves the running mean by momentum × shift, far beyond the bound
+            Assert.False(rm.allclose(runningMean * (1 - momentum) + mean * momentum, 1e-3, 1e-3), "the shift must show");
         TestTorch.AssertClose(mean, CudaEmulation.Read(dir, "mean", c), 1e-6, 1e-5, "mean");
         TestTorch.AssertClose(invstd, CudaEmulation.Read(dir, "invstd", c), 1e-6, 1e-5, "invstd");
         TestTorch.AssertClose(rm, CudaEmulation.Read(dir, "running_mean.out", c), 1e-6, 1e-5, "running mean");

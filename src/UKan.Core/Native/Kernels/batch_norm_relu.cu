@@ -79,12 +79,14 @@ extern "C" __global__ void bn_relu_stats_bf16(const bf16_t* __restrict__ x, long
 // then the warps' results in turn), write the batch mean and 1/sqrt(var + eps) (biased variance, as batch norm
 // normalises with), and move the running statistics by the momentum, the running variance towards the unbiased
 // estimate (x n/(n-1)) as torch.nn.BatchNorm2d does; the first thread also counts the batch in num_batches_tracked
-// (one launch fewer than a separate add). Null buffers are skipped. A block rather than one warp per channel: with
+// (one launch fewer than a separate add). mean_shift (may be null) is added to the batch mean in the running mean's
+// update only: the bias of a convolution that ran without it before this batch norm (Layers/ConvBatchNorm.cs), whose
+// output the running mean follows in the reference (an add of its own per layer before). Null buffers are skipped. A block rather than one warp per channel: with
 // G = 1,024 partials a warp's 32 dependent merges per lane took ~35 us per launch on an H200.
 extern "C" __global__ void bn_relu_stats_finalize(const float* __restrict__ partial, int G, int C, float eps, float momentum,
                                                   float* __restrict__ mean_out, float* __restrict__ invstd_out,
                                                   float* __restrict__ running_mean, float* __restrict__ running_var,
-                                                  long long* __restrict__ batches_tracked) {
+                                                  long long* __restrict__ batches_tracked, const float* __restrict__ mean_shift) {
     __shared__ double wn[32], wm[32], wq[32];
     int c = blockIdx.x, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     if (c >= C) return;
@@ -105,7 +107,8 @@ extern "C" __global__ void bn_relu_stats_finalize(const float* __restrict__ part
     double var = m2 / n;
     mean_out[c] = (float)mean;
     invstd_out[c] = (float)(1.0 / sqrt(var + (double)eps));
-    if (running_mean) running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * mean);
+    if (running_mean)
+        running_mean[c] = (float)((1.0 - momentum) * running_mean[c] + momentum * (mean + (mean_shift ? (double)mean_shift[c] : 0.0)));
     if (running_var) running_var[c] = (float)((1.0 - momentum) * running_var[c] + momentum * (m2 / (n - 1.0)));
 }
 

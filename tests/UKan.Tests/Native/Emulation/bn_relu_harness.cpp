@@ -3,7 +3,7 @@
 // Usage: bn_relu_harness DIR ROWS C GRID_X GRID_Y MERGE_THREADS EPS MOMENTUM [bf16]
 // With bf16, x and dy are stored as bfloat16 (rounded from the files' floats) and the _bf16 entries run; y and dx are
 // written back as the floats their bf16 values are.
-// Reads x, dy (ROWS x C), w, b, running_mean, running_var (C); writes y, mean, invstd, running_mean.out,
+// Reads x, dy (ROWS x C), w, b, running_mean, running_var and, if present, mean_shift (C); writes y, mean, invstd, running_mean.out,
 // running_var.out, dx, dw, db, and batches (num_batches_tracked after the forward, from 7, as a float).
 #include "cuda_emulation.h"
 #include KERNEL_SOURCE
@@ -19,14 +19,15 @@ int main(int argc, char** argv) {
     float eps = (float)atof(argv[7]), momentum = (float)atof(argv[8]);
     size_t n = (size_t)rows * C;
     auto x = load(dir, "x", n), dy = load(dir, "dy", n), w = load(dir, "w", C), b = load(dir, "b", C);
-    auto rm = load(dir, "running_mean", C), rv = load(dir, "running_var", C);
+    auto rm = load(dir, "running_mean", C), rv = load(dir, "running_var", C), shift = load(dir, "mean_shift", C, true);
     long long batches = 7;
     std::vector<float> y(n), mean(C), invstd(C), partial(3 * (size_t)gy * C), dx(n), dw(C), db(C), sums(2 * (size_t)gy * C), k(2 * C);
     dim3 grid{gx, gy, 1}, tile{32, 8, 1}, merge{(unsigned)C, 1, 1}, mergeBlock{threads, 1, 1};
     std::vector<bf16_t> x16 = to_bf16(x), dy16 = to_bf16(dy), y16(n), dx16(n);
     if (bf16) launch(grid, tile, bn_relu_stats_bf16, (const bf16_t*)x16.data(), rows, C, partial.data());
     else launch(grid, tile, bn_relu_stats, (const float*)x.data(), rows, C, partial.data());
-    launch(merge, mergeBlock, bn_relu_stats_finalize, (const float*)partial.data(), (int)gy, C, eps, momentum, mean.data(), invstd.data(), rm.data(), rv.data(), &batches);
+    launch(merge, mergeBlock, bn_relu_stats_finalize, (const float*)partial.data(), (int)gy, C, eps, momentum, mean.data(), invstd.data(), rm.data(), rv.data(), &batches,
+           shift.empty() ? (const float*)nullptr : (const float*)shift.data());
     if (bf16)
         launch(grid, tile, bn_relu_apply_bf16, (const bf16_t*)x16.data(), y16.data(), rows, C, (const float*)mean.data(), (const float*)invstd.data(),
                (const float*)w.data(), (const float*)b.data());
