@@ -20,9 +20,10 @@ namespace UKan.Layers;
 /// just before the batch norm runs on conv(x), and comes out of its usual update as in the official computation, up to
 /// float rounding. (Adding f·b afterwards would change a tensor that the batch norm's backward keeps, which autograd
 /// refuses.) Where the fused batch norm + ReLU node runs, its running-mean update adds b to the batch mean itself,
-/// μ ← (1 − f)·μ + f·(mean(conv(x)) + b), the same sum without a launch of its own. The batch norm's own forward runs, hooks included (the synchronised batch norm of data-parallel training
-/// attaches there), so num_batches_tracked and the running variance, which does not depend on b, are its own; and so is
-/// everything evaluation mode computes.
+/// μ ← (1 − f)·μ + f·(mean(conv(x)) + b), the same sum without a launch of its own. Elsewhere the batch norm's own
+/// forward runs, hooks included (the synchronised batch norm of data-parallel training attaches there, and keeps the
+/// fused node away), so num_batches_tracked and the running variance, which does not depend on b, are its own; and so
+/// is everything evaluation mode computes.
 /// The official computation runs whenever the shortcut does not apply: evaluation mode; a batch norm without running
 /// statistics, or with a cumulative average (momentum null: its factor is 1 on the first batch) or a momentum of 1;
 /// a convolution that is not a plain zero-padded nn.Conv2d with bias (ALL U-KAN's KAonv, the stacked-KAN baseline's KAN
@@ -79,7 +80,8 @@ public static class ConvBatchNorm
             return Normalize(bn, conv.call(x), relu);
         var y = FusedConv3x3.Forward(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups);
         // The fused batch norm + ReLU takes the bias into its running-mean update (no launch of its own).
-        if (relu is not null && BatchNormRelu.KernelsFor(bn, y) is { } kernels) return BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias);
+        if (relu is not null && BatchNormRelu.KernelsFor(bn, y) is { } kernels)
+            return BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias);
         using (no_grad()) runningMean.add_(bias, alpha: momentum / (1 - momentum));
         return Normalize(bn, y, relu);
     }
