@@ -17,7 +17,7 @@ public static class TokenStages
     {
         var (tokens, h, w) = embed.Embed(map);
         foreach (var block in blocks) tokens = block.call(tokens, h, w);
-        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w, TensorLayout.DenseChannelsLast(map) == true);
+        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w, layoutOf: map);
     }
 
     /// <summary>The map's pixels as tokens → blocks → LayerNorm → map of the same size.</summary>
@@ -26,6 +26,6 @@ public static class TokenStages
         long h = map.shape[2], w = map.shape[3];
         var tokens = TokenMaps.ToTokens(map);
         foreach (var block in blocks) tokens = block.call(tokens, h, w);
-        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w, TensorLayout.DenseChannelsLast(map) == true);
+        return TokenMaps.ToMap(FusedLayerNorm.Forward(norm, tokens), h, w, layoutOf: map);
     }
 }

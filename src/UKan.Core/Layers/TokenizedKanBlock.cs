@@ -17,16 +17,17 @@ public static class TokenMaps
 
     /// <summary>
     /// (B, H·W, C) → (B, C, H, W): reshape(B, H, W, C).permute(0, 3, 1, 2), which is already a channels-last map of the
-    /// tokens' memory. With <paramref name="channelsLast"/> (the model runs channels-last, as our training on CUDA does)
-    /// that view is returned as it is; otherwise an NCHW copy, as the reference's <c>.contiguous()</c> makes. (The copy
+    /// tokens' memory. When <paramref name="layoutOf"/> (the map the stage started from) is channels-last, as in our
+    /// training on CUDA, that view is returned as it is; otherwise an NCHW copy, as the reference's <c>.contiguous()</c>
+    /// makes. (The copy
     /// in channels-last training cost the copy itself, and cuDNN then ran the next convolution on NCHW input against
     /// channels-last weights: generic float32 kernels and layout conversions, about 60 µs of an H200's 256² step for
     /// the bottleneck's patch embedding alone.)
     /// </summary>
-    public static Tensor ToMap(Tensor tokens, long h, long w, bool channelsLast = false)
+    public static Tensor ToMap(Tensor tokens, long h, long w, Tensor? layoutOf = null)
     {
         var map = tokens.reshape(tokens.shape[0], h, w, -1).permute(0, 3, 1, 2);
-        return channelsLast ? map : map.contiguous();
+        return layoutOf is not null && TensorLayout.DenseChannelsLast(layoutOf) == true ? map : map.contiguous();
     }
 }
 

@@ -59,8 +59,7 @@ public sealed class SmallConvKernels
         using var scope = NewDisposeScope();
         var wt = Weight(weight, cout, cin);
         x = Aligned(x);
-        if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.numel() != cout))
-            throw new ArgumentException("small convolution kernels: the bias must be float32 with one value per output channel");
+        Conv3x3Arguments.Bias(bias, cout, Kernels);
         var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
         if (y.numel() > 0)
             module.LaunchOn(Entries(cin, cout).Forward, ForwardGrid(n, h, w, module.Multiprocessors), ForwardBlock, 0,
@@ -89,7 +88,7 @@ public sealed class SmallConvKernels
     {
         var (n, cin, h, w) = Check(x, "x");
         long cout = grad.shape[1];
-        if (!Supports(cin, cout)) throw new ArgumentException($"small convolution kernels: no kernels for {cin} → {cout} channels");
+        if (!Supports(cin, cout)) throw new ArgumentException($"{Kernels}: no kernels for {cin} → {cout} channels");
         using var scope = NewDisposeScope();
         var g = Aligned(TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(cout, h, w, true)));
         x = Aligned(x);
@@ -104,13 +103,6 @@ public sealed class SmallConvKernels
         return gw.MoveToOuterDisposeScope();
     }
 
-    static (long N, long C, long H, long W) Check(Tensor x, string what)
-    {
-        if (x.dtype != ScalarType.Float32 || x.dim() != 4 || !TensorLayout.IsChannelsLastDense(x))
-            throw new ArgumentException($"small convolution kernels: {what} must be a float32 (N, C, H, W) tensor dense in channels-last");
-        return (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
-    }
-
     /// <summary>
     /// <paramref name="t"/> itself when its first element is 16-byte aligned (the kernels read 4 channels at a time), else
     /// an aligned copy with its strides (a view starting mid-pixel; fresh allocations are always aligned).
@@ -118,13 +110,11 @@ public sealed class SmallConvKernels
     static Tensor Aligned(Tensor t) =>
         (Pointer(t).ToInt64() & 15) == 0 ? t : empty_strided(t.shape, t.stride(), dtype: t.dtype, device: t.device).copy_(t);
 
-    /// <summary>The weight (Cout, Cin, 3, 3) in the kernels' order (o, kh, kw, i): itself when laid out so, else a copy.</summary>
-    static Tensor Weight(Tensor weight, long cout, long cin)
-    {
-        if (weight.dtype != ScalarType.Float32 || !weight.shape.SequenceEqual([cout, cin, 3, 3]) || !Supports(cin, cout))
-            throw new ArgumentException($"small convolution kernels: the weight must be float32 ({cout}, {cin}, 3, 3) of a supported shape");
-        return TensorLayout.WithStrides(weight, TensorLayout.DenseStrides(cin, 3, 3, true));
-    }
+    const string Kernels = "small convolution kernels";
+
+    static (long N, long C, long H, long W) Check(Tensor x, string what) => Conv3x3Arguments.Map(x, Kernels, what);
+
+    static Tensor Weight(Tensor weight, long cout, long cin) => Conv3x3Arguments.Weight(weight, cout, cin, Supports(cin, cout), Kernels);
 
     /// <summary>
     /// Blocks of the forward and input-gradient kernels: enough for every warp to take one strip of <see cref="WarpPixels"/>

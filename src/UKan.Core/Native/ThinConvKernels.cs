@@ -26,6 +26,8 @@ public sealed class ThinConvKernels
     /// <summary>Threads per block (thin_conv.cu's THIN_THREADS): the output channels times the pixel lanes.</summary>
     internal const int Block = 256;
 
+    const string Kernels = "thin convolution kernels";
+
     readonly CudaKernelModule module;
     readonly PartialSums merge;
     readonly IReadOnlyDictionary<(int In, int Out), (IntPtr Forward, IntPtr WeightPartial)> entries;
@@ -40,14 +42,11 @@ public sealed class ThinConvKernels
     /// <summary>conv2d(x, w, b, stride 1, padding 1) for x (N, Cin, H, W) float32 dense channels-last; the result is channels-last.</summary>
     public Tensor Forward(Tensor x, Tensor weight, Tensor? bias)
     {
-        var (n, cin, h, w) = Check(x);
+        var (n, cin, h, w) = Conv3x3Arguments.Map(x, Kernels, "x");
         long cout = weight.shape[0];
-        if (weight.dtype != ScalarType.Float32 || !weight.shape.SequenceEqual([cout, cin, 3, 3]) || !Supports(cin, cout))
-            throw new ArgumentException($"thin convolution kernels: the weight must be float32 ({cout}, {cin}, 3, 3) of a supported shape");
-        if (bias is not null && (bias.dtype != ScalarType.Float32 || bias.numel() != cout))
-            throw new ArgumentException("thin convolution kernels: the bias must be float32 with one value per output channel");
+        Conv3x3Arguments.Bias(bias, cout, Kernels);
         using var scope = NewDisposeScope();
-        var wt = TensorLayout.WithStrides(weight, TensorLayout.DenseStrides(cin, 3, 3, true));
+        var wt = Conv3x3Arguments.Weight(weight, cout, cin, Supports(cin, cout), Kernels);
         var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
         if (y.numel() > 0)
             module.LaunchOn(entries[((int)cin, (int)cout)].Forward, ForwardGrid(n, h, w, module.Multiprocessors), Block, 0,
@@ -58,9 +57,9 @@ public sealed class ThinConvKernels
     /// <summary>dL/dw (Cout, Cin, 3, 3), laid out channels-last as the parameter is, from x (float32, dense channels-last) and dL/dy (any strides).</summary>
     public Tensor BackwardWeight(Tensor x, Tensor grad)
     {
-        var (n, cin, h, w) = Check(x);
+        var (n, cin, h, w) = Conv3x3Arguments.Map(x, Kernels, "x");
         long cout = grad.shape[1];
-        if (!Supports(cin, cout)) throw new ArgumentException($"thin convolution kernels: no kernels for {cin} → {cout} channels");
+        if (!Supports(cin, cout)) throw new ArgumentException($"{Kernels}: no kernels for {cin} → {cout} channels");
         using var scope = NewDisposeScope();
         var g = TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(cout, h, w, true));
         var gw = empty_strided([cout, cin, 3, 3], TensorLayout.DenseStrides(cin, 3, 3, true), dtype: float32, device: x.device);
@@ -72,13 +71,6 @@ public sealed class ThinConvKernels
             Pointer(x), Pointer(g), Pointer(partial), (int)n, (int)h, (int)w, rowsPerBlock);
         merge.Sum(partial, blocks, k, gw);
         return gw.MoveToOuterDisposeScope();
-    }
-
-    static (long N, long C, long H, long W) Check(Tensor x)
-    {
-        if (x.dtype != ScalarType.Float32 || x.dim() != 4 || !TensorLayout.IsChannelsLastDense(x))
-            throw new ArgumentException("thin convolution kernels: x must be a float32 (N, C, H, W) tensor dense in channels-last");
-        return (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
     }
 
     /// <summary>

@@ -17,8 +17,10 @@ public class TokenMapsTests
         using var scope = NewDisposeScope();
         var tokens = randn(2, 3 * 5, 4);                                      // (B, H·W, C), H = 3, W = 5
         var expected = tokens.reshape(2, 3, 5, 4).permute(0, 3, 1, 2).contiguous();
-        var last = TokenMaps.ToMap(tokens, 3, 5, channelsLast: true);
-        var nchw = TokenMaps.ToMap(tokens, 3, 5);
+        var nhwcMap = zeros(2, 3, 5, 4).permute(0, 3, 1, 2);                  // a channels-last map the stage started from
+        var last = TokenMaps.ToMap(tokens, 3, 5, layoutOf: nhwcMap);
+        var nchw = TokenMaps.ToMap(tokens, 3, 5, layoutOf: zeros(2, 4, 3, 5));
+        Assert.False(TensorLayout.DenseChannelsLast(TokenMaps.ToMap(tokens, 3, 5)));
         Assert.True(last.equal(expected).all().item<bool>() && nchw.equal(expected).all().item<bool>());
         Assert.True(TensorLayout.DenseChannelsLast(last));
         Assert.Equal(UKan.Native.TensorPointer.Of(tokens), UKan.Native.TensorPointer.Of(last));   // a view: no copy

@@ -158,7 +158,7 @@ public sealed class UKanHybrid : DdpmBackbone
         long hh = h.shape[2], ww = h.shape[3];
         var tokens = TokenMaps.ToTokens(h);
         foreach (var block in kan_dblock1) tokens = block.call(tokens, temb);
-        h = TokenMaps.ToMap(dnorm3.call(tokens), hh, ww, TensorLayout.DenseChannelsLast(t3) == true);
+        h = TokenMaps.ToMap(dnorm3.call(tokens), hh, ww, layoutOf: t3);
         return Up(decoder2, h, temb) + t3;
     }
 
@@ -166,7 +166,7 @@ public sealed class UKanHybrid : DdpmBackbone
     {
         var (tokens, h, w) = embed.Embed(map);
         foreach (var block in blocks) tokens = block.call(tokens, temb);
-        return TokenMaps.ToMap(norm.call(tokens), h, w, TensorLayout.DenseChannelsLast(map) == true);
+        return TokenMaps.ToMap(norm.call(tokens), h, w, layoutOf: map);
     }
 
     static Tensor Up(DSingleConv decoder, Tensor x, Tensor temb) =>

@@ -81,8 +81,9 @@ extern "C" __global__ void bn_relu_stats_bf16(const bf16_t* __restrict__ x, long
 // estimate (x n/(n-1)) as torch.nn.BatchNorm2d does; the first thread also counts the batch in num_batches_tracked
 // (one launch fewer than a separate add). mean_shift (may be null) is added to the batch mean in the running mean's
 // update only: the bias of a convolution that ran without it before this batch norm (Layers/ConvBatchNorm.cs), whose
-// output the running mean follows in the reference (an add of its own per layer before). Null buffers are skipped. A block rather than one warp per channel: with
-// G = 1,024 partials a warp's 32 dependent merges per lane took ~35 us per launch on an H200.
+// output the running mean follows in the reference (an add of its own per layer before). Null buffers are skipped.
+// A block rather than one warp per channel: with G = 1,024 partials a warp's 32 dependent merges per lane took ~35 us
+// per launch on an H200.
 extern "C" __global__ void bn_relu_stats_finalize(const float* __restrict__ partial, int G, int C, float eps, float momentum,
                                                   float* __restrict__ mean_out, float* __restrict__ invstd_out,
                                                   float* __restrict__ running_mean, float* __restrict__ running_var,

@@ -95,7 +95,7 @@ __device__ __forceinline__ void conv3x3_thin_weight_partial_body(const float* __
     constexpr int LANES = THIN_THREADS / COUT, TAPS = 9 * CIN, PER = THIN_CHUNK / LANES;   // PER: pixels per thread and chunk
     __shared__ float window[3][THIN_CHUNK + 2][CIN];
     __shared__ float sums[LANES][COUT * TAPS + 1];   // + 1: lanes' rows start in different banks
-    int o = threadIdx.x % COUT, lane = threadIdx.x / COUT;
+    int o = threadIdx.x % COUT, lane = threadIdx.x / COUT, px0 = lane * PER;   // + PER + 1 < THIN_CHUNK + 2: windows inside the tile
     float acc[TAPS];
 #pragma unroll
     for (int k = 0; k < TAPS; k++) acc[k] = 0.0f;
@@ -109,13 +109,12 @@ __device__ __forceinline__ void conv3x3_thin_weight_partial_body(const float* __
             // This thread's dL/dy values of the chunk, all loads issued at once (0 past the map's edge, which then adds
             // nothing): a loop that loaded each before its products waited out one memory latency per pixel.
             float gv[PER];
-            const float* g = gy + (row * W + c0 + lane * PER) * COUT + o;
+            const float* g = gy + (row * W + c0 + px0) * COUT + o;
 #pragma unroll
-            for (int j = 0; j < PER; j++) gv[j] = lane * PER + j < width ? g[(long long)j * COUT] : 0.0f;
+            for (int j = 0; j < PER; j++) gv[j] = px0 + j < width ? g[(long long)j * COUT] : 0.0f;
             __syncthreads();   // the previous chunk's window is no longer read
             thin_fill_window<CIN>(window, x, row, h, H, W, c0);
             __syncthreads();
-            int px0 = lane * PER;   // + PER + 1 < THIN_CHUNK + 2: every window lies inside the tile
             float col[3][3][CIN];   // [column kw][row kh][channel]
             thin_first_columns<CIN>(col, window, px0);
 #pragma unroll
