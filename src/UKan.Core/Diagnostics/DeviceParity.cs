@@ -65,6 +65,11 @@ public static class DeviceParity
         if (device.type == DeviceType.CUDA)
             foreach (bool channelsLast in new[] { false, true })
                 checks.AddRange(Guarded($"relu(×2 upsampling), channels-last {channelsLast}", () => UpsampleFusedVersusTorch(channelsLast, device)));
+        // 1e'. The last upsampling with the 1 × 1 head as one node: 1 to 4 classes, 4 to 128 channels, odd sizes.
+        if (device.type == DeviceType.CUDA)
+            foreach (var (channels, classes) in new[] { (16, 1), (4, 3), (32, 4), (128, 2) })
+                checks.AddRange(Guarded($"relu(×2 upsampling) + 1 × 1 head, {channels} channels, {classes} classes",
+                    () => UpsampleHeadFusedVersusTorch(channels, classes, device)));
 
         // 1f. The optimizer's Adam step: the fused kernel vs the torch formulation, Adam and AdamW, three steps.
         if (device.type == DeviceType.CUDA)
@@ -144,6 +149,7 @@ public static class DeviceParity
             checks.Add(GatherVersusAccumulate(device));
             checks.Add(TrainingFusedVersusNot("fused batch norm + ReLU vs the two modules", BatchNormRelu.With, device));
             checks.Add(TrainingFusedVersusNot("fused relu(×2 upsampling) vs PyTorch's operations", UpsampleRelu.With, device));
+            checks.Add(TrainingFusedVersusNot("fused upsampling + 1 × 1 head vs the upsampling node and the head", UpsampleReluHead.With, device));
             checks.Add(TrainingFusedVersusNot("fused relu(2 × 2 max-pool) vs PyTorch's operations", MaxPoolRelu.With, device));
             checks.Add(TrainingFusedVersusNot("fused LayerNorm vs the module", FusedLayerNorm.With, device));
             // In TF32 (the few-channel kernels' precision; cuDNN then runs TF32 too): the tiny model's 8 → 8 and depthwise layers.
@@ -263,6 +269,46 @@ public static class DeviceParity
             Compare($"relu(×2 upsampling) fused vs PyTorch ({layout}): dx", fused.Grad, operations.Grad, 1e-6),
             Compare($"relu(×2 upsampling) fused vs torch formulation ({layout}): dx", fused.Grad, torchForm.Grad, 1e-6),
             KeepsLayout($"relu(×2 upsampling) fused ({layout})", channelsLast, fused),
+        ];
+    }
+
+    /// <summary>
+    /// The last upsampling with the segmentation head (<see cref="UpsampleReluHead"/>): the fused node against PyTorch's
+    /// operations (F.interpolate, ReLU, conv2d in float64; autograd's gradients of x, w and b) at odd sizes and a batch
+    /// large enough that the backward's lanes take several pixels each, the forward kernel alone (inference), dL/dx in
+    /// x's layout, and that the models' path takes the kernels for this input and head.
+    /// </summary>
+    static IEnumerable<ParityCheck> UpsampleHeadFusedVersusTorch(int channels, int classes, Device device)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(9);
+        var x0 = InLayout(randn(6, 37, 45, channels) + 0.2, channelsLast: true).to(device);   // (N, H, W, C) values
+        var head = nn.Conv2d(channels, classes, 1).to(device);
+        var gz = randn(6, classes, 74, 90).to(device);
+        (Tensor Z, Tensor[] Grads) Run(Func<Tensor, Tensor, Tensor, Tensor> f)
+        {
+            var (x, w, b) = (x0.detach().requires_grad_(true), head.weight!.detach().requires_grad_(true), head.bias!.detach().requires_grad_(true));
+            var z = f(x, w, b);
+            return (z, [.. torch.autograd.grad([(z * gz).sum()], [x, w, b])]);
+        }
+        var fused = Run((x, w, b) => UpsampleReluHead.Apply(x, w, b, FusedKernels(device)));
+        // In float64 (the kernels' products are float32; cuDNN's, under the section's precision, may be TF32).
+        var operations = Run((x, w, b) => nn.functional.conv2d(nn.functional.interpolate(x.to(float64), scale_factor: [2.0, 2.0],
+            mode: InterpolationMode.Bilinear, align_corners: false).relu(), w.to(float64), b.to(float64)));
+        Tensor inference;
+        using (no_grad()) inference = FusedKernels(device).UpsampleTwiceReluConv1x1(x0, head.weight!, head.bias!);
+        var tag = $"relu(×2 upsampling) + 1 × 1 head fused vs PyTorch ({channels} channels, {classes} classes)";
+        return
+        [
+            Compare($"{tag}: output", fused.Z, operations.Z, 1e-5),
+            Compare($"{tag}: inference output", inference, operations.Z, 1e-5),
+            Compare($"{tag}: dx", fused.Grads[0], operations.Grads[0], 1e-5),
+            Compare($"{tag}: dw", fused.Grads[1], operations.Grads[1], 1e-5),
+            Compare($"{tag}: db", fused.Grads[2], operations.Grads[2], 1e-5),
+            new ParityCheck($"{tag}: dx keeps the input's layout", 0, fused.Grads[0].stride().SequenceEqual(x0.stride()) ? 0 : double.NaN, 0),
+            new ParityCheck($"{tag}: the models' path takes the fused kernels", 0,
+                UpsampleReluHead.With(true, () => UpsampleRelu.With(true, () => UpsampleReluHead.KernelsFor(x0, head.weight!, head.bias))) is not null
+                    ? 0 : double.NaN, 0),
         ];
     }
 

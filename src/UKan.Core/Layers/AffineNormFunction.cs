@@ -4,9 +4,9 @@ using static TorchSharp.torch;
 namespace UKan.Layers;
 
 /// <summary>
-/// A custom autograd node y = f(x; w, b) of a normalisation with a per-channel weight and bias, computed by
-/// <typeparamref name="TKernels"/> (the fused CUDA kernels or their torch formulation): the batch norm + ReLU and the
-/// LayerNorm nodes. <c>apply(x, w, b, kernels, …)</c>: the node's own arguments follow the kernels. It saves x, w and
+/// A custom autograd node y = f(x; w, b) of a layer with a weight and a bias, computed by <typeparamref name="TKernels"/>
+/// (the fused CUDA kernels or their torch formulation): the batch norm + ReLU and the LayerNorm nodes (a per-channel
+/// weight and bias), and the upsampling with the segmentation head (<see cref="UpsampleReluHead"/>). <c>apply(x, w, b, kernels, …)</c>: the node's own arguments follow the kernels. It saves x, w and
 /// what <see cref="Forward"/> adds (the statistics), frees TorchSharp's output template (<see cref="OutputTemplates"/>)
 /// and the gradient handed in (<see cref="HandedBackGradients"/>), and hands back only the gradients of the inputs that
 /// asked for one when the node ran.

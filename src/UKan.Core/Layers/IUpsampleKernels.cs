@@ -20,4 +20,17 @@ public interface IUpsampleKernels
     /// mask recomputed from x; the result has x's shape, layout and dtype.
     /// </summary>
     Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad);
+
+    /// <summary>
+    /// conv1x1(relu(up(x)); <paramref name="weight"/>, <paramref name="bias"/>), the decoder's last upsampling with the
+    /// segmentation head (<see cref="UpsampleReluHead"/>), for a float32 channels-last x of C channels and a
+    /// (K, C, 1, 1) weight (<see cref="UpsampleReluHead.Takes"/>); the result is (N, K, 2H, 2W), dense NCHW.
+    /// </summary>
+    Tensor UpsampleTwiceReluConv1x1(Tensor x, Tensor weight, Tensor bias);
+
+    /// <summary>
+    /// dL/dx (x's shape and layout), dL/dw (K, C, 1, 1) and dL/db (K) of <see cref="UpsampleTwiceReluConv1x1"/> from x,
+    /// the weight and dL/dz = <paramref name="grad"/> (N, K, 2H, 2W, any strides); ReLU's mask recomputed from x.
+    /// </summary>
+    (Tensor GradX, Tensor GradWeight, Tensor GradBias) UpsampleTwiceReluConv1x1Backward(Tensor x, Tensor weight, Tensor grad);
 }

@@ -94,6 +94,27 @@ public static class UpsampleRelu
             return BilinearUpsample.Backward(relu).to(x.dtype).MoveToOuterDisposeScope();
         }
 
+        /// <summary>conv2d(relu(up(x)), w, b) in float32, dense NCHW.</summary>
+        public Tensor UpsampleTwiceReluConv1x1(Tensor x, Tensor weight, Tensor bias)
+        {
+            using var scope = NewDisposeScope();
+            return F.conv2d(UpsampleTwiceRelu(x), weight, bias).contiguous().MoveToOuterDisposeScope();
+        }
+
+        /// <summary>
+        /// The head's gradients: dL/d relu(up(x)) = Σ_k w[k, c] dL/dz[k] through the upsampling node's backward for dL/dx
+        /// (in x's layout); dL/dw = Σ over the outputs of relu(up(x)) dL/dz; dL/db = Σ dL/dz.
+        /// </summary>
+        public (Tensor GradX, Tensor GradWeight, Tensor GradBias) UpsampleTwiceReluConv1x1Backward(Tensor x, Tensor weight, Tensor grad)
+        {
+            using var scope = NewDisposeScope();
+            var w = weight.flatten(1);                                                                   // (K, C)
+            var gradX = UpsampleTwiceReluBackward(x, einsum("nkhw,kc->nchw", grad, w));
+            gradX = TensorLayout.WithStrides(gradX, x.stride());                                         // x's layout
+            var gradW = einsum("nkhw,nchw->kc", grad, UpsampleTwiceRelu(x)).view(weight.shape);
+            return (gradX.MoveToOuterDisposeScope(), gradW.MoveToOuterDisposeScope(), grad.sum([0, 2, 3]).MoveToOuterDisposeScope());
+        }
+
         static Tensor Up(Tensor x) => F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Bilinear, align_corners: false);
 
         /// <summary>

@@ -114,8 +114,9 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
         d = TokenStages.InPlace(dblock2, dnorm4, d);
         d = Up(decoder3, d) + t2;
         d = Up(decoder4, d) + t1;
-        d = Up(decoder5, d);
-        return final.call(d).MoveToOuterDisposeScope();
+        // The last upsampling and the head: one fused node on the GPU (UpsampleReluHead), the full-resolution map unformed.
+        var head = relu ? UpsampleReluHead.Forward(decoder5.call(d), final) : final.call(BilinearUpsample.Twice(decoder5.call(d)));
+        return head.MoveToOuterDisposeScope();
     }
 
     Tensor Up(DoubleConv decoder, Tensor x) =>

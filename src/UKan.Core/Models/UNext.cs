@@ -109,8 +109,8 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel, IBatc
         d = TokenStages.InPlace(dblock2, dnorm4, d);
         d = Up(ConvBn(decoder3, dbn3, d)) + t2;
         d = Up(ConvBn(decoder4, dbn4, d)) + t1;
-        d = Up(decoder5.call(d));
-        return final.call(d).MoveToOuterDisposeScope();
+        // The last upsampling and the head: one fused node on the GPU (UpsampleReluHead).
+        return UpsampleReluHead.Forward(decoder5.call(d), final).MoveToOuterDisposeScope();
     }
 
     Tensor ConvBn(Conv2d conv, BatchNorm2d bn, Tensor x) =>

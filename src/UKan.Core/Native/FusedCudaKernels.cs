@@ -65,12 +65,15 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     /// <paramref name="deviceIndex"/>, or returns null with the reason (no NVRTC, no driver, compile error).
     /// </summary>
     public static FusedCudaKernels? TryLoad(int deviceIndex, out string? problem) =>
-        CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels",
-            [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
-             .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
-             .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, PartialSums.Function, .. SmallConvKernels.Functions, .. ThinConvKernels.Functions,
-             .. DepthwiseConvKernels.Functions],
-            out problem) is { } module ? new FusedCudaKernels(module) : null;
+        CudaKernelModule.TryLoad(deviceIndex, Source, "kan_features.cu", "kan_kernels", Functions, out problem) is { } module
+            ? new FusedCudaKernels(module) : null;
+
+    /// <summary>Every entry the families look up in the program (a name missing from it fails the whole load).</summary>
+    public static string[] Functions =>
+        [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
+         .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
+         .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, PartialSums.Function, .. SmallConvKernels.Functions, .. ThinConvKernels.Functions,
+         .. DepthwiseConvKernels.Functions];
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);
 
@@ -100,6 +103,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public Tensor UpsampleTwiceRelu(Tensor x) => upsample.UpsampleTwiceRelu(x);
 
     public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => upsample.UpsampleTwiceReluBackward(x, grad);
+
+    /// <inheritdoc/>
+    public Tensor UpsampleTwiceReluConv1x1(Tensor x, Tensor weight, Tensor bias) => upsample.UpsampleTwiceReluConv1x1(x, weight, bias);
+
+    /// <inheritdoc/>
+    public (Tensor GradX, Tensor GradWeight, Tensor GradBias) UpsampleTwiceReluConv1x1Backward(Tensor x, Tensor weight, Tensor grad) =>
+        upsample.UpsampleTwiceReluConv1x1Backward(x, weight, grad);
 
     public Tensor MaxPoolTwiceRelu(Tensor x) => maxPool.MaxPoolTwiceRelu(x);
 

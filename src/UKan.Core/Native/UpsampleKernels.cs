@@ -13,14 +13,25 @@ namespace UKan.Native;
 public sealed class UpsampleKernels : IUpsampleKernels
 {
     /// <summary>The kernels of this family in the CUDA source, each with its bfloat16 entry.</summary>
-    public static readonly string[] Functions = StorageEntries.Names("upsample2x_relu", "upsample2x_relu_backward");
+    public static readonly string[] Functions =
+        [.. StorageEntries.Names("upsample2x_relu", "upsample2x_relu_backward"),
+         .. Enumerable.Range(1, UpsampleReluHead.MaxClasses).SelectMany(k => new[] { HeadName("", k), HeadName("_backward", k) })];
+
+    static string HeadName(string pass, int classes) => $"upsample2x_relu_conv1x1{pass}_{classes}";
+
+    /// <summary>Threads per block of the kernels with the head (UPSAMPLE_HEAD_BLOCK in the source: the backward's shared sums).</summary>
+    internal const int HeadBlock = 256;
 
     readonly CudaKernelModule module;
     readonly StorageEntries forward, backward;
+    readonly PartialSums merge;
+    /// <summary>The head's (forward, backward) entries by class count, looked up once.</summary>
+    readonly (IntPtr Forward, IntPtr Backward)[] head;
 
     public UpsampleKernels(CudaKernelModule module) =>
-        (this.module, forward, backward) =
-            (module, StorageEntries.Load(module, "upsample2x_relu"), StorageEntries.Load(module, "upsample2x_relu_backward"));
+        (this.module, forward, backward, merge, head) =
+            (module, StorageEntries.Load(module, "upsample2x_relu"), StorageEntries.Load(module, "upsample2x_relu_backward"), new PartialSums(module),
+             [.. Enumerable.Range(1, UpsampleReluHead.MaxClasses).Select(k => (module.Function(HeadName("", k)), module.Function(HeadName("_backward", k))))]);
 
     public Tensor UpsampleTwiceRelu(Tensor x)
     {
@@ -56,5 +67,55 @@ public sealed class UpsampleKernels : IUpsampleKernels
     {
         var (n, c, h, w, last) = Shape(x);
         return RowGrid(n * (last ? 1 : c) * h, w * (last ? c : 1), "upsample");
+    }
+
+    public Tensor UpsampleTwiceReluConv1x1(Tensor x, Tensor weight, Tensor bias)
+    {
+        var (n, c, h, w, k) = HeadShape(x, weight, bias);
+        var z = empty([n, k, 2 * h, 2 * w], dtype: float32, device: x.device);
+        if (z.numel() > 0)
+            module.LaunchOn(head[k - 1].Forward, HeadGrid(n * h * w, c, module.Multiprocessors), HeadBlock, 0,
+                Pointer(x), Pointer(weight), Pointer(bias), Pointer(z), (int)n, (int)h, (int)w, (int)(c / 4));
+        return z;
+    }
+
+    public (Tensor GradX, Tensor GradWeight, Tensor GradBias) UpsampleTwiceReluConv1x1Backward(Tensor x, Tensor weight, Tensor grad)
+    {
+        var (n, c, h, w, k) = HeadShape(x, weight, null);
+        if (grad.dtype != ScalarType.Float32 || !grad.shape.SequenceEqual([n, k, 2 * h, 2 * w]))
+            throw new ArgumentException("upsample head kernels: dL/dz must be float32 (N, K, 2H, 2W)");
+        using var scope = NewDisposeScope();
+        var g = grad.contiguous();
+        var gx = empty_strided(x.shape, x.stride(), dtype: float32, device: x.device);
+        var sums = zeros(k * c + k, dtype: float32, device: x.device);
+        if (gx.numel() > 0)
+        {
+            var blocks = HeadGrid(n * h * w, c, module.Multiprocessors);
+            var partial = empty(blocks * (k * c + k), dtype: float32, device: x.device);
+            module.LaunchOn(head[k - 1].Backward, blocks, HeadBlock, 0,
+                Pointer(x), Pointer(weight), Pointer(g), Pointer(gx), Pointer(partial), (int)n, (int)h, (int)w, (int)(c / 4));
+            merge.Sum(partial, blocks, k * c + k, sums);
+        }
+        return (gx.MoveToOuterDisposeScope(), sums[..(int)(k * c)].view(k, c, 1, 1).MoveToOuterDisposeScope(),
+            sums[(int)(k * c)..].MoveToOuterDisposeScope());
+    }
+
+    static (long N, long C, long H, long W, int K) HeadShape(Tensor x, Tensor weight, Tensor? bias)
+    {
+        if (!UpsampleReluHead.Takes(x, weight, bias))
+            throw new ArgumentException("upsample head kernels: x must be float32 channels-last (N, C, H, W) with C = 4, 8, ..., 128 and the weight " +
+                $"float32 (K, C, 1, 1) with K <= {UpsampleReluHead.MaxClasses}, the bias float32 (K)");
+        return (x.shape[0], x.shape[1], x.shape[2], x.shape[3], (int)weight.shape[0]);
+    }
+
+    /// <summary>
+    /// Blocks of both kernels with the head for <paramref name="pixels"/> input pixels of <paramref name="channels"/>
+    /// channels (C / 4 threads each): a thread per (pixel, 4 channels), at most four blocks per multiprocessor (the
+    /// threads then take further pixels in turn; the backward's partial sums have a row per block).
+    /// </summary>
+    internal static uint HeadGrid(long pixels, long channels, int multiprocessors)
+    {
+        long threads = pixels * (channels / 4);
+        return (uint)Math.Clamp((threads + HeadBlock - 1) / HeadBlock, 1, 4L * Math.Max(1, multiprocessors));
     }
 }

@@ -31,6 +31,9 @@ public class FusedKernelLoaderTests
             bool needBase, bool needSpline, bool needScaler) => throw new NotSupportedException();
         public Tensor UpsampleTwiceRelu(Tensor x) => throw new NotSupportedException();
         public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
+        public Tensor UpsampleTwiceReluConv1x1(Tensor x, Tensor weight, Tensor bias) => throw new NotSupportedException();
+        public (Tensor GradX, Tensor GradWeight, Tensor GradBias) UpsampleTwiceReluConv1x1Backward(Tensor x, Tensor weight, Tensor grad) =>
+            throw new NotSupportedException();
         public Tensor MaxPoolTwiceRelu(Tensor x) => throw new NotSupportedException();
         public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
         public Tensor BiasReluInPlace(Tensor y, Tensor bias) => throw new NotSupportedException();

@@ -27,4 +27,24 @@ public class NativeSourcesTests
         var e = Assert.Throws<UserError>(() => NativeSources.ReadKernel("upsample_relu.cu", missing));
         Assert.Contains(NativeSources.KernelFolderVariable, e.Message);
     }
+
+    /// <summary>
+    /// Every entry the launchers look up is a kernel of the fused program, as the preprocessor expands it (entries made
+    /// by a macro included): one name the program lacks would fail the whole module's load on a GPU, so every fused
+    /// path would be off. g++'s preprocessor stands in for NVRTC's.
+    /// </summary>
+    [Fact]
+    public void Every_entry_the_launchers_look_up_is_declared_in_the_fused_program()
+    {
+        var dir = Directory.CreateTempSubdirectory("ukan-expanded-").FullName;
+        var (source, expanded) = (Path.Combine(dir, "fused.cu"), Path.Combine(dir, "fused.txt"));
+        File.WriteAllText(source, UKan.Native.FusedCudaKernels.Source);
+        using (var p = System.Diagnostics.Process.Start("g++", ["-E", "-P", "-x", "c++", source, "-o", expanded]))
+            Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)) && p.ExitCode == 0, "g++ -E failed on the fused program");
+        var declared = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(expanded), @"extern ""C"" __global__ void (\w+)\(")
+            .Select(m => m.Groups[1].Value).ToHashSet();
+        Assert.True(declared.Count > 50, $"only {declared.Count} kernels found in the expanded program");
+        foreach (var entry in UKan.Native.FusedCudaKernels.Functions) Assert.Contains(entry, declared);
+        Assert.Equal(UKan.Native.FusedCudaKernels.Functions.Length, UKan.Native.FusedCudaKernels.Functions.Distinct().Count());
+    }
 }

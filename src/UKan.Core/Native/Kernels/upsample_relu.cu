@@ -203,3 +203,233 @@ extern "C" __global__ void upsample2x_relu_backward_bf16(const bf16_t* __restric
                                                          bf16_t* __restrict__ gx, int H, int W, int cpix) {
     upsample2x_relu_backward_body(x, g, gx, H, W, cpix);
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The decoder's last upsampling with the segmentation head: z = conv1x1(relu(up(x)); w, b), U-KAN's
+// `self.final(F.relu(F.interpolate(self.decoder5(out), ...)))`, for a float32 channels-last x of C = 4 TP channels
+// (TP = 1, 2, ..., 32) and K classes (the entries _K, K = 1..4). The C-channel map at full resolution, the largest of the
+// network, is never stored: forward reads x and writes the K-channel z; backward reads x and dL/dz and writes dL/dx
+// and per-block partial sums of dL/dw and dL/db. Separately (the upsampling node, then PyTorch's 1 x 1 convolution)
+// that map is written, read by the head, its gradient written by the head's backward and read by the upsampling's.
+//
+// TP threads per input pixel, lane `part` taking channels 4 part .. 4 part + 3 (one 16-byte load per neighbour): the
+// TP lanes of a pixel are consecutive, so a warp's loads cover 32 / TP whole pixels. Each lane computes its four
+// channels' relu(up(x)) at the pixel's 2 x 2 outputs, exactly as write_block does; the head's sum over channels is the
+// lane's four products, then a fixed xor-shuffle tree over the TP lanes. z is NCHW (N, K, 2H, 2W).
+// Four floats moved as one 16-byte access (no CUDA header: NVRTC compiles the program alone).
+struct __align__(16) head_f4 { float x, y, z, w; };
+
+__device__ __forceinline__ void head_pixel(long long p, int H, int W, long long& n, int& ih, int& iw) {
+    n = p / ((long long)H * W);
+    long long r = p - n * H * W;
+    ih = (int)(r / W);
+    iw = (int)(r - (long long)ih * W);
+}
+
+// The 3 x 3 neighbourhood of input (ih, iw) for the four channels at c (channels-last image `image` of C channels),
+// borders clamped as load_neighbourhood does.
+__device__ __forceinline__ void load_neighbourhood4(const float* __restrict__ image, int ih, int iw, int H, int W, int C, int c,
+                                                    float nb[4][3][3]) {
+#pragma unroll
+    for (int r = 0; r < 3; ++r) {
+        const float* line = image + (long long)min(max(ih - 1 + r, 0), H - 1) * W * C + c;
+#pragma unroll
+        for (int s = 0; s < 3; ++s) {
+            head_f4 v = *reinterpret_cast<const head_f4*>(line + (long long)min(max(iw - 1 + s, 0), W - 1) * C);
+            nb[0][r][s] = v.x; nb[1][r][s] = v.y; nb[2][r][s] = v.z; nb[3][r][s] = v.w;
+        }
+    }
+}
+
+// The sum of v over the TP consecutive lanes of a pixel (a fixed tree: the same bits on every lane).
+__device__ __forceinline__ float sum_over_pixel_lanes(float v, int tp) {
+    for (int m = 1; m < tp; m <<= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
+    return v;
+}
+
+// Threads per block of both kernels (the launcher's, Native/UpsampleKernels.cs): the backward's shared sums hold 8 warps.
+#define UPSAMPLE_HEAD_BLOCK 256
+
+template <int K>
+__device__ __forceinline__ void upsample2x_relu_conv1x1_body(const float* __restrict__ x, const float* __restrict__ weight,
+                                                             const float* __restrict__ bias, float* __restrict__ z, int N,
+                                                             int H, int W, int tp) {
+    const int C = 4 * tp;
+    long long pixels = (long long)N * H * W, lanes = (long long)gridDim.x * blockDim.x;
+    long long rounds = (pixels * tp + lanes - 1) / lanes;
+    int part = (int)(threadIdx.x % tp);
+    float wk[K][4];
+#pragma unroll
+    for (int k = 0; k < K; ++k)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) wk[k][j] = weight[k * C + 4 * part + j];
+    // Every lane runs the same number of rounds (the shuffles need the whole warp); lanes past the end compute nothing.
+    for (long long round = 0; round < rounds; ++round) {
+        long long p = ((long long)blockIdx.x * blockDim.x + threadIdx.x + round * lanes) / tp;
+        bool live = p < pixels;
+        float acc[K][2][2];
+#pragma unroll
+        for (int k = 0; k < K; ++k) acc[k][0][0] = acc[k][0][1] = acc[k][1][0] = acc[k][1][1] = 0.0f;
+        long long n = 0; int ih = 0, iw = 0;
+        if (live) {
+            head_pixel(p, H, W, n, ih, iw);
+            float nb[4][3][3];
+            load_neighbourhood4(x + n * H * (long long)W * C, ih, iw, H, W, C, 4 * part, nb);
+            bool interior = ih >= 1 && ih <= H - 2 && iw >= 1 && iw <= W - 2;
+            FootprintTaps fh = interior ? interior_taps() : footprint_taps(ih, H);
+            FootprintTaps fw = interior ? interior_taps() : footprint_taps(iw, W);
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+#pragma unroll
+                for (int u = 0; u < 2; ++u) {
+                    float ra[3], rb[3];
+                    pick_rows(nb[j], fh.t[1 + u], ra, rb);
+#pragma unroll
+                    for (int v = 0; v < 2; ++v) {
+                        float value = value_at(ra, rb, fh.t[1 + u], fw.t[1 + v]);
+                        float r = value < 0.0f ? 0.0f : value;
+#pragma unroll
+                        for (int k = 0; k < K; ++k) acc[k][u][v] = fmaf(wk[k][j], r, acc[k][u][v]);
+                    }
+                }
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < K; ++k)
+#pragma unroll
+            for (int u = 0; u < 2; ++u)
+#pragma unroll
+                for (int v = 0; v < 2; ++v) acc[k][u][v] = sum_over_pixel_lanes(acc[k][u][v], tp);
+        if (!live || part != 0) continue;
+        long long W2 = 2LL * W;
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+            float b = bias ? bias[k] : 0.0f;
+            float* out = z + ((n * K + k) * 2 * H + 2 * ih) * W2 + 2 * iw;
+#pragma unroll
+            for (int u = 0; u < 2; ++u) {
+                out[u * W2] = acc[k][u][0] + b;
+                out[u * W2 + 1] = acc[k][u][1] + b;
+            }
+        }
+    }
+}
+
+// Backward. For channel c of input (ih, iw): dL/dx = Σ over the (at most 4 x 4) outputs o that read it of the tap's own
+// weight × [relu(up(x))_c(o) > 0] × Σ_k w[k, c] dL/dz[k, o], summed as gather does (a row's columns first, rows in
+// order); ReLU's mask is recomputed from the neighbourhood, as the upsampling node's backward does. The head's
+// gradients are sums over every output o: dL/dw[k, c] = Σ_o relu(up(x))_c(o) dL/dz[k, o] and dL/db[k] = Σ_o dL/dz[k, o];
+// each output is counted by the input whose 2 x 2 block it is (its taps 1, 2 along both axes). A lane adds its
+// pixels' terms in registers (grid-stride), then the block adds its lanes in a fixed order (xor shuffles over the
+// lanes of equal channels, then the warps in turn) and writes row blockIdx.x of `partial`: K C values of dL/dw in the
+// weight's order, then K of dL/db. partial_sums.cu's merge adds the rows (no atomics: the same bits every run).
+template <int K>
+__device__ __forceinline__ void upsample2x_relu_conv1x1_backward_body(const float* __restrict__ x, const float* __restrict__ weight,
+                                                                      const float* __restrict__ gz, float* __restrict__ gx,
+                                                                      float* __restrict__ partial, int N, int H, int W, int tp) {
+    const int C = 4 * tp;
+    long long pixels = (long long)N * H * W, lanes = (long long)gridDim.x * blockDim.x;
+    int part = (int)(threadIdx.x % tp);
+    float dw[K][4], db[K];
+#pragma unroll
+    for (int k = 0; k < K; ++k) { dw[k][0] = dw[k][1] = dw[k][2] = dw[k][3] = 0.0f; db[k] = 0.0f; }
+    float wk[K][4];
+#pragma unroll
+    for (int k = 0; k < K; ++k)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) wk[k][j] = weight[k * C + 4 * part + j];
+    for (long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x; t / tp < pixels; t += lanes) {
+        long long p = t / tp, n; int ih, iw;
+        head_pixel(p, H, W, n, ih, iw);
+        float nb[4][3][3];
+        load_neighbourhood4(x + n * H * (long long)W * C, ih, iw, H, W, C, 4 * part, nb);
+        bool interior = ih >= 1 && ih <= H - 2 && iw >= 1 && iw <= W - 2;
+        FootprintTaps fh = interior ? interior_taps() : footprint_taps(ih, H);
+        FootprintTaps fw = interior ? interior_taps() : footprint_taps(iw, W);
+        // dL/dz of the footprint (outputs 2ih - 1 + a, 2iw - 1 + b); those outside the image have weight 0 and stay 0.
+        long long W2 = 2LL * W;
+        float g[K][4][4];
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+            const float* plane = gz + (n * K + k) * 2 * H * W2;
+#pragma unroll
+            for (int a = 0; a < 4; ++a)
+#pragma unroll
+                for (int b = 0; b < 4; ++b) {
+                    int oh = 2 * ih - 1 + a, ow = 2 * iw - 1 + b;
+                    g[k][a][b] = oh >= 0 && oh < 2 * H && ow >= 0 && ow < 2 * W ? plane[oh * W2 + ow] : 0.0f;
+                }
+        }
+        if (part == 0)
+#pragma unroll
+            for (int k = 0; k < K; ++k) db[k] += (g[k][1][1] + g[k][1][2]) + (g[k][2][1] + g[k][2][2]);
+        head_f4 out;
+        float* outs = &out.x;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            float acc = 0.0f;
+#pragma unroll
+            for (int a = 0; a < 4; ++a) {
+                if (fh.t[a].own == 0.0f) continue;
+                float ra[3], rb[3];
+                pick_rows(nb[j], fh.t[a], ra, rb);
+                float sum = 0.0f;
+#pragma unroll
+                for (int b = 0; b < 4; ++b) {
+                    if (fw.t[b].own == 0.0f) continue;
+                    float value = value_at(ra, rb, fh.t[a], fw.t[b]);
+                    float grad = 0.0f;
+#pragma unroll
+                    for (int k = 0; k < K; ++k) grad = fmaf(wk[k][j], g[k][a][b], grad);
+                    if (value > 0.0f) sum += fw.t[b].own * grad;
+                    if (a >= 1 && a <= 2 && b >= 1 && b <= 2 && value > 0.0f)
+#pragma unroll
+                        for (int k = 0; k < K; ++k) dw[k][j] = fmaf(value, g[k][a][b], dw[k][j]);
+                }
+                acc += fh.t[a].own * sum;
+            }
+            outs[j] = acc;
+        }
+        *reinterpret_cast<head_f4*>(gx + p * C + 4 * part) = out;
+    }
+    // The block's sums: lanes of equal `part` (every tp-th lane of a warp) by xor shuffles over the pixel bits, then
+    // the warps in order through shared memory.
+    __shared__ float warp_sums[UPSAMPLE_HEAD_BLOCK / 32][K * 4 * 32 + K];
+    int warp = (int)(threadIdx.x >> 5), lane = (int)(threadIdx.x & 31);
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            float v = dw[k][j];
+            for (int m = tp; m < 32; m <<= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
+            if (lane < tp) warp_sums[warp][k * C + 4 * lane + j] = v;
+        }
+        float v = db[k];
+        for (int m = tp; m < 32; m <<= 1) v += __shfl_xor_sync(0xffffffffu, v, m);
+        if (lane == 0) warp_sums[warp][K * C + k] = v;
+    }
+    __syncthreads();
+    int warps = (int)(blockDim.x >> 5);
+    for (int e = (int)threadIdx.x; e < K * C + K; e += (int)blockDim.x) {
+        float s = 0.0f;
+        for (int w = 0; w < warps; ++w) s += warp_sums[w][e];
+        partial[(long long)blockIdx.x * (K * C + K) + e] = s;
+    }
+}
+
+#define UPSAMPLE_HEAD_ENTRIES(K)                                                                                             \
+    extern "C" __global__ void upsample2x_relu_conv1x1_##K(const float* __restrict__ x, const float* __restrict__ weight,   \
+                                                           const float* __restrict__ bias, float* __restrict__ z, int N,      \
+                                                           int H, int W, int tp) {                                           \
+        upsample2x_relu_conv1x1_body<K>(x, weight, bias, z, N, H, W, tp);                                                    \
+    }                                                                                                                        \
+    extern "C" __global__ void upsample2x_relu_conv1x1_backward_##K(const float* __restrict__ x, const float* __restrict__ weight, \
+                                                                    const float* __restrict__ gz, float* __restrict__ gx,     \
+                                                                    float* __restrict__ partial, int N, int H, int W, int tp) { \
+        upsample2x_relu_conv1x1_backward_body<K>(x, weight, gz, gx, partial, N, H, W, tp);                                   \
+    }
+
+UPSAMPLE_HEAD_ENTRIES(1)
+UPSAMPLE_HEAD_ENTRIES(2)
+UPSAMPLE_HEAD_ENTRIES(3)
+UPSAMPLE_HEAD_ENTRIES(4)
