@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One call on one H200 (device kind nvidia-h200) checking the release with our 3 × 3 convolution kernels (few-channel
 # layers in TF32 on the tensor cores, depthwise layers in float32): `ukan selftest --device cuda`; `ukan bench` (256²
-# and 512², CUDA graphs) three times, alternating the default with UKAN_FUSED_CONV=off (the previous release's paths);
+# and 512², CUDA graphs) three times, alternating the default with $PREVIOUS (default UKAN_FUSED_CONV=off: the previous
+# release's paths);
 # bf16; the eager steps (peak memory); `--precision tf32`; `ukan bench kan`; two `--deterministic` demo trainings whose
 # step logs must be identical; Nsight Compute's per-kernel profile of the eager fp32 step at 256² and 512²; then the
 # peer in the same call: the official U-KAN at 256², eager and under torch.compile(mode="reduce-overhead"),
@@ -11,6 +12,7 @@ set -uo pipefail
 LIMIT="${LIMIT:-575}"
 source "$(dirname "$0")/../gpu-common.sh"
 R=/tmp/release-conv && mkdir -p $R
+echo "previous: ${PREVIOUS:-UKAN_FUSED_CONV=off}" > $R/previous.txt
 nvidia-smi --query-gpu=index,name,memory.total,driver_version,clocks.max.sm --format=csv > $R/gpu.txt 2>&1
 pack() { tar -C $R -czf "$OUT/release-conv.tar.gz" .; }
 run selftest 120 $U selftest --device cuda
@@ -18,7 +20,7 @@ pack
 B="bench --device cuda --size 256 --size 512"
 for i in 1 2 3; do
   run fp32-$i 60 $U $B --json $R/fp32-$i.json
-  run fp32-previous-$i 60 env UKAN_FUSED_CONV=off $U $B --json $R/fp32-previous-$i.json
+  run fp32-previous-$i 60 env ${PREVIOUS:-UKAN_FUSED_CONV=off} $U $B --json $R/fp32-previous-$i.json
 done
 run bf16 60 $U $B --precision bf16 --json $R/bf16.json
 run eager 60 $U $B --graphs off --breakdown --json $R/eager.json

@@ -100,6 +100,7 @@ public static class ModelBench
         var mode = (graphs ? "graph" : "eager") + (autotune ? "+cudnnbench" : "") + (fused ? "+fused" : "")
             + (fused && UKan.Layers.BatchNormRelu.SwitchedOn ? "+bn-relu" : "")
             + (fused && UKan.Layers.UpsampleRelu.SwitchedOn ? "+upsample-relu" : "")
+            + (fused && UKan.Layers.UpsampleRelu.SwitchedOn && UKan.Layers.UpsampleRelu.SkipSwitchedOn ? "+skip" : "")
             + (fused && UKan.Layers.UpsampleRelu.SwitchedOn && UKan.Layers.UpsampleReluHead.SwitchedOn ? "+head" : "")
             + (fused && UKan.Layers.MaxPoolRelu.SwitchedOn ? "+maxpool-relu" : "")
             + (fused && UKan.Layers.FusedLayerNorm.SwitchedOn ? "+layer-norm" : "")

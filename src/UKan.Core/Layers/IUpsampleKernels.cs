@@ -10,10 +10,11 @@ namespace UKan.Layers;
 public interface IUpsampleKernels
 {
     /// <summary>
-    /// relu(up(x)) for a float32 or bfloat16 <paramref name="x"/> (N, C, H, W), dense in NCHW or channels-last
-    /// (<see cref="UpsampleRelu.Takes"/>); the result (N, C, 2H, 2W) has x's layout and dtype.
+    /// relu(up(x)) + <paramref name="skip"/> (none: relu(up(x))) for a float32 or bfloat16 <paramref name="x"/> (N, C, H,
+    /// W), dense in NCHW or channels-last (<see cref="UpsampleRelu.Takes"/>); the result (N, C, 2H, 2W) has x's layout
+    /// and dtype, and so must the skip (<see cref="UpsampleRelu.SkipFits"/>).
     /// </summary>
-    Tensor UpsampleTwiceRelu(Tensor x);
+    Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null);
 
     /// <summary>
     /// dL/dx from the forward's input <paramref name="x"/> and dL/dy = <paramref name="grad"/> (any strides, x's dtype), ReLU's

@@ -34,6 +34,14 @@ public static class UpsampleRelu
 
     static readonly FusedSwitch Switch = new(EnvironmentVariable);
 
+    /// <summary>Set to <c>off</c> to add the decoder's skip connection after the fused node instead of in its kernel (a comparison).</summary>
+    public const string SkipVariable = "UKAN_FUSED_SKIP";
+
+    static readonly FusedSwitch SkipSwitch = new(SkipVariable);
+
+    /// <summary>Whether the kernel adds the skip (<see cref="SkipVariable"/> is not <c>off</c>).</summary>
+    public static bool SkipSwitchedOn => SkipSwitch.On;
+
     /// <summary>Whether the fused node is switched on (<see cref="EnvironmentVariable"/> is not <c>off</c>).</summary>
     public static bool SwitchedOn => Switch.On;
 
@@ -42,6 +50,29 @@ public static class UpsampleRelu
         KernelsFor(x) is { } kernels
             ? (x.requires_grad && is_grad_enabled() ? Apply(x, kernels) : kernels.UpsampleTwiceRelu(x))
             : BilinearUpsample.Twice(x).relu();
+
+    /// <summary>
+    /// relu(up(x)) + <paramref name="skip"/>, a decoder stage with its skip connection (<c>torch.add(out, t4)</c> after
+    /// the upsampling in U-KAN and UNeXt): the fused node adds the skip as it writes its output, where the skip is laid
+    /// out as that output (<see cref="SkipFits"/>) and <see cref="SkipVariable"/> is not off; else the node (or PyTorch's
+    /// operations) and an add.
+    /// </summary>
+    public static Tensor Forward(Tensor x, Tensor skip)
+    {
+        if (!SkipSwitch.On || KernelsFor(x) is not { } kernels || !SkipFits(x, skip)) return Forward(x) + skip;
+        bool grad = (x.requires_grad || skip.requires_grad) && is_grad_enabled();
+        return grad ? Apply(x, skip, kernels) : kernels.UpsampleTwiceRelu(x, skip);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="skip"/> can be added by the kernels to relu(up(x)): x's dtype and device, the output's
+    /// shape (N, C, 2H, 2W) and its dense layout (x's: NCHW or channels-last).
+    /// </summary>
+    public static bool SkipFits(Tensor x, Tensor skip) =>
+        skip.dtype == x.dtype && skip.device_type == x.device_type && skip.device_index == x.device_index
+        && TensorLayout.DenseChannelsLast(x) is { } last
+        && skip.shape.SequenceEqual([x.shape[0], x.shape[1], 2 * x.shape[2], 2 * x.shape[3]])
+        && skip.stride().SequenceEqual(TensorLayout.DenseStrides(x.shape[1], 2 * x.shape[2], 2 * x.shape[3], last));
 
     /// <summary>
     /// Whether the fused kernels take <paramref name="x"/>: float32 or bfloat16 (N, C, H, W), dense in NCHW or
@@ -64,12 +95,48 @@ public static class UpsampleRelu
     /// </summary>
     public static Tensor Apply(Tensor x, IUpsampleKernels kernels) => OutputTemplates.Drop(Function.apply(x, kernels));
 
+    /// <summary>relu(up(x)) + <paramref name="skip"/> as one autograd node computed by <paramref name="kernels"/> (see <see cref="Apply(Tensor, IUpsampleKernels)"/>).</summary>
+    public static Tensor Apply(Tensor x, Tensor skip, IUpsampleKernels kernels) => OutputTemplates.Drop(SkipFunction.apply(x, skip, kernels));
+
     /// <summary>The node: saves x (not the four times larger result); backward recomputes ReLU's mask from it.</summary>
     sealed class Function : InputOnlyFunction<Function, IUpsampleKernels>
     {
         public override string Name => "UpsampleTwiceRelu";
         protected override Tensor Forward(IUpsampleKernels kernels, Tensor x) => kernels.UpsampleTwiceRelu(x);
         protected override Tensor Backward(IUpsampleKernels kernels, Tensor x, Tensor grad) => kernels.UpsampleTwiceReluBackward(x, grad);
+    }
+
+    /// <summary>
+    /// The node with the skip: saves x alone; dL/dskip is dL/dy itself (handed back as a view: TorchSharp disposes the
+    /// incoming gradient, <see cref="HandedBackGradients"/>), dL/dx the upsampling node's.
+    /// </summary>
+    sealed class SkipFunction : autograd.SingleTensorFunction<SkipFunction>
+    {
+        public override string Name => "UpsampleTwiceReluAdd";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            HandedBackGradients.Release();
+            var (x, skip, kernels) = ((Tensor)vars[0], (Tensor)vars[1], (IUpsampleKernels)vars[2]);
+            var y = kernels.UpsampleTwiceRelu(x, skip);
+            ctx.save_for_backward([x]);
+            ctx.save_data("kernels", kernels);
+            ctx.save_data("grads", (x.requires_grad, skip.requires_grad));
+            OutputTemplates.Forward(ctx);
+            return y;
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
+        {
+            using var incoming = HandedBackGradients.Backward(g);
+            if (g is null || g.IsInvalid) return [null!, null!, null!];
+            using var scope = NewDisposeScope();
+            using var _ = no_grad();
+            var (needX, needSkip) = ((bool, bool))ctx.get_data("grads");
+            var x = ctx.get_saved_variables()[0];
+            var dx = needX ? ((IUpsampleKernels)ctx.get_data("kernels")).UpsampleTwiceReluBackward(x, g) : null;
+            return HandedBackGradients.KeepAll([dx!, needSkip ? g.alias() : null!, null!]);
+        }
     }
 
     /// <summary>
@@ -81,10 +148,11 @@ public static class UpsampleRelu
     {
         public static readonly Torch Instance = new();
 
-        public Tensor UpsampleTwiceRelu(Tensor x)
+        public Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null)
         {
             using var scope = NewDisposeScope();
-            return Up(InFloat(x)).relu().to(x.dtype).MoveToOuterDisposeScope();
+            var y = Up(InFloat(x)).relu();
+            return (skip is null ? y : y + InFloat(skip)).to(x.dtype).MoveToOuterDisposeScope();
         }
 
         public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad)

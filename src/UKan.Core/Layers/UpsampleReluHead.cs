@@ -15,9 +15,9 @@ namespace UKan.Layers;
 /// </summary>
 /// <remarks>
 /// Applies where <see cref="UpsampleRelu"/>'s fused node does (CUDA, fused kernels on, <see cref="UpsampleRelu.EnvironmentVariable"/>
-/// not off), <see cref="EnvironmentVariable"/> is not off, and the shapes fit the kernels (<see cref="Takes"/>): a float32 channels-last x of 4, 8, 16, 32, 64 or 128
-/// channels, and a plain nn.Conv2d head (1 × 1, stride 1, no padding, one group) with a bias and at most
-/// <see cref="MaxClasses"/> classes; elsewhere the head runs after <see cref="UpsampleRelu.Forward"/> as before. The head's
+/// not off), <see cref="EnvironmentVariable"/> is not off, and the shapes fit the kernels (<see cref="Takes"/>): a
+/// float32 channels-last x of 4, 8, 16, 32 or 64 channels, and a plain nn.Conv2d head (1 × 1, stride 1, no padding, one group) with a bias and at most
+/// <see cref="MaxClasses"/> classes; elsewhere the head runs after <see cref="UpsampleRelu.Forward(Tensor)"/> as before. The head's
 /// products are float32 (PyTorch's default would let cuDNN run this 1 × 1 convolution in TF32); the head's hooks do
 /// not run on the fused path (none are registered in training; the model summary, which hooks every module, runs on
 /// the CPU). <c>ukan selftest --device cuda</c> compares the kernels with the separate operations.
@@ -53,7 +53,7 @@ public static class UpsampleReluHead
             ? c : null;
 
     /// <summary>
-    /// Whether the kernels take x (float32 (N, C, H, W) dense channels-last, C = 4 · 2^j ≤ 128, 16-byte aligned), the
+    /// Whether the kernels take x (float32 (N, C, H, W) dense channels-last, C = 4 · 2^j ≤ 64, 16-byte aligned), the
     /// weight (float32 contiguous (K, C, 1, 1), 1 ≤ K ≤ <see cref="MaxClasses"/>) and the bias (null or float32 (K)).
     /// </summary>
     public static bool Takes(Tensor x, Tensor weight, Tensor? bias)
@@ -62,7 +62,8 @@ public static class UpsampleReluHead
         if (x.dtype != ScalarType.Float32 || x.dim() != 4
             || TensorLayout.DenseChannelsLast(x) is not { } last || !(last || x.shape[1] == 1 || x.shape[2] * x.shape[3] == 1)) return false;
         long c = x.shape[1], k = weight.dim() == 4 ? weight.shape[0] : 0;
-        bool channelsFit = c >= 4 && c <= 128 && c % 4 == 0 && long.IsPow2(c / 4);
+        // Lanes of 4 channels forward, of 2 backward (at most a warp a pixel).
+        bool channelsFit = c >= 4 && c <= 64 && c % 4 == 0 && long.IsPow2(c / 4);
         return channelsFit && (UKan.Native.TensorPointer.Of(x).ToInt64() & 15) == 0
             && weight.dtype == ScalarType.Float32 && weight.is_contiguous() && weight.shape.SequenceEqual([k, c, 1, 1]) && k is >= 1 and <= MaxClasses
             && (bias is null || (bias.dtype == ScalarType.Float32 && bias.is_contiguous() && bias.shape.SequenceEqual([k])))

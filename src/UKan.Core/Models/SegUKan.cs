@@ -107,20 +107,20 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
         var bottom = TokenStages.Embedded(patch_embed4, block2, norm4, t4);
 
         // Decoder: upsample and add the skip; the first two stages also run the mirrored KAN blocks.
-        // Out-of-place: autograd keeps the ReLU outputs for its backward pass.
-        var d = Up(decoder1, bottom) + t4;
+        var d = Up(decoder1, bottom, t4);
         d = TokenStages.InPlace(dblock1, dnorm3, d);
-        d = Up(decoder2, d) + t3;
+        d = Up(decoder2, d, t3);
         d = TokenStages.InPlace(dblock2, dnorm4, d);
-        d = Up(decoder3, d) + t2;
-        d = Up(decoder4, d) + t1;
+        d = Up(decoder3, d, t2);
+        d = Up(decoder4, d, t1);
         // The last upsampling and the head: one fused node on the GPU (UpsampleReluHead), the full-resolution map unformed.
         var head = relu ? UpsampleReluHead.Forward(decoder5.call(d), final) : final.call(BilinearUpsample.Twice(decoder5.call(d)));
         return head.MoveToOuterDisposeScope();
     }
 
-    Tensor Up(DoubleConv decoder, Tensor x) =>
-        relu ? UpsampleRelu.Forward(decoder.call(x)) : BilinearUpsample.Twice(decoder.call(x));
+    /// <summary>The decoder stage, upsampled (and its ReLU), plus the skip: one fused node on the GPU (UpsampleRelu).</summary>
+    Tensor Up(DoubleConv decoder, Tensor x, Tensor skip) =>
+        relu ? UpsampleRelu.Forward(decoder.call(x), skip) : BilinearUpsample.Twice(decoder.call(x)) + skip;
 
     Tensor Pool(Tensor x) => relu ? MaxPoolRelu.Forward(x) : F.max_pool2d(x, 2, 2);
 }

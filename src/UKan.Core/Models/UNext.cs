@@ -103,12 +103,12 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel, IBatc
         var t4 = TokenStages.Embedded(patch_embed3, block1, norm3, t3);
         var bottom = TokenStages.Embedded(patch_embed4, block2, norm4, t4);
 
-        var d = Up(ConvBn(decoder1, dbn1, bottom)) + t4;
+        var d = UpsampleRelu.Forward(ConvBn(decoder1, dbn1, bottom), t4);
         d = TokenStages.InPlace(dblock1, dnorm3, d);
-        d = Up(ConvBn(decoder2, dbn2, d)) + t3;
+        d = UpsampleRelu.Forward(ConvBn(decoder2, dbn2, d), t3);
         d = TokenStages.InPlace(dblock2, dnorm4, d);
-        d = Up(ConvBn(decoder3, dbn3, d)) + t2;
-        d = Up(ConvBn(decoder4, dbn4, d)) + t1;
+        d = UpsampleRelu.Forward(ConvBn(decoder3, dbn3, d), t2);
+        d = UpsampleRelu.Forward(ConvBn(decoder4, dbn4, d), t1);
         // The last upsampling and the head: one fused node on the GPU (UpsampleReluHead).
         return UpsampleReluHead.Forward(decoder5.call(d), final).MoveToOuterDisposeScope();
     }
@@ -133,7 +133,4 @@ public sealed class UNext : nn.Module<Tensor, Tensor>, ISegmentationModel, IBatc
         }
         return folded.Count;
     }
-
-    static Tensor Up(Tensor x) =>
-        UpsampleRelu.Forward(x);
 }

@@ -100,7 +100,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         bool needBase, bool needSpline, bool needScaler) =>
         kanWeight.KanWeightBackward(grad, splineWeight, scaler, needBase, needSpline, needScaler);
 
-    public Tensor UpsampleTwiceRelu(Tensor x) => upsample.UpsampleTwiceRelu(x);
+    public Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null) => upsample.UpsampleTwiceRelu(x, skip);
 
     public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => upsample.UpsampleTwiceReluBackward(x, grad);
 

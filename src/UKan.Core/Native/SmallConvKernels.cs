@@ -117,6 +117,16 @@ public sealed class SmallConvKernels
     static Tensor Weight(Tensor weight, long cout, long cin) => Conv3x3Arguments.Weight(weight, cout, cin, Supports(cin, cout), Kernels);
 
     /// <summary>
+    /// Tuning only (docs/gpu.md): <c>UKAN_CONV3X3_BLOCKS_PER_SM</c> overrides the forward's and input gradient's blocks
+    /// per multiprocessor (4), <c>UKAN_CONV3X3_WEIGHT_BLOCKS_PER_SM</c> the weight gradient's (6 or 2 by the weight's size).
+    /// </summary>
+    static readonly int ForwardBlocksPerSm = Tuning("UKAN_CONV3X3_BLOCKS_PER_SM") ?? 4;
+    static readonly int? WeightBlocksPerSm = Tuning("UKAN_CONV3X3_WEIGHT_BLOCKS_PER_SM");
+
+    static int? Tuning(string variable) =>
+        int.TryParse(Environment.GetEnvironmentVariable(variable), out var v) && v is >= 1 and <= 64 ? v : null;
+
+    /// <summary>
     /// Blocks of the forward and input-gradient kernels: enough for every warp to take one strip of <see cref="WarpPixels"/>
     /// pixels of an image row, at most four per multiprocessor (the warps then take further strips in turn, and each
     /// block lays the weight out in shared memory once; eight were slower on an H200, docs/runs/release-conv-h200).
@@ -124,7 +134,7 @@ public sealed class SmallConvKernels
     internal static uint ForwardGrid(long n, long h, long w, int multiprocessors)
     {
         long strips = n * h * ((w + WarpPixels - 1) / WarpPixels);
-        long blocks = Math.Min((strips + ForwardBlock / 32 - 1) / (ForwardBlock / 32), 4L * Math.Max(1, multiprocessors));
+        long blocks = Math.Min((strips + ForwardBlock / 32 - 1) / (ForwardBlock / 32), (long)ForwardBlocksPerSm * Math.Max(1, multiprocessors));
         return (uint)blocks;
     }
 
@@ -138,7 +148,8 @@ public sealed class SmallConvKernels
     {
         long rows = n * h;
         if (rows == 0) return (0, 1);
-        long target = Math.Max(1, (9 * inChannels * outChannels <= 4608 ? 6L : 2L) * multiprocessors);
+        long perSm = WeightBlocksPerSm ?? (9 * inChannels * outChannels <= 4608 ? 6L : 2L);
+        long target = Math.Max(1, perSm * multiprocessors);
         long rowsPerBlock = (rows + target - 1) / target;
         return ((int)((rows + rowsPerBlock - 1) / rowsPerBlock), (int)rowsPerBlock);
     }

@@ -22,6 +22,9 @@ public sealed class UpsampleKernels : IUpsampleKernels
     /// <summary>Threads per block of the kernels with the head (UPSAMPLE_HEAD_BLOCK in the source: the backward's shared sums).</summary>
     internal const int HeadBlock = 256;
 
+    /// <summary>Channels per thread of the head's forward and backward kernels (CPL in the source).</summary>
+    internal const int HeadForwardChannels = 4, HeadBackwardChannels = 2;
+
     readonly CudaKernelModule module;
     readonly StorageEntries forward, backward;
     readonly PartialSums merge;
@@ -33,11 +36,13 @@ public sealed class UpsampleKernels : IUpsampleKernels
             (module, StorageEntries.Load(module, "upsample2x_relu"), StorageEntries.Load(module, "upsample2x_relu_backward"), new PartialSums(module),
              [.. Enumerable.Range(1, UpsampleReluHead.MaxClasses).Select(k => (module.Function(HeadName("", k)), module.Function(HeadName("_backward", k))))]);
 
-    public Tensor UpsampleTwiceRelu(Tensor x)
+    public Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null)
     {
         var (n, c, h, w, last) = Shape(x);
+        if (skip is not null && !UpsampleRelu.SkipFits(x, skip))
+            throw new ArgumentException("upsample kernels: the skip must have the output's shape, dtype and layout");
         var y = empty_strided([n, c, 2 * h, 2 * w], TensorLayout.DenseStrides(c, 2 * h, 2 * w, last), dtype: x.dtype, device: x.device);
-        module.LaunchOnRows(forward.For(x), Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(y));
+        module.LaunchOnRows(forward.For(x), Geometry(x), h, w, last ? c : 1, Pointer(x), Pointer(skip), Pointer(y));
         return y;
     }
 
@@ -74,8 +79,8 @@ public sealed class UpsampleKernels : IUpsampleKernels
         var (n, c, h, w, k) = HeadShape(x, weight, bias);
         var z = empty([n, k, 2 * h, 2 * w], dtype: float32, device: x.device);
         if (z.numel() > 0)
-            module.LaunchOn(head[k - 1].Forward, HeadGrid(n * h * w, c, module.Multiprocessors), HeadBlock, 0,
-                Pointer(x), Pointer(weight), Pointer(bias), Pointer(z), (int)n, (int)h, (int)w, (int)(c / 4));
+            module.LaunchOn(head[k - 1].Forward, HeadGrid(n * h * w, c / HeadForwardChannels, module.Multiprocessors), HeadBlock, 0,
+                Pointer(x), Pointer(weight), Pointer(bias), Pointer(z), (int)n, (int)h, (int)w, (int)(c / HeadForwardChannels));
         return z;
     }
 
@@ -90,10 +95,10 @@ public sealed class UpsampleKernels : IUpsampleKernels
         var sums = zeros(k * c + k, dtype: float32, device: x.device);
         if (gx.numel() > 0)
         {
-            var blocks = HeadGrid(n * h * w, c, module.Multiprocessors);
+            var blocks = HeadGrid(n * h * w, c / HeadBackwardChannels, module.Multiprocessors);
             var partial = empty(blocks * (k * c + k), dtype: float32, device: x.device);
             module.LaunchOn(head[k - 1].Backward, blocks, HeadBlock, 0,
-                Pointer(x), Pointer(weight), Pointer(g), Pointer(gx), Pointer(partial), (int)n, (int)h, (int)w, (int)(c / 4));
+                Pointer(x), Pointer(weight), Pointer(g), Pointer(gx), Pointer(partial), (int)n, (int)h, (int)w, (int)(c / HeadBackwardChannels));
             merge.Sum(partial, blocks, k * c + k, sums);
         }
         return (gx.MoveToOuterDisposeScope(), sums[..(int)(k * c)].view(k, c, 1, 1).MoveToOuterDisposeScope(),
@@ -103,19 +108,20 @@ public sealed class UpsampleKernels : IUpsampleKernels
     static (long N, long C, long H, long W, int K) HeadShape(Tensor x, Tensor weight, Tensor? bias)
     {
         if (!UpsampleReluHead.Takes(x, weight, bias))
-            throw new ArgumentException("upsample head kernels: x must be float32 channels-last (N, C, H, W) with C = 4, 8, ..., 128 and the weight " +
+            throw new ArgumentException("upsample head kernels: x must be float32 channels-last (N, C, H, W) with C = 4, 8, ..., 64 and the weight " +
                 $"float32 (K, C, 1, 1) with K <= {UpsampleReluHead.MaxClasses}, the bias float32 (K)");
         return (x.shape[0], x.shape[1], x.shape[2], x.shape[3], (int)weight.shape[0]);
     }
 
     /// <summary>
-    /// Blocks of both kernels with the head for <paramref name="pixels"/> input pixels of <paramref name="channels"/>
-    /// channels (C / 4 threads each): a thread per (pixel, 4 channels), at most four blocks per multiprocessor (the
-    /// threads then take further pixels in turn; the backward's partial sums have a row per block).
+    /// Blocks of the kernels with the head for <paramref name="pixels"/> input pixels of <paramref name="lanes"/> threads
+    /// each (a thread per pixel and 4 channels forward, 2 backward): at most four blocks per multiprocessor, the most the
+    /// kernels' launch bounds keep resident, so that all run in one wave (the threads then take further pixels in turn;
+    /// the backward's partial sums have a row per block).
     /// </summary>
-    internal static uint HeadGrid(long pixels, long channels, int multiprocessors)
+    internal static uint HeadGrid(long pixels, long lanes, int multiprocessors)
     {
-        long threads = pixels * (channels / 4);
+        long threads = pixels * lanes;
         return (uint)Math.Clamp((threads + HeadBlock - 1) / HeadBlock, 1, 4L * Math.Max(1, multiprocessors));
     }
 }

@@ -47,16 +47,18 @@ public class UpsampleReluHeadTests
     }
 
     [Fact]
-    public void The_kernels_take_a_float32_channels_last_map_of_4_to_128_channels_and_up_to_4_classes()
+    public void The_kernels_take_a_float32_channels_last_map_of_4_to_64_channels_and_up_to_4_classes()
     {
         static Tensor Map(long c, ScalarType dtype = ScalarType.Float32) => zeros(2, 5, 6, c, dtype: dtype).permute(0, 3, 1, 2);
         Assert.True(UpsampleReluHead.Takes(Map(16), zeros(1, 16, 1, 1), zeros(1)));
-        Assert.True(UpsampleReluHead.Takes(Map(128), zeros(4, 128, 1, 1), null));
+        Assert.True(UpsampleReluHead.Takes(Map(64), zeros(4, 64, 1, 1), null));
         Assert.True(UpsampleReluHead.Takes(Map(4), zeros(2, 4, 1, 1), zeros(2)));
+        Assert.False(UpsampleReluHead.Takes(Map(2), zeros(2, 2, 1, 1), zeros(2)));
         Assert.False(UpsampleReluHead.Takes(zeros(2, 16, 5, 6), zeros(1, 16, 1, 1), zeros(1)));          // NCHW
         Assert.False(UpsampleReluHead.Takes(Map(16, ScalarType.BFloat16), zeros(1, 16, 1, 1), zeros(1)));
         Assert.False(UpsampleReluHead.Takes(Map(12), zeros(1, 12, 1, 1), zeros(1)));                     // 3 lanes a pixel
-        Assert.False(UpsampleReluHead.Takes(Map(256), zeros(1, 256, 1, 1), zeros(1)));
+        Assert.False(UpsampleReluHead.Takes(Map(128), zeros(1, 128, 1, 1), zeros(1)));                   // 64 lanes a pixel
+        Assert.False(UpsampleReluHead.Takes(Map(1), zeros(1, 1, 1, 1), zeros(1)));
         Assert.False(UpsampleReluHead.Takes(Map(16), zeros(5, 16, 1, 1), zeros(5)));                     // 5 classes
         Assert.False(UpsampleReluHead.Takes(Map(16), zeros(1, 16, 3, 3), zeros(1)));
         Assert.False(UpsampleReluHead.Takes(Map(16), zeros(1, 8, 1, 1), zeros(1)));

@@ -42,6 +42,56 @@ public class UpsampleReluTests
         TestTorch.AssertClose(go, gf, 1e-5, 1e-5, "dx");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void The_node_with_the_skip_is_relu_of_interpolate_plus_the_skip_with_both_gradients(bool channelsLast)
+    {
+        var gen = new Generator(16);
+        var values = randn(2, 3, 5, 4, generator: gen) + 0.2;
+        var x0 = channelsLast ? values.permute(0, 3, 1, 2) : values.permute(0, 3, 1, 2).contiguous();
+        var skipValues = randn(2, 6, 10, 4, generator: gen);
+        var skip0 = channelsLast ? skipValues.permute(0, 3, 1, 2) : skipValues.permute(0, 3, 1, 2).contiguous();
+        var gy = randn(2, 4, 6, 10, generator: gen);
+
+        (Tensor Y, Tensor[] Grads) Run(Func<Tensor, Tensor, Tensor> f)
+        {
+            var (x, skip) = (x0.detach().requires_grad_(true), skip0.detach().requires_grad_(true));
+            var y = f(x, skip);
+            return (y, [.. autograd.grad([(y * gy).sum()], [x, skip])]);
+        }
+        var fused = Run((x, skip) => UpsampleRelu.Apply(x, skip, UpsampleRelu.Torch.Instance));
+        var operations = Run((x, skip) => Operations(x) + skip);
+        TestTorch.AssertClose(operations.Y, fused.Y, 1e-6, 1e-6, "output");
+        TestTorch.AssertClose(operations.Grads[0], fused.Grads[0], 1e-5, 1e-5, "dx");
+        Assert.True(fused.Grads[1].equal(gy).all().item<bool>(), "dL/dskip is dL/dy");
+        Assert.True(UpsampleRelu.SkipFits(x0, skip0));
+    }
+
+    [Fact]
+    public void The_kernels_add_only_a_skip_laid_out_as_the_output()
+    {
+        var x = zeros(2, 5, 6, 3).permute(0, 3, 1, 2);                                   // channels-last (2, 3, 5, 6)
+        Assert.True(UpsampleRelu.SkipFits(x, zeros(2, 10, 12, 3).permute(0, 3, 1, 2)));
+        Assert.False(UpsampleRelu.SkipFits(x, zeros(2, 3, 10, 12)));                    // NCHW
+        Assert.False(UpsampleRelu.SkipFits(x, zeros(2, 10, 12, 3, dtype: bfloat16).permute(0, 3, 1, 2)));
+        Assert.False(UpsampleRelu.SkipFits(x, zeros(2, 10, 14, 3).permute(0, 3, 1, 2)));
+        Assert.False(UpsampleRelu.SkipFits(x, zeros(2, 10, 24, 3).permute(0, 3, 1, 2)[.., .., .., ..12]));
+        Assert.True(UpsampleRelu.SkipFits(zeros(2, 3, 5, 6), zeros(2, 3, 10, 12)));
+    }
+
+    [Fact]
+    public void On_the_cpu_the_skip_is_added_after_the_operations()
+    {
+        var x = randn(2, 3, 4, 5).requires_grad_(true);
+        var skip = randn(2, 3, 8, 10).requires_grad_(true);
+        var y = UpsampleRelu.With(true, () => UpsampleRelu.Forward(x, skip));
+        Assert.True(y.equal(Operations(x) + skip).all().item<bool>());
+        y.sum().backward();
+        Assert.NotNull(x.grad);
+        Assert.NotNull(skip.grad);
+    }
+
     [Fact]
     public void On_the_cpu_the_operations_run_even_when_the_fused_node_is_forced_and_grads_flow()
     {

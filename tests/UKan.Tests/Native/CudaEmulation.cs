@@ -61,10 +61,11 @@ static partial class CudaEmulation
     /// grid.y = <paramref name="chunks"/>. Values are exchanged in the kernels' memory order: NHWC for channels-last
     /// (an image per plane), NCHW otherwise (an image's channel per plane). Returns that order's view of an (N, C, ·, ·)
     /// tensor and a reader of the harness's (N, C, height, width) results, in the same order. With
-    /// <paramref name="bf16"/> the harness stores x and dL/dy as bfloat16 (rounded to nearest) and runs the _bf16 entries.
+    /// <paramref name="bf16"/> the harness stores x and dL/dy as bfloat16 (rounded to nearest) and runs the _bf16 entries;
+    /// a <paramref name="skip"/> (dL/dy's shape) is written as s, for harnesses that take one.
     /// </summary>
     public static (Func<Tensor, Tensor> Memory, Func<string, long, long, Tensor> Read) RunOnPlanes(string harness, Tensor x, Tensor gy, uint chunks,
-        bool bf16 = false)
+        bool bf16 = false, Tensor? skip = null)
     {
         bool last = UKan.Layers.TensorLayout.DenseChannelsLast(x) ?? throw new ArgumentException("x must be dense NCHW or channels-last");
         long n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
@@ -72,6 +73,7 @@ static partial class CudaEmulation
         var dir = Folder();
         Write(dir, "x", Memory(x));
         Write(dir, "g", Memory(gy));
+        if (skip is not null) Write(dir, "s", Memory(skip));
         Run(harness, [dir, last ? n : n * c, h, w, last ? c : 1, chunks, CudaKernelModule.Block, .. bf16 ? new object[] { "bf16" } : []]);
         return (Memory, (name, height, width) => Read(dir, name, last ? [n, height, width, c] : [n, c, height, width]));
     }

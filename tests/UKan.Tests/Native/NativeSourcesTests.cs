@@ -41,7 +41,7 @@ public class NativeSourcesTests
         File.WriteAllText(source, UKan.Native.FusedCudaKernels.Source);
         using (var p = System.Diagnostics.Process.Start("g++", ["-E", "-P", "-x", "c++", source, "-o", expanded]))
             Assert.True(p.WaitForExit(TimeSpan.FromMinutes(1)) && p.ExitCode == 0, "g++ -E failed on the fused program");
-        var declared = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(expanded), @"extern ""C"" __global__ void (\w+)\(")
+        var declared = System.Text.RegularExpressions.Regex.Matches(File.ReadAllText(expanded), @"extern ""C"" __global__ void (?:__launch_bounds__\([^)]*\) )?(\w+)\(")
             .Select(m => m.Groups[1].Value).ToHashSet();
         Assert.True(declared.Count > 50, $"only {declared.Count} kernels found in the expanded program");
         foreach (var entry in UKan.Native.FusedCudaKernels.Functions) Assert.Contains(entry, declared);

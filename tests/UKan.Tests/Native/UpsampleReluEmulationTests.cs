@@ -46,6 +46,37 @@ public class UpsampleReluEmulationTests
     }
 
     /// <summary>
+    /// The forward with the decoder's skip connection (relu(up(x)) + skip, the skip read in the output's layout): against
+    /// the torch formulation, both layouts, and bf16 (the sum rounded once).
+    /// </summary>
+    [Theory]
+    [InlineData(false, false, 2, 3, 5, 7)]
+    [InlineData(true, false, 2, 37, 3, 7)]
+    [InlineData(true, true, 2, 3, 4, 5)]
+    public void The_forward_adds_the_skip(bool channelsLast, bool bf16, int n, int c, int h, int w)
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        var gen = new Generator(29);
+        Tensor Stored(Tensor t) => bf16 ? t.to(bfloat16).to(float32) : t;
+        var nhwc = Stored(randn(n, h, w, c, generator: gen) + 0.2);
+        var x = channelsLast ? nhwc.permute(0, 3, 1, 2) : nhwc.permute(0, 3, 1, 2).contiguous();
+        var gy = Stored(randn(n, c, 2 * h, 2 * w, generator: gen));
+        var skipValues = Stored(randn(n, 2 * h, 2 * w, c, generator: gen));
+        var skip = channelsLast ? skipValues.permute(0, 3, 1, 2) : skipValues.permute(0, 3, 1, 2).contiguous();
+        Assert.True(UpsampleRelu.SkipFits(x, skip));
+        var (memory, read) = CudaEmulation.RunOnPlanes("upsample_relu_harness", x, gy, UpsampleKernels.Geometry(x).Y, bf16, skip);
+
+        var y = UpsampleRelu.Torch.Instance.UpsampleTwiceRelu(x, skip);
+        TestTorch.AssertClose(y, UpsampleRelu.Torch.Instance.UpsampleTwiceRelu(x) + skip, 1e-6, 1e-6, "the formulation's skip");
+        if (bf16) TestTorch.AssertRoundedToBf16(memory(y), read("y", 2 * h, 2 * w), 1e-6, "output");
+        else TestTorch.AssertClose(memory(y), read("y", 2 * h, 2 * w), 1e-6, 1e-5, "output");
+        var dx = memory(UpsampleRelu.Torch.Instance.UpsampleTwiceReluBackward(x, gy));
+        if (bf16) TestTorch.AssertRoundedToBf16(dx, read("gx", h, w), 1e-5, "dx");
+        else TestTorch.AssertClose(dx, read("gx", h, w), 1e-5, 1e-5, "dx");
+    }
+
+    /// <summary>
     /// The bfloat16 entries (bf16 autocast hands the decoder bf16 maps): x and dL/dy stored as bf16, the taps and the
     /// gather in float, y and dL/dx rounded once. Against the torch formulation in float32 on the same (bf16) values,
     /// rounded once: within half a bf16 step (and what another order of the float sums needs). The data must tell

@@ -9,7 +9,7 @@ namespace UKan.Tests.Native;
 /// <c>upsample2x_relu_conv1x1_K</c>) run on the CPU (<see cref="CudaEmulation"/>, Emulation/upsample_head_harness.cpp,
 /// with partial_sums.cu's merge) against <see cref="UpsampleRelu.Torch"/>'s head formulation in float64: the output, dL/dx
 /// with its recomputed ReLU mask, and the head's dL/dw and dL/db from per-block partials. Shapes: every lane count a pixel
-/// can have (1 to 32 lanes: 4 to 128 channels), 1 to 4 classes, borders (1 × 1 and one-row images), and grids of fewer
+/// can have (forward 1 to 16 lanes of 4 channels, backward 2 to 32 of 2: 4 to 64 channels), 1 to 4 classes, borders (1 × 1 and one-row images), and grids of fewer
 /// lanes than pixel-lanes, so that every lane takes several pixels (the forward's shuffles need the warp in step).
 /// </summary>
 public class UpsampleReluHeadEmulationTests
@@ -20,8 +20,8 @@ public class UpsampleReluHeadEmulationTests
     [InlineData(1, 8, 1, 1, 3, 1)]
     [InlineData(2, 32, 3, 9, 2, 1)]
     [InlineData(1, 4, 2, 3, 4, 1)]
-    [InlineData(1, 128, 2, 3, 1, 1)]
-    [InlineData(3, 64, 1, 4, 2, 2)]
+    [InlineData(1, 64, 2, 3, 1, 1)]
+    [InlineData(3, 4, 1, 4, 2, 2)]
     public void The_kernels_compute_the_head_and_its_gradients(int n, int c, int h, int w, int k, int blocks)
     {
         _ = TestTorch.Runtime;
@@ -40,7 +40,7 @@ public class UpsampleReluHeadEmulationTests
         CudaEmulation.Write(dir, "b", bias);
         CudaEmulation.Write(dir, "g", gz);
         var (mergeBlocks, mergeLanes) = PartialSums.Geometry(blocks, k * c + k);
-        CudaEmulation.Run("upsample_head_harness", [dir, n, h, w, c, k, blocks, UpsampleKernels.HeadBlock, mergeBlocks, mergeLanes]);
+        CudaEmulation.Run("upsample_head_harness", [dir, n, h, w, c, k, blocks, blocks, UpsampleKernels.HeadBlock, mergeBlocks, mergeLanes]);
 
         var reference = UpsampleRelu.Torch.Instance;
         var (x64, w64, b64, g64) = (x.to(float64), weight.to(float64), bias.to(float64), gz.to(float64));
@@ -57,12 +57,12 @@ public class UpsampleReluHeadEmulationTests
     [Fact]
     public void The_geometry_gives_a_lane_per_pixel_and_four_channels_up_to_four_blocks_per_multiprocessor()
     {
-        // U-KAN's head at 256², batch 8: 131,072 input pixels of 16 channels, 4 lanes each: 2,048 blocks wanted, 528 on
-        // an H200 (132 multiprocessors).
-        Assert.Equal(528u, UpsampleKernels.HeadGrid(8 * 128 * 128, 16, 132));
-        Assert.Equal(3u, UpsampleKernels.HeadGrid(70, 32, 132));                      // 560 lanes
+        // U-KAN's head at 256², batch 8: 131,072 input pixels of 16 channels, 8 lanes each backward: 4,096 blocks wanted,
+        // 528 on an H200 (132 multiprocessors).
+        Assert.Equal(528u, UpsampleKernels.HeadGrid(8 * 128 * 128, 16 / UpsampleKernels.HeadBackwardChannels, 132));
+        Assert.Equal(3u, UpsampleKernels.HeadGrid(70, 32 / UpsampleKernels.HeadForwardChannels, 132));       // 560 lanes
         // The emulated shapes with one block: more pixel-lanes than the block's 256 lanes, so lanes take several pixels.
         Assert.True(2 * 5 * 7 * 4 > UpsampleKernels.HeadBlock && 2 * 3 * 9 * 8 > UpsampleKernels.HeadBlock);
-        Assert.Equal(1u, UpsampleKernels.HeadGrid(1, 4, 132));
+        Assert.Equal(1u, UpsampleKernels.HeadGrid(1, 1, 132));
     }
 }
