@@ -28,10 +28,11 @@ UNIT = {"nsecond": 1e-6, "usecond": 1e-3, "msecond": 1.0, "second": 1e3, "ns": 1
 FAMILIES = [
     ("KAN basis (our NVRTC kernels)", r"kan_features|psi_forward|psi_backward"),
     ("batch norm + ReLU (our NVRTC kernels)", r"^bn_relu_"),
-    ("upsampling + ReLU (our NVRTC kernels)", r"^upsample2x_relu"),
+    ("upsampling + ReLU, skip, head (our NVRTC kernels)", r"^upsample2x_relu"),
     ("KAN weight (our NVRTC kernels)", r"^kan_weight_assemble"),
     ("max-pool + ReLU (our NVRTC kernels)", r"^maxpool2x_relu"),
     ("BCE + Dice loss (our NVRTC kernels)", r"^bce_dice_"),
+    ("step scores (our NVRTC kernel)", r"^train_step_scores"),
     ("Adam step (our NVRTC kernel)", r"^adam_step"),
     ("3 × 3 convolutions (our NVRTC kernels)", r"^conv3x3_|^dwconv3x3_|^sum_partial_rows"),   # with the weight gradients' merge
     ("batch norm", r"batch_norm|batchnorm|bn_fw|bn_bw|welford"),

@@ -106,6 +106,7 @@ public static class ModelBench
             + (fused && UKan.Layers.FusedLayerNorm.SwitchedOn ? "+layer-norm" : "")
             + (fused && UKan.Training.FlatAdam.FusedSwitchedOn ? "+adam" : "")
             + (fused && UKan.Losses.FusedBceDice.SwitchedOn ? "+loss" : "")
+            + (fused && UKan.Training.StepScores.SwitchedOn ? "+scores" : "")
             + (UKan.Layers.KanLinear.GlobalPath == UKan.Layers.KanPath.General ? "+kan-general" : "") + (channelsLast ? "+channels-last" : "")
             + (foldedBn ? "+bn-folded" : "") + (foldedBn && fused && UKan.Layers.BiasRelu.SwitchedOn ? "+bias-relu" : "");
         return new ModelBenchResult(spec.Describe(), ModelFactory.CountParameters(model), batch, size, precision.ToString().ToLowerInvariant(),

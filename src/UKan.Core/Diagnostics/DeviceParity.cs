@@ -71,6 +71,10 @@ public static class DeviceParity
                 checks.AddRange(Guarded($"relu(×2 upsampling) + 1 × 1 head, {channels} channels, {classes} classes",
                     () => UpsampleHeadFusedVersusTorch(channels, classes, device)));
 
+        // 1e''. The training step's running scores: the fused kernel vs PyTorch's operations, two steps.
+        if (device.type == DeviceType.CUDA)
+            checks.AddRange(Guarded("training step scores", () => StepScoresFusedVersusTorch(device)));
+
         // 1f. The optimizer's Adam step: the fused kernel vs the torch formulation, Adam and AdamW, three steps.
         if (device.type == DeviceType.CUDA)
             checks.AddRange(Guarded("Adam step", () => AdamFusedVersusTorch(device)));
@@ -320,6 +324,41 @@ public static class DeviceParity
             new ParityCheck($"{tag}: the models' path takes the fused kernels", 0,
                 UpsampleReluHead.With(true, () => UpsampleRelu.With(true, () => UpsampleReluHead.KernelsFor(x0, head.weight!, head.bias))) is not null
                     ? 0 : double.NaN, 0),
+        ];
+    }
+
+    /// <summary>
+    /// The training step's running scores (<see cref="UKan.Training.StepScores"/>): the kernel against PyTorch's operations
+    /// on a 256² batch of 8 (many blocks whose counts the last one merges), applied twice to the same sums as a replayed
+    /// step does (the kernel's counts must be back at zero), and the training step's path takes the kernel.
+    /// </summary>
+    static IEnumerable<ParityCheck> StepScoresFusedVersusTorch(Device device)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(13);
+        var logits = randn(8, 1, 256, 256).to(device);
+        var targets = (rand(8, 1, 256, 256) > 0.7).to(float32).to(device);
+        Tensor Run(bool fused)
+        {
+            var sums = new[] { zeros(1, device: device), zeros(1, device: device), zeros(1, device: device) };
+            var counts = zeros(3, dtype: ScalarType.Int64, device: device);
+            foreach (var loss in new[] { 0.75f, 0.5f })
+                UKan.Training.StepScores.With(fused, () =>
+                {
+                    UKan.Training.StepScores.Add(logits, targets, tensor(loss, device: device), UKan.Models.SegmentationLoss.BceDice,
+                        sums[0], sums[1], sums[2], counts);
+                    return 0;
+                });
+            return cat([.. sums, counts.to(float32)]);
+        }
+        var fused = Run(true);
+        var reference = Run(false);
+        return
+        [
+            Compare("training step scores fused vs PyTorch: last loss, loss sum, IoU sum, counts left", fused, reference, 1e-7),
+            new ParityCheck("training step scores: the step's path takes the kernel for one sigmoid output", 0,
+                UKan.Training.StepScores.With(true, () => UKan.Training.StepScores.KernelsFor(logits, targets, UKan.Models.SegmentationLoss.BceDice))
+                    is not null ? 0 : double.NaN, 0),
         ];
     }
 

@@ -13,7 +13,7 @@ namespace UKan.Native;
 /// (<see cref="ThinConvKernels"/>), the depthwise 3 × 3 convolution
 /// and its gradients (<see cref="DepthwiseConvKernels"/>), the optimizer's Adam step
 /// (<see cref="AdamKernels"/>)
-/// and the BCE + Dice loss (<see cref="BceDiceKernels"/>),
+/// the BCE + Dice loss (<see cref="BceDiceKernels"/>) and the training step's running scores (<see cref="StepScoreKernels"/>),
 /// compiled as one NVRTC program and loaded by
 /// <see cref="CudaKernelModule"/>; each device gets its own module (<see cref="TryLoad"/>).
 /// </summary>
@@ -21,13 +21,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, layer_norm.cu, partial_sums.cu, small_conv.cu, thin_conv.cu and depthwise_conv.cu (embedded), one NVRTC program (the ψ kernels use
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, step_scores.cu, layer_norm.cu, partial_sums.cu, small_conv.cu, thin_conv.cu and depthwise_conv.cu (embedded), one NVRTC program (the ψ kernels use
     /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "bias_relu.cu", "adam.cu", "bce_dice.cu", "layer_norm.cu", "partial_sums.cu", "small_conv.cu", "thin_conv.cu", "depthwise_conv.cu" }.Select(NativeSources.ReadKernel)));
+            "bias_relu.cu", "adam.cu", "bce_dice.cu", "step_scores.cu", "layer_norm.cu", "partial_sums.cu", "small_conv.cu", "thin_conv.cu", "depthwise_conv.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -39,6 +39,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly BiasReluKernels biasRelu;
     readonly AdamKernels adam;
     readonly BceDiceKernels loss;
+    readonly StepScoreKernels scores;
     readonly LayerNormKernels layerNorm;
     readonly SmallConvKernels smallConv;
     readonly ThinConvKernels thinConv;
@@ -54,10 +55,10 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, layerNorm, smallConv, thinConv, depthwise) = (module,
-            new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module),
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, scores, layerNorm, smallConv, thinConv, depthwise) =
+            (module, new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module),
             new UpsampleKernels(module), new MaxPoolKernels(module), new BiasReluKernels(module), new AdamKernels(module),
-            new BceDiceKernels(module), new LayerNormKernels(module), new SmallConvKernels(module),
+            new BceDiceKernels(module), new StepScoreKernels(module), new LayerNormKernels(module), new SmallConvKernels(module),
             new ThinConvKernels(module), new DepthwiseConvKernels(module));
 
     /// <summary>
@@ -72,7 +73,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public static string[] Functions =>
         [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
          .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
-         .. BceDiceKernels.Functions, .. LayerNormKernels.Functions, PartialSums.Function, .. SmallConvKernels.Functions, .. ThinConvKernels.Functions,
+         .. BceDiceKernels.Functions, .. StepScoreKernels.Functions, .. LayerNormKernels.Functions, PartialSums.Function, .. SmallConvKernels.Functions, .. ThinConvKernels.Functions,
          .. DepthwiseConvKernels.Functions];
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);
@@ -99,6 +100,9 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
         bool needBase, bool needSpline, bool needScaler) =>
         kanWeight.KanWeightBackward(grad, splineWeight, scaler, needBase, needSpline, needScaler);
+
+    public void AccumulateStepScores(Tensor logits, Tensor target, Tensor loss, double smooth, Tensor lastLoss, Tensor lossSum, Tensor iouSum,
+        Tensor counts) => scores.Accumulate(logits, target, loss, smooth, lastLoss, lossSum, iouSum, counts);
 
     public Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null) => upsample.UpsampleTwiceRelu(x, skip);
 

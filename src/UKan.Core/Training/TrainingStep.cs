@@ -20,7 +20,7 @@ public sealed class TrainingStep : IDisposable
     readonly nn.Module<Tensor, Tensor> model;
     readonly FlatAdam optimizer;
     readonly nn.Module<Tensor, Tensor, Tensor> loss;
-    readonly Tensor lossSum, iouSum, lastLoss;
+    readonly Tensor lossSum, iouSum, lastLoss, scoreCounts;
     readonly UKan.Training.Distributed.GradientReducer? reducer;
     readonly CudaGraph? graph;
     readonly bool gather;
@@ -53,6 +53,7 @@ public sealed class TrainingStep : IDisposable
         lossSum = zeros(1, device: device);
         iouSum = zeros(1, device: device);
         lastLoss = zeros(1, device: device);
+        scoreCounts = zeros(3, dtype: int64, device: device);   // StepScores' kernel works in them and leaves them at zero
         graph = graphs && device.type == DeviceType.CUDA && TorchCudaShim.Available ? new CudaGraph() : null;
     }
 
@@ -94,20 +95,8 @@ public sealed class TrainingStep : IDisposable
         var (l, logits) = UKan.Losses.ModelLoss.Of(model, loss, Images, Targets);
         Backward(l, optimizer, gather, reducer);
         optimizer.Step();
-        using (no_grad())
-        {
-            // The reference logs the IoU of each training batch with all its pixels pooled: the official IoU of
-            // SegmentationScores, computed here on the device so that nothing waits for the GPU.
-            // Multi-class: pooled over the scored classes (the predicted class of softmax outputs).
-            var scored = UKan.Evaluation.ClassMasks.Split(logits, Targets, output);
-            var p = scored.Count == 1 ? scored[0].Logits > 0 : cat(scored.Select(c => c.Logits > 0).ToList(), 1);
-            var g = scored.Count == 1 ? scored[0].Target > 0.5 : cat(scored.Select(c => c.Target > 0.5).ToList(), 1);
-            const double smooth = UKan.Evaluation.SegmentationScores.OfficialSmooth;
-            var iou = ((p & g).sum().to(float32) + smooth) / ((p | g).sum().to(float32) + smooth);
-            lastLoss.copy_(l.detach().reshape(1));
-            lossSum.add_(lastLoss);
-            iouSum.add_(iou.reshape(1));
-        }
+        // The batch's loss and pooled IoU added to the epoch's sums on the device (one kernel on the GPU).
+        StepScores.Add(logits, Targets, l, output, lastLoss, lossSum, iouSum, scoreCounts);
     }
 
     /// <summary>
@@ -175,5 +164,6 @@ public sealed class TrainingStep : IDisposable
         lossSum.Dispose();
         iouSum.Dispose();
         lastLoss.Dispose();
+        scoreCounts.Dispose();
     }
 }

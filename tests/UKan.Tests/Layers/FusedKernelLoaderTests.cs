@@ -30,6 +30,8 @@ public class FusedKernelLoaderTests
         public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
             bool needBase, bool needSpline, bool needScaler) => throw new NotSupportedException();
         public Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null) => throw new NotSupportedException();
+        public void AccumulateStepScores(Tensor logits, Tensor target, Tensor loss, double smooth, Tensor lastLoss, Tensor lossSum, Tensor iouSum,
+            Tensor counts) => throw new NotSupportedException();
         public Tensor UpsampleTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
         public Tensor UpsampleTwiceReluConv1x1(Tensor x, Tensor weight, Tensor bias) => throw new NotSupportedException();
         public (Tensor GradX, Tensor GradWeight, Tensor GradBias) UpsampleTwiceReluConv1x1Backward(Tensor x, Tensor weight, Tensor grad) =>

@@ -6,6 +6,7 @@
 // exchange buffer, mma.sync (m16n8k8, TF32) an exchange of the warp's fragments, and atomicAdd a lock. It checks indexing, reductions and formulas, not speed or the GPU's memory model.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <barrier>
 #include <cstring>
 #include <math.h>
@@ -58,6 +59,16 @@ inline float atomicAdd(float* address, float value) {
     *address = old + value;
     return old;
 }
+
+inline unsigned long long atomicAdd(unsigned long long* address, unsigned long long value) {
+    std::lock_guard<std::mutex> hold(emulated_atomics);
+    unsigned long long old = *address;
+    *address = old + value;
+    return old;
+}
+
+// The lock of the atomics orders every access around them here; the GPU needs the fence (step_scores.cu).
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
 template <typename T>
 T __shfl_down_sync(unsigned, T value, int offset) {
