@@ -62,7 +62,8 @@ public sealed class SmallConvKernels
         Conv3x3Arguments.Bias(bias, cout, Kernels);
         var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
         if (y.numel() > 0)
-            module.LaunchOn(Entries(cin, cout).Forward, ForwardGrid(n, h, w, module.Multiprocessors), ForwardBlock, 0,
+            module.LaunchOn(Entries(cin, cout).Forward, ForwardGrid(n, h, w, module.Multiprocessors, Resident(Entries(cin, cout).Forward, ForwardBlock)),
+                ForwardBlock, 0,
                 Pointer(x), Pointer(wt), Pointer(bias?.contiguous()), Pointer(y), (int)n, (int)h, (int)w);
         return y.MoveToOuterDisposeScope();
     }
@@ -78,7 +79,8 @@ public sealed class SmallConvKernels
         var wt = Weight(weight, cout, cin);
         var gx = empty_strided([n, cin, h, w], TensorLayout.DenseStrides(cin, h, w, true), dtype: float32, device: grad.device);
         if (gx.numel() > 0)
-            module.LaunchOn(Entries(cin, cout).InputGrad, ForwardGrid(n, h, w, module.Multiprocessors), ForwardBlock, 0,
+            module.LaunchOn(Entries(cin, cout).InputGrad, ForwardGrid(n, h, w, module.Multiprocessors, Resident(Entries(cin, cout).InputGrad, ForwardBlock)),
+                ForwardBlock, 0,
                 Pointer(g), Pointer(wt), Pointer(gx), (int)n, (int)h, (int)w);
         return gx.MoveToOuterDisposeScope();
     }
@@ -93,7 +95,7 @@ public sealed class SmallConvKernels
         var g = Aligned(TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(cout, h, w, true)));
         x = Aligned(x);
         var gw = empty_strided([cout, cin, 3, 3], TensorLayout.DenseStrides(cin, 3, 3, true), dtype: float32, device: x.device);
-        var (blocks, rowsPerBlock) = WeightGrid(n, h, cin, cout, module.Multiprocessors);
+        var (blocks, rowsPerBlock) = WeightGrid(n, h, cin, cout, module.Multiprocessors, Resident(Entries(cin, cout).WeightPartial, WeightBlock));
         if (blocks == 0) return gw.zero_().MoveToOuterDisposeScope();
         long k = 9 * cin * cout;
         var partial = empty(blocks * k, dtype: float32, device: x.device);
@@ -114,6 +116,9 @@ public sealed class SmallConvKernels
 
     static (long N, long C, long H, long W) Check(Tensor x, string what) => Conv3x3Arguments.Map(x, Kernels, what);
 
+    /// <summary>The blocks of <paramref name="function"/> one multiprocessor holds (<see cref="CudaKernelModule.ResidentBlocks"/>).</summary>
+    int Resident(IntPtr function, int block) => module.ResidentBlocks(function, block);
+
     static Tensor Weight(Tensor weight, long cout, long cin) => Conv3x3Arguments.Weight(weight, cout, cin, Supports(cin, cout), Kernels);
 
     /// <summary>
@@ -129,12 +134,14 @@ public sealed class SmallConvKernels
     /// <summary>
     /// Blocks of the forward and input-gradient kernels: enough for every warp to take one strip of <see cref="WarpPixels"/>
     /// pixels of an image row, at most four per multiprocessor (the warps then take further strips in turn, and each
-    /// block lays the weight out in shared memory once; eight were slower on an H200, docs/runs/release-conv-h200).
+    /// block lays the weight out in shared memory once; eight were slower on an H200, docs/runs/release-conv-h200), and
+    /// at most <paramref name="residentPerSm"/>, the blocks a multiprocessor holds at once (one wave).
     /// </summary>
-    internal static uint ForwardGrid(long n, long h, long w, int multiprocessors)
+    internal static uint ForwardGrid(long n, long h, long w, int multiprocessors, int residentPerSm = int.MaxValue)
     {
         long strips = n * h * ((w + WarpPixels - 1) / WarpPixels);
-        long blocks = Math.Min((strips + ForwardBlock / 32 - 1) / (ForwardBlock / 32), (long)ForwardBlocksPerSm * Math.Max(1, multiprocessors));
+        long perSm = Math.Min(ForwardBlocksPerSm, residentPerSm);
+        long blocks = Math.Min((strips + ForwardBlock / 32 - 1) / (ForwardBlock / 32), perSm * Math.Max(1, multiprocessors));
         return (uint)blocks;
     }
 
@@ -142,13 +149,16 @@ public sealed class SmallConvKernels
     /// The weight gradient's launch: (blocks, image rows per block) over runs of whole rows, six blocks per
     /// multiprocessor for weights of up to 4,608 values and two for 32 → 32 (9,216): the kernel waits on loads, so more
     /// warps help, but the larger tiles take more registers and every block adds a row of partial sums for the merge
-    /// to read (on an H200, four per multiprocessor made 32 → 32 slower than two, six made 16 → 16 faster than two).
+    /// to read (on an H200, four per multiprocessor made 32 → 32 slower than two, six made 16 → 16 faster than two); and
+    /// at most <paramref name="residentPerSm"/>, the blocks a multiprocessor holds at once: every block takes the same
+    /// rows, so blocks past one wave run a second one nearly alone (16 → 16 at 256²: 683 blocks where 660 fit).
     /// </summary>
-    internal static (int Blocks, int RowsPerBlock) WeightGrid(long n, long h, long inChannels, long outChannels, int multiprocessors)
+    internal static (int Blocks, int RowsPerBlock) WeightGrid(long n, long h, long inChannels, long outChannels, int multiprocessors,
+        int residentPerSm = int.MaxValue)
     {
         long rows = n * h;
         if (rows == 0) return (0, 1);
-        long perSm = WeightBlocksPerSm ?? (9 * inChannels * outChannels <= 4608 ? 6L : 2L);
+        long perSm = Math.Min(WeightBlocksPerSm ?? (9 * inChannels * outChannels <= 4608 ? 6L : 2L), residentPerSm);
         long target = Math.Max(1, perSm * multiprocessors);
         long rowsPerBlock = (rows + target - 1) / target;
         return ((int)((rows + rowsPerBlock - 1) / rowsPerBlock), (int)rowsPerBlock);

@@ -61,6 +61,12 @@ public class SmallConvEmulationTests
         Assert.Equal((683, 3), SmallConvKernels.WeightGrid(8, 256, 16, 16, 132));
         Assert.Equal((256, 8), SmallConvKernels.WeightGrid(8, 256, 32, 32, 132));
         Assert.Equal(0, SmallConvKernels.WeightGrid(0, 256, 16, 16, 132).Blocks);
+        // Capped at the blocks a multiprocessor holds (one wave): 16 → 16 with five resident, 660 blocks at most,
+        // so runs of 4 rows (512 blocks) instead of 683 blocks of 3 rows; the forward's four are under its cap of seven.
+        Assert.Equal((512, 4), SmallConvKernels.WeightGrid(8, 256, 16, 16, 132, residentPerSm: 5));
+        Assert.Equal((256, 8), SmallConvKernels.WeightGrid(8, 256, 32, 32, 132, residentPerSm: 2));
+        Assert.Equal(528u, SmallConvKernels.ForwardGrid(8, 256, 256, 132, residentPerSm: 7));
+        Assert.Equal(396u, SmallConvKernels.ForwardGrid(8, 256, 256, 132, residentPerSm: 3));
     }
 
     [Fact]
