@@ -95,7 +95,10 @@ public static class UpsampleRelu
     /// </summary>
     public static Tensor Apply(Tensor x, IUpsampleKernels kernels) => OutputTemplates.Drop(Function.apply(x, kernels));
 
-    /// <summary>relu(up(x)) + <paramref name="skip"/> as one autograd node computed by <paramref name="kernels"/> (see <see cref="Apply(Tensor, IUpsampleKernels)"/>).</summary>
+    /// <summary>
+    /// relu(up(x)) + <paramref name="skip"/> as one autograd node computed by <paramref name="kernels"/> (see
+    /// <see cref="Apply(Tensor, IUpsampleKernels)"/>).
+    /// </summary>
     public static Tensor Apply(Tensor x, Tensor skip, IUpsampleKernels kernels) => OutputTemplates.Drop(SkipFunction.apply(x, skip, kernels));
 
     /// <summary>The node: saves x (not the four times larger result); backward recomputes ReLU's mask from it.</summary>

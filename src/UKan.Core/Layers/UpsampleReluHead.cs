@@ -14,17 +14,21 @@ namespace UKan.Layers;
 /// (for ReLU's mask and the head's weight gradient) from x as <see cref="UpsampleRelu"/> does.
 /// </summary>
 /// <remarks>
-/// Applies where <see cref="UpsampleRelu"/>'s fused node does (CUDA, fused kernels on, <see cref="UpsampleRelu.EnvironmentVariable"/>
-/// not off), <see cref="EnvironmentVariable"/> is not off, and the shapes fit the kernels (<see cref="Takes"/>): a
-/// float32 channels-last x of 4, 8, 16, 32 or 64 channels, and a plain nn.Conv2d head (1 × 1, stride 1, no padding, one group) with a bias and at most
-/// <see cref="MaxClasses"/> classes; elsewhere the head runs after <see cref="UpsampleRelu.Forward(Tensor)"/> as before. The head's
-/// products are float32 (PyTorch's default would let cuDNN run this 1 × 1 convolution in TF32); the head's hooks do
-/// not run on the fused path (none are registered in training; the model summary, which hooks every module, runs on
-/// the CPU). <c>ukan selftest --device cuda</c> compares the kernels with the separate operations.
+/// Applies where <see cref="UpsampleRelu"/>'s fused node does (CUDA, fused kernels on,
+/// <see cref="UpsampleRelu.EnvironmentVariable"/> not off), <see cref="EnvironmentVariable"/> is not off, and the shapes
+/// fit the kernels (<see cref="Takes"/>): a float32 channels-last x of 4, 8, 16, 32 or 64 channels, and a plain
+/// nn.Conv2d head (1 × 1, stride 1, no padding, one group) with a bias and at most <see cref="MaxClasses"/> classes;
+/// elsewhere the head runs after <see cref="UpsampleRelu.Forward(Tensor)"/> as before. The head's products are float32
+/// (PyTorch's default would let cuDNN run this 1 × 1 convolution in TF32); the head's hooks do not run on the fused
+/// path (none are registered in training; the model summary, which hooks every module, runs on the CPU).
+/// <c>ukan selftest --device cuda</c> compares the kernels with the separate operations.
 /// </remarks>
 public static class UpsampleReluHead
 {
-    /// <summary>Set to <c>off</c> to run the head after the upsampling node (a comparison); <see cref="UpsampleRelu.EnvironmentVariable"/>=off turns both off.</summary>
+    /// <summary>
+    /// Set to <c>off</c> to run the head after the upsampling node (a comparison); <see cref="UpsampleRelu.EnvironmentVariable"/>=off
+    /// turns both off.
+    /// </summary>
     public const string EnvironmentVariable = "UKAN_FUSED_HEAD";
 
     static readonly FusedSwitch Switch = new(EnvironmentVariable);

@@ -24,7 +24,8 @@ public sealed class CudaKernelModule
     [DllImport("libcuda.so.1", EntryPoint = "cuCtxPopCurrent_v2")] static extern int cuCtxPopCurrent(out IntPtr ctx);
     [DllImport("libcuda.so.1")] static extern int cuModuleLoadData(out IntPtr module, byte[] image);
     [DllImport("libcuda.so.1")] static extern int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
-    [DllImport("libcuda.so.1")] static extern int cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, IntPtr function, int blockSize, nuint dynamicShared);
+    [DllImport("libcuda.so.1")]
+    static extern int cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, IntPtr function, int blockSize, nuint dynamicShared);
     [DllImport("libcuda.so.1")]
     static extern int cuLaunchKernel(IntPtr f, uint gx, uint gy, uint gz, uint bx, uint by, uint bz,
         uint sharedMem, IntPtr stream, IntPtr[] kernelParams, IntPtr extra);
@@ -261,7 +262,8 @@ public sealed class CudaKernelModule
     /// blocks where 660 fit).
     /// </summary>
     public int ResidentBlocks(IntPtr function, int block, int dynamicSharedBytes = 0) =>
-        EnvironmentSwitch.IsOffIn(ResidentGridsVariable) ? int.MaxValue : resident.GetOrAdd((function, block, dynamicSharedBytes), key => InContext(() =>
+        EnvironmentSwitch.IsOffIn(ResidentGridsVariable) ? int.MaxValue
+            : resident.GetOrAdd((function, block, dynamicSharedBytes), key => InContext(() =>
         {
             Check(cuOccupancyMaxActiveBlocksPerMultiprocessor(out var blocks, key.Function, key.Block, (nuint)key.Shared),
                 "cuOccupancyMaxActiveBlocksPerMultiprocessor");

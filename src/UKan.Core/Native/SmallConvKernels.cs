@@ -62,9 +62,11 @@ public sealed class SmallConvKernels
         Conv3x3Arguments.Bias(bias, cout, Kernels);
         var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
         if (y.numel() > 0)
-            module.LaunchOn(Entries(cin, cout).Forward, ForwardGrid(n, h, w, module.Multiprocessors, Resident(Entries(cin, cout).Forward, ForwardBlock)),
-                ForwardBlock, 0,
+        {
+            var forward = Entries(cin, cout).Forward;
+            module.LaunchOn(forward, ForwardGrid(n, h, w, module.Multiprocessors, Resident(forward, ForwardBlock)), ForwardBlock, 0,
                 Pointer(x), Pointer(wt), Pointer(bias?.contiguous()), Pointer(y), (int)n, (int)h, (int)w);
+        }
         return y.MoveToOuterDisposeScope();
     }
 
@@ -79,9 +81,11 @@ public sealed class SmallConvKernels
         var wt = Weight(weight, cout, cin);
         var gx = empty_strided([n, cin, h, w], TensorLayout.DenseStrides(cin, h, w, true), dtype: float32, device: grad.device);
         if (gx.numel() > 0)
-            module.LaunchOn(Entries(cin, cout).InputGrad, ForwardGrid(n, h, w, module.Multiprocessors, Resident(Entries(cin, cout).InputGrad, ForwardBlock)),
-                ForwardBlock, 0,
+        {
+            var inputGrad = Entries(cin, cout).InputGrad;
+            module.LaunchOn(inputGrad, ForwardGrid(n, h, w, module.Multiprocessors, Resident(inputGrad, ForwardBlock)), ForwardBlock, 0,
                 Pointer(g), Pointer(wt), Pointer(gx), (int)n, (int)h, (int)w);
+        }
         return gx.MoveToOuterDisposeScope();
     }
 

@@ -34,7 +34,8 @@ public sealed class UpsampleKernels : IUpsampleKernels
     public UpsampleKernels(CudaKernelModule module) =>
         (this.module, forward, backward, merge, head) =
             (module, StorageEntries.Load(module, "upsample2x_relu"), StorageEntries.Load(module, "upsample2x_relu_backward"), new PartialSums(module),
-             [.. Enumerable.Range(1, UpsampleReluHead.MaxClasses).Select(k => (module.Function(HeadName("", k)), module.Function(HeadName("_backward", k))))]);
+             [.. Enumerable.Range(1, UpsampleReluHead.MaxClasses)
+                 .Select(k => (module.Function(HeadName("", k)), module.Function(HeadName("_backward", k))))]);
 
     public Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null)
     {
