@@ -102,7 +102,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         kanWeight.KanWeightBackward(grad, splineWeight, scaler, needBase, needSpline, needScaler);
 
     public void AccumulateStepScores(Tensor logits, Tensor target, Tensor loss, double smooth, Tensor lastLoss, Tensor lossSum, Tensor iouSum,
-        Tensor counts) => scores.Accumulate(logits, target, loss, smooth, lastLoss, lossSum, iouSum, counts);
+        Tensor counts) => scores.AccumulateStepScores(logits, target, loss, smooth, lastLoss, lossSum, iouSum, counts);
 
     public Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null) => upsample.UpsampleTwiceRelu(x, skip);
 

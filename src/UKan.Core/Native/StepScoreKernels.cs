@@ -24,10 +24,7 @@ public sealed class StepScoreKernels(CudaKernelModule module) : IStepScoreKernel
         (uint)Math.Clamp((values + 8 * Threads - 1) / (8 * Threads), 1, 4L * Math.Max(1, multiprocessors));
 
     public void AccumulateStepScores(Tensor logits, Tensor target, Tensor loss, double smooth, Tensor lastLoss, Tensor lossSum, Tensor iouSum,
-        Tensor counts) => Accumulate(logits, target, loss, smooth, lastLoss, lossSum, iouSum, counts);
-
-    /// <inheritdoc cref="IStepScoreKernels.AccumulateStepScores"/>
-    public void Accumulate(Tensor logits, Tensor target, Tensor loss, double smooth, Tensor lastLoss, Tensor lossSum, Tensor iouSum, Tensor counts)
+        Tensor counts)
     {
         if (!StepScores.KernelsTake(logits, target))
             throw new ArgumentException("step score kernels: logits and target must be contiguous float32 tensors of one shape");

@@ -93,8 +93,10 @@ public sealed class UpsampleKernels : IUpsampleKernels
         using var scope = NewDisposeScope();
         var g = grad.contiguous();
         var gx = empty_strided(x.shape, x.stride(), dtype: float32, device: x.device);
-        var sums = zeros(k * c + k, dtype: float32, device: x.device);
-        if (gx.numel() > 0)
+        var sums = empty(k * c + k, dtype: float32, device: x.device);   // the merge writes every value; zeros for an empty map
+        if (gx.numel() == 0)
+            sums.zero_();
+        else
         {
             var blocks = HeadGrid(n * h * w, c / HeadBackwardChannels, module.Multiprocessors);
             var partial = empty(blocks * (k * c + k), dtype: float32, device: x.device);
