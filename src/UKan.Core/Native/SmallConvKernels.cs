@@ -23,7 +23,7 @@ public sealed class SmallConvKernels
 
     /// <summary>The kernels of this family in the CUDA source.</summary>
     public static readonly string[] Functions =
-        [.. Shapes.SelectMany(s => new[] { Name("forward", s), Name("input_grad", s), Name("weight_partial", s) })];
+        [.. Shapes.SelectMany(s => new[] { Name("forward", s), Name("input_grad", s), Name("weight_partial", s), Name("weight_rows", s) })];
 
     static string Name(string kernel, (int In, int Out) s) => $"conv3x3_{kernel}_{s.In}_{s.Out}";
 
@@ -36,16 +36,31 @@ public sealed class SmallConvKernels
     /// <summary>Threads per block of the weight gradient: a warp per tap.</summary>
     internal const int WeightBlock = 9 * 32;
 
+    /// <summary>Threads per block of the weight gradient with a warp per kernel row (<see cref="UsesRowWarps"/>).</summary>
+    internal const int RowBlock = 3 * 32;
+
+    /// <summary>Set to <c>off</c> to run every weight gradient with a warp per tap (a comparison).</summary>
+    public const string RowWarpsVariable = "UKAN_CONV3X3_ROW_WARPS";
+
+    /// <summary>
+    /// Whether the weight gradient of <paramref name="inChannels"/> → <paramref name="outChannels"/> runs with a warp per
+    /// kernel row, whose three taps share the warp's loads: where its accumulators (3 taps of COUT × CIN per warp, 48
+    /// registers at most a lane) leave room; 32 → 32 keeps a warp per tap.
+    /// </summary>
+    internal static bool UsesRowWarps(long inChannels, long outChannels) =>
+        !EnvironmentSwitch.IsOffIn(RowWarpsVariable) && 3 * ((outChannels + 15) / 16) * (inChannels / 8) <= 12;
+
     readonly CudaKernelModule module;
     readonly PartialSums merge;
     /// <summary>Each shape's three entries, looked up once (not by name at every launch).</summary>
-    readonly IReadOnlyDictionary<(int In, int Out), (IntPtr Forward, IntPtr InputGrad, IntPtr WeightPartial)> entries;
+    readonly IReadOnlyDictionary<(int In, int Out), (IntPtr Forward, IntPtr InputGrad, IntPtr WeightPartial, IntPtr WeightRows)> entries;
 
     public SmallConvKernels(CudaKernelModule module) =>
         (this.module, merge, entries) = (module, new PartialSums(module), Shapes.ToDictionary(s => s,
-            s => (module.Function(Name("forward", s)), module.Function(Name("input_grad", s)), module.Function(Name("weight_partial", s)))));
+            s => (module.Function(Name("forward", s)), module.Function(Name("input_grad", s)), module.Function(Name("weight_partial", s)),
+                module.Function(Name("weight_rows", s)))));
 
-    (IntPtr Forward, IntPtr InputGrad, IntPtr WeightPartial) Entries(long inChannels, long outChannels) =>
+    (IntPtr Forward, IntPtr InputGrad, IntPtr WeightPartial, IntPtr WeightRows) Entries(long inChannels, long outChannels) =>
         entries[((int)inChannels, (int)outChannels)];
 
     /// <summary>Whether the kernels take a layer of <paramref name="inChannels"/> → <paramref name="outChannels"/>.</summary>
@@ -99,11 +114,13 @@ public sealed class SmallConvKernels
         var g = Aligned(TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(cout, h, w, true)));
         x = Aligned(x);
         var gw = empty_strided([cout, cin, 3, 3], TensorLayout.DenseStrides(cin, 3, 3, true), dtype: float32, device: x.device);
-        var (blocks, rowsPerBlock) = WeightGrid(n, h, cin, cout, module.Multiprocessors, Resident(Entries(cin, cout).WeightPartial, WeightBlock));
+        bool byRows = UsesRowWarps(cin, cout);
+        var (function, block) = byRows ? (Entries(cin, cout).WeightRows, RowBlock) : (Entries(cin, cout).WeightPartial, WeightBlock);
+        var (blocks, rowsPerBlock) = WeightGrid(n, h, cin, cout, module.Multiprocessors, Resident(function, block), byRows);
         if (blocks == 0) return gw.zero_().MoveToOuterDisposeScope();
         long k = 9 * cin * cout;
         var partial = empty(blocks * k, dtype: float32, device: x.device);
-        module.LaunchOn(Entries(cin, cout).WeightPartial, (uint)blocks, WeightBlock, 0,
+        module.LaunchOn(function, (uint)blocks, block, 0,
             Pointer(x), Pointer(g), Pointer(partial), (int)n, (int)h, (int)w, rowsPerBlock);
         merge.Sum(partial, blocks, k, gw);
         return gw.MoveToOuterDisposeScope();
@@ -158,11 +175,13 @@ public sealed class SmallConvKernels
     /// rows, so blocks past one wave run a second one nearly alone (16 → 16 at 256²: 683 blocks where 660 fit).
     /// </summary>
     internal static (int Blocks, int RowsPerBlock) WeightGrid(long n, long h, long inChannels, long outChannels, int multiprocessors,
-        int residentPerSm = int.MaxValue)
+        int residentPerSm = int.MaxValue, bool byRows = false)
     {
         long rows = n * h;
         if (rows == 0) return (0, 1);
-        long perSm = Math.Min(WeightBlocksPerSm ?? (9 * inChannels * outChannels <= 4608 ? 6L : 2L), residentPerSm);
+        // A warp per kernel row: blocks of three warps, eight a multiprocessor (24 warps, against 54 of the per-tap blocks).
+        long defaultPerSm = byRows ? 8L : 9 * inChannels * outChannels <= 4608 ? 6L : 2L;
+        long perSm = Math.Min(WeightBlocksPerSm ?? defaultPerSm, residentPerSm);
         long target = Math.Max(1, perSm * multiprocessors);
         long rowsPerBlock = (rows + target - 1) / target;
         return ((int)((rows + rowsPerBlock - 1) / rowsPerBlock), (int)rowsPerBlock);

@@ -26,7 +26,27 @@ public class SmallConvEmulationTests
     [InlineData(16, 8, 1, 1, 70, false)]
     [InlineData(8, 16, 2, 4, 16, false)]
     [InlineData(8, 8, 1, 20, 64, false)]
-    public void The_kernels_compute_the_convolution_and_its_gradients(int cin, int cout, int n, int h, int w, bool withBias)
+    public void The_kernels_compute_the_convolution_and_its_gradients(int cin, int cout, int n, int h, int w, bool withBias) =>
+        Check(cin, cout, n, h, w, withBias, byRows: false);
+
+    /// <summary>
+    /// The weight gradient with a warp per kernel row (conv3x3_weight_rows_*: the taps dw = ±1 from the neighbouring
+    /// lanes' values and one extra pixel at each end of a chunk), every shape, rows that end mid-chunk and one-pixel rows.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 16, 2, 5, 37, false)]
+    [InlineData(16, 32, 1, 4, 20, false)]
+    [InlineData(32, 16, 2, 3, 9, false)]
+    [InlineData(32, 32, 1, 3, 3, false)]
+    [InlineData(8, 8, 3, 2, 40, false)]
+    [InlineData(8, 32, 1, 1, 1, false)]
+    [InlineData(32, 8, 2, 6, 7, false)]
+    [InlineData(16, 8, 1, 1, 70, false)]
+    [InlineData(8, 16, 2, 4, 16, false)]
+    public void The_row_warps_compute_the_weight_gradient(int cin, int cout, int n, int h, int w, bool withBias) =>
+        Check(cin, cout, n, h, w, withBias, byRows: true);
+
+    static void Check(int cin, int cout, int n, int h, int w, bool withBias, bool byRows)
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
@@ -34,13 +54,14 @@ public class SmallConvEmulationTests
         Assert.False(FusedConv3x3.Tf32Rounded(x).eq(x.to(float64)).all().item<bool>(), "the data must have bits below TF32's");
 
         // One multiprocessor: at most 4 blocks forward (warps take several strips) and 2 or 6 blocks of weight partials.
-        var (wBlocks, rowsPerBlock) = SmallConvKernels.WeightGrid(n, h, cin, cout, multiprocessors: 1);
+        var (wBlocks, rowsPerBlock) = SmallConvKernels.WeightGrid(n, h, cin, cout, multiprocessors: 1, byRows: byRows);
         Assert.True(n * h < 4 || wBlocks > 1, "the test must merge several blocks' partials");
         var fBlocks = SmallConvKernels.ForwardGrid(n, h, w, multiprocessors: 1);
         Assert.True(n * h * ((w + 31) / 32) <= fBlocks * 4 || fBlocks == 4, "more strips than warps: the warps take several in turn");
         var (mergeBlocks, mergeLanes) = PartialSums.Geometry(wBlocks, 9 * cin * cout);
         CudaEmulation.Run("small_conv_harness", [dir, cin, cout, n, h, w, fBlocks, SmallConvKernels.ForwardBlock, fBlocks,
-            wBlocks, rowsPerBlock, SmallConvKernels.WeightBlock, mergeBlocks, mergeLanes, .. bias is null ? Array.Empty<object>() : ["bias"]]);
+            wBlocks, rowsPerBlock, byRows ? SmallConvKernels.RowBlock : SmallConvKernels.WeightBlock, mergeBlocks, mergeLanes,
+            .. bias is null ? Array.Empty<object>() : ["bias"], .. byRows ? new object[] { "rows" } : []]);
 
         var reference = FusedConv3x3.Torch.Instance;
         var (x64, w64, g64, b64) = (FusedConv3x3.Tf32Rounded(x), FusedConv3x3.Tf32Rounded(weight), FusedConv3x3.Tf32Rounded(gy), bias?.to(float64));
@@ -75,7 +96,7 @@ public class SmallConvEmulationTests
         var declared = Expand(FusedCudaKernels.Source);
         foreach (var name in SmallConvKernels.Functions)
             Assert.Contains($"void {name}(", declared);
-        Assert.Equal(3 * 9, SmallConvKernels.Functions.Length);
+        Assert.Equal(4 * 9, SmallConvKernels.Functions.Length);
         Assert.True(SmallConvKernels.Supports(16, 32));
         Assert.False(SmallConvKernels.Supports(3, 16));
         Assert.False(SmallConvKernels.Supports(64, 64));
@@ -90,6 +111,7 @@ public class SmallConvEmulationTests
         {
             var (ci, co) = (m.Groups[1].Value, m.Groups[2].Value);
             names.Append($"\nvoid conv3x3_forward_{ci}_{co}(\nvoid conv3x3_input_grad_{ci}_{co}(\nvoid conv3x3_weight_partial_{ci}_{co}(");
+            names.Append($"\nvoid conv3x3_weight_rows_{ci}_{co}(");
         }
         return names.ToString();
     }

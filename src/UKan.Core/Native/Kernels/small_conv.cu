@@ -243,6 +243,112 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
             }
 }
 
+// Per-block partial weight gradients with a warp per kernel row instead of a warp per tap (three warps a block, warp w
+// for dh = w - 1): the three taps of a row share the warp's loads. For each chunk of 8 pixels the warp loads A = gy^T
+// and the B values of dw = 0 (x at the chunk's own pixels) as the per-tap kernel does, and takes those of dw = +1 and
+// dw = -1 from the neighbouring lanes (__shfl_sync within each group of four lanes of equal g: lane c holds pixels
+// w0 + c and w0 + c + 4, so pixel w0 + c + 1 is lane c + 1's first, or for c = 3 lane 0's second), loading only the one
+// pixel past each end of the chunk (w0 + 8 for lane 3, w0 - 1 for lane 0). A third of the loads of x and of gy per
+// product; the partial row is laid out as the per-tap kernel's, so partial_sums.cu's merge is the same. The TF32 bits
+// are formed once per loaded value and shuffled as bits.
+template <int CIN, int COUT>
+__device__ __forceinline__ void conv3x3_weight_rows_body(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ partial,
+                                                         int N, int H, int W, int rowsPerBlock) {
+    constexpr int M16 = (COUT + 15) / 16, N8 = CIN / 8, PAIRS = CIN == 8 ? 1 : N8 / 2;
+    int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3, dh = (int)(threadIdx.x >> 5) - 1;
+    int up = (lane & ~3) | ((c + 1) & 3), down = (lane & ~3) | ((c + 3) & 3);   // the lanes of pixel + 1 and pixel - 1
+    float acc[3][M16][N8][4];
+#pragma unroll
+    for (int d = 0; d < 3; d++)
+#pragma unroll
+        for (int m = 0; m < M16; m++)
+#pragma unroll
+            for (int n8 = 0; n8 < N8; n8++)
+#pragma unroll
+                for (int q = 0; q < 4; q++) acc[d][m][n8][q] = 0.0f;
+
+    long long rows = (long long)N * H, r0 = (long long)blockIdx.x * rowsPerBlock;
+    long long r1 = r0 + rowsPerBlock < rows ? r0 + rowsPerBlock : rows;
+    for (long long row = r0; row < r1; row++) {
+        int hh = (int)(row % H) + dh;
+        if (hh < 0 || hh >= H) continue;                 // the whole row's products are zero for this kernel row
+        const float* grow = gy + row * W * COUT;
+        const float* xrow = x + (row + dh) * W * CIN;
+#pragma unroll 2
+        for (int w0 = 0; w0 < W; w0 += 8) {
+            int p0 = w0 + c, p1 = w0 + c + 4;
+            unsigned a[M16][4];
+#pragma unroll
+            for (int m = 0; m < M16; m++) {
+                int o = m * 16 + 2 * g;
+                conv_f2 u0{0.0f, 0.0f}, u1{0.0f, 0.0f};
+                if (o < COUT && p0 < W) u0 = *reinterpret_cast<const conv_f2*>(grow + (long long)p0 * COUT + o);
+                if (o < COUT && p1 < W) u1 = *reinterpret_cast<const conv_f2*>(grow + (long long)p1 * COUT + o);
+                a[m][0] = conv_tf32(u0.x); a[m][1] = conv_tf32(u0.y); a[m][2] = conv_tf32(u1.x); a[m][3] = conv_tf32(u1.y);
+            }
+            // Channel offset of this lane's values in a pixel: 8 channels, channel g; else pair j's channels 16j + 2g, + 1.
+#pragma unroll
+            for (int j = 0; j < PAIRS; j++) {
+                int at = CIN == 8 ? g : 16 * j + 2 * g;
+                int width = CIN == 8 ? 1 : 2;             // values a lane takes per pixel (e: channel at, f: at + 1)
+                conv_f2 v0{0.0f, 0.0f}, v1{0.0f, 0.0f}, after{0.0f, 0.0f}, before{0.0f, 0.0f};
+                if (width == 1) {
+                    if (p0 < W) v0.x = xrow[(long long)p0 * CIN + at];
+                    if (p1 < W) v1.x = xrow[(long long)p1 * CIN + at];
+                    if (c == 3 && w0 + 8 < W) after.x = xrow[(long long)(w0 + 8) * CIN + at];
+                    if (c == 0 && w0 >= 1) before.x = xrow[(long long)(w0 - 1) * CIN + at];
+                } else {
+                    if (p0 < W) v0 = *reinterpret_cast<const conv_f2*>(xrow + (long long)p0 * CIN + at);
+                    if (p1 < W) v1 = *reinterpret_cast<const conv_f2*>(xrow + (long long)p1 * CIN + at);
+                    if (c == 3 && w0 + 8 < W) after = *reinterpret_cast<const conv_f2*>(xrow + (long long)(w0 + 8) * CIN + at);
+                    if (c == 0 && w0 >= 1) before = *reinterpret_cast<const conv_f2*>(xrow + (long long)(w0 - 1) * CIN + at);
+                }
+                // b[d][k][h]: tap dw = d - 1, row k (pixel p0 or p1) of B, value h (channel at + h).
+                unsigned b[3][2][2];
+                b[1][0][0] = conv_tf32(v0.x); b[1][0][1] = conv_tf32(v0.y); b[1][1][0] = conv_tf32(v1.x); b[1][1][1] = conv_tf32(v1.y);
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    if (h == 1 && width == 1) { b[0][0][1] = b[0][1][1] = b[2][0][1] = b[2][1][1] = 0u; continue; }
+                    unsigned s0 = __shfl_sync(0xffffffffu, b[1][0][h], up), s1 = __shfl_sync(0xffffffffu, b[1][1][h], up);
+                    unsigned r0 = __shfl_sync(0xffffffffu, b[1][0][h], down), r1 = __shfl_sync(0xffffffffu, b[1][1][h], down);
+                    unsigned after_h = conv_tf32(h == 0 ? after.x : after.y), before_h = conv_tf32(h == 0 ? before.x : before.y);
+                    b[2][0][h] = c < 3 ? s0 : s1;         // pixel p0 + 1: lane c + 1's first, or lane 0's second (w0 + 4)
+                    b[2][1][h] = c < 3 ? s1 : after_h;    // pixel p1 + 1: lane c + 1's second, or w0 + 8
+                    b[0][0][h] = c > 0 ? r0 : before_h;   // pixel p0 - 1: lane c - 1's first, or w0 - 1
+                    b[0][1][h] = c > 0 ? r1 : r0;         // pixel p1 - 1: lane c - 1's second, or lane 3's first (w0 + 3)
+                }
+#pragma unroll
+                for (int d = 0; d < 3; d++)
+#pragma unroll
+                    for (int m = 0; m < M16; m++) {
+                        if (CIN == 8) {
+                            conv_mma(acc[d][m][0], a[m], b[d][0][0], b[d][1][0]);
+                        } else {
+                            conv_mma(acc[d][m][2 * j], a[m], b[d][0][0], b[d][1][0]);
+                            conv_mma(acc[d][m][2 * j + 1], a[m], b[d][0][1], b[d][1][1]);
+                        }
+                    }
+            }
+        }
+    }
+    // As the per-tap kernel: C[row][col] of tile (m, n8) for tap t = 3 (dh + 1) + d.
+    float* out = partial + (long long)blockIdx.x * 9 * CIN * COUT;
+#pragma unroll
+    for (int d = 0; d < 3; d++) {
+        int t = 3 * (dh + 1) + d;
+#pragma unroll
+        for (int m = 0; m < M16; m++)
+#pragma unroll
+            for (int n8 = 0; n8 < N8; n8++)
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    int o = m * 16 + 2 * g + (q >> 1), n = 2 * c + (q & 1);
+                    int i = CIN == 8 ? n : 16 * (n8 >> 1) + 2 * n + (n8 & 1);
+                    if (o < COUT) out[((long long)o * 9 + t) * CIN + i] = acc[d][m][n8][q];
+                }
+    }
+}
+
 // The entries of one (CI -> CO) layer shape: forward (with an optional bias), input gradient (the flipped body with CO
 // inputs and CI outputs) and per-block weight gradient. The launcher (Native/SmallConvKernels.cs) lists the same shapes.
 #define CONV3X3_ENTRIES(CI, CO)                                                                                              \
@@ -259,6 +365,11 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
                                                                   float* __restrict__ partial, int N, int H, int W,          \
                                                                   int rowsPerBlock) {                                        \
         conv3x3_weight_partial_body<CI, CO>(x, gy, partial, N, H, W, rowsPerBlock);                                          \
+    }                                                                                                                        \
+    extern "C" __global__ void conv3x3_weight_rows_##CI##_##CO(const float* __restrict__ x, const float* __restrict__ gy,    \
+                                                               float* __restrict__ partial, int N, int H, int W,             \
+                                                               int rowsPerBlock) {                                           \
+        conv3x3_weight_rows_body<CI, CO>(x, gy, partial, N, H, W, rowsPerBlock);                                             \
     }
 
 CONV3X3_ENTRIES(8, 8)

@@ -2,7 +2,7 @@
 // (src/UKan.Core/Native/Kernels/*.cu) compiles with g++ and runs on the CPU: every thread of a block is a std::thread,
 // blocks run one after another, __shared__ arrays are function statics (one block at a time uses them), dynamic shared
 // memory (`extern __shared__ T name[];`, which the test rewrites to emulated_dynamic_shared) is one buffer per launch,
-// __syncthreads() is a barrier of the block, __shfl_down_sync and __shfl_xor_sync a barrier of the warp around an
+// __syncthreads() is a barrier of the block, __shfl_sync, __shfl_down_sync and __shfl_xor_sync a barrier of the warp around an
 // exchange buffer, mma.sync (m16n8k8, TF32) an exchange of the warp's fragments, and atomicAdd a lock. It checks indexing, reductions and formulas, not speed or the GPU's memory model.
 #pragma once
 #include <algorithm>
@@ -88,6 +88,17 @@ T __shfl_xor_sync(unsigned, T value, int mask) {
     emulated_block->exchange[t] = (double)value;
     warp.arrive_and_wait();
     T result = (T)emulated_block->exchange[t - lane + (lane ^ (unsigned)mask)];
+    warp.arrive_and_wait();
+    return result;
+}
+
+template <typename T>
+T __shfl_sync(unsigned, T value, int source) {
+    unsigned t = threadIdx.y * blockDim.x + threadIdx.x, lane = t & 31;
+    auto& warp = *emulated_block->warps[t >> 5];
+    emulated_block->exchange[t] = (double)value;   // exact for float, double and 32-bit unsigned
+    warp.arrive_and_wait();
+    T result = (T)emulated_block->exchange[t - lane + ((unsigned)source & 31u)];
     warp.arrive_and_wait();
     return result;
 }

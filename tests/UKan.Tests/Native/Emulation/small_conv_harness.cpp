@@ -3,7 +3,8 @@
 // computes (passed in), on raw float32 files in the kernels' memory order (channels-last maps, the weight as
 // (out, kh, kw, in)).
 // Usage: small_conv_harness DIR CIN COUT N H W FORWARD_BLOCKS FORWARD_THREADS GRAD_BLOCKS WEIGHT_BLOCKS ROWS_PER_BLOCK
-//        WEIGHT_THREADS MERGE_BLOCKS MERGE_LANES [bias]   (the merge: partial_sums.cu's, in Native/PartialSums.cs's geometry)
+//        WEIGHT_THREADS MERGE_BLOCKS MERGE_LANES [bias] [rows]   (the merge: partial_sums.cu's, in Native/PartialSums.cs's
+//        geometry; rows: the weight gradient with a warp per kernel row, conv3x3_weight_rows_*)
 // Reads x (N H W CIN), w (COUT 3 3 CIN), g (N H W COUT) and, with "bias", b (COUT); writes y (N H W COUT), gw (COUT 3 3
 // CIN) and gx (N H W CIN). Outputs start as NaN, so that a value a
 // kernel leaves unwritten shows.
@@ -16,7 +17,7 @@ typedef void (*Forward)(const float*, const float*, const float*, float*, int, i
 typedef void (*Partial)(const float*, const float*, float*, int, int, int, int);
 typedef void (*InputGrad)(const float*, const float*, float*, int, int, int);
 
-struct Entries { int cin, cout; Forward forward; Partial partial; InputGrad inputGrad; };
+struct Entries { int cin, cout; Forward forward; Partial partial; InputGrad inputGrad; Partial rows; };
 
 int main(int argc, char** argv) {
     if (argc < 15) { fprintf(stderr, "usage: see the header\n"); return 2; }
@@ -25,17 +26,21 @@ int main(int argc, char** argv) {
     unsigned fBlocks = atoi(argv[7]), fThreads = atoi(argv[8]), gBlocks = atoi(argv[9]);
     unsigned wBlocks = atoi(argv[10]); int rowsPerBlock = atoi(argv[11]); unsigned wThreads = atoi(argv[12]);
     unsigned mergeBlocks = atoi(argv[13]), mergeLanes = atoi(argv[14]);
-    bool withBias = argc > 15 && std::string(argv[15]) == "bias";
+    bool withBias = false, rows = false;
+    for (int a = 15; a < argc; a++) {
+        withBias = withBias || std::string(argv[a]) == "bias";
+        rows = rows || std::string(argv[a]) == "rows";
+    }
     const Entries table[] = {
-        {8, 8, conv3x3_forward_8_8, conv3x3_weight_partial_8_8, conv3x3_input_grad_8_8},
-        {8, 16, conv3x3_forward_8_16, conv3x3_weight_partial_8_16, conv3x3_input_grad_8_16},
-        {8, 32, conv3x3_forward_8_32, conv3x3_weight_partial_8_32, conv3x3_input_grad_8_32},
-        {16, 8, conv3x3_forward_16_8, conv3x3_weight_partial_16_8, conv3x3_input_grad_16_8},
-        {16, 16, conv3x3_forward_16_16, conv3x3_weight_partial_16_16, conv3x3_input_grad_16_16},
-        {16, 32, conv3x3_forward_16_32, conv3x3_weight_partial_16_32, conv3x3_input_grad_16_32},
-        {32, 8, conv3x3_forward_32_8, conv3x3_weight_partial_32_8, conv3x3_input_grad_32_8},
-        {32, 16, conv3x3_forward_32_16, conv3x3_weight_partial_32_16, conv3x3_input_grad_32_16},
-        {32, 32, conv3x3_forward_32_32, conv3x3_weight_partial_32_32, conv3x3_input_grad_32_32},
+        {8, 8, conv3x3_forward_8_8, conv3x3_weight_partial_8_8, conv3x3_input_grad_8_8, conv3x3_weight_rows_8_8},
+        {8, 16, conv3x3_forward_8_16, conv3x3_weight_partial_8_16, conv3x3_input_grad_8_16, conv3x3_weight_rows_8_16},
+        {8, 32, conv3x3_forward_8_32, conv3x3_weight_partial_8_32, conv3x3_input_grad_8_32, conv3x3_weight_rows_8_32},
+        {16, 8, conv3x3_forward_16_8, conv3x3_weight_partial_16_8, conv3x3_input_grad_16_8, conv3x3_weight_rows_16_8},
+        {16, 16, conv3x3_forward_16_16, conv3x3_weight_partial_16_16, conv3x3_input_grad_16_16, conv3x3_weight_rows_16_16},
+        {16, 32, conv3x3_forward_16_32, conv3x3_weight_partial_16_32, conv3x3_input_grad_16_32, conv3x3_weight_rows_16_32},
+        {32, 8, conv3x3_forward_32_8, conv3x3_weight_partial_32_8, conv3x3_input_grad_32_8, conv3x3_weight_rows_32_8},
+        {32, 16, conv3x3_forward_32_16, conv3x3_weight_partial_32_16, conv3x3_input_grad_32_16, conv3x3_weight_rows_32_16},
+        {32, 32, conv3x3_forward_32_32, conv3x3_weight_partial_32_32, conv3x3_input_grad_32_32, conv3x3_weight_rows_32_32},
     };
     const Entries* e = nullptr;
     for (auto& t : table) if (t.cin == cin && t.cout == cout) e = &t;
@@ -50,7 +55,8 @@ int main(int argc, char** argv) {
     save(dir, "y", y);
     launch(dim3{gBlocks, 1, 1}, dim3{fThreads, 1, 1}, e->inputGrad, (const float*)g.data(), (const float*)w.data(), gx.data(), N, H, W);
     save(dir, "gx", gx);
-    launch(dim3{wBlocks, 1, 1}, dim3{wThreads, 1, 1}, e->partial, (const float*)x.data(), (const float*)g.data(), partial.data(), N, H, W, rowsPerBlock);
+    launch(dim3{wBlocks, 1, 1}, dim3{wThreads, 1, 1}, rows ? e->rows : e->partial, (const float*)x.data(), (const float*)g.data(), partial.data(), N,
+           H, W, rowsPerBlock);
     launch(dim3{mergeBlocks, 1, 1}, dim3{32, mergeLanes, 1}, sum_partial_rows, (const float*)partial.data(), (int)wBlocks, (int)k,
            gw.data());
     save(dir, "gw", gw);
