@@ -27,8 +27,11 @@ public sealed class SmallConvKernels
 
     static string Name(string kernel, (int In, int Out) s) => $"conv3x3_{kernel}_{s.In}_{s.Out}";
 
-    /// <summary>Threads per block of the forward and input-gradient kernels: four warps.</summary>
-    internal const int ForwardBlock = 128;
+    /// <summary>
+    /// Threads per block of the forward and input-gradient kernels: four warps (<c>UKAN_CONV3X3_FORWARD_WARPS</c>, 1 to
+    /// 32, overrides it for tuning: more warps share a block's weight layout).
+    /// </summary>
+    internal static readonly int ForwardBlock = 32 * (Tuning("UKAN_CONV3X3_FORWARD_WARPS") is int warps and <= 32 ? warps : 4);
 
     /// <summary>Pixels of one image row per warp in the forward and input-gradient kernels (two m16 tiles).</summary>
     internal const int WarpPixels = 32;

@@ -57,7 +57,7 @@ public class SmallConvEmulationTests
         var (wBlocks, rowsPerBlock) = SmallConvKernels.WeightGrid(n, h, cin, cout, multiprocessors: 1, byRows: byRows);
         Assert.True(n * h < 4 || wBlocks > 1, "the test must merge several blocks' partials");
         var fBlocks = SmallConvKernels.ForwardGrid(n, h, w, multiprocessors: 1);
-        Assert.True(n * h * ((w + 31) / 32) <= fBlocks * 4 || fBlocks == 4, "more strips than warps: the warps take several in turn");
+        Assert.True(n * h * ((w + 31) / 32) <= fBlocks * (SmallConvKernels.ForwardBlock / 32) || fBlocks == 4, "more strips than warps: the warps take several in turn");
         var (mergeBlocks, mergeLanes) = PartialSums.Geometry(wBlocks, 9 * cin * cout);
         CudaEmulation.Run("small_conv_harness", [dir, cin, cout, n, h, w, fBlocks, SmallConvKernels.ForwardBlock, fBlocks,
             wBlocks, rowsPerBlock, byRows ? SmallConvKernels.RowBlock : SmallConvKernels.WeightBlock, mergeBlocks, mergeLanes,

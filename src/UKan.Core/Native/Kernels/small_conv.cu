@@ -86,6 +86,8 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
     constexpr int K8 = CIN / 8, N8 = COUT / 8, PAIRS = CIN >= 16 ? CIN / 16 : 1;
     __shared__ conv_f2 bpairs[9 * K8 * N8 * 32];   // declared as pairs for the 8-byte alignment of the lanes' loads
     unsigned* bfrag = reinterpret_cast<unsigned*>(bpairs);
+    // Unrolled so that several of the weight's loads are in flight at once (a block lays out up to 9,216 values).
+#pragma unroll 4
     for (int e = threadIdx.x; e < 9 * K8 * N8 * 64; e += blockDim.x) {
         int half = e & 1, lane = (e >> 1) & 31, n8 = (e >> 6) % N8, k8 = (e >> 6) / N8 % K8, t = (e >> 6) / N8 / K8;
         int i = conv_chan<CIN>(k8, lane & 3, half), o = n8 * 8 + (lane >> 2);   // B[k][n]: k = input channel i, n = output o
