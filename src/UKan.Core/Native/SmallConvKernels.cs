@@ -28,10 +28,11 @@ public sealed class SmallConvKernels
     static string Name(string kernel, (int In, int Out) s) => $"conv3x3_{kernel}_{s.In}_{s.Out}";
 
     /// <summary>
-    /// Threads per block of the forward and input-gradient kernels: four warps (<c>UKAN_CONV3X3_FORWARD_WARPS</c>, 1 to
-    /// 32, overrides it for tuning: more warps share a block's weight layout).
+    /// Threads per block of the forward and input-gradient kernels: eight warps, which share the block's weight layout
+    /// (on an H200 the 256² step took 4.84–4.85 ms with eight, 4.94–4.95 with four: docs/runs/tapshare-h200);
+    /// <c>UKAN_CONV3X3_FORWARD_WARPS</c>, 1 to 32, overrides it for tuning.
     /// </summary>
-    internal static readonly int ForwardBlock = 32 * (Tuning("UKAN_CONV3X3_FORWARD_WARPS") is int warps and <= 32 ? warps : 4);
+    internal static readonly int ForwardBlock = 32 * (Tuning("UKAN_CONV3X3_FORWARD_WARPS") is int warps and <= 32 ? warps : 8);
 
     /// <summary>Pixels of one image row per warp in the forward and input-gradient kernels (two m16 tiles).</summary>
     internal const int WarpPixels = 32;
@@ -39,19 +40,21 @@ public sealed class SmallConvKernels
     /// <summary>Threads per block of the weight gradient: a warp per tap.</summary>
     internal const int WeightBlock = 9 * 32;
 
-    /// <summary>Threads per block of the weight gradient with a warp per kernel row (<see cref="UsesRowWarps"/>).</summary>
-    internal const int RowBlock = 3 * 32;
-
     /// <summary>Set to <c>off</c> to run every weight gradient with a warp per tap (a comparison).</summary>
     public const string RowWarpsVariable = "UKAN_CONV3X3_ROW_WARPS";
 
     /// <summary>
-    /// Whether the weight gradient of <paramref name="inChannels"/> → <paramref name="outChannels"/> runs with a warp per
-    /// kernel row, whose three taps share the warp's loads: where its accumulators (3 taps of COUT × CIN per warp, 48
-    /// registers at most a lane) leave room; 32 → 32 keeps a warp per tap.
+    /// Threads per block of the weight gradient of <paramref name="inChannels"/> → <paramref name="outChannels"/> with
+    /// warps per kernel row, whose three taps share the warps' loads, or 0 for a warp per tap (<see cref="WeightBlock"/>):
+    /// a warp per kernel row where its accumulators (3 taps of COUT × CIN, 48 registers at most a lane) leave room, two
+    /// (each half of the output channels) for 32 → 32, the kernel's SPLIT.
     /// </summary>
-    internal static bool UsesRowWarps(long inChannels, long outChannels) =>
-        !EnvironmentSwitch.IsOffIn(RowWarpsVariable) && 3 * ((outChannels + 15) / 16) * (inChannels / 8) <= 12;
+    internal static int RowBlock(long inChannels, long outChannels)
+    {
+        if (EnvironmentSwitch.IsOffIn(RowWarpsVariable)) return 0;
+        long tiles = 3 * ((outChannels + 15) / 16) * (inChannels / 8);
+        return tiles <= 12 ? 3 * 32 : tiles <= 24 && (outChannels + 15) / 16 % 2 == 0 ? 6 * 32 : 0;
+    }
 
     readonly CudaKernelModule module;
     readonly PartialSums merge;
@@ -117,9 +120,10 @@ public sealed class SmallConvKernels
         var g = Aligned(TensorLayout.WithStrides(grad, TensorLayout.DenseStrides(cout, h, w, true)));
         x = Aligned(x);
         var gw = empty_strided([cout, cin, 3, 3], TensorLayout.DenseStrides(cin, 3, 3, true), dtype: float32, device: x.device);
-        bool byRows = UsesRowWarps(cin, cout);
-        var (function, block) = byRows ? (Entries(cin, cout).WeightRows, RowBlock) : (Entries(cin, cout).WeightPartial, WeightBlock);
-        var (blocks, rowsPerBlock) = WeightGrid(n, h, cin, cout, module.Multiprocessors, Resident(function, block), byRows);
+        int rowBlock = RowBlock(cin, cout);
+        bool byRows = rowBlock > 0;
+        var (function, block) = byRows ? (Entries(cin, cout).WeightRows, rowBlock) : (Entries(cin, cout).WeightPartial, WeightBlock);
+        var (blocks, rowsPerBlock) = WeightGrid(n, h, cin, cout, module.Multiprocessors, Resident(function, block), byRows ? block : 0);
         if (blocks == 0) return gw.zero_().MoveToOuterDisposeScope();
         long k = 9 * cin * cout;
         var partial = empty(blocks * k, dtype: float32, device: x.device);
@@ -178,12 +182,12 @@ public sealed class SmallConvKernels
     /// rows, so blocks past one wave run a second one nearly alone (16 → 16 at 256²: 683 blocks where 660 fit).
     /// </summary>
     internal static (int Blocks, int RowsPerBlock) WeightGrid(long n, long h, long inChannels, long outChannels, int multiprocessors,
-        int residentPerSm = int.MaxValue, bool byRows = false)
+        int residentPerSm = int.MaxValue, int rowBlock = 0)
     {
         long rows = n * h;
         if (rows == 0) return (0, 1);
-        // A warp per kernel row: blocks of three warps, eight a multiprocessor (24 warps, against 54 of the per-tap blocks).
-        long defaultPerSm = byRows ? 8L : 9 * inChannels * outChannels <= 4608 ? 6L : 2L;
+        // Warps per kernel row (rowBlock threads a block, RowBlock): 24 warps a multiprocessor, against 54 of the per-tap blocks.
+        long defaultPerSm = rowBlock > 0 ? 24 * 32 / rowBlock : 9 * inChannels * outChannels <= 4608 ? 6L : 2L;
         long perSm = Math.Min(WeightBlocksPerSm ?? defaultPerSm, residentPerSm);
         long target = Math.Max(1, perSm * multiprocessors);
         long rowsPerBlock = (rows + target - 1) / target;

@@ -54,13 +54,15 @@ public class SmallConvEmulationTests
         Assert.False(FusedConv3x3.Tf32Rounded(x).eq(x.to(float64)).all().item<bool>(), "the data must have bits below TF32's");
 
         // One multiprocessor: at most 4 blocks forward (warps take several strips) and 2 or 6 blocks of weight partials.
-        var (wBlocks, rowsPerBlock) = SmallConvKernels.WeightGrid(n, h, cin, cout, multiprocessors: 1, byRows: byRows);
+        int rowBlock = byRows ? SmallConvKernels.RowBlock(cin, cout) : 0;
+        Assert.True(!byRows || rowBlock > 0, "every shape has a row-warp kernel");
+        var (wBlocks, rowsPerBlock) = SmallConvKernels.WeightGrid(n, h, cin, cout, multiprocessors: 1, rowBlock: rowBlock);
         Assert.True(n * h < 4 || wBlocks > 1, "the test must merge several blocks' partials");
         var fBlocks = SmallConvKernels.ForwardGrid(n, h, w, multiprocessors: 1);
         Assert.True(n * h * ((w + 31) / 32) <= fBlocks * (SmallConvKernels.ForwardBlock / 32) || fBlocks == 4, "more strips than warps: the warps take several in turn");
         var (mergeBlocks, mergeLanes) = PartialSums.Geometry(wBlocks, 9 * cin * cout);
         CudaEmulation.Run("small_conv_harness", [dir, cin, cout, n, h, w, fBlocks, SmallConvKernels.ForwardBlock, fBlocks,
-            wBlocks, rowsPerBlock, byRows ? SmallConvKernels.RowBlock : SmallConvKernels.WeightBlock, mergeBlocks, mergeLanes,
+            wBlocks, rowsPerBlock, byRows ? rowBlock : SmallConvKernels.WeightBlock, mergeBlocks, mergeLanes,
             .. bias is null ? Array.Empty<object>() : ["bias"], .. byRows ? new object[] { "rows" } : []]);
 
         var reference = FusedConv3x3.Torch.Instance;
@@ -74,9 +76,18 @@ public class SmallConvEmulationTests
     [Fact]
     public void The_geometry_covers_a_u_kan_map()
     {
-        // 16 → 16 at 256² in batch 8: 16,384 strips of 32 pixels, 4 warps a block, at most 4 blocks per multiprocessor.
+        // 16 → 16 at 256² in batch 8: 16,384 strips of 32 pixels, 8 warps a block, at most 4 blocks per multiprocessor.
+        Assert.Equal(256, SmallConvKernels.ForwardBlock);
         Assert.Equal(528u, SmallConvKernels.ForwardGrid(8, 256, 256, 132));
-        Assert.Equal(2u, SmallConvKernels.ForwardGrid(1, 3, 33, 132));           // 6 strips: 2 warps of the last block idle
+        Assert.Equal(1u, SmallConvKernels.ForwardGrid(1, 3, 33, 132));           // 6 strips: 2 warps of the block idle
+        Assert.Equal(2u, SmallConvKernels.ForwardGrid(1, 5, 33, 132));           // 10 strips: two blocks
+        // Warps per kernel row: one (3 a block) where three taps' accumulators fit, two for 32 → 32 (6 a block); 24
+        // warps a multiprocessor, so 16 → 16 in runs of 2 rows (1,056 blocks wanted), 32 → 32 in runs of 4 (528).
+        Assert.Equal(96, SmallConvKernels.RowBlock(16, 16));
+        Assert.Equal(96, SmallConvKernels.RowBlock(8, 32));
+        Assert.Equal(192, SmallConvKernels.RowBlock(32, 32));
+        Assert.Equal((1024, 2), SmallConvKernels.WeightGrid(8, 256, 16, 16, 132, rowBlock: 96));
+        Assert.Equal((512, 4), SmallConvKernels.WeightGrid(8, 256, 32, 32, 132, rowBlock: 192));
         // The weight gradient on an H200 (132 multiprocessors): 2,048 image rows in runs of 3 (16 → 16: 792 blocks
         // wanted) or 8 (32 → 32: 264 wanted).
         Assert.Equal((683, 3), SmallConvKernels.WeightGrid(8, 256, 16, 16, 132));

@@ -246,7 +246,7 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
 }
 
 // Per-block partial weight gradients with a warp per kernel row instead of a warp per tap (three warps a block, warp w
-// for dh = w - 1): the three taps of a row share the warp's loads. For each chunk of 8 pixels the warp loads A = gy^T
+// for dh = w - 1; six for 32 -> 32, see SPLIT): the three taps of a row share the warp's loads. For each chunk of 8 pixels the warp loads A = gy^T
 // and the B values of dw = 0 (x at the chunk's own pixels) as the per-tap kernel does, and takes those of dw = +1 and
 // dw = -1 from the neighbouring lanes (__shfl_sync within each group of four lanes of equal g: lane c holds pixels
 // w0 + c and w0 + c + 4, so pixel w0 + c + 1 is lane c + 1's first, or for c = 3 lane 0's second), loading only the one
@@ -256,8 +256,12 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
 template <int CIN, int COUT>
 __device__ __forceinline__ void conv3x3_weight_rows_body(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ partial,
                                                          int N, int H, int W, int rowsPerBlock) {
-    constexpr int M16 = (COUT + 15) / 16, N8 = CIN / 8, PAIRS = CIN == 8 ? 1 : N8 / 2;
-    int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3, dh = (int)(threadIdx.x >> 5) - 1;
+    // SPLIT: with more than 12 tiles of accumulators for three taps (32 -> 32), each kernel row takes two warps, one per
+    // half of the output channels (both load x; each its half of gy): 6 warps a block.
+    constexpr int N8 = CIN / 8, PAIRS = CIN == 8 ? 1 : N8 / 2, M16ALL = (COUT + 15) / 16;
+    constexpr int SPLIT = 3 * M16ALL * N8 <= 12 ? 1 : 2, M16 = M16ALL / SPLIT;
+    int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3, warp = (int)(threadIdx.x >> 5);
+    int dh = warp % 3 - 1, m0 = warp / 3 * M16;   // the warp's kernel row and its first m16 tile of output channels
     int up = (lane & ~3) | ((c + 1) & 3), down = (lane & ~3) | ((c + 3) & 3);   // the lanes of pixel + 1 and pixel - 1
     float acc[3][M16][N8][4];
 #pragma unroll
@@ -282,7 +286,7 @@ __device__ __forceinline__ void conv3x3_weight_rows_body(const float* __restrict
             unsigned a[M16][4];
 #pragma unroll
             for (int m = 0; m < M16; m++) {
-                int o = m * 16 + 2 * g;
+                int o = (m0 + m) * 16 + 2 * g;
                 conv_f2 u0{0.0f, 0.0f}, u1{0.0f, 0.0f};
                 if (o < COUT && p0 < W) u0 = *reinterpret_cast<const conv_f2*>(grow + (long long)p0 * COUT + o);
                 if (o < COUT && p1 < W) u1 = *reinterpret_cast<const conv_f2*>(grow + (long long)p1 * COUT + o);
@@ -344,7 +348,7 @@ __device__ __forceinline__ void conv3x3_weight_rows_body(const float* __restrict
             for (int n8 = 0; n8 < N8; n8++)
 #pragma unroll
                 for (int q = 0; q < 4; q++) {
-                    int o = m * 16 + 2 * g + (q >> 1), n = 2 * c + (q & 1);
+                    int o = (m0 + m) * 16 + 2 * g + (q >> 1), n = 2 * c + (q & 1);
                     int i = CIN == 8 ? n : 16 * (n8 >> 1) + 2 * n + (n8 & 1);
                     if (o < COUT) out[((long long)o * 9 + t) * CIN + i] = acc[d][m][n8][q];
                 }
