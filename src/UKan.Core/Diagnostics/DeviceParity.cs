@@ -159,6 +159,9 @@ public static class DeviceParity
             // In TF32 (the few-channel kernels' precision; cuDNN then runs TF32 too): the tiny model's 8 → 8 and depthwise layers.
             PrecisionSettings.Apply(Precision.Fp32);
             checks.Add(TrainingFusedVersusNot("3 × 3 convolution kernels vs cuDNN (TF32)", FusedConv3x3.With, device));
+            checks.Add(TrainingFusedVersusNot("batch statistics from the convolution kernels vs the batch norm's pass (TF32)",
+                FusedConv3x3.WithStatistics, device));
+            checks.AddRange(Guarded("statistics from the convolution", () => StatisticsFromConvolution(device)));
             PrecisionSettings.Apply(Precision.Fp32Strict);
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
@@ -738,6 +741,39 @@ public static class DeviceParity
         using var noGrad = no_grad();
         yield return new ParityCheck("convolution, bias left out, batch norm + ReLU: the fused node takes the bias", 0,
             BatchNormRelu.KernelsFor(bn, conv.call(x)) is not null ? 0 : double.NaN, 0);
+    }
+
+    /// <summary>
+    /// A 16 → 16 convolution on our kernels followed by the fused batch norm + ReLU in training mode (TF32, the kernels'
+    /// precision): the batch statistics formed by the convolution's kernel while it writes its output against the batch
+    /// norm's own pass over it: the same output and running statistics, and the statistics taken from the kernel.
+    /// </summary>
+    static IEnumerable<ParityCheck> StatisticsFromConvolution(Device device)
+    {
+        using var scope = NewDisposeScope();
+        using var tf32 = PrecisionSettings.Scope(Precision.Fp32, device);
+        manual_seed(5);
+        var conv = nn.Conv2d(16, 16, 3, padding: 1);
+        var bn = nn.BatchNorm2d(16);
+        var relu = nn.ReLU();
+        conv.to(device);
+        bn.to(device);
+        var x = InLayout((randn(4, 40, 56, 16) * 2 + 0.5).to(device), channelsLast: true);
+        var (mean0, var0) = (bn.running_mean!.clone(), bn.running_var!.clone());
+        (Tensor Y, Tensor Stats) Run(bool formed) => FusedConv3x3.WithStatistics(formed, () =>
+        {
+            using (no_grad()) { bn.running_mean!.copy_(mean0); bn.running_var!.copy_(var0); }
+            var y = ConvBatchNorm.Forward(conv, bn, x, relu).detach();
+            return (y, cat([bn.running_mean!, bn.running_var!]));
+        });
+        var (formed, own) = (Run(true), Run(false));
+        yield return Compare("convolution kernels' batch statistics, batch norm + ReLU: output", formed.Y, own.Y, 1e-5);
+        yield return Compare("convolution kernels' batch statistics, batch norm + ReLU: running mean and variance", formed.Stats, own.Stats, 1e-5);
+        var box = new System.Runtime.CompilerServices.StrongBox<Tensor?>();
+        using (no_grad())
+            FusedConv3x3.WithStatistics(true, () => FusedConv3x3.Forward(x, conv.weight!, null, conv.stride, conv.padding!, conv.dilation, conv.groups, box));
+        using var statistics = box.Value;
+        yield return new ParityCheck("convolution kernels' batch statistics: formed by the 16 → 16 kernel", 0, statistics is not null ? 0 : double.NaN, 0);
     }
 
     /// <summary>

@@ -87,13 +87,15 @@ public static class BatchNormRelu
     /// <see cref="Torch.Instance"/> (any device; the reference the tests check against the two modules).
     /// </summary>
     /// <param name="runningMeanShift">Added to the batch mean in the running mean's update only (<see cref="ConvBatchNorm"/>).</param>
-    public static Tensor Apply(BatchNorm2d bn, Tensor x, IBatchNormReluKernels kernels, Tensor? runningMeanShift = null)
+    /// <param name="statistics">x's batch statistics formed by the kernel that wrote it (<see cref="IBatchNormReluKernels.BatchNormReluForward"/>), or null.</param>
+    public static Tensor Apply(BatchNorm2d bn, Tensor x, IBatchNormReluKernels kernels, Tensor? runningMeanShift = null, Tensor? statistics = null)
     {
         var momentum = bn.momentum ?? throw new ArgumentException("fused batch norm: a cumulative average (momentum null) is not supported");
         if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
             throw new ArgumentException("fused batch norm: an affine layer with running statistics");
         // The shift travels boxed: a tensor argument would become an input of the autograd node.
-        return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, kernels, bn, momentum, new StrongBox<Tensor?>(runningMeanShift)));
+        return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, kernels, bn, momentum, new StrongBox<Tensor?>(runningMeanShift),
+            new StrongBox<Tensor?>(statistics)));
     }
 
     /// <summary>The node: saves x, w, b and the batch's mean and invstd; backward recomputes the normalisation and ReLU's mask.</summary>
@@ -103,9 +105,10 @@ public static class BatchNormRelu
 
         protected override (Tensor Y, Tensor[] Saved) Forward(IBatchNormReluKernels kernels, Tensor x, Tensor weight, Tensor bias, object[] rest)
         {
-            var (bn, momentum, shift) = ((BatchNorm2d)rest[0], (double)rest[1], ((StrongBox<Tensor?>)rest[2]).Value);
+            var (bn, momentum, shift, statistics) = ((BatchNorm2d)rest[0], (double)rest[1], ((StrongBox<Tensor?>)rest[2]).Value,
+                ((StrongBox<Tensor?>)rest[3]).Value);
             var (y, mean, invstd) = kernels.BatchNormReluForward(x, weight, bias, bn.running_mean!, bn.running_var!, bn.num_batches_tracked,
-                momentum, bn.eps, shift);
+                momentum, bn.eps, shift, statistics);
             return (y, [bias, mean, invstd]);
         }
 
@@ -125,14 +128,16 @@ public static class BatchNormRelu
         static readonly long[] Reduced = [0, 2, 3];
 
         public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-            Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null)
+            Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null,
+            Tensor? statistics = null)
         {
             using var scope = NewDisposeScope();
             long n = x.numel() / x.shape[1];
             var storage = x.dtype;
             x = x.to(float32);                                              // as the kernels: float arithmetic, one rounding at the store
-            var mean = x.mean(Reduced);
-            var variance = (x - Channel(mean)).square().mean(Reduced);     // biased, what the normalisation uses
+            var (mean, variance) = statistics is null
+                ? (x.mean(Reduced), (x - Channel(x.mean(Reduced))).square().mean(Reduced))   // biased, what the normalisation uses
+                : Merged(statistics, x.shape[1]);
             var invstd = (variance + eps).rsqrt();
             var y = F.relu(Pre(x, mean, invstd, weight, bias)).to(storage);
             runningMean.mul_(1 - momentum).add_(runningMeanShift is null ? mean : mean + runningMeanShift.detach(), alpha: momentum);
@@ -156,6 +161,21 @@ public static class BatchNormRelu
             var gradX = Channel(scale) * (g - Channel(sumG / n) - centred * Channel(invStd) * Channel(gradW / n));
             return (gradX.to(storage).MoveToOuterDisposeScope(), weight is null ? null : gradW.MoveToOuterDisposeScope(),
                 bias is null ? null : sumG.MoveToOuterDisposeScope());
+        }
+
+        /// <summary>
+        /// The batch mean and biased variance per channel from G groups of (count, mean, M2), laid out [G][3][C]: the
+        /// pooled mean Σ nᵢ·meanᵢ / n, then M2 = Σ (M2ᵢ + nᵢ·(meanᵢ − mean)²), in float64.
+        /// </summary>
+        public static (Tensor Mean, Tensor Variance) Merged(Tensor statistics, long channels)
+        {
+            using var scope = NewDisposeScope();
+            var s = statistics.to(float64).view(-1, 3, channels);
+            var (counts, means, m2) = (s.select(1, 0), s.select(1, 1), s.select(1, 2));
+            var n = counts.sum(0L);
+            var mean = (counts * means).sum(0L) / n;
+            var variance = (m2 + counts * (means - mean).square()).sum(0L) / n;
+            return (mean.to(float32).MoveToOuterDisposeScope(), variance.to(float32).MoveToOuterDisposeScope());
         }
 
         /// <summary>(x − mean)·invstd·w + b, the pre-activation.</summary>

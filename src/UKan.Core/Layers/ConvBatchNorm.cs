@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -78,10 +79,13 @@ public static class ConvBatchNorm
             || conv is not Conv2d c || c.bias is not { } bias || !BatchNormFold.ZeroPadded(c)
             || !DropsBias(x.device_type))
             return Normalize(bn, conv.call(x), relu);
-        var y = FusedConv3x3.Forward(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups);
+        // Where the fused batch norm + ReLU follows, our convolution kernels may hand it the statistics of their output.
+        var statistics = relu is not null ? new StrongBox<Tensor?>() : null;
+        var y = FusedConv3x3.Forward(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups, statistics);
+        using var formed = statistics?.Value;
         // The fused batch norm + ReLU takes the bias into its running-mean update (no launch of its own).
         if (relu is not null && BatchNormRelu.KernelsFor(bn, y) is { } kernels)
-            return BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias);
+            return BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias, statistics: formed);
         using (no_grad()) runningMean.add_(bias, alpha: momentum / (1 - momentum));
         return Normalize(bn, y, relu);
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -38,13 +39,40 @@ public static class FusedConv3x3
     /// conv2d(x, weight, bias, stride, padding, dilation, groups): the kernels where they apply (see the class; with a
     /// bias only where no gradient is needed, i.e. inference), else <c>F.conv2d</c>.
     /// </summary>
-    public static Tensor Forward(Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding, long[] dilation, long groups)
+    /// <param name="statistics">
+    /// If given and the kernels run without a bias, receives the output's batch statistics where they form them
+    /// (<see cref="IConv3x3Kernels.Conv3x3WithStatistics"/>; else left null): for the batch norm that follows. The caller
+    /// disposes them.
+    /// </param>
+    public static Tensor Forward(Tensor x, Tensor weight, Tensor? bias, long[] stride, long[] padding, long[] dilation, long groups,
+        StrongBox<Tensor?>? statistics = null)
     {
         bool tracked = is_grad_enabled() && (x.requires_grad || weight.requires_grad || bias?.requires_grad == true);
         if ((bias is null || !tracked) && KernelsFor(x, weight, stride, padding, dilation, groups) is { } kernels)
+        {
+            if (bias is null && statistics is not null && StatisticsSwitch.Applies(x))
+                return tracked ? Apply(x, weight, kernels, statistics) : Untracked(kernels.Conv3x3WithStatistics(x, weight), statistics);
             return tracked ? Apply(x, weight, kernels) : kernels.Conv3x3(x, weight, bias);
+        }
         return F.conv2d(x, weight, bias, stride, padding, dilation, groups);
     }
+
+    static Tensor Untracked((Tensor Y, Tensor? Statistics) result, StrongBox<Tensor?> statistics)
+    {
+        statistics.Value = result.Statistics?.DetachFromDisposeScope();
+        return result.Y;
+    }
+
+    /// <summary>
+    /// Set to <c>off</c> to have the batch norm after one of these convolutions read its output for its statistics
+    /// instead of taking them from the convolution's kernel (a comparison).
+    /// </summary>
+    public const string StatisticsVariable = "UKAN_CONV_BN_STATS";
+
+    static readonly FusedSwitch StatisticsSwitch = new(StatisticsVariable);
+
+    /// <summary><paramref name="body"/>'s result with the calling flow taking the statistics from the kernels or not, whatever the environment says.</summary>
+    internal static T WithStatistics<T>(bool formed, Func<T> body) => StatisticsSwitch.With(formed, body);
 
     /// <summary>
     /// Whether the convolution has the form the kernels compute: float32 (N, C, H, W) x dense channels-last, a float32
@@ -71,7 +99,8 @@ public static class FusedConv3x3
     /// conv2d(x, weight) (stride, padding 1, no bias) as one autograd node computed by <paramref name="kernels"/>: the
     /// CUDA kernels, or <see cref="Torch.Instance"/> (any device; the reference the tests check).
     /// </summary>
-    public static Tensor Apply(Tensor x, Tensor weight, IConv3x3Kernels kernels) => OutputTemplates.Drop(Function.apply(x, weight, kernels));
+    public static Tensor Apply(Tensor x, Tensor weight, IConv3x3Kernels kernels, StrongBox<Tensor?>? statistics = null) =>
+        OutputTemplates.Drop(statistics is null ? Function.apply(x, weight, kernels) : Function.apply(x, weight, kernels, statistics));
 
     sealed class Function : autograd.SingleTensorFunction<Function>
     {
@@ -84,14 +113,20 @@ public static class FusedConv3x3
             ctx.save_for_backward([x, weight]);
             ctx.save_data("kernels", kernels);
             ctx.save_data("grads", (x.requires_grad, weight.requires_grad));
+            ctx.save_data("arguments", vars.Length);
             OutputTemplates.Forward(ctx);
-            return kernels.Conv3x3(x, weight, null);
+            // The statistics travel in a box: a tensor returned or passed in would become part of the autograd node.
+            return vars.Length > 3 && vars[3] is StrongBox<Tensor?> statistics
+                ? Untracked(kernels.Conv3x3WithStatistics(x, weight), statistics)
+                : kernels.Conv3x3(x, weight, null);
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
         {
             using var incoming = HandedBackGradients.Backward(g);
-            if (g is null || g.IsInvalid) return [null!, null!, null!];
+            // One entry per forward argument (x, weight, kernels and, if given, the statistics' box).
+            var arguments = (int)ctx.get_data("arguments");
+            if (g is null || g.IsInvalid) return [.. Enumerable.Repeat<Tensor>(null!, arguments)];
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var saved = ctx.get_saved_variables();
@@ -100,7 +135,7 @@ public static class FusedConv3x3
             var (needX, needWeight) = ((bool, bool))ctx.get_data("grads");
             var gx = needX ? kernels.Conv3x3BackwardInput(g, weight, x.shape[1] / weight.shape[1]) : null;
             var gw = needWeight ? kernels.Conv3x3BackwardWeight(x, g, weight) : null;
-            return HandedBackGradients.KeepAll([gx!, gw!, null!]);
+            return HandedBackGradients.KeepAll([gx!, gw!, .. Enumerable.Repeat<Tensor>(null!, arguments - 2)]);
         }
     }
 
@@ -127,6 +162,20 @@ public static class FusedConv3x3
 
         public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) =>
             F.conv2d(x, weight, bias, padding: [1, 1], groups: x.shape[1] / weight.shape[1]);
+
+        /// <summary>The convolution and its output's statistics as one group per channel (count, mean, M2; float64 sums).</summary>
+        public (Tensor Y, Tensor? Statistics) Conv3x3WithStatistics(Tensor x, Tensor weight)
+        {
+            using var scope = NewDisposeScope();
+            var y = Conv3x3(x, weight, null);
+            var y64 = y.detach().to(float64);
+            long[] reduced = [0, 2, 3];
+            var mean = y64.mean(reduced);
+            var m2 = (y64 - mean.view(1, -1, 1, 1)).square().sum(reduced);
+            var count = full_like(mean, (double)(y.numel() / Math.Max(1, y.shape[1])));
+            var statistics = stack([count, mean, m2]).to(float32).contiguous();
+            return (y.MoveToOuterDisposeScope(), statistics.MoveToOuterDisposeScope());
+        }
 
         // The adjoint of the convolution: the transposed convolution with the same weight.
         public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) =>

@@ -15,10 +15,13 @@ public interface IBatchNormReluKernels
     /// running variance towards the unbiased variance; the running mean towards the batch mean plus
     /// <paramref name="runningMeanShift"/> if given: the bias of a convolution left out before it, see
     /// <see cref="ConvBatchNorm"/>) and adds 1 to <paramref name="batchesTracked"/> if given. Returns y (x's strides),
-    /// mean and invstd (C each).
+    /// mean and invstd (C each). <paramref name="statistics"/>, if given, are x's statistics already formed by whatever
+    /// wrote x (<see cref="IConv3x3Kernels.Conv3x3WithStatistics"/>): G groups of (count, mean, M2) per channel, [G][3][C],
+    /// merged instead of reading x for them.
     /// </summary>
     (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null);
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null,
+        Tensor? statistics = null);
 
     /// <summary>
     /// The gradients from dL/dy = <paramref name="grad"/> (x's strides): dL/dx, dL/dw and dL/db (null when

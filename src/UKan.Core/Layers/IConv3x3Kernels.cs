@@ -19,6 +19,13 @@ public interface IConv3x3Kernels
     /// <summary>conv2d(x, weight, bias, stride 1, padding 1, groups = Cin / weight's second dimension) for float32 (N, Cin, H, W) x dense in channels-last; the result is channels-last.</summary>
     Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias);
 
+    /// <summary>
+    /// conv2d(x, weight) without bias as <see cref="Conv3x3"/>, with the batch statistics of the result for the batch norm
+    /// that follows where the kernels form them while they write it (else null): G groups of (count, mean, M2) per output
+    /// channel, laid out [G][3][Cout] (<see cref="IBatchNormReluKernels.BatchNormReluForward"/>'s <c>statistics</c>).
+    /// </summary>
+    (Tensor Y, Tensor? Statistics) Conv3x3WithStatistics(Tensor x, Tensor weight);
+
     /// <summary>dL/dx (channels-last) from dL/dy = <paramref name="grad"/> (any strides), the weight and the layer's groups.</summary>
     Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups);
 

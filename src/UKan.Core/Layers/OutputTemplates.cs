@@ -16,6 +16,9 @@ namespace UKan.Layers;
 /// result through <see cref="Drop"/>, which disposes the templates (reached by reflection: TorchSharp has no API for
 /// them; <see cref="Supported"/> says whether this TorchSharp has the fields, and a test fails when an upgrade removes
 /// them). A forward must not call another custom function between the two calls (ours do not).
+/// The same hand-over serves a tensor that a forward makes and saves for backward (<see cref="SavedIntermediate"/>):
+/// TorchSharp takes the saved tensors' references only after forward returns, so the forward cannot dispose its handle
+/// itself; <see cref="Drop"/> does, once autograd holds its own reference.
 /// </remarks>
 public static class OutputTemplates
 {
@@ -36,9 +39,29 @@ public static class OutputTemplates
         pending = ctx;
     }
 
-    /// <summary>After <c>apply</c>: disposes the templates of the node whose forward ran last on this thread; returns <paramref name="output"/>.</summary>
+    [ThreadStatic] static List<Tensor>? intermediates;
+
+    /// <summary>
+    /// In a custom function's forward: <paramref name="t"/>, made by the forward and passed to save_for_backward, is
+    /// disposed by the <see cref="Drop"/> that follows <c>apply</c> (autograd's saved reference keeps its memory).
+    /// </summary>
+    public static Tensor SavedIntermediate(Tensor t)
+    {
+        (intermediates ??= []).Add(t);
+        return t;
+    }
+
+    /// <summary>
+    /// After <c>apply</c>: disposes the templates of the node whose forward ran last on this thread and the handles of
+    /// its saved intermediates; returns <paramref name="output"/>.
+    /// </summary>
     public static Tensor Drop(Tensor output)
     {
+        if (intermediates is { Count: > 0 } made)
+        {
+            foreach (var t in made) t.Dispose();
+            made.Clear();
+        }
         var ctx = pending;
         pending = null;
         LastDropped = 0;

@@ -44,7 +44,8 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
     }
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null)
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null,
+        Tensor? statistics = null)
     {
         if (batchesTracked is not null && (batchesTracked.dtype != ScalarType.Int64 || batchesTracked.numel() != 1))
             throw new ArgumentException("batch norm + ReLU kernels: num_batches_tracked must be one int64");
@@ -55,9 +56,21 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         var y = empty_strided(x.shape, x.stride(), dtype: x.dtype, device: x.device);
         var mean = empty(c, dtype: float32, device: x.device);
         var invstd = empty(c, dtype: float32, device: x.device);
-        var partial = empty(3 * grid.Y * c, dtype: float32, device: x.device);
-        module.LaunchOn(stats.For(x), grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial));
-        module.LaunchOn(statsFinalize, ((uint)c, 1), (MergeThreads(grid.Y), 1), 0, Pointer(partial), (int)grid.Y, (int)c, (float)eps, (float)momentum,
+        // x's statistics: given (formed by the kernel that wrote x), else one pass over x; G groups of (count, mean, M2).
+        long groups = grid.Y;
+        Tensor partial;
+        if (statistics is not null)
+        {
+            if (statistics.dtype != ScalarType.Float32 || !statistics.is_contiguous() || statistics.numel() == 0 || statistics.numel() % (3 * c) != 0)
+                throw new ArgumentException("batch norm + ReLU kernels: statistics must be contiguous float32, G × 3 × C values");
+            (partial, groups) = (statistics, statistics.numel() / (3 * c));
+        }
+        else
+        {
+            partial = empty(3 * grid.Y * c, dtype: float32, device: x.device);
+            module.LaunchOn(stats.For(x), grid, TileBlock, 0, Pointer(x), rows, (int)c, Pointer(partial));
+        }
+        module.LaunchOn(statsFinalize, ((uint)c, 1), (MergeThreads(groups), 1), 0, Pointer(partial), (int)groups, (int)c, (float)eps, (float)momentum,
             Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)), TensorPointer.OfInt64(batchesTracked),
             Pointer(runningMeanShift is null ? null : Float32(runningMeanShift)));
         module.LaunchOn(apply.For(x), grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));

@@ -88,8 +88,9 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         psi.PsiBackward(u, grad, coef, baseScale, splineScale, knots, exact, inputGrad);
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
-        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null) =>
-        batchNormRelu.BatchNormReluForward(x, weight, bias, runningMean, runningVar, batchesTracked, momentum, eps, runningMeanShift);
+        Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null,
+        Tensor? statistics = null) =>
+        batchNormRelu.BatchNormReluForward(x, weight, bias, runningMean, runningVar, batchesTracked, momentum, eps, runningMeanShift, statistics);
 
     public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
         Tensor? weight, Tensor? bias) =>
@@ -156,6 +157,14 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         if (!Depthwise(x.shape[1], weight.shape[0], groups)) return smallConv.Forward(x, weight, bias);
         var y = depthwise.Forward(x, weight);
         return bias is null ? y : y.add_(bias.view(1, -1, 1, 1));
+    }
+
+    public (Tensor Y, Tensor? Statistics) Conv3x3WithStatistics(Tensor x, Tensor weight)
+    {
+        long groups = x.shape[1] / weight.shape[1];
+        if (Thin(x.shape[1], weight.shape[0], groups) || Depthwise(x.shape[1], weight.shape[0], groups)) return (Conv3x3(x, weight, null), null);
+        var (y, statistics) = smallConv.ForwardWithStatistics(x, weight);
+        return (y, statistics);
     }
 
     public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) =>

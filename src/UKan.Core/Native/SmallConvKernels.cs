@@ -23,7 +23,7 @@ public sealed class SmallConvKernels
 
     /// <summary>The kernels of this family in the CUDA source.</summary>
     public static readonly string[] Functions =
-        [.. Shapes.SelectMany(s => new[] { Name("forward", s), Name("input_grad", s), Name("weight_partial", s), Name("weight_rows", s) })];
+        [.. Shapes.SelectMany(s => new[] { Name("forward", s), Name("forward_stats", s), Name("input_grad", s), Name("weight_partial", s), Name("weight_rows", s) })];
 
     static string Name(string kernel, (int In, int Out) s) => $"conv3x3_{kernel}_{s.In}_{s.Out}";
 
@@ -58,16 +58,17 @@ public sealed class SmallConvKernels
 
     readonly CudaKernelModule module;
     readonly PartialSums merge;
-    /// <summary>Each shape's three entries, looked up once (not by name at every launch).</summary>
-    readonly IReadOnlyDictionary<(int In, int Out), (IntPtr Forward, IntPtr InputGrad, IntPtr WeightPartial, IntPtr WeightRows)> entries;
+    /// <summary>Each shape's entries, looked up once (not by name at every launch).</summary>
+    readonly IReadOnlyDictionary<(int In, int Out), Entry> entries;
+
+    readonly record struct Entry(IntPtr Forward, IntPtr ForwardStats, IntPtr InputGrad, IntPtr WeightPartial, IntPtr WeightRows);
 
     public SmallConvKernels(CudaKernelModule module) =>
         (this.module, merge, entries) = (module, new PartialSums(module), Shapes.ToDictionary(s => s,
-            s => (module.Function(Name("forward", s)), module.Function(Name("input_grad", s)), module.Function(Name("weight_partial", s)),
-                module.Function(Name("weight_rows", s)))));
+            s => new Entry(module.Function(Name("forward", s)), module.Function(Name("forward_stats", s)), module.Function(Name("input_grad", s)),
+                module.Function(Name("weight_partial", s)), module.Function(Name("weight_rows", s)))));
 
-    (IntPtr Forward, IntPtr InputGrad, IntPtr WeightPartial, IntPtr WeightRows) Entries(long inChannels, long outChannels) =>
-        entries[((int)inChannels, (int)outChannels)];
+    Entry Entries(long inChannels, long outChannels) => entries[((int)inChannels, (int)outChannels)];
 
     /// <summary>Whether the kernels take a layer of <paramref name="inChannels"/> → <paramref name="outChannels"/>.</summary>
     public static bool Supports(long inChannels, long outChannels) => Shapes.Contains(((int)inChannels, (int)outChannels));
@@ -90,6 +91,36 @@ public sealed class SmallConvKernels
         }
         return y.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// conv2d(x, w) (no bias) as <see cref="Forward"/>, with the batch statistics of the result for the batch norm that
+    /// follows: (count, mean, M2) per block and output channel, G × 3 × Cout floats (G = the grid's blocks), the layout of
+    /// the batch norm kernels' own partial statistics (<see cref="BatchNormReluKernels"/>), which they then merge instead of
+    /// reading y again.
+    /// </summary>
+    public (Tensor Y, Tensor Statistics) ForwardWithStatistics(Tensor x, Tensor weight)
+    {
+        var (n, cin, h, w) = Check(x, "x");
+        var cout = weight.shape[0];
+        using var scope = NewDisposeScope();
+        var wt = Weight(weight, cout, cin);
+        x = Aligned(x);
+        var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
+        var function = Entries(cin, cout).ForwardStats;
+        uint blocks = y.numel() > 0 ? StatsGrid(n, h, w, module.Multiprocessors, Resident(function, StatsBlock)) : 0;
+        // An empty map has one group of count 0 (the batch norm's kernels refuse such a map before they read it).
+        var statistics = blocks > 0 ? empty(3 * blocks * cout, dtype: float32, device: x.device) : zeros(3 * cout, dtype: float32, device: x.device);
+        if (blocks > 0)
+            module.LaunchOn(function, blocks, StatsBlock, 0, Pointer(x), Pointer(wt), Pointer(y), Pointer(statistics), (int)n, (int)h, (int)w);
+        return (y.MoveToOuterDisposeScope(), statistics.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Threads per block of the forward with statistics: <see cref="ForwardBlock"/>, at most the 16 warps its block merge holds.</summary>
+    internal static int StatsBlock => Math.Min(ForwardBlock, 16 * 32);
+
+    /// <summary>The grid of the forward with statistics: <see cref="ForwardGrid"/> for <see cref="StatsBlock"/>.</summary>
+    internal static uint StatsGrid(long n, long h, long w, int multiprocessors, int residentPerSm = int.MaxValue) =>
+        ForwardGrid(n, h, w, multiprocessors, residentPerSm, StatsBlock);
 
     /// <summary>dL/dx (N, Cin, H, W, channels-last) from dL/dy = <paramref name="grad"/> (N, Cout, H, W, any strides) and the layer's weight.</summary>
     public Tensor BackwardInput(Tensor grad, Tensor weight)
@@ -165,11 +196,12 @@ public sealed class SmallConvKernels
     /// block lays the weight out in shared memory once; eight were slower on an H200, docs/runs/release-conv-h200), and
     /// at most <paramref name="residentPerSm"/>, the blocks a multiprocessor holds at once (one wave).
     /// </summary>
-    internal static uint ForwardGrid(long n, long h, long w, int multiprocessors, int residentPerSm = int.MaxValue)
+    internal static uint ForwardGrid(long n, long h, long w, int multiprocessors, int residentPerSm = int.MaxValue, int block = 0)
     {
+        int warps = (block > 0 ? block : ForwardBlock) / 32;
         long strips = n * h * ((w + WarpPixels - 1) / WarpPixels);
         long perSm = Math.Min(ForwardBlocksPerSm, residentPerSm);
-        long blocks = Math.Min((strips + ForwardBlock / 32 - 1) / (ForwardBlock / 32), perSm * Math.Max(1, multiprocessors));
+        long blocks = Math.Min((strips + warps - 1) / warps, perSm * Math.Max(1, multiprocessors));
         return (uint)blocks;
     }
 

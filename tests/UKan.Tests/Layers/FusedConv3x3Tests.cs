@@ -36,6 +36,46 @@ public class FusedConv3x3Tests
         TestTorch.AssertClose(w2.grad!, w1.grad!, 1e-12, 1e-12, "dL/dw");
     }
 
+    /// <summary>
+    /// With a box for the output's batch statistics the node hands them over (one group per channel in the torch
+    /// formulation: count, mean, M2) and its autograd is unchanged; the fused batch norm + ReLU given them normalises as
+    /// with its own pass.
+    /// </summary>
+    [Fact]
+    public void The_node_hands_its_output_s_statistics_to_the_batch_norm()
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator(9);
+        var x0 = (randn(3, 8, 6, 7, generator: gen) * 2 + 1).permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+        var w0 = randn(8, 8, 3, 3, generator: gen);
+        var gy = randn(3, 8, 6, 7, generator: gen);
+        var box = new System.Runtime.CompilerServices.StrongBox<Tensor?>();
+        var (x1, w1) = (x0.detach().requires_grad_(), w0.detach().requires_grad_());
+        var y1 = FusedConv3x3.Apply(x1, w1, FusedConv3x3.Torch.Instance, box);
+        y1.backward([gy]);
+        var (x2, w2) = (x0.detach().requires_grad_(), w0.detach().requires_grad_());
+        var y2 = FusedConv3x3.Apply(x2, w2, FusedConv3x3.Torch.Instance);
+        y2.backward([gy]);
+        Assert.True(y1.eq(y2).all().item<bool>() && x1.grad!.eq(x2.grad!).all().item<bool>() && w1.grad!.eq(w2.grad!).all().item<bool>());
+
+        using var statistics = box.Value;
+        Assert.NotNull(statistics);
+        Assert.Equal([3, 8], statistics!.shape);
+        var y64 = y2.detach().to(float64);
+        TestTorch.AssertClose(full(8, 3.0 * 6 * 7, dtype: float64), statistics[0].to(float64), 0, 0, "counts");
+        TestTorch.AssertClose(y64.mean([0, 2, 3]), statistics[1].to(float64), 1e-6, 1e-6, "means");
+
+        var bn = TorchSharp.torch.nn.BatchNorm2d(8);
+        bn.train();
+        Tensor Normalised(Tensor? given)
+        {
+            var (y, _, _) = BatchNormRelu.Torch.Instance.BatchNormReluForward(y2.detach(), bn.weight, bn.bias, zeros(8), ones(8), null, 0.1, 1e-5,
+                statistics: given);
+            return y;
+        }
+        TestTorch.AssertClose(Normalised(null), Normalised(statistics), 1e-5, 1e-5, "batch norm + ReLU with the handed statistics");
+    }
+
     [Fact]
     public void Only_the_gradients_asked_for_are_computed()
     {

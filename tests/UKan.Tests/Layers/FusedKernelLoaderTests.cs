@@ -20,7 +20,8 @@ public class FusedKernelLoaderTests
         public (Tensor? GradU, Tensor Sums) PsiBackward(Tensor u, Tensor grad, Tensor coef, Tensor? baseScale, Tensor? splineScale,
             BSplineBasis.UniformKnots knots, bool exact, bool inputGrad) => throw new NotSupportedException();
         public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias, Tensor runningMean,
-            Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null) => throw new NotSupportedException();
+            Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null, Tensor? statistics = null) =>
+            throw new NotSupportedException();
         public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
             Tensor? weight, Tensor? bias) => throw new NotSupportedException();
         public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) => throw new NotSupportedException();
@@ -41,6 +42,7 @@ public class FusedKernelLoaderTests
         public Tensor BiasReluInPlace(Tensor y, Tensor bias) => throw new NotSupportedException();
         public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) => false;
         public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) => throw new NotSupportedException();
+        public (Tensor Y, Tensor? Statistics) Conv3x3WithStatistics(Tensor x, Tensor weight) => throw new NotSupportedException();
         public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) => throw new NotSupportedException();
         public Tensor Conv3x3BackwardWeight(Tensor x, Tensor grad, Tensor weight) => throw new NotSupportedException();
         public void AdamStep(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, Tensor? learningRateOnDevice, double learningRate,

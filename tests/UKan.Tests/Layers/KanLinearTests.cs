@@ -28,6 +28,30 @@ public class KanLinearTests
         for (int i = 0; i < 3; i++) TestTorch.AssertClose(gGeneral[i], gFast[i], atol: 1e-5, rtol: 1e-5, what: $"grad {i}");
     }
 
+    /// <summary>
+    /// The fast path keeps the features from forward for the backward products; with UKAN_KAN_KEEP_FEATURES=off it
+    /// computes them again: the same kernel on the same x, so the gradients are the same bits. A backward after the
+    /// forward's handle of the features was disposed (the Drop after apply) still finds them through autograd.
+    /// </summary>
+    [Fact]
+    public void Kept_features_give_the_gradients_of_recomputed_ones_bit_for_bit()
+    {
+        _ = TestTorch.Runtime;
+        manual_seed(11);
+        var layer = new KanLinear(12, 5);
+        var x = (randn(40, 12) * 1.5).requires_grad_(true);
+        Tensor[] Gradients(bool keep) => KanLinearFunction.With(keep, () =>
+        {
+            var y = layer.call(x);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            return torch.autograd.grad([y.pow(2).sum()], [x, layer.SplineWeight, layer.BaseWeight, layer.SplineScaler!]).ToArray();
+        });
+        var (kept, recomputed) = (Gradients(true), Gradients(false));
+        for (int i = 0; i < kept.Length; i++) Assert.True(kept[i].eq(recomputed[i]).all().item<bool>(), $"gradient {i} differs");
+        Assert.True(kept[0].abs().sum().item<float>() > 0, "the gradients must not be zero");
+    }
+
     [Fact]
     public void State_dict_has_the_official_names_and_shapes()
     {

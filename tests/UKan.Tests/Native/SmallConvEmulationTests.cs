@@ -46,7 +46,22 @@ public class SmallConvEmulationTests
     public void The_row_warps_compute_the_weight_gradient(int cin, int cout, int n, int h, int w, bool withBias) =>
         Check(cin, cout, n, h, w, withBias, byRows: true);
 
-    static void Check(int cin, int cout, int n, int h, int w, bool withBias, bool byRows)
+    /// <summary>
+    /// The forward with its output's batch statistics (conv3x3_forward_stats_*): the same y bit for bit, and the blocks'
+    /// (count, mean, M2) merged give y's mean and biased variance; with a block size other than the default and with
+    /// warps (and lanes) that see no pixel (a one-pixel-wide map).
+    /// </summary>
+    [Theory]
+    [InlineData(16, 16, 2, 5, 37, 0)]
+    [InlineData(32, 32, 1, 6, 20, 0)]
+    [InlineData(16, 32, 2, 3, 9, 0)]
+    [InlineData(32, 16, 1, 3, 1, 0)]
+    [InlineData(8, 8, 3, 2, 40, 128)]
+    [InlineData(8, 32, 1, 9, 70, 512)]
+    public void The_forward_forms_the_statistics_of_its_output(int cin, int cout, int n, int h, int w, int threads) =>
+        Check(cin, cout, n, h, w, false, byRows: true, statsThreads: threads == 0 ? SmallConvKernels.StatsBlock : threads);
+
+    static void Check(int cin, int cout, int n, int h, int w, bool withBias, bool byRows, int statsThreads = 0)
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
@@ -63,7 +78,8 @@ public class SmallConvEmulationTests
         var (mergeBlocks, mergeLanes) = PartialSums.Geometry(wBlocks, 9 * cin * cout);
         CudaEmulation.Run("small_conv_harness", [dir, cin, cout, n, h, w, fBlocks, SmallConvKernels.ForwardBlock, fBlocks,
             wBlocks, rowsPerBlock, byRows ? rowBlock : SmallConvKernels.WeightBlock, mergeBlocks, mergeLanes,
-            .. bias is null ? Array.Empty<object>() : ["bias"], .. byRows ? new object[] { "rows" } : []]);
+            .. bias is null ? Array.Empty<object>() : ["bias"], .. byRows ? new object[] { "rows" } : [],
+            .. statsThreads > 0 ? new object[] { "stats", StatsBlocks(n, h, w, statsThreads), statsThreads } : []]);
 
         var reference = FusedConv3x3.Torch.Instance;
         var (x64, w64, g64, b64) = (FusedConv3x3.Tf32Rounded(x), FusedConv3x3.Tf32Rounded(weight), FusedConv3x3.Tf32Rounded(gy), bias?.to(float64));
@@ -71,7 +87,24 @@ public class SmallConvEmulationTests
         CudaEmulation.AssertNear(reference.Conv3x3(x64, w64, b64), Read("y", cout), "y");
         CudaEmulation.AssertNear(reference.Conv3x3BackwardInput(g64, w64, 1), Read("gx", cin), "dL/dx");
         CudaEmulation.AssertNear(reference.Conv3x3BackwardWeight(x64, g64, w64), CudaEmulation.Read(dir, "gw", cout, 3, 3, cin).permute(0, 3, 1, 2), "dL/dw");
+        if (statsThreads == 0) return;
+
+        var y = Read("y", cout);
+        Assert.True(Read("ys", cout).eq(y).all().item<bool>(), "the forward with statistics must write the same y");
+        var blocks = StatsBlocks(n, h, w, statsThreads);
+        var statistics = CudaEmulation.Read(dir, "stats", 3 * blocks * cout);
+        Assert.Equal((double)n * h * w, statistics.view(blocks, 3, cout).select(1, 0).to(float64).sum(0L).min().item<double>());
+        var (mean, variance) = BatchNormRelu.Torch.Merged(statistics, cout);
+        var y64 = y.to(float64);
+        var expectedMean = y64.mean([0, 2, 3]);
+        var expectedVariance = (y64 - expectedMean.view(1, -1, 1, 1)).square().mean([0, 2, 3]);
+        var scale = expectedVariance.sqrt().max().item<double>();
+        Assert.True((mean.to(float64) - expectedMean).abs().max().item<double>() <= 1e-5 * scale, "mean");
+        Assert.True(((variance.to(float64) - expectedVariance).abs() / expectedVariance).max().item<double>() <= 1e-4, "variance");
     }
+
+    /// <summary>The forward-with-statistics grid on the emulation's one multiprocessor for <paramref name="threads"/> a block.</summary>
+    static long StatsBlocks(int n, int h, int w, int threads) => SmallConvKernels.ForwardGrid(n, h, w, multiprocessors: 1, block: threads);
 
     [Fact]
     public void The_geometry_covers_a_u_kan_map()
@@ -107,7 +140,7 @@ public class SmallConvEmulationTests
         var declared = Expand(FusedCudaKernels.Source);
         foreach (var name in SmallConvKernels.Functions)
             Assert.Contains($"void {name}(", declared);
-        Assert.Equal(4 * 9, SmallConvKernels.Functions.Length);
+        Assert.Equal(5 * 9, SmallConvKernels.Functions.Length);
         Assert.True(SmallConvKernels.Supports(16, 32));
         Assert.False(SmallConvKernels.Supports(3, 16));
         Assert.False(SmallConvKernels.Supports(64, 64));
@@ -122,7 +155,7 @@ public class SmallConvEmulationTests
         {
             var (ci, co) = (m.Groups[1].Value, m.Groups[2].Value);
             names.Append($"\nvoid conv3x3_forward_{ci}_{co}(\nvoid conv3x3_input_grad_{ci}_{co}(\nvoid conv3x3_weight_partial_{ci}_{co}(");
-            names.Append($"\nvoid conv3x3_weight_rows_{ci}_{co}(");
+            names.Append($"\nvoid conv3x3_weight_rows_{ci}_{co}(\nvoid conv3x3_forward_stats_{ci}_{co}(");
         }
         return names.ToString();
     }

@@ -72,6 +72,47 @@ __device__ __forceinline__ conv_f4 conv_pixel(const float* __restrict__ row, int
     return *reinterpret_cast<const conv_f4*>(p + 16 * j + 4 * c);
 }
 
+// The end of the forward with STATS: the block's (count, mean, M2) per output channel, written as its row of `stats`
+// (gridDim.x groups of 3 x COUT: counts, means, M2s), the layout of the batch norm's own statistics pass
+// (batch_norm_relu.cu, bn_relu_stats), whose merge (bn_relu_stats_finalize) then reads them instead: the batch norm
+// after this convolution need not read y once more. Each lane turns its sums into (n, mean, M2); the eight lanes of
+// equal c (the same channels) merge by shuffles, lane c of each warp ending with its warp's; then the first COUT threads
+// merge the warps in order. Fixed orders throughout: the same input gives the same bits. At most
+// CONV3X3_STATS_WARPS warps a block (the launcher's cap for this entry; shared memory).
+#define CONV3X3_STATS_WARPS 16
+template <int COUT>
+__device__ __forceinline__ void conv3x3_stats_store(const float (&k0)[COUT / 8][2], const float (&s1)[COUT / 8][2],
+                                                    const float (&s2)[COUT / 8][2], float seen, float* __restrict__ stats) {
+    constexpr int N8 = COUT / 8;
+    __shared__ float wn[CONV3X3_STATS_WARPS][COUT], wm[CONV3X3_STATS_WARPS][COUT], wq[CONV3X3_STATS_WARPS][COUT];
+    int lane = threadIdx.x & 31, c = lane & 3, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+#pragma unroll
+    for (int n8 = 0; n8 < N8; n8++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            float n = seen, mean = seen > 0.0f ? k0[n8][h] + s1[n8][h] / seen : 0.0f;
+            float m2 = seen > 0.0f ? fmaxf(s2[n8][h] - s1[n8][h] * (s1[n8][h] / seen), 0.0f) : 0.0f;
+            for (int offset = 16; offset >= 4; offset >>= 1) {
+                float nb = __shfl_down_sync(0xffffffffu, n, offset), mb = __shfl_down_sync(0xffffffffu, mean, offset);
+                float qb = __shfl_down_sync(0xffffffffu, m2, offset);
+                chan_merge<float>(n, mean, m2, nb, mb, qb);
+            }
+            if (lane < 4) {
+                int o = n8 * 8 + 2 * c + h;
+                wn[warp][o] = n; wm[warp][o] = mean; wq[warp][o] = m2;
+            }
+        }
+    __syncthreads();
+    if ((int)threadIdx.x < COUT) {
+        int o = threadIdx.x;
+        float n = wn[0][o], mean = wm[0][o], m2 = wq[0][o];
+        for (int i = 1; i < warps; i++) chan_merge<float>(n, mean, m2, wn[i][o], wm[i][o], wq[i][o]);
+        stats[(3LL * blockIdx.x) * COUT + o] = n;
+        stats[(3LL * blockIdx.x + 1) * COUT + o] = mean;
+        stats[(3LL * blockIdx.x + 2) * COUT + o] = m2;
+    }
+}
+
 // The convolution of x (CIN channels) into y (COUT channels). The block first lays the weight out in shared memory as
 // B fragments in TF32, [tap][k8][n8][lane][2] (rows in conv_chan's channel order), so that a lane reads its two values
 // of an n8 tile as one 8-byte load without bank conflicts; then each warp takes strips of 32 pixels of one image row
@@ -80,9 +121,9 @@ __device__ __forceinline__ conv_f4 conv_pixel(const float* __restrict__ row, int
 // (one vector load per pixel; L1 serves the neighbouring taps' reuse) and multiplies them by the COUT / 8 B fragments
 // of the two chunks. FLIP: the input gradient (x is dL/dy, `weight` the layer's (CIN, 3, 3, COUT) weight, y is dL/dx).
 // bias may be null.
-template <int CIN, int COUT, bool FLIP>
+template <int CIN, int COUT, bool FLIP, bool STATS = false>
 __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const float* __restrict__ weight, const float* __restrict__ bias,
-                                            float* __restrict__ y, int N, int H, int W) {
+                                            float* __restrict__ y, int N, int H, int W, float* __restrict__ stats = nullptr) {
     constexpr int K8 = CIN / 8, N8 = COUT / 8, PAIRS = CIN >= 16 ? CIN / 16 : 1;
     __shared__ conv_f2 bpairs[9 * K8 * N8 * 32];   // declared as pairs for the 8-byte alignment of the lanes' loads
     unsigned* bfrag = reinterpret_cast<unsigned*>(bpairs);
@@ -98,6 +139,14 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
     __syncthreads();
 
     int lane = threadIdx.x & 31, g = lane >> 2, c = lane & 3;
+    // STATS: the lane's running sums for the batch norm that follows, per output channel it holds (n8 * 8 + 2c + h):
+    // sums of v - k and (v - k)^2 with k the channel's first value this lane sees, over `seen` pixels.
+    float k0[STATS ? N8 : 1][2], s1[STATS ? N8 : 1][2], s2[STATS ? N8 : 1][2], seen = 0.0f;
+    if constexpr (STATS)
+#pragma unroll
+        for (int n8 = 0; n8 < N8; n8++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) k0[n8][h] = s1[n8][h] = s2[n8][h] = 0.0f;
     int stripsPerRow = (W + CONV3X3_WARP_PIXELS - 1) / CONV3X3_WARP_PIXELS;
     long long strips = (long long)N * H * stripsPerRow;
     long long warps = (long long)gridDim.x * (blockDim.x >> 5);
@@ -157,8 +206,25 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
                 for (int n8 = 0; n8 < N8; n8++)
                     *reinterpret_cast<conv_f2*>(out + (long long)p * COUT + n8 * 8 + 2 * c) =
                         conv_f2{acc[m][n8][2 * half], acc[m][n8][2 * half + 1]};
+                if constexpr (STATS) {
+                    if (seen == 0.0f)
+#pragma unroll
+                        for (int n8 = 0; n8 < N8; n8++)
+#pragma unroll
+                            for (int h = 0; h < 2; h++) k0[n8][h] = acc[m][n8][2 * half + h];
+#pragma unroll
+                    for (int n8 = 0; n8 < N8; n8++)
+#pragma unroll
+                        for (int h = 0; h < 2; h++) {
+                            float d = acc[m][n8][2 * half + h] - k0[n8][h];
+                            s1[n8][h] += d;
+                            s2[n8][h] = fmaf(d, d, s2[n8][h]);
+                        }
+                    seen += 1.0f;
+                }
             }
     }
+    if constexpr (STATS) conv3x3_stats_store<COUT>(k0, s1, s2, seen, stats);
 }
 
 // Per-block partial weight gradients. Nine warps a block, warp t for tap t: over the block's image rows
@@ -355,13 +421,19 @@ __device__ __forceinline__ void conv3x3_weight_rows_body(const float* __restrict
     }
 }
 
-// The entries of one (CI -> CO) layer shape: forward (with an optional bias), input gradient (the flipped body with CO
-// inputs and CI outputs) and per-block weight gradient. The launcher (Native/SmallConvKernels.cs) lists the same shapes.
+// The entries of one (CI -> CO) layer shape: forward (with an optional bias), forward with the batch norm's statistics
+// of its output (no bias: the layers whose batch norm follows run without one, Layers/ConvBatchNorm.cs), input
+// gradient (the flipped body with CO inputs and CI outputs) and per-block weight gradient. The launcher (Native/SmallConvKernels.cs) lists the same shapes.
 #define CONV3X3_ENTRIES(CI, CO)                                                                                              \
     extern "C" __global__ void conv3x3_forward_##CI##_##CO(const float* __restrict__ x, const float* __restrict__ w,        \
                                                            const float* __restrict__ b, float* __restrict__ y, int N, int H,  \
                                                            int W) {                                                          \
         conv3x3_body<CI, CO, false>(x, w, b, y, N, H, W);                                                                    \
+    }                                                                                                                        \
+    extern "C" __global__ void conv3x3_forward_stats_##CI##_##CO(const float* __restrict__ x, const float* __restrict__ w,  \
+                                                                 float* __restrict__ y, float* __restrict__ stats, int N,    \
+                                                                 int H, int W) {                                             \
+        conv3x3_body<CI, CO, false, true>(x, w, nullptr, y, N, H, W, stats);                                                 \
     }                                                                                                                        \
     extern "C" __global__ void conv3x3_input_grad_##CI##_##CO(const float* __restrict__ gy, const float* __restrict__ w,    \
                                                               float* __restrict__ gx, int N, int H, int W) {                 \

@@ -3,8 +3,10 @@
 // computes (passed in), on raw float32 files in the kernels' memory order (channels-last maps, the weight as
 // (out, kh, kw, in)).
 // Usage: small_conv_harness DIR CIN COUT N H W FORWARD_BLOCKS FORWARD_THREADS GRAD_BLOCKS WEIGHT_BLOCKS ROWS_PER_BLOCK
-//        WEIGHT_THREADS MERGE_BLOCKS MERGE_LANES [bias] [rows]   (the merge: partial_sums.cu's, in Native/PartialSums.cs's
-//        geometry; rows: the weight gradient with a warp per kernel row, conv3x3_weight_rows_*)
+//        WEIGHT_THREADS MERGE_BLOCKS MERGE_LANES [bias] [rows] [stats BLOCKS THREADS]   (the merge: partial_sums.cu's,
+//        in Native/PartialSums.cs's geometry; rows: the weight gradient with a warp per kernel row, conv3x3_weight_rows_*;
+//        stats: also the forward with its output's statistics, conv3x3_forward_stats_*, in that geometry, writing ys
+//        (its y) and stats (BLOCKS x 3 x COUT))
 // Reads x (N H W CIN), w (COUT 3 3 CIN), g (N H W COUT) and, with "bias", b (COUT); writes y (N H W COUT), gw (COUT 3 3
 // CIN) and gx (N H W CIN). Outputs start as NaN, so that a value a
 // kernel leaves unwritten shows.
@@ -16,8 +18,9 @@
 typedef void (*Forward)(const float*, const float*, const float*, float*, int, int, int);
 typedef void (*Partial)(const float*, const float*, float*, int, int, int, int);
 typedef void (*InputGrad)(const float*, const float*, float*, int, int, int);
+typedef void (*ForwardStats)(const float*, const float*, float*, float*, int, int, int);
 
-struct Entries { int cin, cout; Forward forward; Partial partial; InputGrad inputGrad; Partial rows; };
+struct Entries { int cin, cout; Forward forward; Partial partial; InputGrad inputGrad; Partial rows; ForwardStats stats; };
 
 int main(int argc, char** argv) {
     if (argc < 15) { fprintf(stderr, "usage: see the header\n"); return 2; }
@@ -27,20 +30,31 @@ int main(int argc, char** argv) {
     unsigned wBlocks = atoi(argv[10]); int rowsPerBlock = atoi(argv[11]); unsigned wThreads = atoi(argv[12]);
     unsigned mergeBlocks = atoi(argv[13]), mergeLanes = atoi(argv[14]);
     bool withBias = false, rows = false;
+    unsigned sBlocks = 0, sThreads = 0;
     for (int a = 15; a < argc; a++) {
         withBias = withBias || std::string(argv[a]) == "bias";
         rows = rows || std::string(argv[a]) == "rows";
+        if (std::string(argv[a]) == "stats" && a + 2 < argc) { sBlocks = atoi(argv[a + 1]); sThreads = atoi(argv[a + 2]); a += 2; }
     }
     const Entries table[] = {
-        {8, 8, conv3x3_forward_8_8, conv3x3_weight_partial_8_8, conv3x3_input_grad_8_8, conv3x3_weight_rows_8_8},
-        {8, 16, conv3x3_forward_8_16, conv3x3_weight_partial_8_16, conv3x3_input_grad_8_16, conv3x3_weight_rows_8_16},
-        {8, 32, conv3x3_forward_8_32, conv3x3_weight_partial_8_32, conv3x3_input_grad_8_32, conv3x3_weight_rows_8_32},
-        {16, 8, conv3x3_forward_16_8, conv3x3_weight_partial_16_8, conv3x3_input_grad_16_8, conv3x3_weight_rows_16_8},
-        {16, 16, conv3x3_forward_16_16, conv3x3_weight_partial_16_16, conv3x3_input_grad_16_16, conv3x3_weight_rows_16_16},
-        {16, 32, conv3x3_forward_16_32, conv3x3_weight_partial_16_32, conv3x3_input_grad_16_32, conv3x3_weight_rows_16_32},
-        {32, 8, conv3x3_forward_32_8, conv3x3_weight_partial_32_8, conv3x3_input_grad_32_8, conv3x3_weight_rows_32_8},
-        {32, 16, conv3x3_forward_32_16, conv3x3_weight_partial_32_16, conv3x3_input_grad_32_16, conv3x3_weight_rows_32_16},
-        {32, 32, conv3x3_forward_32_32, conv3x3_weight_partial_32_32, conv3x3_input_grad_32_32, conv3x3_weight_rows_32_32},
+        {8, 8, conv3x3_forward_8_8, conv3x3_weight_partial_8_8, conv3x3_input_grad_8_8, conv3x3_weight_rows_8_8,
+         conv3x3_forward_stats_8_8},
+        {8, 16, conv3x3_forward_8_16, conv3x3_weight_partial_8_16, conv3x3_input_grad_8_16, conv3x3_weight_rows_8_16,
+         conv3x3_forward_stats_8_16},
+        {8, 32, conv3x3_forward_8_32, conv3x3_weight_partial_8_32, conv3x3_input_grad_8_32, conv3x3_weight_rows_8_32,
+         conv3x3_forward_stats_8_32},
+        {16, 8, conv3x3_forward_16_8, conv3x3_weight_partial_16_8, conv3x3_input_grad_16_8, conv3x3_weight_rows_16_8,
+         conv3x3_forward_stats_16_8},
+        {16, 16, conv3x3_forward_16_16, conv3x3_weight_partial_16_16, conv3x3_input_grad_16_16, conv3x3_weight_rows_16_16,
+         conv3x3_forward_stats_16_16},
+        {16, 32, conv3x3_forward_16_32, conv3x3_weight_partial_16_32, conv3x3_input_grad_16_32, conv3x3_weight_rows_16_32,
+         conv3x3_forward_stats_16_32},
+        {32, 8, conv3x3_forward_32_8, conv3x3_weight_partial_32_8, conv3x3_input_grad_32_8, conv3x3_weight_rows_32_8,
+         conv3x3_forward_stats_32_8},
+        {32, 16, conv3x3_forward_32_16, conv3x3_weight_partial_32_16, conv3x3_input_grad_32_16, conv3x3_weight_rows_32_16,
+         conv3x3_forward_stats_32_16},
+        {32, 32, conv3x3_forward_32_32, conv3x3_weight_partial_32_32, conv3x3_input_grad_32_32, conv3x3_weight_rows_32_32,
+         conv3x3_forward_stats_32_32},
     };
     const Entries* e = nullptr;
     for (auto& t : table) if (t.cin == cin && t.cout == cout) e = &t;
@@ -53,6 +67,13 @@ int main(int argc, char** argv) {
     launch(dim3{fBlocks, 1, 1}, dim3{fThreads, 1, 1}, e->forward, (const float*)x.data(), (const float*)w.data(),
            withBias ? (const float*)b.data() : (const float*)nullptr, y.data(), N, H, W);
     save(dir, "y", y);
+    if (sBlocks > 0) {
+        std::vector<float> ys(px * cout, NAN), stats(3 * (size_t)sBlocks * cout, NAN);
+        launch(dim3{sBlocks, 1, 1}, dim3{sThreads, 1, 1}, e->stats, (const float*)x.data(), (const float*)w.data(), ys.data(), stats.data(),
+               N, H, W);
+        save(dir, "ys", ys);
+        save(dir, "stats", stats);
+    }
     launch(dim3{gBlocks, 1, 1}, dim3{fThreads, 1, 1}, e->inputGrad, (const float*)g.data(), (const float*)w.data(), gx.data(), N, H, W);
     save(dir, "gx", gx);
     launch(dim3{wBlocks, 1, 1}, dim3{wThreads, 1, 1}, rows ? e->rows : e->partial, (const float*)x.data(), (const float*)g.data(), partial.data(), N,
