@@ -163,6 +163,9 @@ public static class DeviceParity
                 FusedConv3x3.WithStatistics, device));
             checks.AddRange(Guarded("statistics from the convolution", () => StatisticsFromConvolution(device)));
             PrecisionSettings.Apply(Precision.Fp32Strict);
+            checks.Add(TrainingFusedVersusNot("KAN products split along their reduction vs single products", SplitReduction.With, device));
+            checks.Add(SplitProductVersusSingle(device));
+            PrecisionSettings.Apply(Precision.Fp32Strict);
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
             checks.AddRange(Guarded("folded U-KAN, fused bias + ReLU", () => FoldedFusedVersusNot(tiny, device)));
@@ -741,6 +744,21 @@ public static class DeviceParity
         using var noGrad = no_grad();
         yield return new ParityCheck("convolution, bias left out, batch norm + ReLU: the fused node takes the bias", 0,
             BatchNormRelu.KernelsFor(bn, conv.call(x)) is not null ? 0 : double.NaN, 0);
+    }
+
+    /// <summary>
+    /// The weight gradient of a 160-channel KAN layer (dW = dyᵀ·F, 160 × 1,440 over 2,048 tokens) split in four along its
+    /// reduction against the single float32 product, both against float64.
+    /// </summary>
+    static ParityCheck SplitProductVersusSingle(Device device)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(9);
+        var (dy, f) = (randn(2048, 160, device: device), randn(2048, 1440, device: device));
+        var exact = dy.to(float64).t().matmul(f.to(float64));
+        double Error(Tensor product) => (product.to(float64) - exact).abs().max().item<double>() / exact.abs().max().item<double>();
+        var (split, single) = (Error(SplitReduction.Product(dy.t(), f, 4)), Error(dy.t().matmul(f)));
+        return new ParityCheck($"KAN weight gradient split in 4 vs float64 (single product: {single:E2})", split, split, 1e-5);
     }
 
     /// <summary>

@@ -46,7 +46,7 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
         ctx.save_for_backward(KeepsFeatures ? [x, w, OutputTemplates.SavedIntermediate(features)] : [x, w]);
         using var wp = w.to(product);
         using var wt = wp.t();
-        var y = features.matmul(wt);
+        var y = SplitReduction.MatMul(features, wt);
         if (!KeepsFeatures) features.Dispose();
         return y;
     }
@@ -66,7 +66,7 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
             // backward of an autocast matmul); W's gradient in W's dtype, x's in x's (the feature kernel's store).
             var features = saved.Count > 2 ? saved[2] : KanFeatures.Forward(x, knots, product);
             if (gradOutput.dtype != product) gradOutput = gradOutput.to(product);
-            gradW = gradOutput.t().matmul(features).to(w.dtype).DetachFromDisposeScope();
+            gradW = SplitReduction.MatMul(gradOutput.t(), features).to(w.dtype).DetachFromDisposeScope();
             var gradFeatures = gradOutput.matmul(w.to(product));
             gradX = KanFeatures.BackwardInput(x, gradFeatures, knots).DetachFromDisposeScope();
         }

@@ -16,10 +16,23 @@ public sealed class CudaGraph : IDisposable
     public void Capture(Action work, int warmup = 3)
     {
         for (int i = 0; i < warmup; i++) work();
-        TorchCudaShim.CaptureBegin(handle);
-        try { work(); }
-        finally { TorchCudaShim.CaptureEnd(handle); }
+        Interlocked.Increment(ref capturing);
+        try
+        {
+            TorchCudaShim.CaptureBegin(handle);
+            try { work(); }
+            finally { TorchCudaShim.CaptureEnd(handle); }
+        }
+        finally { Interlocked.Decrement(ref capturing); }
     }
+
+    static int capturing;
+
+    /// <summary>
+    /// Whether a capture is being recorded anywhere in the process (work that would wait for the GPU, such as timing,
+    /// must not run then; backward runs on autograd's threads, so this is not per thread).
+    /// </summary>
+    public static bool AnyCapturing => Volatile.Read(ref capturing) > 0;
 
     public void Replay() => TorchCudaShim.Replay(handle);
 

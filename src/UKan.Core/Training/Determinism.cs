@@ -24,9 +24,11 @@ public static class Determinism
         bool cuda = device.type == DeviceType.CUDA && TorchCudaShim.Available;
         if (cuda) TorchCudaShim.SetDeterministic(true);
         BilinearUpsample.Deterministic = true;
+        SplitReduction.Deterministic = true;
         return new Restore(() =>
         {
             BilinearUpsample.Deterministic = false;
+            SplitReduction.Deterministic = false;
             if (cuda) TorchCudaShim.SetDeterministic(false);
         });
     }

@@ -1,0 +1,53 @@
+using UKan.Layers;
+using static TorchSharp.torch;
+
+namespace UKan.Tests.Layers;
+
+/// <summary>
+/// The KAN products split along their reduction (<see cref="SplitReduction"/>): the split product equals the single
+/// one for plain and transposed operands (the weight gradient's dyᵀ is a transposed view) and views that start inside
+/// their storage; the choice keeps a split only when it is clearly faster; on the CPU nothing is split.
+/// </summary>
+public class SplitReductionTests
+{
+    static SplitReductionTests() => _ = TestTorch.Runtime;
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void A_split_product_is_the_product(int splits)
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator(3);
+        var a = randn(24, 40, dtype: float64, generator: gen);
+        var b = randn(40, 12, dtype: float64, generator: gen);
+        TestTorch.AssertClose(a.matmul(b), SplitReduction.Product(a, b, splits), 1e-12, 1e-12, "a b");
+        // dW = dyᵀ F: a transposed view, and operands that start inside a larger storage.
+        var dy = randn(40, 24, dtype: float64, generator: gen);
+        var big = randn(50, 13, dtype: float64, generator: gen);
+        var f = big.narrow(0, 7, 40).narrow(1, 1, 12);
+        TestTorch.AssertClose(dy.t().matmul(f), SplitReduction.Product(dy.t(), f, splits), 1e-12, 1e-12, "dyᵀ F on views");
+    }
+
+    [Fact]
+    public void A_reduction_that_does_not_divide_is_refused() =>
+        Assert.Throws<ArgumentException>(() => SplitReduction.Product(ones(3, 10), ones(10, 2), 4));
+
+    [Fact]
+    public void A_split_is_kept_only_when_it_is_clearly_faster()
+    {
+        Assert.Equal(4, SplitReduction.Choose([1, 2, 4, 8], s => s switch { 1 => 1.0, 2 => 0.95, 4 => 0.75, _ => 1.2 }));
+        Assert.Equal(1, SplitReduction.Choose([1, 2, 4], s => s switch { 1 => 1.0, 2 => 0.95, _ => 0.93 }));   // under 10 %
+        Assert.Equal(1, SplitReduction.Choose([1, 2], s => s == 1 ? 0.5 : 0.9));
+        Assert.Equal(1, SplitReduction.Choose([2, 4], s => 0.1));                                                // no single product timed
+    }
+
+    [Fact]
+    public void On_the_cpu_nothing_is_split()
+    {
+        using var scope = NewDisposeScope();
+        Assert.Equal(1, SplitReduction.SplitFor(ones(64, 4096), ones(4096, 32)));
+    }
+}
