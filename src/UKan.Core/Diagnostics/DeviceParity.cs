@@ -724,26 +724,42 @@ public static class DeviceParity
         using var scope = NewDisposeScope();
         using var strict = PrecisionSettings.Scope(Precision.Fp32Strict, device);   // cuDNN in float32 both ways: only the bias's rounding differs
         manual_seed(3);
-        var conv = nn.Conv2d(16, 16, 3, padding: 1);
-        var bn = nn.BatchNorm2d(16);
-        var relu = nn.ReLU();
-        conv.to(device);
-        bn.to(device);
+        var (conv, bn, relu) = ConvBatchNormRelu(device);
         using (no_grad()) conv.bias!.copy_(linspace(-2.0, 3.0, 16));
         var x = InLayout(randn(2, 32, 32, 16).to(device), channelsLast: true);
+        foreach (var check in BothWays("convolution, bias left out, batch norm + ReLU", conv, bn, relu, x, ConvBatchNorm.With)) yield return check;
+        using var noGrad = no_grad();
+        yield return new ParityCheck("convolution, bias left out, batch norm + ReLU: the fused node takes the bias", 0,
+            BatchNormRelu.KernelsFor(bn, conv.call(x)) is not null ? 0 : double.NaN, 0);
+    }
+
+    /// <summary>A 16 → 16 3 × 3 convolution with bias, a BatchNorm2d and a ReLU on <paramref name="device"/>.</summary>
+    static (TorchSharp.Modules.Conv2d Conv, TorchSharp.Modules.BatchNorm2d Bn, TorchSharp.Modules.ReLU Relu) ConvBatchNormRelu(Device device)
+    {
+        var conv = nn.Conv2d(16, 16, 3, padding: 1);
+        var bn = nn.BatchNorm2d(16);
+        conv.to(device);
+        bn.to(device);
+        return (conv, bn, nn.ReLU());
+    }
+
+    /// <summary>
+    /// relu(bn(conv(x))) in training mode through <c>ConvBatchNorm.Forward</c> with <paramref name="with"/>'s switch on
+    /// and off, from the same running statistics: output and running statistics compared.
+    /// </summary>
+    static IEnumerable<ParityCheck> BothWays(string what, nn.Module<Tensor, Tensor> conv, TorchSharp.Modules.BatchNorm2d bn,
+        nn.Module<Tensor, Tensor> relu, Tensor x, Func<bool, Func<(Tensor, Tensor)>, (Tensor, Tensor)> with)
+    {
         var (mean0, var0) = (bn.running_mean!.clone(), bn.running_var!.clone());
-        (Tensor Y, Tensor Stats) Run(bool drop) => ConvBatchNorm.With(drop, () =>
+        (Tensor Y, Tensor Stats) Run(bool on) => with(on, () =>
         {
             using (no_grad()) { bn.running_mean!.copy_(mean0); bn.running_var!.copy_(var0); }
             var y = ConvBatchNorm.Forward(conv, bn, x, relu).detach();
             return (y, cat([bn.running_mean!, bn.running_var!]));
         });
-        var (dropped, official) = (Run(true), Run(false));
-        yield return Compare("convolution, bias left out, batch norm + ReLU: output", dropped.Y, official.Y, 1e-5);
-        yield return Compare("convolution, bias left out, batch norm + ReLU: running mean and variance", dropped.Stats, official.Stats, 1e-5);
-        using var noGrad = no_grad();
-        yield return new ParityCheck("convolution, bias left out, batch norm + ReLU: the fused node takes the bias", 0,
-            BatchNormRelu.KernelsFor(bn, conv.call(x)) is not null ? 0 : double.NaN, 0);
+        var (on, off) = (Run(true), Run(false));
+        yield return Compare($"{what}: output", on.Y, off.Y, 1e-5);
+        yield return Compare($"{what}: running mean and variance", on.Stats, off.Stats, 1e-5);
     }
 
     /// <summary>
@@ -771,22 +787,10 @@ public static class DeviceParity
         using var scope = NewDisposeScope();
         using var tf32 = PrecisionSettings.Scope(Precision.Fp32, device);
         manual_seed(5);
-        var conv = nn.Conv2d(16, 16, 3, padding: 1);
-        var bn = nn.BatchNorm2d(16);
-        var relu = nn.ReLU();
-        conv.to(device);
-        bn.to(device);
+        var (conv, bn, relu) = ConvBatchNormRelu(device);
         var x = InLayout((randn(4, 40, 56, 16) * 2 + 0.5).to(device), channelsLast: true);
-        var (mean0, var0) = (bn.running_mean!.clone(), bn.running_var!.clone());
-        (Tensor Y, Tensor Stats) Run(bool formed) => FusedConv3x3.WithStatistics(formed, () =>
-        {
-            using (no_grad()) { bn.running_mean!.copy_(mean0); bn.running_var!.copy_(var0); }
-            var y = ConvBatchNorm.Forward(conv, bn, x, relu).detach();
-            return (y, cat([bn.running_mean!, bn.running_var!]));
-        });
-        var (formed, own) = (Run(true), Run(false));
-        yield return Compare("convolution kernels' batch statistics, batch norm + ReLU: output", formed.Y, own.Y, 1e-5);
-        yield return Compare("convolution kernels' batch statistics, batch norm + ReLU: running mean and variance", formed.Stats, own.Stats, 1e-5);
+        foreach (var check in BothWays("convolution kernels' batch statistics, batch norm + ReLU", conv, bn, relu, x, FusedConv3x3.WithStatistics))
+            yield return check;
         var box = new System.Runtime.CompilerServices.StrongBox<Tensor?>();
         using (no_grad())
             FusedConv3x3.WithStatistics(true, () => FusedConv3x3.Forward(x, conv.weight!, null, conv.stride, conv.padding!, conv.dilation, conv.groups, box));

@@ -30,9 +30,9 @@ public sealed class SmallConvKernels
     /// <summary>
     /// Threads per block of the forward and input-gradient kernels: eight warps, which share the block's weight layout
     /// (on an H200 the 256² step took 4.84–4.85 ms with eight, 4.94–4.95 with four: docs/runs/tapshare-h200);
-    /// <c>UKAN_CONV3X3_FORWARD_WARPS</c>, 1 to 32, overrides it for tuning.
+    /// <c>UKAN_CONV3X3_FORWARD_WARPS</c>, 1 to 16, overrides it for tuning (more would pass the registers a block may hold).
     /// </summary>
-    internal static readonly int ForwardBlock = 32 * (Tuning("UKAN_CONV3X3_FORWARD_WARPS") is int warps and <= 32 ? warps : 8);
+    internal static readonly int ForwardBlock = 32 * (Tuning("UKAN_CONV3X3_FORWARD_WARPS") is int warps and <= 16 ? warps : 8);
 
     /// <summary>Pixels of one image row per warp in the forward and input-gradient kernels (two m16 tiles).</summary>
     internal const int WarpPixels = 32;

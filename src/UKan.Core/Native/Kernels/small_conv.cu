@@ -227,6 +227,21 @@ __device__ __forceinline__ void conv3x3_body(const float* __restrict__ x, const 
     if constexpr (STATS) conv3x3_stats_store<COUT>(k0, s1, s2, seen, stats);
 }
 
+// The weight gradients' A fragments (A = gy^T) for one chunk of 8 pixels: rows g and g + 8 of m16 tile m are output
+// channels 16 (m0 + m) + 2g and + 1 (one 8-byte load per pixel), columns c and c + 4 the pixels p0 and p1 of row
+// `grow`; zero past the row's end or the channels; as TF32 bits.
+template <int COUT, int M16>
+__device__ __forceinline__ void conv_gy_fragments(const float* __restrict__ grow, int p0, int p1, int W, int g, int m0, unsigned (&a)[M16][4]) {
+#pragma unroll
+    for (int m = 0; m < M16; m++) {
+        int o = (m0 + m) * 16 + 2 * g;
+        conv_f2 u0{0.0f, 0.0f}, u1{0.0f, 0.0f};
+        if (o < COUT && p0 < W) u0 = *reinterpret_cast<const conv_f2*>(grow + (long long)p0 * COUT + o);
+        if (o < COUT && p1 < W) u1 = *reinterpret_cast<const conv_f2*>(grow + (long long)p1 * COUT + o);
+        a[m][0] = conv_tf32(u0.x); a[m][1] = conv_tf32(u0.y); a[m][2] = conv_tf32(u1.x); a[m][3] = conv_tf32(u1.y);
+    }
+}
+
 // Per-block partial weight gradients. Nine warps a block, warp t for tap t: over the block's image rows
 // [r0, r0 + rowsPerBlock), 8 pixels at a time (the K of one mma), it multiplies A = gy^T (COUT x 8 pixels) by B = the 8
 // pixels' x at offset d(t) (8 pixels x CIN), accumulating gw[:, t, :] in its fragments. As in the forward, the rows and
@@ -264,14 +279,7 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
             // A: pixels w0 + c (columns c) and w0 + c + 4 (columns c + 4); output channels 16m + 2g, 16m + 2g + 1.
             int p0 = w0 + c, p1 = w0 + c + 4;
             unsigned a[M16][4];
-#pragma unroll
-            for (int m = 0; m < M16; m++) {
-                int o = m * 16 + 2 * g;
-                conv_f2 u0{0.0f, 0.0f}, u1{0.0f, 0.0f};
-                if (o < COUT && p0 < W) u0 = *reinterpret_cast<const conv_f2*>(grow + (long long)p0 * COUT + o);
-                if (o < COUT && p1 < W) u1 = *reinterpret_cast<const conv_f2*>(grow + (long long)p1 * COUT + o);
-                a[m][0] = conv_tf32(u0.x); a[m][1] = conv_tf32(u0.y); a[m][2] = conv_tf32(u1.x); a[m][3] = conv_tf32(u1.y);
-            }
+            conv_gy_fragments<COUT, M16>(grow, p0, p1, W, g, 0, a);
             // B: x at the same pixels shifted by the tap (rows c and c + 4 of B).
             int q0 = p0 + dw, q1 = p1 + dw;
             bool in0 = p0 < W && q0 >= 0 && q0 < W, in1 = p1 < W && q1 >= 0 && q1 < W;
@@ -312,13 +320,13 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
 }
 
 // Per-block partial weight gradients with a warp per kernel row instead of a warp per tap (three warps a block, warp w
-// for dh = w - 1; six for 32 -> 32, see SPLIT): the three taps of a row share the warp's loads. For each chunk of 8 pixels the warp loads A = gy^T
-// and the B values of dw = 0 (x at the chunk's own pixels) as the per-tap kernel does, and takes those of dw = +1 and
-// dw = -1 from the neighbouring lanes (__shfl_sync within each group of four lanes of equal g: lane c holds pixels
-// w0 + c and w0 + c + 4, so pixel w0 + c + 1 is lane c + 1's first, or for c = 3 lane 0's second), loading only the one
-// pixel past each end of the chunk (w0 + 8 for lane 3, w0 - 1 for lane 0). A third of the loads of x and of gy per
-// product; the partial row is laid out as the per-tap kernel's, so partial_sums.cu's merge is the same. The TF32 bits
-// are formed once per loaded value and shuffled as bits.
+// for dh = w - 1; six for 32 -> 32, see SPLIT): the three taps of a row share the warp's loads. For each chunk of 8
+// pixels the warp loads A = gy^T and the B values of dw = 0 (x at the chunk's own pixels) as the per-tap kernel does,
+// and takes those of dw = +1 and dw = -1 from the neighbouring lanes (__shfl_sync within each group of four lanes of
+// equal g: lane c holds pixels w0 + c and w0 + c + 4, so pixel w0 + c + 1 is lane c + 1's first, or for c = 3 lane 0's
+// second), loading only the one pixel past each end of the chunk (w0 + 8 for lane 3, w0 - 1 for lane 0). A third of
+// the loads of x and of gy per product; the partial row is laid out as the per-tap kernel's, so partial_sums.cu's merge
+// is the same. The TF32 bits are formed once per loaded value and shuffled as bits.
 template <int CIN, int COUT>
 __device__ __forceinline__ void conv3x3_weight_rows_body(const float* __restrict__ x, const float* __restrict__ gy, float* __restrict__ partial,
                                                          int N, int H, int W, int rowsPerBlock) {
@@ -350,14 +358,7 @@ __device__ __forceinline__ void conv3x3_weight_rows_body(const float* __restrict
         for (int w0 = 0; w0 < W; w0 += 8) {
             int p0 = w0 + c, p1 = w0 + c + 4;
             unsigned a[M16][4];
-#pragma unroll
-            for (int m = 0; m < M16; m++) {
-                int o = (m0 + m) * 16 + 2 * g;
-                conv_f2 u0{0.0f, 0.0f}, u1{0.0f, 0.0f};
-                if (o < COUT && p0 < W) u0 = *reinterpret_cast<const conv_f2*>(grow + (long long)p0 * COUT + o);
-                if (o < COUT && p1 < W) u1 = *reinterpret_cast<const conv_f2*>(grow + (long long)p1 * COUT + o);
-                a[m][0] = conv_tf32(u0.x); a[m][1] = conv_tf32(u0.y); a[m][2] = conv_tf32(u1.x); a[m][3] = conv_tf32(u1.y);
-            }
+            conv_gy_fragments<COUT, M16>(grow, p0, p1, W, g, m0, a);
             // Channel offset of this lane's values in a pixel: 8 channels, channel g; else pair j's channels 16j + 2g, + 1.
 #pragma unroll
             for (int j = 0; j < PAIRS; j++) {
