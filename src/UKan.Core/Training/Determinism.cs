@@ -7,10 +7,11 @@ namespace UKan.Training;
 
 /// <summary>
 /// Bit-reproducible training (<c>ukan train --deterministic</c>): the same command on the same machine gives the same
-/// losses, step by step. Two things vary between runs otherwise: cuDNN may pick algorithms that accumulate in a
-/// run-dependent order, and the CUDA backward of bilinear upsampling (U-KAN's decoder) accumulates with atomics. The
-/// first is switched to cuDNN's deterministic algorithms (and PyTorch's deterministic implementations where it has
-/// them), the second to <see cref="BilinearUpsample"/>'s convolution. Restricting cuDNN to its deterministic algorithms may
+/// losses, step by step. Three things vary between runs otherwise: cuDNN may pick algorithms that accumulate in a
+/// run-dependent order, the CUDA backward of bilinear upsampling (U-KAN's decoder) accumulates with atomics, and the
+/// KAN products' split along their reduction is chosen by timing (<see cref="SplitReduction"/>). The first is switched
+/// to cuDNN's deterministic algorithms (and PyTorch's deterministic implementations where it has them), the second to
+/// <see cref="BilinearUpsample"/>'s convolution, the third off (single products). Restricting cuDNN to its deterministic algorithms may
 /// cost speed (not measured yet: the runs of docs/results.md §5 logged every step, which waits for the GPU); the
 /// results are the same computation up to rounding. CPU runs are already deterministic apart
 /// from the thread count; the upsampling's backward is switched there too, so that both devices run the same code.
