@@ -15,7 +15,9 @@ namespace UKan.Layers;
 /// while other shapes are fastest unsplit. Which S is fastest depends on the GPU and the shape, so it is measured: the
 /// first time a shape runs outside a CUDA graph capture (the warm-up steps), each S of <see cref="Splits"/> that divides K
 /// is timed (ten products at a time, five rounds, the median), and a split is kept only when it is at least 10 %
-/// faster than the single product (<see cref="Margin"/>), which keeps the choice stable between runs. The choice is kept per shape and device for the process.
+/// faster than the single product (<see cref="Margin"/>): the choice is then the same from run to run where the gain is
+/// clear (the 512² weight gradient, split in four in every run measured), and may differ where it is near the margin
+/// (the same product at 256²). The choice is kept per shape and device for the process.
 /// </summary>
 /// <remarks>
 /// Arithmetic: the same float32 products, summed in another order (S partial sums, then their sum), so results differ
