@@ -103,10 +103,12 @@ T __shfl_sync(unsigned, T value, int source) {
     return result;
 }
 
-// kernel<<<grid, block, sharedBytes>>>(args...), synchronously.
+// kernel<<<grid, block, sharedBytes>>>(args...), synchronously. The dynamic shared memory starts as all-ones bytes
+// (a NaN in every float), not zeros: on a GPU it holds whatever was there, and a kernel that reads a value it did not
+// write must show it.
 template <typename Kernel, typename... Args>
 void launch_shared(dim3 grid, dim3 block, size_t sharedBytes, Kernel kernel, Args... args) {
-    emulated_dynamic_shared.assign(sharedBytes, 0);
+    emulated_dynamic_shared.assign(sharedBytes, 0xFF);
     gridDim = grid;
     blockDim = block;
     unsigned threads = block.x * block.y * block.z;

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
         std::string storage = argc == 9 ? argv[8] : "f32";
         unsigned block = (unsigned)atoi(argv[7]), grid = (unsigned)((n + block - 1) / block);
         auto x = load(dir, "x", n), gfeat = load(dir, "gfeat", n * width);
-        std::vector<float> feat(n * width), gx(n);
+        std::vector<float> feat(n * width, NAN), gx(n, NAN);   // NaN: a value a kernel leaves unwritten shows
         size_t shared = (size_t)block * width * sizeof(float);
         dim3 g{grid, 1, 1}, b{block, 1, 1};
         auto x16 = to_bf16(x), gfeat16 = to_bf16(gfeat);
