@@ -135,9 +135,7 @@ public static class BatchNormRelu
             long n = x.numel() / x.shape[1];
             var storage = x.dtype;
             x = x.to(float32);                                              // as the kernels: float arithmetic, one rounding at the store
-            var (mean, variance) = statistics is null
-                ? (x.mean(Reduced), (x - Channel(x.mean(Reduced))).square().mean(Reduced))   // biased, what the normalisation uses
-                : Merged(statistics, x.shape[1]);
+            var (mean, variance) = statistics is null ? Moments(x) : Merged(statistics, x.shape[1]);
             var invstd = (variance + eps).rsqrt();
             var y = F.relu(Pre(x, mean, invstd, weight, bias)).to(storage);
             runningMean.mul_(1 - momentum).add_(runningMeanShift is null ? mean : mean + runningMeanShift.detach(), alpha: momentum);
@@ -161,6 +159,13 @@ public static class BatchNormRelu
             var gradX = Channel(scale) * (g - Channel(sumG / n) - centred * Channel(invStd) * Channel(gradW / n));
             return (gradX.to(storage).MoveToOuterDisposeScope(), weight is null ? null : gradW.MoveToOuterDisposeScope(),
                 bias is null ? null : sumG.MoveToOuterDisposeScope());
+        }
+
+        /// <summary>The batch mean and biased variance (what the normalisation uses) per channel of x.</summary>
+        static (Tensor Mean, Tensor Variance) Moments(Tensor x)
+        {
+            var mean = x.mean(Reduced);
+            return (mean, (x - Channel(mean)).square().mean(Reduced));
         }
 
         /// <summary>

@@ -43,11 +43,12 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
         // TorchSharp takes the saved references after forward returns: a kept features tensor's handle is disposed by
         // the Drop that follows apply (KanLinear.forward), autograd's reference then holds its memory until backward.
         var features = KanFeatures.Forward(x, knots, product);
-        ctx.save_for_backward(KeepsFeatures ? [x, w, OutputTemplates.SavedIntermediate(features)] : [x, w]);
+        bool keep = KeepsFeatures;
+        ctx.save_for_backward(keep ? [x, w, OutputTemplates.SavedIntermediate(features)] : [x, w]);
         using var wp = w.to(product);
         using var wt = wp.t();
         var y = SplitReduction.MatMul(features, wt);
-        if (!KeepsFeatures) features.Dispose();
+        if (!keep) features.Dispose();
         return y;
     }
 

@@ -76,13 +76,9 @@ public sealed class SmallConvKernels
     /// <summary>conv2d(x, w, b, stride 1, padding 1) for x (N, Cin, H, W) dense channels-last; the result is channels-last.</summary>
     public Tensor Forward(Tensor x, Tensor weight, Tensor? bias)
     {
-        var (n, cin, h, w) = Check(x, "x");
-        var cout = weight.shape[0];
         using var scope = NewDisposeScope();
-        var wt = Weight(weight, cout, cin);
-        x = Aligned(x);
+        var (n, cin, cout, h, w, wt, y) = Output(ref x, weight);
         Conv3x3Arguments.Bias(bias, cout, Kernels);
-        var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
         if (y.numel() > 0)
         {
             var forward = Entries(cin, cout).Forward;
@@ -100,12 +96,8 @@ public sealed class SmallConvKernels
     /// </summary>
     public (Tensor Y, Tensor Statistics) ForwardWithStatistics(Tensor x, Tensor weight)
     {
-        var (n, cin, h, w) = Check(x, "x");
-        var cout = weight.shape[0];
         using var scope = NewDisposeScope();
-        var wt = Weight(weight, cout, cin);
-        x = Aligned(x);
-        var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
+        var (n, cin, cout, h, w, wt, y) = Output(ref x, weight);
         var function = Entries(cin, cout).ForwardStats;
         uint blocks = y.numel() > 0 ? StatsGrid(n, h, w, module.Multiprocessors, Resident(function, StatsBlock)) : 0;
         // An empty map has one group of count 0 (the batch norm's kernels refuse such a map before they read it).
@@ -113,6 +105,20 @@ public sealed class SmallConvKernels
         if (blocks > 0)
             module.LaunchOn(function, blocks, StatsBlock, 0, Pointer(x), Pointer(wt), Pointer(y), Pointer(statistics), (int)n, (int)h, (int)w);
         return (y.MoveToOuterDisposeScope(), statistics.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The forward's checked shape, its weight in the kernels' layout, x aligned (replaced where it was not) and the
+    /// channels-last output to write, in the caller's dispose scope.
+    /// </summary>
+    static (long N, long Cin, long Cout, long H, long W, Tensor Weight, Tensor Y) Output(ref Tensor x, Tensor weight)
+    {
+        var (n, cin, h, w) = Check(x, "x");
+        var cout = weight.shape[0];
+        var wt = Weight(weight, cout, cin);
+        x = Aligned(x);
+        var y = empty_strided([n, cout, h, w], TensorLayout.DenseStrides(cout, h, w, true), dtype: float32, device: x.device);
+        return (n, cin, cout, h, w, wt, y);
     }
 
     /// <summary>Threads per block of the forward with statistics: <see cref="ForwardBlock"/>, at most the 16 warps its block merge holds.</summary>
