@@ -163,8 +163,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     {
         long groups = x.shape[1] / weight.shape[1];
         if (Thin(x.shape[1], weight.shape[0], groups) || Depthwise(x.shape[1], weight.shape[0], groups)) return (Conv3x3(x, weight, null), null);
-        var (y, statistics) = smallConv.ForwardWithStatistics(x, weight);
-        return (y, statistics);
+        return smallConv.ForwardWithStatistics(x, weight);
     }
 
     public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) =>

@@ -242,6 +242,23 @@ __device__ __forceinline__ void conv_gy_fragments(const float* __restrict__ grow
     }
 }
 
+// A warp's accumulators of tap t into its block's row of weight-gradient partials (the layer's weight order, 9 * CIN *
+// COUT): C[row][col] of tile (m, n8) is output channel 16 (m0 + m) + 2g + (q >> 1) for rows g (q < 2) and g + 8, input
+// channel of column n = 2c + (q & 1) as the weight-gradient kernels below order them.
+template <int CIN, int COUT, int M16, int N8>
+__device__ __forceinline__ void conv_store_weight_partial(float* __restrict__ out, const float (&acc)[M16][N8][4], int t, int m0, int g, int c) {
+#pragma unroll
+    for (int m = 0; m < M16; m++)
+#pragma unroll
+        for (int n8 = 0; n8 < N8; n8++)
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int o = (m0 + m) * 16 + 2 * g + (q >> 1), n = 2 * c + (q & 1);
+                int i = CIN == 8 ? n : 16 * (n8 >> 1) + 2 * n + (n8 & 1);
+                if (o < COUT) out[((long long)o * 9 + t) * CIN + i] = acc[m][n8][q];
+            }
+}
+
 // Per-block partial weight gradients. Nine warps a block, warp t for tap t: over the block's image rows
 // [r0, r0 + rowsPerBlock), 8 pixels at a time (the K of one mma), it multiplies A = gy^T (COUT x 8 pixels) by B = the 8
 // pixels' x at offset d(t) (8 pixels x CIN), accumulating gw[:, t, :] in its fragments. As in the forward, the rows and
@@ -304,19 +321,7 @@ __device__ __forceinline__ void conv3x3_weight_partial_body(const float* __restr
             }
         }
     }
-    // C[row][col] of tile (m, n8): output channel 16m + 2g + (q >> 1) for rows g (q < 2) and g + 8; input channel of
-    // column n = 2c + (q & 1) as above.
-    float* out = partial + (long long)blockIdx.x * 9 * CIN * COUT;
-#pragma unroll
-    for (int m = 0; m < M16; m++)
-#pragma unroll
-        for (int n8 = 0; n8 < N8; n8++)
-#pragma unroll
-            for (int q = 0; q < 4; q++) {
-                int o = m * 16 + 2 * g + (q >> 1), n = 2 * c + (q & 1);
-                int i = CIN == 8 ? n : 16 * (n8 >> 1) + 2 * n + (n8 & 1);
-                if (o < COUT) out[((long long)o * 9 + t) * CIN + i] = acc[m][n8][q];
-            }
+    conv_store_weight_partial<CIN, COUT>(partial + (long long)blockIdx.x * 9 * CIN * COUT, acc, t, 0, g, c);
 }
 
 // Per-block partial weight gradients with a warp per kernel row instead of a warp per tap (three warps a block, warp w
@@ -404,22 +409,10 @@ __device__ __forceinline__ void conv3x3_weight_rows_body(const float* __restrict
             }
         }
     }
-    // As the per-tap kernel: C[row][col] of tile (m, n8) for tap t = 3 (dh + 1) + d.
+    // As the per-tap kernel, tap t = 3 (dh + 1) + d for the warp's tiles from m0.
     float* out = partial + (long long)blockIdx.x * 9 * CIN * COUT;
 #pragma unroll
-    for (int d = 0; d < 3; d++) {
-        int t = 3 * (dh + 1) + d;
-#pragma unroll
-        for (int m = 0; m < M16; m++)
-#pragma unroll
-            for (int n8 = 0; n8 < N8; n8++)
-#pragma unroll
-                for (int q = 0; q < 4; q++) {
-                    int o = (m0 + m) * 16 + 2 * g + (q >> 1), n = 2 * c + (q & 1);
-                    int i = CIN == 8 ? n : 16 * (n8 >> 1) + 2 * n + (n8 & 1);
-                    if (o < COUT) out[((long long)o * 9 + t) * CIN + i] = acc[d][m][n8][q];
-                }
-    }
+    for (int d = 0; d < 3; d++) conv_store_weight_partial<CIN, COUT>(out, acc[d], 3 * (dh + 1) + d, m0, g, c);
 }
 
 // The entries of one (CI -> CO) layer shape: forward (with an optional bias), forward with the batch norm's statistics

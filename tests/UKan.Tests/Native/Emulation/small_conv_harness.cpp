@@ -36,26 +36,15 @@ int main(int argc, char** argv) {
         rows = rows || std::string(argv[a]) == "rows";
         if (std::string(argv[a]) == "stats" && a + 2 < argc) { sBlocks = atoi(argv[a + 1]); sThreads = atoi(argv[a + 2]); a += 2; }
     }
+    // Each shape's entries, as small_conv.cu's CONV3X3_ENTRIES names them.
+#define CONV3X3_SHAPE(CI, CO)                                                                                             \
+    {CI, CO, conv3x3_forward_##CI##_##CO, conv3x3_weight_partial_##CI##_##CO, conv3x3_input_grad_##CI##_##CO,             \
+     conv3x3_weight_rows_##CI##_##CO, conv3x3_forward_stats_##CI##_##CO}
     const Entries table[] = {
-        {8, 8, conv3x3_forward_8_8, conv3x3_weight_partial_8_8, conv3x3_input_grad_8_8, conv3x3_weight_rows_8_8,
-         conv3x3_forward_stats_8_8},
-        {8, 16, conv3x3_forward_8_16, conv3x3_weight_partial_8_16, conv3x3_input_grad_8_16, conv3x3_weight_rows_8_16,
-         conv3x3_forward_stats_8_16},
-        {8, 32, conv3x3_forward_8_32, conv3x3_weight_partial_8_32, conv3x3_input_grad_8_32, conv3x3_weight_rows_8_32,
-         conv3x3_forward_stats_8_32},
-        {16, 8, conv3x3_forward_16_8, conv3x3_weight_partial_16_8, conv3x3_input_grad_16_8, conv3x3_weight_rows_16_8,
-         conv3x3_forward_stats_16_8},
-        {16, 16, conv3x3_forward_16_16, conv3x3_weight_partial_16_16, conv3x3_input_grad_16_16, conv3x3_weight_rows_16_16,
-         conv3x3_forward_stats_16_16},
-        {16, 32, conv3x3_forward_16_32, conv3x3_weight_partial_16_32, conv3x3_input_grad_16_32, conv3x3_weight_rows_16_32,
-         conv3x3_forward_stats_16_32},
-        {32, 8, conv3x3_forward_32_8, conv3x3_weight_partial_32_8, conv3x3_input_grad_32_8, conv3x3_weight_rows_32_8,
-         conv3x3_forward_stats_32_8},
-        {32, 16, conv3x3_forward_32_16, conv3x3_weight_partial_32_16, conv3x3_input_grad_32_16, conv3x3_weight_rows_32_16,
-         conv3x3_forward_stats_32_16},
-        {32, 32, conv3x3_forward_32_32, conv3x3_weight_partial_32_32, conv3x3_input_grad_32_32, conv3x3_weight_rows_32_32,
-         conv3x3_forward_stats_32_32},
+        CONV3X3_SHAPE(8, 8),  CONV3X3_SHAPE(8, 16),  CONV3X3_SHAPE(8, 32),  CONV3X3_SHAPE(16, 8), CONV3X3_SHAPE(16, 16),
+        CONV3X3_SHAPE(16, 32), CONV3X3_SHAPE(32, 8), CONV3X3_SHAPE(32, 16), CONV3X3_SHAPE(32, 32),
     };
+#undef CONV3X3_SHAPE
     const Entries* e = nullptr;
     for (auto& t : table) if (t.cin == cin && t.cout == cout) e = &t;
     if (!e) { fprintf(stderr, "no kernels for %d -> %d\n", cin, cout); return 2; }
