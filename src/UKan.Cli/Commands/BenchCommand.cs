@@ -155,9 +155,9 @@ static class BenchCommand
         Console.WriteLine($"device: {device}; memory: {memoryMethod}");
         Console.Write(table);
         if (more is not null) { Console.WriteLine(); Console.Write(more); }
-        if (UKan.Layers.SplitReduction.Chosen.Where(c => c.Value > 1).ToList() is { Count: > 0 } splits)
-            Console.WriteLine("KAN products split along their reduction (M×K·K×N: splits): " +
-                string.Join(", ", splits.Select(c => $"{c.Key.M}×{c.Key.K}·{c.Key.K}×{c.Key.N}: {c.Value}")));
+        if (UKan.Layers.SplitReduction.Chosen.Where(c => c.Value != UKan.Layers.ProductPlan.Single).ToList() is { Count: > 0 } plans)
+            Console.WriteLine("KAN products not run as one cuBLAS product (M×K·K×N layout: plan): " +
+                string.Join(", ", plans.OrderBy(c => c.Key.M * c.Key.N * c.Key.K).Select(c => $"{c.Key.M}×{c.Key.K}·{c.Key.K}×{c.Key.N} {c.Key.Layout}: {c.Value}")));
         if (jsonPath is not null)
         {
             AtomicFile.WriteAllText(jsonPath, UKan.IO.JsonFiles.Serialize(new { device, memoryMethod, results }));

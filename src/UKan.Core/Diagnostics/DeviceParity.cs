@@ -165,6 +165,8 @@ public static class DeviceParity
             PrecisionSettings.Apply(Precision.Fp32Strict);
             checks.Add(TrainingFusedVersusNot("KAN products split along their reduction vs single products", SplitReduction.With, device));
             checks.Add(SplitProductVersusSingle(device));
+            checks.AddRange(Guarded("KAN product kernels", () => KanProductKernelsVersusFloat64(device)));
+            checks.Add(TrainingFusedVersusNot("KAN products with our kernels among the plans vs cuBLAS's only", SplitReduction.WithKernels, device));
             PrecisionSettings.Apply(Precision.Fp32Strict);
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
@@ -775,6 +777,35 @@ public static class DeviceParity
         double Error(Tensor product) => (product.to(float64) - exact).abs().max().item<double>() / exact.abs().max().item<double>();
         var (split, single) = (Error(SplitReduction.Product(dy.t(), f, 4)), Error(dy.t().matmul(f)));
         return new ParityCheck($"KAN weight gradient split in 4 vs float64 (single product: {single:E2})", split, split, 1e-5);
+    }
+
+    /// <summary>
+    /// Our KAN product kernels on the three products of a 160-channel KAN layer over 2,048 tokens (y = F·Wᵀ, dW = dyᵀ·F,
+    /// dF = dy·W), in every tile, whole and split in four along the reduction, against float64: the largest error of
+    /// each layout over its tiles and splits, relative to the largest value (cuBLAS's float32 error in the name).
+    /// </summary>
+    static IEnumerable<ParityCheck> KanProductKernelsVersusFloat64(Device device)
+    {
+        using var scope = NewDisposeScope();
+        if (KanFeatures.CudaKernels(device.index < 0 ? 0 : device.index) is not IKanProductKernels kernels)
+        {
+            yield return new ParityCheck("KAN product kernels: the fused kernels did not load", double.NaN, double.NaN, 0);
+            yield break;
+        }
+        manual_seed(10);
+        var (f, w, dy) = (randn(2048, 1440, device: device), randn(160, 1440, device: device) * 0.03, randn(2048, 160, device: device));
+        foreach (var (name, a, b) in new[] { ("y = F·Wᵀ (nt)", f, w.t()), ("dW = dyᵀ·F (tn)", dy.t(), f), ("dF = dy·W (nn)", dy, w) })
+        {
+            var exact = a.to(float64).matmul(b.to(float64));
+            var scale = exact.abs().max().item<double>();
+            double Error(Tensor product) => (product.to(float64) - exact).abs().max().item<double>() / scale;
+            double worst = 0;
+            foreach (var tile in KanProductTiles.All)
+                foreach (var splits in new[] { 1, 4 })
+                    worst = Math.Max(worst, Error(kernels.KanProduct(a, b, tile, splits)));
+            yield return new ParityCheck($"KAN product kernels, {name}, every tile, whole and in 4, vs float64 (cuBLAS: {Error(a.matmul(b)):E2})",
+                worst, worst, 1e-5);
+        }
     }
 
     /// <summary>

@@ -6,32 +6,49 @@ using static TorchSharp.torch;
 namespace UKan.Layers;
 
 /// <summary>
-/// The float32 products of the KAN layers (y = F·Wᵀ and dW = dyᵀ·F in <see cref="KanLinearFunction"/>), optionally
-/// split along their reduction: a (M × K) · b (K × N) as S products over consecutive K/S slices of the reduction (one
-/// strided-batched product of views, no copies), whose S partial results are then summed over the batch (a fixed
-/// order). cuBLAS's own choice runs at 25–40 TFLOP/s on the smaller U-KAN shapes, where M × N gives too few tiles to fill
-/// the GPU; on an H200 the weight gradient of the 160-channel stages (160 × 1,440 over 2,048 tokens at 256², 8,192 at
-/// 512²) took 0.048 / 0.167 ms as one product and 0.036 / 0.123 ms split in four (docs/runs/kan-products-split-k-h200),
-/// while other shapes are fastest unsplit. Which S is fastest depends on the GPU and the shape, so it is measured: the
-/// first time a shape runs outside a CUDA graph capture (the warm-up steps), each S of <see cref="Splits"/> that divides K
-/// is timed (ten products at a time, five rounds, the median), and a split is kept only when it is at least 10 %
-/// faster than the single product (<see cref="Margin"/>): the choice is then the same from run to run where the gain is
-/// clear (the 512² weight gradient, split in four in every run measured), and may differ where it is near the margin
-/// (the same product at 256²). The choice is kept per shape and device for the process.
+/// The float32 products of the KAN layers (y = F·Wᵀ, dW = dyᵀ·F and dF = dy·W in <see cref="KanLinearFunction"/>), each
+/// run the way measured fastest for its shape (a <see cref="ProductPlan"/>): cuBLAS, or our kernels
+/// (<see cref="IKanProductKernels"/>, Native/Kernels/kan_product.cu) in one of their tiles, either one optionally split
+/// along the reduction: a (M × K) · b (K × N) as S products over consecutive K/S slices of the reduction, whose S
+/// partial results are then summed in a fixed order. cuBLAS's own choice runs at 25–40 TFLOP/s on the smaller U-KAN
+/// shapes, where M × N gives too few tiles to fill the GPU; on an H200 the weight gradient of the 160-channel stages
+/// (160 × 1,440 over 2,048 tokens at 256², 8,192 at 512²) took 0.048 / 0.167 ms as one product and 0.036 / 0.123 ms
+/// split in four (docs/runs/kan-products-split-k-h200), while other shapes are fastest unsplit. Which plan is fastest
+/// depends on the GPU and the shape, so it is measured: the first time a shape runs outside a CUDA graph capture (the
+/// warm-up steps), every candidate (cuBLAS in each S of <see cref="Splits"/> that divides K; our kernels in each tile and
+/// each S of <see cref="KernelSplits"/> that leaves a slice at least <see cref="KernelSliceMin"/> deep) is timed once,
+/// the three fastest then four rounds more with the single cuBLAS product (ten products at a time, the median), and a
+/// plan other than the single cuBLAS product is kept only when it is at least 10 % faster (<see cref="Margin"/>): the
+/// choice is then the same from run to run where the gain is clear, and may differ where it is near the margin. The
+/// choice is kept per shape, layout and device for the process.
 /// </summary>
 /// <remarks>
-/// Arithmetic: the same float32 products, summed in another order (S partial sums, then their sum), so results differ
-/// from the unsplit product in the last bits, as cuBLAS's own split-K kernels do. Not applied: on the CPU, to other
-/// dtypes (bf16 autocast), under <c>ukan train --deterministic</c> (where the choice, made by timing, could differ between
-/// runs), during a capture for a shape not yet timed, or with <see cref="EnvironmentVariable"/>=off (a comparison).
+/// Arithmetic: the same float32 products (every multiply-add a float32 fma), summed in another order (per thread of
+/// a tile, S partial sums, then their sum in double), so results differ from the single cuBLAS product in the last
+/// bits, as cuBLAS's own kernels differ among themselves. Not applied: on the CPU, to other dtypes (bf16 autocast),
+/// under <c>ukan train --deterministic</c> (where the choice, made by timing, could differ between runs), during a
+/// capture for a shape not yet timed, or with <see cref="EnvironmentVariable"/>=off (a comparison); our kernels not with
+/// <see cref="KernelsVariable"/>=off (cuBLAS's plans only, a comparison).
 /// </remarks>
 public static class SplitReduction
 {
     /// <summary>Set to <c>off</c> to run every KAN product as one cuBLAS product (a comparison).</summary>
     public const string EnvironmentVariable = "UKAN_SPLIT_REDUCTION";
 
-    /// <summary>The splits tried.</summary>
+    /// <summary>Set to <c>off</c> to choose among cuBLAS's plans only (a comparison with our product kernels).</summary>
+    public const string KernelsVariable = "UKAN_KAN_PRODUCT_KERNELS";
+
+    /// <summary>The splits tried with cuBLAS.</summary>
     public static readonly int[] Splits = [1, 2, 4, 8];
+
+    /// <summary>The splits tried with our kernels (their slices are summed by one merge kernel).</summary>
+    public static readonly int[] KernelSplits = [1, 2, 4, 8, 16];
+
+    /// <summary>The shallowest slice of the reduction tried with our kernels: 8 of their steps.</summary>
+    public const long KernelSliceMin = 64;
+
+    /// <summary>The candidates timed over all rounds after the first (besides the single cuBLAS product).</summary>
+    const int Finalists = 3;
 
     /// <summary>How much faster than the single product a split must be to be kept: 10 %.</summary>
     public const double Margin = 0.9;
@@ -40,44 +57,72 @@ public static class SplitReduction
     public static bool Deterministic { get; set; }
 
     static readonly FusedSwitch Switch = new(EnvironmentVariable);
+    static readonly FusedSwitch KernelSwitch = new(KernelsVariable);
 
-    static readonly ConcurrentDictionary<(long M, long K, long N, int Device), int> chosen = new();
+    static readonly ConcurrentDictionary<(long M, long K, long N, string Layout, int Device, bool Kernels), ProductPlan> chosen = new();
 
-    /// <summary>The splits chosen so far, by shape (M, K, N) and device (reports).</summary>
-    public static IReadOnlyDictionary<(long M, long K, long N, int Device), int> Chosen => chosen;
+    /// <summary>
+    /// The plans chosen so far, by shape (M, K, N), layout (n: row-major, t: transposed, a then b), device and whether
+    /// our kernels were among the candidates (reports).
+    /// </summary>
+    public static IReadOnlyDictionary<(long M, long K, long N, string Layout, int Device, bool Kernels), ProductPlan> Chosen => chosen;
 
-    /// <summary><paramref name="body"/>'s result with the calling flow splitting products or not, whatever the environment says.</summary>
+    /// <summary><paramref name="body"/>'s result with the calling flow choosing plans or not, whatever the environment says.</summary>
     internal static T With<T>(bool on, Func<T> body) => Switch.With(on, body);
 
-    /// <summary>a · b for 2-D a (M × K) and b (K × N), any strides, split as measured for its shape (see the class).</summary>
-    public static Tensor MatMul(Tensor a, Tensor b) => Product(a, b, SplitFor(a, b));
+    /// <summary><paramref name="body"/>'s result with the calling flow's choice including our kernels or not.</summary>
+    internal static T WithKernels<T>(bool on, Func<T> body) => KernelSwitch.With(on, body);
 
-    /// <summary>The split <see cref="MatMul"/> takes for a · b: 1 wherever it does not apply (see the class).</summary>
-    public static int SplitFor(Tensor a, Tensor b)
+    /// <summary>a · b for 2-D a (M × K) and b (K × N), any strides, run as measured for its shape (see the class).</summary>
+    public static Tensor MatMul(Tensor a, Tensor b) => Run(a, b, PlanFor(a, b));
+
+    /// <summary>The plan <see cref="MatMul"/> takes for a · b: the single cuBLAS product wherever no choice applies (see the class).</summary>
+    public static ProductPlan PlanFor(Tensor a, Tensor b)
     {
         if (Deterministic || !Switch.Applies(a) || a.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || a.dim() != 2 || b.dim() != 2)
-            return 1;
-        var key = (a.shape[0], a.shape[1], b.shape[1], (int)a.device_index);
-        if (chosen.TryGetValue(key, out var s)) return s;
-        if (CudaGraph.AnyCapturing) return 1;
-        return chosen.GetOrAdd(key, _ =>
-        {
-            var times = Time(a, b, [.. Splits.Where(c => key.Item2 % c == 0)]);
-            return Choose(times.Keys, c => times[c]);
-        });
+            return ProductPlan.Single;
+        var key = (a.shape[0], a.shape[1], b.shape[1], $"{Letter(a)}{Letter(b)}", (int)a.device_index, KernelSwitch.On);
+        if (chosen.TryGetValue(key, out var plan)) return plan;
+        if (CudaGraph.AnyCapturing) return ProductPlan.Single;
+        return chosen.GetOrAdd(key, _ => Measure(a, b, [.. Candidates(a, b)]));
+    }
+
+    /// <summary>The split <see cref="MatMul"/> takes for a · b (1: not split).</summary>
+    public static int SplitFor(Tensor a, Tensor b) => PlanFor(a, b).Splits;
+
+    static char Letter(Tensor t) => t.stride(1) == 1 ? 'n' : t.stride(0) == 1 ? 't' : 's';
+
+    /// <summary>a · b run as <paramref name="plan"/> says.</summary>
+    public static Tensor Run(Tensor a, Tensor b, ProductPlan plan) =>
+        plan.Tile is { } tile && Kernels(a) is { } kernels ? kernels.KanProduct(a, b, tile, plan.Splits) : Product(a, b, plan.Splits);
+
+    static IKanProductKernels? Kernels(Tensor t) => FusedSwitch.Kernels(t);
+
+    /// <summary>The plans that apply to a · b: cuBLAS's splits that divide K, then our kernels' (when on and built).</summary>
+    static IEnumerable<ProductPlan> Candidates(Tensor a, Tensor b)
+    {
+        long k = a.shape[1];
+        foreach (var s in Splits.Where(s => k % s == 0)) yield return new(null, s);
+        if (!KernelSwitch.On || Kernels(a) is not { } kernels) yield break;
+        foreach (var s in KernelSplits.Where(s => k / s >= KernelSliceMin && kernels.KanProductSupports(a, b, s)))
+            foreach (var tile in KanProductTiles.All)
+                yield return new(tile, s);
     }
 
     /// <summary>
-    /// The fastest of <paramref name="splits"/> (1 among them) by <paramref name="time"/>, unless it is not
-    /// <see cref="Margin"/> of the single product's time or better: then 1.
+    /// The fastest of <paramref name="plans"/> by <paramref name="time"/>, unless it is not <see cref="Margin"/> of the
+    /// single cuBLAS product's time or better (or that product is not among them): then the single cuBLAS product.
     /// </summary>
-    internal static int Choose(IEnumerable<int> splits, Func<int, double> time)
+    internal static T Choose<T>(IEnumerable<T> plans, T single, Func<T, double> time) where T : notnull
     {
-        var times = splits.Distinct().ToDictionary(s => s, time);
-        if (!times.TryGetValue(1, out var single)) return 1;
+        var times = plans.Distinct().ToDictionary(p => p, time);
+        if (!times.TryGetValue(single, out var one)) return single;
         var (best, fastest) = times.MinBy(t => t.Value);
-        return fastest <= Margin * single ? best : 1;
+        return fastest <= Margin * one ? best : single;
     }
+
+    /// <summary><see cref="Choose"/> over splits, 1 the single product.</summary>
+    internal static int Choose(IEnumerable<int> splits, Func<int, double> time) => Choose(splits, 1, time);
 
     /// <summary>a · b as <paramref name="splits"/> products over consecutive slices of the reduction and their sum (over the batch, in order).</summary>
     public static Tensor Product(Tensor a, Tensor b, int splits)
@@ -93,26 +138,33 @@ public static class SplitReduction
     }
 
     /// <summary>
-    /// Each split's median time in milliseconds over five rounds; a round times every split in turn (so that a change of
-    /// the GPU's clock reaches all alike), each as ten products back to back between two synchronisations (one product
-    /// of these shapes takes tens of microseconds, about as long as a synchronisation). One untimed run of each first.
+    /// The plan chosen for a · b among <paramref name="plans"/>: one untimed run of each, one timed round of all, then
+    /// four rounds more of the <see cref="Finalists"/> fastest and the single cuBLAS product, and <see cref="Choose{T}"/>
+    /// on their medians. A round times every plan in turn (so that a change of the GPU's clock reaches all alike), each
+    /// as ten products back to back between two synchronisations (one product of these shapes takes tens of
+    /// microseconds, about as long as a synchronisation).
     /// </summary>
-    static Dictionary<int, double> Time(Tensor a, Tensor b, int[] splits)
+    static ProductPlan Measure(Tensor a, Tensor b, ProductPlan[] plans)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var device = a.device;
-        foreach (var s in splits) Product(a, b, s).Dispose();
-        var runs = splits.ToDictionary(s => s, _ => new List<double>());
-        for (int round = 0; round < 5; round++)
-            foreach (var s in splits)
+        foreach (var p in plans) Run(a, b, p).Dispose();
+        var runs = plans.ToDictionary(p => p, _ => new List<double>());
+        void Round(IEnumerable<ProductPlan> timed)
+        {
+            foreach (var p in timed)
             {
                 cuda.synchronize(device);
                 var clock = Stopwatch.StartNew();
-                for (int i = 0; i < 10; i++) Product(a, b, s).Dispose();
+                for (int i = 0; i < 10; i++) Run(a, b, p).Dispose();
                 cuda.synchronize(device);
-                runs[s].Add(clock.Elapsed.TotalMilliseconds / 10);
+                runs[p].Add(clock.Elapsed.TotalMilliseconds / 10);
             }
-        return runs.ToDictionary(r => r.Key, r => r.Value.Order().ElementAt(2));
+        }
+        Round(plans);
+        var finalists = plans.OrderBy(p => runs[p][0]).Take(Finalists).Append(ProductPlan.Single).Distinct().ToArray();
+        for (int round = 1; round < 5; round++) Round(finalists);
+        return Choose(finalists, ProductPlan.Single, p => runs[p].Order().ElementAt(2));
     }
 }

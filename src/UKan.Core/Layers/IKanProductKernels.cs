@@ -1,0 +1,18 @@
+using static TorchSharp.torch;
+
+namespace UKan.Layers;
+
+/// <summary>
+/// The float32 products of the KAN layers on our CUDA kernels (UKan.Native, Native/Kernels/kan_product.cu):
+/// c = a · b for 2-D a (M × K) and b (K × N) with either operand stored row-major or transposed (all but both
+/// transposed), in one of <see cref="KanProductTiles"/>'s tiles, the reduction split in S slices whose partial products
+/// are then added in a fixed order. <see cref="SplitReduction"/> chooses among these and cuBLAS by timing.
+/// </summary>
+public interface IKanProductKernels
+{
+    /// <summary>Whether the kernels take a · b in <paramref name="splits"/> slices: float32 on this device, a layout they have, sizes and alignment.</summary>
+    bool KanProductSupports(Tensor a, Tensor b, int splits);
+
+    /// <summary>a · b (M × N, contiguous float32) in tile <paramref name="tile"/> of <see cref="KanProductTiles.All"/>.</summary>
+    Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits);
+}

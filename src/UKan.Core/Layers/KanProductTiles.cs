@@ -1,0 +1,11 @@
+namespace UKan.Layers;
+
+/// <summary>The tiles the KAN product kernels are compiled for (one entry per tile and layout in kan_product.cu).</summary>
+public static class KanProductTiles
+{
+    /// <summary>
+    /// 128 × 128 (256 threads) for products with many output tiles; the smaller ones give the thin products more blocks
+    /// (with more slices of the reduction, which <see cref="SplitReduction"/> also tries).
+    /// </summary>
+    public static readonly KanProductTile[] All = [new(128, 128), new(128, 64), new(64, 128), new(64, 64)];
+}

@@ -1,0 +1,75 @@
+using TorchSharp;
+using UKan.Layers;
+using static TorchSharp.torch;
+using static UKan.Native.CudaKernelModule;
+
+namespace UKan.Native;
+
+/// <summary>
+/// The KAN layers' float32 products on our kernels (Native/Kernels/kan_product.cu): an entry per tile of
+/// <see cref="KanProductTiles.All"/> and operand layout, and the fixed-order merge of split products (<see cref="PartialSums"/>).
+/// <c>ukan selftest --device cuda</c> compares them with float64 products.
+/// </summary>
+public sealed class KanProductKernels : IKanProductKernels
+{
+    /// <summary>The layouts compiled, in BLAS's letters for row-major c = op(a) · op(b) (n: row-major, t: transposed).</summary>
+    static readonly string[] Layouts = ["nt", "tn", "nn"];
+
+    /// <summary>The kernels of this family in the CUDA source.</summary>
+    public static string[] Functions => [.. KanProductTiles.All.SelectMany(t => Layouts.Select(l => Entry(t, l)))];
+
+    static string Entry(KanProductTile tile, string layout) => $"kan_product_{tile.Rows}x{tile.Columns}_{layout}";
+
+    readonly CudaKernelModule module;
+    readonly PartialSums merge;
+    readonly Dictionary<string, IntPtr> entries;
+
+    public KanProductKernels(CudaKernelModule module) =>
+        (this.module, merge, entries) = (module, new PartialSums(module), Functions.ToDictionary(f => f, module.Function));
+
+    /// <summary>
+    /// The layout of a · b and the leading dimensions: a row-major (stride (lda, 1)) is n, transposed (stride (1, lda)) t;
+    /// likewise b. Null where the kernels have no entry: both transposed, or neither stride 1.
+    /// </summary>
+    internal static (string Layout, long Lda, long Ldb)? Layout(Tensor a, Tensor b)
+    {
+        // A size-1 dimension may carry any stride; the products here have none.
+        char? A() => a.stride(1) == 1 ? 'n' : a.stride(0) == 1 ? 't' : null;
+        char? B() => b.stride(1) == 1 ? 'n' : b.stride(0) == 1 ? 't' : null;
+        if (A() is not { } la || B() is not { } lb || (la, lb) == ('t', 't')) return null;
+        return ($"{la}{lb}", la == 'n' ? a.stride(0) : a.stride(1), lb == 'n' ? b.stride(0) : b.stride(1));
+    }
+
+    /// <summary>The launch's grid.x: the tiles of an M × N product (grid.y is the number of slices).</summary>
+    internal static uint Tiles(long m, long n, KanProductTile tile) =>
+        (uint)((m + tile.Rows - 1) / tile.Rows * ((n + tile.Columns - 1) / tile.Columns));
+
+    public bool KanProductSupports(Tensor a, Tensor b, int splits)
+    {
+        if (a.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || a.dim() != 2 || b.dim() != 2 || a.device_type != DeviceType.CUDA
+            || b.device != a.device || a.device_index != module.Device || a.shape[1] != b.shape[0] || splits < 1)
+            return false;
+        if (Layout(a, b) is not var (_, lda, ldb)) return false;
+        long m = a.shape[0], k = a.shape[1], n = b.shape[1];
+        return m > 0 && n > 0 && k > 0 && m % 4 == 0 && n % 4 == 0 && lda % 4 == 0 && ldb % 4 == 0 && k % (8L * splits) == 0
+            && m * n * splits <= int.MaxValue && m <= int.MaxValue / 2 && (Pointer(a) | Pointer(b)) % 16 == 0;
+    }
+
+    public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits)
+    {
+        if (!KanProductSupports(a, b, splits) || !KanProductTiles.All.Contains(tile))
+            throw new ArgumentException($"KAN product kernels: a {string.Join('×', a.shape)} · b {string.Join('×', b.shape)} in {splits} is not a product they take");
+        var (layout, lda, ldb) = Layout(a, b)!.Value;
+        long m = a.shape[0], k = a.shape[1], n = b.shape[1];
+        var c = empty(m, n, dtype: float32, device: a.device);
+        var target = splits > 1 ? empty(splits, m, n, dtype: float32, device: a.device) : c;
+        module.LaunchOn(entries[Entry(tile, layout)], (Tiles(m, n, tile), (uint)splits), (tile.Threads, 1), 0,
+            Pointer(a), lda, Pointer(b), ldb, Pointer(target), (int)m, (int)n, (int)(k / splits));
+        if (splits > 1)
+        {
+            merge.Sum(target, splits, m * n, c);
+            target.Dispose();
+        }
+        return c;
+    }
+}

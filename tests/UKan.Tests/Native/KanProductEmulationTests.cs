@@ -1,0 +1,65 @@
+using UKan.Layers;
+using UKan.Native;
+using static TorchSharp.torch;
+
+namespace UKan.Tests.Native;
+
+/// <summary>
+/// The KAN product kernels (Native/Kernels/kan_product.cu) run on the CPU under the CUDA emulation, in the geometry of
+/// <see cref="KanProductKernels"/>: each layout with leading dimensions wider than the operands, sizes that are not
+/// whole tiles (rows and columns past the edge loaded as zeros, not stored) and the reduction split in slices merged by
+/// partial_sums.cu, against the float64 product. On a GPU, <c>ukan selftest</c> checks them too.
+/// </summary>
+public class KanProductEmulationTests
+{
+    [Theory]
+    [InlineData("nt", 64, 64, 76, 140, 48, 1, 4, 4)]      // y = F·Wᵀ: 2 × 3 tiles, both edges partial
+    [InlineData("tn", 128, 64, 68, 132, 64, 2, 8, 4)]     // dW = dyᵀ·F in 2 slices of 32
+    [InlineData("nn", 64, 128, 36, 200, 48, 3, 0, 8)]     // dF = dy·W in 3 slices of 16
+    [InlineData("nt", 128, 128, 132, 68, 16, 1, 0, 0)]    // 256 threads, a single step
+    [InlineData("tn", 64, 64, 64, 64, 128, 4, 0, 0)]      // whole tiles, 4 slices of 4 steps
+    public void The_kernels_compute_the_product(string layout, int bm, int bn, int m, int n, int k, int splits, int padA, int padB)
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        var gen = new Generator(17);
+        var (a, b) = (randn(m, k, generator: gen), randn(k, n, generator: gen));
+        // The stored matrix (row-major, padded rows) and its leading dimension: a row-major a is M × lda, a transposed one K × lda.
+        var storedA = layout[0] == 'n' ? a : a.t();
+        var storedB = layout[1] == 'n' ? b : b.t();
+        var (lda, ldb) = (storedA.shape[1] + padA, storedB.shape[1] + padB);
+        var dir = CudaEmulation.Folder();
+        CudaEmulation.Write(dir, "a", nn.functional.pad(storedA, [0, padA], value: float.NaN));   // padding never read
+        CudaEmulation.Write(dir, "b", nn.functional.pad(storedB, [0, padB], value: float.NaN));
+        var (mergeBlocks, mergeLanes) = PartialSums.Geometry(splits, (long)m * n);
+        Assert.Equal(((m + bm - 1) / bm) * ((n + bn - 1) / bn), (int)KanProductKernels.Tiles(m, n, new KanProductTile(bm, bn)));
+        CudaEmulation.Run("kan_product_harness", [dir, layout, bm, bn, m, n, k, splits, lda, ldb, mergeBlocks, mergeLanes]);
+        CudaEmulation.AssertNear(a.to(float64).matmul(b.to(float64)), CudaEmulation.Read(dir, "c", m, n), $"{layout} {bm}x{bn} in {splits}");
+    }
+
+    [Fact]
+    public void Every_tile_has_an_entry_per_layout()
+    {
+        var functions = KanProductKernels.Functions;
+        Assert.Equal(KanProductTiles.All.Length * 3, functions.Length);
+        var source = NativeSources.ReadKernel("kan_product.cu");
+        foreach (var tile in KanProductTiles.All)
+        {
+            Assert.Contains($"KAN_PRODUCT_LAYOUTS({tile.Rows}, {tile.Columns}, {tile.Threads}, {512 / tile.Threads})", source);
+            Assert.True(tile.Threads is >= 64 and <= 256 && tile.Columns >= 64, $"{tile}: the kernel's warps span 64 columns");
+        }
+    }
+
+    [Fact]
+    public void The_layout_follows_the_strides()
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        var (f, w, dy) = (zeros(32, 72), zeros(16, 72), zeros(32, 16));
+        Assert.Equal(("nt", 72L, 72L), KanProductKernels.Layout(f, w.t()));      // y = F·Wᵀ
+        Assert.Equal(("tn", 16L, 72L), KanProductKernels.Layout(dy.t(), f));     // dW = dyᵀ·F
+        Assert.Equal(("nn", 16L, 72L), KanProductKernels.Layout(dy, w));         // dF = dy·W
+        Assert.Null(KanProductKernels.Layout(f.t(), dy.t()));                     // both transposed: no entry
+        Assert.Null(KanProductKernels.Layout(zeros(8, 8, 2).select(2, 0), w));    // neither stride 1
+    }
+}
