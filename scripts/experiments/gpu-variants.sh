@@ -4,7 +4,8 @@
 # ROUNDS times (default 2); then, if KERNELS is set (an ncu --kernel-name regex), Nsight Compute's duration of those
 # kernels in the eager 256² step under the first two variants; and, with DET=1, two `--deterministic` trainings whose
 # step logs must be identical; with EAGER=1, the eager step's memory peak of each variant at 256² and 512²; with
-# KAN=1, `ukan bench kan` under each variant; with PROFILE=1, the kernel families of the default's eager fp32 step at 256² and 512² (gpu-common.sh's profile_step).
+# KAN=1, `ukan bench kan` under each variant; with PRODUCTS=1, `ukan bench products` first (SELFTEST=0 skips the
+# selftest); with PROFILE=1, the kernel families of the default's eager fp32 step at 256² and 512² (gpu-common.sh's profile_step).
 # Expects .gpu/ukan-gpu.tar.xz; writes $OUT/variants.tar.gz and prints a summary.
 # (docs/runs/tapshare-h200 was this call with VARIANTS="default rowoff:UKAN_CONV3X3_ROW_WARPS=off
 # fwd8:UKAN_CONV3X3_FORWARD_WARPS=8" and KERNELS='regex:^conv3x3_weight_(rows|partial)_' in its first form.)
@@ -15,7 +16,8 @@ R=/tmp/variants && mkdir -p $R
 VARIANTS="${VARIANTS:-default}"
 echo "$VARIANTS" > $R/variants.txt
 envs() { local spec=$1; [[ $spec == *:* ]] && echo "${spec#*:}" | tr ',' ' '; }
-run selftest 120 $U selftest --device cuda
+[ "${SELFTEST:-1}" = 1 ] && run selftest 120 $U selftest --device cuda
+[ "${PRODUCTS:-0}" = 1 ] && run products 90 $U bench products --device cuda --json $R/products.json
 B="bench --device cuda --size 256 --size 512"
 for i in $(seq 1 ${ROUNDS:-2}); do
   for v in $VARIANTS; do
@@ -37,7 +39,8 @@ fi
 [ "${PROFILE:-0}" = 1 ] && profile_step fp32 256 512
 [ "${DET:-0}" = 1 ] && deterministic_pair
 tar -C $R -czf "$OUT/variants.tar.gz" .
-grep -ciE " ok *$" $R/selftest.txt; grep -iE "fail|problem|fused kernels" $R/selftest.txt | cut -c1-160 | head -5
+[ -f $R/products.txt ] && cut -c1-250 $R/products.txt
+[ -f $R/selftest.txt ] && grep -ciE " ok *$" $R/selftest.txt; grep -iE "fail|problem|fused kernels" $R/selftest.txt | cut -c1-160 | head -5
 for v in $VARIANTS; do for f in $R/${v%%:*}-[0-9]*.txt; do echo "== $(basename $f .txt)"; grep '^ukan' $f | cut -c195-240; done; done
 for f in $R/detail-*.txt; do [ -f $f ] || continue; echo "== $(basename $f .txt)"; grep -E "^  [a-z_0-9]+|Duration" $f | paste - - | awk '{print $1, $(NF-1), $NF}' | sort | uniq -c | head -24; done
 for f in $R/eager-*.txt; do [ -f $f ] || continue; echo "== $(basename $f .txt)"; grep '^ukan' $f | cut -c195-300; done

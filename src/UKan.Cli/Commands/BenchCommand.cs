@@ -92,8 +92,46 @@ static class BenchCommand
             return 0;
         });
         command.Subcommands.Add(kan);
+        command.Subcommands.Add(Products());
         command.Subcommands.Add(BenchServeCommand.Create());
         command.Subcommands.Add(Onnx());
+        return command;
+    }
+
+    /// <summary><c>bench products</c>: the KAN layers' float32 products in every plan the training step chooses among.</summary>
+    static Command Products()
+    {
+        var command = new Command("products", "The float32 products of U-KAN's KAN layers (paper preset) timed in every plan the training step chooses among: cuBLAS, split along the reduction or not, and our product kernels (which it takes only with UKAN_KAN_PRODUCT_KERNELS=on). CUDA only.");
+        var sizes = new Option<int[]>("--size") { Description = "Image side (repeatable); default 256 and 512.", AllowMultipleArgumentsPerToken = true };
+        var batch = new Option<int>("--batch") { Description = "Images per batch.", DefaultValueFactory = _ => 8 };
+        foreach (var o in new Option[] { sizes, batch, Json, CommandLine.Overwrite }) command.Options.Add(o);
+        command.SetAction(parsed =>
+        {
+            var chosenSizes = parsed.GetValue(sizes) is { Length: > 0 } given ? given : [256, 512];
+            foreach (var size in chosenSizes)
+                if (size <= 0 || size % 32 != 0 || size > UKan.Training.TrainConfig.MaxSide)
+                    throw new UserError($"--size {size}: must be a positive multiple of 32 up to {UKan.Training.TrainConfig.MaxSide}.");
+            if (parsed.GetValue(batch) is var b and (< 1 or > 256)) throw new UserError($"--batch {b}: must be between 1 and 256.");
+            if (parsed.GetValue(Json) is string target) UKan.IO.OutputGuard.CheckFile(target, "--json", parsed.GetValue(CommandLine.Overwrite), []);
+            var rt = CommandLine.StartTorch(parsed);
+            if (rt.Device.type != TorchSharp.DeviceType.CUDA)
+                throw new UserError("bench products times the GPU's products: run it with --device cuda on a machine with a CUDA GPU.");
+            PrecisionSettings.Apply(Precision.Fp32Strict);
+            var results = chosenSizes.SelectMany(s => UKan.Benchmarks.ProductBench.Run(s, parsed.GetValue(batch), rt.Device)).ToList();
+            var table = new TextTable("size", "KAN layer (tokens × d)", "product", "M×K·K×N", "cuBLAS ms (TFLOP/s)", "best cuBLAS", "best ours", "chosen", "chosen, kernels on");
+            foreach (var r in results)
+                table.Add($"{r.Size}²", r.Layer, r.Product, $"{r.M}×{r.K}·{r.K}×{r.N} {r.Layout}", $"{r.CublasMs:F4} ({r.Tflops(r.CublasMs):F0})",
+                    $"{r.BestCublas}: {r.BestCublasMs:F4} ({r.Tflops(r.BestCublasMs):F0})",
+                    r.BestOursMs is double o ? $"{r.BestOurs}: {o:F4} ({r.Tflops(o):F0})" : "—", r.Chosen, r.ChosenWithKernels);
+            Console.WriteLine($"device: {rt.Device}; float32 products (TF32 off); GPU time (back to back, as a replayed CUDA graph), medians of 5 rounds of 10 products; TFLOP/s in brackets");
+            Console.Write(table);
+            if (parsed.GetValue(Json) is string json)
+            {
+                AtomicFile.WriteAllText(json, UKan.IO.JsonFiles.Serialize(new { device = rt.Device.ToString(), results }));
+                Console.WriteLine($"wrote {json}");
+            }
+            return 0;
+        });
         return command;
     }
 

@@ -8,7 +8,7 @@ namespace UKan.Layers;
 /// </summary>
 public interface IFusedCudaKernels : IKanFeatureKernels, IPsiKernels, IBatchNormReluKernels, IKanWeightKernels, IUpsampleKernels,
     IMaxPoolKernels, ILayerNormKernels, IBiasReluKernels, IConv3x3Kernels, UKan.Training.IAdamKernels, UKan.Losses.IBceDiceKernels,
-    UKan.Training.IStepScoreKernels, IKanProductKernels
+    UKan.Training.IStepScoreKernels, IKanProductKernels, IGpuTimer
 {
     /// <summary>The device ordinal whose context the kernels are loaded into.</summary>
     int Device { get; }

@@ -17,7 +17,8 @@ namespace UKan.Layers;
 /// depends on the GPU and the shape, so it is measured: the first time a shape runs outside a CUDA graph capture (the
 /// warm-up steps), every candidate (cuBLAS in each S of <see cref="Splits"/> that divides K; our kernels in each tile and
 /// each S of <see cref="KernelSplits"/> that leaves a slice at least <see cref="KernelSliceMin"/> deep) is timed once,
-/// the three fastest then four rounds more with the single cuBLAS product (ten products at a time, the median), and a
+/// the three fastest then four rounds more with the single cuBLAS product (ten products at a time, the median; GPU
+/// time as a replayed CUDA graph runs them, without the CPU's launch gaps, <see cref="IGpuTimer"/>), and a
 /// plan other than the single cuBLAS product is kept only when it is at least 10 % faster (<see cref="Margin"/>): the
 /// choice is then the same from run to run where the gain is clear, and may differ where it is near the margin. The
 /// choice is kept per shape, layout and device for the process.
@@ -27,22 +28,25 @@ namespace UKan.Layers;
 /// a tile, S partial sums, then their sum in double), so results differ from the single cuBLAS product in the last
 /// bits, as cuBLAS's own kernels differ among themselves. Not applied: on the CPU, to other dtypes (bf16 autocast),
 /// under <c>ukan train --deterministic</c> (where the choice, made by timing, could differ between runs), during a
-/// capture for a shape not yet timed, or with <see cref="EnvironmentVariable"/>=off (a comparison); our kernels not with
-/// <see cref="KernelsVariable"/>=off (cuBLAS's plans only, a comparison).
+/// capture for a shape not yet timed, or with <see cref="EnvironmentVariable"/>=off (a comparison); our kernels only with
+/// <see cref="KernelsVariable"/>=on (on an H200 cuBLAS's plans were the fastest for every U-KAN product).
 /// </remarks>
 public static class SplitReduction
 {
     /// <summary>Set to <c>off</c> to run every KAN product as one cuBLAS product (a comparison).</summary>
     public const string EnvironmentVariable = "UKAN_SPLIT_REDUCTION";
 
-    /// <summary>Set to <c>off</c> to choose among cuBLAS's plans only (a comparison with our product kernels).</summary>
+    /// <summary>
+    /// Set to <c>on</c> to add our product kernels to the plans (off by default: on an H200 cuBLAS was faster on every
+    /// U-KAN product, docs/results.md; <c>ukan bench products</c> shows both on a GPU).
+    /// </summary>
     public const string KernelsVariable = "UKAN_KAN_PRODUCT_KERNELS";
 
     /// <summary>The splits tried with cuBLAS.</summary>
     public static readonly int[] Splits = [1, 2, 4, 8];
 
-    /// <summary>The splits tried with our kernels (their slices are summed by one merge kernel).</summary>
-    public static readonly int[] KernelSplits = [1, 2, 4, 8, 16];
+    /// <summary>The splits tried with our kernels (their slices, the last one possibly shorter, are summed by one merge kernel).</summary>
+    public static readonly int[] KernelSplits = [1, 2, 3, 4, 6, 8, 12, 16];
 
     /// <summary>The shallowest slice of the reduction tried with our kernels: 8 of their steps.</summary>
     public const long KernelSliceMin = 64;
@@ -57,7 +61,10 @@ public static class SplitReduction
     public static bool Deterministic { get; set; }
 
     static readonly FusedSwitch Switch = new(EnvironmentVariable);
-    static readonly FusedSwitch KernelSwitch = new(KernelsVariable);
+    static readonly FlowOverride kernelsForced = new();
+
+    /// <summary>Whether our kernels are among the plans for the calling flow (off unless <see cref="KernelsVariable"/>=on).</summary>
+    static bool KernelsOn => kernelsForced.Value ?? EnvironmentSwitch.IsOnIn(KernelsVariable);
 
     static readonly ConcurrentDictionary<(long M, long K, long N, string Layout, int Device, bool Kernels), ProductPlan> chosen = new();
 
@@ -71,7 +78,7 @@ public static class SplitReduction
     internal static T With<T>(bool on, Func<T> body) => Switch.With(on, body);
 
     /// <summary><paramref name="body"/>'s result with the calling flow's choice including our kernels or not.</summary>
-    internal static T WithKernels<T>(bool on, Func<T> body) => KernelSwitch.With(on, body);
+    internal static T WithKernels<T>(bool on, Func<T> body) => kernelsForced.With(on, body);
 
     /// <summary>a · b for 2-D a (M × K) and b (K × N), any strides, run as measured for its shape (see the class).</summary>
     public static Tensor MatMul(Tensor a, Tensor b) => Run(a, b, PlanFor(a, b));
@@ -81,7 +88,7 @@ public static class SplitReduction
     {
         if (Deterministic || !Switch.Applies(a) || a.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || a.dim() != 2 || b.dim() != 2)
             return ProductPlan.Single;
-        var key = (a.shape[0], a.shape[1], b.shape[1], $"{Letter(a)}{Letter(b)}", (int)a.device_index, KernelSwitch.On);
+        var key = (a.shape[0], a.shape[1], b.shape[1], $"{Letter(a)}{Letter(b)}", (int)a.device_index, KernelsOn);
         if (chosen.TryGetValue(key, out var plan)) return plan;
         if (CudaGraph.AnyCapturing) return ProductPlan.Single;
         return chosen.GetOrAdd(key, _ => Measure(a, b, [.. Candidates(a, b)]));
@@ -103,7 +110,7 @@ public static class SplitReduction
     {
         long k = a.shape[1];
         foreach (var s in Splits.Where(s => k % s == 0)) yield return new(null, s);
-        if (!KernelSwitch.On || Kernels(a) is not { } kernels) yield break;
+        if (!KernelsOn || Kernels(a) is not { } kernels) yield break;
         foreach (var s in KernelSplits.Where(s => k / s >= KernelSliceMin && kernels.KanProductSupports(a, b, s)))
             foreach (var tile in KanProductTiles.All)
                 yield return new(tile, s);
@@ -140,31 +147,64 @@ public static class SplitReduction
     /// <summary>
     /// The plan chosen for a · b among <paramref name="plans"/>: one untimed run of each, one timed round of all, then
     /// four rounds more of the <see cref="Finalists"/> fastest and the single cuBLAS product, and <see cref="Choose{T}"/>
-    /// on their medians. A round times every plan in turn (so that a change of the GPU's clock reaches all alike), each
-    /// as ten products back to back between two synchronisations (one product of these shapes takes tens of
-    /// microseconds, about as long as a synchronisation).
+    /// on their medians.
     /// </summary>
     static ProductPlan Measure(Tensor a, Tensor b, ProductPlan[] plans)
     {
+        var runs = Warm(a, b, plans);
+        Round(a, b, plans, runs);
+        var finalists = plans.OrderBy(p => runs[p][0]).Take(Finalists).Append(ProductPlan.Single).Distinct().ToArray();
+        for (int round = 1; round < 5; round++) Round(a, b, finalists, runs);
+        return Choose(finalists, ProductPlan.Single, p => Median(runs[p]));
+    }
+
+    /// <summary>
+    /// Every plan that applies to a · b, our kernels' included, with its median time in milliseconds over five rounds of
+    /// all, fastest first (<c>ukan bench products</c>; the choice itself times fewer rounds).
+    /// </summary>
+    internal static IReadOnlyList<(ProductPlan Plan, double Ms)> TimeEvery(Tensor a, Tensor b)
+    {
+        var plans = WithKernels(true, () => Candidates(a, b).ToArray());
+        var runs = Warm(a, b, plans);
+        for (int round = 0; round < 5; round++) Round(a, b, plans, runs);
+        return [.. plans.Select(p => (p, Median(runs[p]))).OrderBy(t => t.Item2)];
+    }
+
+    static double Median(List<double> runs) => runs.Order().ElementAt(runs.Count / 2);
+
+    /// <summary>One untimed run of each plan; an empty list of times per plan.</summary>
+    static Dictionary<ProductPlan, List<double>> Warm(Tensor a, Tensor b, ProductPlan[] plans)
+    {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var device = a.device;
         foreach (var p in plans) Run(a, b, p).Dispose();
-        var runs = plans.ToDictionary(p => p, _ => new List<double>());
-        void Round(IEnumerable<ProductPlan> timed)
+        return plans.ToDictionary(p => p, _ => new List<double>());
+    }
+
+    /// <summary>
+    /// A round: every plan of <paramref name="timed"/> in turn (so that a change of the GPU's clock reaches all alike),
+    /// each as ten products back to back, the time per product appended to its list: the GPU time as a replayed CUDA
+    /// graph runs them (<see cref="IGpuTimer"/>; the training step replays one), or, without our kernels, the wall-clock
+    /// between two synchronisations.
+    /// </summary>
+    static void Round(Tensor a, Tensor b, IEnumerable<ProductPlan> timed, Dictionary<ProductPlan, List<double>> runs)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var timer = FusedSwitch.Kernels(a) as IGpuTimer;
+        foreach (var p in timed)
         {
-            foreach (var p in timed)
+            void Ten() { for (int i = 0; i < 10; i++) Run(a, b, p).Dispose(); }
+            if (timer is not null)
             {
-                cuda.synchronize(device);
-                var clock = Stopwatch.StartNew();
-                for (int i = 0; i < 10; i++) Run(a, b, p).Dispose();
-                cuda.synchronize(device);
-                runs[p].Add(clock.Elapsed.TotalMilliseconds / 10);
+                runs[p].Add(timer.GpuMilliseconds(Ten) / 10);
+                continue;
             }
+            cuda.synchronize(a.device);
+            var clock = Stopwatch.StartNew();
+            Ten();
+            cuda.synchronize(a.device);
+            runs[p].Add(clock.Elapsed.TotalMilliseconds / 10);
         }
-        Round(plans);
-        var finalists = plans.OrderBy(p => runs[p][0]).Take(Finalists).Append(ProductPlan.Single).Distinct().ToArray();
-        for (int round = 1; round < 5; round++) Round(finalists);
-        return Choose(finalists, ProductPlan.Single, p => runs[p].Order().ElementAt(2));
     }
 }

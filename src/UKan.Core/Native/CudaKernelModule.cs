@@ -30,6 +30,12 @@ public sealed class CudaKernelModule
     static extern int cuLaunchKernel(IntPtr f, uint gx, uint gy, uint gz, uint bx, uint by, uint bz,
         uint sharedMem, IntPtr stream, IntPtr[] kernelParams, IntPtr extra);
 
+    [DllImport("libcuda.so.1")] static extern int cuEventCreate(out IntPtr e, uint flags);
+    [DllImport("libcuda.so.1")] static extern int cuEventRecord(IntPtr e, IntPtr stream);
+    [DllImport("libcuda.so.1")] static extern int cuEventSynchronize(IntPtr e);
+    [DllImport("libcuda.so.1")] static extern int cuEventElapsedTime(out float milliseconds, IntPtr start, IntPtr end);
+    [DllImport("libcuda.so.1", EntryPoint = "cuEventDestroy_v2")] static extern int cuEventDestroy(IntPtr e);
+
     delegate int NvrtcCreate(out IntPtr prog, string src, string name, int numHeaders, IntPtr headers, IntPtr includeNames);
     delegate int NvrtcCompile(IntPtr prog, int numOptions, string[] options);
     delegate int NvrtcSize(IntPtr prog, out nuint size);
@@ -248,6 +254,42 @@ public sealed class CudaKernelModule
         }
         return 0;
     });
+
+    /// <summary>
+    /// Launches <paramref name="wait"/> (a one-thread kernel taking a duration in nanoseconds) on torch's current stream,
+    /// then runs <paramref name="work"/> between two events on that stream: the GPU milliseconds between the events, and
+    /// the CPU milliseconds that queueing the work took (it must be shorter than the wait for the first to be the
+    /// work's back-to-back time; <see cref="GpuTimer"/>).
+    /// </summary>
+    public (double Gpu, double Queued) TimeQueued(IntPtr wait, long nanoseconds, Action work)
+    {
+        var (start, end) = InContext(() =>
+        {
+            Check(cuEventCreate(out var a, 0), "cuEventCreate");
+            Check(cuEventCreate(out var b, 0), "cuEventCreate");
+            return (a, b);
+        });
+        try
+        {
+            var stream = TorchCudaShim.Available ? TorchCudaShim.CurrentStream(device) : IntPtr.Zero;
+            LaunchOn(wait, 1, 1, 0, nanoseconds);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            InContext(() => { Check(cuEventRecord(start, stream), "cuEventRecord"); return 0; });
+            work();
+            InContext(() => { Check(cuEventRecord(end, stream), "cuEventRecord"); return 0; });
+            double queued = clock.Elapsed.TotalMilliseconds;
+            return InContext(() =>
+            {
+                Check(cuEventSynchronize(end), "cuEventSynchronize");
+                Check(cuEventElapsedTime(out var ms, start, end), "cuEventElapsedTime");
+                return ((double)ms, queued);
+            });
+        }
+        finally
+        {
+            InContext(() => { cuEventDestroy(start); cuEventDestroy(end); return 0; });
+        }
+    }
 
     readonly System.Collections.Concurrent.ConcurrentDictionary<(IntPtr Function, int Block, int Shared), int> resident = new();
 

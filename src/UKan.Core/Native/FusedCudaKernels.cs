@@ -11,7 +11,7 @@ namespace UKan.Native;
 /// inference's bias + ReLU after a folded convolution (<see cref="BiasReluKernels"/>), the 3 × 3 convolutions with few
 /// channels (<see cref="SmallConvKernels"/>), the forward and weight gradient of those on 1 to 4 input channels
 /// (<see cref="ThinConvKernels"/>), the depthwise 3 × 3 convolution
-/// and its gradients (<see cref="DepthwiseConvKernels"/>), the KAN layers' float32 products (<see cref="KanProductKernels"/>), the optimizer's Adam step
+/// and its gradients (<see cref="DepthwiseConvKernels"/>), the KAN layers' float32 products (<see cref="KanProductKernels"/>) with the timer that chooses their plans (<see cref="GpuTimer"/>), the optimizer's Adam step
 /// (<see cref="AdamKernels"/>)
 /// the BCE + Dice loss (<see cref="BceDiceKernels"/>) and the training step's running scores (<see cref="StepScoreKernels"/>),
 /// compiled as one NVRTC program and loaded by
@@ -21,13 +21,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, step_scores.cu, layer_norm.cu, partial_sums.cu, small_conv.cu, thin_conv.cu, depthwise_conv.cu and kan_product.cu (embedded), one NVRTC program (the ψ kernels use
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, step_scores.cu, layer_norm.cu, partial_sums.cu, small_conv.cu, thin_conv.cu, depthwise_conv.cu, kan_product.cu and gpu_wait.cu (embedded), one NVRTC program (the ψ kernels use
     /// the cardinal B-spline helpers of the first file).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "bias_relu.cu", "adam.cu", "bce_dice.cu", "step_scores.cu", "layer_norm.cu", "partial_sums.cu", "small_conv.cu", "thin_conv.cu", "depthwise_conv.cu", "kan_product.cu" }.Select(NativeSources.ReadKernel)));
+            "bias_relu.cu", "adam.cu", "bce_dice.cu", "step_scores.cu", "layer_norm.cu", "partial_sums.cu", "small_conv.cu", "thin_conv.cu", "depthwise_conv.cu", "kan_product.cu", "gpu_wait.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -45,6 +45,7 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     readonly ThinConvKernels thinConv;
     readonly DepthwiseConvKernels depthwise;
     readonly KanProductKernels products;
+    readonly GpuTimer timer;
 
     public string Architecture => module.Architecture;
     public int Device => module.Device;
@@ -56,11 +57,11 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     int IPsiKernels.MaxPsiBases => MaxPsiBases;
 
     FusedCudaKernels(CudaKernelModule module) =>
-        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, scores, layerNorm, smallConv, thinConv, depthwise, products) =
+        (this.module, features, psi, batchNormRelu, kanWeight, upsample, maxPool, biasRelu, adam, loss, scores, layerNorm, smallConv, thinConv, depthwise, products, timer) =
             (module, new KanFeatureKernels(module), new PsiKernels(module), new BatchNormReluKernels(module), new KanWeightKernels(module),
             new UpsampleKernels(module), new MaxPoolKernels(module), new BiasReluKernels(module), new AdamKernels(module),
             new BceDiceKernels(module), new StepScoreKernels(module), new LayerNormKernels(module), new SmallConvKernels(module),
-            new ThinConvKernels(module), new DepthwiseConvKernels(module), new KanProductKernels(module));
+            new ThinConvKernels(module), new DepthwiseConvKernels(module), new KanProductKernels(module), new GpuTimer(module));
 
     /// <summary>
     /// Compiles (or takes from the cache) and loads the kernels into the primary context of device
@@ -75,9 +76,11 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         [.. KanFeatureKernels.Functions, .. PsiKernels.Functions, .. BatchNormReluKernels.Functions, .. KanWeightKernels.Functions,
          .. UpsampleKernels.Functions, .. MaxPoolKernels.Functions, .. BiasReluKernels.Functions, .. AdamKernels.Functions,
          .. BceDiceKernels.Functions, .. StepScoreKernels.Functions, .. LayerNormKernels.Functions, PartialSums.Function, .. SmallConvKernels.Functions, .. ThinConvKernels.Functions,
-         .. DepthwiseConvKernels.Functions, .. KanProductKernels.Functions];
+         .. DepthwiseConvKernels.Functions, .. KanProductKernels.Functions, GpuTimer.Function];
 
     public Tensor Forward(Tensor x, BSplineBasis.UniformKnots knots, ScalarType? storage = null) => features.Forward(x, knots, storage);
+
+    public double GpuMilliseconds(Action work) => timer.GpuMilliseconds(work);
 
     public bool KanProductSupports(Tensor a, Tensor b, int splits) => products.KanProductSupports(a, b, splits);
 

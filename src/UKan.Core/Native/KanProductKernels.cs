@@ -40,6 +40,12 @@ public sealed class KanProductKernels : IKanProductKernels
         return ($"{la}{lb}", la == 'n' ? a.stride(0) : a.stride(1), lb == 'n' ? b.stride(0) : b.stride(1));
     }
 
+    /// <summary>
+    /// The depth of each of <paramref name="splits"/> slices of a reduction of <paramref name="k"/> (a multiple of 8):
+    /// K / S rounded up to the kernels' step of 8; the last slice takes what is left.
+    /// </summary>
+    internal static long Slice(long k, int splits) => (k / 8 + splits - 1) / splits * 8;
+
     /// <summary>The launch's grid.x: the tiles of an M × N product (grid.y is the number of slices).</summary>
     internal static uint Tiles(long m, long n, KanProductTile tile) =>
         (uint)((m + tile.Rows - 1) / tile.Rows * ((n + tile.Columns - 1) / tile.Columns));
@@ -47,12 +53,12 @@ public sealed class KanProductKernels : IKanProductKernels
     public bool KanProductSupports(Tensor a, Tensor b, int splits)
     {
         if (a.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || a.dim() != 2 || b.dim() != 2 || a.device_type != DeviceType.CUDA
-            || b.device != a.device || a.device_index != module.Device || a.shape[1] != b.shape[0] || splits < 1)
+            || b.device_type != DeviceType.CUDA || b.device_index != a.device_index || a.device_index != module.Device || a.shape[1] != b.shape[0] || splits < 1)
             return false;
         if (Layout(a, b) is not var (_, lda, ldb)) return false;
         long m = a.shape[0], k = a.shape[1], n = b.shape[1];
-        return m > 0 && n > 0 && k > 0 && m % 4 == 0 && n % 4 == 0 && lda % 4 == 0 && ldb % 4 == 0 && k % (8L * splits) == 0
-            && m * n * splits <= int.MaxValue && m <= int.MaxValue / 2 && (Pointer(a) | Pointer(b)) % 16 == 0;
+        return m > 0 && n > 0 && k > 0 && m % 4 == 0 && n % 4 == 0 && lda % 4 == 0 && ldb % 4 == 0 && k % 8 == 0
+            && (splits - 1) * Slice(k, splits) < k && m * n * splits <= int.MaxValue && m <= int.MaxValue / 2 && (Pointer(a) | Pointer(b)) % 16 == 0;
     }
 
     public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits)
@@ -64,7 +70,7 @@ public sealed class KanProductKernels : IKanProductKernels
         var c = empty(m, n, dtype: float32, device: a.device);
         var target = splits > 1 ? empty(splits, m, n, dtype: float32, device: a.device) : c;
         module.LaunchOn(entries[Entry(tile, layout)], (Tiles(m, n, tile), (uint)splits), (tile.Threads, 1), 0,
-            Pointer(a), lda, Pointer(b), ldb, Pointer(target), (int)m, (int)n, (int)(k / splits));
+            Pointer(a), lda, Pointer(b), ldb, Pointer(target), (int)m, (int)n, (int)k, (int)Slice(k, splits));
         if (splits > 1)
         {
             merge.Sum(target, splits, m * n, c);

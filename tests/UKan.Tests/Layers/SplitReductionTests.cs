@@ -45,9 +45,22 @@ public class SplitReductionTests
     }
 
     [Fact]
+    public void A_plan_on_our_kernels_is_kept_only_when_it_is_clearly_faster_than_the_single_cublas_product()
+    {
+        var ours = new ProductPlan(new KanProductTile(128, 64), 4);
+        var (split, single) = (new ProductPlan(null, 2), ProductPlan.Single);
+        Assert.Equal(ours, SplitReduction.Choose([single, split, ours], single, p => p == ours ? 0.8 : p == split ? 0.85 : 1.0));
+        Assert.Equal(single, SplitReduction.Choose([single, ours], single, p => p == ours ? 0.95 : 1.0));   // under 10 %
+        Assert.Equal(single, SplitReduction.Choose([split, ours], single, _ => 0.1));                      // no single product timed
+        Assert.Equal("ours 128x64 in 4", ours.ToString());
+        Assert.Equal("cuBLAS in 1", single.ToString());
+    }
+
+    [Fact]
     public void On_the_cpu_nothing_is_split()
     {
         using var scope = NewDisposeScope();
         Assert.Equal(1, SplitReduction.SplitFor(ones(64, 4096), ones(4096, 32)));
+        Assert.Equal(ProductPlan.Single, SplitReduction.WithKernels(true, () => SplitReduction.PlanFor(ones(64, 4096), ones(4096, 32))));
     }
 }

@@ -7,7 +7,8 @@ namespace UKan.Tests.Native;
 /// <summary>
 /// The KAN product kernels (Native/Kernels/kan_product.cu) run on the CPU under the CUDA emulation, in the geometry of
 /// <see cref="KanProductKernels"/>: each layout with leading dimensions wider than the operands, sizes that are not
-/// whole tiles (rows and columns past the edge loaded as zeros, not stored) and the reduction split in slices merged by
+/// whole tiles (rows and columns past the edge loaded as zeros, not stored) and the reduction split in slices (the last one
+/// shorter where they do not divide it) merged by
 /// partial_sums.cu, against the float64 product. On a GPU, <c>ukan selftest</c> checks them too.
 /// </summary>
 public class KanProductEmulationTests
@@ -18,6 +19,7 @@ public class KanProductEmulationTests
     [InlineData("nn", 64, 128, 36, 200, 48, 3, 0, 8)]     // dF = dy·W in 3 slices of 16
     [InlineData("nt", 128, 128, 132, 68, 16, 1, 0, 0)]    // 256 threads, a single step
     [InlineData("tn", 64, 64, 64, 64, 128, 4, 0, 0)]      // whole tiles, 4 slices of 4 steps
+    [InlineData("nt", 64, 128, 40, 72, 56, 3, 4, 0)]      // 7 steps in 3 slices: 3, 3 and 1
     public void The_kernels_compute_the_product(string layout, int bm, int bn, int m, int n, int k, int splits, int padA, int padB)
     {
         _ = TestTorch.Runtime;
@@ -33,7 +35,9 @@ public class KanProductEmulationTests
         CudaEmulation.Write(dir, "b", nn.functional.pad(storedB, [0, padB], value: float.NaN));
         var (mergeBlocks, mergeLanes) = PartialSums.Geometry(splits, (long)m * n);
         Assert.Equal(((m + bm - 1) / bm) * ((n + bn - 1) / bn), (int)KanProductKernels.Tiles(m, n, new KanProductTile(bm, bn)));
-        CudaEmulation.Run("kan_product_harness", [dir, layout, bm, bn, m, n, k, splits, lda, ldb, mergeBlocks, mergeLanes]);
+        var slice = KanProductKernels.Slice(k, splits);
+        Assert.True((splits - 1) * slice < k && splits * slice >= k, "every slice non-empty, all of K covered");
+        CudaEmulation.Run("kan_product_harness", [dir, layout, bm, bn, m, n, k, splits, slice, lda, ldb, mergeBlocks, mergeLanes]);
         CudaEmulation.AssertNear(a.to(float64).matmul(b.to(float64)), CudaEmulation.Read(dir, "c", m, n), $"{layout} {bm}x{bn} in {splits}");
     }
 

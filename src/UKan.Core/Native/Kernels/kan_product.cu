@@ -15,16 +15,17 @@
 // B = W^T of a row-major W) are transposed on their way into shared memory, whose rows are padded by 4 floats so that
 // the two halves of a warp write different banks.
 //
-// Split reduction: grid.y = S slices of kChunk consecutive k each; slice s writes C + s*M*N, and the caller adds the S
-// partial products in a fixed order (partial_sums.cu) where S > 1. Requirements (checked by Native/KanProductKernels.cs):
-// M, N, lda, ldb multiples of 4, 16-byte aligned operands, kChunk a multiple of 8. Rows past M and columns past N are
+// Split reduction: grid.y = S slices of kChunk consecutive k each (the last one what is left of K); slice s writes
+// C + s*M*N, and the caller adds the S partial products in a fixed order (partial_sums.cu) where S > 1. Requirements
+// (checked by Native/KanProductKernels.cs): M, N, lda, ldb multiples of 4, 16-byte aligned operands, K and kChunk
+// multiples of 8, every slice non-empty. Rows past M and columns past N are
 // loaded as zeros and not stored, so any M and N (multiples of 4) take any tile.
 
 #define KAN_PRODUCT_PAD 4
 
 template <int BM, int BN, bool A_ROWS, bool B_COLUMNS>
 __device__ __forceinline__ void kan_product_tile(const float* __restrict__ A, long long lda, const float* __restrict__ B, long long ldb,
-                                                 float* __restrict__ C, int M, int N, int kChunk) {
+                                                 float* __restrict__ C, int M, int N, int K, int kChunk) {
     // A_ROWS: A[m, k] = A[m * lda + k] (row-major, k contiguous); else A[m, k] = A[k * lda + m].
     // B_COLUMNS: B[k, n] = B[n * ldb + k] (k contiguous: B is W^T of a row-major W); else B[k, n] = B[k * ldb + n].
     constexpr int T = (BM / 8) * (BN / 8);         // threads
@@ -103,7 +104,8 @@ __device__ __forceinline__ void kan_product_tile(const float* __restrict__ A, lo
 #pragma unroll
         for (int j = 0; j < 8; j++) acc[i][j] = 0.f;
 
-    const int steps = kChunk / 8;
+    const int steps = (int)((k0 + kChunk < K ? k0 + kChunk : K) - k0) / 8;   // the last slice may be shorter
+    if (steps <= 0) return;
     load(k0);
     store(0);
     __syncthreads();
@@ -148,9 +150,9 @@ __device__ __forceinline__ void kan_product_tile(const float* __restrict__ A, lo
 #define KAN_PRODUCT_ENTRY(BM, BN, THREADS, MIN_BLOCKS, NAME, A_ROWS, B_COLUMNS)                                            \
     extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS) kan_product_##BM##x##BN##_##NAME(                      \
         const float* __restrict__ a, long long lda, const float* __restrict__ b, long long ldb, float* __restrict__ c, int M, \
-        int N, int kChunk) {                                                                                                    \
+        int N, int K, int kChunk) {                                                                                             \
         static_assert((BM / 8) * (BN / 8) == THREADS && THREADS * MIN_BLOCKS == 512, "launch bounds");                        \
-        kan_product_tile<BM, BN, A_ROWS, B_COLUMNS>(a, lda, b, ldb, c, M, N, kChunk);                                          \
+        kan_product_tile<BM, BN, A_ROWS, B_COLUMNS>(a, lda, b, ldb, c, M, N, K, kChunk);                                          \
     }
 #define KAN_PRODUCT_LAYOUTS(BM, BN, THREADS, MIN_BLOCKS)                       \
     KAN_PRODUCT_ENTRY(BM, BN, THREADS, MIN_BLOCKS, nt, true, true)             \
