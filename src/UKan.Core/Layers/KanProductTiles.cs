@@ -5,7 +5,8 @@ public static class KanProductTiles
 {
     /// <summary>
     /// 128 × 128 (256 threads) for products with many output tiles; the smaller ones give the thin products more blocks
-    /// (with more slices of the reduction, which <see cref="SplitReduction"/> also tries).
+    /// (with more slices of the reduction, which <see cref="SplitReduction"/> also tries), the 32-wide ones fit the
+    /// 160-channel layers (160 = 5 × 32) without computing past the edge.
     /// </summary>
-    public static readonly KanProductTile[] All = [new(128, 128), new(128, 64), new(64, 128), new(64, 64)];
+    public static readonly KanProductTile[] All = [new(128, 128), new(128, 64), new(64, 128), new(64, 64), new(128, 32), new(64, 32)];
 }

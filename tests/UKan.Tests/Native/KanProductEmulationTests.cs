@@ -20,6 +20,9 @@ public class KanProductEmulationTests
     [InlineData("nt", 128, 128, 132, 68, 16, 1, 0, 0)]    // 256 threads, a single step
     [InlineData("tn", 64, 64, 64, 64, 128, 4, 0, 0)]      // whole tiles, 4 slices of 4 steps
     [InlineData("nt", 64, 128, 40, 72, 56, 3, 4, 0)]      // 7 steps in 3 slices: 3, 3 and 1
+    [InlineData("nt", 128, 32, 132, 160, 40, 2, 0, 4)]    // 32 wide, 4 columns a thread: 2 x 5 tiles
+    [InlineData("tn", 64, 32, 36, 68, 64, 1, 4, 0)]       // 64 threads: each loads A's 128 vectors twice, B's 64 once
+    [InlineData("nn", 128, 32, 64, 32, 24, 1, 0, 0)]
     public void The_kernels_compute_the_product(string layout, int bm, int bn, int m, int n, int k, int splits, int padA, int padB)
     {
         _ = TestTorch.Runtime;
@@ -49,8 +52,8 @@ public class KanProductEmulationTests
         var source = NativeSources.ReadKernel("kan_product.cu");
         foreach (var tile in KanProductTiles.All)
         {
-            Assert.Contains($"KAN_PRODUCT_LAYOUTS({tile.Rows}, {tile.Columns}, {tile.Threads}, {512 / tile.Threads})", source);
-            Assert.True(tile.Threads is >= 64 and <= 256 && tile.Columns >= 64, $"{tile}: the kernel's warps span 64 columns");
+            Assert.Contains($"KAN_PRODUCT_LAYOUTS({tile.Rows}, {tile.Columns}, {tile.ColumnsPerThread}, {tile.Threads}, {512 / tile.Threads})", source);
+            Assert.True(tile.Threads is >= 64 and <= 256 && tile.Columns / tile.ColumnsPerThread % 8 == 0, $"{tile}: a warp spans 8 threads' columns");
         }
     }
 

@@ -6,9 +6,9 @@
 // weight gradient at 26 TFLOP/s on an H200, docs/results.md). Here the tile and the split of the reduction are chosen
 // per shape by timing (Layers/SplitReduction.cs), among the entries below and cuBLAS.
 //
-// The kernel is the classic register-blocked SGEMM: a block of (BM/8) x (BN/8) threads computes a BM x BN tile of C,
-// each thread an 8 x 8 sub-tile made of four 4 x 4 corners (rows ty*4 and BM/2 + ty*4, columns tx*4 and BN/2 + tx*4)
-// so that its operands come from shared memory as 16-byte reads. The reduction runs in steps of 8: the next step's A
+// The kernel is the classic register-blocked SGEMM: a block of (BM/8) x (BN/TN) threads computes a BM x BN tile of C,
+// each thread an 8 x TN sub-tile made of 4 x 4 corners (rows ty*4 and BM/2 + ty*4, columns tx*4 and, for TN = 8,
+// BN/2 + tx*4) so that its operands come from shared memory as 16-byte reads. The reduction runs in steps of 8: the next step's A
 // and B tiles are loaded from global memory into registers while the current one is multiplied out of shared memory
 // (two shared buffers, one barrier per step). A warp covers 4 x 8 threads, so a step's shared reads are 4 distinct A
 // vectors and 8 distinct B vectors per warp (one wavefront each). Operands stored along the reduction (row-major A,
@@ -23,109 +23,117 @@
 
 #define KAN_PRODUCT_PAD 4
 
-template <int BM, int BN, bool A_ROWS, bool B_COLUMNS>
+// One operand's tile of a step: R rows (m of A, n of B) x 8 k, moved as 16-byte loads. ROWS: the operand is stored
+// along k (A row-major, B = W^T), so a load takes 4 consecutive k of one row and is transposed into shared memory;
+// else along its rows (4 consecutive rows of one k), stored as it is. Each thread keeps the addresses of its loads
+// (L of them; the last round may leave threads idle when T does not divide 2R) and moves them by one step at a time.
+template <int R, int T, bool ROWS>
+struct kan_product_operand {
+    static constexpr int L = (2 * R + T - 1) / T;
+    const float* at[L];
+    bool valid[L];
+    long long advance;   // floats per step
+    kan_f4 held[L];
+
+    __device__ __forceinline__ kan_product_operand(const float* __restrict__ base, long long ld, int first, int count, long long k0, int t) {
+        advance = ROWS ? 8 : 8 * ld;
+#pragma unroll
+        for (int i = 0; i < L; i++) {
+            int f = t + i * T;
+            int row = ROWS ? first + (f >> 1) : first + (f % (R / 4)) * 4;
+            valid[i] = f < 2 * R && row < count;
+            at[i] = ROWS ? base + (long long)row * ld + k0 + (f & 1) * 4 : base + (k0 + f / (R / 4)) * ld + row;
+        }
+    }
+    // The next step into registers (zeros past the edge), then the addresses one step on.
+    __device__ __forceinline__ void load() {
+#pragma unroll
+        for (int i = 0; i < L; i++) {
+            held[i] = valid[i] ? *reinterpret_cast<const kan_f4*>(at[i]) : kan_f4{0.f, 0.f, 0.f, 0.f};
+            at[i] += advance;
+        }
+    }
+    // The registers into a shared buffer laid out [k][row] (rows padded by KAN_PRODUCT_PAD).
+    __device__ __forceinline__ void store(float (*tile)[R + KAN_PRODUCT_PAD], int t) const {
+#pragma unroll
+        for (int i = 0; i < L; i++) {
+            int f = t + i * T;
+            if (f >= 2 * R) continue;
+            if (ROWS) {
+                int row = f >> 1, kq = (f & 1) * 4;
+                tile[kq][row] = held[i].x;
+                tile[kq + 1][row] = held[i].y;
+                tile[kq + 2][row] = held[i].z;
+                tile[kq + 3][row] = held[i].w;
+            } else {
+                *reinterpret_cast<kan_f4*>(&tile[f / (R / 4)][(f % (R / 4)) * 4]) = held[i];
+            }
+        }
+    }
+};
+
+template <int BM, int BN, int TN, bool A_ROWS, bool B_COLUMNS>
 __device__ __forceinline__ void kan_product_tile(const float* __restrict__ A, long long lda, const float* __restrict__ B, long long ldb,
                                                  float* __restrict__ C, int M, int N, int K, int kChunk) {
     // A_ROWS: A[m, k] = A[m * lda + k] (row-major, k contiguous); else A[m, k] = A[k * lda + m].
     // B_COLUMNS: B[k, n] = B[n * ldb + k] (k contiguous: B is W^T of a row-major W); else B[k, n] = B[k * ldb + n].
-    constexpr int T = (BM / 8) * (BN / 8);         // threads
-    constexpr int LA = 2 * BM / T, LB = 2 * BN / T; // 16-byte loads per thread and step: a tile is 8 x BM (8 x BN) floats
-    static_assert(LA * T == 2 * BM && LB * T == 2 * BN && BN >= 64, "tile shape");
+    // Each thread: 8 rows (two groups of 4) x TN columns (two groups of 4 for TN = 8, one for TN = 4).
+    constexpr int T = (BM / 8) * (BN / TN);         // threads
+    static_assert((TN == 8 || TN == 4) && BN / TN >= 8 && (BN / TN) % 8 == 0, "tile shape");
     __align__(16) __shared__ float As[2][8][BM + KAN_PRODUCT_PAD];
     __align__(16) __shared__ float Bs[2][8][BN + KAN_PRODUCT_PAD];
 
     const int t = (int)threadIdx.x, lane = t & 31, warp = t >> 5;
-    constexpr int WX = BN / 64;                     // warps across the tile's columns
+    constexpr int WX = BN / TN / 8;                 // warps across the tile's columns
     const int tx = (warp % WX) * 8 + (lane & 7), ty = (warp / WX) * 4 + (lane >> 3);
     const int tilesN = (N + BN - 1) / BN;
     const int m0 = (int)(blockIdx.x / tilesN) * BM, n0 = (int)(blockIdx.x % tilesN) * BN;
     const long long k0 = (long long)blockIdx.y * kChunk;
     C += (long long)blockIdx.y * M * N;
 
-    kan_f4 ra[LA], rb[LB];
-    // The step at reduction offset k (absolute) into registers; rows (columns) past M (N) as zeros.
-    auto load = [&](long long k) {
-#pragma unroll
-        for (int i = 0; i < LA; i++) {
-            int f = t + i * T;
-            if (A_ROWS) {
-                int m = m0 + (f >> 1);
-                ra[i] = m < M ? *reinterpret_cast<const kan_f4*>(A + m * lda + k + (f & 1) * 4) : kan_f4{0.f, 0.f, 0.f, 0.f};
-            } else {
-                int m = m0 + (f % (BM / 4)) * 4;
-                ra[i] = m < M ? *reinterpret_cast<const kan_f4*>(A + (k + f / (BM / 4)) * lda + m) : kan_f4{0.f, 0.f, 0.f, 0.f};
-            }
-        }
-#pragma unroll
-        for (int i = 0; i < LB; i++) {
-            int f = t + i * T;
-            if (B_COLUMNS) {
-                int n = n0 + (f >> 1);
-                rb[i] = n < N ? *reinterpret_cast<const kan_f4*>(B + n * ldb + k + (f & 1) * 4) : kan_f4{0.f, 0.f, 0.f, 0.f};
-            } else {
-                int n = n0 + (f % (BN / 4)) * 4;
-                rb[i] = n < N ? *reinterpret_cast<const kan_f4*>(B + (k + f / (BN / 4)) * ldb + n) : kan_f4{0.f, 0.f, 0.f, 0.f};
-            }
-        }
-    };
-    // The registers into shared buffer `buf`, as [k][m] and [k][n].
-    auto store = [&](int buf) {
-#pragma unroll
-        for (int i = 0; i < LA; i++) {
-            int f = t + i * T;
-            if (A_ROWS) {
-                int m = f >> 1, kq = (f & 1) * 4;
-                As[buf][kq][m] = ra[i].x;
-                As[buf][kq + 1][m] = ra[i].y;
-                As[buf][kq + 2][m] = ra[i].z;
-                As[buf][kq + 3][m] = ra[i].w;
-            } else {
-                *reinterpret_cast<kan_f4*>(&As[buf][f / (BM / 4)][(f % (BM / 4)) * 4]) = ra[i];
-            }
-        }
-#pragma unroll
-        for (int i = 0; i < LB; i++) {
-            int f = t + i * T;
-            if (B_COLUMNS) {
-                int n = f >> 1, kq = (f & 1) * 4;
-                Bs[buf][kq][n] = rb[i].x;
-                Bs[buf][kq + 1][n] = rb[i].y;
-                Bs[buf][kq + 2][n] = rb[i].z;
-                Bs[buf][kq + 3][n] = rb[i].w;
-            } else {
-                *reinterpret_cast<kan_f4*>(&Bs[buf][f / (BN / 4)][(f % (BN / 4)) * 4]) = rb[i];
-            }
-        }
-    };
+    kan_product_operand<BM, T, A_ROWS> a(A, lda, m0, M, k0, t);
+    kan_product_operand<BN, T, B_COLUMNS> b(B, ldb, n0, N, k0, t);
 
-    float acc[8][8];
+    float acc[8][TN];
 #pragma unroll
     for (int i = 0; i < 8; i++)
 #pragma unroll
-        for (int j = 0; j < 8; j++) acc[i][j] = 0.f;
+        for (int j = 0; j < TN; j++) acc[i][j] = 0.f;
 
     const int steps = (int)((k0 + kChunk < K ? k0 + kChunk : K) - k0) / 8;   // the last slice may be shorter
     if (steps <= 0) return;
-    load(k0);
-    store(0);
+    a.load();
+    b.load();
+    a.store(As[0], t);
+    b.store(Bs[0], t);
     __syncthreads();
     for (int s = 0; s < steps; s++) {
         const int cur = s & 1;
-        if (s + 1 < steps) load(k0 + (long long)(s + 1) * 8);
+        if (s + 1 < steps) {
+            a.load();
+            b.load();
+        }
 #pragma unroll
         for (int kk = 0; kk < 8; kk++) {
             kan_f4 a0 = *reinterpret_cast<const kan_f4*>(&As[cur][kk][ty * 4]);
             kan_f4 a1 = *reinterpret_cast<const kan_f4*>(&As[cur][kk][BM / 2 + ty * 4]);
             kan_f4 b0 = *reinterpret_cast<const kan_f4*>(&Bs[cur][kk][tx * 4]);
-            kan_f4 b1 = *reinterpret_cast<const kan_f4*>(&Bs[cur][kk][BN / 2 + tx * 4]);
-            const float a[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-            const float b[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+            const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+            float bv[TN];
+            bv[0] = b0.x, bv[1] = b0.y, bv[2] = b0.z, bv[3] = b0.w;
+            if (TN == 8) {
+                kan_f4 b1 = *reinterpret_cast<const kan_f4*>(&Bs[cur][kk][BN / 2 + tx * 4]);
+                bv[TN - 4] = b1.x, bv[TN - 3] = b1.y, bv[TN - 2] = b1.z, bv[TN - 1] = b1.w;
+            }
 #pragma unroll
             for (int i = 0; i < 8; i++)
 #pragma unroll
-                for (int j = 0; j < 8; j++) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+                for (int j = 0; j < TN; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
         }
-        if (s + 1 < steps) store(cur ^ 1);
+        if (s + 1 < steps) {
+            a.store(As[cur ^ 1], t);
+            b.store(Bs[cur ^ 1], t);
+        }
         __syncthreads();
     }
 
@@ -134,7 +142,7 @@ __device__ __forceinline__ void kan_product_tile(const float* __restrict__ A, lo
         int m = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + i - 4);
         if (m >= M) continue;
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
+        for (int h = 0; h < TN / 4; h++) {
             int n = n0 + h * (BN / 2) + tx * 4;
             if (n < N)
                 *reinterpret_cast<kan_f4*>(C + (long long)m * N + n) = kan_f4{acc[i][4 * h], acc[i][4 * h + 1], acc[i][4 * h + 2], acc[i][4 * h + 3]};
@@ -144,21 +152,25 @@ __device__ __forceinline__ void kan_product_tile(const float* __restrict__ A, lo
 
 // Entries kan_product_<BM>x<BN>_<layout>, layout in BLAS's letters for row-major C = op(A) . op(B): nt = A row-major and
 // B = W^T (the forward y = F . W^T), tn = A = dy^T and B row-major (the weight gradient dW = dy^T . F), nn = both
-// row-major (the features' gradient dF = dy . W). Threads per block: (BM/8) * (BN/8); grid (tiles, splits). The launch
-// bounds ask for 512 resident threads per multiprocessor (at most 128 registers a thread: 64 accumulators, 16 operands,
-// the next step's loads and addresses), so that a second block's loads hide the first one's waits.
-#define KAN_PRODUCT_ENTRY(BM, BN, THREADS, MIN_BLOCKS, NAME, A_ROWS, B_COLUMNS)                                            \
+// row-major (the features' gradient dF = dy . W). Threads per block: (BM/8) * (BN/TN), TN = 8 columns per thread for
+// tiles 64 or more wide, 4 for the 32-wide ones (which fit a 160-channel layer's 160 = 5 x 32 without waste); grid
+// (tiles, splits). The launch bounds ask for 512 resident threads per multiprocessor (at most 128 registers a thread:
+// 64 accumulators, 16 operands, the next step's loads and their addresses), so that other blocks' loads hide a
+// block's waits.
+#define KAN_PRODUCT_ENTRY(BM, BN, TN, THREADS, MIN_BLOCKS, NAME, A_ROWS, B_COLUMNS)                                        \
     extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS) kan_product_##BM##x##BN##_##NAME(                      \
         const float* __restrict__ a, long long lda, const float* __restrict__ b, long long ldb, float* __restrict__ c, int M, \
         int N, int K, int kChunk) {                                                                                             \
-        static_assert((BM / 8) * (BN / 8) == THREADS && THREADS * MIN_BLOCKS == 512, "launch bounds");                        \
-        kan_product_tile<BM, BN, A_ROWS, B_COLUMNS>(a, lda, b, ldb, c, M, N, K, kChunk);                                          \
+        static_assert((BM / 8) * (BN / TN) == THREADS && THREADS * MIN_BLOCKS == 512, "launch bounds");                       \
+        kan_product_tile<BM, BN, TN, A_ROWS, B_COLUMNS>(a, lda, b, ldb, c, M, N, K, kChunk);                                  \
     }
-#define KAN_PRODUCT_LAYOUTS(BM, BN, THREADS, MIN_BLOCKS)                       \
-    KAN_PRODUCT_ENTRY(BM, BN, THREADS, MIN_BLOCKS, nt, true, true)             \
-    KAN_PRODUCT_ENTRY(BM, BN, THREADS, MIN_BLOCKS, tn, false, false)           \
-    KAN_PRODUCT_ENTRY(BM, BN, THREADS, MIN_BLOCKS, nn, true, false)
-KAN_PRODUCT_LAYOUTS(128, 128, 256, 2)
-KAN_PRODUCT_LAYOUTS(128, 64, 128, 4)
-KAN_PRODUCT_LAYOUTS(64, 128, 128, 4)
-KAN_PRODUCT_LAYOUTS(64, 64, 64, 8)
+#define KAN_PRODUCT_LAYOUTS(BM, BN, TN, THREADS, MIN_BLOCKS)                       \
+    KAN_PRODUCT_ENTRY(BM, BN, TN, THREADS, MIN_BLOCKS, nt, true, true)             \
+    KAN_PRODUCT_ENTRY(BM, BN, TN, THREADS, MIN_BLOCKS, tn, false, false)           \
+    KAN_PRODUCT_ENTRY(BM, BN, TN, THREADS, MIN_BLOCKS, nn, true, false)
+KAN_PRODUCT_LAYOUTS(128, 128, 8, 256, 2)
+KAN_PRODUCT_LAYOUTS(128, 64, 8, 128, 4)
+KAN_PRODUCT_LAYOUTS(64, 128, 8, 128, 4)
+KAN_PRODUCT_LAYOUTS(64, 64, 8, 64, 8)
+KAN_PRODUCT_LAYOUTS(128, 32, 4, 128, 4)
+KAN_PRODUCT_LAYOUTS(64, 32, 4, 64, 8)

@@ -1,5 +1,5 @@
 // Runs the KAN product kernels (KERNEL_SOURCE: the fused program, kan_product.cu among it) under cuda_emulation.h in
-// the launch geometry of Native/KanProductKernels.cs (grid (tiles, splits), (BM/8)*(BN/8) threads), then, with more
+// the launch geometry of Native/KanProductKernels.cs (grid (tiles, splits), (BM/8)*(BN/TN) threads, TN = 8 or, 32 wide, 4), then, with more
 // than one slice, the merge of partial_sums.cu in Native/PartialSums.cs's geometry (passed in).
 // Usage: kan_product_harness DIR LAYOUT BM BN M N K SPLITS SLICE LDA LDB MERGE_BLOCKS MERGE_LANES   (SLICE: each slice's
 // depth, Native/KanProductKernels.cs's Slice; the last one takes what is left)
@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
     // kan_product.cu's entries, as KAN_PRODUCT_LAYOUTS names them.
 #define KAN_PRODUCT_TILE(BM, BN) \
     {BM, BN, "nt", kan_product_##BM##x##BN##_nt}, {BM, BN, "tn", kan_product_##BM##x##BN##_tn}, {BM, BN, "nn", kan_product_##BM##x##BN##_nn}
-    const Entry table[] = {KAN_PRODUCT_TILE(128, 128), KAN_PRODUCT_TILE(128, 64), KAN_PRODUCT_TILE(64, 128), KAN_PRODUCT_TILE(64, 64)};
+    const Entry table[] = {KAN_PRODUCT_TILE(128, 128), KAN_PRODUCT_TILE(128, 64), KAN_PRODUCT_TILE(64, 128), KAN_PRODUCT_TILE(64, 64),
+                           KAN_PRODUCT_TILE(128, 32), KAN_PRODUCT_TILE(64, 32)};
 #undef KAN_PRODUCT_TILE
     const Entry* e = nullptr;
     for (auto& t : table) if (t.bm == bm && t.bn == bn && layout == t.layout) e = &t;
@@ -34,7 +35,7 @@ int main(int argc, char** argv) {
     auto a = load(dir, "a", (size_t)(layout[0] == 'n' ? M : K) * lda), b = load(dir, "b", (size_t)(layout[1] == 'n' ? K : N) * ldb);
     std::vector<float> c((size_t)M * N, NAN), partial((size_t)S * M * N, NAN);
     unsigned tiles = (unsigned)(((M + bm - 1) / bm) * ((N + bn - 1) / bn));
-    launch(dim3{tiles, (unsigned)S, 1}, dim3{(unsigned)((bm / 8) * (bn / 8)), 1, 1}, e->run, (const float*)a.data(), lda,
+    launch(dim3{tiles, (unsigned)S, 1}, dim3{(unsigned)((bm / 8) * (bn / (bn >= 64 ? 8 : 4))), 1, 1}, e->run, (const float*)a.data(), lda,
            (const float*)b.data(), ldb, S > 1 ? partial.data() : c.data(), M, N, K, slice);
     if (S > 1)
         launch(dim3{mergeBlocks, 1, 1}, dim3{32, mergeLanes, 1}, sum_partial_rows, (const float*)partial.data(), S, M * N, c.data());
