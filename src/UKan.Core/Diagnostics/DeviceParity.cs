@@ -166,6 +166,8 @@ public static class DeviceParity
             checks.Add(TrainingFusedVersusNot("KAN products split along their reduction vs single products", SplitReduction.With, device));
             checks.Add(SplitProductVersusSingle(device));
             checks.AddRange(Guarded("KAN product kernels", () => KanProductKernelsVersusFloat64(device)));
+            checks.Add(KanInputGradVersusFloat64(device));
+            checks.Add(TrainingFusedVersusNot("KAN dL/dx in one kernel vs dL/dF then the features' backward", KanInputGradient.With, device));
             checks.Add(TrainingFusedVersusNot("KAN products with our kernels among the plans vs cuBLAS's only", SplitReduction.WithKernels, device));
             PrecisionSettings.Apply(Precision.Fp32Strict);
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
@@ -806,6 +808,30 @@ public static class DeviceParity
             yield return new ParityCheck($"KAN product kernels, {name}, every tile, whole and in 4, vs float64 (cuBLAS: {Error(a.matmul(b)):E2})",
                 worst, worst, 1e-5);
         }
+    }
+
+    /// <summary>
+    /// KANLinear's dL/dx from dL/dy in one kernel (<see cref="KanInputGradient"/>) on a 128-channel layer over 8,192
+    /// tokens (U-KAN's decoder block at 256², a grid that fills the GPU) against float64 (dL/dF = dL/dy · W, then the features' backward in torch), relative to the largest value;
+    /// the two-step float32 path's error in the name.
+    /// </summary>
+    static ParityCheck KanInputGradVersusFloat64(Device device)
+    {
+        using var scope = NewDisposeScope();
+        const string name = "KAN dL/dx in one kernel (128 channels, 8,192 tokens) vs float64";
+        if (KanFeatures.CudaKernels(device.index < 0 ? 0 : device.index) is not IKanProductKernels kernels)
+            return new ParityCheck($"{name}: the fused kernels did not load", double.NaN, double.NaN, 0);
+        manual_seed(11);
+        var knots = new BSplineBasis.UniformKnots(-2.2, 0.4, 8);
+        var (dy, w, x) = (randn(8192, 128, device: device), randn(128, 1152, device: device) * 0.03, randn(8192, 128, device: device) * 1.5);
+        if (!kernels.KanInputGradSupports(dy, w, x, knots))
+            return new ParityCheck($"{name}: the kernel does not take the layer", double.NaN, double.NaN, 0);
+        var exact = KanFeatures.Torch.Instance.BackwardInput(x.to(float64), dy.to(float64).matmul(w.to(float64)), knots);
+        var scale = exact.abs().max().item<double>();
+        double Error(Tensor gx) => (gx.to(float64) - exact).abs().max().item<double>() / scale;
+        var twoSteps = Error(KanInputGradient.With(false, () => KanInputGradient.Backward(dy, w, x, knots)));
+        var fused = Error(kernels.KanInputGrad(dy, w, x, knots));
+        return new ParityCheck($"{name} (two steps: {twoSteps:E2})", fused, fused, 1e-5);
     }
 
     /// <summary>

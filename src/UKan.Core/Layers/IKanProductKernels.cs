@@ -15,4 +15,13 @@ public interface IKanProductKernels
 
     /// <summary>a · b (M × N, contiguous float32) in tile <paramref name="tile"/> of <see cref="KanProductTiles.All"/>.</summary>
     Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits);
+
+    /// <summary>Whether <see cref="KanInputGrad"/> takes these tensors (float32, contiguous, 8 bases, sizes).</summary>
+    bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots);
+
+    /// <summary>
+    /// KANLinear's dL/dx (rows × in) from dL/dy (rows × out), its fused weight W (out × in·(1+K)) and x: the features'
+    /// backward applied to dL/dF = dL/dy · W without storing dL/dF (<see cref="KanInputGradient"/>).
+    /// </summary>
+    Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots);
 }

@@ -6,8 +6,8 @@ namespace UKan.Layers;
 /// <summary>
 /// y = features(x) · Wᵀ with a lean backward: x, the fused weight W and the features (rows × 9·in, the product's
 /// operand) are kept, not the basis and every intermediate of its evaluation that autograd would keep. Gradients:
-/// dW = dyᵀ·features, dfeatures = dy·W, dx from dfeatures (<see cref="KanFeatures"/>); the three products each run as
-/// measured fastest for their shape (<see cref="SplitReduction"/>). With
+/// dW = dyᵀ·features, dfeatures = dy·W, dx from dfeatures (<see cref="KanFeatures"/>; on CUDA the last two in one kernel,
+/// <see cref="KanInputGradient"/>); the products run as measured fastest for their shape (<see cref="SplitReduction"/>). With
 /// <see cref="KeepFeaturesVariable"/>=off the features are not kept but computed again in backward (one fused kernel on
 /// CUDA): less memory (the U-KAN paper model at 256², batch 8: about 200 MB), one kernel more per layer and step.
 /// </summary>
@@ -69,8 +69,7 @@ public sealed class KanLinearFunction : torch.autograd.SingleTensorFunction<KanL
             var features = saved.Count > 2 ? saved[2] : KanFeatures.Forward(x, knots, product);
             if (gradOutput.dtype != product) gradOutput = gradOutput.to(product);
             gradW = SplitReduction.MatMul(gradOutput.t(), features).to(w.dtype).DetachFromDisposeScope();
-            var gradFeatures = SplitReduction.MatMul(gradOutput, w.to(product));
-            gradX = KanFeatures.BackwardInput(x, gradFeatures, knots).DetachFromDisposeScope();
+            gradX = KanInputGradient.Backward(gradOutput, w.to(product), x, knots).DetachFromDisposeScope();
         }
         HandedBackGradients.Keep(gradX);
         HandedBackGradients.Keep(gradW);

@@ -86,6 +86,12 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 
     public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits) => products.KanProduct(a, b, tile, splits);
 
+    public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots) =>
+        products.KanInputGradSupports(gradOutput, weight, x, knots);
+
+    public Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots) =>
+        products.KanInputGrad(gradOutput, weight, x, knots);
+
     public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots) => features.BackwardInput(x, gradFeatures, knots);
 
     public Tensor PsiForward(Tensor u, Tensor coef, Tensor? baseScale, Tensor? splineScale, BSplineBasis.UniformKnots knots) =>

@@ -15,8 +15,11 @@ public sealed class KanProductKernels : IKanProductKernels
     /// <summary>The layouts compiled, in BLAS's letters for row-major c = op(a) · op(b) (n: row-major, t: transposed).</summary>
     static readonly string[] Layouts = ["nt", "tn", "nn"];
 
+    /// <summary>The kernel of dL/dx straight from dL/dy (kan_product.cu's kan_product_input_grad_9): 1 + K = 9 features per input.</summary>
+    const string InputGradEntry = "kan_product_input_grad_9";
+
     /// <summary>The kernels of this family in the CUDA source.</summary>
-    public static string[] Functions => [.. KanProductTiles.All.SelectMany(t => Layouts.Select(l => Entry(t, l)))];
+    public static string[] Functions => [.. KanProductTiles.All.SelectMany(t => Layouts.Select(l => Entry(t, l))), InputGradEntry];
 
     static string Entry(KanProductTile tile, string layout) => $"kan_product_{tile.Rows}x{tile.Columns}_{layout}";
 
@@ -26,6 +29,43 @@ public sealed class KanProductKernels : IKanProductKernels
 
     public KanProductKernels(CudaKernelModule module) =>
         (this.module, merge, entries) = (module, new PartialSums(module), Functions.ToDictionary(f => f, module.Function));
+
+    /// <summary>Tokens (rows) and inputs per block of the input-gradient kernel, and its threads.</summary>
+    internal const int InputGradRows = 64, InputGradInputs = 16, InputGradThreads = 128;
+
+    public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots)
+    {
+        if (knots.BasisCount != 8 || gradOutput.dim() != 2 || weight.dim() != 2 || x.dim() != 2) return false;
+        long m = x.shape[0], inputs = x.shape[1], outputs = weight.shape[0];
+        var tensors = new[] { gradOutput, weight, x };
+        return tensors.All(t => t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CUDA && t.device_index == module.Device && t.is_contiguous())
+            && gradOutput.shape[0] == m && gradOutput.shape[1] == outputs && weight.shape[1] == inputs * 9
+            && m > 0 && inputs % InputGradInputs == 0 && outputs % 8 == 0 && outputs > 0 && m * inputs * 9 <= int.MaxValue
+            && (Pointer(gradOutput) | Pointer(weight)) % 16 == 0 && FillsTheGpu(m, inputs);
+    }
+
+    /// <summary>
+    /// Whether the input-gradient kernel's grid fills the GPU at least once (its blocks per multiprocessor times the
+    /// multiprocessors): on an H200 at 256², a 128-block grid (the 256-channel layer, 512 tokens) took 39 µs against
+    /// 32 for cuBLAS's product and the features' backward kernel, 320 blocks (160 channels, 2,048 tokens) the same 39,
+    /// 1,024 blocks (128 channels, 8,192 tokens) 86 against 94 (docs/results.md §2r). Smaller layers take the two steps.
+    /// </summary>
+    bool FillsTheGpu(long m, long inputs) =>
+        InputGridX(m, inputs) >= (long)module.ResidentBlocks(entries[InputGradEntry], InputGradThreads) * module.Multiprocessors;
+
+    public Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots)
+    {
+        if (!KanInputGradSupports(gradOutput, weight, x, knots))
+            throw new ArgumentException("KAN product kernels: dL/dx takes contiguous float32 dL/dy (rows × out), W (out × 9·in) and x (rows × in), in a multiple of 16, out of 8");
+        long m = x.shape[0], inputs = x.shape[1];
+        var gx = empty_like(x);
+        module.LaunchOn(entries[InputGradEntry], InputGridX(m, inputs), InputGradThreads, 0, Pointer(gradOutput), (int)weight.shape[0],
+            Pointer(weight), Pointer(x), Pointer(gx), (int)m, (int)inputs, (float)knots.First, (float)(1.0 / knots.Step));
+        return gx;
+    }
+
+    /// <summary>The input-gradient kernel's grid: a block per 64 tokens and 16 inputs.</summary>
+    internal static uint InputGridX(long m, long inputs) => (uint)((m + InputGradRows - 1) / InputGradRows * (inputs / InputGradInputs));
 
     /// <summary>
     /// The layout of a · b and the leading dimensions: a row-major (stride (lda, 1)) is n, transposed (stride (1, lda)) t;

@@ -44,11 +44,38 @@ public class KanProductEmulationTests
         CudaEmulation.AssertNear(a.to(float64).matmul(b.to(float64)), CudaEmulation.Read(dir, "c", m, n), $"{layout} {bm}x{bn} in {splits}");
     }
 
+    /// <summary>
+    /// dL/dx straight from dL/dy (kan_product_input_grad_9) against dL/dF = dL/dy · W in float64 followed by the torch
+    /// formulation of the features' backward (<see cref="KanFeatures.Torch"/>): rows that are not a whole tile, several
+    /// tiles of 16 inputs, x across and outside the grid (where only SiLU's slope remains).
+    /// </summary>
+    [Theory]
+    [InlineData(70, 24, 32)]
+    [InlineData(64, 8, 16)]
+    [InlineData(130, 16, 48)]
+    public void The_input_gradient_kernel_reduces_the_product_by_the_features_derivatives(int m, int outputs, int inputs)
+    {
+        _ = TestTorch.Runtime;
+        using var scope = NewDisposeScope();
+        var gen = new Generator(23);
+        var knots = new BSplineBasis.UniformKnots(-2.2, 0.4, 8);   // U-KAN's grid: 5 intervals on [-1, 1], cubic
+        var (dy, w, x) = (randn(m, outputs, generator: gen), randn(outputs, inputs * 9, generator: gen) * 0.1, randn(m, inputs, generator: gen) * 1.5);
+        var dir = CudaEmulation.Folder();
+        CudaEmulation.Write(dir, "dy", dy);
+        CudaEmulation.Write(dir, "w", w);
+        CudaEmulation.Write(dir, "x", x);
+        Assert.Equal((m + 63) / 64 * (inputs / 16), (int)KanProductKernels.InputGridX(m, inputs));
+        CudaEmulation.Run("kan_input_grad_harness", [dir, m, outputs, inputs, CudaEmulation.Text(knots.First), CudaEmulation.Text(1.0 / knots.Step)]);
+        var expected = KanFeatures.Torch.Instance.BackwardInput(x.to(float64), dy.to(float64).matmul(w.to(float64)), knots);
+        Assert.True((x.abs() > 2.2).any().item<bool>(), "some x must lie outside the grid");
+        CudaEmulation.AssertNear(expected, CudaEmulation.Read(dir, "gx", m, inputs), "dL/dx", 1e-5);
+    }
+
     [Fact]
     public void Every_tile_has_an_entry_per_layout()
     {
         var functions = KanProductKernels.Functions;
-        Assert.Equal(KanProductTiles.All.Length * 3, functions.Length);
+        Assert.Equal(KanProductTiles.All.Length * 3 + 1, functions.Length);
         var source = NativeSources.ReadKernel("kan_product.cu");
         foreach (var tile in KanProductTiles.All)
         {

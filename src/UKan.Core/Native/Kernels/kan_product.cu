@@ -174,3 +174,90 @@ KAN_PRODUCT_LAYOUTS(64, 128, 8, 128, 4)
 KAN_PRODUCT_LAYOUTS(64, 64, 8, 64, 8)
 KAN_PRODUCT_LAYOUTS(128, 32, 4, 128, 4)
 KAN_PRODUCT_LAYOUTS(64, 32, 4, 64, 8)
+
+// dL/dx of a KAN layer straight from its output's gradient: dL/dF = dy . W (tokens x in*(1+K), interleaved per input as
+// the features are) is formed a tile at a time and reduced in registers by the features' derivatives,
+// dL/dx = dL/dSiLU * SiLU'(x) + sum_j dL/dB_j * B_j'(x) (kan_features_backward's formula), so the (tokens x in*(1+K))
+// gradient is never stored and read back (on a 128-channel layer of U-KAN at 512^2, 151 MB each way). The product is
+// kan_product_tile's "nn" main loop with a tile of 64 tokens x 16 inputs' WIDTH = 1+K columns: each thread keeps all
+// WIDTH columns of one input for 8 tokens (rows ty*4 and 32 + ty*4, columns tx*WIDTH ..), so the reduction over an
+// input's features is its own. B's shared rows are read as scalars at stride WIDTH (odd: conflict-free). Requirements
+// (Native/KanProductKernels.cs): dy (M x out) and W (out x in*WIDTH) row-major and 16-byte aligned, out a multiple of 8,
+// in a multiple of 16; x and dL/dx (M x in) row-major.
+template <int WIDTH>
+__device__ __forceinline__ void kan_product_input_grad_tile(const float* __restrict__ dy, int out, const float* __restrict__ W,
+                                                            const float* __restrict__ x, float* __restrict__ gx, int M, int in,
+                                                            float t0, float inv_h) {
+    constexpr int BM = 64, INPUTS = 16, BN = INPUTS * WIDTH, T = 128;
+    __align__(16) __shared__ float As[2][8][BM + KAN_PRODUCT_PAD];
+    __align__(16) __shared__ float Bs[2][8][BN + KAN_PRODUCT_PAD];
+
+    const int t = (int)threadIdx.x, lane = t & 31, warp = t >> 5;
+    const int tx = (warp % 2) * 8 + (lane & 7), ty = (warp / 2) * 4 + (lane >> 3);
+    const int tilesN = in / INPUTS, N = in * WIDTH;
+    const int m0 = (int)(blockIdx.x / tilesN) * BM, i0 = (int)(blockIdx.x % tilesN) * INPUTS;
+
+    kan_product_operand<BM, T, true> a(dy, out, m0, M, 0, t);
+    kan_product_operand<BN, T, false> b(W, N, i0 * WIDTH, N, 0, t);
+
+    float acc[8][WIDTH];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+#pragma unroll
+        for (int j = 0; j < WIDTH; j++) acc[i][j] = 0.f;
+
+    const int steps = out / 8;
+    a.load();
+    b.load();
+    a.store(As[0], t);
+    b.store(Bs[0], t);
+    __syncthreads();
+    for (int s = 0; s < steps; s++) {
+        const int cur = s & 1;
+        if (s + 1 < steps) {
+            a.load();
+            b.load();
+        }
+#pragma unroll
+        for (int kk = 0; kk < 8; kk++) {
+            kan_f4 a0 = *reinterpret_cast<const kan_f4*>(&As[cur][kk][ty * 4]);
+            kan_f4 a1 = *reinterpret_cast<const kan_f4*>(&As[cur][kk][BM / 2 + ty * 4]);
+            const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+            float bv[WIDTH];
+#pragma unroll
+            for (int j = 0; j < WIDTH; j++) bv[j] = Bs[cur][kk][tx * WIDTH + j];
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int j = 0; j < WIDTH; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        }
+        if (s + 1 < steps) {
+            a.store(As[cur ^ 1], t);
+            b.store(Bs[cur ^ 1], t);
+        }
+        __syncthreads();
+    }
+
+    const int input = i0 + tx;
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        int m = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + i - 4);
+        if (m >= M) continue;
+        long long at = (long long)m * in + input;
+        float v = x[at];
+        float sig = 1.0f / (1.0f + expf(-v));
+        float g = acc[i][0] * sig * (1.0f + v * (1.0f - sig));   // d SiLU / dx
+        float u = (v - t0) * inv_h;
+#pragma unroll
+        for (int j = 0; j < WIDTH - 1; j++) g += acc[i][1 + j] * cardinal_slope(u - (float)j - 2.0f, inv_h);
+        gx[at] = g;
+    }
+}
+
+// K = 8 bases (U-KAN's grid of 5 intervals, cubic): 9 columns per input. 128 threads; at most 168 registers a thread
+// (72 accumulators), three blocks per multiprocessor.
+extern "C" __global__ void __launch_bounds__(128, 3) kan_product_input_grad_9(const float* __restrict__ dy, int out, const float* __restrict__ w,
+                                                                              const float* __restrict__ x, float* __restrict__ gx, int M, int in,
+                                                                              float t0, float inv_h) {
+    kan_product_input_grad_tile<9>(dy, out, w, x, gx, M, in, t0, inv_h);
+}
