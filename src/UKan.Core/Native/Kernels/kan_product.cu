@@ -72,6 +72,33 @@ struct kan_product_operand {
     }
 };
 
+// The main loop both kernels share: steps of 8 along the reduction, the next step's tiles loaded from global memory
+// into registers while `step` multiplies the current ones out of shared memory (two buffers, one barrier per step).
+// step(arow, brow) is called for each of a step's 8 k with that k's rows of the A and B tiles.
+template <int BM, int BN, typename OperandA, typename OperandB, typename Step>
+__device__ __forceinline__ void kan_product_steps(OperandA& a, OperandB& b, float (*As)[8][BM + KAN_PRODUCT_PAD],
+                                                  float (*Bs)[8][BN + KAN_PRODUCT_PAD], int steps, int t, Step step) {
+    a.load();
+    b.load();
+    a.store(As[0], t);
+    b.store(Bs[0], t);
+    __syncthreads();
+    for (int s = 0; s < steps; s++) {
+        const int cur = s & 1;
+        if (s + 1 < steps) {
+            a.load();
+            b.load();
+        }
+#pragma unroll
+        for (int kk = 0; kk < 8; kk++) step(&As[cur][kk][0], &Bs[cur][kk][0]);
+        if (s + 1 < steps) {
+            a.store(As[cur ^ 1], t);
+            b.store(Bs[cur ^ 1], t);
+        }
+        __syncthreads();
+    }
+}
+
 template <int BM, int BN, int TN, bool A_ROWS, bool B_COLUMNS>
 __device__ __forceinline__ void kan_product_tile(const float* __restrict__ A, long long lda, const float* __restrict__ B, long long ldb,
                                                  float* __restrict__ C, int M, int N, int K, int kChunk) {
@@ -102,40 +129,22 @@ __device__ __forceinline__ void kan_product_tile(const float* __restrict__ A, lo
 
     const int steps = (int)((k0 + kChunk < K ? k0 + kChunk : K) - k0) / 8;   // the last slice may be shorter
     if (steps <= 0) return;
-    a.load();
-    b.load();
-    a.store(As[0], t);
-    b.store(Bs[0], t);
-    __syncthreads();
-    for (int s = 0; s < steps; s++) {
-        const int cur = s & 1;
-        if (s + 1 < steps) {
-            a.load();
-            b.load();
+    kan_product_steps<BM, BN>(a, b, As, Bs, steps, t, [&](const float* arow, const float* brow) {
+        kan_f4 a0 = *reinterpret_cast<const kan_f4*>(arow + ty * 4);
+        kan_f4 a1 = *reinterpret_cast<const kan_f4*>(arow + BM / 2 + ty * 4);
+        kan_f4 b0 = *reinterpret_cast<const kan_f4*>(brow + tx * 4);
+        const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+        float bv[TN];
+        bv[0] = b0.x, bv[1] = b0.y, bv[2] = b0.z, bv[3] = b0.w;
+        if (TN == 8) {
+            kan_f4 b1 = *reinterpret_cast<const kan_f4*>(brow + BN / 2 + tx * 4);
+            bv[TN - 4] = b1.x, bv[TN - 3] = b1.y, bv[TN - 2] = b1.z, bv[TN - 1] = b1.w;
         }
 #pragma unroll
-        for (int kk = 0; kk < 8; kk++) {
-            kan_f4 a0 = *reinterpret_cast<const kan_f4*>(&As[cur][kk][ty * 4]);
-            kan_f4 a1 = *reinterpret_cast<const kan_f4*>(&As[cur][kk][BM / 2 + ty * 4]);
-            kan_f4 b0 = *reinterpret_cast<const kan_f4*>(&Bs[cur][kk][tx * 4]);
-            const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-            float bv[TN];
-            bv[0] = b0.x, bv[1] = b0.y, bv[2] = b0.z, bv[3] = b0.w;
-            if (TN == 8) {
-                kan_f4 b1 = *reinterpret_cast<const kan_f4*>(&Bs[cur][kk][BN / 2 + tx * 4]);
-                bv[TN - 4] = b1.x, bv[TN - 3] = b1.y, bv[TN - 2] = b1.z, bv[TN - 1] = b1.w;
-            }
+        for (int i = 0; i < 8; i++)
 #pragma unroll
-            for (int i = 0; i < 8; i++)
-#pragma unroll
-                for (int j = 0; j < TN; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-        }
-        if (s + 1 < steps) {
-            a.store(As[cur ^ 1], t);
-            b.store(Bs[cur ^ 1], t);
-        }
-        __syncthreads();
-    }
+            for (int j = 0; j < TN; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    });
 
 #pragma unroll
     for (int i = 0; i < 8; i++) {
@@ -206,37 +215,18 @@ __device__ __forceinline__ void kan_product_input_grad_tile(const float* __restr
 #pragma unroll
         for (int j = 0; j < WIDTH; j++) acc[i][j] = 0.f;
 
-    const int steps = out / 8;
-    a.load();
-    b.load();
-    a.store(As[0], t);
-    b.store(Bs[0], t);
-    __syncthreads();
-    for (int s = 0; s < steps; s++) {
-        const int cur = s & 1;
-        if (s + 1 < steps) {
-            a.load();
-            b.load();
-        }
+    kan_product_steps<BM, BN>(a, b, As, Bs, out / 8, t, [&](const float* arow, const float* brow) {
+        kan_f4 a0 = *reinterpret_cast<const kan_f4*>(arow + ty * 4);
+        kan_f4 a1 = *reinterpret_cast<const kan_f4*>(arow + BM / 2 + ty * 4);
+        const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+        float bv[WIDTH];
 #pragma unroll
-        for (int kk = 0; kk < 8; kk++) {
-            kan_f4 a0 = *reinterpret_cast<const kan_f4*>(&As[cur][kk][ty * 4]);
-            kan_f4 a1 = *reinterpret_cast<const kan_f4*>(&As[cur][kk][BM / 2 + ty * 4]);
-            const float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
-            float bv[WIDTH];
+        for (int j = 0; j < WIDTH; j++) bv[j] = brow[tx * WIDTH + j];
 #pragma unroll
-            for (int j = 0; j < WIDTH; j++) bv[j] = Bs[cur][kk][tx * WIDTH + j];
+        for (int i = 0; i < 8; i++)
 #pragma unroll
-            for (int i = 0; i < 8; i++)
-#pragma unroll
-                for (int j = 0; j < WIDTH; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-        }
-        if (s + 1 < steps) {
-            a.store(As[cur ^ 1], t);
-            b.store(Bs[cur ^ 1], t);
-        }
-        __syncthreads();
-    }
+            for (int j = 0; j < WIDTH; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    });
 
     const int input = i0 + tx;
 #pragma unroll
