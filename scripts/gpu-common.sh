@@ -69,7 +69,8 @@ deterministic_pair() {
 }
 # profile_step PRECISION SIZE...: Nsight Compute's duration of every kernel of the eager training step at each size
 # (a window of launches after the warm-up and after the first steps' timing of the KAN products' splits,
-# Layers/SplitReduction.cs: some 2,000 launches; PROFILE_SKIP overrides the 4,000 skipped), grouped into one step's
+# Layers/SplitReduction.cs: some 2,000 launches; PROFILE_SKIP overrides the 4,000 skipped; that timing runs under the
+# profiler too, so the plans it keeps may differ from an unprofiled run's: ncu-*.txt has bench's line naming them), grouped into one step's
 # families by scripts/kernel_families.py, into $R/ncu-PRECISION-SIZE.csv.gz and $R/kernel-families-PRECISION-SIZE.txt.
 profile_step() {
   local precision=$1; shift

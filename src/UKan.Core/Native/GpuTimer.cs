@@ -6,7 +6,8 @@ namespace UKan.Native;
 /// Times work on the GPU as a replayed CUDA graph runs it: a wait kernel (Native/Kernels/gpu_wait.cu) holds torch's
 /// current stream while the CPU queues the work, and two events around the work measure its GPU time. Timed with a
 /// stopwatch between synchronisations instead, work of tens of microseconds per launch measures the CPU's launch cost
-/// (on an H200, a 160-channel KAN layer's y = F·Wᵀ at 256²: 0.060 ms by the stopwatch, 0.040 by Nsight Compute).
+/// (on an H200, a 160-channel KAN layer's y = F·Wᵀ at 256²: 0.060 ms a product by the stopwatch, 0.037 here;
+/// docs/results.md §2q).
 /// If the CPU took longer to queue the work than the wait lasted, the GPU idled in between: the wait is doubled and
 /// the work timed again (up to <see cref="Attempts"/> times).
 /// </summary>

@@ -1,25 +1,25 @@
 // The float32 products of the KAN layers on the CUDA cores: C (M x N, row-major) = A (M x K) . B (K x N), every
 // multiply-add a float32 fma (the arithmetic of PyTorch's default for products; the order of the sum differs from
-// cuBLAS's, as cuBLAS's own kernels differ among themselves). Why not cuBLAS: U-KAN's products are thin (a layer of 128
-// to 256 outputs contracts 9 features per input over thousands of tokens), and cuBLAS picks tiles that leave the GPU
-// half idle on them (one 128-thread block per multiprocessor for y = F.W^T of the 128-channel stage at 256^2, its
-// weight gradient at 26 TFLOP/s on an H200, docs/results.md). Here the tile and the split of the reduction are chosen
-// per shape by timing (Layers/SplitReduction.cs), among the entries below and cuBLAS.
+// cuBLAS's, as cuBLAS's own kernels differ among themselves). Written because U-KAN's products are thin (a layer of
+// 128 to 256 outputs contracts 9 features per input over thousands of tokens) and cuBLAS runs them at 19-49 TFLOP/s of
+// an H200's 67; measured there, cuBLAS was still faster on all 18 products of the training step (docs/results.md §2q),
+// so these entries join the plans Layers/SplitReduction.cs times per shape only with UKAN_KAN_PRODUCT_KERNELS=on. Their
+// "nn" main loop also drives the input-gradient kernel at the end of this file, which is on by default (§2r).
 //
 // The kernel is the classic register-blocked SGEMM: a block of (BM/8) x (BN/TN) threads computes a BM x BN tile of C,
 // each thread an 8 x TN sub-tile made of 4 x 4 corners (rows ty*4 and BM/2 + ty*4, columns tx*4 and, for TN = 8,
-// BN/2 + tx*4) so that its operands come from shared memory as 16-byte reads. The reduction runs in steps of 8: the next step's A
-// and B tiles are loaded from global memory into registers while the current one is multiplied out of shared memory
-// (two shared buffers, one barrier per step). A warp covers 4 x 8 threads, so a step's shared reads are 4 distinct A
-// vectors and 8 distinct B vectors per warp (one wavefront each). Operands stored along the reduction (row-major A,
-// B = W^T of a row-major W) are transposed on their way into shared memory, whose rows are padded by 4 floats so that
-// the two halves of a warp write different banks.
+// BN/2 + tx*4) so that its operands come from shared memory as 16-byte reads. The reduction runs in steps of 8: the
+// next step's A and B tiles are loaded from global memory into registers while the current one is multiplied out of
+// shared memory (two shared buffers, one barrier per step; kan_product_steps). A warp covers 4 x 8 threads, so a
+// step's shared reads are 4 distinct A vectors and 8 distinct B vectors per warp (one wavefront each). Operands stored
+// along the reduction (row-major A, B = W^T of a row-major W) are transposed on their way into shared memory, whose
+// rows are padded by 4 floats so that the two halves of a warp write different banks.
 //
 // Split reduction: grid.y = S slices of kChunk consecutive k each (the last one what is left of K); slice s writes
 // C + s*M*N, and the caller adds the S partial products in a fixed order (partial_sums.cu) where S > 1. Requirements
 // (checked by Native/KanProductKernels.cs): M, N, lda, ldb multiples of 4, 16-byte aligned operands, K and kChunk
-// multiples of 8, every slice non-empty. Rows past M and columns past N are
-// loaded as zeros and not stored, so any M and N (multiples of 4) take any tile.
+// multiples of 8, every slice non-empty. Rows past M and columns past N are loaded as zeros and not stored, so any M
+// and N (multiples of 4) take any tile.
 
 #define KAN_PRODUCT_PAD 4
 
