@@ -51,7 +51,7 @@ public static class ProductBench
                 var cublas = times.First(t => t.Plan.Tile is null);
                 var ours = times.FirstOrDefault(t => t.Plan.Tile is not null);
                 yield return new ProductBenchResult(size, $"{layer} ({tokens:N0} × {dim})", product, a.shape[0], a.shape[1], b.shape[1],
-                    $"{(a.stride(1) == 1 ? 'n' : 't')}{(b.stride(1) == 1 ? 'n' : 't')}", Of(ProductPlan.Single), cublas.Plan.ToString(), cublas.Ms,
+                    $"{SplitReduction.Letter(a)}{SplitReduction.Letter(b)}", Of(ProductPlan.Single), cublas.Plan.ToString(), cublas.Ms,
                     ours.Plan.Tile is null ? null : ours.Plan.ToString(), ours.Plan.Tile is null ? null : ours.Ms, chosen.ToString(), withKernels.ToString(),
                     [.. times.Select(t => new PlanTime(t.Plan.ToString(), t.Ms))]);
             }

@@ -775,9 +775,8 @@ public static class DeviceParity
         using var scope = NewDisposeScope();
         manual_seed(9);
         var (dy, f) = (randn(2048, 160, device: device), randn(2048, 1440, device: device));
-        var exact = dy.to(float64).t().matmul(f.to(float64));
-        double Error(Tensor product) => (product.to(float64) - exact).abs().max().item<double>() / exact.abs().max().item<double>();
-        var (split, single) = (Error(SplitReduction.Product(dy.t(), f, 4)), Error(dy.t().matmul(f)));
+        var error = RelativeError(dy.to(float64).t().matmul(f.to(float64)));
+        var (split, single) = (error(SplitReduction.Product(dy.t(), f, 4)), error(dy.t().matmul(f)));
         return new ParityCheck($"KAN weight gradient split in 4 vs float64 (single product: {single:E2})", split, split, 1e-5);
     }
 
@@ -789,7 +788,7 @@ public static class DeviceParity
     static IEnumerable<ParityCheck> KanProductKernelsVersusFloat64(Device device)
     {
         using var scope = NewDisposeScope();
-        if (KanFeatures.CudaKernels(device.index < 0 ? 0 : device.index) is not IKanProductKernels kernels)
+        if (ProductKernels(device) is not { } kernels)
         {
             yield return new ParityCheck("KAN product kernels: the fused kernels did not load", double.NaN, double.NaN, 0);
             yield break;
@@ -798,40 +797,49 @@ public static class DeviceParity
         var (f, w, dy) = (randn(2048, 1440, device: device), randn(160, 1440, device: device) * 0.03, randn(2048, 160, device: device));
         foreach (var (name, a, b) in new[] { ("y = F·Wᵀ (nt)", f, w.t()), ("dW = dyᵀ·F (tn)", dy.t(), f), ("dF = dy·W (nn)", dy, w) })
         {
-            var exact = a.to(float64).matmul(b.to(float64));
-            var scale = exact.abs().max().item<double>();
-            double Error(Tensor product) => (product.to(float64) - exact).abs().max().item<double>() / scale;
+            var error = RelativeError(a.to(float64).matmul(b.to(float64)));
             double worst = 0;
             foreach (var tile in KanProductTiles.All)
                 foreach (var splits in new[] { 1, 4 })
-                    worst = Math.Max(worst, Error(kernels.KanProduct(a, b, tile, splits)));
-            yield return new ParityCheck($"KAN product kernels, {name}, every tile, whole and in 4, vs float64 (cuBLAS: {Error(a.matmul(b)):E2})",
+                    worst = Math.Max(worst, error(kernels.KanProduct(a, b, tile, splits)));
+            yield return new ParityCheck($"KAN product kernels, {name}, every tile, whole and in 4, vs float64 (cuBLAS: {error(a.matmul(b)):E2})",
                 worst, worst, 1e-5);
         }
     }
 
     /// <summary>
     /// KANLinear's dL/dx from dL/dy in one kernel (<see cref="KanInputGradient"/>) on a 128-channel layer over 8,192
-    /// tokens (U-KAN's decoder block at 256², a grid that fills the GPU) against float64 (dL/dF = dL/dy · W, then the features' backward in torch), relative to the largest value;
-    /// the two-step float32 path's error in the name.
+    /// tokens (U-KAN's decoder block at 256², a grid that fills the GPU) against float64 (dL/dF = dL/dy · W, then the
+    /// features' backward in torch), relative to the largest value; the two-step float32 path's error in the name.
     /// </summary>
     static ParityCheck KanInputGradVersusFloat64(Device device)
     {
         using var scope = NewDisposeScope();
         const string name = "KAN dL/dx in one kernel (128 channels, 8,192 tokens) vs float64";
-        if (KanFeatures.CudaKernels(device.index < 0 ? 0 : device.index) is not IKanProductKernels kernels)
+        if (ProductKernels(device) is not { } kernels)
             return new ParityCheck($"{name}: the fused kernels did not load", double.NaN, double.NaN, 0);
         manual_seed(11);
         var knots = new BSplineBasis.UniformKnots(-2.2, 0.4, 8);
         var (dy, w, x) = (randn(8192, 128, device: device), randn(128, 1152, device: device) * 0.03, randn(8192, 128, device: device) * 1.5);
         if (!kernels.KanInputGradSupports(dy, w, x, knots))
             return new ParityCheck($"{name}: the kernel does not take the layer", double.NaN, double.NaN, 0);
-        var exact = KanFeatures.Torch.Instance.BackwardInput(x.to(float64), dy.to(float64).matmul(w.to(float64)), knots);
-        var scale = exact.abs().max().item<double>();
-        double Error(Tensor gx) => (gx.to(float64) - exact).abs().max().item<double>() / scale;
-        var twoSteps = Error(KanInputGradient.With(false, () => KanInputGradient.Backward(dy, w, x, knots)));
-        var fused = Error(kernels.KanInputGrad(dy, w, x, knots));
+        var error = RelativeError(KanFeatures.Torch.Instance.BackwardInput(x.to(float64), dy.to(float64).matmul(w.to(float64)), knots));
+        var twoSteps = error(KanInputGradient.With(false, () => KanInputGradient.Backward(dy, w, x, knots)));
+        var fused = error(kernels.KanInputGrad(dy, w, x, knots));
         return new ParityCheck($"{name} (two steps: {twoSteps:E2})", fused, fused, 1e-5);
+    }
+
+    /// <summary>The KAN product kernels of <paramref name="device"/>, or null when the fused kernels did not load.</summary>
+    static IKanProductKernels? ProductKernels(Device device) => KanFeatures.CudaKernels(device.index < 0 ? 0 : device.index);
+
+    /// <summary>
+    /// A float32 result's largest deviation from the float64 <paramref name="exact"/>, relative to the largest magnitude
+    /// of <paramref name="exact"/> (the KAN products' checks).
+    /// </summary>
+    static Func<Tensor, double> RelativeError(Tensor exact)
+    {
+        var scale = exact.abs().max().item<double>();
+        return result => (result.to(float64) - exact).abs().max().item<double>() / scale;
     }
 
     /// <summary>

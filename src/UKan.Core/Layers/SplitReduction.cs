@@ -97,7 +97,8 @@ public static class SplitReduction
     /// <summary>The split <see cref="MatMul"/> takes for a · b (1: not split).</summary>
     public static int SplitFor(Tensor a, Tensor b) => PlanFor(a, b).Splits;
 
-    static char Letter(Tensor t) => t.stride(1) == 1 ? 'n' : t.stride(0) == 1 ? 't' : 's';
+    /// <summary>A 2-D operand's layout letter: n row-major (stride 1 along its columns), t transposed (along its rows), s neither.</summary>
+    internal static char Letter(Tensor t) => t.stride(1) == 1 ? 'n' : t.stride(0) == 1 ? 't' : 's';
 
     /// <summary>a · b run as <paramref name="plan"/> says.</summary>
     public static Tensor Run(Tensor a, Tensor b, ProductPlan plan) =>

@@ -245,7 +245,7 @@ public sealed class CudaKernelModule
                 handles.Add(h);
                 return h.AddrOfPinnedObject();
             }).ToArray();
-            var stream = TorchCudaShim.Available ? TorchCudaShim.CurrentStream(device) : IntPtr.Zero;
+            var stream = CurrentStream();
             Check(cuLaunchKernel(function, grid.X, grid.Y, 1, (uint)block.X, (uint)block.Y, 1, (uint)sharedBytes, stream, parameters, IntPtr.Zero), "cuLaunchKernel");
         }
         finally
@@ -254,6 +254,9 @@ public sealed class CudaKernelModule
         }
         return 0;
     });
+
+    /// <summary>Torch's current stream on this module's device (the legacy default stream without the libtorch shim).</summary>
+    IntPtr CurrentStream() => TorchCudaShim.Available ? TorchCudaShim.CurrentStream(device) : IntPtr.Zero;
 
     /// <summary>
     /// Launches <paramref name="wait"/> (a one-thread kernel taking a duration in nanoseconds) on torch's current stream,
@@ -271,7 +274,7 @@ public sealed class CudaKernelModule
         });
         try
         {
-            var stream = TorchCudaShim.Available ? TorchCudaShim.CurrentStream(device) : IntPtr.Zero;
+            var stream = CurrentStream();
             LaunchOn(wait, 1, 1, 0, nanoseconds);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             InContext(() => { Check(cuEventRecord(start, stream), "cuEventRecord"); return 0; });
