@@ -1001,27 +1001,32 @@ public static class DeviceParity
     }
 
     /// <summary>
-    /// KANLinear's fused weight through the kernels' autograd node against autograd through the torch formulation, with
-    /// the spline scaler and without, at U-KAN's largest KAN layer (256 × 256, K = 8) and an odd size.
+    /// KANLinear's fused weight through the kernels' autograd node against autograd through the torch formulation: U-KAN's
+    /// largest KAN layer (256 × 256, K = 8, with the spline scaler) alone, then three layers in one launch each way (that
+    /// one, an odd size without the scaler and a 160-channel layer), as <see cref="KanWeightBatch"/> builds a model's.
     /// </summary>
     static IEnumerable<ParityCheck> KanWeightFusedVersusTorch(Device device)
     {
         var kernels = FusedKernels(device);
-        foreach (var (o, i, scaled) in new[] { (256, 256, true), (37, 29, false) })
+        (int O, int I, bool Scaled)[] shapes = [(256, 256, true), (37, 29, false), (160, 160, true)];
+        foreach (var layers in new[] { shapes[..1], shapes })
         {
-            var tag = $"KAN fused weight ({o}x{i}x8{(scaled ? ", scaler" : "")})";
-            var parameters = new[] { randn(o, i), randn(o, i, 8), randn(o, i) }.Select(t => t.to(device)).ToArray();
-            var g = randn(o, i * 9).to(device);
-            (Tensor W, Tensor[] Grads) Run(Func<Tensor, Tensor, Tensor?, Tensor> fuse)
+            var tag = $"KAN fused weight ({string.Join(", ", layers.Select(l => $"{l.O}x{l.I}x8{(l.Scaled ? " scaled" : "")}"))})";
+            var parameters = layers.Select(l => new[] { randn(l.O, l.I), randn(l.O, l.I, 8), randn(l.O, l.I) }.Select(t => t.to(device)).ToArray()).ToArray();
+            var g = layers.Select(l => randn(l.O, l.I * 9).to(device)).ToArray();
+            (Tensor W, Tensor Grads) Run(Func<KanWeightParts[], Tensor[]> fuse)
             {
-                var p = parameters.Select(t => t.detach().requires_grad_(true)).ToArray();
-                var w = fuse(p[0], p[1], scaled ? p[2] : null);
-                return (w, torch.autograd.grad([(w * g).sum()], scaled ? p : p[..2]).ToArray());
+                var p = parameters.Select(ps => ps.Select(t => t.detach().requires_grad_(true)).ToArray()).ToArray();
+                var leaves = p.Select((ps, l) => layers[l].Scaled ? ps : ps[..2]).ToArray();
+                var w = fuse([.. leaves.Select(ps => new KanWeightParts(ps[0], ps[1], ps.Length > 2 ? ps[2] : null))]);
+                var loss = w.Select((t, l) => (t * g[l]).sum()).Aggregate((a, b) => a + b);
+                var grads = torch.autograd.grad([loss], [.. leaves.SelectMany(ps => ps)]);
+                return (cat(w.Select(t => t.flatten()).ToArray()), cat(grads.Select(t => t.flatten()).ToArray()));
             }
-            var (wf, gf) = Run((b, s, c) => KanWeight.Apply(b, s, c, kernels));
-            var (wt, gt) = Run(KanWeight.Torch.Instance.KanWeightForward);
+            var (wf, gf) = Run(parts => KanWeight.Apply(parts, kernels));
+            var (wt, gt) = Run(parts => [.. parts.Select(KanWeight.Torch.Forward)]);
             yield return Compare($"{tag}: weight", wf, wt, 0);
-            yield return Compare($"{tag}: gradients", cat(gf.Select(t => t.flatten()).ToArray()), cat(gt.Select(t => t.flatten()).ToArray()), 1e-5);
+            yield return Compare($"{tag}: gradients", gf, gt, 1e-5);
         }
     }
 

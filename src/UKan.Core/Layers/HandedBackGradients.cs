@@ -4,7 +4,7 @@ namespace UKan.Layers;
 
 /// <summary>
 /// The gradients crossing a custom autograd function's backward: the one TorchSharp hands in, disposed when backward
-/// ends (<see cref="Backward"/>), and the ones it returns, kept alive until libtorch has taken them, then disposed.
+/// ends (<see cref="Backward(Tensor?)"/>), and the ones it returns, kept alive until libtorch has taken them, then disposed.
 /// </summary>
 /// <remarks>
 /// TorchSharp (0.107) calls a custom function's backward from the autograd engine through a delegate and hands the
@@ -33,6 +33,21 @@ public static class HandedBackGradients
     {
         Release();
         return incoming is null ? Nothing.Instance : incoming;
+    }
+
+    /// <summary><see cref="Backward(Tensor?)"/> for a function of several outputs: every gradient handed in (nulls skipped).</summary>
+    public static IDisposable Backward(IReadOnlyList<Tensor?> incoming)
+    {
+        Release();
+        return new All(incoming);
+    }
+
+    sealed class All(IReadOnlyList<Tensor?> tensors) : IDisposable
+    {
+        public void Dispose()
+        {
+            foreach (var t in tensors) t?.Dispose();
+        }
     }
 
     sealed class Nothing : IDisposable

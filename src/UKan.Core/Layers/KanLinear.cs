@@ -155,8 +155,19 @@ public sealed class KanLinear : nn.Module<Tensor, Tensor>, IMacCounter
     public Tensor Features(Tensor x) =>
         cat([Activate(x).unsqueeze(-1), UsesFastPath ? BSplineBasis.UniformCubic(x, uniform!.Value) : BSplines(x)], -1);
 
-    /// <summary>[W_b, W_s·scaler] interleaved per input: (out, in·(1+K)), matching <see cref="Features"/>.</summary>
-    public Tensor FusedWeight() => KanWeight.Fuse(base_weight, spline_weight, spline_scaler);
+    /// <summary>
+    /// [W_b, W_s·scaler] interleaved per input: (out, in·(1+K)), matching <see cref="Features"/>; inside a
+    /// <see cref="KanWeightBatch"/> the one it assembled with the model's other layers.
+    /// </summary>
+    public Tensor FusedWeight() => assembled?.alias() ?? KanWeight.Fuse(base_weight, spline_weight, spline_scaler);
+
+    /// <summary>The parameters <see cref="FusedWeight"/> is made of.</summary>
+    public KanWeightParts WeightParts => new(base_weight, spline_weight, spline_scaler);
+
+    Tensor? assembled;
+
+    /// <summary>Set (and cleared) by <see cref="KanWeightBatch"/>: the weight <see cref="FusedWeight"/> returns meanwhile.</summary>
+    internal void UseAssembledWeight(Tensor? weight) => assembled = weight;
 
     public Tensor Activate(Tensor x) => BaseActivations.Apply(Options.BaseActivation, x);
 

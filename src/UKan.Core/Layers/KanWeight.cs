@@ -12,9 +12,10 @@ namespace UKan.Layers;
 /// <remarks>
 /// In torch that is a broadcast multiply and a concatenation forward, and slice copies, a multiply and a reduction
 /// backward: about six launches per KAN layer and step (the profile in docs/gpu.md counts them among the element-wise,
-/// copy and reduction kernels). On CUDA it is one kernel each way (Native/Kernels/kan_weight.cu): under autograd an
-/// autograd node, without it the kernel alone. Elsewhere, or with <see cref="EnvironmentVariable"/>=off or the fused
-/// kernels disabled, the torch formulation runs through autograd as before.
+/// copy and reduction kernels). On CUDA it is one kernel each way (Native/Kernels/kan_weight.cu) for any number of
+/// layers (<see cref="FuseAll(IReadOnlyList{KanWeightParts})"/>; <see cref="KanWeightBatch"/> builds a model's twelve at once): under autograd one
+/// autograd node for all of them, without it the kernel alone. Elsewhere, or with <see cref="EnvironmentVariable"/>=off
+/// or the fused kernels disabled, the torch formulation runs through autograd, layer by layer.
 /// </remarks>
 public static class KanWeight
 {
@@ -24,90 +25,121 @@ public static class KanWeight
     static readonly FusedSwitch Switch = new(EnvironmentVariable);
 
     /// <summary>[W_b, W_s·s] interleaved per input: (out, in·(1+K)); <paramref name="scaler"/> null means s = 1.</summary>
-    public static Tensor Fuse(Tensor baseWeight, Tensor splineWeight, Tensor? scaler)
+    public static Tensor Fuse(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) =>
+        FuseAll([new(baseWeight, splineWeight, scaler)])[0];
+
+    /// <summary>Every layer's fused weight: on CUDA in one launch (one autograd node under autograd), else layer by layer.</summary>
+    public static Tensor[] FuseAll(IReadOnlyList<KanWeightParts> layers) =>
+        KernelsFor(layers) is { } kernels ? FuseAll(layers, kernels) : Torch.Instance.KanWeightForward(layers);
+
+    /// <summary>The layers' weights by <paramref name="kernels"/>: one autograd node where a gradient is wanted, else the kernels alone.</summary>
+    internal static Tensor[] FuseAll(IReadOnlyList<KanWeightParts> layers, IKanWeightKernels kernels) =>
+        is_grad_enabled() && layers.Any(p => p.Needs != default) ? Apply(layers, kernels) : kernels.KanWeightForward(layers);
+
+    /// <summary>The layers' weights as one autograd node computed by <paramref name="kernels"/> (CUDA, or <see cref="Torch.Instance"/> anywhere).</summary>
+    public static Tensor[] Apply(IReadOnlyList<KanWeightParts> layers, IKanWeightKernels kernels)
     {
-        if (KernelsFor(baseWeight, splineWeight, scaler) is not { } kernels)
-            return Torch.Instance.KanWeightForward(baseWeight, splineWeight, scaler);
-        bool tracked = is_grad_enabled() && (baseWeight.requires_grad || splineWeight.requires_grad || scaler?.requires_grad == true);
-        return tracked ? Apply(baseWeight, splineWeight, scaler, kernels) : kernels.KanWeightForward(baseWeight, splineWeight, scaler);
+        object[] vars = [.. layers.SelectMany(p => new object[] { p.BaseWeight, p.SplineWeight, p.Scaler! }), kernels];
+        var outputs = Function.apply(vars);
+        OutputTemplates.Drop(outputs[0]);
+        return [.. outputs];
     }
 
-    /// <summary>The weight as one autograd node computed by <paramref name="kernels"/> (CUDA, or <see cref="Torch.Instance"/> anywhere).</summary>
-    public static Tensor Apply(Tensor baseWeight, Tensor splineWeight, Tensor? scaler, IKanWeightKernels kernels) =>
-        OutputTemplates.Drop(Function.apply(baseWeight, splineWeight, scaler!, kernels));
-
     /// <summary>
-    /// The CUDA kernels where they apply: float32 contiguous CUDA tensors, fused kernels allowed and built, not turned
-    /// off (<see cref="EnvironmentVariable"/>); else null.
+    /// The CUDA kernels where they apply to every layer: float32 contiguous CUDA tensors on one device, at most
+    /// <see cref="MaxLayers"/> layers, fused kernels allowed and built, not turned off (<see cref="EnvironmentVariable"/>); else null.
     /// </summary>
-    public static IKanWeightKernels? KernelsFor(Tensor baseWeight, Tensor splineWeight, Tensor? scaler)
-        => Switch.Applies(splineWeight) && Takes(baseWeight, splineWeight, scaler) ? FusedSwitch.Kernels(splineWeight) : null;
+    public static IKanWeightKernels? KernelsFor(IReadOnlyList<KanWeightParts> layers) =>
+        layers.Count is > 0 and <= MaxLayers && Switch.Applies(layers[0].SplineWeight)
+        && layers.All(p => Takes(p.BaseWeight, p.SplineWeight, p.Scaler) && SameDevice(p.SplineWeight, layers[0].SplineWeight))
+            ? FusedSwitch.Kernels(layers[0].SplineWeight) : null;
+
+    /// <summary>How many layers one launch takes (the kernels' table, KAN_WEIGHT_LAYERS in kan_weight.cu).</summary>
+    public const int MaxLayers = 16;
 
     /// <summary>Whether the kernels take these tensors: float32, contiguous, W_b (out, in), W_s (out, in, K), s (out, in).</summary>
     public static bool Takes(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) =>
         splineWeight.dim() == 3 && baseWeight.dim() == 2
         && baseWeight.shape[0] == splineWeight.shape[0] && baseWeight.shape[1] == splineWeight.shape[1]
         && (scaler is null || scaler.shape.SequenceEqual(baseWeight.shape))
-        && new[] { baseWeight, splineWeight, scaler }.All(t => t is null
-            || (t.dtype == ScalarType.Float32 && t.is_contiguous() && t.device_type == splineWeight.device_type && t.device_index == splineWeight.device_index));
+        && new[] { baseWeight, splineWeight, scaler }.All(t => t is null || (t.dtype == ScalarType.Float32 && t.is_contiguous() && SameDevice(t, splineWeight)));
+
+    static bool SameDevice(Tensor a, Tensor b) => a.device_type == b.device_type && a.device_index == b.device_index;
 
     /// <summary><paramref name="body"/>'s result with the calling flow taking the kernels or not, whatever the environment says.</summary>
     internal static T With<T>(bool fused, Func<T> body) => Switch.With(fused, body);
 
-    sealed class Function : autograd.SingleTensorFunction<Function>
+    sealed class Function : autograd.MultiTensorFunction<Function>
     {
         public override string Name => "KanWeight";
 
-        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        public override List<Tensor> forward(autograd.AutogradContext ctx, params object[] vars)
         {
             HandedBackGradients.Release();
-            var (baseWeight, splineWeight, scaler) = ((Tensor)vars[0], (Tensor)vars[1], vars[2] as Tensor);
-            var kernels = (IKanWeightKernels)vars[3];
-            ctx.save_for_backward(scaler is null ? [splineWeight] : [splineWeight, scaler]);
+            var layers = Layers(vars);
+            var kernels = (IKanWeightKernels)vars[^1];
+            ctx.save_for_backward([.. layers.SelectMany(p => p.Scaler is null ? new[] { p.BaseWeight, p.SplineWeight } : [p.BaseWeight, p.SplineWeight, p.Scaler])]);
             ctx.save_data("kernels", kernels);
-            ctx.save_data("grads", (baseWeight.requires_grad, splineWeight.requires_grad, scaler?.requires_grad == true));
+            ctx.save_data("needs", layers.Select(p => p.Needs).ToArray());
+            ctx.save_data("scaled", layers.Select(p => p.Scaler is not null).ToArray());
             OutputTemplates.Forward(ctx);
-            return kernels.KanWeightForward(baseWeight, splineWeight, scaler);
+            return [.. kernels.KanWeightForward(layers)];
         }
 
-        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor g)
+        public override List<Tensor> backward(autograd.AutogradContext ctx, List<Tensor> grads)
         {
-            using var incoming = HandedBackGradients.Backward(g);
-            if (g is null || g.IsInvalid) return [null!, null!, null!, null!];
+            using var incoming = HandedBackGradients.Backward(grads);
             using var scope = NewDisposeScope();
             using var _ = no_grad();
             var saved = ctx.get_saved_variables();
-            var (splineWeight, scaler) = (saved[0], saved.Count > 1 ? saved[1] : null);
             var kernels = (IKanWeightKernels)ctx.get_data("kernels");
-            var (needBase, needSpline, needScaler) = ((bool, bool, bool))ctx.get_data("grads");
-            var (gb, gs, gsc) = kernels.KanWeightBackward(g.contiguous(), splineWeight, scaler, needBase, needSpline, needScaler);
-            return HandedBackGradients.KeepAll([gb!, gs!, gsc!, null!]);
+            var needs = (KanWeightNeeds[])ctx.get_data("needs");
+            var scaled = (bool[])ctx.get_data("scaled");
+            var layers = new KanWeightParts[scaled.Length];
+            for (int l = 0, at = 0; l < layers.Length; l++)
+            {
+                layers[l] = new(saved[at], saved[at + 1], scaled[l] ? saved[at + 2] : null);
+                at += scaled[l] ? 3 : 2;
+            }
+            var present = grads.Select(g => g is null || g.IsInvalid ? null : g.contiguous()).ToArray();
+            var result = kernels.KanWeightBackward(present, layers, needs);
+            return HandedBackGradients.KeepAll([.. result.SelectMany(r => new[] { r.Base!, r.Spline!, r.Scaler! }), null!]);
         }
+
+        static KanWeightParts[] Layers(object[] vars) =>
+            [.. Enumerable.Range(0, (vars.Length - 1) / 3).Select(l => new KanWeightParts((Tensor)vars[3 * l], (Tensor)vars[3 * l + 1], vars[3 * l + 2] as Tensor))];
     }
 
-    /// <summary>The torch formulation (any device): what runs where the kernels do not, and their reference.</summary>
+    /// <summary>The torch formulation (any device), layer by layer: what runs where the kernels do not, and their reference.</summary>
     public sealed class Torch : IKanWeightKernels
     {
         public static readonly Torch Instance = new();
 
-        public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler)
+        public Tensor[] KanWeightForward(IReadOnlyList<KanWeightParts> layers) => [.. layers.Select(Forward)];
+
+        public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs) =>
+            [.. layers.Select((p, l) => grads[l] is { } g ? Backward(g, p, needs[l]) : default)];
+
+        /// <summary>One layer's W: a broadcast multiply and a concatenation.</summary>
+        public static Tensor Forward(KanWeightParts p)
         {
             using var scope = NewDisposeScope();
-            var scaled = scaler is null ? splineWeight.alias() : splineWeight * scaler.unsqueeze(-1);
-            return cat([baseWeight.unsqueeze(-1), scaled], -1).view(baseWeight.shape[0], -1).MoveToOuterDisposeScope();
+            var scaled = p.Scaler is null ? p.SplineWeight.alias() : p.SplineWeight * p.Scaler.unsqueeze(-1);
+            return cat([p.BaseWeight.unsqueeze(-1), scaled], -1).view(p.BaseWeight.shape[0], -1).MoveToOuterDisposeScope();
         }
 
-        public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
-            bool needBase, bool needSpline, bool needScaler)
+        /// <summary>One layer's gradients from its dL/dW.</summary>
+        public static KanWeightGradients Backward(Tensor grad, KanWeightParts p, KanWeightNeeds needs)
         {
             using var scope = NewDisposeScope();
+            var (splineWeight, scaler) = (p.SplineWeight, p.Scaler);
             long o = splineWeight.shape[0], i = splineWeight.shape[1], k = splineWeight.shape[2];
             var g = grad.reshape(o, i, k + 1);
             var gSpline = g.narrow(-1, 1, k);
-            var gb = needBase ? g.select(-1, 0).contiguous() : null;
-            var gs = !needSpline ? null : scaler is null ? gSpline.contiguous() : gSpline * scaler.unsqueeze(-1);
-            var gsc = needScaler && scaler is not null ? (gSpline * splineWeight).sum(-1) : null;
-            return (gb?.MoveToOuterDisposeScope(), gs?.MoveToOuterDisposeScope(), gsc?.MoveToOuterDisposeScope());
+            var gb = needs.Base ? g.select(-1, 0).contiguous() : null;
+            var gs = !needs.Spline ? null : scaler is null ? gSpline.contiguous() : gSpline * scaler.unsqueeze(-1);
+            var gsc = needs.Scaler && scaler is not null ? (gSpline * splineWeight).sum(-1) : null;
+            return new(gb?.MoveToOuterDisposeScope(), gs?.MoveToOuterDisposeScope(), gsc?.MoveToOuterDisposeScope());
         }
     }
 }

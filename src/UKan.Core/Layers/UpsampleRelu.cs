@@ -17,7 +17,7 @@ namespace UKan.Layers;
 /// value): train step 6.24 against 6.33–6.35 ms with PyTorch's operations at 256², 17.26 against 17.65 ms at 512²;
 /// inference 1.64–1.65 against 1.73–1.75 ms at 256²; the eager step's peak 801 against 820 MiB (§2i, the first
 /// version). (An earlier version grew that peak by gigabytes,
-/// through two leaks of TorchSharp's custom functions now closed for every node: <see cref="HandedBackGradients.Backward"/>
+/// through two leaks of TorchSharp's custom functions now closed for every node: <see cref="HandedBackGradients.Backward(Tensor?)"/>
 /// and <see cref="OutputTemplates"/>.) <c>ukan selftest --device cuda</c> compares the kernels with PyTorch's
 /// operations whatever the setting, and a CPU test runs the kernel source under an emulation of CUDA's thread model.
 /// <see cref="EnvironmentVariable"/>=off turns it off. It is used when the input is a float32 or bfloat16 CUDA tensor

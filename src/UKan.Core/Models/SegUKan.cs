@@ -97,6 +97,8 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
     {
         SegmentationInput.Require(x, 32, "U-KAN");
         using var scope = NewDisposeScope();
+        // On the GPU the twelve KANLinear weights are assembled in one launch (and their gradients split in one).
+        using var kanWeights = KanWeightBatch.Assemble(KanLayers);
         // Encoder: three conv stages, each halving the resolution.
         var t1 = Pool(encoder1.call(x));
         var t2 = Pool(encoder2.call(t1));
@@ -117,6 +119,9 @@ public sealed class SegUKan : nn.Module<Tensor, Tensor>, ISegmentationModel
         var head = relu ? UpsampleReluHead.Forward(decoder5.call(d), final) : final.call(BilinearUpsample.Twice(decoder5.call(d)));
         return head.MoveToOuterDisposeScope();
     }
+
+    KanLinear[]? kanLayers;
+    KanLinear[] KanLayers => kanLayers ??= [.. modules().OfType<KanLinear>()];
 
     /// <summary>The decoder stage, upsampled (and its ReLU), plus the skip: one fused node on the GPU (UpsampleRelu).</summary>
     Tensor Up(DoubleConv decoder, Tensor x, Tensor skip) =>

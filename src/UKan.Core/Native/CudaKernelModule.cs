@@ -228,7 +228,10 @@ public sealed class CudaKernelModule
     /// <summary>Static shared memory a block may take without opting in (48 KiB on every architecture since sm_20).</summary>
     public const int SharedLimit = 48 * 1024;
 
-    /// <summary>Launches <paramref name="function"/> on torch's current stream of this module's device, in this device's context.</summary>
+    /// <summary>
+    /// Launches <paramref name="function"/> on torch's current stream of this module's device, in this device's context.
+    /// Arguments: pointers (IntPtr), long, int, float, double, and byte[] for a struct passed by value (its bytes).
+    /// </summary>
     public void LaunchOn(IntPtr function, uint grid, int block, int sharedBytes, params object[] args) =>
         LaunchOn(function, (grid, 1), (block, 1), sharedBytes, args);
 
@@ -240,7 +243,7 @@ public sealed class CudaKernelModule
         {
             var parameters = args.Select(a =>
             {
-                var h = GCHandle.Alloc(a switch { IntPtr p => (object)p, long l => l, float f => f, double d => d, int i => i, _ => throw new ArgumentException() },
+                var h = GCHandle.Alloc(a switch { IntPtr p => (object)p, long l => l, float f => f, double d => d, int i => i, byte[] b => b, _ => throw new ArgumentException() },
                     GCHandleType.Pinned);
                 handles.Add(h);
                 return h.AddrOfPinnedObject();

@@ -110,11 +110,10 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         Tensor? weight, Tensor? bias) =>
         batchNormRelu.BatchNormReluBackward(x, grad, mean, invStd, weight, bias);
 
-    public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) => kanWeight.KanWeightForward(baseWeight, splineWeight, scaler);
+    public Tensor[] KanWeightForward(IReadOnlyList<KanWeightParts> layers) => kanWeight.KanWeightForward(layers);
 
-    public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
-        bool needBase, bool needSpline, bool needScaler) =>
-        kanWeight.KanWeightBackward(grad, splineWeight, scaler, needBase, needSpline, needScaler);
+    public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs) =>
+        kanWeight.KanWeightBackward(grads, layers, needs);
 
     public void AccumulateStepScores(Tensor logits, Tensor target, Tensor loss, double smooth, Tensor lastLoss, Tensor lossSum, Tensor iouSum,
         Tensor counts) => scores.AccumulateStepScores(logits, target, loss, smooth, lastLoss, lossSum, iouSum, counts);

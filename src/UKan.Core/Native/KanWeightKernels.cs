@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using UKan.Layers;
 using static TorchSharp.torch;
 using static UKan.Native.CudaKernelModule;
@@ -5,8 +6,9 @@ using static UKan.Native.CudaKernelModule;
 namespace UKan.Native;
 
 /// <summary>
-/// KANLinear's fused weight and its backward (Native/Kernels/kan_weight.cu), one launch each; the math is that of
-/// <see cref="KanWeight.Torch"/>, which <c>ukan selftest --device cuda</c> compares them with.
+/// KANLinear's fused weight and its backward (Native/Kernels/kan_weight.cu) for up to <see cref="KanWeight.MaxLayers"/>
+/// layers, one launch each way; the math is that of <see cref="KanWeight.Torch"/>, which <c>ukan selftest --device
+/// cuda</c> compares them with.
 /// </summary>
 public sealed class KanWeightKernels : IKanWeightKernels
 {
@@ -19,33 +21,89 @@ public sealed class KanWeightKernels : IKanWeightKernels
     public KanWeightKernels(CudaKernelModule module) =>
         (this.module, assemble, backward) = (module, module.Function("kan_weight_assemble"), module.Function("kan_weight_assemble_backward"));
 
-    public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler)
+    public Tensor[] KanWeightForward(IReadOnlyList<KanWeightParts> layers)
     {
-        Check(baseWeight, splineWeight, scaler);
-        var (pairs, k) = (baseWeight.numel(), (int)splineWeight.shape[2]);
-        var w = empty(baseWeight.shape[0], baseWeight.shape[1] * (k + 1), dtype: float32, device: splineWeight.device);
-        if (pairs > 0) module.Launch(assemble, pairs * (k + 1), Pointer(baseWeight), Pointer(splineWeight), Pointer(scaler), Pointer(w), pairs, k);
-        return w;
+        Check(layers);
+        var weights = layers.Select(p => empty(p.BaseWeight.shape[0], p.BaseWeight.shape[1] * (p.SplineWeight.shape[2] + 1),
+            dtype: float32, device: p.SplineWeight.device)).ToArray();
+        var table = new KanWeightTable { Count = layers.Count };
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var p = layers[l];
+            table.Set(l, p, weights[l], default, weights[l].numel());
+        }
+        Launch(assemble, table);
+        return weights;
     }
 
-    public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
-        bool needBase, bool needSpline, bool needScaler)
+    public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs)
     {
-        long o = splineWeight.shape[0], i = splineWeight.shape[1];
-        int k = (int)splineWeight.shape[2];
-        if (grad.dtype != ScalarType.Float32 || !grad.is_contiguous() || grad.numel() != o * i * (k + 1))
-            throw new ArgumentException("KAN weight kernels: the gradient must be a contiguous float32 (out, in·(1+K)) tensor");
-        var gb = needBase ? empty(o, i, dtype: float32, device: grad.device) : null;
-        var gs = needSpline ? empty(o, i, k, dtype: float32, device: grad.device) : null;
-        var gsc = needScaler && scaler is not null ? empty(o, i, dtype: float32, device: grad.device) : null;
-        if (o * i > 0)
-            module.Launch(backward, o * i, Pointer(grad), Pointer(splineWeight), Pointer(scaler), Pointer(gb), Pointer(gs), Pointer(gsc), o * i, k);
-        return (gb, gs, gsc);
+        Check(layers);
+        var result = new KanWeightGradients[layers.Count];
+        var table = new KanWeightTable { Count = layers.Count };
+        for (int l = 0; l < layers.Count; l++)
+        {
+            var p = layers[l];
+            long o = p.SplineWeight.shape[0], i = p.SplineWeight.shape[1], k = p.SplineWeight.shape[2];
+            if (grads[l] is not { } g) { table.Set(l, p, null, default, 0); continue; }
+            if (g.dtype != ScalarType.Float32 || !g.is_contiguous() || g.numel() != o * i * (k + 1))
+                throw new ArgumentException("KAN weight kernels: each gradient must be a contiguous float32 (out, in·(1+K)) tensor");
+            Tensor? Make(bool need, params long[] shape) => need ? empty(shape, dtype: float32, device: g.device) : null;
+            result[l] = new(Make(needs[l].Base, o, i), Make(needs[l].Spline, o, i, k), Make(needs[l].Scaler && p.Scaler is not null, o, i));
+            table.Set(l, p, g, result[l], o * i);
+        }
+        Launch(backward, table);
+        return result;
     }
 
-    static void Check(Tensor baseWeight, Tensor splineWeight, Tensor? scaler)
+    void Launch(IntPtr function, KanWeightTable table)
     {
-        if (!KanWeight.Takes(baseWeight, splineWeight, scaler))
-            throw new ArgumentException("KAN weight kernels: float32 contiguous W_b (out, in), W_s (out, in, K) and s (out, in) on one device");
+        long total = table.Total();
+        if (total > 0) module.Launch(function, total, table.Bytes());
+    }
+
+    static void Check(IReadOnlyList<KanWeightParts> layers)
+    {
+        if (layers.Count is 0 or > KanWeight.MaxLayers || layers.Any(p => !KanWeight.Takes(p.BaseWeight, p.SplineWeight, p.Scaler)))
+            throw new ArgumentException($"KAN weight kernels: 1 to {KanWeight.MaxLayers} layers of float32 contiguous W_b (out, in), W_s (out, in, K) and s (out, in) on one device");
+    }
+
+    /// <summary>kan_weight.cu's KanWeightTable, field for field (passed by value as the kernels' one parameter).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal unsafe struct KanWeightTable
+    {
+        const int Layers = KanWeight.MaxLayers;
+        fixed long baseWeight[Layers];
+        fixed long spline[Layers];
+        fixed long scaler[Layers];
+        fixed long w[Layers];
+        fixed long gradBase[Layers];
+        fixed long gradSpline[Layers];
+        fixed long gradScaler[Layers];
+        fixed long first[Layers + 1];
+        fixed int k[Layers];
+        public int Count;
+
+        /// <summary>The fields in kan_weight.cu's order (the emulation tests compare their offsets with the CUDA struct's).</summary>
+        internal static readonly string[] Fields = [nameof(baseWeight), nameof(spline), nameof(scaler), nameof(w), nameof(gradBase),
+            nameof(gradSpline), nameof(gradScaler), nameof(first), nameof(k), nameof(Count)];
+
+        /// <summary>Layer <paramref name="l"/>'s pointers and its <paramref name="threads"/> (set in order: the prefix sums follow).</summary>
+        public void Set(int l, KanWeightParts p, Tensor? w, KanWeightGradients grads, long threads)
+        {
+            baseWeight[l] = (long)Pointer(p.BaseWeight);
+            spline[l] = (long)Pointer(p.SplineWeight);
+            scaler[l] = (long)Pointer(p.Scaler);
+            this.w[l] = (long)Pointer(w);
+            gradBase[l] = (long)Pointer(grads.Base);
+            gradSpline[l] = (long)Pointer(grads.Spline);
+            gradScaler[l] = (long)Pointer(grads.Scaler);
+            k[l] = (int)p.SplineWeight.shape[2];
+            first[l + 1] = first[l] + threads;
+        }
+
+        public readonly long Total() => first[Count];
+
+        public readonly byte[] Bytes() => MemoryMarshal.AsBytes(new ReadOnlySpan<KanWeightTable>(in this)).ToArray();
     }
 }

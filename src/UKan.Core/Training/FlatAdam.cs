@@ -41,6 +41,11 @@ public sealed class FlatAdam : IDisposable
         public required Tensor Grads { get; init; }
         /// <summary>Each member's view of <see cref="Grads"/>, in <see cref="Members"/>' order: its <c>.grad</c> outside backward.</summary>
         public required IReadOnlyList<Tensor> GradViews { get; init; }
+        /// <summary>
+        /// Per member: whether its slice of <see cref="Grads"/> is known to hold zeros (after <see cref="ZeroGrad"/>, until
+        /// a gather writes it), so that a gather zeroes only the slices of members without a gradient that are not zero yet.
+        /// </summary>
+        internal bool[] KnownZero { get; init; } = [];
         public required Tensor ExpAvg { get; init; }
         public required Tensor ExpAvgSq { get; init; }
         /// <summary>The learning rate used by the next step (schedules set it).</summary>
@@ -157,7 +162,7 @@ public sealed class FlatAdam : IDisposable
             }
             built.Add(new Group
             {
-                Settings = settings, Members = placed, Params = flat, Grads = grads, GradViews = views,
+                Settings = settings, Members = placed, Params = flat, Grads = grads, GradViews = views, KnownZero = [.. placed.Select(_ => true)],
                 ExpAvg = zeros_like(flat), ExpAvgSq = zeros_like(flat),
                 LearningRateOnDevice = capturable ? tensor(settings.LearningRate, dtype: flat.dtype, device: flat.device) : null,
                 LearningRate = settings.LearningRate,
@@ -180,16 +185,32 @@ public sealed class FlatAdam : IDisposable
     /// <summary>Zeroes every gradient in place (one kernel per group): the next backward accumulates into them.</summary>
     public void ZeroGrad()
     {
-        foreach (var g in Groups) g.Grads.zero_();
+        foreach (var g in Groups)
+        {
+            g.Grads.zero_();
+            Array.Fill(g.KnownZero, true);
+        }
     }
 
     /// <summary>
-    /// Before a backward pass to be gathered: zeroes the flat gradient buffers (the slices of parameters that get no
-    /// gradient stay zero) and leaves every parameter's <c>.grad</c> undefined (host-only, nothing is launched).
+    /// Call after writing into <see cref="Group.Grads"/> other than through this class (the data-parallel all-reduce):
+    /// the next <see cref="ReleaseGrads"/> zeroes the whole buffers again, gaps included.
+    /// </summary>
+    internal void GradsWrittenElsewhere() => writtenElsewhere = true;
+
+    bool writtenElsewhere;
+
+    /// <summary>
+    /// Before a backward pass to be gathered: leaves every parameter's <c>.grad</c> undefined (host-only, nothing is
+    /// launched). The buffers are not zeroed (unless <see cref="GradsWrittenElsewhere"/> was called): the gather
+    /// overwrites the slice of every parameter that gets a gradient and zeroes those of the others that a previous
+    /// gather wrote (the gaps between slices hold zeros from the start; gradient clipping scales zeros to zeros). That
+    /// saves a pass over every gradient each step (two launches in a replayed U-KAN step).
     /// </summary>
     public void ReleaseGrads()
     {
-        ZeroGrad();
+        if (writtenElsewhere) ZeroGrad();
+        writtenElsewhere = false;
         foreach (var g in Groups)
             foreach (var m in g.Members) m.Parameter.grad = null;
         released = true;
@@ -211,6 +232,8 @@ public sealed class FlatAdam : IDisposable
             {
                 var (_, p, offset) = g.Members[i];
                 if (p.grad is { } grad) pairs.Add((g.GradViews[i], g.Grads.narrow(0, offset, p.numel()), grad));
+                else if (!g.KnownZero[i]) g.GradViews[i].zero_();
+                g.KnownZero[i] = p.grad is null;
                 p.grad = g.GradViews[i];
             }
         released = false;

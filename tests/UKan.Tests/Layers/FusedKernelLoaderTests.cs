@@ -24,12 +24,12 @@ public class FusedKernelLoaderTests
             throw new NotSupportedException();
         public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
             Tensor? weight, Tensor? bias) => throw new NotSupportedException();
-        public Tensor KanWeightForward(Tensor baseWeight, Tensor splineWeight, Tensor? scaler) => throw new NotSupportedException();
+        public Tensor[] KanWeightForward(IReadOnlyList<KanWeightParts> layers) => throw new NotSupportedException();
         public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps) => throw new NotSupportedException();
         public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight) =>
             throw new NotSupportedException();
-        public (Tensor? GradBase, Tensor? GradSpline, Tensor? GradScaler) KanWeightBackward(Tensor grad, Tensor splineWeight, Tensor? scaler,
-            bool needBase, bool needSpline, bool needScaler) => throw new NotSupportedException();
+        public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers,
+            IReadOnlyList<KanWeightNeeds> needs) => throw new NotSupportedException();
         public Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null) => throw new NotSupportedException();
         public void AccumulateStepScores(Tensor logits, Tensor target, Tensor loss, double smooth, Tensor lastLoss, Tensor lossSum, Tensor iouSum,
             Tensor counts) => throw new NotSupportedException();

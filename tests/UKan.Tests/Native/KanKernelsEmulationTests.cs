@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using UKan.Layers;
 using UKan.Native;
 using static TorchSharp.torch;
@@ -103,33 +104,62 @@ public class KanKernelsEmulationTests
             "dL/dc, dL/dw_b, dL/dw_s");
     }
 
-    /// <summary>KANLinear's fused weight and its backward, with the standalone spline scaler and without (s = 1), over more pairs than a block.</summary>
-    [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void The_weight_kernels_compute_the_torch_formulation(bool scaled)
+    /// <summary>
+    /// KANLinear's fused weight and its backward for three layers in one launch each way (a model's batch): with the
+    /// standalone spline scaler and without (s = 1), one layer without a gradient (skipped backward), sizes that put
+    /// layer boundaries inside blocks and warps.
+    /// </summary>
+    [Fact]
+    public void The_weight_kernels_compute_the_torch_formulation_for_every_layer_of_a_launch()
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
-        const int outFeatures = 19, inFeatures = 23, k = 8;
         var gen = new Generator(31);
-        var baseWeight = randn(outFeatures, inFeatures, generator: gen);
-        var spline = randn(outFeatures, inFeatures, k, generator: gen);
-        var scaler = scaled ? randn(outFeatures, inFeatures, generator: gen) : null;
-        var gw = randn(outFeatures, inFeatures * (k + 1), generator: gen);
+        (int O, int I, int K, bool Scaled, bool Grad)[] layers = [(19, 23, 8, true, true), (5, 7, 8, false, true), (13, 11, 3, true, false), (9, 30, 8, false, true)];
         var dir = CudaEmulation.Folder();
-        CudaEmulation.Write(dir, "base", baseWeight);
-        CudaEmulation.Write(dir, "spline", spline);
-        if (scaler is not null) CudaEmulation.Write(dir, "scaler", scaler);
-        CudaEmulation.Write(dir, "gw", gw);
-        CudaEmulation.Run("kan_harness", "weight", dir, baseWeight.numel(), k, scaled ? 1 : 0, CudaKernelModule.Block);
+        var parts = new List<(KanWeightParts Parts, Tensor? Grad)>();
+        for (int l = 0; l < layers.Length; l++)
+        {
+            var (o, i, k, scaled, grad) = layers[l];
+            var p = new KanWeightParts(randn(o, i, generator: gen), randn(o, i, k, generator: gen), scaled ? randn(o, i, generator: gen) : null);
+            var gw = grad ? randn(o, i * (k + 1), generator: gen) : null;
+            CudaEmulation.Write(dir, $"base{l}", p.BaseWeight);
+            CudaEmulation.Write(dir, $"spline{l}", p.SplineWeight);
+            if (p.Scaler is not null) CudaEmulation.Write(dir, $"scaler{l}", p.Scaler);
+            if (gw is not null) CudaEmulation.Write(dir, $"gw{l}", gw);
+            parts.Add((p, gw));
+        }
+        CudaEmulation.Run("kan_harness", ["weight", dir, CudaKernelModule.Block, .. layers.Select(l => $"{l.O * l.I}:{l.K}:{(l.Scaled ? 1 : 0)}:{(l.Grad ? 1 : 0)}")]);
 
-        var reference = KanWeight.Torch.Instance;
-        TestTorch.AssertClose(reference.KanWeightForward(baseWeight, spline, scaler), CudaEmulation.Read(dir, "w", gw.shape), 0, 0, "W");
-        var (gb, gs, gsc) = reference.KanWeightBackward(gw, spline, scaler, true, true, true);
-        TestTorch.AssertClose(gb!, CudaEmulation.Read(dir, "gbase", baseWeight.shape), 0, 0, "dL/dW_b");
-        TestTorch.AssertClose(gs!, CudaEmulation.Read(dir, "gspline", spline.shape), 0, 0, "dL/dW_s");
-        if (scaled) TestTorch.AssertClose(gsc!, CudaEmulation.Read(dir, "gscaler", baseWeight.shape), 1e-5, 1e-5, "dL/ds");
-        else Assert.Null(gsc);
+        for (int l = 0; l < layers.Length; l++)
+        {
+            var (p, gw) = parts[l];
+            var (o, i, k, scaled, grad) = layers[l];
+            TestTorch.AssertClose(KanWeight.Torch.Forward(p), CudaEmulation.Read(dir, $"w{l}", o, i * (k + 1)), 0, 0, $"W of layer {l}");
+            var gradBase = CudaEmulation.Read(dir, $"gbase{l}", o, i);
+            if (gw is null)
+            {
+                Assert.True(gradBase.isnan().all().item<bool>(), $"layer {l} has no gradient: nothing is written");
+                continue;
+            }
+            var (gb, gs, gsc) = KanWeight.Torch.Backward(gw, p, KanWeightNeeds.All);
+            TestTorch.AssertClose(gb!, gradBase, 0, 0, $"dL/dW_b of layer {l}");
+            TestTorch.AssertClose(gs!, CudaEmulation.Read(dir, $"gspline{l}", o, i, k), 0, 0, $"dL/dW_s of layer {l}");
+            if (scaled) TestTorch.AssertClose(gsc!, CudaEmulation.Read(dir, $"gscaler{l}", o, i), 1e-5, 1e-5, $"dL/ds of layer {l}");
+            else Assert.Null(gsc);
+        }
+    }
+
+    /// <summary>The table the weight kernels take by value has the CUDA struct's layout: every field's offset and the size.</summary>
+    [Fact]
+    public void The_weight_table_has_the_layout_of_the_CUDA_struct()
+    {
+        _ = TestTorch.Runtime;
+        var dir = CudaEmulation.Folder();
+        CudaEmulation.Run("kan_harness", "weight-layout", dir);
+        var cuda = CudaEmulation.Read(dir, "layout", 11).data<float>().Select(v => (long)v).ToArray();
+        var fields = KanWeightKernels.KanWeightTable.Fields;
+        var ours = fields.Select(f => (long)Marshal.OffsetOf<KanWeightKernels.KanWeightTable>(f)).Append(Marshal.SizeOf<KanWeightKernels.KanWeightTable>()).ToArray();
+        Assert.Equal(cuda, ours);
     }
 }

@@ -74,6 +74,7 @@ public class GradientGatherTests
                     run.Step.Targets.copy_(t);
                     // Leftovers in the buffer would show up in the slice of the parameter without a gradient.
                     foreach (var g in run.Optimizer.Groups) g.Grads.fill_(7f);
+                    run.Optimizer.GradsWrittenElsewhere();
                 }
                 run.Step.Run();
             }
@@ -114,7 +115,7 @@ public class GradientGatherTests
         Assert.True(grad.equal(expected).all().item<bool>());
         Assert.Equal(weight.stride(), grad.stride());
         Assert.True(UKan.Layers.TensorLayout.SameMemoryOrder(weight, grad));
-        // The bias got no gradient: its slice holds the zeros ReleaseGrads left.
+        // The bias got no gradient: its slice holds zeros.
         var bias = conv.named_parameters().Single(p => p.name == "bias").parameter;
         Assert.Equal(0f, bias.grad!.abs().max().item<float>());
     }
@@ -143,6 +144,34 @@ public class GradientGatherTests
         var full = nn.Conv2d(2, 4, 3);
         using var dense = zeros(4, 2, 3, 3);
         Assert.False(UKan.Layers.TensorLayout.SameMemoryOrder(full.weight!.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2), dense));
+    }
+
+    /// <summary>
+    /// The gather does not zero the whole buffer: it overwrites the slices of parameters that got a gradient and zeroes
+    /// the others' only where a previous gather wrote them (a parameter used in one step, not in the next).
+    /// </summary>
+    [Fact]
+    public void A_parameter_without_a_gradient_this_step_has_a_zero_gradient_even_if_it_had_one_before()
+    {
+        _ = TestTorch.Runtime;
+        var (a, b) = (new Parameter(ones(3)), new Parameter(ones(5)));
+        using var optimizer = new FlatAdam([(new GroupSettings("all", 1e-3, 0), [("a", a), ("b", b)])]);
+        var grads = optimizer.Groups[0].Grads;
+        void Step(bool useB)
+        {
+            optimizer.ReleaseGrads();
+            ((a * 2).sum() + (useB ? (b * 3).sum() : zeros(1).sum())).backward();
+            optimizer.GatherGrads();
+        }
+        Step(useB: true);
+        Assert.True(b.grad!.equal(full(5, 3f)).all().item<bool>());
+        Step(useB: false);
+        Assert.True(a.grad!.equal(full(3, 2f)).all().item<bool>());
+        Assert.True(b.grad!.equal(zeros(5)).all().item<bool>(), "b got no gradient this step: its slice is zeroed");
+        // Only the two slices were ever written: the gaps of the buffer are zero.
+        var (_, _, offsetB) = optimizer.Groups[0].Members[1];
+        Assert.Equal(0f, grads.narrow(0, 3, offsetB - 3).abs().sum().item<float>());
+        Assert.Equal(0f, grads.narrow(0, offsetB + 5, grads.numel() - offsetB - 5).abs().sum().item<float>());
     }
 
     [Fact]

@@ -76,6 +76,7 @@ public sealed class GradientReducer : IDisposable
         if (collectives.WorldSize == 1) return;
         if (overlap is not null) { overlap.Finish(); return; }
         foreach (var g in optimizer.Groups) collectives.AllReduce(g.Grads, ReduceOp.Average);
+        optimizer.GradsWrittenElsewhere();   // another worker's gradient may now sit in a slice this one left zero
     }
 
     public void Dispose() => overlap?.Dispose();

@@ -5,8 +5,11 @@
 //                                                        STORAGE: f32 (default); to_bf16 (float x, bf16 features and
 //                                                        feature gradient); bf16 (all bf16). bf16 values are rounded
 //                                                        from the files' floats and written back as floats.
-//        kan_harness weight DIR PAIRS K SCALER BLOCK         reads base (PAIRS), spline (PAIRS*K), scaler (PAIRS, if
-//                                                        SCALER is 1), gw (PAIRS*(K+1)); writes w, gbase, gspline, gscaler
+//        kan_harness weight DIR BLOCK PAIRS:K:SCALED:GRAD ...  one launch each way for all the layers given; layer l
+//                                                        reads base<l> (PAIRS), spline<l> (PAIRS*K), scaler<l> (if
+//                                                        SCALED is 1), gw<l> (PAIRS*(K+1), if GRAD is 1); writes w<l>,
+//                                                        gbase<l>, gspline<l>, gscaler<l> (NaN where not written)
+//        kan_harness weight-layout DIR                     writes layout: the table's field offsets and size
 //        kan_harness psi DIR N K T0 INV_H EXACT GRID      reads u, g (N), c (K), wb, ws (1 each, files optional);
 //                                                        writes out, gu (N), acc (K+2)
 #include "cuda_emulation.h"
@@ -14,25 +17,59 @@
 #include "harness_io.h"
 
 int main(int argc, char** argv) {
-    if (argc == 7 && std::string(argv[1]) == "weight") {
+    if (argc == 3 && std::string(argv[1]) == "weight-layout") {
+        // The table's field offsets and size as the CUDA compiler lays it out, against KanWeightKernels.cs's struct.
+        std::vector<float> layout = {(float)offsetof(KanWeightTable, base), (float)offsetof(KanWeightTable, spline),
+                                     (float)offsetof(KanWeightTable, scaler), (float)offsetof(KanWeightTable, w),
+                                     (float)offsetof(KanWeightTable, grad_base), (float)offsetof(KanWeightTable, grad_spline),
+                                     (float)offsetof(KanWeightTable, grad_scaler), (float)offsetof(KanWeightTable, first),
+                                     (float)offsetof(KanWeightTable, K), (float)offsetof(KanWeightTable, count),
+                                     (float)sizeof(KanWeightTable)};
+        save(argv[2], "layout", layout);
+        return 0;
+    }
+    if (argc >= 5 && std::string(argv[1]) == "weight") {
+        // One launch each way for all the layers, as KanWeightKernels.cs fills the table.
         std::string dir = argv[2];
-        long long pairs = atoll(argv[3]);
-        int K = atoi(argv[4]);
-        bool scaled = atoi(argv[5]) == 1;
-        unsigned block = (unsigned)atoi(argv[6]);
-        auto base = load(dir, "base", pairs), spline = load(dir, "spline", pairs * K), gw = load(dir, "gw", pairs * (K + 1));
-        auto scaler = scaled ? load(dir, "scaler", pairs) : std::vector<float>();
-        const float* s = scaled ? scaler.data() : nullptr;
-        std::vector<float> w(pairs * (K + 1)), gbase(pairs), gspline(pairs * K), gscaler(pairs);
-        long long n = pairs * (K + 1);
-        launch(dim3{(unsigned)((n + block - 1) / block), 1, 1}, dim3{block, 1, 1}, kan_weight_assemble, (const float*)base.data(),
-               (const float*)spline.data(), s, w.data(), pairs, K);
-        launch(dim3{(unsigned)((pairs + block - 1) / block), 1, 1}, dim3{block, 1, 1}, kan_weight_assemble_backward, (const float*)gw.data(),
-               (const float*)spline.data(), s, gbase.data(), gspline.data(), scaled ? gscaler.data() : nullptr, pairs, K);
-        save(dir, "w", w);
-        save(dir, "gbase", gbase);
-        save(dir, "gspline", gspline);
-        save(dir, "gscaler", gscaler);
+        unsigned block = (unsigned)atoi(argv[3]);
+        int count = argc - 4;
+        std::vector<std::vector<float>> base(count), spline(count), scaler(count), gw(count), w(count), gbase(count), gspline(count), gscaler(count);
+        KanWeightTable forward{}, backward{};
+        forward.count = backward.count = count;
+        for (int l = 0; l < count; l++) {
+            long long pairs; int K, scaled, grad;
+            if (sscanf(argv[4 + l], "%lld:%d:%d:%d", &pairs, &K, &scaled, &grad) != 4) { fprintf(stderr, "layer: PAIRS:K:SCALED:GRAD\n"); return 2; }
+            std::string n = std::to_string(l);
+            base[l] = load(dir, ("base" + n).c_str(), pairs);
+            spline[l] = load(dir, ("spline" + n).c_str(), pairs * K);
+            if (scaled) scaler[l] = load(dir, ("scaler" + n).c_str(), pairs);
+            if (grad) gw[l] = load(dir, ("gw" + n).c_str(), pairs * (K + 1));
+            w[l].assign(pairs * (K + 1), NAN);
+            gbase[l].assign(pairs, NAN), gspline[l].assign(pairs * K, NAN), gscaler[l].assign(pairs, NAN);
+            for (KanWeightTable* t : {&forward, &backward}) {
+                t->base[l] = base[l].data();
+                t->spline[l] = spline[l].data();
+                t->scaler[l] = scaled ? scaler[l].data() : nullptr;
+                t->K[l] = K;
+            }
+            forward.w[l] = w[l].data();
+            forward.first[l + 1] = forward.first[l] + pairs * (K + 1);
+            backward.w[l] = grad ? gw[l].data() : nullptr;
+            backward.grad_base[l] = grad ? gbase[l].data() : nullptr;
+            backward.grad_spline[l] = grad ? gspline[l].data() : nullptr;
+            backward.grad_scaler[l] = grad && scaled ? gscaler[l].data() : nullptr;
+            backward.first[l + 1] = backward.first[l] + (grad ? pairs : 0);
+        }
+        launch(dim3{(unsigned)((forward.first[count] + block - 1) / block), 1, 1}, dim3{block, 1, 1}, kan_weight_assemble, forward);
+        if (backward.first[count] > 0)
+            launch(dim3{(unsigned)((backward.first[count] + block - 1) / block), 1, 1}, dim3{block, 1, 1}, kan_weight_assemble_backward, backward);
+        for (int l = 0; l < count; l++) {
+            std::string n = std::to_string(l);
+            save(dir, ("w" + n).c_str(), w[l]);
+            save(dir, ("gbase" + n).c_str(), gbase[l]);
+            save(dir, ("gspline" + n).c_str(), gspline[l]);
+            save(dir, ("gscaler" + n).c_str(), gscaler[l]);
+        }
         return 0;
     }
     if (argc != 8 && argc != 9) { fprintf(stderr, "usage: see the file's head\n"); return 2; }
