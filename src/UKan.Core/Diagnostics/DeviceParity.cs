@@ -169,6 +169,8 @@ public static class DeviceParity
             checks.Add(KanInputGradVersusFloat64(device));
             checks.Add(TrainingFusedVersusNot("KAN dL/dx in one kernel vs dL/dF then the features' backward", KanInputGradient.With, device));
             checks.Add(TrainingFusedVersusNot("KAN products with our kernels among the plans vs cuBLAS's only", SplitReduction.WithKernels, device));
+            checks.Add(TrainingFusedVersusNot("KANLinear weights in one launch vs one per layer", KanWeightBatch.With, device));
+            checks.Add(TrainingFusedVersusNot("KAN weight gradients written into the flat buffer vs gathered", FlatAdam.WithDirectGradients, device));
             PrecisionSettings.Apply(Precision.Fp32Strict);
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));

@@ -18,7 +18,9 @@ public interface IKanWeightKernels
 
     /// <summary>
     /// Each layer's dL/dW_b, dL/dW_s and dL/ds from its dL/dW (<paramref name="grads"/>[i]; null: the layer's W got no
-    /// gradient, and none of its gradients is computed), those <paramref name="needs"/>[i] asks for.
+    /// gradient, and none of its gradients is computed), those <paramref name="needs"/>[i] asks for; each written into
+    /// <paramref name="into"/>[i]'s tensor where one is given (contiguous, the parameter's shape), which it then returns.
     /// </summary>
-    KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs);
+    KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs,
+        IReadOnlyList<KanWeightGradients>? into = null);
 }

@@ -82,6 +82,7 @@ public static class KanWeight
             ctx.save_data("kernels", kernels);
             ctx.save_data("needs", layers.Select(p => p.Needs).ToArray());
             ctx.save_data("scaled", layers.Select(p => p.Scaler is not null).ToArray());
+            ctx.save_data("parameters", layers);   // the parameter objects themselves: DirectGradients' keys
             OutputTemplates.Forward(ctx);
             return [.. kernels.KanWeightForward(layers)];
         }
@@ -102,8 +103,16 @@ public static class KanWeight
                 at += scaled[l] ? 3 : 2;
             }
             var present = grads.Select(g => g is null || g.IsInvalid ? null : g.contiguous()).ToArray();
-            var result = kernels.KanWeightBackward(present, layers, needs);
-            return HandedBackGradients.KeepAll([.. result.SelectMany(r => new[] { r.Base!, r.Spline!, r.Scaler! }), null!]);
+            // Gradients go straight into the optimizer's flat buffer where it opened a place (DirectGradients);
+            // autograd then gets none for those parameters.
+            var parameters = (KanWeightParts[])ctx.get_data("parameters");
+            var into = parameters.Select((p, l) => present[l] is null ? default : new KanWeightGradients(
+                needs[l].Base ? DirectGradients.Take(p.BaseWeight) : null, needs[l].Spline ? DirectGradients.Take(p.SplineWeight) : null,
+                needs[l].Scaler ? DirectGradients.Take(p.Scaler) : null)).ToArray();
+            var result = kernels.KanWeightBackward(present, layers, needs, into);
+            Tensor? ToAutograd(Tensor? computed, Tensor? written) => written is null ? computed : null;
+            return HandedBackGradients.KeepAll([.. result.Zip(into).SelectMany(r => new[] { ToAutograd(r.First.Base, r.Second.Base)!,
+                ToAutograd(r.First.Spline, r.Second.Spline)!, ToAutograd(r.First.Scaler, r.Second.Scaler)! }), null!]);
         }
 
         static KanWeightParts[] Layers(object[] vars) =>
@@ -117,8 +126,22 @@ public static class KanWeight
 
         public Tensor[] KanWeightForward(IReadOnlyList<KanWeightParts> layers) => [.. layers.Select(Forward)];
 
-        public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs) =>
-            [.. layers.Select((p, l) => grads[l] is { } g ? Backward(g, p, needs[l]) : default)];
+        public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs,
+            IReadOnlyList<KanWeightGradients>? into = null) =>
+            [.. layers.Select((p, l) => grads[l] is { } g ? Into(Backward(g, p, needs[l]), into?[l] ?? default) : default)];
+
+        /// <summary>Each computed gradient copied into its destination where one is given (which then stands for it).</summary>
+        static KanWeightGradients Into(KanWeightGradients computed, KanWeightGradients destination)
+        {
+            static Tensor? One(Tensor? value, Tensor? into)
+            {
+                if (value is null || into is null) return value;
+                into.copy_(value);
+                value.Dispose();
+                return into;
+            }
+            return new(One(computed.Base, destination.Base), One(computed.Spline, destination.Spline), One(computed.Scaler, destination.Scaler));
+        }
 
         /// <summary>One layer's W: a broadcast multiply and a concatenation.</summary>
         public static Tensor Forward(KanWeightParts p)

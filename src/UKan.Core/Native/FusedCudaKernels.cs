@@ -112,8 +112,9 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 
     public Tensor[] KanWeightForward(IReadOnlyList<KanWeightParts> layers) => kanWeight.KanWeightForward(layers);
 
-    public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs) =>
-        kanWeight.KanWeightBackward(grads, layers, needs);
+    public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs,
+        IReadOnlyList<KanWeightGradients>? into = null) =>
+        kanWeight.KanWeightBackward(grads, layers, needs, into);
 
     public void AccumulateStepScores(Tensor logits, Tensor target, Tensor loss, double smooth, Tensor lastLoss, Tensor lossSum, Tensor iouSum,
         Tensor counts) => scores.AccumulateStepScores(logits, target, loss, smooth, lastLoss, lossSum, iouSum, counts);

@@ -36,7 +36,8 @@ public sealed class KanWeightKernels : IKanWeightKernels
         return weights;
     }
 
-    public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs)
+    public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers, IReadOnlyList<KanWeightNeeds> needs,
+        IReadOnlyList<KanWeightGradients>? into = null)
     {
         Check(layers);
         var result = new KanWeightGradients[layers.Count];
@@ -48,8 +49,11 @@ public sealed class KanWeightKernels : IKanWeightKernels
             if (grads[l] is not { } g) { table.Set(l, p, null, default, 0); continue; }
             if (g.dtype != ScalarType.Float32 || !g.is_contiguous() || g.numel() != o * i * (k + 1))
                 throw new ArgumentException("KAN weight kernels: each gradient must be a contiguous float32 (out, in·(1+K)) tensor");
-            Tensor? Make(bool need, params long[] shape) => need ? empty(shape, dtype: float32, device: g.device) : null;
-            result[l] = new(Make(needs[l].Base, o, i), Make(needs[l].Spline, o, i, k), Make(needs[l].Scaler && p.Scaler is not null, o, i));
+            var given = into?[l] ?? default;
+            Tensor? Make(bool need, Tensor? destination, params long[] shape) =>
+                !need ? null : destination is null ? empty(shape, dtype: float32, device: g.device) : Destination(destination, shape);
+            result[l] = new(Make(needs[l].Base, given.Base, o, i), Make(needs[l].Spline, given.Spline, o, i, k),
+                Make(needs[l].Scaler && p.Scaler is not null, given.Scaler, o, i));
             table.Set(l, p, g, result[l], o * i);
         }
         Launch(backward, table);
@@ -61,6 +65,10 @@ public sealed class KanWeightKernels : IKanWeightKernels
         long total = table.Total();
         if (total > 0) module.Launch(function, total, table.Bytes());
     }
+
+    static Tensor Destination(Tensor t, long[] shape) =>
+        t.dtype == ScalarType.Float32 && t.is_contiguous() && t.shape.SequenceEqual(shape) ? t
+            : throw new ArgumentException("KAN weight kernels: a gradient's destination must be a contiguous float32 tensor of the parameter's shape");
 
     static void Check(IReadOnlyList<KanWeightParts> layers)
     {

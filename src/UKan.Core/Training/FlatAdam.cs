@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using UKan.Layers;
 using static TorchSharp.torch;
 
 namespace UKan.Training;
@@ -213,13 +214,27 @@ public sealed class FlatAdam : IDisposable
         writtenElsewhere = false;
         foreach (var g in Groups)
             foreach (var m in g.Members) m.Parameter.grad = null;
+        if (DirectSwitch.On)
+            DirectGradients.Open(Groups.SelectMany(g => g.Members.Select((m, i) => ((Tensor)m.Parameter, g.GradViews[i]))));
         released = true;
     }
 
     /// <summary>
+    /// Set to <c>off</c> to have every gradient of a gathered backward returned to autograd and copied by the gather,
+    /// instead of the nodes that can (KANLinear's weights) writing theirs into the flat buffer (<see cref="DirectGradients"/>).
+    /// </summary>
+    public const string DirectVariable = "UKAN_DIRECT_GRADIENTS";
+
+    static readonly FusedSwitch DirectSwitch = new(DirectVariable);
+
+    /// <summary><paramref name="body"/>'s result with direct gradients on or off for the calling flow, whatever the environment says.</summary>
+    internal static T WithDirectGradients<T>(bool on, Func<T> body) => DirectSwitch.With(on, body);
+
+    /// <summary>
     /// After the backward pass that followed <see cref="ReleaseGrads"/>: copies every gradient it produced into its
-    /// slice of the flat buffer and points every <c>.grad</c> back at its slice (the gradients backward allocated are
-    /// then freed). Does nothing when the gradients were not released.
+    /// slice of the flat buffer (adds it where a node wrote the parameter's gradient there already) and points every
+    /// <c>.grad</c> back at its slice (the gradients backward allocated are then freed). Does nothing when the
+    /// gradients were not released.
     /// </summary>
     public void GatherGrads()
     {
@@ -231,9 +246,11 @@ public sealed class FlatAdam : IDisposable
             for (int i = 0; i < g.Members.Count; i++)
             {
                 var (_, p, offset) = g.Members[i];
-                if (p.grad is { } grad) pairs.Add((g.GradViews[i], g.Grads.narrow(0, offset, p.numel()), grad));
-                else if (!g.KnownZero[i]) g.GradViews[i].zero_();
-                g.KnownZero[i] = p.grad is null;
+                bool written = DirectGradients.Close(p);
+                if (written && p.grad is { } more) g.GradViews[i].add_(more);   // a second gradient of the same backward
+                else if (p.grad is { } grad) pairs.Add((g.GradViews[i], g.Grads.narrow(0, offset, p.numel()), grad));
+                else if (!written && !g.KnownZero[i]) g.GradViews[i].zero_();
+                g.KnownZero[i] = !written && p.grad is null;
                 p.grad = g.GradViews[i];
             }
         released = false;
@@ -370,6 +387,8 @@ public sealed class FlatAdam : IDisposable
 
     public void Dispose()
     {
+        foreach (var g in Groups)
+            foreach (var m in g.Members) DirectGradients.Close(m.Parameter);
         foreach (var g in Groups) { g.ExpAvg.Dispose(); g.ExpAvgSq.Dispose(); g.LearningRateOnDevice?.Dispose(); }
         stepOnDevice?.Dispose();
     }

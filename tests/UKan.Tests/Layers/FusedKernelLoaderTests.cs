@@ -29,7 +29,7 @@ public class FusedKernelLoaderTests
         public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight) =>
             throw new NotSupportedException();
         public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers,
-            IReadOnlyList<KanWeightNeeds> needs) => throw new NotSupportedException();
+            IReadOnlyList<KanWeightNeeds> needs, IReadOnlyList<KanWeightGradients>? into = null) => throw new NotSupportedException();
         public Tensor UpsampleTwiceRelu(Tensor x, Tensor? skip = null) => throw new NotSupportedException();
         public void AccumulateStepScores(Tensor logits, Tensor target, Tensor loss, double smooth, Tensor lastLoss, Tensor lossSum, Tensor iouSum,
             Tensor counts) => throw new NotSupportedException();
