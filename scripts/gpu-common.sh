@@ -68,15 +68,16 @@ deterministic_pair() {
     || echo "deterministic: step logs DIFFER" | tee -a $R/log.txt
 }
 # profile_step PRECISION SIZE...: Nsight Compute's duration of every kernel of the eager training step at each size
-# (a window of launches after the warm-up and after the first steps' timing of the KAN products' splits,
-# Layers/SplitReduction.cs: some 2,000 launches; PROFILE_SKIP overrides the 4,000 skipped; that timing runs under the
+# (a window of launches after the warm-up and after the first step's timing of the KAN products' plans,
+# Layers/SplitReduction.cs: timed on the GPU, ten products and a wait kernel per plan and round, more than 6,600
+# launches at 256²; PROFILE_SKIP overrides the 12,000 skipped; that timing runs under the
 # profiler too, so the plans it keeps may differ from an unprofiled run's: ncu-*.txt has bench's line naming them), grouped into one step's
 # families by scripts/kernel_families.py, into $R/ncu-PRECISION-SIZE.csv.gz and $R/kernel-families-PRECISION-SIZE.txt.
 profile_step() {
   local precision=$1; shift
   for size in "$@"; do
-    run ncu-$precision-$size 80 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip ${PROFILE_SKIP:-4000} --launch-count 2600 \
-      --log-file $R/ncu-$precision-$size.csv $U bench --device cuda --size $size --graphs off --warmup 0 --runs 16 --precision $precision
+    run ncu-$precision-$size 80 ncu --clock-control none --csv --metrics gpu__time_duration.sum --launch-skip ${PROFILE_SKIP:-12000} --launch-count 2600 \
+      --log-file $R/ncu-$precision-$size.csv $U bench --device cuda --size $size --graphs off --warmup 0 --runs 40 --precision $precision
     python3 scripts/kernel_families.py $R/ncu-$precision-$size.csv > $R/kernel-families-$precision-$size.txt 2>&1
     gzip -f $R/ncu-$precision-$size.csv
   done
