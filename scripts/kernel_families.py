@@ -30,6 +30,7 @@ FAMILIES = [
     ("batch norm + ReLU (our NVRTC kernels)", r"^bn_relu_"),
     ("upsampling + ReLU, skip, head (our NVRTC kernels)", r"^upsample2x_relu"),
     ("KAN weight (our NVRTC kernels)", r"^kan_weight_assemble"),
+    ("KAN products and dL/dx (our NVRTC kernels)", r"^kan_product"),
     ("max-pool + ReLU (our NVRTC kernels)", r"^maxpool2x_relu"),
     ("BCE + Dice loss (our NVRTC kernels)", r"^bce_dice_"),
     ("step scores (our NVRTC kernel)", r"^train_step_scores"),

@@ -171,6 +171,7 @@ public static class DeviceParity
             checks.Add(TrainingFusedVersusNot("KAN products with our kernels among the plans vs cuBLAS's only", SplitReduction.WithKernels, device));
             checks.Add(TrainingFusedVersusNot("KANLinear weights in one launch vs one per layer", KanWeightBatch.With, device));
             checks.Add(TrainingFusedVersusNot("KAN weight gradients written into the flat buffer vs gathered", FlatAdam.WithDirectGradients, device));
+            checks.Add(TrainingFusedVersusNot("patch embedding's bias added by the LayerNorm vs by the convolution", FusedLayerNorm.WithBiasBefore, device));
             PrecisionSettings.Apply(Precision.Fp32Strict);
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
@@ -999,6 +1000,20 @@ public static class DeviceParity
             yield return Compare($"{tag}, bf16 tokens, fused vs torch formulation: output", yb, yt, 1e-5);
             yield return Compare($"{tag}, bf16 tokens, fused vs torch formulation: dx", gb[0], gt[0], 1.0 / 256);
             yield return Compare($"{tag}, bf16 tokens, fused vs torch formulation: dw, db", cat([gb[1], gb[2]]), cat([gt[1], gt[2]]), 1e-5);
+            // The patch embedding's convolution bias handed to the node: against the module on x + b, b's gradient too.
+            var ib0 = linspace(-2.0, 1.0, c).to(device);
+            (Tensor Y, Tensor[] Grads) RunBiased(Func<Tensor, Tensor, Tensor> f)
+            {
+                var (x, ib) = (x0.detach().requires_grad_(true), ib0.detach().requires_grad_(true));
+                var y = f(x, ib);
+                return (y, torch.autograd.grad([y], [x, ib, norm.weight!, norm.bias!], [gy]).ToArray());
+            }
+            var (yi, gi) = RunBiased((x, ib) => FusedLayerNorm.Apply(norm, x, kernels, inputBias: ib));
+            var (yr, gr) = RunBiased((x, ib) => norm.call(x + ib));
+            yield return Compare($"{tag} with an input bias, fused vs module: output", yi, yr, 1e-5);
+            yield return Compare($"{tag} with an input bias, fused vs module: dx", gi[0], gr[0], 1e-5);
+            yield return Compare($"{tag} with an input bias, fused vs module: d(input bias), dw, db", cat([gi[1], gi[2], gi[3]]),
+                cat([gr[1], gr[2], gr[3]]), 1e-5);
         }
     }
 

@@ -17,9 +17,13 @@ public abstract class AffineNormFunction<TSelf, TKernels> : autograd.SingleTenso
     /// <summary>y and the tensors backward needs besides x and w, from the node's own arguments <paramref name="rest"/>.</summary>
     protected abstract (Tensor Y, Tensor[] Saved) Forward(TKernels kernels, Tensor x, Tensor weight, Tensor bias, object[] rest);
 
-    /// <summary>dL/dx, dL/dw and dL/db from dL/dy = <paramref name="grad"/>, x, w and what <see cref="Forward"/> saved.</summary>
+    /// <summary>
+    /// dL/dx, dL/dw and dL/db from dL/dy = <paramref name="grad"/>, x, w and what <see cref="Forward"/> saved; the
+    /// gradients of the node's own tensor arguments (those after the kernels) go into <paramref name="own"/>, by their
+    /// place among those arguments (it comes filled with nulls; only those that asked for a gradient are handed on).
+    /// </summary>
     protected abstract (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) Backward(TKernels kernels, Tensor x, Tensor weight,
-        IList<Tensor> saved, Tensor grad);
+        IList<Tensor> saved, Tensor grad, Tensor?[] own);
 
     public sealed override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
     {
@@ -31,6 +35,7 @@ public abstract class AffineNormFunction<TSelf, TKernels> : autograd.SingleTenso
         ctx.save_data("kernels", kernels!);
         ctx.save_data("grads", (x.requires_grad, weight.requires_grad, bias.requires_grad));
         ctx.save_data("inputs", vars.Length);
+        ctx.save_data("own", vars[4..].Select(v => v is Tensor t && t.requires_grad).ToArray());
         OutputTemplates.Forward(ctx);
         return y;
     }
@@ -44,8 +49,12 @@ public abstract class AffineNormFunction<TSelf, TKernels> : autograd.SingleTenso
         using var _ = no_grad();
         var all = ctx.get_saved_variables();
         var (needX, needW, needB) = ((bool, bool, bool))ctx.get_data("grads");
-        var (dx, dw, db) = Backward((TKernels)ctx.get_data("kernels"), all[0], all[1], all.Skip(2).ToList(), g);
+        var needOwn = (bool[])ctx.get_data("own");
+        var own = new Tensor?[needOwn.Length];
+        var (dx, dw, db) = Backward((TKernels)ctx.get_data("kernels"), all[0], all[1], all.Skip(2).ToList(), g, own);
         (gradients[0], gradients[1], gradients[2]) = (needX ? dx : null!, needW ? dw! : null!, needB ? db! : null!);
+        for (int i = 0; i < own.Length; i++)
+            if (needOwn[i]) gradients[4 + i] = own[i]!;
         return HandedBackGradients.KeepAll(gradients);
     }
 }

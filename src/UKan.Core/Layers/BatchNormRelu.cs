@@ -113,7 +113,7 @@ public static class BatchNormRelu
         }
 
         protected override (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) Backward(IBatchNormReluKernels kernels, Tensor x,
-            Tensor weight, IList<Tensor> saved, Tensor grad) =>
+            Tensor weight, IList<Tensor> saved, Tensor grad, Tensor?[] own) =>
             kernels.BatchNormReluBackward(x, TensorLayout.WithStrides(grad, x.stride()), saved[1], saved[2], weight, saved[0]);
     }
 

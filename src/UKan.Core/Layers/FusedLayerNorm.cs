@@ -34,16 +34,42 @@ public static class FusedLayerNorm
     /// <summary>Whether the fused node is switched on (<see cref="EnvironmentVariable"/> is not <c>off</c>).</summary>
     public static bool SwitchedOn => Switch.On;
 
-    /// <summary>norm(x): the fused node where it applies (see the class), else the module.</summary>
-    public static Tensor Forward(LayerNorm norm, Tensor x)
+    /// <summary>
+    /// norm(x), or norm(x + <paramref name="inputBias"/>) (a bias of the layer before, over the last dimension): the fused
+    /// node where it applies (see the class; the bias added as it loads x), else the module (after the addition).
+    /// </summary>
+    public static Tensor Forward(LayerNorm norm, Tensor x, Tensor? inputBias = null)
     {
-        if (KernelsFor(norm, x) is not { } kernels) return norm.call(x);
-        if (is_grad_enabled() && (x.requires_grad || norm.weight!.requires_grad || norm.bias!.requires_grad)) return Apply(norm, x, kernels);
-        var (y, mean, rstd) = kernels.LayerNormForward(x, norm.weight!, norm.bias!, norm.eps);   // no graph: the forward kernel alone
+        if (KernelsFor(norm, x) is not { } kernels || inputBias is not null && !TakesInputBias(inputBias, x.shape[^1]))
+            return norm.call(inputBias is null ? x : x + inputBias);
+        if (is_grad_enabled() && (x.requires_grad || norm.weight!.requires_grad || norm.bias!.requires_grad || inputBias?.requires_grad == true))
+            return Apply(norm, x, kernels, inputBias);
+        var (y, mean, rstd) = kernels.LayerNormForward(x, norm.weight!, norm.bias!, norm.eps, inputBias);   // no graph: the forward kernel alone
         mean.Dispose();
         rstd.Dispose();
         return y;
     }
+
+    /// <summary>
+    /// Set to <c>off</c> to have a layer before the LayerNorm add its bias itself (the patch embedding's convolution:
+    /// a broadcast add forward and a reduction for its gradient) instead of the fused node adding it (a comparison).
+    /// </summary>
+    public const string BiasBeforeVariable = "UKAN_BIAS_IN_LAYER_NORM";
+
+    static readonly FusedSwitch BiasBefore = new(BiasBeforeVariable);
+
+    /// <summary>
+    /// Whether a layer whose output (computed from <paramref name="x"/>) goes into the fused node should hand its bias to
+    /// it (<see cref="Forward"/>'s inputBias): both switches on, fused kernels allowed, x on CUDA.
+    /// </summary>
+    public static bool TakesBiasBefore(Tensor x) => BiasBefore.Applies(x) && Switch.Applies(x);
+
+    /// <summary><paramref name="body"/>'s result with the bias handed to the node or not, whatever the environment says.</summary>
+    internal static T WithBiasBefore<T>(bool on, Func<T> body) => BiasBefore.With(on, body);
+
+    /// <summary>Whether the kernels take <paramref name="inputBias"/> for rows of <paramref name="channels"/>: a contiguous float32 vector of that length.</summary>
+    public static bool TakesInputBias(Tensor inputBias, long channels) =>
+        inputBias.dtype == ScalarType.Float32 && inputBias.is_contiguous() && inputBias.shape.SequenceEqual([channels]);
 
     /// <summary>
     /// Whether the kernels take <paramref name="x"/> with this weight and bias: x contiguous, float32 or bfloat16, its
@@ -71,23 +97,31 @@ public static class FusedLayerNorm
     /// norm(x) as one autograd node computed by <paramref name="kernels"/>: the CUDA kernels, or <see cref="Torch.Instance"/>
     /// (any device; the reference the tests check against the module).
     /// </summary>
-    public static Tensor Apply(LayerNorm norm, Tensor x, ILayerNormKernels kernels) =>
-        OutputTemplates.Drop(Function.apply(x, norm.weight!, norm.bias!, kernels, norm.eps));
+    public static Tensor Apply(LayerNorm norm, Tensor x, ILayerNormKernels kernels, Tensor? inputBias = null) =>
+        OutputTemplates.Drop(Function.apply(x, norm.weight!, norm.bias!, kernels, norm.eps, inputBias!));
 
-    /// <summary>The node: saves x, w and the rows' mean and rstd; backward recomputes the normalised rows.</summary>
+    /// <summary>
+    /// The node: saves x, w, the rows' mean and rstd (and the input bias); backward recomputes the normalised rows. The
+    /// input bias, apply's sixth argument, gets its gradient as the node's own (AffineNormFunction's <c>own</c>).
+    /// </summary>
     sealed class Function : AffineNormFunction<Function, ILayerNormKernels>
     {
         public override string Name => "LayerNorm";
 
         protected override (Tensor Y, Tensor[] Saved) Forward(ILayerNormKernels kernels, Tensor x, Tensor weight, Tensor bias, object[] rest)
         {
-            var (y, mean, rstd) = kernels.LayerNormForward(x, weight, bias, (double)rest[0]);
-            return (y, [mean, rstd]);
+            var inputBias = rest[1] as Tensor;
+            var (y, mean, rstd) = kernels.LayerNormForward(x, weight, bias, (double)rest[0], inputBias);
+            return (y, inputBias is null ? [mean, rstd] : [mean, rstd, inputBias]);
         }
 
         protected override (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) Backward(ILayerNormKernels kernels, Tensor x,
-            Tensor weight, IList<Tensor> saved, Tensor grad) =>
-            kernels.LayerNormBackward(x, grad, saved[0], saved[1], weight);
+            Tensor weight, IList<Tensor> saved, Tensor grad, Tensor?[] own)
+        {
+            var inputBias = saved.Count > 2 ? saved[2] : null;
+            own[1] = inputBias is null ? null : empty(inputBias.shape, dtype: float32, device: inputBias.device);
+            return kernels.LayerNormBackward(x, grad, saved[0], saved[1], weight, inputBias, own[1]);
+        }
     }
 
     /// <summary>
@@ -98,28 +132,33 @@ public static class FusedLayerNorm
     {
         public static readonly Torch Instance = new();
 
-        public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps)
+        public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps, Tensor? inputBias = null)
         {
             using var scope = NewDisposeScope();
-            var xf = x.to(float32);
+            var xf = Rows(x, inputBias);
             var mean = xf.mean([-1], keepdim: true);
             var rstd = ((xf - mean).square().mean([-1], keepdim: true) + eps).rsqrt();
             var y = (xf - mean) * rstd * weight + bias;
             return (y.MoveToOuterDisposeScope(), mean.flatten().MoveToOuterDisposeScope(), rstd.flatten().MoveToOuterDisposeScope());
         }
 
-        public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight)
+        public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight,
+            Tensor? inputBias = null, Tensor? gradInputBias = null)
         {
             using var scope = NewDisposeScope();
             long c = x.shape[^1];
-            var rows = x.to(float32).reshape(-1, c);
+            var rows = Rows(x, inputBias).reshape(-1, c);
             var g = grad.to(float32).reshape(-1, c);
             var (m, r) = (mean.reshape(-1, 1), rstd.reshape(-1, 1));
             var xhat = (rows - m) * r;
             var wg = g * weight;
             var dx = r * (wg - wg.mean([-1], keepdim: true) - xhat * (wg * xhat).mean([-1], keepdim: true));
+            gradInputBias?.copy_(dx.sum([0]));
             return (dx.reshape(x.shape).to(x.dtype).MoveToOuterDisposeScope(), (g * xhat).sum([0]).MoveToOuterDisposeScope(),
                 g.sum([0]).MoveToOuterDisposeScope());
         }
+
+        /// <summary>The rows the layer normalises: x in float32, plus the input bias where there is one.</summary>
+        static Tensor Rows(Tensor x, Tensor? inputBias) => inputBias is null ? x.to(float32) : x.to(float32) + inputBias;
     }
 }

@@ -100,6 +100,6 @@ public static class UpsampleReluHead
             (kernels.UpsampleTwiceReluConv1x1(x, weight, bias), []);
 
         protected override (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) Backward(IUpsampleKernels kernels, Tensor x, Tensor weight,
-            IList<Tensor> saved, Tensor grad) => kernels.UpsampleTwiceReluConv1x1Backward(x, weight, grad);
+            IList<Tensor> saved, Tensor grad, Tensor?[] own) => kernels.UpsampleTwiceReluConv1x1Backward(x, weight, grad);
     }
 }

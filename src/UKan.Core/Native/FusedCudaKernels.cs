@@ -146,11 +146,12 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
     public Tensor BceDiceBackward(Tensor logits, Tensor target, Tensor sums, Tensor gradLoss, double bceWeight, double smooth) =>
         loss.BceDiceBackward(logits, target, sums, gradLoss, bceWeight, smooth);
 
-    public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps) =>
-        layerNorm.LayerNormForward(x, weight, bias, eps);
+    public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps, Tensor? inputBias = null) =>
+        layerNorm.LayerNormForward(x, weight, bias, eps, inputBias);
 
-    public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight) =>
-        layerNorm.LayerNormBackward(x, grad, mean, rstd, weight);
+    public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight,
+        Tensor? inputBias = null, Tensor? gradInputBias = null) =>
+        layerNorm.LayerNormBackward(x, grad, mean, rstd, weight, inputBias, gradInputBias);
 
     // 3 × 3 convolutions: depthwise layers (groups = in = out channels) to the depthwise kernels (float32), one-group
     // layers of few channels to the small-convolution kernels (TF32 tensor cores, so only where TF32 is allowed), and

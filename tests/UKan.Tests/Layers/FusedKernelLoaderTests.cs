@@ -25,8 +25,10 @@ public class FusedKernelLoaderTests
         public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
             Tensor? weight, Tensor? bias) => throw new NotSupportedException();
         public Tensor[] KanWeightForward(IReadOnlyList<KanWeightParts> layers) => throw new NotSupportedException();
-        public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps) => throw new NotSupportedException();
-        public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight) =>
+        public (Tensor Y, Tensor Mean, Tensor Rstd) LayerNormForward(Tensor x, Tensor weight, Tensor bias, double eps, Tensor? inputBias = null) =>
+            throw new NotSupportedException();
+        public (Tensor GradX, Tensor GradWeight, Tensor GradBias) LayerNormBackward(Tensor x, Tensor grad, Tensor mean, Tensor rstd, Tensor weight,
+            Tensor? inputBias = null, Tensor? gradInputBias = null) =>
             throw new NotSupportedException();
         public KanWeightGradients[] KanWeightBackward(IReadOnlyList<Tensor?> grads, IReadOnlyList<KanWeightParts> layers,
             IReadOnlyList<KanWeightNeeds> needs, IReadOnlyList<KanWeightGradients>? into = null) => throw new NotSupportedException();

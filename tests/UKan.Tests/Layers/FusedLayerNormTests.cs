@@ -42,6 +42,35 @@ public class FusedLayerNormTests
         TestTorch.AssertClose(gm[2], gn[2], 1e-4, 1e-4, "db");
     }
 
+    /// <summary>
+    /// With an input bias (the patch embedding's convolution bias, handed to the node): the node on x against the module
+    /// on x + b, and b's gradient (the node's own argument) against autograd through the addition.
+    /// </summary>
+    [Fact]
+    public void The_node_adds_an_input_bias_and_gives_its_gradient()
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator(47);
+        const int c = 40;
+        var norm = nn.LayerNorm(c);
+        var x0 = randn(2, 9, c, generator: gen);
+        var b0 = randn(c, generator: gen) * 3;
+        var gy = randn(2, 9, c, generator: gen);
+        (Tensor Y, Tensor[] Grads) Run(Func<Tensor, Tensor, Tensor> f)
+        {
+            var (x, b) = (x0.detach().requires_grad_(true), b0.detach().requires_grad_(true));
+            var y = f(x, b);
+            return (y, autograd.grad([(y * gy).sum()], [x, b, norm.weight!, norm.bias!]).ToArray());
+        }
+        var (ym, gm) = Run((x, b) => norm.call(x + b));
+        var (yn, gn) = Run((x, b) => FusedLayerNorm.Apply(norm, x, FusedLayerNorm.Torch.Instance, inputBias: b));
+        TestTorch.AssertClose(ym, yn, 1e-5, 1e-5, "output");
+        string[] names = ["dx", "d(input bias)", "dw", "db"];
+        for (int i = 0; i < 4; i++) TestTorch.AssertClose(gm[i], gn[i], 1e-4, 1e-4, names[i]);
+        // Without a fused path (the CPU), Forward adds the bias before the module: the same output.
+        TestTorch.AssertClose(ym, FusedLayerNorm.Forward(norm, x0, b0), 1e-6, 1e-6, "Forward's fallback");
+    }
+
     [Fact]
     public void The_fused_path_takes_contiguous_rows_of_at_most_512_with_float32_parameters()
     {

@@ -1,8 +1,9 @@
 // Runs the LayerNorm kernels (KERNEL_SOURCE: the fused program, layer_norm.cu among it) under cuda_emulation.h in the
 // geometry of Native/LayerNormKernels.cs, forward then backward, on raw float32 files of a folder.
 // Usage: layer_norm_harness DIR ROWS C EPS THREADS FORWARD_BLOCKS BACKWARD_BLOCKS SHARED_BYTES [bf16]
-// Reads x, g (ROWS x C), w, b (C); writes y, mean, rstd, dx, dw, db. With bf16, x is stored as bfloat16 (rounded from
-// the file's floats) and the _bf16 entries run; dx is written back as the floats its bf16 values are.
+// Reads x, g (ROWS x C), w, b (C) and, if present, the input bias ib (C); writes y, mean, rstd, dx, dw, db (and dib with
+// ib). With bf16, x is stored as bfloat16 (rounded from the file's floats) and the _bf16 entries run; dx is written back
+// as the floats its bf16 values are.
 #include "cuda_emulation.h"
 #include KERNEL_SOURCE
 #include "harness_io.h"
@@ -19,26 +20,28 @@ int main(int argc, char** argv) {
     float eps = (float)atof(argv[4]);
     unsigned threads = (unsigned)atoi(argv[5]), fblocks = (unsigned)atoi(argv[6]), bblocks = (unsigned)atoi(argv[7]);
     size_t shared = (size_t)atoll(argv[8]), n = (size_t)rows * C;
-    auto x = load(dir, "x", n), g = load(dir, "g", n), w = load(dir, "w", C), b = load(dir, "b", C);
-    std::vector<float> y(n), mean(rows), rstd(rows), dx(n), dw(C), db(C), partial(2 * (size_t)bblocks * C);
+    auto x = load(dir, "x", n), g = load(dir, "g", n), w = load(dir, "w", C), b = load(dir, "b", C), ib = load(dir, "ib", C, true);
+    const float* ibp = ib.empty() ? nullptr : ib.data();
+    std::vector<float> y(n), mean(rows), rstd(rows), dx(n), dw(C), db(C), dib(C), partial((ibp ? 3 : 2) * (size_t)bblocks * C);
     auto x16 = to_bf16(x);
     std::vector<bf16_t> dx16(n);
     dim3 block{threads, 1, 1};
     if (bf16) {
         launch(dim3{fblocks, 1, 1}, block, layer_norm_forward_bf16, (const bf16_t*)x16.data(), y.data(), (const float*)w.data(),
-               (const float*)b.data(), mean.data(), rstd.data(), rows, C, eps);
+               (const float*)b.data(), ibp, mean.data(), rstd.data(), rows, C, eps);
         launch_shared(dim3{bblocks, 1, 1}, block, shared, layer_norm_backward_bf16, (const bf16_t*)x16.data(), (const float*)g.data(),
-                      (const float*)mean.data(), (const float*)rstd.data(), (const float*)w.data(), dx16.data(), partial.data(), rows, C);
+                      (const float*)mean.data(), (const float*)rstd.data(), (const float*)w.data(), ibp, dx16.data(), partial.data(), rows, C);
         dx = from_bf16(dx16);
     } else {
         launch(dim3{fblocks, 1, 1}, block, layer_norm_forward, (const float*)x.data(), y.data(), (const float*)w.data(),
-               (const float*)b.data(), mean.data(), rstd.data(), rows, C, eps);
+               (const float*)b.data(), ibp, mean.data(), rstd.data(), rows, C, eps);
         launch_shared(dim3{bblocks, 1, 1}, block, shared, layer_norm_backward, (const float*)x.data(), (const float*)g.data(),
-                      (const float*)mean.data(), (const float*)rstd.data(), (const float*)w.data(), dx.data(), partial.data(), rows, C);
+                      (const float*)mean.data(), (const float*)rstd.data(), (const float*)w.data(), ibp, dx.data(), partial.data(), rows, C);
     }
     launch(dim3{(unsigned)((C + 31) / 32), 1, 1}, dim3{32, 8, 1}, layer_norm_backward_params, (const float*)partial.data(),
-           (int)bblocks, C, dw.data(), db.data());
+           (int)bblocks, C, dw.data(), db.data(), ibp ? dib.data() : nullptr);
     save(dir, "y", y); save(dir, "mean", mean); save(dir, "rstd", rstd);
     save(dir, "dx", dx); save(dir, "dw", dw); save(dir, "db", db);
+    if (ibp) save(dir, "dib", dib);
     return 0;
 }
