@@ -15,7 +15,8 @@ public sealed class LayerNormKernels : ILayerNormKernels
 {
     /// <summary>The kernels of this family in the CUDA source.</summary>
     public static readonly string[] Functions =
-        ["layer_norm_backward_params", .. StorageEntries.Names("layer_norm_forward", "layer_norm_backward")];
+        ["layer_norm_backward_params",
+         .. StorageEntries.Names("layer_norm_forward", "layer_norm_backward", "layer_norm_forward_in_bias", "layer_norm_backward_in_bias")];
 
     /// <summary>Threads per block: 8 warps, a row each.</summary>
     internal const int Threads = 256;
@@ -24,13 +25,14 @@ public sealed class LayerNormKernels : ILayerNormKernels
     internal const int MaxBackwardBlocks = 128;
 
     readonly CudaKernelModule module;
-    readonly StorageEntries forward, backward;
+    readonly StorageEntries forward, backward, forwardInBias, backwardInBias;
     readonly IntPtr parameters;
 
     public LayerNormKernels(CudaKernelModule module)
     {
         this.module = module;
         (forward, backward) = (StorageEntries.Load(module, "layer_norm_forward"), StorageEntries.Load(module, "layer_norm_backward"));
+        (forwardInBias, backwardInBias) = (StorageEntries.Load(module, "layer_norm_forward_in_bias"), StorageEntries.Load(module, "layer_norm_backward_in_bias"));
         parameters = module.Function("layer_norm_backward_params");
     }
 
@@ -41,8 +43,11 @@ public sealed class LayerNormKernels : ILayerNormKernels
         var y = empty(x.shape, dtype: float32, device: x.device);
         var mean = empty(rows, dtype: float32, device: x.device);
         var rstd = empty(rows, dtype: float32, device: x.device);
-        if (rows > 0)
+        if (rows > 0 && inputBias is null)
             module.LaunchOn(forward.For(x), (uint)ForwardBlocks(rows), Threads, 0,
+                Pointer(x), Pointer(y), Pointer(weight), Pointer(bias), Pointer(mean), Pointer(rstd), rows, (int)c, (float)eps);
+        else if (rows > 0)
+            module.LaunchOn(forwardInBias.For(x), (uint)ForwardBlocks(rows), Threads, 0,
                 Pointer(x), Pointer(y), Pointer(weight), Pointer(bias), Pointer(inputBias), Pointer(mean), Pointer(rstd), rows, (int)c, (float)eps);
         return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), rstd.MoveToOuterDisposeScope());
     }
@@ -64,8 +69,12 @@ public sealed class LayerNormKernels : ILayerNormKernels
         int sums = inputBias is null ? 2 : 3;
         var partial = empty(sums * blocks * c, dtype: float32, device: x.device);
         var gradIn = inputBias is null ? null : gradInputBias ?? empty(c, dtype: float32, device: x.device);
-        module.LaunchOn(backward.For(x), (uint)blocks, Threads, SharedBytes(c, sums),
-            Pointer(x), Pointer(g), Pointer(mean), Pointer(rstd), Pointer(weight), Pointer(inputBias), Pointer(dx), Pointer(partial), rows, (int)c);
+        if (inputBias is null)
+            module.LaunchOn(backward.For(x), (uint)blocks, Threads, SharedBytes(c, sums),
+                Pointer(x), Pointer(g), Pointer(mean), Pointer(rstd), Pointer(weight), Pointer(dx), Pointer(partial), rows, (int)c);
+        else
+            module.LaunchOn(backwardInBias.For(x), (uint)blocks, Threads, SharedBytes(c, sums),
+                Pointer(x), Pointer(g), Pointer(mean), Pointer(rstd), Pointer(weight), Pointer(inputBias), Pointer(dx), Pointer(partial), rows, (int)c);
         module.LaunchOn(parameters, ((uint)((c + 31) / 32), 1), (32, 8), 0, Pointer(partial), blocks, (int)c, Pointer(dw), Pointer(db), Pointer(gradIn));
         return (dx.MoveToOuterDisposeScope(), dw.MoveToOuterDisposeScope(), db.MoveToOuterDisposeScope());
     }

@@ -15,8 +15,10 @@ __device__ __forceinline__ float ln_warp_sum(float v) {
     return v;
 }
 
-// Forward: a warp per row, blockDim.x / 32 rows per block. Writes y, and the row's mean and rstd for the backward.
-template <typename T>
+// Forward: a warp per row, blockDim.x / 32 rows per block. Writes y, and the row's mean and rstd for the backward. IB:
+// with the input bias (its own entries, so that the layers without one run the code they ran before: a runtime test
+// and the bias's registers slowed every launch by 5-70 % on an H200).
+template <typename T, bool IB>
 __device__ __forceinline__ void layer_norm_forward_body(const T* __restrict__ x, float* __restrict__ y, const float* __restrict__ w,
                                                         const float* __restrict__ b, const float* __restrict__ ib,
                                                         float* __restrict__ mean_out, float* __restrict__ rstd_out, long long rows,
@@ -29,7 +31,7 @@ __device__ __forceinline__ void layer_norm_forward_body(const T* __restrict__ x,
 #pragma unroll
     for (int i = 0; i < LN_PER_LANE; ++i) {
         int c = lane + 32 * i;
-        v[i] = c < C ? to_float(xr[c]) + (ib ? ib[c] : 0.0f) : 0.0f;
+        v[i] = c < C ? to_float(xr[c]) + (IB ? ib[c] : 0.0f) : 0.0f;
         s += v[i];
     }
     float mean = ln_warp_sum(s) / (float)C, q = 0.0f;
@@ -48,14 +50,24 @@ __device__ __forceinline__ void layer_norm_forward_body(const T* __restrict__ x,
     if (lane == 0) { mean_out[row] = mean; rstd_out[row] = rstd; }
 }
 extern "C" __global__ void layer_norm_forward(const float* __restrict__ x, float* __restrict__ y, const float* __restrict__ w,
-                                              const float* __restrict__ b, const float* __restrict__ ib, float* __restrict__ mean,
-                                              float* __restrict__ rstd, long long rows, int C, float eps) {
-    layer_norm_forward_body(x, y, w, b, ib, mean, rstd, rows, C, eps);
+                                              const float* __restrict__ b, float* __restrict__ mean, float* __restrict__ rstd,
+                                              long long rows, int C, float eps) {
+    layer_norm_forward_body<float, false>(x, y, w, b, nullptr, mean, rstd, rows, C, eps);
 }
 extern "C" __global__ void layer_norm_forward_bf16(const bf16_t* __restrict__ x, float* __restrict__ y, const float* __restrict__ w,
-                                                   const float* __restrict__ b, const float* __restrict__ ib, float* __restrict__ mean,
-                                                   float* __restrict__ rstd, long long rows, int C, float eps) {
-    layer_norm_forward_body(x, y, w, b, ib, mean, rstd, rows, C, eps);
+                                                   const float* __restrict__ b, float* __restrict__ mean, float* __restrict__ rstd,
+                                                   long long rows, int C, float eps) {
+    layer_norm_forward_body<bf16_t, false>(x, y, w, b, nullptr, mean, rstd, rows, C, eps);
+}
+extern "C" __global__ void layer_norm_forward_in_bias(const float* __restrict__ x, float* __restrict__ y, const float* __restrict__ w,
+                                                      const float* __restrict__ b, const float* __restrict__ ib, float* __restrict__ mean,
+                                                      float* __restrict__ rstd, long long rows, int C, float eps) {
+    layer_norm_forward_body<float, true>(x, y, w, b, ib, mean, rstd, rows, C, eps);
+}
+extern "C" __global__ void layer_norm_forward_in_bias_bf16(const bf16_t* __restrict__ x, float* __restrict__ y, const float* __restrict__ w,
+                                                           const float* __restrict__ b, const float* __restrict__ ib, float* __restrict__ mean,
+                                                           float* __restrict__ rstd, long long rows, int C, float eps) {
+    layer_norm_forward_body<bf16_t, true>(x, y, w, b, ib, mean, rstd, rows, C, eps);
 }
 
 // Backward, pass 1: a warp per row as forward, rows strided over the grid. With xhat = (x + ib - mean) * rstd and
@@ -63,13 +75,14 @@ extern "C" __global__ void layer_norm_forward_bf16(const bf16_t* __restrict__ x,
 // for its columns (the gradients of w and b), and dL/dx with an input bias (its gradient); the block's warps add theirs
 // in order through shared memory (P x warps x C floats, dynamic; P = 3 with ib, else 2), one partial per block at
 // partial[(P * blockIdx.x + {0, 1, 2}) * C + c].
-template <typename T>
+template <typename T, bool IB>
 __device__ __forceinline__ void layer_norm_backward_body(const T* __restrict__ x, const float* __restrict__ g,
                                                          const float* __restrict__ mean, const float* __restrict__ rstd,
                                                          const float* __restrict__ w, const float* __restrict__ ib,
                                                          T* __restrict__ dx, float* __restrict__ partial, long long rows, int C) {
     extern __shared__ float ln_acc[];
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5, P = ib ? 3 : 2;
+    constexpr int P = IB ? 3 : 2;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
     float dw[LN_PER_LANE], db[LN_PER_LANE], dib[LN_PER_LANE];
 #pragma unroll
     for (int i = 0; i < LN_PER_LANE; ++i) { dw[i] = 0.0f; db[i] = 0.0f; dib[i] = 0.0f; }
@@ -81,7 +94,7 @@ __device__ __forceinline__ void layer_norm_backward_body(const T* __restrict__ x
         for (int i = 0; i < LN_PER_LANE; ++i) {
             int c = lane + 32 * i;
             float gv = c < C ? gr[c] : 0.0f;
-            xh[i] = c < C ? (to_float(xr[c]) + (ib ? ib[c] : 0.0f) - m) * r : 0.0f;
+            xh[i] = c < C ? (to_float(xr[c]) + (IB ? ib[c] : 0.0f) - m) * r : 0.0f;
             wg[i] = c < C ? gv * w[c] : 0.0f;
             s1 += wg[i];
             s2 = fmaf(wg[i], xh[i], s2);
@@ -95,7 +108,7 @@ __device__ __forceinline__ void layer_norm_backward_body(const T* __restrict__ x
             int c = lane + 32 * i;
             float d = r * (wg[i] - k1 - xh[i] * k2);
             if (c < C) dxr[c] = from_float<T>(d);
-            dib[i] += c < C ? d : 0.0f;
+            if (IB) dib[i] += c < C ? d : 0.0f;
         }
     }
 #pragma unroll
@@ -104,7 +117,7 @@ __device__ __forceinline__ void layer_norm_backward_body(const T* __restrict__ x
         if (c < C) {
             ln_acc[(P * warp) * C + c] = dw[i];
             ln_acc[(P * warp + 1) * C + c] = db[i];
-            if (ib) ln_acc[(P * warp + 2) * C + c] = dib[i];
+            if (IB) ln_acc[(P * warp + 2) * C + c] = dib[i];
         }
     }
     __syncthreads();
@@ -113,22 +126,32 @@ __device__ __forceinline__ void layer_norm_backward_body(const T* __restrict__ x
         for (int k = 0; k < warps; ++k) {
             sw += ln_acc[(P * k) * C + c];
             sb += ln_acc[(P * k + 1) * C + c];
-            if (ib) si += ln_acc[(P * k + 2) * C + c];
+            if (IB) si += ln_acc[(P * k + 2) * C + c];
         }
         partial[((long long)P * blockIdx.x) * C + c] = sw;
         partial[((long long)P * blockIdx.x + 1) * C + c] = sb;
-        if (ib) partial[((long long)P * blockIdx.x + 2) * C + c] = si;
+        if (IB) partial[((long long)P * blockIdx.x + 2) * C + c] = si;
     }
 }
 extern "C" __global__ void layer_norm_backward(const float* __restrict__ x, const float* __restrict__ g, const float* __restrict__ mean,
-                                               const float* __restrict__ rstd, const float* __restrict__ w, const float* __restrict__ ib,
-                                               float* __restrict__ dx, float* __restrict__ partial, long long rows, int C) {
-    layer_norm_backward_body(x, g, mean, rstd, w, ib, dx, partial, rows, C);
+                                               const float* __restrict__ rstd, const float* __restrict__ w, float* __restrict__ dx,
+                                               float* __restrict__ partial, long long rows, int C) {
+    layer_norm_backward_body<float, false>(x, g, mean, rstd, w, nullptr, dx, partial, rows, C);
 }
 extern "C" __global__ void layer_norm_backward_bf16(const bf16_t* __restrict__ x, const float* __restrict__ g, const float* __restrict__ mean,
-                                                    const float* __restrict__ rstd, const float* __restrict__ w, const float* __restrict__ ib,
-                                                    bf16_t* __restrict__ dx, float* __restrict__ partial, long long rows, int C) {
-    layer_norm_backward_body(x, g, mean, rstd, w, ib, dx, partial, rows, C);
+                                                    const float* __restrict__ rstd, const float* __restrict__ w, bf16_t* __restrict__ dx,
+                                                    float* __restrict__ partial, long long rows, int C) {
+    layer_norm_backward_body<bf16_t, false>(x, g, mean, rstd, w, nullptr, dx, partial, rows, C);
+}
+extern "C" __global__ void layer_norm_backward_in_bias(const float* __restrict__ x, const float* __restrict__ g, const float* __restrict__ mean,
+                                                       const float* __restrict__ rstd, const float* __restrict__ w, const float* __restrict__ ib,
+                                                       float* __restrict__ dx, float* __restrict__ partial, long long rows, int C) {
+    layer_norm_backward_body<float, true>(x, g, mean, rstd, w, ib, dx, partial, rows, C);
+}
+extern "C" __global__ void layer_norm_backward_in_bias_bf16(const bf16_t* __restrict__ x, const float* __restrict__ g, const float* __restrict__ mean,
+                                                            const float* __restrict__ rstd, const float* __restrict__ w, const float* __restrict__ ib,
+                                                            bf16_t* __restrict__ dx, float* __restrict__ partial, long long rows, int C) {
+    layer_norm_backward_body<bf16_t, true>(x, g, mean, rstd, w, ib, dx, partial, rows, C);
 }
 
 // Backward, pass 2: dL/dw, dL/db and (dib not null: the partials have P = 3 rows per block) dL/dib, the G blocks'

@@ -26,18 +26,26 @@ int main(int argc, char** argv) {
     auto x16 = to_bf16(x);
     std::vector<bf16_t> dx16(n);
     dim3 block{threads, 1, 1};
-    if (bf16) {
-        launch(dim3{fblocks, 1, 1}, block, layer_norm_forward_bf16, (const bf16_t*)x16.data(), y.data(), (const float*)w.data(),
-               (const float*)b.data(), ibp, mean.data(), rstd.data(), rows, C, eps);
-        launch_shared(dim3{bblocks, 1, 1}, block, shared, layer_norm_backward_bf16, (const bf16_t*)x16.data(), (const float*)g.data(),
-                      (const float*)mean.data(), (const float*)rstd.data(), (const float*)w.data(), ibp, dx16.data(), partial.data(), rows, C);
-        dx = from_bf16(dx16);
+    dim3 fgrid{fblocks, 1, 1}, bgrid{bblocks, 1, 1};
+    const float *wp = w.data(), *bp = b.data(), *gp = g.data();
+    if (bf16 && ibp) {
+        launch(fgrid, block, layer_norm_forward_in_bias_bf16, (const bf16_t*)x16.data(), y.data(), wp, bp, ibp, mean.data(), rstd.data(), rows, C, eps);
+        launch_shared(bgrid, block, shared, layer_norm_backward_in_bias_bf16, (const bf16_t*)x16.data(), gp, (const float*)mean.data(),
+                      (const float*)rstd.data(), wp, ibp, dx16.data(), partial.data(), rows, C);
+    } else if (bf16) {
+        launch(fgrid, block, layer_norm_forward_bf16, (const bf16_t*)x16.data(), y.data(), wp, bp, mean.data(), rstd.data(), rows, C, eps);
+        launch_shared(bgrid, block, shared, layer_norm_backward_bf16, (const bf16_t*)x16.data(), gp, (const float*)mean.data(),
+                      (const float*)rstd.data(), wp, dx16.data(), partial.data(), rows, C);
+    } else if (ibp) {
+        launch(fgrid, block, layer_norm_forward_in_bias, (const float*)x.data(), y.data(), wp, bp, ibp, mean.data(), rstd.data(), rows, C, eps);
+        launch_shared(bgrid, block, shared, layer_norm_backward_in_bias, (const float*)x.data(), gp, (const float*)mean.data(),
+                      (const float*)rstd.data(), wp, ibp, dx.data(), partial.data(), rows, C);
     } else {
-        launch(dim3{fblocks, 1, 1}, block, layer_norm_forward, (const float*)x.data(), y.data(), (const float*)w.data(),
-               (const float*)b.data(), ibp, mean.data(), rstd.data(), rows, C, eps);
-        launch_shared(dim3{bblocks, 1, 1}, block, shared, layer_norm_backward, (const float*)x.data(), (const float*)g.data(),
-                      (const float*)mean.data(), (const float*)rstd.data(), (const float*)w.data(), ibp, dx.data(), partial.data(), rows, C);
+        launch(fgrid, block, layer_norm_forward, (const float*)x.data(), y.data(), wp, bp, mean.data(), rstd.data(), rows, C, eps);
+        launch_shared(bgrid, block, shared, layer_norm_backward, (const float*)x.data(), gp, (const float*)mean.data(),
+                      (const float*)rstd.data(), wp, dx.data(), partial.data(), rows, C);
     }
+    if (bf16) dx = from_bf16(dx16);
     launch(dim3{(unsigned)((C + 31) / 32), 1, 1}, dim3{32, 8, 1}, layer_norm_backward_params, (const float*)partial.data(),
            (int)bblocks, C, dw.data(), db.data(), ibp ? dib.data() : nullptr);
     save(dir, "y", y); save(dir, "mean", mean); save(dir, "rstd", rstd);
