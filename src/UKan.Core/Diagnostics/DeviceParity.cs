@@ -172,6 +172,9 @@ public static class DeviceParity
             checks.Add(TrainingFusedVersusNot("KANLinear weights in one launch vs one per layer", KanWeightBatch.With, device));
             checks.Add(TrainingFusedVersusNot("KAN weight gradients written into the flat buffer vs gathered", FlatAdam.WithDirectGradients, device));
             checks.Add(TrainingFusedVersusNot("patch embedding's bias added by the LayerNorm vs by the convolution", FusedLayerNorm.WithBiasBefore, device));
+            checks.Add(TrainingFusedVersusNot("KAN blocks' residual added by the batch norm + ReLU node vs after it", BatchNormRelu.WithResidual, device));
+            checks.Add(TrainingFusedVersusNot("split KAN products added by our merge vs torch's sum",
+                (on, body) => SplitReduction.WithMerge(on, body), device));
             PrecisionSettings.Apply(Precision.Fp32Strict);
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
@@ -771,7 +774,8 @@ public static class DeviceParity
 
     /// <summary>
     /// The weight gradient of a 160-channel KAN layer (dW = dyᵀ·F, 160 × 1,440 over 2,048 tokens) split in four along its
-    /// reduction against the single float32 product, both against float64.
+    /// reduction (the four products added by our merge kernel) against the single float32 product and the split added by
+    /// torch's sum, all against float64.
     /// </summary>
     static ParityCheck SplitProductVersusSingle(Device device)
     {
@@ -780,7 +784,9 @@ public static class DeviceParity
         var (dy, f) = (randn(2048, 160, device: device), randn(2048, 1440, device: device));
         var error = RelativeError(dy.to(float64).t().matmul(f.to(float64)));
         var (split, single) = (error(SplitReduction.Product(dy.t(), f, 4)), error(dy.t().matmul(f)));
-        return new ParityCheck($"KAN weight gradient split in 4 vs float64 (single product: {single:E2})", split, split, 1e-5);
+        var torchSum = SplitReduction.WithMerge(false, () => error(SplitReduction.Product(dy.t(), f, 4)));
+        return new ParityCheck($"KAN weight gradient split in 4 vs float64 (single product: {single:E2}; torch's sum of the split: {torchSum:E2})",
+            split, split, 1e-5);
     }
 
     /// <summary>

@@ -88,15 +88,33 @@ public static class BatchNormRelu
     /// </summary>
     /// <param name="runningMeanShift">Added to the batch mean in the running mean's update only (<see cref="ConvBatchNorm"/>).</param>
     /// <param name="statistics">x's batch statistics formed by the kernel that wrote it (<see cref="IBatchNormReluKernels.BatchNormReluForward"/>), or null.</param>
-    public static Tensor Apply(BatchNorm2d bn, Tensor x, IBatchNormReluKernels kernels, Tensor? runningMeanShift = null, Tensor? statistics = null)
+    /// <param name="residual">Added to the result (x's shape, strides and dtype: <see cref="TakesResidual"/>): relu(bn(x)) + residual, one pass.</param>
+    public static Tensor Apply(BatchNorm2d bn, Tensor x, IBatchNormReluKernels kernels, Tensor? runningMeanShift = null, Tensor? statistics = null,
+        Tensor? residual = null)
     {
         var momentum = bn.momentum ?? throw new ArgumentException("fused batch norm: a cumulative average (momentum null) is not supported");
         if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
             throw new ArgumentException("fused batch norm: an affine layer with running statistics");
-        // The shift travels boxed: a tensor argument would become an input of the autograd node.
+        // The shift travels boxed: a tensor argument would become an input of the autograd node. The residual is one.
         return OutputTemplates.Drop(Function.apply(x, bn.weight, bn.bias, kernels, bn, momentum, new StrongBox<Tensor?>(runningMeanShift),
-            new StrongBox<Tensor?>(statistics)));
+            new StrongBox<Tensor?>(statistics), residual!));
     }
+
+    /// <summary>Set to <c>off</c> to add a residual after the fused node instead of inside it (a comparison).</summary>
+    public const string ResidualVariable = "UKAN_RESIDUAL_IN_BN";
+
+    static readonly FusedSwitch ResidualSwitch = new(ResidualVariable);
+
+    /// <summary>Whether the fused node adds <paramref name="residual"/> to its result on x: switched on, x's shape, strides, dtype and device.</summary>
+    public static bool TakesResidual(Tensor x, Tensor residual) =>
+        ResidualSwitch.On && residual.dtype == x.dtype && residual.device_type == x.device_type && residual.device_index == x.device_index
+        && residual.shape.SequenceEqual(x.shape) && residual.stride().SequenceEqual(x.stride());
+
+    /// <summary>Whether a residual on <paramref name="t"/>'s device may be handed to the node (both switches on, fused kernels allowed, CUDA).</summary>
+    public static bool MayTakeResidual(Tensor t) => ResidualSwitch.On && Switch.Applies(t);
+
+    /// <summary><paramref name="body"/>'s result with residuals added inside the node or after it, whatever the environment says.</summary>
+    internal static T WithResidual<T>(bool on, Func<T> body) => ResidualSwitch.With(on, body);
 
     /// <summary>The node: saves x, w, b and the batch's mean and invstd; backward recomputes the normalisation and ReLU's mask.</summary>
     sealed class Function : AffineNormFunction<Function, IBatchNormReluKernels>
@@ -108,13 +126,17 @@ public static class BatchNormRelu
             var (bn, momentum, shift, statistics) = ((BatchNorm2d)rest[0], (double)rest[1], ((StrongBox<Tensor?>)rest[2]).Value,
                 ((StrongBox<Tensor?>)rest[3]).Value);
             var (y, mean, invstd) = kernels.BatchNormReluForward(x, weight, bias, bn.running_mean!, bn.running_var!, bn.num_batches_tracked,
-                momentum, bn.eps, shift, statistics);
+                momentum, bn.eps, shift, statistics, rest[4] as Tensor);
             return (y, [bias, mean, invstd]);
         }
 
+        // The residual (the node's own argument 4) gets dL/dy itself, as a view (never the incoming tensor: HandedBackGradients).
         protected override (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) Backward(IBatchNormReluKernels kernels, Tensor x,
-            Tensor weight, IList<Tensor> saved, Tensor grad, Tensor?[] own) =>
-            kernels.BatchNormReluBackward(x, TensorLayout.WithStrides(grad, x.stride()), saved[1], saved[2], weight, saved[0]);
+            Tensor weight, IList<Tensor> saved, Tensor grad, Tensor?[] own)
+        {
+            own[4] = grad.alias();
+            return kernels.BatchNormReluBackward(x, TensorLayout.WithStrides(grad, x.stride()), saved[1], saved[2], weight, saved[0]);
+        }
     }
 
     /// <summary>
@@ -129,7 +151,7 @@ public static class BatchNormRelu
 
         public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
             Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null,
-            Tensor? statistics = null)
+            Tensor? statistics = null, Tensor? residual = null)
         {
             using var scope = NewDisposeScope();
             long n = x.numel() / x.shape[1];
@@ -137,7 +159,8 @@ public static class BatchNormRelu
             x = x.to(float32);                                              // as the kernels: float arithmetic, one rounding at the store
             var (mean, variance) = statistics is null ? Moments(x) : Merged(statistics, x.shape[1]);
             var invstd = (variance + eps).rsqrt();
-            var y = F.relu(Pre(x, mean, invstd, weight, bias)).to(storage);
+            var y = F.relu(Pre(x, mean, invstd, weight, bias));
+            y = (residual is null ? y : y + residual.to(float32)).to(storage);
             runningMean.mul_(1 - momentum).add_(runningMeanShift is null ? mean : mean + runningMeanShift.detach(), alpha: momentum);
             runningVar.mul_(1 - momentum).add_(variance * (n / (double)(n - 1)), alpha: momentum);
             batchesTracked?.add_(1);

@@ -73,42 +73,58 @@ public static class ConvBatchNorm
     /// one fused node in training on the GPU), without the convolution's bias in training mode when that changes nothing
     /// (see the class).
     /// </summary>
-    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, Tensor x, nn.Module<Tensor, Tensor>? relu = null)
+    /// <param name="residual">
+    /// If given, added to the result (the KAN blocks' x + layer(norm(x))): inside the fused batch norm + ReLU node where it
+    /// runs and takes it (<see cref="BatchNormRelu.TakesResidual"/>), else after.
+    /// </param>
+    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, Tensor x, nn.Module<Tensor, Tensor>? relu = null,
+        Tensor? residual = null)
     {
         if (!bn.training || bn.running_mean is not { } runningMean || bn.momentum is not double momentum || momentum is < 0 or >= 1
             || conv is not Conv2d c || c.bias is not { } bias || !BatchNormFold.ZeroPadded(c)
             || !DropsBias(x.device_type))
-            return Normalize(bn, conv.call(x), relu);
+            return Normalize(bn, conv.call(x), relu, residual);
         // Where the fused batch norm + ReLU follows, our convolution kernels may hand it the statistics of their output.
         var statistics = relu is not null ? new StrongBox<Tensor?>() : null;
         var y = FusedConv3x3.Forward(x, c.weight!, null, c.stride, c.padding!, c.dilation, c.groups, statistics);
         using var formed = statistics?.Value;
         // The fused batch norm + ReLU takes the bias into its running-mean update (no launch of its own).
         if (relu is not null && BatchNormRelu.KernelsFor(bn, y) is { } kernels)
-            return BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias, statistics: formed);
+            return residual is not null && BatchNormRelu.TakesResidual(y, residual)
+                ? BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias, statistics: formed, residual: residual)
+                : Plus(BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias, statistics: formed), residual);
         using (no_grad()) runningMean.add_(bias, alpha: momentum / (1 - momentum));
-        return Normalize(bn, y, relu);
+        return Normalize(bn, y, relu, residual);
     }
 
-    static Tensor Normalize(BatchNorm2d bn, Tensor y, nn.Module<Tensor, Tensor>? relu) => relu is null ? bn.call(y) : BatchNormRelu.Forward(bn, y, relu);
+    static Tensor Normalize(BatchNorm2d bn, Tensor y, nn.Module<Tensor, Tensor>? relu, Tensor? residual = null)
+    {
+        if (relu is null) return Plus(bn.call(y), residual);
+        if (residual is not null && BatchNormRelu.KernelsFor(bn, y) is { } kernels && BatchNormRelu.TakesResidual(y, residual))
+            return BatchNormRelu.Apply(bn, y, kernels, residual: residual);
+        return Plus(BatchNormRelu.Forward(bn, y, relu), residual);
+    }
+
+    static Tensor Plus(Tensor y, Tensor? residual) => residual is null ? y : y + residual;
 
     /// <summary>
     /// <paramref name="folded"/> (the pair as one convolution, for inference: <see cref="BatchNormFold"/>) when there is one,
     /// followed by <paramref name="relu"/> if given and not already applied by it (<see cref="FoldedConv.Relu"/>), else
-    /// <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor, nn.Module{Tensor, Tensor})"/>.
+    /// <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor, nn.Module{Tensor, Tensor}, Tensor)"/>.
     /// </summary>
-    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, FoldedConv? folded, Tensor x, nn.Module<Tensor, Tensor>? relu = null)
+    public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, FoldedConv? folded, Tensor x, nn.Module<Tensor, Tensor>? relu = null,
+        Tensor? residual = null)
     {
-        if (folded is null) return Forward(conv, bn, x, relu);
+        if (folded is null) return Forward(conv, bn, x, relu, residual);
         if (folded.Relu && relu is null)
             throw new InvalidOperationException("a folded convolution with its ReLU ran where no ReLU follows the pair");
-        return relu is null || folded.Relu ? folded.call(x) : relu.call(folded.call(x));
+        return Plus(relu is null || folded.Relu ? folded.call(x) : relu.call(folded.call(x)), residual);
     }
 
     /// <summary>
     /// <paramref name="sequence"/>'s children applied in order, each (convolution, BatchNorm2d) pair of consecutive
     /// children, with the ReLU that follows it if one does, through
-    /// <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor, nn.Module{Tensor, Tensor})"/>.
+    /// <see cref="Forward(nn.Module{Tensor, Tensor}, BatchNorm2d, Tensor, nn.Module{Tensor, Tensor}, Tensor)"/>.
     /// </summary>
     public static Tensor Sequence(Sequential sequence, Tensor x)
     {

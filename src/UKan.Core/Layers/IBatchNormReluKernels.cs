@@ -17,11 +17,12 @@ public interface IBatchNormReluKernels
     /// <see cref="ConvBatchNorm"/>) and adds 1 to <paramref name="batchesTracked"/> if given. Returns y (x's strides),
     /// mean and invstd (C each). <paramref name="statistics"/>, if given, are x's statistics already formed by whatever
     /// wrote x (<see cref="IConv3x3Kernels.Conv3x3WithStatistics"/>): G groups of (count, mean, M2) per channel, [G][3][C],
-    /// merged instead of reading x for them.
+    /// merged instead of reading x for them. <paramref name="residual"/>, if given (x's shape, strides and dtype), is added
+    /// to y: relu(bn(x)) + residual.
     /// </summary>
     (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
         Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null,
-        Tensor? statistics = null);
+        Tensor? statistics = null, Tensor? residual = null);
 
     /// <summary>
     /// The gradients from dL/dy = <paramref name="grad"/> (x's strides): dL/dx, dL/dw and dL/db (null when

@@ -16,6 +16,12 @@ public interface IKanProductKernels
     /// <summary>a · b (M × N, contiguous float32) in tile <paramref name="tile"/> of <see cref="KanProductTiles.All"/>.</summary>
     Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits);
 
+    /// <summary>
+    /// Σ_s partials[s] for contiguous float32 partial products (S, M, N): the fixed-order merge of split products, added
+    /// in double and rounded once (M × N, float32).
+    /// </summary>
+    Tensor SumSplits(Tensor partials);
+
     /// <summary>Whether <see cref="KanInputGrad"/> takes these tensors (float32, contiguous, 8 bases, sizes).</summary>
     bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots);
 

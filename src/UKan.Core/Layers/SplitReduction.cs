@@ -142,8 +142,19 @@ public static class SplitReduction
         // Slice j of a is a[:, j c : (j + 1) c], of b is b[j c : (j + 1) c, :]: views of their storage, offsets included.
         var av = a.as_strided([splits, m, c], [c * a.stride(1), a.stride(0), a.stride(1)], a.storage_offset());
         var bv = b.as_strided([splits, c, n], [c * b.stride(0), b.stride(0), b.stride(1)], b.storage_offset());
-        return av.bmm(bv).sum(0L).MoveToOuterDisposeScope();
+        var partials = av.bmm(bv);
+        // On CUDA our fixed-order merge (in double, one launch of small blocks) replaces torch's reduction kernel.
+        return (MergeSwitch.Applies(partials) && Kernels(partials) is { } kernels ? kernels.SumSplits(partials) : partials.sum(0L))
+            .MoveToOuterDisposeScope();
     }
+
+    /// <summary>Set to <c>off</c> to add the split products with torch's sum instead of our merge kernel (a comparison).</summary>
+    public const string MergeVariable = "UKAN_FUSED_SPLIT_MERGE";
+
+    static readonly FusedSwitch MergeSwitch = new(MergeVariable);
+
+    /// <summary><paramref name="body"/>'s result with the split products added by our merge or by torch's sum, whatever the environment says.</summary>
+    internal static T WithMerge<T>(bool on, Func<T> body) => MergeSwitch.With(on, body);
 
     /// <summary>
     /// The plan chosen for a · b among <paramref name="plans"/>: one untimed run of each, one timed round of all, then

@@ -84,12 +84,21 @@ public sealed class DwBnRelu : nn.Module<Tensor, long, long, Tensor>, IBatchNorm
         return 1;
     }
 
-    public override Tensor forward(Tensor tokens, long h, long w)
+    public override Tensor forward(Tensor tokens, long h, long w) => Forward(tokens, h, w, null);
+
+    /// <summary>
+    /// The layer on <paramref name="tokens"/>, plus <paramref name="residual"/> (tokens of the same shape) if given: added
+    /// by the fused batch norm + ReLU node as it writes its output where it takes it, else after.
+    /// </summary>
+    public Tensor Forward(Tensor tokens, long h, long w, Tensor? residual)
     {
         var b = tokens.shape[0];
         var c = tokens.shape[2];
         var map = tokens.transpose(1, 2).reshape(b, c, h, w);
-        return TokenMaps.ToTokens(ConvBatchNorm.Forward(dwconv, bn, folded, map, relu ? BatchNormRelu.Relu : null));
+        // The residual tokens (B, H·W, C) viewed as the output map: channels-last where they are contiguous, as the
+        // batch norm's output is in training on the GPU.
+        var residualMap = residual?.reshape(b, h, w, c).permute(0, 3, 1, 2);
+        return TokenMaps.ToTokens(ConvBatchNorm.Forward(dwconv, bn, folded, map, relu ? BatchNormRelu.Relu : null, residualMap));
     }
 }
 
@@ -114,14 +123,17 @@ public sealed class KanLayer : nn.Module<Tensor, long, long, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x, long h, long w)
+    public override Tensor forward(Tensor x, long h, long w) => Forward(x, h, w, null);
+
+    /// <summary>The layer, plus <paramref name="residual"/> if given (added by its last batch norm: <see cref="DwBnRelu.Forward"/>).</summary>
+    public Tensor Forward(Tensor x, long h, long w, Tensor? residual)
     {
         x = Tokenwise(fc1, x);
         x = dwconv_1.call(x, h, w);
         x = Tokenwise(fc2, x);
         x = dwconv_2.call(x, h, w);
         x = Tokenwise(fc3, x);
-        return dwconv_3.call(x, h, w);
+        return dwconv_3.Forward(x, h, w, residual);
     }
 
     static Tensor Tokenwise(nn.Module<Tensor, Tensor> fc, Tensor x)
@@ -132,7 +144,10 @@ public sealed class KanLayer : nn.Module<Tensor, long, long, Tensor>
     }
 }
 
-/// <summary>KANBlock: x + KANLayer(LayerNorm(x)) (drop-path rate 0 in U-KAN, so no drop path).</summary>
+/// <summary>
+/// KANBlock: x + KANLayer(LayerNorm(x)) (drop-path rate 0 in U-KAN, so no drop path). The addition is done by the layer's
+/// last batch norm + ReLU node on the GPU in training (one pass over the tokens fewer), else after it.
+/// </summary>
 public sealed class KanBlock : nn.Module<Tensor, long, long, Tensor>
 {
     private readonly LayerNorm norm2;
@@ -145,5 +160,12 @@ public sealed class KanBlock : nn.Module<Tensor, long, long, Tensor>
         RegisterComponents();
     }
 
-    public override Tensor forward(Tensor x, long h, long w) => x + layer.call(FusedLayerNorm.Forward(norm2, x), h, w);
+    public override Tensor forward(Tensor x, long h, long w)
+    {
+        // Where the fused batch norm + ReLU may add it (the GPU), the residual goes into the layer; elsewhere x + layer(…)
+        // as before, the same values and layouts.
+        var residual = BatchNormRelu.MayTakeResidual(x) ? x : null;
+        var y = layer.Forward(FusedLayerNorm.Forward(norm2, x), h, w, residual);
+        return residual is null ? x + y : y;
+    }
 }

@@ -20,7 +20,7 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
     /// <summary>The kernels of this family in the CUDA source: the passes over the activations with a bfloat16 entry each.</summary>
     public static readonly string[] Functions =
         ["bn_relu_stats_finalize", "bn_relu_backward_finalize",
-         .. StorageEntries.Names("bn_relu_stats", "bn_relu_apply", "bn_relu_backward_sums", "bn_relu_backward_input")];
+         .. StorageEntries.Names("bn_relu_stats", "bn_relu_apply", "bn_relu_apply_residual", "bn_relu_backward_sums", "bn_relu_backward_input")];
 
     /// <summary>The thread block of the row-striding kernels: 32 channels by 8 rows.</summary>
     static readonly (int X, int Y) TileBlock = (32, 8);
@@ -33,20 +33,23 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
 
     readonly CudaKernelModule module;
     readonly IntPtr statsFinalize, backwardFinalize;
-    readonly StorageEntries stats, apply, backwardSums, backwardInput;
+    readonly StorageEntries stats, apply, applyResidual, backwardSums, backwardInput;
 
     public BatchNormReluKernels(CudaKernelModule module)
     {
         this.module = module;
         (statsFinalize, backwardFinalize) = (module.Function("bn_relu_stats_finalize"), module.Function("bn_relu_backward_finalize"));
         (stats, apply) = (StorageEntries.Load(module, "bn_relu_stats"), StorageEntries.Load(module, "bn_relu_apply"));
+        applyResidual = StorageEntries.Load(module, "bn_relu_apply_residual");
         (backwardSums, backwardInput) = (StorageEntries.Load(module, "bn_relu_backward_sums"), StorageEntries.Load(module, "bn_relu_backward_input"));
     }
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
         Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null,
-        Tensor? statistics = null)
+        Tensor? statistics = null, Tensor? residual = null)
     {
+        if (residual is not null && !BatchNormRelu.TakesResidual(x, residual))
+            throw new ArgumentException("batch norm + ReLU kernels: the residual must have x's shape, strides, dtype and device");
         if (batchesTracked is not null && (batchesTracked.dtype != ScalarType.Int64 || batchesTracked.numel() != 1))
             throw new ArgumentException("batch norm + ReLU kernels: num_batches_tracked must be one int64");
         if (runningMeanShift is not null && runningMeanShift.numel() != x.shape[1])
@@ -73,7 +76,11 @@ public sealed class BatchNormReluKernels : IBatchNormReluKernels
         module.LaunchOn(statsFinalize, ((uint)c, 1), (MergeThreads(groups), 1), 0, Pointer(partial), (int)groups, (int)c, (float)eps, (float)momentum,
             Pointer(mean), Pointer(invstd), Pointer(Float32(runningMean)), Pointer(Float32(runningVar)), TensorPointer.OfInt64(batchesTracked),
             Pointer(runningMeanShift is null ? null : Float32(runningMeanShift)));
-        module.LaunchOn(apply.For(x), grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));
+        if (residual is null)
+            module.LaunchOn(apply.For(x), grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd), Pointer(weight), Pointer(bias));
+        else
+            module.LaunchOn(applyResidual.For(x), grid, TileBlock, 0, Pointer(x), Pointer(y), rows, (int)c, Pointer(mean), Pointer(invstd),
+                Pointer(weight), Pointer(bias), Pointer(residual));
         return (y.MoveToOuterDisposeScope(), mean.MoveToOuterDisposeScope(), invstd.MoveToOuterDisposeScope());
     }
 

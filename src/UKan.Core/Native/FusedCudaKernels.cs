@@ -86,6 +86,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 
     public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits) => products.KanProduct(a, b, tile, splits);
 
+    public Tensor SumSplits(Tensor partials) => products.SumSplits(partials);
+
     public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots) =>
         products.KanInputGradSupports(gradOutput, weight, x, knots);
 
@@ -103,8 +105,9 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 
     public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias,
         Tensor runningMean, Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null,
-        Tensor? statistics = null) =>
-        batchNormRelu.BatchNormReluForward(x, weight, bias, runningMean, runningVar, batchesTracked, momentum, eps, runningMeanShift, statistics);
+        Tensor? statistics = null, Tensor? residual = null) =>
+        batchNormRelu.BatchNormReluForward(x, weight, bias, runningMean, runningVar, batchesTracked, momentum, eps, runningMeanShift, statistics,
+            residual);
 
     public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
         Tensor? weight, Tensor? bias) =>

@@ -100,6 +100,16 @@ public sealed class KanProductKernels : IKanProductKernels
             && (splits - 1) * Slice(k, splits) < k && m * n * splits <= int.MaxValue && m <= int.MaxValue / 2 && (Pointer(a) | Pointer(b)) % 16 == 0;
     }
 
+    public Tensor SumSplits(Tensor partials)
+    {
+        if (partials.dim() != 3 || partials.dtype != ScalarType.Float32 || !partials.is_contiguous() || partials.device_type != DeviceType.CUDA)
+            throw new ArgumentException("KAN product kernels: the split products to add must be a contiguous float32 (S, M, N) CUDA tensor");
+        long s = partials.shape[0], m = partials.shape[1], n = partials.shape[2];
+        var c = empty(m, n, dtype: float32, device: partials.device);
+        if (m * n > 0) merge.Sum(partials, s, m * n, c);
+        return c;
+    }
+
     public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits)
     {
         if (!KanProductSupports(a, b, splits) || !KanProductTiles.All.Contains(tile))

@@ -61,6 +61,34 @@ public class BatchNormReluTests
         TestTorch.AssertClose(gm[2], gf[2], 1e-5, 1e-4, "db");
     }
 
+    /// <summary>
+    /// A residual handed to the node (the KAN blocks' x + layer(norm(x))): relu(bn(x)) + r against the modules and an
+    /// addition, the residual's gradient (the node's own argument) included; and the KAN block's forward on the CPU, where
+    /// the addition stays after the layer, against the block written out.
+    /// </summary>
+    [Fact]
+    public void A_residual_is_added_to_the_output_and_gets_the_incoming_gradient()
+    {
+        const int n = 2, c = 5, h = 4, w = 3;
+        var gen = new Generator(21);
+        var x0 = (randn(n, h, w, c, generator: gen) + 0.2).permute(0, 3, 1, 2);
+        var r0 = randn(n, h, w, c, generator: gen).permute(0, 3, 1, 2);
+        var gy = randn(n, c, h, w, generator: gen);
+        var (fused, modules) = (Layer(c, 0.1), Layer(c, 0.1));
+        var (xf, rf) = (x0.detach().requires_grad_(true), r0.detach().requires_grad_(true));
+        var yf = BatchNormRelu.Apply(fused, xf, BatchNormRelu.Torch.Instance, residual: rf);
+        var gf = autograd.grad([(yf * gy).sum()], [xf, rf, fused.weight!, fused.bias!]);
+        var (xm, rm) = (x0.detach().requires_grad_(true), r0.detach().requires_grad_(true));
+        var ym = nn.functional.relu(modules.call(xm)) + rm;
+        var gm = autograd.grad([(ym * gy).sum()], [xm, rm, modules.weight!, modules.bias!]);
+        TestTorch.AssertClose(ym, yf, 1e-5, 1e-5, "output");
+        string[] names = ["dx", "d(residual)", "dw", "db"];
+        for (int i = 0; i < 4; i++) TestTorch.AssertClose(gm[i], gf[i], 1e-5, 1e-4, names[i]);
+        Assert.True(BatchNormRelu.TakesResidual(x0, r0));
+        Assert.False(BatchNormRelu.TakesResidual(x0, r0.contiguous()), "other strides than x's: added after the node");
+        Assert.False(BatchNormRelu.MayTakeResidual(x0), "the CPU adds the residual after the layer");
+    }
+
     [Fact]
     public void A_gradient_with_other_strides_than_x_gives_the_same_result()
     {

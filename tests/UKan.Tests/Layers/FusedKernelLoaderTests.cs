@@ -20,8 +20,8 @@ public class FusedKernelLoaderTests
         public (Tensor? GradU, Tensor Sums) PsiBackward(Tensor u, Tensor grad, Tensor coef, Tensor? baseScale, Tensor? splineScale,
             BSplineBasis.UniformKnots knots, bool exact, bool inputGrad) => throw new NotSupportedException();
         public (Tensor Y, Tensor Mean, Tensor InvStd) BatchNormReluForward(Tensor x, Tensor? weight, Tensor? bias, Tensor runningMean,
-            Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null, Tensor? statistics = null) =>
-            throw new NotSupportedException();
+            Tensor runningVar, Tensor? batchesTracked, double momentum, double eps, Tensor? runningMeanShift = null, Tensor? statistics = null,
+            Tensor? residual = null) => throw new NotSupportedException();
         public (Tensor GradX, Tensor? GradWeight, Tensor? GradBias) BatchNormReluBackward(Tensor x, Tensor grad, Tensor mean, Tensor invStd,
             Tensor? weight, Tensor? bias) => throw new NotSupportedException();
         public Tensor[] KanWeightForward(IReadOnlyList<KanWeightParts> layers) => throw new NotSupportedException();
@@ -48,6 +48,7 @@ public class FusedKernelLoaderTests
         public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots) => false;
         public Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots) => throw new NotSupportedException();
         public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits) => throw new NotSupportedException();
+        public Tensor SumSplits(Tensor partials) => throw new NotSupportedException();
         public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) => throw new NotSupportedException();
         public (Tensor Y, Tensor? Statistics) Conv3x3WithStatistics(Tensor x, Tensor weight) => throw new NotSupportedException();
         public Tensor Conv3x3BackwardInput(Tensor grad, Tensor weight, long groups) => throw new NotSupportedException();

@@ -17,11 +17,13 @@ public class BatchNormReluEmulationTests
     /// warps per channel); 288 blocks down (more partials than the merges' 256 threads, so their strided loop runs).
     /// </summary>
     [Theory]
-    [InlineData(2, 37, 9, 7, false)]
-    [InlineData(4, 64, 16, 16, true)]     // a convolution's bias left out before it, added in the running mean's update
-    [InlineData(6, 32, 16, 16, false)]
-    [InlineData(9, 3, 32, 32, true)]
-    public void The_kernels_compute_the_torch_formulation(int n, int c, int h, int w, bool shifted)
+    [InlineData(2, 37, 9, 7, false, false)]
+    [InlineData(4, 64, 16, 16, true, false)]     // a convolution's bias left out before it, added in the running mean's update
+    [InlineData(6, 32, 16, 16, false, false)]
+    [InlineData(9, 3, 32, 32, true, false)]
+    [InlineData(2, 37, 9, 7, false, true)]       // a residual added to the output (the KAN blocks' x + layer(norm(x)))
+    [InlineData(6, 32, 16, 16, true, true)]
+    public void The_kernels_compute_the_torch_formulation(int n, int c, int h, int w, bool shifted, bool residual)
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
@@ -45,12 +47,16 @@ public class BatchNormReluEmulationTests
         CudaEmulation.Write(dir, "running_mean", runningMean);
         CudaEmulation.Write(dir, "running_var", runningVar);
         if (shift is not null) CudaEmulation.Write(dir, "mean_shift", shift);
+        var res = residual ? (randn(n, h, w, c, generator: gen) * 3).permute(0, 3, 1, 2) : null;
+        if (res is not null) CudaEmulation.Write(dir, "residual", res.permute(0, 2, 3, 1));
         CudaEmulation.Run("bn_relu_harness", dir, rows, channels, grid.X, grid.Y, BatchNormReluKernels.MergeThreads(grid.Y),
             CudaEmulation.Text(eps), CudaEmulation.Text(momentum));
 
         var reference = BatchNormRelu.Torch.Instance;
         var (rm, rv) = (runningMean.clone(), runningVar.clone());
-        var (y, mean, invstd) = reference.BatchNormReluForward(x, weight, bias, rm, rv, null, momentum, eps, shift);
+        var (y, mean, invstd) = reference.BatchNormReluForward(x, weight, bias, rm, rv, null, momentum, eps, shift, residual: res);
+        if (res is not null)   // the residual must show in the output (relu's zeros are not zero any more)
+            Assert.True(y.lt(0).any().item<bool>(), "the residual must show");
         var (dx, dw, db) = reference.BatchNormReluBackward(x, dy, mean, invstd, weight, bias);
         if (shift is not null)   // the shift moves the running mean by momentum × shift, far beyond the bound
             Assert.False(rm.allclose(runningMean * (1 - momentum) + mean * momentum, 1e-3, 1e-3), "the shift must show");

@@ -114,28 +114,45 @@ extern "C" __global__ void bn_relu_stats_finalize(const float* __restrict__ part
 }
 
 // Pass 3 of the forward: y = ReLU(bn_pre(x)); NaN passes through as torch's ReLU lets it. w, b may be null (1, 0).
-template <typename T>
+// RES: y = ReLU(bn_pre(x)) + res, a residual laid out as x (the KAN blocks' x + layer(norm(x)), whose layer ends in
+// this batch norm): the addition's own pass saved. Entries of their own, so that the others run unchanged.
+template <typename T, bool RES>
 __device__ __forceinline__ void bn_relu_apply_body(const T* __restrict__ x, T* __restrict__ y, long long rows, int C,
                                                    const float* __restrict__ mean, const float* __restrict__ invstd,
-                                                   const float* __restrict__ w, const float* __restrict__ b) {
+                                                   const float* __restrict__ w, const float* __restrict__ b,
+                                                   const T* __restrict__ res) {
     int c = blockIdx.x * 32 + threadIdx.x;
     if (c >= C) return;
     float m = mean[c], scale = invstd[c] * (w ? w[c] : 1.0f), shift = b ? b[c] : 0.0f;
 #pragma unroll 4
     for (long long r = (long long)blockIdx.y * 8 + threadIdx.y; r < rows; r += (long long)gridDim.y * 8) {
         float v = bn_pre(to_float(x[r * C + c]), m, scale, shift);
-        y[r * C + c] = from_float<T>((v > 0.0f || v != v) ? v : 0.0f);
+        float o = (v > 0.0f || v != v) ? v : 0.0f;
+        if (RES) o += to_float(res[r * C + c]);
+        y[r * C + c] = from_float<T>(o);
     }
 }
 extern "C" __global__ void bn_relu_apply(const float* __restrict__ x, float* __restrict__ y, long long rows, int C,
                                          const float* __restrict__ mean, const float* __restrict__ invstd,
                                          const float* __restrict__ w, const float* __restrict__ b) {
-    bn_relu_apply_body(x, y, rows, C, mean, invstd, w, b);
+    bn_relu_apply_body<float, false>(x, y, rows, C, mean, invstd, w, b, nullptr);
 }
 extern "C" __global__ void bn_relu_apply_bf16(const bf16_t* __restrict__ x, bf16_t* __restrict__ y, long long rows, int C,
                                               const float* __restrict__ mean, const float* __restrict__ invstd,
                                               const float* __restrict__ w, const float* __restrict__ b) {
-    bn_relu_apply_body(x, y, rows, C, mean, invstd, w, b);
+    bn_relu_apply_body<bf16_t, false>(x, y, rows, C, mean, invstd, w, b, nullptr);
+}
+extern "C" __global__ void bn_relu_apply_residual(const float* __restrict__ x, float* __restrict__ y, long long rows, int C,
+                                                  const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                  const float* __restrict__ w, const float* __restrict__ b,
+                                                  const float* __restrict__ res) {
+    bn_relu_apply_body<float, true>(x, y, rows, C, mean, invstd, w, b, res);
+}
+extern "C" __global__ void bn_relu_apply_residual_bf16(const bf16_t* __restrict__ x, bf16_t* __restrict__ y, long long rows, int C,
+                                                       const float* __restrict__ mean, const float* __restrict__ invstd,
+                                                       const float* __restrict__ w, const float* __restrict__ b,
+                                                       const bf16_t* __restrict__ res) {
+    bn_relu_apply_body<bf16_t, true>(x, y, rows, C, mean, invstd, w, b, res);
 }
 
 // Pass 1 of the backward: with g = dy where the pre-activation is positive (ReLU's gradient) and 0 elsewhere, per

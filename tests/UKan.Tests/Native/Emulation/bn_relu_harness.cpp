@@ -3,7 +3,8 @@
 // Usage: bn_relu_harness DIR ROWS C GRID_X GRID_Y MERGE_THREADS EPS MOMENTUM [bf16]
 // With bf16, x and dy are stored as bfloat16 (rounded from the files' floats) and the _bf16 entries run; y and dx are
 // written back as the floats their bf16 values are.
-// Reads x, dy (ROWS x C), w, b, running_mean, running_var and, if present, mean_shift (C); writes y, mean, invstd, running_mean.out,
+// Reads x, dy (ROWS x C), w, b, running_mean, running_var and, if present, mean_shift (C) and residual (ROWS x C: the
+// _residual entries run, y = relu(bn(x)) + residual); writes y, mean, invstd, running_mean.out,
 // running_var.out, dx, dw, db, and batches (num_batches_tracked after the forward, from 7, as a float).
 #include "cuda_emulation.h"
 #include KERNEL_SOURCE
@@ -20,6 +21,8 @@ int main(int argc, char** argv) {
     size_t n = (size_t)rows * C;
     auto x = load(dir, "x", n), dy = load(dir, "dy", n), w = load(dir, "w", C), b = load(dir, "b", C);
     auto rm = load(dir, "running_mean", C), rv = load(dir, "running_var", C), shift = load(dir, "mean_shift", C, true);
+    auto res = load(dir, "residual", n, true);
+    auto res16 = to_bf16(res);
     long long batches = 7;
     std::vector<float> y(n), mean(C), invstd(C), partial(3 * (size_t)gy * C), dx(n), dw(C), db(C), sums(2 * (size_t)gy * C), k(2 * C);
     dim3 grid{gx, gy, 1}, tile{32, 8, 1}, merge{(unsigned)C, 1, 1}, mergeBlock{threads, 1, 1};
@@ -28,12 +31,15 @@ int main(int argc, char** argv) {
     else launch(grid, tile, bn_relu_stats, (const float*)x.data(), rows, C, partial.data());
     launch(merge, mergeBlock, bn_relu_stats_finalize, (const float*)partial.data(), (int)gy, C, eps, momentum, mean.data(), invstd.data(), rm.data(), rv.data(), &batches,
            shift.empty() ? (const float*)nullptr : (const float*)shift.data());
-    if (bf16)
-        launch(grid, tile, bn_relu_apply_bf16, (const bf16_t*)x16.data(), y16.data(), rows, C, (const float*)mean.data(), (const float*)invstd.data(),
-               (const float*)w.data(), (const float*)b.data());
+    const float *mp = mean.data(), *ip = invstd.data(), *wp = w.data(), *bp = b.data();
+    if (bf16 && !res.empty())
+        launch(grid, tile, bn_relu_apply_residual_bf16, (const bf16_t*)x16.data(), y16.data(), rows, C, mp, ip, wp, bp, (const bf16_t*)res16.data());
+    else if (bf16)
+        launch(grid, tile, bn_relu_apply_bf16, (const bf16_t*)x16.data(), y16.data(), rows, C, mp, ip, wp, bp);
+    else if (!res.empty())
+        launch(grid, tile, bn_relu_apply_residual, (const float*)x.data(), y.data(), rows, C, mp, ip, wp, bp, (const float*)res.data());
     else
-        launch(grid, tile, bn_relu_apply, (const float*)x.data(), y.data(), rows, C, (const float*)mean.data(), (const float*)invstd.data(),
-               (const float*)w.data(), (const float*)b.data());
+        launch(grid, tile, bn_relu_apply, (const float*)x.data(), y.data(), rows, C, mp, ip, wp, bp);
     if (bf16)
         launch(grid, tile, bn_relu_backward_sums_bf16, (const bf16_t*)x16.data(), (const bf16_t*)dy16.data(), rows, C, (const float*)mean.data(),
                (const float*)invstd.data(), (const float*)w.data(), (const float*)b.data(), sums.data());
