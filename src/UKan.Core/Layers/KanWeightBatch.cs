@@ -11,7 +11,9 @@ namespace UKan.Layers;
 /// </summary>
 /// <remarks>
 /// Off (null from <see cref="Assemble(IReadOnlyList{KanLinear})"/>) on the CPU, where the torch formulation runs layer by layer anyway, with
-/// fewer than two layers taking the fused weight, and with <see cref="EnvironmentVariable"/>=off (a comparison).
+/// fewer than two layers taking the fused weight, and with <see cref="EnvironmentVariable"/>=off (a comparison). The layers
+/// hold the batch's weights while it is open, so one model's forward must not run on two threads at once (the library's
+/// <c>Segmenter</c> serialises its predictions; training runs one forward at a time).
 /// </remarks>
 public sealed class KanWeightBatch : IDisposable
 {
