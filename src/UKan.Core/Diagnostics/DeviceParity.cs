@@ -151,11 +151,12 @@ public static class DeviceParity
             checks.Add(GraphVersusEager(device));
             checks.Add(ChannelsLastVersusNchw(device));
             checks.Add(GatherVersusAccumulate(device));
-            checks.Add(TrainingFusedVersusNot("fused batch norm + ReLU vs the two modules", BatchNormRelu.With, device));
-            checks.Add(TrainingFusedVersusNot("fused relu(×2 upsampling) vs PyTorch's operations", UpsampleRelu.With, device));
-            checks.Add(TrainingFusedVersusNot("fused upsampling + 1 × 1 head vs the upsampling node and the head", UpsampleReluHead.With, device));
-            checks.Add(TrainingFusedVersusNot("fused relu(2 × 2 max-pool) vs PyTorch's operations", MaxPoolRelu.With, device));
-            checks.Add(TrainingFusedVersusNot("fused LayerNorm vs the module", FusedLayerNorm.With, device));
+            checks.AddRange(TrainingFusedVersusNot(device,
+                ("fused batch norm + ReLU vs the two modules", BatchNormRelu.With),
+                ("fused relu(×2 upsampling) vs PyTorch's operations", UpsampleRelu.With),
+                ("fused upsampling + 1 × 1 head vs the upsampling node and the head", UpsampleReluHead.With),
+                ("fused relu(2 × 2 max-pool) vs PyTorch's operations", MaxPoolRelu.With),
+                ("fused LayerNorm vs the module", FusedLayerNorm.With)));
             // In TF32 (the few-channel kernels' precision; cuDNN then runs TF32 too): the tiny model's 8 → 8 and depthwise layers.
             PrecisionSettings.Apply(Precision.Fp32);
             checks.Add(TrainingFusedVersusNot("3 × 3 convolution kernels vs cuDNN (TF32)", FusedConv3x3.With, device));
@@ -167,14 +168,14 @@ public static class DeviceParity
             checks.Add(SplitProductVersusSingle(device));
             checks.AddRange(Guarded("KAN product kernels", () => KanProductKernelsVersusFloat64(device)));
             checks.Add(KanInputGradVersusFloat64(device));
-            checks.Add(TrainingFusedVersusNot("KAN dL/dx in one kernel vs dL/dF then the features' backward", KanInputGradient.With, device));
-            checks.Add(TrainingFusedVersusNot("KAN products with our kernels among the plans vs cuBLAS's only", SplitReduction.WithKernels, device));
-            checks.Add(TrainingFusedVersusNot("KANLinear weights in one launch vs one per layer", KanWeightBatch.With, device));
-            checks.Add(TrainingFusedVersusNot("KAN weight gradients written into the flat buffer vs gathered", FlatAdam.WithDirectGradients, device));
-            checks.Add(TrainingFusedVersusNot("patch embedding's bias added by the LayerNorm vs by the convolution", FusedLayerNorm.WithBiasBefore, device));
-            checks.Add(TrainingFusedVersusNot("KAN blocks' residual added by the batch norm + ReLU node vs after it", BatchNormRelu.WithResidual, device));
-            checks.Add(TrainingFusedVersusNot("split KAN products added by our merge vs torch's sum",
-                (on, body) => SplitReduction.WithMerge(on, body), device));
+            checks.AddRange(TrainingFusedVersusNot(device,
+                ("KAN dL/dx in one kernel vs dL/dF then the features' backward", KanInputGradient.With),
+                ("KAN products with our kernels among the plans vs cuBLAS's only", SplitReduction.WithKernels),
+                ("KANLinear weights in one launch vs one per layer", KanWeightBatch.With),
+                ("KAN weight gradients written into the flat buffer vs gathered", FlatAdam.WithDirectGradients),
+                ("patch embedding's bias added by the LayerNorm vs by the convolution", FusedLayerNorm.WithBiasBefore),
+                ("KAN blocks' residual added by the batch norm + ReLU node vs after it", BatchNormRelu.WithResidual),
+                ("split KAN products added by our merge vs torch's sum", SplitReduction.WithMerge)));
             PrecisionSettings.Apply(Precision.Fp32Strict);
             foreach (var arch in new[] { Architecture.UKan, Architecture.AllUKan })
                 checks.AddRange(Guarded($"{arch} bf16", () => Bf16VersusFp32(tiny with { Architecture = arch }, device)));
@@ -723,6 +724,10 @@ public static class DeviceParity
         return Compare($"training: {what}, losses of 6 steps",
             with(true, () => TrainLosses(spec, device, true, true)), with(false, () => TrainLosses(spec, device, true, true)), 1e-3);
     }
+
+    /// <summary><see cref="TrainingFusedVersusNot(string, Func{bool, Func{Tensor}, Tensor}, Device)"/> for each path in turn.</summary>
+    static IEnumerable<ParityCheck> TrainingFusedVersusNot(Device device, params (string What, Func<bool, Func<Tensor>, Tensor> With)[] paths) =>
+        paths.Select(p => TrainingFusedVersusNot(p.What, p.With, device)).ToArray();
 
     /// <summary>
     /// A convolution with a large bias, then batch norm + ReLU in training mode: the bias left out and handed to the fused

@@ -49,8 +49,13 @@ public static class BatchNormRelu
     /// relu(bn(x)): the fused node where it applies (see the class), else the two modules, <paramref name="relu"/> a
     /// ReLU module of the network (or <see cref="Relu"/> where the network applies the function).
     /// </summary>
-    public static Tensor Forward(BatchNorm2d bn, Tensor x, nn.Module<Tensor, Tensor> relu) =>
-        KernelsFor(bn, x) is { } kernels ? Apply(bn, x, kernels) : relu.call(bn.call(x));
+    /// <param name="residual">If given, added to the result: by the fused node where it takes it (<see cref="Apply"/>), else after.</param>
+    public static Tensor Forward(BatchNorm2d bn, Tensor x, nn.Module<Tensor, Tensor> relu, Tensor? residual = null)
+    {
+        if (KernelsFor(bn, x) is { } kernels) return Apply(bn, x, kernels, residual: residual);
+        var y = relu.call(bn.call(x));
+        return residual is null ? y : y + residual;
+    }
 
     /// <summary>A ReLU module for layers whose reference applies ReLU as a function (owned by no network).</summary>
     public static nn.Module<Tensor, Tensor> Relu => relu.Value;
@@ -88,10 +93,15 @@ public static class BatchNormRelu
     /// </summary>
     /// <param name="runningMeanShift">Added to the batch mean in the running mean's update only (<see cref="ConvBatchNorm"/>).</param>
     /// <param name="statistics">x's batch statistics formed by the kernel that wrote it (<see cref="IBatchNormReluKernels.BatchNormReluForward"/>), or null.</param>
-    /// <param name="residual">Added to the result (x's shape, strides and dtype: <see cref="TakesResidual"/>): relu(bn(x)) + residual, one pass.</param>
+    /// <param name="residual">
+    /// Added to the result: by the node in the same pass where it takes it (<see cref="TakesResidual"/>: x's shape,
+    /// strides and dtype), else after the node.
+    /// </param>
     public static Tensor Apply(BatchNorm2d bn, Tensor x, IBatchNormReluKernels kernels, Tensor? runningMeanShift = null, Tensor? statistics = null,
         Tensor? residual = null)
     {
+        if (residual is not null && !TakesResidual(x, residual))
+            return Apply(bn, x, kernels, runningMeanShift, statistics) + residual;
         var momentum = bn.momentum ?? throw new ArgumentException("fused batch norm: a cumulative average (momentum null) is not supported");
         if (bn.weight is null || bn.bias is null || bn.running_mean is null || bn.running_var is null)
             throw new ArgumentException("fused batch norm: an affine layer with running statistics");

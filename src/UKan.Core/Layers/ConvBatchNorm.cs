@@ -75,7 +75,7 @@ public static class ConvBatchNorm
     /// </summary>
     /// <param name="residual">
     /// If given, added to the result (the KAN blocks' x + layer(norm(x))): inside the fused batch norm + ReLU node where it
-    /// runs and takes it (<see cref="BatchNormRelu.TakesResidual"/>), else after.
+    /// runs and takes it (<see cref="BatchNormRelu.Apply"/>), else after.
     /// </param>
     public static Tensor Forward(nn.Module<Tensor, Tensor> conv, BatchNorm2d bn, Tensor x, nn.Module<Tensor, Tensor>? relu = null,
         Tensor? residual = null)
@@ -90,20 +90,13 @@ public static class ConvBatchNorm
         using var formed = statistics?.Value;
         // The fused batch norm + ReLU takes the bias into its running-mean update (no launch of its own).
         if (relu is not null && BatchNormRelu.KernelsFor(bn, y) is { } kernels)
-            return residual is not null && BatchNormRelu.TakesResidual(y, residual)
-                ? BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias, statistics: formed, residual: residual)
-                : Plus(BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias, statistics: formed), residual);
+            return BatchNormRelu.Apply(bn, y, kernels, runningMeanShift: bias, statistics: formed, residual: residual);
         using (no_grad()) runningMean.add_(bias, alpha: momentum / (1 - momentum));
         return Normalize(bn, y, relu, residual);
     }
 
-    static Tensor Normalize(BatchNorm2d bn, Tensor y, nn.Module<Tensor, Tensor>? relu, Tensor? residual = null)
-    {
-        if (relu is null) return Plus(bn.call(y), residual);
-        if (residual is not null && BatchNormRelu.KernelsFor(bn, y) is { } kernels && BatchNormRelu.TakesResidual(y, residual))
-            return BatchNormRelu.Apply(bn, y, kernels, residual: residual);
-        return Plus(BatchNormRelu.Forward(bn, y, relu), residual);
-    }
+    static Tensor Normalize(BatchNorm2d bn, Tensor y, nn.Module<Tensor, Tensor>? relu, Tensor? residual = null) =>
+        relu is null ? Plus(bn.call(y), residual) : BatchNormRelu.Forward(bn, y, relu, residual);
 
     static Tensor Plus(Tensor y, Tensor? residual) => residual is null ? y : y + residual;
 

@@ -81,8 +81,7 @@ public static class KanWeight
             ctx.save_for_backward([.. layers.SelectMany(p => p.Scaler is null ? new[] { p.BaseWeight, p.SplineWeight } : [p.BaseWeight, p.SplineWeight, p.Scaler])]);
             ctx.save_data("kernels", kernels);
             ctx.save_data("needs", layers.Select(p => p.Needs).ToArray());
-            ctx.save_data("scaled", layers.Select(p => p.Scaler is not null).ToArray());
-            ctx.save_data("parameters", layers);   // the parameter objects themselves: DirectGradients' keys
+            ctx.save_data("parameters", layers);   // the parameter objects themselves: DirectGradients' keys (the math uses the saved ones)
             OutputTemplates.Forward(ctx);
             return [.. kernels.KanWeightForward(layers)];
         }
@@ -95,17 +94,17 @@ public static class KanWeight
             var saved = ctx.get_saved_variables();
             var kernels = (IKanWeightKernels)ctx.get_data("kernels");
             var needs = (KanWeightNeeds[])ctx.get_data("needs");
-            var scaled = (bool[])ctx.get_data("scaled");
-            var layers = new KanWeightParts[scaled.Length];
+            var parameters = (KanWeightParts[])ctx.get_data("parameters");
+            var layers = new KanWeightParts[parameters.Length];
             for (int l = 0, at = 0; l < layers.Length; l++)
             {
-                layers[l] = new(saved[at], saved[at + 1], scaled[l] ? saved[at + 2] : null);
-                at += scaled[l] ? 3 : 2;
+                bool scaled = parameters[l].Scaler is not null;
+                layers[l] = new(saved[at], saved[at + 1], scaled ? saved[at + 2] : null);
+                at += scaled ? 3 : 2;
             }
             var present = grads.Select(g => g is null || g.IsInvalid ? null : g.contiguous()).ToArray();
             // Gradients go straight into the optimizer's flat buffer where it opened a place (DirectGradients);
             // autograd then gets none for those parameters.
-            var parameters = (KanWeightParts[])ctx.get_data("parameters");
             var into = parameters.Select((p, l) => present[l] is null ? default : new KanWeightGradients(
                 needs[l].Base ? DirectGradients.Take(p.BaseWeight) : null, needs[l].Spline ? DirectGradients.Take(p.SplineWeight) : null,
                 needs[l].Scaler ? DirectGradients.Take(p.Scaler) : null)).ToArray();

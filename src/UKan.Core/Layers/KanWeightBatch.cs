@@ -43,8 +43,9 @@ public sealed class KanWeightBatch : IDisposable
         var taking = layers.Where(l => l.UsesFastPath).ToArray();
         if (taking.Length < 2 || !Switch.Applies(taking[0].SplineWeight)) return null;
         var chunks = Chunks(taking);
-        if (chunks.Any(c => KanWeight.KernelsFor(c) is null)) return null;
-        return new(taking, [.. chunks.SelectMany(c => KanWeight.FuseAll(c, KanWeight.KernelsFor(c)!))]);
+        var kernels = chunks.Select(KanWeight.KernelsFor).ToArray();
+        if (kernels.Any(k => k is null)) return null;
+        return new(taking, [.. chunks.SelectMany((c, i) => KanWeight.FuseAll(c, kernels[i]!))]);
     }
 
     /// <summary>Every one of <paramref name="layers"/> from <paramref name="kernels"/>, whatever the device (tests: the torch formulation on the CPU).</summary>

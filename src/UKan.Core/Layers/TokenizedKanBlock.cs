@@ -50,8 +50,7 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
         // In training where the fused LayerNorm may run, the projection runs without its bias and the LayerNorm kernels add it as
         // they load the tokens (LayerNorm(conv(x) + b), the same sum): no broadcast add forward, and b's gradient comes
         // with the LayerNorm's own instead of a reduction over the tokens.
-        bool biasInNorm = training && proj is Conv2d { bias: not null } c && BatchNormFold.ZeroPadded(c) && FusedLayerNorm.TakesBiasBefore(x);
-        var conv = biasInNorm ? (Conv2d)proj : null;
+        var conv = training && proj is Conv2d { bias: not null } c && BatchNormFold.ZeroPadded(c) && FusedLayerNorm.TakesBiasBefore(x) ? c : null;
         var map = conv is null ? proj.call(x) : FusedConv3x3.Forward(x, conv.weight!, null, conv.stride, conv.padding!, conv.dilation, conv.groups);
         long h = map.shape[2], w = map.shape[3];
         return (FusedLayerNorm.Forward(norm, TokenMaps.ToTokens(map), conv?.bias), h, w);

@@ -116,15 +116,10 @@ public sealed class KanProductKernels : IKanProductKernels
             throw new ArgumentException($"KAN product kernels: a {string.Join('×', a.shape)} · b {string.Join('×', b.shape)} in {splits} is not a product they take");
         var (layout, lda, ldb) = Layout(a, b)!.Value;
         long m = a.shape[0], k = a.shape[1], n = b.shape[1];
-        var c = empty(m, n, dtype: float32, device: a.device);
-        var target = splits > 1 ? empty(splits, m, n, dtype: float32, device: a.device) : c;
+        var target = splits > 1 ? empty(splits, m, n, dtype: float32, device: a.device) : empty(m, n, dtype: float32, device: a.device);
         module.LaunchOn(entries[Entry(tile, layout)], (Tiles(m, n, tile), (uint)splits), (tile.Threads, 1), 0,
             Pointer(a), lda, Pointer(b), ldb, Pointer(target), (int)m, (int)n, (int)k, (int)Slice(k, splits));
-        if (splits > 1)
-        {
-            merge.Sum(target, splits, m * n, c);
-            target.Dispose();
-        }
-        return c;
+        if (splits == 1) return target;
+        using (target) return SumSplits(target);
     }
 }
