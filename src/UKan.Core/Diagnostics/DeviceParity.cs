@@ -167,7 +167,7 @@ public static class DeviceParity
             checks.Add(TrainingFusedVersusNot("KAN products split along their reduction vs single products", SplitReduction.With, device));
             checks.Add(SplitProductVersusSingle(device));
             checks.AddRange(Guarded("KAN product kernels", () => KanProductKernelsVersusFloat64(device)));
-            checks.Add(KanInputGradVersusFloat64(device));
+            checks.AddRange(Guarded("KAN dL/dx in one kernel", () => KanInputGradVersusFloat64(device)));
             checks.AddRange(TrainingFusedVersusNot(device,
                 ("KAN dL/dx in one kernel vs dL/dF then the features' backward", KanInputGradient.With),
                 ("KAN products with our kernels among the plans vs cuBLAS's only", SplitReduction.WithKernels),
@@ -797,7 +797,7 @@ public static class DeviceParity
     /// <summary>
     /// Our KAN product kernels on the three products of a 160-channel KAN layer over 2,048 tokens (y = F·Wᵀ, dW = dyᵀ·F,
     /// dF = dy·W), in every tile, whole and split in four along the reduction, against float64: the largest error of
-    /// each layout over its tiles and splits, relative to the largest value (cuBLAS's float32 error in the name).
+    /// each layout over its tiles and splits, on the CUDA cores and on the tensor cores (3xTF32), relative to the largest value (cuBLAS's float32 error in the name).
     /// </summary>
     static IEnumerable<ParityCheck> KanProductKernelsVersusFloat64(Device device)
     {
@@ -812,35 +812,48 @@ public static class DeviceParity
         foreach (var (name, a, b) in new[] { ("y = F·Wᵀ (nt)", f, w.t()), ("dW = dyᵀ·F (tn)", dy.t(), f), ("dF = dy·W (nn)", dy, w) })
         {
             var error = RelativeError(a.to(float64).matmul(b.to(float64)));
-            double worst = 0;
-            foreach (var tile in KanProductTiles.All)
-                foreach (var splits in new[] { 1, 4 })
-                    worst = Math.Max(worst, error(kernels.KanProduct(a, b, tile, splits)));
-            yield return new ParityCheck($"KAN product kernels, {name}, every tile, whole and in 4, vs float64 (cuBLAS: {error(a.matmul(b)):E2})",
-                worst, worst, 1e-5);
+            foreach (var (cores, tiles) in new[] { ("CUDA cores", KanProductTiles.All), ("tensor cores, 3xTF32", KanProductTiles.Tf32x3) })
+            {
+                double worst = 0;
+                foreach (var tile in tiles)
+                    foreach (var splits in new[] { 1, 4 })
+                        worst = Math.Max(worst, error(kernels.KanProduct(a, b, tile, splits)));
+                yield return new ParityCheck($"KAN product kernels ({cores}), {name}, every tile, whole and in 4, vs float64 (cuBLAS: {error(a.matmul(b)):E2})",
+                    worst, worst, 1e-5);
+            }
         }
     }
 
     /// <summary>
     /// KANLinear's dL/dx from dL/dy in one kernel (<see cref="KanInputGradient"/>) on a 128-channel layer over 8,192
     /// tokens (U-KAN's decoder block at 256², a grid that fills the GPU) against float64 (dL/dF = dL/dy · W, then the
-    /// features' backward in torch), relative to the largest value; the two-step float32 path's error in the name.
+    /// features' backward in torch), relative to the largest value, its product on the CUDA cores and on the tensor cores
+    /// (3xTF32); the two-step float32 path's error in the name.
     /// </summary>
-    static ParityCheck KanInputGradVersusFloat64(Device device)
+    static IEnumerable<ParityCheck> KanInputGradVersusFloat64(Device device)
     {
         using var scope = NewDisposeScope();
         const string name = "KAN dL/dx in one kernel (128 channels, 8,192 tokens) vs float64";
         if (ProductKernels(device) is not { } kernels)
-            return new ParityCheck($"{name}: the fused kernels did not load", double.NaN, double.NaN, 0);
+        {
+            yield return new ParityCheck($"{name}: the fused kernels did not load", double.NaN, double.NaN, 0);
+            yield break;
+        }
         manual_seed(11);
         var knots = new BSplineBasis.UniformKnots(-2.2, 0.4, 8);
         var (dy, w, x) = (randn(8192, 128, device: device), randn(128, 1152, device: device) * 0.03, randn(8192, 128, device: device) * 1.5);
-        if (!kernels.KanInputGradSupports(dy, w, x, knots))
-            return new ParityCheck($"{name}: the kernel does not take the layer", double.NaN, double.NaN, 0);
         var error = RelativeError(KanFeatures.Torch.Instance.BackwardInput(x.to(float64), dy.to(float64).matmul(w.to(float64)), knots));
         var twoSteps = error(KanInputGradient.With(false, () => KanInputGradient.Backward(dy, w, x, knots)));
-        var fused = error(kernels.KanInputGrad(dy, w, x, knots));
-        return new ParityCheck($"{name} (two steps: {twoSteps:E2})", fused, fused, 1e-5);
+        foreach (var (cores, tensorCores) in new[] { ("CUDA cores", false), ("tensor cores, 3xTF32", true) })
+        {
+            if (!kernels.KanInputGradSupports(dy, w, x, knots, tensorCores))
+            {
+                yield return new ParityCheck($"{name}, {cores}: the kernel does not take the layer", double.NaN, double.NaN, 0);
+                continue;
+            }
+            var fused = error(kernels.KanInputGrad(dy, w, x, knots, tensorCores));
+            yield return new ParityCheck($"{name}, {cores} (two steps: {twoSteps:E2})", fused, fused, 1e-5);
+        }
     }
 
     /// <summary>The KAN product kernels of <paramref name="device"/>, or null when the fused kernels did not load.</summary>

@@ -42,6 +42,12 @@ public static class SplitReduction
     /// </summary>
     public const string KernelsVariable = "UKAN_KAN_PRODUCT_KERNELS";
 
+    /// <summary>
+    /// Set to <c>off</c> to leave our tensor-core kernels (3xTF32: float32 accuracy, Native/Kernels/kan_product_tf32x3.cu)
+    /// out of the plans (a comparison); on by default, where they are timed like every other plan.
+    /// </summary>
+    public const string Tf32x3Variable = "UKAN_KAN_TF32X3";
+
     /// <summary>The splits tried with cuBLAS.</summary>
     public static readonly int[] Splits = [1, 2, 4, 8];
 
@@ -63,22 +69,33 @@ public static class SplitReduction
     static readonly FusedSwitch Switch = new(EnvironmentVariable);
     static readonly FlowOverride kernelsForced = new();
 
-    /// <summary>Whether our kernels are among the plans for the calling flow (off unless <see cref="KernelsVariable"/>=on).</summary>
+    /// <summary>Whether our CUDA-core kernels are among the plans for the calling flow (off unless <see cref="KernelsVariable"/>=on).</summary>
     static bool KernelsOn => kernelsForced.Value ?? EnvironmentSwitch.IsOnIn(KernelsVariable);
 
-    static readonly ConcurrentDictionary<(long M, long K, long N, string Layout, int Device, bool Kernels), ProductPlan> chosen = new();
+    static readonly FusedSwitch Tf32x3Switch = new(Tf32x3Variable);
+
+    /// <summary>Whether our tensor-core kernels are on for the calling flow (<see cref="Tf32x3Variable"/>; also KANLinear's dL/dx kernel, <see cref="KanInputGradient"/>).</summary>
+    internal static bool Tf32x3On => Tf32x3Switch.On;
+
+    /// <summary>The kernels among the candidates: 1 our CUDA-core kernels, 2 our tensor-core ones (a key of the choices).</summary>
+    static int KernelSet => (KernelsOn ? 1 : 0) | (Tf32x3On ? 2 : 0);
+
+    static readonly ConcurrentDictionary<(long M, long K, long N, string Layout, int Device, int Kernels), ProductPlan> chosen = new();
 
     /// <summary>
-    /// The plans chosen so far, by shape (M, K, N), layout (n: row-major, t: transposed, a then b), device and whether
-    /// our kernels were among the candidates (reports).
+    /// The plans chosen so far, by shape (M, K, N), layout (n: row-major, t: transposed, a then b), device and which of
+    /// our kernels were among the candidates (<see cref="KernelSet"/>; reports).
     /// </summary>
-    public static IReadOnlyDictionary<(long M, long K, long N, string Layout, int Device, bool Kernels), ProductPlan> Chosen => chosen;
+    public static IReadOnlyDictionary<(long M, long K, long N, string Layout, int Device, int Kernels), ProductPlan> Chosen => chosen;
 
     /// <summary><paramref name="body"/>'s result with the calling flow choosing plans or not, whatever the environment says.</summary>
     internal static T With<T>(bool on, Func<T> body) => Switch.With(on, body);
 
-    /// <summary><paramref name="body"/>'s result with the calling flow's choice including our kernels or not.</summary>
+    /// <summary><paramref name="body"/>'s result with the calling flow's choice including our CUDA-core kernels or not.</summary>
     internal static T WithKernels<T>(bool on, Func<T> body) => kernelsForced.With(on, body);
+
+    /// <summary><paramref name="body"/>'s result with the calling flow's choice including our tensor-core kernels or not.</summary>
+    internal static T WithTf32x3<T>(bool on, Func<T> body) => Tf32x3Switch.With(on, body);
 
     /// <summary>a · b for 2-D a (M × K) and b (K × N), any strides, run as measured for its shape (see the class).</summary>
     public static Tensor MatMul(Tensor a, Tensor b) => Run(a, b, PlanFor(a, b));
@@ -88,7 +105,7 @@ public static class SplitReduction
     {
         if (Deterministic || !Switch.Applies(a) || a.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || a.dim() != 2 || b.dim() != 2)
             return ProductPlan.Single;
-        var key = (a.shape[0], a.shape[1], b.shape[1], $"{Letter(a)}{Letter(b)}", (int)a.device_index, KernelsOn);
+        var key = (a.shape[0], a.shape[1], b.shape[1], $"{Letter(a)}{Letter(b)}", (int)a.device_index, KernelSet);
         if (chosen.TryGetValue(key, out var plan)) return plan;
         if (CudaGraph.AnyCapturing) return ProductPlan.Single;
         return chosen.GetOrAdd(key, _ => Measure(a, b, [.. Candidates(a, b)]));
@@ -106,14 +123,15 @@ public static class SplitReduction
 
     static IKanProductKernels? Kernels(Tensor t) => FusedSwitch.Kernels(t);
 
-    /// <summary>The plans that apply to a · b: cuBLAS's splits that divide K, then our kernels' (when on and built).</summary>
+    /// <summary>The plans that apply to a · b: cuBLAS's splits that divide K, then our kernels' (those switched on, when built).</summary>
     static IEnumerable<ProductPlan> Candidates(Tensor a, Tensor b)
     {
         long k = a.shape[1];
         foreach (var s in Splits.Where(s => k % s == 0)) yield return new(null, s);
-        if (!KernelsOn || Kernels(a) is not { } kernels) yield break;
-        foreach (var s in KernelSplits.Where(s => k / s >= KernelSliceMin && kernels.KanProductSupports(a, b, s)))
-            foreach (var tile in KanProductTiles.All)
+        if (Kernels(a) is not { } kernels) yield break;
+        var tiles = (KernelsOn ? KanProductTiles.All : []).Concat(Tf32x3On ? KanProductTiles.Tf32x3 : []);
+        foreach (var tile in tiles)
+            foreach (var s in KernelSplits.Where(s => k / s >= KernelSliceMin && kernels.KanProductSupports(a, b, tile, s)))
                 yield return new(tile, s);
     }
 
@@ -176,7 +194,7 @@ public static class SplitReduction
     /// </summary>
     internal static IReadOnlyList<(ProductPlan Plan, double Ms)> TimeEvery(Tensor a, Tensor b)
     {
-        var plans = WithKernels(true, () => Candidates(a, b).ToArray());
+        var plans = WithKernels(true, () => WithTf32x3(true, () => Candidates(a, b).ToArray()));
         var runs = Warm(a, b, plans);
         for (int round = 0; round < 5; round++) Round(a, b, plans, runs);
         return [.. plans.Select(p => (p, Median(runs[p]))).OrderBy(t => t.Item2)];

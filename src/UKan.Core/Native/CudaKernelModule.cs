@@ -24,6 +24,7 @@ public sealed class CudaKernelModule
     [DllImport("libcuda.so.1", EntryPoint = "cuCtxPopCurrent_v2")] static extern int cuCtxPopCurrent(out IntPtr ctx);
     [DllImport("libcuda.so.1")] static extern int cuModuleLoadData(out IntPtr module, byte[] image);
     [DllImport("libcuda.so.1")] static extern int cuModuleGetFunction(out IntPtr function, IntPtr module, string name);
+    [DllImport("libcuda.so.1")] static extern int cuFuncSetAttribute(IntPtr function, int attribute, int value);
     [DllImport("libcuda.so.1")]
     static extern int cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, IntPtr function, int blockSize, nuint dynamicShared);
     [DllImport("libcuda.so.1")]
@@ -227,6 +228,19 @@ public sealed class CudaKernelModule
 
     /// <summary>Static shared memory a block may take without opting in (48 KiB on every architecture since sm_20).</summary>
     public const int SharedLimit = 48 * 1024;
+
+    readonly System.Collections.Concurrent.ConcurrentDictionary<(IntPtr Function, int Bytes), bool> sharedAllowed = new();
+
+    /// <summary>
+    /// Lets <paramref name="function"/>'s blocks take <paramref name="bytes"/> of dynamic shared memory, past the
+    /// <see cref="SharedLimit"/> a kernel gets without opting in (CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES; once per
+    /// function and size). Needed before such a launch and before <see cref="ResidentBlocks"/> is asked about it.
+    /// </summary>
+    public void AllowSharedBytes(IntPtr function, int bytes) => sharedAllowed.GetOrAdd((function, bytes), key => InContext(() =>
+    {
+        if (key.Bytes > SharedLimit) Check(cuFuncSetAttribute(key.Function, 8, key.Bytes), "cuFuncSetAttribute (dynamic shared memory)");
+        return true;
+    }));
 
     /// <summary>
     /// Launches <paramref name="function"/> on torch's current stream of this module's device, in this device's context.

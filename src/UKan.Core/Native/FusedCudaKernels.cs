@@ -21,13 +21,13 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 {
     /// <summary>
     /// The kernels' CUDA source: Native/Kernels/storage.cu (float and bfloat16 storage), kan_features.cu, shared_activation_psi.cu, batch_norm_relu.cu,
-    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, step_scores.cu, layer_norm.cu, partial_sums.cu, small_conv.cu, thin_conv.cu, depthwise_conv.cu, kan_product.cu and gpu_wait.cu (embedded), one NVRTC program (the ψ kernels use
-    /// the cardinal B-spline helpers of the first file).
+    /// kan_weight.cu, upsample_relu.cu, maxpool_relu.cu, bias_relu.cu, adam.cu, bce_dice.cu, step_scores.cu, layer_norm.cu, partial_sums.cu, small_conv.cu, thin_conv.cu, depthwise_conv.cu, kan_product.cu, kan_product_tf32x3.cu and gpu_wait.cu (embedded), one NVRTC program (the ψ kernels use
+    /// the cardinal B-spline helpers of the first file; the 3xTF32 products small_conv.cu's TF32 helpers).
     /// </summary>
     public static string Source => source.Value;
     static readonly Lazy<string> source = new(() => string.Join("\n",
         new[] { "storage.cu", "kan_features.cu", "shared_activation_psi.cu", "batch_norm_relu.cu", "kan_weight.cu", "upsample_relu.cu", "maxpool_relu.cu",
-            "bias_relu.cu", "adam.cu", "bce_dice.cu", "step_scores.cu", "layer_norm.cu", "partial_sums.cu", "small_conv.cu", "thin_conv.cu", "depthwise_conv.cu", "kan_product.cu", "gpu_wait.cu" }.Select(NativeSources.ReadKernel)));
+            "bias_relu.cu", "adam.cu", "bce_dice.cu", "step_scores.cu", "layer_norm.cu", "partial_sums.cu", "small_conv.cu", "thin_conv.cu", "depthwise_conv.cu", "kan_product.cu", "kan_product_tf32x3.cu", "gpu_wait.cu" }.Select(NativeSources.ReadKernel)));
 
     readonly CudaKernelModule module;
     readonly KanFeatureKernels features;
@@ -82,17 +82,17 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 
     public double GpuMilliseconds(Action work) => timer.GpuMilliseconds(work);
 
-    public bool KanProductSupports(Tensor a, Tensor b, int splits) => products.KanProductSupports(a, b, splits);
+    public bool KanProductSupports(Tensor a, Tensor b, KanProductTile tile, int splits) => products.KanProductSupports(a, b, tile, splits);
 
     public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits) => products.KanProduct(a, b, tile, splits);
 
     public Tensor SumSplits(Tensor partials) => products.SumSplits(partials);
 
-    public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots) =>
-        products.KanInputGradSupports(gradOutput, weight, x, knots);
+    public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots, bool tensorCores) =>
+        products.KanInputGradSupports(gradOutput, weight, x, knots, tensorCores);
 
-    public Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots) =>
-        products.KanInputGrad(gradOutput, weight, x, knots);
+    public Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots, bool tensorCores) =>
+        products.KanInputGrad(gradOutput, weight, x, knots, tensorCores);
 
     public Tensor BackwardInput(Tensor x, Tensor gradFeatures, BSplineBasis.UniformKnots knots) => features.BackwardInput(x, gradFeatures, knots);
 

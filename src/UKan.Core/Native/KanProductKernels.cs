@@ -6,8 +6,9 @@ using static UKan.Native.CudaKernelModule;
 namespace UKan.Native;
 
 /// <summary>
-/// The KAN layers' float32 products on our kernels (Native/Kernels/kan_product.cu): an entry per tile of
-/// <see cref="KanProductTiles.All"/> and operand layout, and the fixed-order merge of split products (<see cref="PartialSums"/>).
+/// The KAN layers' float32 products on our kernels: an entry per tile and operand layout on the CUDA cores
+/// (Native/Kernels/kan_product.cu, <see cref="KanProductTiles.All"/>) and on the tensor cores at float32 accuracy
+/// (kan_product_tf32x3.cu, <see cref="KanProductTiles.Tf32x3"/>), and the fixed-order merge of split products (<see cref="PartialSums"/>).
 /// <c>ukan selftest --device cuda</c> compares them with float64 products.
 /// </summary>
 public sealed class KanProductKernels : IKanProductKernels
@@ -15,13 +16,32 @@ public sealed class KanProductKernels : IKanProductKernels
     /// <summary>The layouts compiled, in BLAS's letters for row-major c = op(a) · op(b) (n: row-major, t: transposed).</summary>
     static readonly string[] Layouts = ["nt", "tn", "nn"];
 
-    /// <summary>The kernel of dL/dx straight from dL/dy (kan_product.cu's kan_product_input_grad_9): 1 + K = 9 features per input.</summary>
-    const string InputGradEntry = "kan_product_input_grad_9";
+    /// <summary>
+    /// The kernels of dL/dx straight from dL/dy, 1 + K = 9 features per input: on the CUDA cores (kan_product.cu) and with
+    /// the product on the tensor cores at float32 accuracy (kan_product_tf32x3.cu).
+    /// </summary>
+    const string InputGradEntry = "kan_product_input_grad_9", InputGradTf32x3Entry = "kan_product_input_grad_tf32x3_9";
 
     /// <summary>The kernels of this family in the CUDA source.</summary>
-    public static string[] Functions => [.. KanProductTiles.All.SelectMany(t => Layouts.Select(l => Entry(t, l))), InputGradEntry];
+    public static string[] Functions =>
+        [.. KanProductTiles.All.Concat(KanProductTiles.Tf32x3).SelectMany(t => Layouts.Select(l => Entry(t, l))), InputGradEntry, InputGradTf32x3Entry];
 
-    static string Entry(KanProductTile tile, string layout) => $"kan_product_{tile.Rows}x{tile.Columns}_{layout}";
+    static string Entry(KanProductTile tile, string layout) => $"kan_product_{(tile.Tf32x3 ? "tf32x3_" : "")}{tile.Rows}x{tile.Columns}_{layout}";
+
+    /// <summary>The shared buffers of kan_product_tf32x3.cu (KAN_TC_STAGES, KAN_TC_BK): steps of the reduction in flight and their depth.</summary>
+    internal const int Tf32x3Stages = 4, Tf32x3Depth = 16;
+
+    /// <summary>
+    /// Dynamic shared memory of a tensor-core tile: <see cref="Tf32x3Stages"/> buffers of both operands' tiles, each
+    /// in its global order: along the reduction R × (16 + 4) floats, along the rows 16 × (R + 8).
+    /// </summary>
+    internal static int Tf32x3SharedBytes(KanProductTile tile, string layout)
+    {
+        static int Floats(int rows, bool alongK) => alongK ? rows * (Tf32x3Depth + 4) : Tf32x3Depth * (rows + 8);
+        // nt: a and b (= Wᵀ) both along k; tn: both along their rows; nn: a along k, b along its rows.
+        bool aAlongK = layout[0] == 'n', bAlongK = layout[1] == 't';
+        return Tf32x3Stages * (Floats(tile.Rows, aAlongK) + Floats(tile.Columns, bAlongK)) * sizeof(float);
+    }
 
     readonly CudaKernelModule module;
     readonly PartialSums merge;
@@ -30,18 +50,28 @@ public sealed class KanProductKernels : IKanProductKernels
     public KanProductKernels(CudaKernelModule module) =>
         (this.module, merge, entries) = (module, new PartialSums(module), Functions.ToDictionary(f => f, module.Function));
 
-    /// <summary>Tokens (rows) and inputs per block of the input-gradient kernel, and its threads.</summary>
+    /// <summary>Tokens (rows) and inputs per block of the input-gradient kernels, and their threads.</summary>
     internal const int InputGradRows = 64, InputGradInputs = 16, InputGradThreads = 128;
 
-    public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots)
+    /// <summary>
+    /// Dynamic shared memory of the tensor-core input-gradient kernel: <see cref="Tf32x3Stages"/> buffers of dL/dy's
+    /// 64 × (16 + 4) floats and W's 16 × (16 · 9 + 8).
+    /// </summary>
+    internal const int InputGradTf32x3SharedBytes = Tf32x3Stages * (InputGradRows * (Tf32x3Depth + 4) + Tf32x3Depth * (InputGradInputs * 9 + 8)) * sizeof(float);
+
+    /// <summary>The entry and dynamic shared memory of the input-gradient kernel on the tensor cores or on the CUDA cores.</summary>
+    (IntPtr Entry, int Shared) InputGradKernel(bool tensorCores) =>
+        tensorCores ? (entries[InputGradTf32x3Entry], InputGradTf32x3SharedBytes) : (entries[InputGradEntry], 0);
+
+    public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots, bool tensorCores)
     {
         if (knots.BasisCount != 8 || gradOutput.dim() != 2 || weight.dim() != 2 || x.dim() != 2) return false;
         long m = x.shape[0], inputs = x.shape[1], outputs = weight.shape[0];
         var tensors = new[] { gradOutput, weight, x };
         return tensors.All(t => t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CUDA && t.device_index == module.Device && t.is_contiguous())
             && gradOutput.shape[0] == m && gradOutput.shape[1] == outputs && weight.shape[1] == inputs * 9
-            && m > 0 && inputs % InputGradInputs == 0 && outputs % 8 == 0 && outputs > 0 && m * inputs * 9 <= int.MaxValue
-            && (Pointer(gradOutput) | Pointer(weight)) % 16 == 0 && FillsTheGpu(m, inputs);
+            && m > 0 && inputs % InputGradInputs == 0 && outputs % (tensorCores ? Tf32x3Depth : 8) == 0 && outputs > 0 && m * inputs * 9 <= int.MaxValue
+            && (Pointer(gradOutput) | Pointer(weight)) % 16 == 0 && FillsTheGpu(m, inputs, tensorCores);
     }
 
     /// <summary>
@@ -50,16 +80,21 @@ public sealed class KanProductKernels : IKanProductKernels
     /// 31 for cuBLAS's product and the features' backward kernel, 320 blocks (160 channels, 2,048 tokens) the same 39,
     /// 1,024 blocks (128 channels, 8,192 tokens) 86 against 94 (docs/results.md §2r). Smaller layers take the two steps.
     /// </summary>
-    bool FillsTheGpu(long m, long inputs) =>
-        InputGridX(m, inputs) >= (long)module.ResidentBlocks(entries[InputGradEntry], InputGradThreads) * module.Multiprocessors;
-
-    public Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots)
+    bool FillsTheGpu(long m, long inputs, bool tensorCores)
     {
-        if (!KanInputGradSupports(gradOutput, weight, x, knots))
-            throw new ArgumentException("KAN product kernels: dL/dx takes contiguous float32 dL/dy (rows × out), W (out × 9·in) and x (rows × in), in a multiple of 16, out of 8");
+        var (entry, shared) = InputGradKernel(tensorCores);
+        module.AllowSharedBytes(entry, shared);
+        return InputGridX(m, inputs) >= (long)module.ResidentBlocks(entry, InputGradThreads, shared) * module.Multiprocessors;
+    }
+
+    public Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots, bool tensorCores)
+    {
+        if (!KanInputGradSupports(gradOutput, weight, x, knots, tensorCores))
+            throw new ArgumentException("KAN product kernels: dL/dx takes contiguous float32 dL/dy (rows × out), W (out × 9·in) and x (rows × in), in a multiple of 16, out of 8 (16 on the tensor cores)");
         long m = x.shape[0], inputs = x.shape[1];
         var gx = empty_like(x);
-        module.LaunchOn(entries[InputGradEntry], InputGridX(m, inputs), InputGradThreads, 0, Pointer(gradOutput), (int)weight.shape[0],
+        var (entry, shared) = InputGradKernel(tensorCores);
+        module.LaunchOn(entry, InputGridX(m, inputs), InputGradThreads, shared, Pointer(gradOutput), (int)weight.shape[0],
             Pointer(weight), Pointer(x), Pointer(gx), (int)m, (int)inputs, (float)knots.First, (float)(1.0 / knots.Step));
         return gx;
     }
@@ -80,24 +115,25 @@ public sealed class KanProductKernels : IKanProductKernels
     }
 
     /// <summary>
-    /// The depth of each of <paramref name="splits"/> slices of a reduction of <paramref name="k"/> (a multiple of 8):
-    /// K / S rounded up to the kernels' step of 8; the last slice takes what is left.
+    /// The depth of each of <paramref name="splits"/> slices of a reduction of <paramref name="k"/> (a multiple of
+    /// <paramref name="step"/>, the kernel's: <see cref="KanProductTile.Step"/>): K / S rounded up to the step; the last
+    /// slice takes what is left.
     /// </summary>
-    internal static long Slice(long k, int splits) => (k / 8 + splits - 1) / splits * 8;
+    internal static long Slice(long k, int splits, int step = 8) => (k / step + splits - 1) / splits * step;
 
     /// <summary>The launch's grid.x: the tiles of an M × N product (grid.y is the number of slices).</summary>
     internal static uint Tiles(long m, long n, KanProductTile tile) =>
         (uint)((m + tile.Rows - 1) / tile.Rows * ((n + tile.Columns - 1) / tile.Columns));
 
-    public bool KanProductSupports(Tensor a, Tensor b, int splits)
+    public bool KanProductSupports(Tensor a, Tensor b, KanProductTile tile, int splits)
     {
         if (a.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || a.dim() != 2 || b.dim() != 2 || a.device_type != DeviceType.CUDA
             || b.device_type != DeviceType.CUDA || b.device_index != a.device_index || a.device_index != module.Device || a.shape[1] != b.shape[0] || splits < 1)
             return false;
         if (Layout(a, b) is not var (_, lda, ldb)) return false;
         long m = a.shape[0], k = a.shape[1], n = b.shape[1];
-        return m > 0 && n > 0 && k > 0 && m % 4 == 0 && n % 4 == 0 && lda % 4 == 0 && ldb % 4 == 0 && k % 8 == 0
-            && (splits - 1) * Slice(k, splits) < k && m * n * splits <= int.MaxValue && m <= int.MaxValue / 2 && (Pointer(a) | Pointer(b)) % 16 == 0;
+        return m > 0 && n > 0 && k > 0 && m % 4 == 0 && n % 4 == 0 && lda % 4 == 0 && ldb % 4 == 0 && k % tile.Step == 0
+            && (splits - 1) * Slice(k, splits, tile.Step) < k && m * n * splits <= int.MaxValue && m <= int.MaxValue / 2 && (Pointer(a) | Pointer(b)) % 16 == 0;
     }
 
     public Tensor SumSplits(Tensor partials)
@@ -112,13 +148,16 @@ public sealed class KanProductKernels : IKanProductKernels
 
     public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits)
     {
-        if (!KanProductSupports(a, b, splits) || !KanProductTiles.All.Contains(tile))
+        if (!KanProductSupports(a, b, tile, splits) || !(tile.Tf32x3 ? KanProductTiles.Tf32x3 : KanProductTiles.All).Contains(tile))
             throw new ArgumentException($"KAN product kernels: a {string.Join('×', a.shape)} · b {string.Join('×', b.shape)} in {splits} is not a product they take");
         var (layout, lda, ldb) = Layout(a, b)!.Value;
         long m = a.shape[0], k = a.shape[1], n = b.shape[1];
         var target = splits > 1 ? empty(splits, m, n, dtype: float32, device: a.device) : empty(m, n, dtype: float32, device: a.device);
-        module.LaunchOn(entries[Entry(tile, layout)], (Tiles(m, n, tile), (uint)splits), (tile.Threads, 1), 0,
-            Pointer(a), lda, Pointer(b), ldb, Pointer(target), (int)m, (int)n, (int)k, (int)Slice(k, splits));
+        var entry = entries[Entry(tile, layout)];
+        int shared = tile.Tf32x3 ? Tf32x3SharedBytes(tile, layout) : 0;
+        module.AllowSharedBytes(entry, shared);
+        module.LaunchOn(entry, (Tiles(m, n, tile), (uint)splits), (tile.Threads, 1), shared,
+            Pointer(a), lda, Pointer(b), ldb, Pointer(target), (int)m, (int)n, (int)k, (int)Slice(k, splits, tile.Step));
         if (splits == 1) return target;
         using (target) return SumSplits(target);
     }

@@ -43,10 +43,10 @@ public class FusedKernelLoaderTests
         public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
         public Tensor BiasReluInPlace(Tensor y, Tensor bias) => throw new NotSupportedException();
         public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) => false;
-        public bool KanProductSupports(Tensor a, Tensor b, int splits) => false;
+        public bool KanProductSupports(Tensor a, Tensor b, KanProductTile tile, int splits) => false;
         public double GpuMilliseconds(Action work) => throw new NotSupportedException();
-        public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots) => false;
-        public Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots) => throw new NotSupportedException();
+        public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots, bool tensorCores) => false;
+        public Tensor KanInputGrad(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots, bool tensorCores) => throw new NotSupportedException();
         public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits) => throw new NotSupportedException();
         public Tensor SumSplits(Tensor partials) => throw new NotSupportedException();
         public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias) => throw new NotSupportedException();

@@ -23,8 +23,27 @@ public class KanProductEmulationTests
     [InlineData("nt", 128, 32, 132, 160, 40, 2, 0, 4)]    // 32 wide, 4 columns a thread: 2 x 5 tiles
     [InlineData("tn", 64, 32, 36, 68, 64, 1, 4, 0)]       // 64 threads: each loads A's 128 vectors twice, B's 64 once
     [InlineData("nn", 128, 32, 64, 32, 24, 1, 0, 0)]
-    public void The_kernels_compute_the_product(string layout, int bm, int bn, int m, int n, int k, int splits, int padA, int padB)
+    public void The_kernels_compute_the_product(string layout, int bm, int bn, int m, int n, int k, int splits, int padA, int padB) =>
+        Check(new KanProductTile(bm, bn), layout, m, n, k, splits, padA, padB);
+
+    /// <summary>
+    /// The tensor-core kernels (kan_product_tf32x3.cu, 3xTF32 under the emulated mma.sync) likewise, within 1e-5 of the
+    /// largest value: the split into high and low TF32 parts must keep float32 accuracy (one TF32 product is off by
+    /// about 1e-3). Steps of 16; more steps than the ring of 4 buffers holds, so that buffers are reused.
+    /// </summary>
+    [Theory]
+    [InlineData("nt", 64, 64, 76, 140, 112, 1, 4, 4)]     // 2 × 3 tiles, both edges partial, 7 steps
+    [InlineData("tn", 128, 64, 68, 132, 96, 2, 8, 4)]     // 128 threads, 2 slices of 3 steps
+    [InlineData("nn", 64, 128, 36, 200, 48, 3, 0, 8)]     // 3 slices of one step
+    [InlineData("nt", 128, 128, 132, 68, 80, 1, 0, 0)]    // 256 threads, warps of 64 rows
+    [InlineData("tn", 64, 32, 36, 68, 160, 2, 4, 0)]      // 64 threads, 5 steps a slice
+    [InlineData("nn", 128, 32, 64, 160, 32, 1, 0, 4)]     // 160 = 5 × 32 columns
+    public void The_tensor_core_kernels_compute_the_product_at_float32_accuracy(string layout, int bm, int bn, int m, int n, int k, int splits, int padA, int padB) =>
+        Check(new KanProductTile(bm, bn, Tf32x3: true), layout, m, n, k, splits, padA, padB);
+
+    static void Check(KanProductTile tile, string layout, int m, int n, int k, int splits, int padA, int padB)
     {
+        var (bm, bn) = (tile.Rows, tile.Columns);
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
         var gen = new Generator(17);
@@ -37,11 +56,13 @@ public class KanProductEmulationTests
         CudaEmulation.Write(dir, "a", nn.functional.pad(storedA, [0, padA], value: float.NaN));   // padding never read
         CudaEmulation.Write(dir, "b", nn.functional.pad(storedB, [0, padB], value: float.NaN));
         var (mergeBlocks, mergeLanes) = PartialSums.Geometry(splits, (long)m * n);
-        Assert.Equal(((m + bm - 1) / bm) * ((n + bn - 1) / bn), (int)KanProductKernels.Tiles(m, n, new KanProductTile(bm, bn)));
-        var slice = KanProductKernels.Slice(k, splits);
-        Assert.True((splits - 1) * slice < k && splits * slice >= k, "every slice non-empty, all of K covered");
-        CudaEmulation.Run("kan_product_harness", [dir, layout, bm, bn, m, n, k, splits, slice, lda, ldb, mergeBlocks, mergeLanes]);
-        CudaEmulation.AssertNear(a.to(float64).matmul(b.to(float64)), CudaEmulation.Read(dir, "c", m, n), $"{layout} {bm}x{bn} in {splits}");
+        Assert.Equal(((m + bm - 1) / bm) * ((n + bn - 1) / bn), (int)KanProductKernels.Tiles(m, n, tile));
+        var slice = KanProductKernels.Slice(k, splits, tile.Step);
+        Assert.True((splits - 1) * slice < k && splits * slice >= k && slice % tile.Step == 0, "every slice non-empty, all of K covered");
+        var (kind, shared) = tile.Tf32x3 ? ("tf32x3", KanProductKernels.Tf32x3SharedBytes(tile, layout)) : ("fp32", 0);
+        CudaEmulation.Run("kan_product_harness",
+            [dir, kind, layout, bm, bn, tile.Threads, shared, m, n, k, splits, slice, lda, ldb, mergeBlocks, mergeLanes]);
+        CudaEmulation.AssertNear(a.to(float64).matmul(b.to(float64)), CudaEmulation.Read(dir, "c", m, n), $"{layout} {tile} in {splits}");
     }
 
     /// <summary>
@@ -50,10 +71,12 @@ public class KanProductEmulationTests
     /// tiles of 16 inputs, x across and outside the grid (where only SiLU's slope remains).
     /// </summary>
     [Theory]
-    [InlineData(70, 24, 32)]
-    [InlineData(64, 8, 16)]
-    [InlineData(130, 16, 48)]
-    public void The_input_gradient_kernel_reduces_the_product_by_the_features_derivatives(int m, int outputs, int inputs)
+    [InlineData(70, 24, 32, false)]
+    [InlineData(64, 8, 16, false)]
+    [InlineData(130, 16, 48, false)]
+    [InlineData(70, 32, 32, true)]     // the tensor-core kernel (3xTF32): two steps of 16
+    [InlineData(130, 80, 16, true)]    // five steps, more than the ring of four buffers
+    public void The_input_gradient_kernel_reduces_the_product_by_the_features_derivatives(int m, int outputs, int inputs, bool tensorCores)
     {
         _ = TestTorch.Runtime;
         using var scope = NewDisposeScope();
@@ -65,7 +88,9 @@ public class KanProductEmulationTests
         CudaEmulation.Write(dir, "w", w);
         CudaEmulation.Write(dir, "x", x);
         Assert.Equal((m + 63) / 64 * (inputs / 16), (int)KanProductKernels.InputGridX(m, inputs));
-        CudaEmulation.Run("kan_input_grad_harness", [dir, m, outputs, inputs, CudaEmulation.Text(knots.First), CudaEmulation.Text(1.0 / knots.Step)]);
+        var (kind, shared) = tensorCores ? ("tf32x3", KanProductKernels.InputGradTf32x3SharedBytes) : ("fp32", 0);
+        CudaEmulation.Run("kan_input_grad_harness",
+            [dir, kind, shared, m, outputs, inputs, CudaEmulation.Text(knots.First), CudaEmulation.Text(1.0 / knots.Step)]);
         var expected = KanFeatures.Torch.Instance.BackwardInput(x.to(float64), dy.to(float64).matmul(w.to(float64)), knots);
         Assert.True((x.abs() > 2.2).any().item<bool>(), "some x must lie outside the grid");
         CudaEmulation.AssertNear(expected, CudaEmulation.Read(dir, "gx", m, inputs), "dL/dx", 1e-5);
@@ -75,12 +100,21 @@ public class KanProductEmulationTests
     public void Every_tile_has_an_entry_per_layout()
     {
         var functions = KanProductKernels.Functions;
-        Assert.Equal(KanProductTiles.All.Length * 3 + 1, functions.Length);
+        Assert.Equal(KanProductTiles.All.Length * 6 + 2, functions.Length);
         var source = NativeSources.ReadKernel("kan_product.cu");
         foreach (var tile in KanProductTiles.All)
         {
             Assert.Contains($"KAN_PRODUCT_LAYOUTS({tile.Rows}, {tile.Columns}, {tile.ColumnsPerThread}, {tile.Threads}, {512 / tile.Threads})", source);
             Assert.True(tile.Threads is >= 64 and <= 256 && tile.Columns / tile.ColumnsPerThread % 8 == 0, $"{tile}: a warp spans 8 threads' columns");
+        }
+        var tensorCores = NativeSources.ReadKernel("kan_product_tf32x3.cu");
+        Assert.Contains($"#define KAN_TC_BK {KanProductKernels.Tf32x3Depth}", tensorCores);
+        Assert.Contains($"#define KAN_TC_STAGES {KanProductKernels.Tf32x3Stages}", tensorCores);
+        foreach (var tile in KanProductTiles.Tf32x3)
+        {
+            Assert.Contains($"KAN_TC_LAYOUTS({tile.Rows}, {tile.Columns}, {tile.WarpRows}, {tile.Threads})", tensorCores);
+            // 512 threads' registers a multiprocessor; the buffers of two blocks within an H200's 228 KiB.
+            Assert.True(tile.Threads is >= 64 and <= 256 && KanProductKernels.Tf32x3SharedBytes(tile, "nt") <= 100 * 1024, $"{tile}");
         }
     }
 

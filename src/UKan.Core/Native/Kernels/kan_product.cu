@@ -193,6 +193,18 @@ KAN_PRODUCT_LAYOUTS(64, 32, 4, 64, 8)
 // input's features is its own. B's shared rows are read as scalars at stride WIDTH (odd: conflict-free). Requirements
 // (Native/KanProductKernels.cs): dy (M x out) and W (out x in*WIDTH) row-major and 16-byte aligned, out a multiple of 8,
 // in a multiple of 16; x and dL/dx (M x in) row-major.
+// One input's dL/dx from its WIDTH = 1 + K columns of dL/dF (d[0] SiLU's, d[1 + j] basis j's) and x = v:
+// dL/dSiLU * SiLU'(x) + sum_j dL/dB_j * B_j'(x), kan_features_backward's formula.
+template <int WIDTH>
+__device__ __forceinline__ float kan_input_grad_of(const float* d, float v, float t0, float inv_h) {
+    float sig = 1.0f / (1.0f + expf(-v));
+    float g = d[0] * sig * (1.0f + v * (1.0f - sig));   // d SiLU / dx
+    float u = (v - t0) * inv_h;
+#pragma unroll
+    for (int j = 0; j < WIDTH - 1; j++) g += d[1 + j] * cardinal_slope(u - (float)j - 2.0f, inv_h);
+    return g;
+}
+
 template <int WIDTH>
 __device__ __forceinline__ void kan_product_input_grad_tile(const float* __restrict__ dy, int out, const float* __restrict__ W,
                                                             const float* __restrict__ x, float* __restrict__ gx, int M, int in,
@@ -234,13 +246,7 @@ __device__ __forceinline__ void kan_product_input_grad_tile(const float* __restr
         int m = m0 + (i < 4 ? ty * 4 + i : BM / 2 + ty * 4 + i - 4);
         if (m >= M) continue;
         long long at = (long long)m * in + input;
-        float v = x[at];
-        float sig = 1.0f / (1.0f + expf(-v));
-        float g = acc[i][0] * sig * (1.0f + v * (1.0f - sig));   // d SiLU / dx
-        float u = (v - t0) * inv_h;
-#pragma unroll
-        for (int j = 0; j < WIDTH - 1; j++) g += acc[i][1 + j] * cardinal_slope(u - (float)j - 2.0f, inv_h);
-        gx[at] = g;
+        gx[at] = kan_input_grad_of<WIDTH>(acc[i], x[at], t0, inv_h);
     }
 }
 
