@@ -29,7 +29,8 @@ namespace UKan.Layers;
 /// bits, as cuBLAS's own kernels differ among themselves. Not applied: on the CPU, to other dtypes (bf16 autocast),
 /// under <c>ukan train --deterministic</c> (where the choice, made by timing, could differ between runs), during a
 /// capture for a shape not yet timed, or with <see cref="EnvironmentVariable"/>=off (a comparison); our kernels only with
-/// <see cref="KernelsVariable"/>=on (on an H200 cuBLAS's plans were the fastest for every U-KAN product).
+/// <see cref="KernelsVariable"/>=on (on an H200 cuBLAS's plans were the fastest for every U-KAN product, those of our
+/// tensor-core kernels included: their accuracy is float32's, their speed was not above cuBLAS's float32).
 /// </remarks>
 public static class SplitReduction
 {
@@ -37,14 +38,17 @@ public static class SplitReduction
     public const string EnvironmentVariable = "UKAN_SPLIT_REDUCTION";
 
     /// <summary>
-    /// Set to <c>on</c> to add our product kernels to the plans (off by default: on an H200 cuBLAS was faster on every
-    /// U-KAN product, docs/results.md; <c>ukan bench products</c> shows both on a GPU).
+    /// Set to <c>on</c> to add our product kernels to the plans, on the CUDA cores and (unless <see cref="Tf32x3Variable"/>
+    /// is off) on the tensor cores (off by default: on an H200 cuBLAS was faster on every U-KAN product the step runs,
+    /// and timing the ~50 more plans per shape made the first steps slower by about 1.4 s per image size,
+    /// docs/results.md; <c>ukan bench products</c> shows all on a GPU).
     /// </summary>
     public const string KernelsVariable = "UKAN_KAN_PRODUCT_KERNELS";
 
     /// <summary>
-    /// Set to <c>off</c> to leave our tensor-core kernels (3xTF32: float32 accuracy, Native/Kernels/kan_product_tf32x3.cu)
-    /// out of the plans (a comparison); on by default, where they are timed like every other plan.
+    /// Set to <c>off</c> to keep our tensor-core kernels (3xTF32: float32 accuracy, Native/Kernels/kan_product_tf32x3.cu)
+    /// out of use (a comparison): KANLinear's dL/dx kernel (<see cref="KanInputGradient"/>) then runs its product on the
+    /// CUDA cores, and the plans of <see cref="KernelsVariable"/>=on have no tensor-core tiles.
     /// </summary>
     public const string Tf32x3Variable = "UKAN_KAN_TF32X3";
 
@@ -77,8 +81,8 @@ public static class SplitReduction
     /// <summary>Whether our tensor-core kernels are on for the calling flow (<see cref="Tf32x3Variable"/>; also KANLinear's dL/dx kernel, <see cref="KanInputGradient"/>).</summary>
     internal static bool Tf32x3On => Tf32x3Switch.On;
 
-    /// <summary>The kernels among the candidates: 1 our CUDA-core kernels, 2 our tensor-core ones (a key of the choices).</summary>
-    static int KernelSet => (KernelsOn ? 1 : 0) | (Tf32x3On ? 2 : 0);
+    /// <summary>The kernels among the candidates: 0 cuBLAS only, 1 our CUDA-core kernels too, 3 our tensor-core ones as well (a key of the choices).</summary>
+    static int KernelSet => KernelsOn ? Tf32x3On ? 3 : 1 : 0;
 
     static readonly ConcurrentDictionary<(long M, long K, long N, string Layout, int Device, int Kernels), ProductPlan> chosen = new();
 
@@ -128,8 +132,8 @@ public static class SplitReduction
     {
         long k = a.shape[1];
         foreach (var s in Splits.Where(s => k % s == 0)) yield return new(null, s);
-        if (Kernels(a) is not { } kernels) yield break;
-        var tiles = (KernelsOn ? KanProductTiles.All : []).Concat(Tf32x3On ? KanProductTiles.Tf32x3 : []);
+        if (!KernelsOn || Kernels(a) is not { } kernels) yield break;
+        var tiles = KanProductTiles.All.Concat(Tf32x3On ? KanProductTiles.Tf32x3 : []);
         foreach (var tile in tiles)
             foreach (var s in KernelSplits.Where(s => k / s >= KernelSliceMin && kernels.KanProductSupports(a, b, tile, s)))
                 yield return new(tile, s);
