@@ -23,9 +23,13 @@ public static class KanInputGradient
     /// <summary>dL/dx (rows × in) of KANLinear from dL/dy (rows × out), its fused weight W and its input x.</summary>
     public static Tensor Backward(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots)
     {
-        bool tensorCores = SplitReduction.Tf32x3On;
-        if (Switch.Applies(x) && FusedSwitch.Kernels(x) is IKanProductKernels kernels && kernels.KanInputGradSupports(gradOutput, weight, x, knots, tensorCores))
-            return kernels.KanInputGrad(gradOutput, weight, x, knots, tensorCores);
+        if (Switch.Applies(x) && FusedSwitch.Kernels(x) is IKanProductKernels kernels)
+        {
+            // The tensor-core kernel where it applies (switched on, out a multiple of 16), else the CUDA-core one.
+            foreach (var tensorCores in SplitReduction.Tf32x3On ? new[] { true, false } : [false])
+                if (kernels.KanInputGradSupports(gradOutput, weight, x, knots, tensorCores))
+                    return kernels.KanInputGrad(gradOutput, weight, x, knots, tensorCores);
+        }
         using var gradFeatures = SplitReduction.MatMul(gradOutput, weight);
         return KanFeatures.BackwardInput(x, gradFeatures, knots);
     }
