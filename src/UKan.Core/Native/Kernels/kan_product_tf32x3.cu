@@ -171,6 +171,29 @@ __device__ __forceinline__ void kan_tc_steps(float* shared, int steps, Load load
     __syncthreads();
 }
 
+// One block's MT x NT tiles per warp of C = A . B over `steps` steps from reduction index k0: accumulators zeroed, then
+// the ring with both operands' tiles (rows m0.. of A out of M, columns n0.. of B out of N) and the warps' products.
+template <int MT, int NT, bool FLUSH, typename OpA, typename OpB, int T>
+__device__ __forceinline__ void kan_tc_multiply(float (&acc)[MT][NT][4], float* shared, int steps, const float* __restrict__ A, long long lda,
+                                                int m0, int M, const float* __restrict__ B, long long ldb, int n0, int N, long long k0,
+                                                int t, int wr, int wc, int g, int c) {
+    constexpr int STAGE = OpA::FLOATS + OpB::FLOATS;
+#pragma unroll
+    for (int i = 0; i < MT; i++)
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+#pragma unroll
+            for (int q = 0; q < 4; q++) acc[i][j][q] = 0.f;
+    kan_tc_steps<STAGE>(
+        shared, steps,
+        [&](float* buffer, int s) {
+            long long k = k0 + (long long)s * KAN_TC_BK;
+            OpA::template load<T>(buffer, A, lda, m0, M, k, t);
+            OpB::template load<T>(buffer + OpA::FLOATS, B, ldb, n0, N, k, t);
+        },
+        [&](const float* buffer) { kan_tc_warp_step<MT, NT, FLUSH, OpA, OpB>(acc, buffer, buffer + OpA::FLOATS, wr, wc, g, c); });
+}
+
 template <int BM, int BN, int WR, bool A_ROWS, bool B_COLUMNS>
 __device__ __forceinline__ void kan_tc_tile(const float* __restrict__ A, long long lda, const float* __restrict__ B, long long ldb,
                                             float* __restrict__ C, int M, int N, int K, int kChunk, float* shared) {
@@ -178,7 +201,6 @@ __device__ __forceinline__ void kan_tc_tile(const float* __restrict__ A, long lo
     using OpA = kan_tc_operand<BM, A_ROWS>;
     using OpB = kan_tc_operand<BN, B_COLUMNS>;
     constexpr int WX = BN / 32, T = (BM / WR) * WX * 32, MT = WR / 16, NT = 4;
-    constexpr int STAGE = OpA::FLOATS + OpB::FLOATS;
 
     const int t = (int)threadIdx.x, lane = t & 31, warp = t >> 5, g = lane >> 2, c = lane & 3;
     const int wr = (warp / WX) * WR, wc = (warp % WX) * 32;   // the warp's corner in the tile
@@ -190,21 +212,7 @@ __device__ __forceinline__ void kan_tc_tile(const float* __restrict__ A, long lo
     if (steps <= 0) return;
 
     float acc[MT][NT][4];
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int j = 0; j < NT; j++)
-#pragma unroll
-            for (int q = 0; q < 4; q++) acc[i][j][q] = 0.f;
-
-    kan_tc_steps<STAGE>(
-        shared, steps,
-        [&](float* buffer, int s) {
-            long long k = k0 + (long long)s * KAN_TC_BK;
-            OpA::template load<T>(buffer, A, lda, m0, M, k, t);
-            OpB::template load<T>(buffer + OpA::FLOATS, B, ldb, n0, N, k, t);
-        },
-        [&](const float* buffer) { kan_tc_warp_step<MT, NT, true, OpA, OpB>(acc, buffer, buffer + OpA::FLOATS, wr, wc, g, c); });
+    kan_tc_multiply<MT, NT, true, OpA, OpB, T>(acc, shared, steps, A, lda, m0, M, B, ldb, n0, N, k0, t, wr, wc, g, c);
 
 #pragma unroll
     for (int i = 0; i < MT; i++)
@@ -255,8 +263,7 @@ __device__ __forceinline__ void kan_tc_input_grad_tile(const float* __restrict__
     constexpr int BM = 64, INPUTS = 16, BN = INPUTS * WIDTH, T = 128, MT = 2, NT = WIDTH, LD = BN + 1;
     using OpA = kan_tc_operand<BM, true>;    // dy, along its k (out)
     using OpB = kan_tc_operand<BN, false>;   // W, along its columns
-    constexpr int STAGE = OpA::FLOATS + OpB::FLOATS;
-    static_assert(BM * LD <= KAN_TC_STAGES * STAGE, "the epilogue's tile fits the buffers");
+    static_assert(BM * LD <= KAN_TC_STAGES * (OpA::FLOATS + OpB::FLOATS), "the epilogue's tile fits the buffers");
 
     const int t = (int)threadIdx.x, lane = t & 31, warp = t >> 5, g = lane >> 2, c = lane & 3;
     const int wr = (warp >> 1) * 32, wc = (warp & 1) * (BN / 2);
@@ -264,21 +271,7 @@ __device__ __forceinline__ void kan_tc_input_grad_tile(const float* __restrict__
     const int m0 = (int)(blockIdx.x / tilesN) * BM, i0 = (int)(blockIdx.x % tilesN) * INPUTS;
 
     float acc[MT][NT][4];
-#pragma unroll
-    for (int i = 0; i < MT; i++)
-#pragma unroll
-        for (int j = 0; j < NT; j++)
-#pragma unroll
-            for (int q = 0; q < 4; q++) acc[i][j][q] = 0.f;
-
-    kan_tc_steps<STAGE>(
-        shared, out / KAN_TC_BK,
-        [&](float* buffer, int s) {
-            long long k = (long long)s * KAN_TC_BK;
-            OpA::template load<T>(buffer, dy, out, m0, M, k, t);
-            OpB::template load<T>(buffer + OpA::FLOATS, W, N, i0 * WIDTH, N, k, t);
-        },
-        [&](const float* buffer) { kan_tc_warp_step<MT, NT, false, OpA, OpB>(acc, buffer, buffer + OpA::FLOATS, wr, wc, g, c); });
+    kan_tc_multiply<MT, NT, false, OpA, OpB, T>(acc, shared, out / KAN_TC_BK, dy, out, m0, M, W, N, i0 * WIDTH, N, 0, t, wr, wc, g, c);
 
 #pragma unroll
     for (int i = 0; i < MT; i++)
