@@ -86,6 +86,9 @@ def main():
     files = program_files()
     source = "\n".join((NATIVE / "Kernels" / f).read_text() for f in files)
     status, log = compile_program(load_nvrtc(args.lib), source, args.arch)
+    if status == 5:   # NVRTC_ERROR_INVALID_OPTION: the only option a user gives is the architecture
+        print(f"--arch {args.arch}: this NVRTC does not compile for that architecture ({log.strip()})", file=sys.stderr)
+        return 2
     if status != 0:
         print(log)
         print(f"NVRTC could not compile the program for {args.arch} (status {status})")
