@@ -49,6 +49,18 @@ public sealed class CudaKernelModule
     readonly IReadOnlyDictionary<string, IntPtr> functions;
 
     public string Architecture { get; }
+
+    /// <summary>
+    /// Whether the device's tensor cores take TF32 (mma.sync .tf32: sm_80 and later). Before that the program compiles
+    /// without those instructions and the kernels that need them (small_conv.cu, kan_product_tf32x3.cu) are not taken.
+    /// </summary>
+    public bool Tf32TensorCores => MajorOf(Architecture) >= 8;
+
+    /// <summary>The compute capability's major version of an architecture name: sm_75 → 7, sm_90 → 9, sm_100 → 10.</summary>
+    internal static int MajorOf(string arch) =>
+        arch.Length >= 5 && arch.StartsWith("sm_", StringComparison.Ordinal) && int.TryParse(arch[3..^1], out var major) ? major
+            : throw new ArgumentException($"not an architecture name: {arch}");
+
     public int Device => device;
     /// <summary>The device's streaming multiprocessors (kernels that size their grid to fill the GPU once).</summary>
     public int Multiprocessors { get; }

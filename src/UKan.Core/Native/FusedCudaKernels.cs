@@ -157,16 +157,16 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
         layerNorm.LayerNormBackward(x, grad, mean, rstd, weight, inputBias, gradInputBias);
 
     // 3 × 3 convolutions: depthwise layers (groups = in = out channels) to the depthwise kernels (float32), one-group
-    // layers of few channels to the small-convolution kernels (TF32 tensor cores, so only where TF32 is allowed), and
-    // one-group layers on 1 to 4 input channels to the thin kernels (float32, under every precision) but for their input
-    // gradient (PyTorch's).
+    // layers of few channels to the small-convolution kernels (TF32 tensor cores, so only where TF32 is allowed and the
+    // GPU has them), and one-group layers on 1 to 4 input channels to the thin kernels (float32, under every precision)
+    // but for their input gradient (PyTorch's).
     static bool Depthwise(long inChannels, long outChannels, long groups) => groups > 1 && groups == inChannels && outChannels == inChannels;
 
     static bool Thin(long inChannels, long outChannels, long groups) => groups == 1 && ThinConvKernels.Supports(inChannels, outChannels);
 
     public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) =>
         Depthwise(inChannels, outChannels, groups) || Thin(inChannels, outChannels, groups)
-        || (tf32 && groups == 1 && SmallConvKernels.Supports(inChannels, outChannels));
+        || (tf32 && module.Tf32TensorCores && groups == 1 && SmallConvKernels.Supports(inChannels, outChannels));
 
     public Tensor Conv3x3(Tensor x, Tensor weight, Tensor? bias)
     {

@@ -65,7 +65,7 @@ public sealed class KanProductKernels : IKanProductKernels
 
     public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots, bool tensorCores)
     {
-        if (knots.BasisCount != 8 || gradOutput.dim() != 2 || weight.dim() != 2 || x.dim() != 2) return false;
+        if (knots.BasisCount != 8 || gradOutput.dim() != 2 || weight.dim() != 2 || x.dim() != 2 || (tensorCores && !module.Tf32TensorCores)) return false;
         long m = x.shape[0], inputs = x.shape[1], outputs = weight.shape[0];
         var tensors = new[] { gradOutput, weight, x };
         return tensors.All(t => t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CUDA && t.device_index == module.Device && t.is_contiguous())
@@ -127,7 +127,7 @@ public sealed class KanProductKernels : IKanProductKernels
 
     public bool KanProductSupports(Tensor a, Tensor b, KanProductTile tile, int splits)
     {
-        if (a.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || a.dim() != 2 || b.dim() != 2 || a.device_type != DeviceType.CUDA
+        if ((tile.Tf32x3 && !module.Tf32TensorCores) || a.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || a.dim() != 2 || b.dim() != 2 || a.device_type != DeviceType.CUDA
             || b.device_type != DeviceType.CUDA || b.device_index != a.device_index || a.device_index != module.Device || a.shape[1] != b.shape[0] || splits < 1)
             return false;
         if (Layout(a, b) is not var (_, lda, ldb)) return false;

@@ -20,7 +20,7 @@
 // c0 = C[g][2c], c1 = C[g][2c + 1], c2 = C[g + 8][2c], c3 = C[g + 8][2c + 1] (PTX ISA, "Matrix fragments for
 // mma.m16n8k8" with .tf32). The CPU tests emulate the instruction with these layouts (Emulation/cuda_emulation.h).
 
-#ifdef __CUDA_ARCH__
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 // v rounded to TF32 (10 mantissa bits, to nearest, ties away from zero), as the bits mma reads.
 __device__ __forceinline__ unsigned conv_tf32(float v) {
     unsigned r;
@@ -33,6 +33,11 @@ __device__ __forceinline__ void conv_mma(float (&d)[4], const unsigned (&a)[4], 
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+#elif defined(__CUDA_ARCH__)
+// GPUs before sm_80 have no TF32 mma: the program still compiles for them (its other kernels run there), and the host
+// never launches a kernel that needs these (Native/FusedCudaKernels.cs, TensorCores); a launch anyway stops the kernel.
+__device__ __forceinline__ unsigned conv_tf32(float v) { __trap(); return 0u; }
+__device__ __forceinline__ void conv_mma(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) { __trap(); }
 #else
 // The CPU emulation of the tests supplies both (emulated_tf32, emulated_mma_m16n8k8_tf32).
 __device__ __forceinline__ unsigned conv_tf32(float v) { return emulated_tf32(v); }
