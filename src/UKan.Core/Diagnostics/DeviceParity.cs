@@ -814,6 +814,7 @@ public static class DeviceParity
             var error = RelativeError(a.to(float64).matmul(b.to(float64)));
             foreach (var (cores, tiles) in new[] { ("CUDA cores", KanProductTiles.All), ("tensor cores, 3xTF32", KanProductTiles.Tf32x3) })
             {
+                if (tiles == KanProductTiles.Tf32x3 && !kernels.Tf32TensorCores) continue;   // before sm_80: never taken
                 double worst = 0;
                 foreach (var tile in tiles)
                     foreach (var splits in new[] { 1, 4 })
@@ -846,6 +847,7 @@ public static class DeviceParity
         var twoSteps = error(KanInputGradient.With(false, () => KanInputGradient.Backward(dy, w, x, knots)));
         foreach (var (cores, tensorCores) in new[] { ("CUDA cores", false), ("tensor cores, 3xTF32", true) })
         {
+            if (tensorCores && !kernels.Tf32TensorCores) continue;   // before sm_80: never taken
             if (!kernels.KanInputGradSupports(dy, w, x, knots, tensorCores))
             {
                 yield return new ParityCheck($"{name}, {cores}: the kernel does not take the layer", double.NaN, double.NaN, 0);

@@ -11,6 +11,9 @@ namespace UKan.Layers;
 /// </summary>
 public interface IKanProductKernels
 {
+    /// <summary>Whether the device has the TF32 tensor cores the 3xTF32 kernels need (sm_80 on); before that they are never taken.</summary>
+    bool Tf32TensorCores { get; }
+
     /// <summary>Whether the kernels take a · b in <paramref name="tile"/> and <paramref name="splits"/> slices: float32 on this device, a layout they have, sizes and alignment.</summary>
     bool KanProductSupports(Tensor a, Tensor b, KanProductTile tile, int splits);
 

@@ -82,6 +82,8 @@ public sealed class FusedCudaKernels : IFusedCudaKernels
 
     public double GpuMilliseconds(Action work) => timer.GpuMilliseconds(work);
 
+    public bool Tf32TensorCores => module.Tf32TensorCores;
+
     public bool KanProductSupports(Tensor a, Tensor b, KanProductTile tile, int splits) => products.KanProductSupports(a, b, tile, splits);
 
     public Tensor KanProduct(Tensor a, Tensor b, KanProductTile tile, int splits) => products.KanProduct(a, b, tile, splits);

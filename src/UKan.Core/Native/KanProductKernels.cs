@@ -50,6 +50,8 @@ public sealed class KanProductKernels : IKanProductKernels
     public KanProductKernels(CudaKernelModule module) =>
         (this.module, merge, entries) = (module, new PartialSums(module), Functions.ToDictionary(f => f, module.Function));
 
+    public bool Tf32TensorCores => module.Tf32TensorCores;
+
     /// <summary>Tokens (rows) and inputs per block of the input-gradient kernels, and their threads.</summary>
     internal const int InputGradRows = 64, InputGradInputs = 16, InputGradThreads = 128;
 

@@ -43,6 +43,7 @@ public class FusedKernelLoaderTests
         public Tensor MaxPoolTwiceReluBackward(Tensor x, Tensor grad) => throw new NotSupportedException();
         public Tensor BiasReluInPlace(Tensor y, Tensor bias) => throw new NotSupportedException();
         public bool Conv3x3Supports(long inChannels, long outChannels, long groups, bool tf32) => false;
+        public bool Tf32TensorCores => false;
         public bool KanProductSupports(Tensor a, Tensor b, KanProductTile tile, int splits) => false;
         public double GpuMilliseconds(Action work) => throw new NotSupportedException();
         public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots, bool tensorCores) => false;
