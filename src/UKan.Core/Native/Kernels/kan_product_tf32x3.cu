@@ -2,14 +2,14 @@
 // calls fast-accurate float32 emulation): each operand value v is split into v_hi = tf32(v) and v_lo = tf32(v - v_hi),
 // both exact in TF32's 10 mantissa bits, and a * b is accumulated as a_lo * b_hi + a_hi * b_lo + a_hi * b_hi with
 // mma.sync m16n8k8; the dropped a_lo * b_lo is below 2^-22 of a * b. Measured on an H200 against float64 (ukan
-// selftest): 0.2-0.5e-6 of the largest value on U-KAN's products, where cuBLAS's float32 has 0.5-0.6e-6 and a single
+// selftest): 0.2-0.5e-6 of the largest value on U-KAN's products, where cuBLAS's float32 has 0.4-0.7e-6 and a single
 // TF32 product about 1e-3 (docs/results.md §2t), so PyTorch's default of float32 products is kept in accuracy while the
 // work moves from the CUDA cores (67 TFLOP/s of float32 on an H200) to the tensor cores. mma.sync reaches only a part
 // of Hopper's tensor-core rate (its warpgroup MMA, not used here, the rest), and three products per product leave the
-// plain products no faster than cuBLAS's float32 there (they join the timed plans with UKAN_KAN_PRODUCT_KERNELS=on);
-// KANLinear's input gradient, which also saves dL/dF's trip through memory, took 7-34 % less time per launch than on the CUDA cores
-// and is the default. mma.sync's fragment layouts and the emulation the CPU tests use: small_conv.cu's header
-// (conv_tf32, conv_mma).
+// plain products no faster than cuBLAS's float32 there (they join the timed plans with UKAN_KAN_PRODUCT_KERNELS=on).
+// KANLinear's input gradient, which also saves dL/dF's trip through memory, took 7-34 % less time per launch than on
+// the CUDA cores and is the default. mma.sync's fragment layouts and the emulation the CPU tests use: small_conv.cu's
+// header (conv_tf32, conv_mma; TF32 mma exists from sm_80 on, where the host alone takes these kernels).
 //
 // C (M x N, row-major) = A (M x K) . B (K x N) with the operand layouts and arguments of kan_product.cu (nt, tn, nn;
 // split reduction: grid.y = S slices of kChunk, slice s writes C + s*M*N, the caller adds them in a fixed order). A block
