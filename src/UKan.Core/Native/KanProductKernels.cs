@@ -32,15 +32,21 @@ public sealed class KanProductKernels : IKanProductKernels
     internal const int Tf32x3Stages = 4, Tf32x3Depth = 16;
 
     /// <summary>
-    /// Dynamic shared memory of a tensor-core tile: <see cref="Tf32x3Stages"/> buffers of both operands' tiles, each
-    /// in its global order: along the reduction R × (16 + 4) floats, along the rows 16 × (R + 8).
+    /// Dynamic shared memory of a tensor-core tile in a layout: the ring of both operands' tiles (<see cref="Tf32x3Ring"/>).
     /// </summary>
-    internal static int Tf32x3SharedBytes(KanProductTile tile, string layout)
+    internal static int Tf32x3SharedBytes(KanProductTile tile, string layout) =>
+        // nt: a and b (= Wᵀ) both along k; tn: both along their rows; nn: a along k, b along its rows.
+        Tf32x3Ring(tile.Rows, layout[0] == 'n', tile.Columns, layout[1] == 't');
+
+    /// <summary>
+    /// The bytes of the ring of <see cref="Tf32x3Stages"/> buffers holding an A tile of <paramref name="aRows"/> rows and
+    /// a B tile of <paramref name="bRows"/> (kan_product_tf32x3.cu's kan_tc_operand), each in its global order: along the
+    /// reduction R × (16 + 4) floats, along the rows 16 × (R + 8).
+    /// </summary>
+    static int Tf32x3Ring(int aRows, bool aAlongK, int bRows, bool bAlongK)
     {
         static int Floats(int rows, bool alongK) => alongK ? rows * (Tf32x3Depth + 4) : Tf32x3Depth * (rows + 8);
-        // nt: a and b (= Wᵀ) both along k; tn: both along their rows; nn: a along k, b along its rows.
-        bool aAlongK = layout[0] == 'n', bAlongK = layout[1] == 't';
-        return Tf32x3Stages * (Floats(tile.Rows, aAlongK) + Floats(tile.Columns, bAlongK)) * sizeof(float);
+        return Tf32x3Stages * (Floats(aRows, aAlongK) + Floats(bRows, bAlongK)) * sizeof(float);
     }
 
     readonly CudaKernelModule module;
@@ -56,10 +62,10 @@ public sealed class KanProductKernels : IKanProductKernels
     internal const int InputGradRows = 64, InputGradInputs = 16, InputGradThreads = 128;
 
     /// <summary>
-    /// Dynamic shared memory of the tensor-core input-gradient kernel: <see cref="Tf32x3Stages"/> buffers of dL/dy's
-    /// 64 × (16 + 4) floats and W's 16 × (16 · 9 + 8).
+    /// Dynamic shared memory of the tensor-core input-gradient kernel: the ring of dL/dy's tiles of 64 tokens (along the
+    /// reduction) and W's of 16 inputs' 9 columns (along its rows).
     /// </summary>
-    internal const int InputGradTf32x3SharedBytes = Tf32x3Stages * (InputGradRows * (Tf32x3Depth + 4) + Tf32x3Depth * (InputGradInputs * 9 + 8)) * sizeof(float);
+    internal static readonly int InputGradTf32x3SharedBytes = Tf32x3Ring(InputGradRows, true, InputGradInputs * 9, false);
 
     /// <summary>The entry and dynamic shared memory of the input-gradient kernel on the tensor cores or on the CUDA cores.</summary>
     (IntPtr Entry, int Shared) InputGradKernel(bool tensorCores) =>
