@@ -10,7 +10,7 @@ NVRTC comes from the CUDA toolkit; on Debian 12 without one, `libnvrtc11.2` and 
 non-free) suffice: NVRTC 11.8 knows sm_90. A different NVRTC than the GPU machine's may allocate registers differently,
 so the figures are a guide, not the device's.
 
-Usage: scripts/nvrtc_check.py [--arch sm_90] [--kernels REGEX] [--lib PATH]
+Usage: scripts/nvrtc_check.py [--arch sm_90] [--kernels REGEX] [--lib PATH] [-D NAME=VALUE]...
 Exit status 0 when the program compiles, 1 when it does not (the compiler's log is printed), 2 for a wrong command
 line or no NVRTC.
 """
@@ -27,7 +27,7 @@ NATIVE = ROOT / "src" / "UKan.Core" / "Native"
 
 def program_files():
     """The kernel files in the order FusedCudaKernels.Source joins them."""
-    cs = (NATIVE / "FusedCudaKernels.cs").read_text()
+    cs = (NATIVE / "FusedCudaKernels.cs").read_text(encoding="utf-8")
     start = cs.index("new(() => string.Join")
     return re.findall(r'"(\w+\.cu)"', cs[start:cs.index(".Select(NativeSources.ReadKernel)", start)])
 
@@ -44,12 +44,12 @@ def load_nvrtc(path):
     sys.exit(2)
 
 
-def compile_program(nvrtc, source, arch):
+def compile_program(nvrtc, source, arch, defines=()):
     prog = ctypes.c_void_p()
     if nvrtc.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"kan_features.cu", 0, None, None) != 0:
         print("nvrtcCreateProgram failed", file=sys.stderr)
         sys.exit(1)
-    options = [f"--gpu-architecture={arch}".encode(), b"--std=c++17", b"--ptxas-options=-v"]
+    options = [f"--gpu-architecture={arch}".encode(), b"--std=c++17", b"--ptxas-options=-v"] + [f"-D{d}".encode() for d in defines]
     status = nvrtc.nvrtcCompileProgram(prog, len(options), (ctypes.c_char_p * len(options))(*options))
     size = ctypes.c_size_t()
     nvrtc.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
@@ -76,16 +76,21 @@ def main():
     parser.add_argument("--arch", default="sm_90", help="the GPU architecture to compile for (default sm_90, an H100/H200)")
     parser.add_argument("--kernels", default=".", help="report only kernels whose name matches this regular expression")
     parser.add_argument("--lib", help="the NVRTC library to load (default: found on the library path)")
+    parser.add_argument("--define", "-D", action="append", default=[], metavar="NAME=VALUE",
+                        help="a macro for the program (repeatable), e.g. a variant switch of kan_product_tf32x3.cu")
     args = parser.parse_args()
     if not re.fullmatch(r"sm_\d+a?", args.arch):
         parser.error(f"--arch {args.arch}: expected sm_ and digits, e.g. sm_90")
+    for d in args.define:
+        if not re.fullmatch(r"[A-Za-z_]\w*(=[\w.+-]*)?", d):
+            parser.error(f"--define {d}: expected NAME or NAME=VALUE")
     try:
         pattern = re.compile(args.kernels)
     except re.error as e:
         parser.error(f"--kernels: not a regular expression ({e})")
     files = program_files()
-    source = "\n".join((NATIVE / "Kernels" / f).read_text() for f in files)
-    status, log = compile_program(load_nvrtc(args.lib), source, args.arch)
+    source = "\n".join((NATIVE / "Kernels" / f).read_text(encoding="utf-8") for f in files)
+    status, log = compile_program(load_nvrtc(args.lib), source, args.arch, args.define)
     if status == 5:   # NVRTC_ERROR_INVALID_OPTION: the only option a user gives is the architecture
         print(f"--arch {args.arch}: this NVRTC does not compile for that architecture ({log.strip()})", file=sys.stderr)
         return 2

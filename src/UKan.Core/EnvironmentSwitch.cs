@@ -5,7 +5,7 @@ namespace UKan;
 /// UKAN_GRAD_GATHER, UKAN_DDP_OVERLAP, UKAN_FUSED_BN_RELU, UKAN_FUSED_KAN_WEIGHT, UKAN_FUSED_UPSAMPLE, UKAN_FUSED_MAXPOOL,
 /// UKAN_FUSED_LAYER_NORM, UKAN_FUSED_BIAS_RELU, UKAN_FUSED_CONV, UKAN_FUSED_KAN_INPUT_GRAD, UKAN_KAN_TF32X3, ...): each is on unless set to <c>off</c>, <c>0</c> or <c>false</c> (any case,
 /// spaces around ignored), read the same way
-/// everywhere. UKAN_KAN_PRODUCT_KERNELS (an experimental path, slower on an H200) is the other way round: off unless
+/// everywhere. UKAN_KAN_PRODUCT_KERNELS (all our product kernels among every product's plans: a comparison, whose timing slows the first steps) is the other way round: off unless
 /// set to <c>on</c>, <c>1</c> or <c>true</c>.
 /// </summary>
 public static class EnvironmentSwitch

@@ -5,7 +5,8 @@ namespace UKan.Benchmarks;
 
 /// <summary>
 /// One product of <see cref="ProductBench"/>: its shape, every plan's median time, and the plan the step would take on
-/// these times among cuBLAS's plans (the default) and with our kernels too (UKAN_KAN_PRODUCT_KERNELS=on).
+/// these times among the default plans (cuBLAS's, and our tensor-core tiles for the large products) and with all our
+/// kernels (UKAN_KAN_PRODUCT_KERNELS=on).
 /// </summary>
 public sealed record ProductBenchResult(int Size, string Layer, string Product, long M, long K, long N, string Layout,
     double CublasMs, string BestCublas, double BestCublasMs, string? BestOurs, double? BestOursMs, string Chosen,
@@ -46,7 +47,8 @@ public static class ProductBench
             {
                 var times = SplitReduction.TimeEvery(a, b);
                 double Of(ProductPlan p) => times.First(t => t.Plan == p).Ms;
-                var chosen = SplitReduction.Choose(times.Where(t => t.Plan.Tile is null).Select(t => t.Plan), ProductPlan.Single, Of);
+                var chosen = SplitReduction.Choose(times.Where(t => SplitReduction.Considered(t.Plan, a.shape[0], a.shape[1], b.shape[1])).Select(t => t.Plan),
+                    ProductPlan.Single, Of);
                 var withKernels = SplitReduction.Choose(times.Select(t => t.Plan), ProductPlan.Single, Of);
                 var cublas = times.First(t => t.Plan.Tile is null);
                 var ours = times.FirstOrDefault(t => t.Plan.Tile is not null);

@@ -17,7 +17,7 @@ public readonly record struct KanProductTile(int Rows, int Columns, bool Tf32x3 
     public int Threads => Tf32x3 ? Rows / WarpRows * (Columns / 32) * 32 : Rows / 8 * (Columns / ColumnsPerThread);
 
     /// <summary>The reduction's step: each slice of a split product is a multiple of it.</summary>
-    public int Step => Tf32x3 ? 16 : 8;
+    public int Step => Tf32x3 ? UKan.Native.KanProductKernels.Tf32x3Depth : 8;
 
     public override string ToString() => Tf32x3 ? $"{Rows}x{Columns} 3xTF32" : $"{Rows}x{Columns}";
 }

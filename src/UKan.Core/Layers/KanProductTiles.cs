@@ -12,4 +12,11 @@ public static class KanProductTiles
 
     /// <summary>The same tiles on the tensor cores at float32 accuracy (3xTF32).</summary>
     public static readonly KanProductTile[] Tf32x3 = [.. All.Select(t => t with { Tf32x3 = true })];
+
+    /// <summary>
+    /// The tensor-core tiles among the default plans of the large products (<see cref="SplitReduction.Tf32x3MinMacs"/>):
+    /// those of 64 and 128 rows and columns, the ones an H200 chose there (docs/results.md §2u); the 32-wide ones join
+    /// with UKAN_KAN_PRODUCT_KERNELS=on.
+    /// </summary>
+    public static readonly KanProductTile[] Tf32x3Default = [.. Tf32x3.Where(t => t.Columns >= 64)];
 }

@@ -28,9 +28,11 @@ namespace UKan.Layers;
 /// a tile, S partial sums, then their sum in double), so results differ from the single cuBLAS product in the last
 /// bits, as cuBLAS's own kernels differ among themselves. Not applied: on the CPU, to other dtypes (bf16 autocast),
 /// under <c>ukan train --deterministic</c> (where the choice, made by timing, could differ between runs), during a
-/// capture for a shape not yet timed, or with <see cref="EnvironmentVariable"/>=off (a comparison); our kernels only with
-/// <see cref="KernelsVariable"/>=on (on an H200 cuBLAS's plans were the fastest for every U-KAN product, those of our
-/// tensor-core kernels included: their accuracy is float32's, their speed was not above cuBLAS's float32).
+/// capture for a shape not yet timed, or with <see cref="EnvironmentVariable"/>=off (a comparison). Our tensor-core
+/// tiles (3xTF32, float32's accuracy) are among the plans of products of at least <see cref="Tf32x3MinMacs"/>
+/// multiply-adds (on an H200 KANLinear's forward product at 8,192 × 256 took 0.17 ms in them against 0.21-0.22 ms in
+/// cuBLAS's float32, docs/results.md §2u; on the smaller U-KAN products cuBLAS won, and timing plans costs start-up
+/// time); our CUDA-core tiles, and the tensor-core ones for every product, only with <see cref="KernelsVariable"/>=on.
 /// </remarks>
 public static class SplitReduction
 {
@@ -38,17 +40,17 @@ public static class SplitReduction
     public const string EnvironmentVariable = "UKAN_SPLIT_REDUCTION";
 
     /// <summary>
-    /// Set to <c>on</c> to add our product kernels to the plans, on the CUDA cores and (unless <see cref="Tf32x3Variable"/>
-    /// is off) on the tensor cores (off by default: on an H200 cuBLAS was faster on every U-KAN product the step runs,
-    /// and timing the ~50 more plans per shape made the first steps slower by about 1.4 s per image size,
-    /// docs/results.md; <c>ukan bench products</c> shows all on a GPU).
+    /// Set to <c>on</c> to add all our product kernels to the plans of every product, on the CUDA cores and (unless
+    /// <see cref="Tf32x3Variable"/> is off) on the tensor cores (off by default: on an H200 cuBLAS was faster than our
+    /// CUDA-core kernels on every U-KAN product, and timing ~100 more plans per shape made the first steps slower by
+    /// seconds per image size, docs/results.md; <c>ukan bench products</c> shows all on a GPU).
     /// </summary>
     public const string KernelsVariable = "UKAN_KAN_PRODUCT_KERNELS";
 
     /// <summary>
     /// Set to <c>off</c> to keep our tensor-core kernels (3xTF32: float32 accuracy, Native/Kernels/kan_product_tf32x3.cu)
     /// out of use (a comparison): KANLinear's dL/dx kernel (<see cref="KanInputGradient"/>) then runs its product on the
-    /// CUDA cores, and the plans of <see cref="KernelsVariable"/>=on have no tensor-core tiles.
+    /// CUDA cores, and no plan has a tensor-core tile.
     /// </summary>
     public const string Tf32x3Variable = "UKAN_KAN_TF32X3";
 
@@ -58,8 +60,22 @@ public static class SplitReduction
     /// <summary>The splits tried with our kernels (their slices, the last one possibly shorter, are summed by one merge kernel).</summary>
     public static readonly int[] KernelSplits = [1, 2, 3, 4, 6, 8, 12, 16];
 
+    /// <summary>
+    /// The splits of our tensor-core tiles among the default plans (<see cref="KanProductTiles.Tf32x3Default"/>; all of
+    /// <see cref="KernelSplits"/> with <see cref="KernelsVariable"/>=on): on an H200 the forward products took 1, the
+    /// weight gradients 8 to 16, and fewer plans to time keep the first steps short.
+    /// </summary>
+    public static readonly int[] Tf32x3Splits = [1, 4, 8, 12, 16];
+
     /// <summary>The shallowest slice of the reduction tried with our kernels: 8 of their steps.</summary>
     public const long KernelSliceMin = 64;
+
+    /// <summary>
+    /// The products (M·K·N multiply-adds) whose plans include our tensor-core tiles by default: 2³⁰, which U-KAN's
+    /// 128-channel decoder block reaches at 512² (32,768 × 1,152 × 128) and KANLinear 8,192 × 256 does (4.8·10⁹);
+    /// below it cuBLAS's float32 won every U-KAN product on an H200 (docs/results.md §2t).
+    /// </summary>
+    public const long Tf32x3MinMacs = 1L << 30;
 
     /// <summary>The candidates timed over all rounds after the first (besides the single cuBLAS product).</summary>
     const int Finalists = 3;
@@ -81,8 +97,23 @@ public static class SplitReduction
     /// <summary>Whether our tensor-core kernels are on for the calling flow (<see cref="Tf32x3Variable"/>; also KANLinear's dL/dx kernel, <see cref="KanInputGradient"/>).</summary>
     internal static bool Tf32x3On => Tf32x3Switch.On;
 
-    /// <summary>The kernels among the candidates: 0 cuBLAS only, 1 our CUDA-core kernels too, 3 our tensor-core ones as well (a key of the choices).</summary>
-    static int KernelSet => KernelsOn ? Tf32x3On ? 3 : 1 : 0;
+    /// <summary>The kernels among the candidates (a key of the choices): 1 our CUDA-core tiles, 2 our tensor-core tiles
+    /// for every product, 4 those for the large products (<see cref="Tf32x3MinMacs"/>).</summary>
+    static int KernelSet => (KernelsOn ? 1 : 0) | (Tf32x3On ? KernelsOn ? 2 : 4 : 0);
+
+    /// <summary>
+    /// Whether the calling flow's plans for an M × K · K × N product include <paramref name="plan"/>: cuBLAS's always; our
+    /// CUDA-core tiles with <see cref="KernelsVariable"/>=on; our tensor-core tiles (unless <see cref="Tf32x3Variable"/> is
+    /// off) then too, and otherwise those of <see cref="KanProductTiles.Tf32x3Default"/> in <see cref="Tf32x3Splits"/> for
+    /// products of at least <see cref="Tf32x3MinMacs"/>.
+    /// </summary>
+    internal static bool Considered(ProductPlan plan, long m, long k, long n) => plan.Tile switch
+    {
+        null => true,
+        { Tf32x3: false } => KernelsOn,
+        { } tile => Tf32x3On && (KernelsOn
+            || (m * k * n >= Tf32x3MinMacs && KanProductTiles.Tf32x3Default.Contains(tile) && Tf32x3Splits.Contains(plan.Splits))),
+    };
 
     static readonly ConcurrentDictionary<(long M, long K, long N, string Layout, int Device, int Kernels), ProductPlan> chosen = new();
 
@@ -127,15 +158,15 @@ public static class SplitReduction
 
     static IKanProductKernels? Kernels(Tensor t) => FusedSwitch.Kernels(t);
 
-    /// <summary>The plans that apply to a · b: cuBLAS's splits that divide K, then our kernels' (those switched on, when built).</summary>
+    /// <summary>The plans that apply to a · b: cuBLAS's splits that divide K, then our kernels' (those <see cref="Considered"/>, when built).</summary>
     static IEnumerable<ProductPlan> Candidates(Tensor a, Tensor b)
     {
         long k = a.shape[1];
         foreach (var s in Splits.Where(s => k % s == 0)) yield return new(null, s);
-        if (!KernelsOn || Kernels(a) is not { } kernels) yield break;
-        var tiles = KanProductTiles.All.Concat(Tf32x3On ? KanProductTiles.Tf32x3 : []);
-        foreach (var tile in tiles)
-            foreach (var s in KernelSplits.Where(s => k / s >= KernelSliceMin && kernels.KanProductSupports(a, b, tile, s)))
+        if (Kernels(a) is not { } kernels) yield break;
+        long m = a.shape[0], n = b.shape[1];
+        foreach (var tile in KanProductTiles.All.Concat(KanProductTiles.Tf32x3))
+            foreach (var s in KernelSplits.Where(s => k / s >= KernelSliceMin && Considered(new(tile, s), m, k, n) && kernels.KanProductSupports(a, b, tile, s)))
                 yield return new(tile, s);
     }
 

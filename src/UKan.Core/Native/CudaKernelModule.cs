@@ -64,12 +64,18 @@ public sealed class CudaKernelModule
     public int Device => device;
     /// <summary>The device's streaming multiprocessors (kernels that size their grid to fill the GPU once).</summary>
     public int Multiprocessors { get; }
+
+    /// <summary>
+    /// The most dynamic shared memory one block may opt in to (CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN):
+    /// 227 KiB on an H100 or H200, 163 KiB on an A100, 99 KiB on the sm_86 and sm_89 GPUs; kernels that need more are not taken.
+    /// </summary>
+    public int SharedOptIn { get; }
     /// <summary>The cached CUBIN, and whether this process compiled it; Elapsed covers compiling (or reading) and loading.</summary>
     public CacheOutcome? Cache { get; }
 
-    CudaKernelModule(int device, IntPtr context, IReadOnlyDictionary<string, IntPtr> functions, string arch, CacheOutcome? cache, int multiprocessors)
+    CudaKernelModule(int device, IntPtr context, IReadOnlyDictionary<string, IntPtr> functions, string arch, CacheOutcome? cache, int multiprocessors, int sharedOptIn)
     {
-        (this.device, this.context, this.functions, Architecture, Cache, Multiprocessors) = (device, context, functions, arch, cache, multiprocessors);
+        (this.device, this.context, this.functions, Architecture, Cache, Multiprocessors, SharedOptIn) = (device, context, functions, arch, cache, multiprocessors, sharedOptIn);
     }
 
     /// <summary>A kernel loaded with the module (one of the names given to <see cref="TryLoad"/>).</summary>
@@ -93,6 +99,7 @@ public sealed class CudaKernelModule
             Check(cuDeviceGetAttribute(out var major, 75, dev), "compute capability");
             Check(cuDeviceGetAttribute(out var minor, 76, dev), "compute capability");
             Check(cuDeviceGetAttribute(out var multiprocessors, 16, dev), "multiprocessor count");
+            Check(cuDeviceGetAttribute(out var sharedOptIn, 97, dev), "shared memory per block");
             Check(cuDevicePrimaryCtxRetain(out var ctx, dev), "cuDevicePrimaryCtxRetain");
             // A module is loaded into the current context: make this device's current for the load only, so that the
             // calling thread's current device (torch's) is left as it was.
@@ -105,7 +112,7 @@ public sealed class CudaKernelModule
                 Check(cuModuleGetFunction(out var f, module, name), $"cuModuleGetFunction {name}");
                 return f;
             });
-            return new CudaKernelModule(deviceIndex, ctx, functions, arch, cache is null ? null : cache with { Elapsed = clock.Elapsed }, multiprocessors);
+            return new CudaKernelModule(deviceIndex, ctx, functions, arch, cache is null ? null : cache with { Elapsed = clock.Elapsed }, multiprocessors, sharedOptIn);
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or InvalidOperationException
                                    or IOException or UnauthorizedAccessException)

@@ -28,25 +28,29 @@ public sealed class KanProductKernels : IKanProductKernels
 
     static string Entry(KanProductTile tile, string layout) => $"kan_product_{(tile.Tf32x3 ? "tf32x3_" : "")}{tile.Rows}x{tile.Columns}_{layout}";
 
-    /// <summary>The shared buffers of kan_product_tf32x3.cu (KAN_TC_STAGES, KAN_TC_BK): steps of the reduction in flight and their depth.</summary>
-    internal const int Tf32x3Stages = 4, Tf32x3Depth = 16;
+    /// <summary>
+    /// The rings of shared buffers of kan_product_tf32x3.cu: steps of the reduction in flight and their depth, for the
+    /// product tiles (KAN_TC_STAGES, KAN_TC_STEP; <see cref="KanProductTile.Step"/>) and for the input-gradient kernel
+    /// (KAN_TC_GRAD_STAGES, KAN_TC_GRAD_STEP).
+    /// </summary>
+    internal const int Tf32x3Stages = 4, Tf32x3Depth = 32, InputGradStages = 3, InputGradDepth = 16;
 
     /// <summary>
     /// Dynamic shared memory of a tensor-core tile in a layout: the ring of both operands' tiles (<see cref="Tf32x3Ring"/>).
     /// </summary>
     internal static int Tf32x3SharedBytes(KanProductTile tile, string layout) =>
         // nt: a and b (= Wᵀ) both along k; tn: both along their rows; nn: a along k, b along its rows.
-        Tf32x3Ring(tile.Rows, layout[0] == 'n', tile.Columns, layout[1] == 't');
+        Tf32x3Ring(tile.Rows, layout[0] == 'n', tile.Columns, layout[1] == 't', Tf32x3Depth, Tf32x3Stages);
 
     /// <summary>
-    /// The bytes of the ring of <see cref="Tf32x3Stages"/> buffers holding an A tile of <paramref name="aRows"/> rows and
-    /// a B tile of <paramref name="bRows"/> (kan_product_tf32x3.cu's kan_tc_operand), each in its global order: along the
-    /// reduction R × (16 + 4) floats, along the rows 16 × (R + 8).
+    /// The bytes of a ring of <paramref name="stages"/> buffers holding an A tile of <paramref name="aRows"/> rows and a
+    /// B tile of <paramref name="bRows"/> for steps of <paramref name="depth"/> (kan_product_tf32x3.cu's kan_tc_operand),
+    /// each in its global order: along the reduction R × (depth + 4) floats, along the rows depth × (R + 8).
     /// </summary>
-    static int Tf32x3Ring(int aRows, bool aAlongK, int bRows, bool bAlongK)
+    static int Tf32x3Ring(int aRows, bool aAlongK, int bRows, bool bAlongK, int depth, int stages)
     {
-        static int Floats(int rows, bool alongK) => alongK ? rows * (Tf32x3Depth + 4) : Tf32x3Depth * (rows + 8);
-        return Tf32x3Stages * (Floats(aRows, aAlongK) + Floats(bRows, bAlongK)) * sizeof(float);
+        int Floats(int rows, bool alongK) => alongK ? rows * (depth + 4) : depth * (rows + 8);
+        return stages * (Floats(aRows, aAlongK) + Floats(bRows, bAlongK)) * sizeof(float);
     }
 
     readonly CudaKernelModule module;
@@ -65,7 +69,7 @@ public sealed class KanProductKernels : IKanProductKernels
     /// Dynamic shared memory of the tensor-core input-gradient kernel: the ring of dL/dy's tiles of 64 tokens (along the
     /// reduction) and W's of 16 inputs' 9 columns (along its rows).
     /// </summary>
-    internal static readonly int InputGradTf32x3SharedBytes = Tf32x3Ring(InputGradRows, true, InputGradInputs * 9, false);
+    internal static readonly int InputGradTf32x3SharedBytes = Tf32x3Ring(InputGradRows, true, InputGradInputs * 9, false, InputGradDepth, InputGradStages);
 
     /// <summary>The entry and dynamic shared memory of the input-gradient kernel on the tensor cores or on the CUDA cores.</summary>
     (IntPtr Entry, int Shared) InputGradKernel(bool tensorCores) =>
@@ -73,12 +77,13 @@ public sealed class KanProductKernels : IKanProductKernels
 
     public bool KanInputGradSupports(Tensor gradOutput, Tensor weight, Tensor x, BSplineBasis.UniformKnots knots, bool tensorCores)
     {
-        if (knots.BasisCount != 8 || gradOutput.dim() != 2 || weight.dim() != 2 || x.dim() != 2 || (tensorCores && !module.Tf32TensorCores)) return false;
+        if (knots.BasisCount != 8 || gradOutput.dim() != 2 || weight.dim() != 2 || x.dim() != 2
+            || (tensorCores && (!module.Tf32TensorCores || InputGradTf32x3SharedBytes > module.SharedOptIn))) return false;
         long m = x.shape[0], inputs = x.shape[1], outputs = weight.shape[0];
         var tensors = new[] { gradOutput, weight, x };
         return tensors.All(t => t.dtype == ScalarType.Float32 && t.device_type == DeviceType.CUDA && t.device_index == module.Device && t.is_contiguous())
             && gradOutput.shape[0] == m && gradOutput.shape[1] == outputs && weight.shape[1] == inputs * 9
-            && m > 0 && inputs % InputGradInputs == 0 && outputs % (tensorCores ? Tf32x3Depth : 8) == 0 && outputs > 0 && m * inputs * 9 <= int.MaxValue
+            && m > 0 && inputs % InputGradInputs == 0 && outputs % (tensorCores ? InputGradDepth : 8) == 0 && outputs > 0 && m * inputs * 9 <= int.MaxValue
             && (Pointer(gradOutput) | Pointer(weight)) % 16 == 0 && FillsTheGpu(m, inputs, tensorCores);
     }
 
@@ -138,7 +143,7 @@ public sealed class KanProductKernels : IKanProductKernels
         if ((tile.Tf32x3 && !module.Tf32TensorCores) || a.dtype != ScalarType.Float32 || b.dtype != ScalarType.Float32 || a.dim() != 2 || b.dim() != 2 || a.device_type != DeviceType.CUDA
             || b.device_type != DeviceType.CUDA || b.device_index != a.device_index || a.device_index != module.Device || a.shape[1] != b.shape[0] || splits < 1)
             return false;
-        if (Layout(a, b) is not var (_, lda, ldb)) return false;
+        if (Layout(a, b) is not var (layout, lda, ldb) || (tile.Tf32x3 && Tf32x3SharedBytes(tile, layout) > module.SharedOptIn)) return false;
         long m = a.shape[0], k = a.shape[1], n = b.shape[1];
         return m > 0 && n > 0 && k > 0 && m % 4 == 0 && n % 4 == 0 && lda % 4 == 0 && ldb % 4 == 0 && k % tile.Step == 0
             && (splits - 1) * Slice(k, splits, tile.Step) < k && m * n * splits <= int.MaxValue && m <= int.MaxValue / 2 && (Pointer(a) | Pointer(b)) % 16 == 0;

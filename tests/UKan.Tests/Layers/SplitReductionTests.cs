@@ -57,6 +57,22 @@ public class SplitReductionTests
     }
 
     [Fact]
+    public void The_default_plans_add_the_wide_tensor_core_tiles_to_large_products_only()
+    {
+        var (tc, tc32, cores) = (new KanProductTile(128, 64, Tf32x3: true), new KanProductTile(64, 32, Tf32x3: true), new KanProductTile(128, 64));
+        const long large = 8192, small = 2048;   // 8,192 × 2,304 × 256 = 4.8e9 multiply-adds; 2,048 × 1,440 × 160 = 4.7e8
+        bool Large(ProductPlan p) => SplitReduction.Considered(p, large, 2304, 256);
+        bool Small(ProductPlan p) => SplitReduction.Considered(p, small, 1440, 160);
+        Assert.True(Large(ProductPlan.Single) && Small(new ProductPlan(null, 4)));
+        Assert.True(Large(new(tc, 1)) && Large(new(tc, 16)));
+        Assert.False(Small(new(tc, 1)));                                  // below 2^30 multiply-adds
+        Assert.False(Large(new(tc, 2)) || Large(new(tc32, 1)) || Large(new(cores, 1)));
+        Assert.True(SplitReduction.WithKernels(true, () => Small(new(tc32, 2)) && Small(new(cores, 3))));
+        Assert.False(SplitReduction.WithTf32x3(false, () => Large(new(tc, 1))));
+        Assert.True(SplitReduction.WithTf32x3(false, () => SplitReduction.WithKernels(true, () => Small(new(cores, 1)) && !Small(new(tc, 1)))));
+    }
+
+    [Fact]
     public void On_the_cpu_nothing_is_split()
     {
         using var scope = NewDisposeScope();

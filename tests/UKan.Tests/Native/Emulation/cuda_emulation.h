@@ -144,13 +144,15 @@ inline unsigned emulated_tf32(float v) {
 // of the PTX ISA (g = lane / 4, c = lane % 4): a0 = A[g][c], a1 = A[g + 8][c], a2 = A[g][c + 4], a3 = A[g + 8][c + 4];
 // b0 = B[c][g], b1 = B[c + 4][g]; d0 = D[g][2c], d1 = D[g][2c + 1], d2 = D[g + 8][2c], d3 = D[g + 8][2c + 1]. The
 // lanes publish their fragments, then each sums its four outputs over k in order (in float: a TF32 product is exact).
+// Like the tensor cores, it reads the top 19 bits of each operand (sign, exponent, 10 mantissa bits): an operand that
+// is not a TF32 value is truncated.
 inline void emulated_mma_m16n8k8_tf32(float (&d)[4], const unsigned (&a)[4], unsigned b0, unsigned b1) {
     unsigned t = threadIdx.y * blockDim.x + threadIdx.x, lane = t & 31, base = t - lane;
     auto& warp = *emulated_block->warps[t >> 5];
     unsigned* f = emulated_block->mma.data();
-    for (int i = 0; i < 4; i++) f[6 * t + i] = a[i];
-    f[6 * t + 4] = b0;
-    f[6 * t + 5] = b1;
+    for (int i = 0; i < 4; i++) f[6 * t + i] = a[i] & 0xFFFFE000u;
+    f[6 * t + 4] = b0 & 0xFFFFE000u;
+    f[6 * t + 5] = b1 & 0xFFFFE000u;
     warp.arrive_and_wait();
     auto A = [&](int r, int k) { return __uint_as_float(f[6 * (base + (r % 8) * 4 + k % 4) + (r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)]); };
     auto B = [&](int k, int n) { return __uint_as_float(f[6 * (base + n * 4 + k % 4) + 4 + (k >= 4 ? 1 : 0)]); };
