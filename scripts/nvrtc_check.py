@@ -44,7 +44,13 @@ def load_nvrtc(path):
     sys.exit(2)
 
 
-def compile_program(nvrtc, source, arch, defines=()):
+def program_source():
+    """The fused program's source: the kernel files joined in FusedCudaKernels.Source's order."""
+    return "\n".join((NATIVE / "Kernels" / f).read_text(encoding="utf-8") for f in program_files())
+
+
+def compile_program(nvrtc, source, arch, defines=(), cubin=False):
+    """(NVRTC status, log with ptxas's report, the machine code when asked for and compiled, else None)."""
     prog = ctypes.c_void_p()
     if nvrtc.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"kan_features.cu", 0, None, None) != 0:
         print("nvrtcCreateProgram failed", file=sys.stderr)
@@ -55,8 +61,14 @@ def compile_program(nvrtc, source, arch, defines=()):
     nvrtc.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
     log = ctypes.create_string_buffer(size.value)
     nvrtc.nvrtcGetProgramLog(prog, log)
+    code = None
+    if cubin and status == 0:
+        nvrtc.nvrtcGetCUBINSize(prog, ctypes.byref(size))
+        buffer = ctypes.create_string_buffer(size.value)
+        nvrtc.nvrtcGetCUBIN(prog, buffer)
+        code = buffer.raw
     nvrtc.nvrtcDestroyProgram(ctypes.byref(prog))
-    return status, log.value.decode(errors="replace")
+    return status, log.value.decode(errors="replace"), code
 
 
 def kernel_report(log):
@@ -89,8 +101,7 @@ def main():
     except re.error as e:
         parser.error(f"--kernels: not a regular expression ({e})")
     files = program_files()
-    source = "\n".join((NATIVE / "Kernels" / f).read_text(encoding="utf-8") for f in files)
-    status, log = compile_program(load_nvrtc(args.lib), source, args.arch, args.define)
+    status, log, _ = compile_program(load_nvrtc(args.lib), program_source(), args.arch, args.define)
     if status == 5:   # NVRTC_ERROR_INVALID_OPTION: the only option a user gives is the architecture
         print(f"--arch {args.arch}: this NVRTC does not compile for that architecture ({log.strip()})", file=sys.stderr)
         return 2

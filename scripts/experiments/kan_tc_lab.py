@@ -53,24 +53,8 @@ def find_nvrtc():
 def compile_variant(job):
     """(name, defines, arch, nvrtc path) -> (name, cubin bytes or None, ptxas log)."""
     name, defines, arch, lib = job
-    nvrtc = ctypes.CDLL(lib)
-    source = "\n".join((nvrtc_check.NATIVE / "Kernels" / f).read_text(encoding="utf-8") for f in nvrtc_check.program_files())
-    prog = ctypes.c_void_p()
-    nvrtc.nvrtcCreateProgram(ctypes.byref(prog), source.encode(), b"fused.cu", 0, None, None)
-    options = [f"--gpu-architecture={arch}".encode(), b"--std=c++17", b"--ptxas-options=-v"] + [f"-D{d}".encode() for d in defines]
-    status = nvrtc.nvrtcCompileProgram(prog, len(options), (ctypes.c_char_p * len(options))(*options))
-    size = ctypes.c_size_t()
-    nvrtc.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
-    log = ctypes.create_string_buffer(size.value)
-    nvrtc.nvrtcGetProgramLog(prog, log)
-    cubin = None
-    if status == 0:
-        nvrtc.nvrtcGetCUBINSize(prog, ctypes.byref(size))
-        buf = ctypes.create_string_buffer(size.value)
-        nvrtc.nvrtcGetCUBIN(prog, buf)
-        cubin = buf.raw
-    nvrtc.nvrtcDestroyProgram(ctypes.byref(prog))
-    return name, cubin, log.value.decode(errors="replace")
+    _, log, cubin = nvrtc_check.compile_program(ctypes.CDLL(lib), nvrtc_check.program_source(), arch, defines, cubin=True)
+    return name, cubin, log
 
 
 def ring_bytes(a_rows, a_along, b_rows, b_along, depth, stages):
@@ -96,7 +80,11 @@ def main():
     ap.add_argument("--products", nargs="+", default=["y=F.Wt", "dW=dyt.F", "dx"], help="which of y=F.Wt, dW=dyt.F, dx")
     ap.add_argument("--json")
     args = ap.parse_args()
-    import cupy as cp
+    try:
+        import cupy as cp
+    except ImportError:
+        print("kan_tc_lab.py needs CuPy and a CUDA GPU: run it on the GPU machine (scripts/experiments/gpu-kan-lab.sh)", file=sys.stderr)
+        return 2
 
     lib = find_nvrtc()
     if lib is None:
