@@ -82,6 +82,7 @@ struct kan_tc_operand {
         static constexpr int CHUNKS = ALONG_K ? BK / 4 : R / 4;   // copies across the contiguous side
         static constexpr int COPIES = R * BK / 4, EACH = (COPIES + T - 1) / T;
         static constexpr bool EVEN = COPIES % T == 0 && T % CHUNKS == 0;
+        static_assert(EACH <= 32, "a bit of `valid` per copy");
         const float* __restrict__ base;
         const float* __restrict__ first_copy;   // EVEN: the thread's first copy at the slice's start
         long long ld, stride;                    // EVEN: between the thread's copies
