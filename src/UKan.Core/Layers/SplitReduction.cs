@@ -72,8 +72,9 @@ public static class SplitReduction
 
     /// <summary>
     /// The products (M·K·N multiply-adds) whose plans include our tensor-core tiles by default: 2³⁰, which U-KAN's
-    /// 128-channel decoder block reaches at 512² (32,768 × 1,152 × 128) and KANLinear 8,192 × 256 does (4.8·10⁹);
-    /// below it cuBLAS's float32 won every U-KAN product on an H200 (docs/results.md §2t).
+    /// 128-channel decoder block reaches at 256² (8,192 × 1,152 × 128), its three large layers at 512², and KANLinear
+    /// 8,192 × 256 (4.8·10⁹). Below it cuBLAS's float32 won every U-KAN product against §2t's tiles on an H200
+    /// (docs/results.md §2t; not measured against §2u's), and each plan timed lengthens the first steps.
     /// </summary>
     public const long Tf32x3MinMacs = 1L << 30;
 
