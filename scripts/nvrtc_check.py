@@ -44,9 +44,9 @@ def load_nvrtc(path):
     sys.exit(2)
 
 
-def program_source():
-    """The fused program's source: the kernel files joined in FusedCudaKernels.Source's order."""
-    return "\n".join((NATIVE / "Kernels" / f).read_text(encoding="utf-8") for f in program_files())
+def program_source(files=None):
+    """The fused program's source: the kernel files (default program_files()) joined in FusedCudaKernels.Source's order."""
+    return "\n".join((NATIVE / "Kernels" / f).read_text(encoding="utf-8") for f in files or program_files())
 
 
 def compile_program(nvrtc, source, arch, defines=(), cubin=False):
@@ -101,7 +101,7 @@ def main():
     except re.error as e:
         parser.error(f"--kernels: not a regular expression ({e})")
     files = program_files()
-    status, log, _ = compile_program(load_nvrtc(args.lib), program_source(), args.arch, args.define)
+    status, log, _ = compile_program(load_nvrtc(args.lib), program_source(files), args.arch, args.define)
     if status == 5:   # NVRTC_ERROR_INVALID_OPTION: the only option a user gives is the architecture
         print(f"--arch {args.arch}: this NVRTC does not compile for that architecture ({log.strip()})", file=sys.stderr)
         return 2

@@ -11,11 +11,8 @@
 set -uo pipefail
 LIMIT="${LIMIT:-560}"
 R=/tmp/kan-lab && mkdir -p $R
-if [ "${APP:-1}" = 1 ]; then source "$(dirname "$0")/../gpu-common.sh"; else
-  DEADLINE=$(( $(date +%s) + LIMIT )); left() { echo $(( DEADLINE - $(date +%s) )); }
-  ms() { date +%s%3N; }
-  run() { local name=$1 secs=$2; shift 2; local t0=$(ms); timeout -k 10 $secs "$@" > $R/$name.txt 2>&1; echo "$name rc=$? wall=$(( $(ms) - t0 )) ms" | tee -a $R/log.txt; }
-fi
+[ "${APP:-1}" = 1 ] || NO_APP=1
+source "$(dirname "$0")/../gpu-common.sh"
 run lab 240 python3 scripts/experiments/kan_tc_lab.py --json $R/lab.json ${LAB_ARGS:-}
 # SASS="VARIANT:KERNEL ...": the machine code of those kernels of the lab's variants (cuobjdump), into $R/sass-*.txt.
 for vk in ${SASS:-}; do cuobjdump -sass -fun "${vk#*:}" "/tmp/kan_tc_${vk%%:*}.cubin" > "$R/sass-${vk%%:*}-${vk#*:}.txt" 2>&1; done

@@ -17,6 +17,7 @@ runs it on the GPU machine (with Nsight Compute sections and machine code on req
 """
 import argparse
 import ctypes
+import functools
 import glob
 import json
 import multiprocessing
@@ -25,7 +26,7 @@ import re
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
-import nvrtc_check  # noqa: E402  (program_files, kernel_report)
+import nvrtc_check  # noqa: E402  (program_source, compile_program, kernel_report)
 
 SOURCE = nvrtc_check.NATIVE / "Kernels" / "kan_product_tf32x3.cu"
 TILES = [(128, 128), (128, 64), (64, 128), (64, 64), (128, 32), (64, 32)]
@@ -62,12 +63,18 @@ def ring_bytes(a_rows, a_along, b_rows, b_along, depth, stages):
     return stages * (floats(a_rows, a_along) + floats(b_rows, b_along)) * 4
 
 
+@functools.cache
+def source_default(name):
+    """A numeric macro's default in kan_product_tf32x3.cu (#define NAME value)."""
+    return int(re.search(rf"#define {name} (\d+)", SOURCE.read_text(encoding="utf-8")).group(1))
+
+
 def macro(defines, name):
-    """A numeric macro's value in a variant: its definition there, else the source's default (#define NAME value)."""
+    """A numeric macro's value in a variant: its definition there, else the source's default."""
     for d in defines:
         if d.startswith(name + "="):
             return int(d.split("=", 1)[1])
-    return int(re.search(rf"#define {name} (\d+)", SOURCE.read_text(encoding="utf-8")).group(1))
+    return source_default(name)
 
 
 def main():
